@@ -1,0 +1,341 @@
+using System.ComponentModel.DataAnnotations;
+using System.Text.Json.Serialization;
+using Gentoo.Entities.Schema;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Entities.V1Alpha1;
+
+/// <summary>
+/// A Gentoo build tree: a root volume made from a bootstrap (or a snapshot), with volumes for binary packages
+/// and source archives, kept in sync and built on a schedule. BuildRuns build packages on it.
+/// </summary>
+[KubernetesEntity(Group = GroupVersion.Group, ApiVersion = GroupVersion.Version, Kind = KubeKind, PluralName = KubePlural)]
+[ResourceNames(["gbuilder", "gb"], ["gentoo"])]
+[PrinterColumn("Phase", "string", ".status.phase", "Where the builder is in its lifecycle")]
+[PrinterColumn("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status", "Whether the builder can build")]
+[PrinterColumn("Reason", "string", ".status.conditions[?(@.type==\"Ready\")].reason", "Why it is or is not ready")]
+[PrinterColumn("Bootstrap", "string", ".spec.bootstrapRef.name", "The bootstrap the builder was made from")]
+[PrinterColumn("Current", "string", ".status.currentBuildRun", "The BuildRun running now")]
+[PrinterColumn("Kernel", "string", ".status.requiredKernel.version", "Minimum kernel of the build nodes", Priority = 1)]
+[PrinterColumn("Last-Success", "string", ".status.lastSuccessfulBuildRun", "The last BuildRun that succeeded", Priority = 1)]
+[PrinterColumn("Age", "date", ".metadata.creationTimestamp", "Time since creation")]
+public sealed class GentooBuilder : IKubernetesObject<V1ObjectMeta>, ISpec<GentooBuilderSpec>, IStatus<GentooBuilderStatus>
+{
+    public const string KubeKind = "GentooBuilder";
+    public const string KubePlural = "gentoobuilders";
+
+    /// <summary>APIVersion defines the versioned schema of this representation of an object.</summary>
+    public string ApiVersion { get; set; } = GroupVersion.ApiVersion;
+
+    /// <summary>Kind is a string value representing the REST resource this object represents.</summary>
+    public string Kind { get; set; } = KubeKind;
+
+    /// <summary>Standard object metadata.</summary>
+    public V1ObjectMeta Metadata { get; set; } = new();
+
+    /// <summary>The desired builder.</summary>
+    [Required]
+    public GentooBuilderSpec Spec { get; set; } = new();
+
+    /// <summary>What the operator observed.</summary>
+    public GentooBuilderStatus Status { get; set; } = new();
+}
+
+/// <summary>How accepted keyword changes are written.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<AutounmaskPolicy>))]
+public enum AutounmaskPolicy
+{
+    /// <summary>Never change configuration: a build that needs a change waits for a person.</summary>
+    Never,
+
+    /// <summary>Write the keyword changes emerge asks for as managed configuration, and go on.</summary>
+    Keywords,
+
+    /// <summary>Write keyword and USE changes emerge asks for as managed configuration, and go on.</summary>
+    KeywordsAndUse,
+}
+
+/// <summary>How wide an accepted keyword is written, so that it survives version bumps.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<KeywordScope>))]
+public enum KeywordScope
+{
+    /// <summary>Exactly the version emerge asked for (=dev-libs/nss-3.45): stops matching at the next bump.</summary>
+    Version,
+
+    /// <summary>The package's slot (dev-libs/nss:0): follows bumps within the slot.</summary>
+    Slot,
+
+    /// <summary>The whole package (dev-libs/nss): follows every bump.</summary>
+    Package,
+}
+
+/// <summary>The desired builder.</summary>
+[CelRule("has(self.bootstrapRef) != has(self.restoreFrom)", "exactly one of spec.bootstrapRef or spec.restoreFrom must be set")]
+[CelRule("has(self.bootstrapRef) == has(oldSelf.bootstrapRef)", "spec.bootstrapRef and spec.restoreFrom are immutable: a builder's root cannot change its source")]
+public sealed class GentooBuilderSpec
+{
+    /// <summary>The GentooBootstrap whose snapshot becomes this builder's root volume. Exactly one of bootstrapRef and restoreFrom is set.</summary>
+    [Immutable]
+    public LocalReference? BootstrapRef { get; set; }
+
+    /// <summary>A VolumeSnapshot (of an earlier builder's root) to restore the root volume from. Exactly one of bootstrapRef and restoreFrom is set.</summary>
+    [Immutable]
+    public SnapshotReference? RestoreFrom { get; set; }
+
+    /// <summary>The builder's volumes.</summary>
+    [DefaultJson("{}")]
+    public BuilderStorage? Storage { get; set; }
+
+    /// <summary>How often the repositories are re-synced; empty syncs only before builds that ask for it.</summary>
+    public SyncSchedule? Sync { get; set; }
+
+    /// <summary>BuildRuns created on a schedule, like a CronJob: the "build forever" loop.</summary>
+    public AutoBuild? AutoBuild { get; set; }
+
+    /// <summary>Minimum kernel release of the nodes build pods may run on, for example "6.1".</summary>
+    [RegularExpression(Patterns.KernelVersion)]
+    public string? MinKernel { get; set; }
+
+    /// <summary>
+    /// Also require the highest kernel that the ELF ABI notes of already built binaries demand: a library built for
+    /// a newer kernel cannot run, or be linked against, on an older one.
+    /// </summary>
+    [DefaultJson("true")]
+    public bool? KernelFromBinaries { get; set; }
+
+    /// <summary>Snapshots of the root volume after successful BuildRuns (what docker commit did).</summary>
+    [DefaultJson("{}")]
+    public SnapshotPolicy? Snapshots { get; set; }
+
+    /// <summary>Whether configuration changes emerge asks for are written automatically, or wait for a person.</summary>
+    [DefaultJson("\"Never\"")]
+    public AutounmaskPolicy? Autounmask { get; set; }
+
+    /// <summary>How wide an automatically or manually accepted keyword change is written: Version, Slot or Package.</summary>
+    [DefaultJson("\"Slot\"")]
+    public KeywordScope? KeywordScope { get; set; }
+
+    /// <summary>Compute resources of the build container; the CPU limit (or request) becomes MAKEOPTS.</summary>
+    public V1ResourceRequirements? Resources { get; set; }
+
+    /// <summary>Labels a node must have to run the builder's pods.</summary>
+    public IDictionary<string, string>? NodeSelector { get; set; }
+
+    /// <summary>Tolerations of the builder's pods.</summary>
+    public IList<V1Toleration>? Tolerations { get; set; }
+
+    /// <summary>
+    /// Replaces the build container's security context. The default grants what a chroot with bind mounts
+    /// needs (privileged); narrow it only when the cluster provides those capabilities otherwise.
+    /// </summary>
+    public V1SecurityContext? SecurityContext { get; set; }
+}
+
+/// <summary>A VolumeSnapshot in the same namespace.</summary>
+public sealed class SnapshotReference
+{
+    /// <summary>Name of the VolumeSnapshot (snapshot.storage.k8s.io) in the same namespace.</summary>
+    [Required]
+    [MaxLength(253)]
+    [RegularExpression(Patterns.ObjectName)]
+    public string Name { get; set; } = "";
+}
+
+/// <summary>The builder's volumes.</summary>
+public sealed class BuilderStorage
+{
+    /// <summary>The root volume holding the Gentoo system (restored from the bootstrap snapshot).</summary>
+    [DefaultJson("{}")]
+    public RootVolumeSpec? Root { get; set; }
+
+    /// <summary>The binary package volume (PKGDIR, /var/cache/binpkgs), which the binhost serves.</summary>
+    [DefaultJson("{}")]
+    public BinpkgsVolumeSpec? Binpkgs { get; set; }
+
+    /// <summary>The source archive volume (DISTDIR, /var/cache/distfiles).</summary>
+    [DefaultJson("{}")]
+    public DistfilesVolumeSpec? Distfiles { get; set; }
+
+    /// <summary>VolumeSnapshotClass for snapshots of the root volume; empty uses the default class.</summary>
+    [MaxLength(253)]
+    public string? VolumeSnapshotClassName { get; set; }
+}
+
+/// <summary>The root volume.</summary>
+public sealed class RootVolumeSpec
+{
+    /// <summary>Capacity of the root volume.</summary>
+    [DefaultJson("\"60Gi\"")]
+    [RegularExpression("^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")]
+    public string? Size { get; set; }
+
+    /// <summary>StorageClass of the volume; empty uses the cluster's default class.</summary>
+    [MaxLength(253)]
+    public string? StorageClassName { get; set; }
+}
+
+/// <summary>The binary package volume.</summary>
+public sealed class BinpkgsVolumeSpec
+{
+    /// <summary>Capacity of the binary package volume.</summary>
+    [DefaultJson("\"50Gi\"")]
+    [RegularExpression("^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")]
+    public string? Size { get; set; }
+
+    /// <summary>StorageClass of the volume; empty uses the cluster's default class.</summary>
+    [MaxLength(253)]
+    public string? StorageClassName { get; set; }
+
+    /// <summary>Whether the binary packages survive deletion of the GentooBuilder (Retain, the default) or are deleted with it.</summary>
+    [DefaultJson("\"Retain\"")]
+    public RetainPolicy? RetainPolicy { get; set; }
+}
+
+/// <summary>The source archive volume.</summary>
+public sealed class DistfilesVolumeSpec
+{
+    /// <summary>Capacity of the source archive volume.</summary>
+    [DefaultJson("\"20Gi\"")]
+    [RegularExpression("^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")]
+    public string? Size { get; set; }
+
+    /// <summary>StorageClass of the volume; empty uses the cluster's default class.</summary>
+    [MaxLength(253)]
+    public string? StorageClassName { get; set; }
+}
+
+/// <summary>When the repositories are re-synced: an interval or a cron schedule, not both.</summary>
+[CelRule("!(has(self.interval) && has(self.schedule))", "set either sync.interval or sync.schedule, not both")]
+public sealed class SyncSchedule
+{
+    /// <summary>Re-sync this long after the last sync, as a duration such as "12h".</summary>
+    [RegularExpression(Patterns.Duration)]
+    public string? Interval { get; set; }
+
+    /// <summary>Re-sync on this cron schedule, for example "0 3 * * *".</summary>
+    [RegularExpression(Patterns.Cron)]
+    public string? Schedule { get; set; }
+}
+
+/// <summary>BuildRuns created on a schedule.</summary>
+public sealed class AutoBuild
+{
+    /// <summary>Cron schedule, for example "0 2 * * *" for nightly builds. Runs never overlap: a due run waits for the active one.</summary>
+    [Required]
+    [RegularExpression(Patterns.Cron)]
+    public string Schedule { get; set; } = "";
+
+    /// <summary>Time zone of the schedule (an IANA name such as "Europe/Berlin"); empty means UTC.</summary>
+    [MaxLength(64)]
+    public string? TimeZone { get; set; }
+
+    /// <summary>The packages each scheduled BuildRun builds.</summary>
+    [DefaultJson("""["@world"]""")]
+    [Length(1, 256)]
+    [ItemSize(1, 512)]
+    [ItemPattern(Patterns.AtomOrSet)]
+    public IList<string>? Packages { get; set; }
+
+    /// <summary>Emerge arguments of each scheduled BuildRun; empty uses the BuildRun default.</summary>
+    [Length(0, 64)]
+    [ItemPattern(Patterns.EmergeArgument)]
+    public IList<string>? EmergeArgs { get; set; }
+
+    /// <summary>Sync the repositories before each scheduled build.</summary>
+    [DefaultJson("true")]
+    public bool? Sync { get; set; }
+
+    /// <summary>Stop creating BuildRuns; the active one, if any, goes on.</summary>
+    [DefaultJson("false")]
+    public bool? Suspend { get; set; }
+
+    /// <summary>How many succeeded scheduled BuildRuns are kept.</summary>
+    [DefaultJson("3")]
+    [Range(0, 100)]
+    public int? SuccessfulRunsHistoryLimit { get; set; }
+
+    /// <summary>How many failed scheduled BuildRuns are kept.</summary>
+    [DefaultJson("3")]
+    [Range(0, 100)]
+    public int? FailedRunsHistoryLimit { get; set; }
+}
+
+/// <summary>Snapshots of the root volume taken by the operator.</summary>
+public sealed class SnapshotPolicy
+{
+    /// <summary>Take a snapshot after every successful BuildRun.</summary>
+    [DefaultJson("false")]
+    public bool? OnSuccess { get; set; }
+
+    /// <summary>How many of the snapshots the operator took are kept; older ones it took are pruned, others never.</summary>
+    [DefaultJson("3")]
+    [Range(1, 100)]
+    public int? Keep { get; set; }
+}
+
+/// <summary>What the operator observed of a builder.</summary>
+public sealed class GentooBuilderStatus : CommonStatus
+{
+    /// <summary>Names of the builder's PersistentVolumeClaims.</summary>
+    public BuilderVolumes? Volumes { get; set; }
+
+    /// <summary>The BuildRun that runs now.</summary>
+    public string? CurrentBuildRun { get; set; }
+
+    /// <summary>The last BuildRun that succeeded.</summary>
+    public string? LastSuccessfulBuildRun { get; set; }
+
+    /// <summary>When the repositories were last synced.</summary>
+    public DateTime? LastSyncTime { get; set; }
+
+    /// <summary>When the last update (sync and configuration, with the pretend output) completed.</summary>
+    public DateTime? LastUpdateTime { get; set; }
+
+    /// <summary>When autoBuild last created a BuildRun.</summary>
+    public DateTime? LastScheduleTime { get; set; }
+
+    /// <summary>The kernel build nodes must have at least, and why.</summary>
+    public KernelRequirement? RequiredKernel { get; set; }
+
+    /// <summary>Snapshots of the root volume the operator took, newest first.</summary>
+    public IList<BuilderSnapshot>? Snapshots { get; set; }
+
+    /// <summary>The last update token acted on (echo of the gentoobuilder.io/update annotation).</summary>
+    public string? LastHandledUpdate { get; set; }
+
+    /// <summary>The last rebuild token acted on (echo of the gentoobuilder.io/rebuild annotation).</summary>
+    public string? LastHandledRebuild { get; set; }
+
+    /// <summary>The last snapshot token acted on (echo of the gentoobuilder.io/snapshot annotation).</summary>
+    public string? LastHandledSnapshot { get; set; }
+}
+
+/// <summary>Names of the builder's PersistentVolumeClaims.</summary>
+public sealed class BuilderVolumes
+{
+    /// <summary>The root volume.</summary>
+    public string? Root { get; set; }
+
+    /// <summary>The binary package volume.</summary>
+    public string? Binpkgs { get; set; }
+
+    /// <summary>The source archive volume.</summary>
+    public string? Distfiles { get; set; }
+}
+
+/// <summary>A snapshot of the root volume.</summary>
+public sealed class BuilderSnapshot
+{
+    /// <summary>Name of the VolumeSnapshot.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>The BuildRun after which it was taken, if any.</summary>
+    public string? BuildRun { get; set; }
+
+    /// <summary>When it was requested.</summary>
+    public DateTime? CreationTime { get; set; }
+
+    /// <summary>Whether it can be restored from.</summary>
+    public bool? ReadyToUse { get; set; }
+}

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using Gentoo.Operator.Crds;
+
+namespace Gentoo.Operator.Cli;
+
+/// <summary>generate-crds: writes config/crd from the entity types.</summary>
+public static class GenerateCrdsCommand
+{
+    public static Command Create()
+    {
+        var output = new Option<DirectoryInfo>("--output", "-o")
+        {
+            Description = "Directory to write the CRD YAML files to (default: config/crd of the enclosing checkout)",
+            DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(CheckoutRoot(Environment.CurrentDirectory), "config", "crd")),
+        };
+        var command = new Command("generate-crds", "Generate the CustomResourceDefinition YAML from the API types") { output };
+        command.SetAction(result =>
+        {
+            var directory = result.GetValue(output)!;
+            directory.Create();
+            foreach (var (file, yaml) in Render(CrdGenerator.FromAssemblies()))
+            {
+                File.WriteAllText(Path.Combine(directory.FullName, file), yaml);
+                Console.WriteLine(Path.Combine(directory.FullName, file));
+            }
+
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The nearest directory holding GentooBuilder.sln (dotnet run starts in the project's directory).</summary>
+    private static string CheckoutRoot(string start)
+    {
+        for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "GentooBuilder.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        return start;
+    }
+
+    /// <summary>The YAML of every CRD by file name, exactly as committed under config/crd.</summary>
+    public static IEnumerable<(string File, string Yaml)> Render(CrdGenerator generator) =>
+        CrdGenerator.EntityTypes.Select(type => (
+            CrdGenerator.FileName(type),
+            "# Generated from src/Entities by `dotnet run --project src/Operator -- generate-crds`. Do not edit.\n"
+            + "---\n"
+            + YamlWriter.Write(generator.Generate(type))));
+}

@@ -1,0 +1,73 @@
+using Gentoo.Operator.Crds;
+using k8s;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+using Serilog;
+using Serilog.Core;
+using Serilog.Formatting.Compact;
+
+namespace Gentoo.Operator.Hosting;
+
+/// <summary>The operator process: connects to the cluster, checks the CRDs, then serves health and metrics while it reconciles.</summary>
+public static class OperatorHost
+{
+    public static Logger CreateLogger(OperatorOptions options)
+    {
+        var configuration = new LoggerConfiguration()
+            .MinimumLevel.Is(options.LogLevel)
+            .MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", Serilog.Events.LogEventLevel.Information)
+            .Enrich.FromLogContext();
+        configuration = options.JsonLogs
+            ? configuration.WriteTo.Console(new RenderedCompactJsonFormatter())
+            : configuration.WriteTo.Console(
+                outputTemplate: "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}",
+                standardErrorFromLevel: Serilog.Events.LogEventLevel.Verbose);
+        return configuration.CreateLogger();
+    }
+
+    /// <summary>Runs until SIGTERM/SIGINT; throws <see cref="StartupException"/> when the cluster is not usable.</summary>
+    public static async Task RunAsync(OperatorOptions options, Logger logger, CancellationToken ct)
+    {
+        var clientConfiguration = ClusterConnection.LoadConfiguration(options);
+        using var kube = new Kubernetes(clientConfiguration);
+        var version = await ClusterConnection.ProbeAsync(kube, clientConfiguration.Host, TimeSpan.FromSeconds(10), ct);
+        logger.Information("Connected to Kubernetes {Version} at {Host}", version, clientConfiguration.Host);
+
+        var app = Build(options, logger, clientConfiguration);
+        var installer = app.Services.GetRequiredService<CrdInstaller>();
+        if (options.InstallCrds)
+        {
+            await installer.InstallAsync(ct);
+        }
+
+        await installer.EnsureServedAsync(ct);
+        await app.RunAsync(ct);
+    }
+
+    public static WebApplication Build(OperatorOptions options, Logger logger, KubernetesClientConfiguration clientConfiguration)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddSerilog(logger, dispose: false);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        builder.WebHost.UseUrls($"http://{options.BindAddress}:{options.HealthPort}");
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IKubernetes>(_ => new Kubernetes(clientConfiguration));
+        builder.Services.AddSingleton<CrdInstaller>();
+        builder.Services.AddSingleton<ApiServerHealthCheck>();
+        builder.Services.AddHealthChecks()
+            .AddCheck<ApiServerHealthCheck>("apiserver", tags: ["ready"]);
+
+        var app = builder.Build();
+        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
+        app.MapMetrics("/metrics");
+        app.Lifetime.ApplicationStopping.Register(() => logger.Information("Shutting down: draining in-flight work"));
+        return app;
+    }
+}

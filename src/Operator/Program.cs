@@ -1,0 +1,3 @@
+using Gentoo.Operator.Cli;
+
+return await OperatorCommand.Create().Parse(args).InvokeAsync();
