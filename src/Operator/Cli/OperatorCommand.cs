@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Gentoo.Operator.Hosting;
 using Serilog.Events;
 
@@ -7,51 +8,46 @@ namespace Gentoo.Operator.Cli;
 /// <summary>The root command: run the operator. Every option falls back to an environment variable, for Deployments.</summary>
 public static class OperatorCommand
 {
+    // Options carry no defaults of their own: Read() falls back to the environment, then to the built-in default,
+    // so a bad environment value becomes one clear line instead of a parser exception.
     private static readonly Option<string?> Namespace = new("--namespace", "-n")
     {
         Description = "Reconcile only this namespace (env WATCH_NAMESPACE); all namespaces when empty",
-        DefaultValueFactory = _ => Env("WATCH_NAMESPACE"),
     };
 
-    private static readonly Option<bool> LeaderElect = new("--leader-elect")
+    private static readonly Option<bool?> LeaderElect = new("--leader-elect")
     {
         Description = "Run reconcilers only while holding the leader Lease (env LEADER_ELECT, default true)",
-        DefaultValueFactory = _ => Env("LEADER_ELECT") is not { } value || ParseBool(value, "LEADER_ELECT"),
     };
 
     private static readonly Option<string?> LeaderElectionNamespace = new("--leader-election-namespace")
     {
         Description = "Namespace of the leader Lease (env POD_NAMESPACE)",
-        DefaultValueFactory = _ => Env("POD_NAMESPACE"),
     };
 
-    private static readonly Option<int> HealthPort = new("--health-port")
+    private static readonly Option<int?> HealthPort = new("--health-port")
     {
-        Description = "Port serving /healthz, /readyz and /metrics (env HEALTH_PORT)",
-        DefaultValueFactory = _ => Env("HEALTH_PORT") is { } value ? ParsePort(value, "HEALTH_PORT") : 8080,
+        Description = "Port serving /healthz, /readyz and /metrics (env HEALTH_PORT, default 8080)",
     };
 
-    private static readonly Option<string> BindAddress = new("--bind-address")
+    private static readonly Option<string?> BindAddress = new("--bind-address")
     {
-        Description = "Address the health port listens on (env BIND_ADDRESS)",
-        DefaultValueFactory = _ => Env("BIND_ADDRESS") ?? "0.0.0.0",
+        Description = "Address the health port listens on (env BIND_ADDRESS, default 0.0.0.0)",
     };
 
-    private static readonly Option<LogEventLevel> LogLevel = new("--log-level")
+    private static readonly Option<string?> LogLevel = new("--log-level")
     {
-        Description = "Verbose, Debug, Information, Warning, Error or Fatal (env LOG_LEVEL)",
-        DefaultValueFactory = _ => Env("LOG_LEVEL") is { } value ? ParseLevel(value) : LogEventLevel.Information,
+        Description = "Verbose, Debug, Information, Warning, Error or Fatal (env LOG_LEVEL, default Information)",
     };
 
-    private static readonly Option<bool> JsonLogs = new("--json-logs")
+    private static readonly Option<bool?> JsonLogs = new("--json-logs")
     {
         Description = "Log one JSON object a line (env JSON_LOGS)",
-        DefaultValueFactory = _ => Env("JSON_LOGS") is { } value && ParseBool(value, "JSON_LOGS"),
     };
 
     private static readonly Option<string?> Kubeconfig = new("--kubeconfig")
     {
-        Description = "Kubeconfig file(s); default in-cluster config, then KUBECONFIG, then ~/.kube/config",
+        Description = "Kubeconfig file; default in-cluster config, then KUBECONFIG, then ~/.kube/config",
     };
 
     private static readonly Option<string?> Context = new("--context")
@@ -59,10 +55,9 @@ public static class OperatorCommand
         Description = "Kubeconfig context to use instead of the current one",
     };
 
-    private static readonly Option<bool> InstallCrds = new("--install-crds")
+    private static readonly Option<bool?> InstallCrds = new("--install-crds")
     {
         Description = "Apply the CustomResourceDefinitions with server-side apply before starting (env INSTALL_CRDS)",
-        DefaultValueFactory = _ => Env("INSTALL_CRDS") is { } value && ParseBool(value, "INSTALL_CRDS"),
     };
 
     public static RootCommand Create()
@@ -106,38 +101,43 @@ public static class OperatorCommand
         return root;
     }
 
+    /// <summary>The options from the command line, else the environment, else defaults; bad values throw <see cref="StartupException"/>.</summary>
     public static OperatorOptions Read(ParseResult result) => new()
     {
-        WatchNamespace = NullIfEmpty(result.GetValue(Namespace)),
-        LeaderElection = result.GetValue(LeaderElect),
-        LeaderElectionNamespace = NullIfEmpty(result.GetValue(LeaderElectionNamespace)),
-        HealthPort = result.GetValue(HealthPort),
-        BindAddress = result.GetValue(BindAddress) ?? "0.0.0.0",
-        LogLevel = result.GetValue(LogLevel),
-        JsonLogs = result.GetValue(JsonLogs),
+        WatchNamespace = NullIfEmpty(result.GetValue(Namespace)) ?? Env("WATCH_NAMESPACE"),
+        LeaderElection = result.GetValue(LeaderElect) ?? EnvBool("LEADER_ELECT") ?? true,
+        LeaderElectionNamespace = NullIfEmpty(result.GetValue(LeaderElectionNamespace)) ?? Env("POD_NAMESPACE"),
+        HealthPort = result.GetValue(HealthPort) is { } port ? ValidPort(port.ToString(CultureInfo.InvariantCulture), "--health-port")
+            : Env("HEALTH_PORT") is { } envPort ? ValidPort(envPort, "HEALTH_PORT") : 8080,
+        BindAddress = NullIfEmpty(result.GetValue(BindAddress)) ?? Env("BIND_ADDRESS") ?? "0.0.0.0",
+        LogLevel = NullIfEmpty(result.GetValue(LogLevel)) is { } level ? ValidLevel(level, "--log-level")
+            : Env("LOG_LEVEL") is { } envLevel ? ValidLevel(envLevel, "LOG_LEVEL") : LogEventLevel.Information,
+        JsonLogs = result.GetValue(JsonLogs) ?? EnvBool("JSON_LOGS") ?? false,
         Kubeconfig = NullIfEmpty(result.GetValue(Kubeconfig)),
         Context = NullIfEmpty(result.GetValue(Context)),
-        InstallCrds = result.GetValue(InstallCrds),
+        InstallCrds = result.GetValue(InstallCrds) ?? EnvBool("INSTALL_CRDS") ?? false,
     };
+
+    private static bool? EnvBool(string variable) => Env(variable) is { } value ? ValidBool(value, variable) : null;
 
     private static string? Env(string name) => NullIfEmpty(Environment.GetEnvironmentVariable(name));
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
-    private static bool ParseBool(string value, string variable) => value.ToLowerInvariant() switch
+    private static bool ValidBool(string value, string variable) => value.ToLowerInvariant() switch
     {
         "1" or "true" or "yes" or "on" => true,
         "0" or "false" or "no" or "off" => false,
         _ => throw new StartupException($"{variable}={value} is not a boolean: use true or false"),
     };
 
-    private static int ParsePort(string value, string variable) =>
+    private static int ValidPort(string value, string variable) =>
         int.TryParse(value, out var port) && port is > 0 and < 65536
             ? port
             : throw new StartupException($"{variable}={value} is not a port: use a number from 1 to 65535");
 
-    private static LogEventLevel ParseLevel(string value) =>
-        Enum.TryParse<LogEventLevel>(value, ignoreCase: true, out var level)
+    private static LogEventLevel ValidLevel(string value, string source) =>
+        Enum.TryParse<LogEventLevel>(value, ignoreCase: true, out var level) && Enum.IsDefined(level)
             ? level
-            : throw new StartupException($"LOG_LEVEL={value} is not a log level: use one of {string.Join(", ", Enum.GetNames<LogEventLevel>())}");
+            : throw new StartupException($"{source}={value} is not a log level: use one of {string.Join(", ", Enum.GetNames<LogEventLevel>())}");
 }

@@ -255,7 +255,7 @@ public sealed class CelProgram
                 "!" => !AsBool(value, "!"),
                 "-" => value switch
                 {
-                    long l => checked(-l),
+                    long l => (object)checked(-l),
                     double d => -d,
                     _ => throw NoOverload("-", value),
                 },
@@ -338,7 +338,8 @@ public sealed class CelProgram
             {
                 return (left, right) switch
                 {
-                    (long a, long b) => ints(a, b),
+                    // Boxed per arm: a switch of long/ulong/double arms would otherwise widen all to double.
+                    (long a, long b) => (object)ints(a, b),
                     (ulong a, ulong b) => uints(a, b),
                     (double a, double b) => doubles(a, b),
                     _ => throw NoOverload(op, left, right),

@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Gentoo.Operator.Tests.Hosting;
+
+public sealed class OperatorStartupTests
+{
+    [Fact]
+    public async Task Unreachable_api_server_exits_non_zero_with_one_line_naming_the_server()
+    {
+        var port = UnusedPort();
+        var kubeconfig = OperatorProcess.WriteKubeconfig($"https://127.0.0.1:{port}");
+
+        var outcome = await OperatorProcess.RunAsync(["--kubeconfig", kubeconfig]);
+
+        outcome.ExitCode.ShouldBe(1);
+        outcome.ErrorLines.ShouldHaveSingleItem()
+            .ShouldBe($"gentoo-operator: cannot reach the Kubernetes API server at https://127.0.0.1:{port}: Connection refused");
+        outcome.StandardOutput.ShouldNotContain("   at ");
+    }
+
+    [Fact]
+    public async Task Missing_kubeconfig_outside_a_cluster_exits_with_one_line_saying_what_to_set()
+    {
+        var outcome = await OperatorProcess.RunAsync([], new Dictionary<string, string> { ["KUBECONFIG"] = "/nonexistent/kubeconfig" });
+
+        outcome.ExitCode.ShouldBe(1);
+        outcome.ErrorLines.ShouldHaveSingleItem().ShouldBe(
+            "gentoo-operator: no cluster configuration: not running inside a cluster and no kubeconfig at /nonexistent/kubeconfig (set KUBECONFIG or --kubeconfig)");
+    }
+
+    [Fact]
+    public async Task Api_server_that_answers_with_an_error_is_reported_in_one_line()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var answering = AnswerAsync(listener, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 19\r\nConnection: close\r\n\r\netcd is unavailable");
+        var kubeconfig = OperatorProcess.WriteKubeconfig($"http://127.0.0.1:{port}");
+
+        var outcome = await OperatorProcess.RunAsync(["--kubeconfig", kubeconfig]);
+
+        outcome.ExitCode.ShouldBe(1);
+        outcome.ErrorLines.ShouldHaveSingleItem().ShouldBe(
+            $"gentoo-operator: the Kubernetes API server at http://127.0.0.1:{port} answered 503 ServiceUnavailable: etcd is unavailable");
+        listener.Stop();
+        await answering;
+    }
+
+    [Fact]
+    public async Task Invalid_environment_value_exits_with_one_line_naming_the_variable()
+    {
+        var outcome = await OperatorProcess.RunAsync([], new Dictionary<string, string> { ["LOG_LEVEL"] = "Loud" });
+
+        outcome.ExitCode.ShouldBe(2);
+        outcome.ErrorLines.ShouldHaveSingleItem().ShouldBe(
+            "gentoo-operator: LOG_LEVEL=Loud is not a log level: use one of Verbose, Debug, Information, Warning, Error, Fatal");
+    }
+
+    [Fact]
+    public async Task Generate_crds_writes_the_committed_files()
+    {
+        var output = Directory.CreateTempSubdirectory("gentoo-crds-");
+
+        var outcome = await OperatorProcess.RunAsync(["generate-crds", "--output", output.FullName]);
+
+        outcome.ExitCode.ShouldBe(0, outcome.StandardError);
+        foreach (var file in Directory.GetFiles(Checkout.PathOf("config", "crd")))
+        {
+            File.ReadAllText(Path.Combine(output.FullName, Path.GetFileName(file))).ShouldBe(File.ReadAllText(file));
+        }
+
+        output.Delete(recursive: true);
+    }
+
+    private static int UnusedPort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static async Task AnswerAsync(TcpListener listener, string response)
+    {
+        try
+        {
+            while (true)
+            {
+                using var client = await listener.AcceptTcpClientAsync();
+                var stream = client.GetStream();
+                var buffer = new byte[8192];
+                _ = await stream.ReadAsync(buffer);
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(response));
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            // The listener was stopped: the test is over.
+        }
+    }
+}

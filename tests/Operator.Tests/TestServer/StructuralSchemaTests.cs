@@ -1,0 +1,75 @@
+using System.Text.Json.Nodes;
+using Gentoo.Kubernetes.TestServer.Schema;
+
+namespace Gentoo.Operator.Tests.TestServer;
+
+public sealed class StructuralSchemaTests
+{
+    private static SchemaException Refused(string schemaJson) =>
+        Should.Throw<SchemaException>(() => StructuralSchema.Compile(JsonNode.Parse(schemaJson)!.AsObject()));
+
+    [Fact]
+    public void Field_without_type_is_not_structural()
+    {
+        Refused("""{"type":"object","properties":{"spec":{"properties":{"a":{"type":"string"}}}}}""")
+            .Problems.ShouldContain(p => p.StartsWith("spec.type: Required value"));
+    }
+
+    [Fact]
+    public void Rule_referring_to_an_undefined_field_is_refused()
+    {
+        Refused("""{"type":"object","properties":{"a":{"type":"string"}},"x-kubernetes-validations":[{"rule":"has(self.b)","message":"m"}]}""")
+            .Problems.ShouldContain(p => p.Contains("undefined field 'b'"));
+    }
+
+    [Fact]
+    public void Message_expression_is_refused_because_kubernetes_1_26_lacks_it()
+    {
+        Refused("""{"type":"object","properties":{"a":{"type":"string"}},"x-kubernetes-validations":[{"rule":"true","messageExpression":"'x'"}]}""")
+            .Problems.ShouldContain(p => p.Contains("messageExpression"));
+    }
+
+    [Fact]
+    public void List_map_key_must_be_required_or_defaulted()
+    {
+        Refused("""
+            {"type":"object","properties":{"l":{"type":"array","x-kubernetes-list-type":"map","x-kubernetes-list-map-keys":["name"],
+             "items":{"type":"object","properties":{"name":{"type":"string"}}}}}}
+            """).Problems.ShouldContain(p => p.Contains("all map keys must be required or have a default value"));
+    }
+
+    [Fact]
+    public void Default_that_violates_its_own_schema_is_refused()
+    {
+        Refused("""{"type":"object","properties":{"a":{"type":"string","enum":["x"],"default":"y"}}}""")
+            .Problems.ShouldContain(p => p.Contains("Unsupported value"));
+    }
+
+    [Fact]
+    public void Pruning_removes_unknown_fields_but_keeps_preserved_ones()
+    {
+        var schema = StructuralSchema.Compile(JsonNode.Parse("""
+            {"type":"object","properties":{"spec":{"type":"object","properties":{
+              "a":{"type":"string"},
+              "free":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}}}
+            """)!.AsObject());
+        var document = JsonNode.Parse("""{"spec":{"a":"x","b":1,"free":{"anything":true}},"extra":1}""")!;
+
+        schema.Prune(document).ShouldBe(["spec.b", "extra"], ignoreOrder: true);
+        document.ToJsonString().ShouldBe("""{"spec":{"a":"x","free":{"anything":true}}}""");
+    }
+
+    [Fact]
+    public void Defaults_apply_to_nested_fields_of_a_defaulted_parent()
+    {
+        var schema = StructuralSchema.Compile(JsonNode.Parse("""
+            {"type":"object","properties":{"spec":{"type":"object","default":{},"properties":{
+              "policy":{"type":"string","default":"Retain"}}}}}
+            """)!.AsObject());
+        var document = JsonNode.Parse("{}")!;
+
+        schema.ApplyDefaults(document);
+
+        document.ToJsonString().ShouldBe("""{"spec":{"policy":"Retain"}}""");
+    }
+}
