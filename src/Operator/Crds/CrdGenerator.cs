@@ -113,7 +113,8 @@ public sealed class CrdGenerator(XmlDocumentation docs)
         {
             var name = JsonName(property);
             properties[name] = name == "metadata"
-                ? new JsonObject { ["description"] = docs.Summary(property) ?? throw MissingDoc(name), ["type"] = "object" }
+                // The API server forbids anything but the type here; it serves ObjectMeta's own docs for metadata.
+                ? new JsonObject { ["type"] = "object" }
                 : PropertySchema(property, name, 0);
             if (name != "status" && property.GetCustomAttribute<RequiredAttribute>() is not null)
             {

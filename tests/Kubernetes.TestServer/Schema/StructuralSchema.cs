@@ -49,6 +49,12 @@ public sealed class StructuralSchema
     {
         var problems = new List<string>();
         var root = SchemaNode.Compile(openApiV3Schema, "", problems);
+        if (openApiV3Schema["properties"]?["metadata"] is JsonObject metadata
+            && metadata.Any(p => p.Key != "type" && !(p.Key == "properties" && p.Value is JsonObject fields && fields.All(f => f.Key is "name" or "generateName"))))
+        {
+            problems.Add("properties[metadata]: Forbidden: must not specify anything other than name and generateName, but metadata is implicitly specified");
+        }
+
         if (problems.Count > 0)
         {
             throw new SchemaException(problems);

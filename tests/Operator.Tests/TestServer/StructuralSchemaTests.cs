@@ -16,6 +16,13 @@ public sealed class StructuralSchemaTests
     }
 
     [Fact]
+    public void Root_metadata_may_carry_only_its_type()
+    {
+        Refused("""{"type":"object","properties":{"metadata":{"type":"object","description":"meta"}}}""")
+            .Problems.ShouldContain(p => p.StartsWith("properties[metadata]: Forbidden"));
+    }
+
+    [Fact]
     public void Rule_referring_to_an_undefined_field_is_refused()
     {
         Refused("""{"type":"object","properties":{"a":{"type":"string"}},"x-kubernetes-validations":[{"rule":"has(self.b)","message":"m"}]}""")
