@@ -44,8 +44,10 @@ public sealed class CrdInstaller(IKubernetes kube, ILogger<CrdInstaller> log)
             var name = CrdName(entityType);
             var yaml = manifests.GetValueOrDefault(CrdGenerator.FileName(entityType))
                 ?? throw new InvalidOperationException($"the operator was built without config/crd/{CrdGenerator.FileName(entityType)}");
+            // Apply patches travel as JSON (valid YAML); the typed model keeps every schema field we generate.
+            var crd = KubernetesYaml.Deserialize<V1CustomResourceDefinition>(yaml);
             await kube.ApiextensionsV1.PatchCustomResourceDefinitionAsync(
-                new V1Patch(yaml, V1Patch.PatchType.ApplyPatch), name, fieldManager: FieldManager, force: true, cancellationToken: ct);
+                new V1Patch(crd, V1Patch.PatchType.ApplyPatch), name, fieldManager: FieldManager, force: true, cancellationToken: ct);
             log.LogInformation("Applied CustomResourceDefinition {Crd}", name);
         }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Gentoo.Kubernetes.TestServer.Api;
 
 namespace Gentoo.Kubernetes.TestServer.Cel;
 
@@ -60,8 +61,8 @@ public sealed class CelProgram
         JsonArray list => list.Select(FromJson).ToList(),
         JsonValue value when value.TryGetValue<bool>(out var flag) => flag,
         JsonValue value when value.TryGetValue<string>(out var text) => text,
-        JsonValue value when value.TryGetValue<long>(out var integer) => integer,
-        JsonValue value when value.TryGetValue<double>(out var number) => number,
+        JsonValue value when JsonNumbers.TryInteger(value, out var integer) => integer,
+        JsonValue value when JsonNumbers.IsNumber(value) => JsonNumbers.Double(value),
         _ => throw new CelException($"unsupported JSON value {node.ToJsonString()}"),
     };
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Gentoo.Kubernetes.TestServer.Api;
 using Gentoo.Kubernetes.TestServer.Cel;
 
 namespace Gentoo.Kubernetes.TestServer.Schema;
@@ -604,14 +605,11 @@ public sealed class StructuralSchema
             {
                 JsonValueKind.String => "string",
                 JsonValueKind.True or JsonValueKind.False => "boolean",
-                JsonValueKind.Number => value.TryGetValue<long>(out _) || IsIntegral(value) ? "integer" : "number",
+                JsonValueKind.Number => JsonNumbers.TryInteger(value, out _) ? "integer" : "number",
                 _ => "null",
             },
             _ => "null",
         };
-
-        private static bool IsIntegral(JsonValue value) =>
-            value.TryGetValue<double>(out var d) && d == Math.Floor(d) && !value.ToJsonString().Contains('.', StringComparison.Ordinal);
 
         private static string Quote(string text) => JsonSerializer.Serialize(text);
     }

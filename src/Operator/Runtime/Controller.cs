@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using Serilog.Context;
+
+namespace Gentoo.Operator.Runtime;
+
+/// <summary>Settings of one controller.</summary>
+public sealed record ControllerOptions
+{
+    /// <summary>Reconciles of different keys that may run at once.</summary>
+    public int Workers { get; init; } = 4;
+
+    /// <summary>First retry delay after an error; doubles per consecutive failure of the same key.</summary>
+    public TimeSpan BaseBackoff { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>Something that runs while this replica leads: a controller's workers.</summary>
+public interface IRunnable
+{
+    string Name { get; }
+
+    /// <summary>Runs until <paramref name="stop"/> (take no more work); <paramref name="abort"/> also cancels work in flight.</summary>
+    Task RunAsync(CancellationToken stop, CancellationToken abort);
+}
+
+/// <summary>
+/// Feeds a reconciler from a work queue: the primary kind's cache events, the controlling owners of owned kinds,
+/// and mapped keys from other watched kinds all become keys; a bounded set of workers reconciles them.
+/// </summary>
+public sealed class Controller<T> : IRunnable, IDisposable
+    where T : class, IKubernetesObject<V1ObjectMeta>
+{
+    private readonly Func<IReconciler<T>> reconcilerFactory;
+    private readonly ControllerOptions options;
+    private readonly OperatorMetrics metrics;
+    private readonly ILogger log;
+    private readonly KindInfo kind = KindInfo.Of<T>();
+
+    public Controller(Informer<T> primary, Func<IReconciler<T>> reconcilerFactory, ControllerOptions options, OperatorMetrics metrics, TimeProvider clock, ILogger log)
+    {
+        this.reconcilerFactory = reconcilerFactory;
+        this.options = options;
+        this.metrics = metrics;
+        this.log = log;
+        Queue = new WorkQueue<ObjectKey>(clock, options.BaseBackoff, options.MaxBackoff);
+        Cache = primary;
+        primary.AddHandler(change =>
+        {
+            // Status-only writes do not bump the generation; reconciling on them would loop on our own writes.
+            if (change.Type == CacheEventType.Updated && change.Old is not null
+                && change.Old.Metadata.Generation == change.Object.Metadata.Generation
+                && SameMetadata(change.Old.Metadata, change.Object.Metadata))
+            {
+                return;
+            }
+
+            Enqueue(ObjectKey.Of(change.Object));
+        });
+    }
+
+    public string Name => kind.Kind;
+
+    public ICache<T> Cache { get; }
+
+    public WorkQueue<ObjectKey> Queue { get; }
+
+    /// <summary>Reconciles the controlling owner (of kind T) of every change to an owned object.</summary>
+    public Controller<T> Owns<TOwned>(Informer<TOwned> owned)
+        where TOwned : class, IKubernetesObject<V1ObjectMeta>
+    {
+        owned.AddHandler(change =>
+        {
+            var owner = change.Object.Metadata.OwnerReferences?.FirstOrDefault(o => o.Controller == true && o.Kind == kind.Kind && o.ApiVersion == kind.ApiVersion);
+            if (owner is not null)
+            {
+                Enqueue(new ObjectKey(change.Object.Metadata.NamespaceProperty ?? "", owner.Name));
+            }
+        });
+        return this;
+    }
+
+    /// <summary>Reconciles the keys <paramref name="map"/> names for every change to another kind.</summary>
+    public Controller<T> Watches<TOther>(Informer<TOther> other, Func<TOther, IEnumerable<ObjectKey>> map)
+        where TOther : class, IKubernetesObject<V1ObjectMeta>
+    {
+        other.AddHandler(change =>
+        {
+            foreach (var key in map(change.Object))
+            {
+                Enqueue(key);
+            }
+        });
+        return this;
+    }
+
+    /// <summary>Queues every object in the cache (after leadership starts, nothing must be missed).</summary>
+    public void EnqueueAll()
+    {
+        foreach (var obj in Cache.List())
+        {
+            Enqueue(ObjectKey.Of(obj));
+        }
+    }
+
+    public void Enqueue(ObjectKey key)
+    {
+        Queue.Add(key);
+        metrics.QueueDepth.WithLabels(kind.Kind).Set(Queue.Depth);
+    }
+
+    public async Task RunAsync(CancellationToken stop, CancellationToken abort)
+    {
+        EnqueueAll();
+        var workers = Enumerable.Range(0, options.Workers).Select(_ => WorkAsync(stop, abort)).ToList();
+        await Task.WhenAll(workers);
+    }
+
+    private async Task WorkAsync(CancellationToken stop, CancellationToken ct)
+    {
+        while (!stop.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            ObjectKey key;
+            try
+            {
+                key = await Queue.TakeAsync(stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            metrics.QueueDepth.WithLabels(kind.Kind).Set(Queue.Depth);
+            if (key == default)
+            {
+                return;
+            }
+
+            try
+            {
+                await ReconcileOneAsync(key, ct);
+            }
+            finally
+            {
+                Queue.Done(key);
+            }
+        }
+    }
+
+    private async Task ReconcileOneAsync(ObjectKey key, CancellationToken ct)
+    {
+        var request = new ReconcileRequest(key.Namespace, key.Name, Guid.NewGuid().ToString("N")[..12]);
+        using var kindScope = LogContext.PushProperty("Kind", kind.Kind);
+        using var objectScope = LogContext.PushProperty("Object", key.ToString());
+        using var idScope = LogContext.PushProperty("ReconcileId", request.ReconcileId);
+        var started = Stopwatch.GetTimestamp();
+        string result;
+        try
+        {
+            var outcome = await reconcilerFactory().ReconcileAsync(request, ct);
+            Queue.Forget(key);
+            if (outcome.RequeueAfter is { } delay)
+            {
+                Queue.AddAfter(key, delay);
+                result = "requeue";
+            }
+            else
+            {
+                result = "success";
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Shutdown or lost leadership: the next leader picks the key up from its own cache.
+            result = "canceled";
+        }
+        catch (TerminalException e)
+        {
+            Queue.Forget(key);
+            log.LogWarning("Reconcile of {Kind} {Object} stopped: {Reason}: {Message}", kind, key, e.Reason, e.Message);
+            result = "terminal";
+        }
+        catch (Exception e)
+        {
+            var delay = Queue.AddRateLimited(key);
+            log.LogWarning(e, "Reconcile of {Kind} {Object} failed; retrying in {Delay}", kind, key, delay);
+            result = "error";
+        }
+
+        metrics.Reconciles.WithLabels(kind.Kind, result).Inc();
+        metrics.ReconcileDuration.WithLabels(kind.Kind).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private static bool SameMetadata(V1ObjectMeta a, V1ObjectMeta b) =>
+        a.DeletionTimestamp == b.DeletionTimestamp
+        && Same(a.Annotations, b.Annotations)
+        && Same(a.Labels, b.Labels)
+        && (a.Finalizers ?? []).SequenceEqual(b.Finalizers ?? []);
+
+    private static bool Same(IDictionary<string, string>? a, IDictionary<string, string>? b) =>
+        (a?.Count ?? 0) == (b?.Count ?? 0) && (a is null || a.All(p => b!.TryGetValue(p.Key, out var v) && v == p.Value));
+
+    public void Dispose() => Queue.Dispose();
+}

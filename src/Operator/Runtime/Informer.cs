@@ -1,0 +1,226 @@
+using System.Collections.Concurrent;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Gentoo.Operator.Runtime;
+
+/// <summary>What happened to an object in the cache.</summary>
+public enum CacheEventType
+{
+    Added,
+    Updated,
+    Deleted,
+}
+
+public sealed record CacheEvent<T>(CacheEventType Type, T Object, T? Old);
+
+/// <summary>A read-only view of an informer's cache, for reconcilers.</summary>
+public interface ICache<T>
+    where T : class, IKubernetesObject<V1ObjectMeta>
+{
+    bool HasSynced { get; }
+
+    T? Get(ObjectKey key);
+
+    IReadOnlyList<T> List(string? ns = null);
+
+    /// <summary>Objects that name the given uid among their ownerReferences.</summary>
+    IReadOnlyList<T> OwnedBy(string ownerUid);
+}
+
+/// <summary>
+/// Keeps a local copy of one kind: lists, then watches from the list's resourceVersion with bookmarks. A dropped
+/// connection re-watches from the last version seen, with backoff; 410 Gone re-lists and emits the differences,
+/// so handlers see every change that matters and the cache converges.
+/// </summary>
+public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetrics metrics, ILogger log, InformerOptions? options = null) : ICache<T>
+    where T : class, IKubernetesObject<V1ObjectMeta>
+{
+    private readonly ConcurrentDictionary<ObjectKey, T> items = new();
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<ObjectKey, byte>> byOwner = new();
+    private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly InformerOptions settings = options ?? new InformerOptions();
+    private readonly List<Action<CacheEvent<T>>> handlers = [];
+
+    public KindInfo Kind => source.Kind;
+
+    public bool HasSynced => synced.Task.IsCompleted;
+
+    /// <summary>The resourceVersion the next watch starts from.</summary>
+    public string LastResourceVersion { get; private set; } = "";
+
+    public void AddHandler(Action<CacheEvent<T>> handler) => handlers.Add(handler);
+
+    public Task WaitForSyncAsync(CancellationToken ct) => synced.Task.WaitAsync(ct);
+
+    public T? Get(ObjectKey key) => items.GetValueOrDefault(key);
+
+    public IReadOnlyList<T> List(string? ns = null) =>
+        items.Values.Where(o => ns is null || o.Metadata.NamespaceProperty == ns).ToList();
+
+    public IReadOnlyList<T> OwnedBy(string ownerUid) =>
+        byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(Get).OfType<T>().ToList() : [];
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var failures = 0;
+        var needList = true;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                if (needList)
+                {
+                    await ListAsync(ct);
+                    needList = false;
+                }
+
+                var gone = false;
+                await foreach (var (type, obj) in source.WatchAsync(ns, LastResourceVersion, settings.WatchTimeout, e => gone |= IsGone(e), ct))
+                {
+                    failures = 0;
+                    Apply(type, obj);
+                }
+
+                if (gone)
+                {
+                    metrics.WatchRestarts.WithLabels(Kind.Kind, "gone").Inc();
+                    log.LogInformation("Watch of {Kind} expired at resourceVersion {ResourceVersion}; re-listing", Kind, LastResourceVersion);
+                    needList = true;
+                }
+                else
+                {
+                    metrics.WatchRestarts.WithLabels(Kind.Kind, "closed").Inc();
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Gone)
+            {
+                metrics.WatchRestarts.WithLabels(Kind.Kind, "gone").Inc();
+                needList = true;
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or HttpOperationException or KubernetesException or OperationCanceledException)
+            {
+                failures++;
+                metrics.WatchRestarts.WithLabels(Kind.Kind, "error").Inc();
+                var delay = Backoff.Exponential(failures, settings.InitialBackoff, settings.MaxBackoff);
+                log.LogWarning("Watch of {Kind} failed ({Error}); retrying in {Delay}", Kind, e.Message, delay);
+                await Task.Delay(delay, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
+        }
+    }
+
+    private async Task ListAsync(CancellationToken ct)
+    {
+        var list = await source.ListAsync(ns, ct);
+        var seen = new HashSet<ObjectKey>();
+        foreach (var obj in list.Items)
+        {
+            var key = ObjectKey.Of(obj);
+            seen.Add(key);
+            Upsert(key, obj);
+        }
+
+        // What vanished while we were not watching is reported as deleted, with its last known state.
+        foreach (var (key, old) in items.ToList())
+        {
+            if (!seen.Contains(key) && items.TryRemove(key, out _))
+            {
+                Unindex(key, old);
+                Notify(new CacheEvent<T>(CacheEventType.Deleted, old, old));
+            }
+        }
+
+        LastResourceVersion = list.Metadata.ResourceVersion ?? "";
+        synced.TrySetResult();
+    }
+
+    private void Apply(WatchEventType type, T obj)
+    {
+        LastResourceVersion = obj.Metadata?.ResourceVersion ?? LastResourceVersion;
+        switch (type)
+        {
+            case WatchEventType.Added or WatchEventType.Modified:
+                Upsert(ObjectKey.Of(obj), obj);
+                break;
+            case WatchEventType.Deleted:
+                var key = ObjectKey.Of(obj);
+                if (items.TryRemove(key, out var old))
+                {
+                    Unindex(key, old);
+                }
+
+                Notify(new CacheEvent<T>(CacheEventType.Deleted, obj, old));
+                break;
+        }
+    }
+
+    private void Upsert(ObjectKey key, T obj)
+    {
+        var old = items.GetValueOrDefault(key);
+        if (old is not null && old.Metadata.ResourceVersion == obj.Metadata.ResourceVersion)
+        {
+            return;
+        }
+
+        items[key] = obj;
+        if (old is not null)
+        {
+            Unindex(key, old);
+        }
+
+        foreach (var owner in obj.Metadata.OwnerReferences ?? [])
+        {
+            byOwner.GetOrAdd(owner.Uid, _ => new ConcurrentDictionary<ObjectKey, byte>())[key] = 0;
+        }
+
+        Notify(new CacheEvent<T>(old is null ? CacheEventType.Added : CacheEventType.Updated, obj, old));
+    }
+
+    private void Unindex(ObjectKey key, T old)
+    {
+        foreach (var owner in old.Metadata.OwnerReferences ?? [])
+        {
+            if (byOwner.TryGetValue(owner.Uid, out var keys))
+            {
+                keys.TryRemove(key, out _);
+            }
+        }
+    }
+
+    private void Notify(CacheEvent<T> change)
+    {
+        foreach (var handler in handlers)
+        {
+            handler(change);
+        }
+    }
+
+    private static bool IsGone(Exception e) => e is KubernetesException { Status.Code: 410 };
+}
+
+public sealed record InformerOptions
+{
+    /// <summary>How long one watch request lasts before the informer renews it (the server may end it earlier).</summary>
+    public TimeSpan WatchTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>Exponential backoff with full jitter's upper half, so restarts of many clients spread out.</summary>
+public static class Backoff
+{
+    public static TimeSpan Exponential(int failures, TimeSpan initial, TimeSpan max)
+    {
+        var exponent = Math.Min(failures - 1, 30);
+        var ceiling = Math.Min(max.TotalMilliseconds, initial.TotalMilliseconds * Math.Pow(2, exponent));
+        return TimeSpan.FromMilliseconds(ceiling / 2 + (Random.Shared.NextDouble() * ceiling / 2));
+    }
+}

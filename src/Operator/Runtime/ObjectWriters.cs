@@ -1,0 +1,123 @@
+using System.Net;
+using System.Text.Json;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Gentoo.Operator.Runtime;
+
+/// <summary>Status writes with conflict retry, for any kind with a status subresource.</summary>
+public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)
+    where T : class, IKubernetesObject<V1ObjectMeta>, IStatus<TStatus>
+    where TStatus : class
+{
+    private const int MaxAttempts = 8;
+
+    /// <summary>
+    /// Applies <paramref name="mutate"/> to the status and writes it when it changed. On 409 Conflict the object is read
+    /// fresh and the mutation applied again, so the write wins without losing others' changes. Returns the stored object.
+    /// </summary>
+    public async Task<T> UpdateAsync(T current, Action<T> mutate, CancellationToken ct)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var before = KubernetesJson.Serialize(current.Status);
+            mutate(current);
+            if (KubernetesJson.Serialize(current.Status) == before)
+            {
+                return current;
+            }
+
+            try
+            {
+                return await api.ReplaceStatusAsync(current, ct);
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict && attempt < MaxAttempts)
+            {
+                current = await api.GetAsync(current.Metadata.NamespaceProperty, current.Metadata.Name, ct)
+                    ?? throw new InvalidOperationException($"{api.Kind} {ObjectKey.Of(current)} was deleted during a status update");
+            }
+        }
+    }
+}
+
+/// <summary>Finalizer helpers: merge patches carrying the resourceVersion, so a stale view fails instead of clobbering.</summary>
+public static class Finalizers
+{
+    public static bool Has(IKubernetesObject<V1ObjectMeta> obj, string finalizer) => obj.Metadata.Finalizers?.Contains(finalizer) == true;
+
+    /// <summary>Adds the finalizer; returns the updated object, or the same one when it was already there.</summary>
+    public static async Task<T> AddAsync<T>(ResourceApi<T> api, T obj, string finalizer, CancellationToken ct)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        if (Has(obj, finalizer))
+        {
+            return obj;
+        }
+
+        var finalizers = (obj.Metadata.Finalizers ?? []).Append(finalizer).ToList();
+        return await api.PatchAsync(obj.Metadata.NamespaceProperty, obj.Metadata.Name, Patch(obj, finalizers), ct);
+    }
+
+    public static async Task<T> RemoveAsync<T>(ResourceApi<T> api, T obj, string finalizer, CancellationToken ct)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        if (!Has(obj, finalizer))
+        {
+            return obj;
+        }
+
+        var finalizers = obj.Metadata.Finalizers!.Where(f => f != finalizer).ToList();
+        return await api.PatchAsync(obj.Metadata.NamespaceProperty, obj.Metadata.Name, Patch(obj, finalizers), ct);
+    }
+
+    private static V1Patch Patch(IKubernetesObject<V1ObjectMeta> obj, IList<string> finalizers) => new(
+        JsonSerializer.Serialize(new { metadata = new { finalizers, resourceVersion = obj.Metadata.ResourceVersion } }),
+        V1Patch.PatchType.MergePatch);
+}
+
+/// <summary>Records Kubernetes Events (core/v1) about an object, as kubectl describe shows them.</summary>
+public sealed class EventRecorder(IKubernetes kube, TimeProvider clock, ILogger<EventRecorder> log)
+{
+    public const string Component = "gentoo-operator";
+
+    public async Task RecordAsync(IKubernetesObject<V1ObjectMeta> obj, string type, string reason, string message, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().UtcDateTime;
+        var ns = obj.Metadata.NamespaceProperty ?? "default";
+        var @event = new Corev1Event
+        {
+            Metadata = new V1ObjectMeta { GenerateName = obj.Metadata.Name + ".", NamespaceProperty = ns },
+            InvolvedObject = new V1ObjectReference
+            {
+                ApiVersion = obj.ApiVersion,
+                Kind = obj.Kind,
+                Name = obj.Metadata.Name,
+                NamespaceProperty = obj.Metadata.NamespaceProperty,
+                Uid = obj.Metadata.Uid,
+                ResourceVersion = obj.Metadata.ResourceVersion,
+            },
+            Type = type,
+            Reason = reason,
+            Message = message.Length > 1024 ? message[..1024] : message,
+            Source = new V1EventSource { Component = Component },
+            ReportingComponent = Component,
+            ReportingInstance = Environment.MachineName,
+            FirstTimestamp = now,
+            LastTimestamp = now,
+            EventTime = now,
+            Action = reason,
+            Count = 1,
+        };
+        try
+        {
+            await kube.CoreV1.CreateNamespacedEventAsync(@event, ns, cancellationToken: ct);
+        }
+        catch (HttpOperationException e)
+        {
+            // Events are best effort: a full namespace quota must not fail the reconcile.
+            log.LogWarning("Could not record event {Reason} for {Kind} {Object}: {Status}", reason, obj.Kind, ObjectKey.Of(obj), e.Response.StatusCode);
+        }
+    }
+}

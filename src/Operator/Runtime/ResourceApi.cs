@@ -1,0 +1,171 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Gentoo.Operator.Runtime;
+
+/// <summary>A page of objects and the resourceVersion to watch from.</summary>
+public sealed class ResourceList<T> : IKubernetesObject<V1ListMeta>, IItems<T>
+{
+    public string ApiVersion { get; set; } = "";
+
+    public string Kind { get; set; } = "";
+
+    public V1ListMeta Metadata { get; set; } = new();
+
+    public IList<T> Items { get; set; } = [];
+}
+
+/// <summary>List and watch of one kind: what an informer needs.</summary>
+public interface IListWatch<T>
+    where T : class, IKubernetesObject<V1ObjectMeta>
+{
+    KindInfo Kind { get; }
+
+    Task<ResourceList<T>> ListAsync(string? ns, CancellationToken ct);
+
+    /// <summary>Events after <paramref name="resourceVersion"/>; a 410 Gone or other Status arrives through <paramref name="onError"/>.</summary>
+    IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync(string? ns, string resourceVersion, TimeSpan timeout, Action<Exception> onError, CancellationToken ct);
+}
+
+/// <summary>
+/// Typed access to a kind of an API group (custom resources, VolumeSnapshots, Leases) through KubernetesClient's
+/// custom object operations: list and watch for informers, and the writes reconcilers make.
+/// </summary>
+public sealed class ResourceApi<T>(IKubernetes kube) : IListWatch<T>
+    where T : class, IKubernetesObject<V1ObjectMeta>
+{
+    public KindInfo Kind { get; } = KindInfo.Of<T>();
+
+    public async Task<ResourceList<T>> ListAsync(string? ns, CancellationToken ct)
+    {
+        using var response = ns is null
+            ? await kube.CustomObjects.ListClusterCustomObjectWithHttpMessagesAsync<ResourceList<T>>(Kind.Group, Kind.Version, Kind.Plural, cancellationToken: ct)
+            : await kube.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync<ResourceList<T>>(Kind.Group, Kind.Version, ns, Kind.Plural, cancellationToken: ct);
+        return response.Body;
+    }
+
+    public async IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync(
+        string? ns, string resourceVersion, TimeSpan timeout, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var seconds = (int)timeout.TotalSeconds;
+        var request = ns is null
+            ? kube.CustomObjects.ListClusterCustomObjectWithHttpMessagesAsync<object>(
+                Kind.Group, Kind.Version, Kind.Plural, allowWatchBookmarks: true, resourceVersion: resourceVersion, timeoutSeconds: seconds, watch: true, cancellationToken: ct)
+            : kube.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync<object>(
+                Kind.Group, Kind.Version, ns, Kind.Plural, allowWatchBookmarks: true, resourceVersion: resourceVersion, timeoutSeconds: seconds, watch: true, cancellationToken: ct);
+        // The replacement WatchList* methods yield untyped objects for custom resources; this one deserializes to T.
+#pragma warning disable CS0618
+        await foreach (var item in request.WatchAsync<T, object>(onError, ct))
+#pragma warning restore CS0618
+        {
+            yield return item;
+        }
+    }
+
+    public async Task<T?> GetAsync(string ns, string name, CancellationToken ct)
+    {
+        try
+        {
+            using var response = await kube.CustomObjects.GetNamespacedCustomObjectWithHttpMessagesAsync<T>(Kind.Group, Kind.Version, ns, Kind.Plural, name, cancellationToken: ct);
+            return response.Body;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public async Task<T> CreateAsync(T obj, CancellationToken ct)
+    {
+        using var response = await kube.CustomObjects.CreateNamespacedCustomObjectWithHttpMessagesAsync<T>(
+            obj, Kind.Group, Kind.Version, obj.Metadata.NamespaceProperty, Kind.Plural, cancellationToken: ct);
+        return response.Body;
+    }
+
+    /// <summary>PUT of the object; the API server answers 409 Conflict when <paramref name="obj"/> is stale.</summary>
+    public async Task<T> ReplaceAsync(T obj, CancellationToken ct)
+    {
+        using var response = await kube.CustomObjects.ReplaceNamespacedCustomObjectWithHttpMessagesAsync<T>(
+            obj, Kind.Group, Kind.Version, obj.Metadata.NamespaceProperty, Kind.Plural, obj.Metadata.Name, cancellationToken: ct);
+        return response.Body;
+    }
+
+    /// <summary>PUT of the status subresource; spec and metadata changes in <paramref name="obj"/> are ignored by the server.</summary>
+    public async Task<T> ReplaceStatusAsync(T obj, CancellationToken ct)
+    {
+        using var response = await kube.CustomObjects.ReplaceNamespacedCustomObjectStatusWithHttpMessagesAsync<T>(
+            obj, Kind.Group, Kind.Version, obj.Metadata.NamespaceProperty, Kind.Plural, obj.Metadata.Name, cancellationToken: ct);
+        return response.Body;
+    }
+
+    public async Task<T> PatchAsync(string ns, string name, V1Patch patch, CancellationToken ct)
+    {
+        using var response = await kube.CustomObjects.PatchNamespacedCustomObjectWithHttpMessagesAsync<T>(
+            patch, Kind.Group, Kind.Version, ns, Kind.Plural, name, cancellationToken: ct);
+        return response.Body;
+    }
+
+    /// <summary>Deletes; true when it was there.</summary>
+    public async Task<bool> DeleteAsync(string ns, string name, CancellationToken ct)
+    {
+        try
+        {
+            using var response = await kube.CustomObjects.DeleteNamespacedCustomObjectWithHttpMessagesAsync<object>(
+                Kind.Group, Kind.Version, ns, Kind.Plural, name, cancellationToken: ct);
+            return true;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>List and watch of a core (group "") kind through KubernetesClient's typed operations.</summary>
+public sealed class CoreListWatch<T, TList>(
+    Func<string?, bool, string?, int?, CancellationToken, Task<HttpOperationResponse<TList>>> call) : IListWatch<T>
+    where T : class, IKubernetesObject<V1ObjectMeta>
+    where TList : IKubernetesObject<V1ListMeta>, IItems<T>
+{
+    public KindInfo Kind { get; } = KindInfo.Of<T>();
+
+    public async Task<ResourceList<T>> ListAsync(string? ns, CancellationToken ct)
+    {
+        using var response = await call(ns, false, null, null, ct);
+        return new ResourceList<T> { Metadata = response.Body.Metadata, Items = response.Body.Items };
+    }
+
+    public async IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync(
+        string? ns, string resourceVersion, TimeSpan timeout, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
+    {
+#pragma warning disable CS0618 // see ResourceApi.WatchAsync
+        await foreach (var item in call(ns, true, resourceVersion, (int)timeout.TotalSeconds, ct).WatchAsync<T, TList>(onError, ct))
+#pragma warning restore CS0618
+        {
+            yield return item;
+        }
+    }
+}
+
+/// <summary>The core kinds the operator watches.</summary>
+public static class CoreKinds
+{
+    public static IListWatch<V1Pod> Pods(IKubernetes kube) => new CoreListWatch<V1Pod, V1PodList>((ns, watch, rv, timeout, ct) => ns is null
+        ? kube.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
+        : kube.CoreV1.ListNamespacedPodWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+
+    public static IListWatch<V1PersistentVolumeClaim> PersistentVolumeClaims(IKubernetes kube) => new CoreListWatch<V1PersistentVolumeClaim, V1PersistentVolumeClaimList>((ns, watch, rv, timeout, ct) => ns is null
+        ? kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
+        : kube.CoreV1.ListNamespacedPersistentVolumeClaimWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+
+    public static IListWatch<V1ConfigMap> ConfigMaps(IKubernetes kube) => new CoreListWatch<V1ConfigMap, V1ConfigMapList>((ns, watch, rv, timeout, ct) => ns is null
+        ? kube.CoreV1.ListConfigMapForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
+        : kube.CoreV1.ListNamespacedConfigMapWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+
+    /// <summary>Nodes are cluster-scoped: the namespace argument is ignored.</summary>
+    public static IListWatch<V1Node> Nodes(IKubernetes kube) => new CoreListWatch<V1Node, V1NodeList>((_, watch, rv, timeout, ct) =>
+        kube.CoreV1.ListNodeWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+}

@@ -1,0 +1,609 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using System.Threading.Channels;
+using Gentoo.Kubernetes.TestServer.Schema;
+
+namespace Gentoo.Kubernetes.TestServer.Api;
+
+/// <summary>One change, as a watch delivers it: the object before (null on ADDED) and after.</summary>
+public sealed record ChangeEvent(string TypeKey, string Type, JsonObject? Old, JsonObject New, long Revision);
+
+/// <summary>
+/// The server's storage, with the semantics clients rely on: one resourceVersion sequence across all objects,
+/// optimistic concurrency, generation, status subresource, finalizers and deletionTimestamp, garbage collection
+/// through ownerReferences, namespace deletion, and a bounded event history that watches resume from.
+/// </summary>
+public sealed partial class ObjectStore(TimeProvider clock)
+{
+    private const int HistoryLimit = 50_000;
+
+    private readonly Lock gate = new();
+    private readonly Dictionary<string, ResourceType> types = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SortedDictionary<(string Namespace, string Name), JsonObject>> objects = new(StringComparer.Ordinal);
+    private readonly LinkedList<ChangeEvent> history = new();
+    private readonly List<Channel<ChangeEvent>> subscribers = [];
+    private long revision = 1;
+    private long compactedRevision;
+
+    /// <summary>When set, pods bound to a node are deleted gracefully: the kubelet removes them once stopped.</summary>
+    public bool GracefulPodDeletion { get; set; }
+
+    public long Revision
+    {
+        get
+        {
+            lock (gate)
+            {
+                return revision;
+            }
+        }
+    }
+
+    public void Register(ResourceType type)
+    {
+        lock (gate)
+        {
+            types[type.Key] = type;
+            objects.TryAdd(type.Key, new SortedDictionary<(string, string), JsonObject>());
+        }
+    }
+
+    public void Unregister(string key)
+    {
+        lock (gate)
+        {
+            types.Remove(key);
+        }
+    }
+
+    public IReadOnlyList<ResourceType> Types()
+    {
+        lock (gate)
+        {
+            return types.Values.ToList();
+        }
+    }
+
+    public ResourceType? FindType(string group, string version, string plural)
+    {
+        lock (gate)
+        {
+            return types.TryGetValue($"{group}/{plural}", out var type) && type.Version == version ? type : null;
+        }
+    }
+
+    /// <summary>Every change from now on, for in-process observers such as the kubelet simulator.</summary>
+    public ChannelReader<ChangeEvent> Subscribe()
+    {
+        var channel = Channel.CreateUnbounded<ChangeEvent>();
+        lock (gate)
+        {
+            subscribers.Add(channel);
+        }
+
+        return channel.Reader;
+    }
+
+    public JsonObject Get(ResourceType type, string ns, string name)
+    {
+        lock (gate)
+        {
+            return Find(type, ns, name)?.DeepClone().AsObject() ?? throw ApiException.NotFound(type, name);
+        }
+    }
+
+    public (List<JsonObject> Items, long Revision) List(ResourceType type, string? ns, LabelSelector labels, FieldSelector fields)
+    {
+        lock (gate)
+        {
+            var items = objects[type.Key]
+                .Where(p => ns is null || p.Key.Namespace == ns)
+                .Select(p => p.Value)
+                .Where(o => labels.Matches(o) && fields.Matches(o))
+                .Select(o => o.DeepClone().AsObject())
+                .ToList();
+            return (items, revision);
+        }
+    }
+
+    public JsonObject Create(ResourceType type, string ns, JsonObject body)
+    {
+        lock (gate)
+        {
+            CheckKind(type, body);
+            var metadata = body["metadata"] as JsonObject ?? new JsonObject();
+            body["metadata"] = metadata;
+            var name = metadata["name"]?.GetValue<string>();
+            if (string.IsNullOrEmpty(name))
+            {
+                var prefix = metadata["generateName"]?.GetValue<string>();
+                if (string.IsNullOrEmpty(prefix))
+                {
+                    throw Invalid(type, "", "metadata.name", "Required value", null, "name or generateName is required");
+                }
+
+                do
+                {
+                    name = prefix + RandomSuffix();
+                }
+                while (Find(type, ns, name) is not null);
+            }
+
+            if (name.Length > 253 || !DnsSubdomain().IsMatch(name))
+            {
+                throw Invalid(type, name, "metadata.name", "Invalid value", $"\"{name}\"",
+                    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character");
+            }
+
+            if (type.Namespaced)
+            {
+                var namespaceType = types["/namespaces"];
+                var owner = Find(namespaceType, "", ns) ?? throw ApiException.NotFound(namespaceType, ns);
+                if (owner["metadata"]?["deletionTimestamp"] is not null)
+                {
+                    throw new ApiException(403, "Forbidden", $"{type.Plural} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated");
+                }
+            }
+
+            if (Find(type, ns, name) is not null)
+            {
+                throw ApiException.AlreadyExists(type, name);
+            }
+
+            metadata["name"] = name;
+            if (type.Namespaced)
+            {
+                metadata["namespace"] = ns;
+            }
+            else
+            {
+                metadata.Remove("namespace");
+            }
+
+            metadata["uid"] = Guid.NewGuid().ToString();
+            metadata["creationTimestamp"] = Timestamp();
+            metadata.Remove("deletionTimestamp");
+            metadata.Remove("resourceVersion");
+            if (type.TracksGeneration || type.IsCustom)
+            {
+                metadata["generation"] = 1;
+            }
+
+            InitialStatus(type, body);
+            var stored = Admit(type, body, null);
+            Write(type, ns, name, "ADDED", null, stored);
+            return stored.DeepClone().AsObject();
+        }
+    }
+
+    /// <summary>PUT of the object (subresource null) or of its status.</summary>
+    public JsonObject Update(ResourceType type, string ns, string name, JsonObject body, string? subresource, bool requireResourceVersion = true)
+    {
+        lock (gate)
+        {
+            CheckKind(type, body);
+            var current = Find(type, ns, name) ?? throw ApiException.NotFound(type, name);
+            var bodyName = body["metadata"]?["name"]?.GetValue<string>();
+            if (bodyName is not null && bodyName != name)
+            {
+                throw ApiException.BadRequest($"the name of the object ({bodyName}) does not match the name on the URL ({name})");
+            }
+
+            var expected = body["metadata"]?["resourceVersion"]?.GetValue<string>();
+            if (!string.IsNullOrEmpty(expected))
+            {
+                if (expected != current["metadata"]!["resourceVersion"]!.GetValue<string>())
+                {
+                    throw ApiException.Conflict(type, name);
+                }
+            }
+            else if (type.IsCustom && requireResourceVersion)
+            {
+                throw Invalid(type, name, "metadata.resourceVersion", "Invalid value", "0x0", "must be specified for an update");
+            }
+
+            var next = subresource == "status" ? StatusUpdate(current, body) : MainUpdate(type, current, body);
+            return Commit(type, ns, name, current, next);
+        }
+    }
+
+    public JsonObject Delete(ResourceType type, string ns, string name, JsonObject? options)
+    {
+        lock (gate)
+        {
+            var current = Find(type, ns, name) ?? throw ApiException.NotFound(type, name);
+            var preconditions = options?["preconditions"];
+            if (preconditions?["uid"]?.GetValue<string>() is { } uid && uid != current["metadata"]!["uid"]!.GetValue<string>())
+            {
+                throw new ApiException(409, "Conflict", $"Precondition failed: UID in precondition: {uid}, UID in object meta: {current["metadata"]!["uid"]}");
+            }
+
+            if (preconditions?["resourceVersion"]?.GetValue<string>() is { } rv && rv != current["metadata"]!["resourceVersion"]!.GetValue<string>())
+            {
+                throw ApiException.Conflict(type, name);
+            }
+
+            var policy = options?["propagationPolicy"]?.GetValue<string>() ?? (options?["orphanDependents"]?.GetValue<bool>() == true ? "Orphan" : "Background");
+            var grace = JsonNumbers.Integer(options?["gracePeriodSeconds"]);
+            var uidOfOwner = current["metadata"]!["uid"]!.GetValue<string>();
+            if (policy == "Orphan")
+            {
+                Orphan(uidOfOwner);
+            }
+
+            var finalizers = current["metadata"]?["finalizers"] as JsonArray;
+            var graceful = type.Key == "/pods" && GracefulPodDeletion && grace != 0 && current["spec"]?["nodeName"] is not null;
+            if (type.Key == "/namespaces")
+            {
+                return DeleteNamespace(type, current);
+            }
+
+            if (finalizers is { Count: > 0 } || graceful)
+            {
+                if (current["metadata"]!["deletionTimestamp"] is not null)
+                {
+                    return current.DeepClone().AsObject();
+                }
+
+                var next = current.DeepClone().AsObject();
+                next["metadata"]!["deletionTimestamp"] = Timestamp();
+                next["metadata"]!["deletionGracePeriodSeconds"] = grace ?? 30;
+                return Commit(type, ns, name, current, next);
+            }
+
+            Remove(type, ns, name);
+            return current.DeepClone().AsObject();
+        }
+    }
+
+    /// <summary>Removes an object now, whatever its finalizers (what a kubelet's final delete of a stopped pod does).</summary>
+    public void ForceRemove(ResourceType type, string ns, string name)
+    {
+        lock (gate)
+        {
+            if (Find(type, ns, name) is not null)
+            {
+                Remove(type, ns, name);
+            }
+        }
+    }
+
+    /// <summary>Registers a watch: the events after <paramref name="fromRevision"/> (or the current state when null) and a live feed.</summary>
+    public (List<ChangeEvent> Replay, ChannelReader<ChangeEvent> Live, Action Cancel) Watch(ResourceType type, string? ns, long? fromRevision)
+    {
+        var channel = Channel.CreateUnbounded<ChangeEvent>();
+        lock (gate)
+        {
+            List<ChangeEvent> replay;
+            if (fromRevision is null)
+            {
+                replay = objects[type.Key]
+                    .Where(p => ns is null || p.Key.Namespace == ns)
+                    .Select(p => new ChangeEvent(type.Key, "ADDED", null, p.Value.DeepClone().AsObject(), ResourceVersionOf(p.Value)))
+                    .ToList();
+            }
+            else
+            {
+                if (fromRevision < compactedRevision)
+                {
+                    throw ApiException.Gone($"too old resource version: {fromRevision} ({compactedRevision})");
+                }
+
+                replay = history.Where(e => e.Revision > fromRevision && e.TypeKey == type.Key && (ns is null || Namespace(e.New) == ns)).ToList();
+            }
+
+            subscribers.Add(channel);
+            return (replay, channel.Reader, () =>
+            {
+                lock (gate)
+                {
+                    subscribers.Remove(channel);
+                }
+
+                channel.Writer.TryComplete();
+            });
+        }
+    }
+
+    /// <summary>Forgets history: watches from any earlier resourceVersion now get 410 Gone (etcd compaction).</summary>
+    public void Compact()
+    {
+        lock (gate)
+        {
+            compactedRevision = revision + 1;
+            history.Clear();
+        }
+    }
+
+    private JsonObject Commit(ResourceType type, string ns, string name, JsonObject current, JsonObject next)
+    {
+        var old = current["metadata"]!;
+        if (old["deletionTimestamp"] is not null)
+        {
+            var before = (old["finalizers"] as JsonArray)?.Select(f => f!.GetValue<string>()).ToHashSet() ?? [];
+            var added = (next["metadata"]?["finalizers"] as JsonArray)?.Select(f => f!.GetValue<string>()).Where(f => !before.Contains(f)).ToList() ?? [];
+            if (added.Count > 0)
+            {
+                throw Invalid(type, name, "metadata.finalizers", "Forbidden", null, "no new finalizers can be added if the object is being deleted");
+            }
+        }
+
+        var stored = Admit(type, next, current);
+        if (JsonNode.DeepEquals(WithoutVersion(stored), WithoutVersion(current)))
+        {
+            return current.DeepClone().AsObject();
+        }
+
+        if (stored["metadata"]?["deletionTimestamp"] is not null && stored["metadata"]?["finalizers"] is not JsonArray { Count: > 0 }
+            && !(type.Key == "/pods" && GracefulPodDeletion && stored["spec"]?["nodeName"] is not null))
+        {
+            Write(type, ns, name, "MODIFIED", current, stored);
+            Remove(type, ns, name);
+            return stored.DeepClone().AsObject();
+        }
+
+        Write(type, ns, name, "MODIFIED", current, stored);
+        return stored.DeepClone().AsObject();
+    }
+
+    private static JsonObject WithoutVersion(JsonObject obj)
+    {
+        var copy = obj.DeepClone().AsObject();
+        (copy["metadata"] as JsonObject)?.Remove("resourceVersion");
+        return copy;
+    }
+
+    private JsonObject MainUpdate(ResourceType type, JsonObject current, JsonObject body)
+    {
+        var next = body.DeepClone().AsObject();
+        var metadata = next["metadata"] as JsonObject ?? new JsonObject();
+        next["metadata"] = metadata;
+        var old = current["metadata"]!.AsObject();
+        foreach (var field in new[] { "name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation" })
+        {
+            if (old[field] is { } value)
+            {
+                metadata[field] = value.DeepClone();
+            }
+            else
+            {
+                metadata.Remove(field);
+            }
+        }
+
+        if (type.StatusSubresource)
+        {
+            if (current["status"] is { } status)
+            {
+                next["status"] = status.DeepClone();
+            }
+            else
+            {
+                next.Remove("status");
+            }
+        }
+
+        if ((type.TracksGeneration || type.IsCustom) && !JsonNode.DeepEquals(SpecOf(next), SpecOf(current)))
+        {
+            metadata["generation"] = (JsonNumbers.Integer(old["generation"]) ?? 0) + 1;
+        }
+
+        return next;
+    }
+
+    private static JsonObject StatusUpdate(JsonObject current, JsonObject body)
+    {
+        var next = current.DeepClone().AsObject();
+        if (body["status"] is { } status)
+        {
+            next["status"] = status.DeepClone();
+        }
+        else
+        {
+            next.Remove("status");
+        }
+
+        return next;
+    }
+
+    /// <summary>Everything but metadata and status: what a generation counts.</summary>
+    private static JsonObject SpecOf(JsonObject obj) =>
+        new(obj.Where(p => p.Key is not ("metadata" or "status")).Select(p => new KeyValuePair<string, JsonNode?>(p.Key, p.Value?.DeepClone())));
+
+    private JsonObject Admit(ResourceType type, JsonObject candidate, JsonObject? old)
+    {
+        if (type.Schema is null)
+        {
+            return candidate;
+        }
+
+        var admission = type.Schema.Admit(candidate, old);
+        if (!admission.Allowed)
+        {
+            throw ApiException.Invalid(type, candidate["metadata"]?["name"]?.GetValue<string>() ?? "", admission.Errors);
+        }
+
+        return admission.Object;
+    }
+
+    private static void InitialStatus(ResourceType type, JsonObject body)
+    {
+        switch (type.Key)
+        {
+            case "/pods":
+                body["status"] = new JsonObject { ["phase"] = "Pending", ["qosClass"] = "BestEffort" };
+                break;
+            case "/persistentvolumeclaims":
+                body["status"] = new JsonObject { ["phase"] = "Pending" };
+                break;
+            case "/namespaces":
+                body["status"] = new JsonObject { ["phase"] = "Active" };
+                break;
+            default:
+                if (type.IsCustom && type.StatusSubresource)
+                {
+                    body.Remove("status");
+                }
+
+                break;
+        }
+    }
+
+    private void Write(ResourceType type, string ns, string name, string eventType, JsonObject? old, JsonObject stored)
+    {
+        revision++;
+        stored["metadata"]!["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture);
+        objects[type.Key][(ns, name)] = stored;
+        Publish(new ChangeEvent(type.Key, eventType, old?.DeepClone().AsObject(), stored.DeepClone().AsObject(), revision));
+    }
+
+    private void Remove(ResourceType type, string ns, string name)
+    {
+        var current = objects[type.Key][(ns, name)];
+        objects[type.Key].Remove((ns, name));
+        revision++;
+        var final = current.DeepClone().AsObject();
+        final["metadata"]!["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture);
+        Publish(new ChangeEvent(type.Key, "DELETED", current.DeepClone().AsObject(), final, revision));
+        CollectGarbage(current["metadata"]!["uid"]!.GetValue<string>());
+        if (type.Namespaced)
+        {
+            FinishNamespaceDeletion(ns);
+        }
+    }
+
+    private void Publish(ChangeEvent change)
+    {
+        history.AddLast(change);
+        while (history.Count > HistoryLimit)
+        {
+            compactedRevision = history.First!.Value.Revision;
+            history.RemoveFirst();
+        }
+
+        foreach (var subscriber in subscribers)
+        {
+            subscriber.Writer.TryWrite(change);
+        }
+    }
+
+    /// <summary>Background propagation: dependents whose owners are all gone are deleted, honouring their finalizers.</summary>
+    private void CollectGarbage(string deletedUid)
+    {
+        var liveUids = objects.Values.SelectMany(o => o.Values).Select(o => o["metadata"]!["uid"]!.GetValue<string>()).ToHashSet();
+        var orphans = new List<(ResourceType Type, string Namespace, string Name)>();
+        foreach (var (key, byName) in objects)
+        {
+            foreach (var ((ns, name), obj) in byName)
+            {
+                if (obj["metadata"]?["ownerReferences"] is JsonArray { Count: > 0 } owners
+                    && owners.Any(o => o?["uid"]?.GetValue<string>() == deletedUid)
+                    && owners.All(o => !liveUids.Contains(o?["uid"]?.GetValue<string>() ?? "")))
+                {
+                    orphans.Add((types[key], ns, name));
+                }
+            }
+        }
+
+        foreach (var (type, ns, name) in orphans)
+        {
+            if (Find(type, ns, name) is not null)
+            {
+                Delete(type, ns, name, null);
+            }
+        }
+    }
+
+    private void Orphan(string ownerUid)
+    {
+        foreach (var (key, byName) in objects)
+        {
+            foreach (var ((ns, name), obj) in byName.ToList())
+            {
+                if (obj["metadata"]?["ownerReferences"] is JsonArray owners && owners.Any(o => o?["uid"]?.GetValue<string>() == ownerUid))
+                {
+                    var next = obj.DeepClone().AsObject();
+                    var kept = new JsonArray(owners.Where(o => o?["uid"]?.GetValue<string>() != ownerUid).Select(o => o?.DeepClone()).ToArray());
+                    next["metadata"]!["ownerReferences"] = kept;
+                    Write(types[key], ns, name, "MODIFIED", obj, next);
+                }
+            }
+        }
+    }
+
+    private JsonObject DeleteNamespace(ResourceType type, JsonObject current)
+    {
+        var name = current["metadata"]!["name"]!.GetValue<string>();
+        if (current["metadata"]!["deletionTimestamp"] is null)
+        {
+            var next = current.DeepClone().AsObject();
+            next["metadata"]!["deletionTimestamp"] = Timestamp();
+            next["status"] = new JsonObject { ["phase"] = "Terminating" };
+            Write(type, "", name, "MODIFIED", current, next);
+        }
+
+        foreach (var (key, byName) in objects)
+        {
+            foreach (var ((ns, objectName), _) in byName.Where(p => p.Key.Namespace == name).ToList())
+            {
+                if (Find(types[key], ns, objectName) is not null)
+                {
+                    Delete(types[key], ns, objectName, null);
+                }
+            }
+        }
+
+        FinishNamespaceDeletion(name);
+        return (Find(type, "", name) ?? current).DeepClone().AsObject();
+    }
+
+    private void FinishNamespaceDeletion(string ns)
+    {
+        var namespaceType = types["/namespaces"];
+        if (ns.Length == 0 || Find(namespaceType, "", ns) is not { } owner || owner["metadata"]!["deletionTimestamp"] is null)
+        {
+            return;
+        }
+
+        if (objects.Values.All(byName => byName.Keys.All(k => k.Namespace != ns)))
+        {
+            Remove(namespaceType, "", ns);
+        }
+    }
+
+    private JsonObject? Find(ResourceType type, string ns, string name) =>
+        objects.TryGetValue(type.Key, out var byName) && byName.TryGetValue((type.Namespaced ? ns : "", name), out var obj) ? obj : null;
+
+    private static void CheckKind(ResourceType type, JsonObject body)
+    {
+        var kind = body["kind"]?.GetValue<string>();
+        var apiVersion = body["apiVersion"]?.GetValue<string>();
+        if ((kind is not null && kind != type.Kind) || (apiVersion is not null && apiVersion != type.ApiVersion))
+        {
+            throw ApiException.BadRequest($"the API version in the data ({apiVersion}) and kind ({kind}) do not match the resource {type.ApiVersion}, Kind={type.Kind}");
+        }
+
+        body["kind"] = type.Kind;
+        body["apiVersion"] = type.ApiVersion;
+    }
+
+    private static ApiException Invalid(ResourceType type, string name, string field, string kind, string? value, string detail) =>
+        ApiException.Invalid(type, name, [new FieldError(field, kind, value, detail)]);
+
+    private static long ResourceVersionOf(JsonObject obj) =>
+        long.Parse(obj["metadata"]!["resourceVersion"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
+    internal static string Namespace(JsonObject obj) => obj["metadata"]?["namespace"]?.GetValue<string>() ?? "";
+
+    private string Timestamp() => clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+
+    private static string RandomSuffix()
+    {
+        const string alphabet = "bcdfghjklmnpqrstvwxz2456789";
+        return string.Concat(Enumerable.Range(0, 5).Select(_ => alphabet[Random.Shared.Next(alphabet.Length)]));
+    }
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")]
+    private static partial Regex DnsSubdomain();
+}

@@ -1,0 +1,48 @@
+using Gentoo.Kubernetes.TestServer.Schema;
+
+namespace Gentoo.Kubernetes.TestServer.Api;
+
+/// <summary>One REST resource the server serves, built in or defined by a CustomResourceDefinition.</summary>
+public sealed record ResourceType(
+    string Group,
+    string Version,
+    string Plural,
+    string Kind,
+    bool Namespaced,
+    bool StatusSubresource,
+    bool TracksGeneration,
+    CustomResourceSchema? Schema = null,
+    IReadOnlyList<string>? ShortNames = null,
+    IReadOnlyList<string>? Categories = null)
+{
+    public string Key => $"{Group}/{Plural}";
+
+    public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
+
+    /// <summary>The "resource.group" name used in error messages, as the API server prints it.</summary>
+    public string QualifiedName => Group.Length == 0 ? Plural : $"{Plural}.{Group}";
+
+    public bool IsCustom => Schema is not null;
+
+    public static IEnumerable<ResourceType> BuiltIn(bool volumeSnapshots)
+    {
+        yield return new("", "v1", "namespaces", "Namespace", false, true, false);
+        yield return new("", "v1", "nodes", "Node", false, true, false);
+        yield return new("", "v1", "pods", "Pod", true, true, false);
+        yield return new("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, true, false);
+        yield return new("", "v1", "configmaps", "ConfigMap", true, false, false);
+        yield return new("", "v1", "secrets", "Secret", true, false, false);
+        yield return new("", "v1", "services", "Service", true, true, false);
+        yield return new("", "v1", "serviceaccounts", "ServiceAccount", true, false, false);
+        yield return new("", "v1", "events", "Event", true, false, false);
+        yield return new("events.k8s.io", "v1", "events", "Event", true, false, false);
+        yield return new("coordination.k8s.io", "v1", "leases", "Lease", true, false, false);
+        yield return new("apps", "v1", "deployments", "Deployment", true, true, true);
+        yield return new("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, true);
+        if (volumeSnapshots)
+        {
+            yield return new("snapshot.storage.k8s.io", "v1", "volumesnapshots", "VolumeSnapshot", true, true, true);
+            yield return new("snapshot.storage.k8s.io", "v1", "volumesnapshotclasses", "VolumeSnapshotClass", false, false, false);
+        }
+    }
+}

@@ -1,0 +1,370 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Gentoo.Kubernetes.TestServer.Api;
+
+namespace Gentoo.Kubernetes.TestServer;
+
+/// <summary>How a pod ends when the simulator runs it on its own.</summary>
+public sealed record PodScript(int ExitCode, string? TerminationMessage = null, string? Log = null, TimeSpan Delay = default);
+
+/// <summary>
+/// Stands in for the scheduler and the kubelets: binds pods to nodes that satisfy their nodeSelector, required node
+/// affinity (In, NotIn, Exists, DoesNotExist, Gt, Lt) and taints; runs them; ends them with exit codes, termination
+/// messages and log text; stops pods that are deleted (SIGTERM, exit 143) and then removes them.
+/// </summary>
+public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
+{
+    private readonly CancellationTokenSource stopping = new();
+    private Task loop = Task.CompletedTask;
+
+    /// <summary>Pods start running as soon as they are bound; off leaves them Pending until <see cref="Run"/>.</summary>
+    public bool AutoStart { get; set; } = true;
+
+    /// <summary>Decides, per running pod, whether and how it ends on its own; null keeps it running.</summary>
+    public Func<JsonObject, PodScript?>? Script { get; set; }
+
+    private ObjectStore Store => server.Store;
+
+    private ResourceType Pods => Store.FindType("", "v1", "pods")!;
+
+    private ResourceType Nodes => Store.FindType("", "v1", "nodes")!;
+
+    internal void Start()
+    {
+        Store.GracefulPodDeletion = true;
+        var changes = Store.Subscribe();
+        loop = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var change in changes.ReadAllAsync(stopping.Token))
+                {
+                    try
+                    {
+                        await OnChangeAsync(change);
+                    }
+                    catch (ApiException)
+                    {
+                        // The pod changed or went away meanwhile; the next event brings it back if it matters.
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        await loop;
+        stopping.Dispose();
+    }
+
+    /// <summary>Adds a Ready node reporting the given kernel release.</summary>
+    public JsonObject AddNode(string name, string kernelVersion, IDictionary<string, string>? labels = null, JsonArray? taints = null)
+    {
+        var allLabels = new JsonObject { ["kubernetes.io/hostname"] = name, ["kubernetes.io/os"] = "linux", ["kubernetes.io/arch"] = "amd64" };
+        foreach (var (key, value) in labels ?? new Dictionary<string, string>())
+        {
+            allLabels[key] = value;
+        }
+
+        return Store.Create(Nodes, "", new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = name, ["labels"] = allLabels },
+            ["spec"] = taints is null ? new JsonObject() : new JsonObject { ["taints"] = taints },
+            ["status"] = new JsonObject
+            {
+                ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Ready", ["status"] = "True", ["reason"] = "KubeletReady" }),
+                ["nodeInfo"] = new JsonObject
+                {
+                    ["kernelVersion"] = kernelVersion,
+                    ["osImage"] = "Gentoo Linux",
+                    ["kubeletVersion"] = "v1.26.15",
+                    ["containerRuntimeVersion"] = "containerd://1.7.20",
+                    ["architecture"] = "amd64",
+                    ["operatingSystem"] = "linux",
+                },
+            },
+        });
+    }
+
+    /// <summary>Starts a bound pod that is waiting because <see cref="AutoStart"/> is off.</summary>
+    public void Run(string ns, string name) => MarkRunning(Store.Get(Pods, ns, name));
+
+    /// <summary>Ends a pod's containers with an exit code, termination message and log text.</summary>
+    public void Complete(string ns, string name, int exitCode, string? terminationMessage = null, string? log = null)
+    {
+        var pod = Store.Get(Pods, ns, name);
+        if (log is not null)
+        {
+            server.AppendPodLog(ns, name, log);
+        }
+
+        Terminate(pod, exitCode, exitCode == 0 ? "Completed" : "Error", terminationMessage);
+    }
+
+    private async Task OnChangeAsync(ChangeEvent change)
+    {
+        if (change.TypeKey == Nodes.Key && change.Type != "DELETED")
+        {
+            foreach (var pending in Store.List(Pods, null, LabelSelector.Everything, FieldSelector.Parse(null)).Items
+                         .Where(p => p["spec"]?["nodeName"] is null && p["metadata"]?["deletionTimestamp"] is null))
+            {
+                Schedule(pending);
+            }
+
+            return;
+        }
+
+        if (change.TypeKey != Pods.Key || change.Type == "DELETED")
+        {
+            return;
+        }
+
+        var pod = change.New;
+        var phase = pod["status"]?["phase"]?.GetValue<string>();
+        if (pod["metadata"]?["deletionTimestamp"] is not null)
+        {
+            if (phase is not ("Succeeded" or "Failed") && pod["spec"]?["nodeName"] is not null)
+            {
+                Terminate(pod, 143, "Error", null);
+            }
+
+            Store.ForceRemove(Pods, ObjectStore.Namespace(pod), Name(pod));
+            return;
+        }
+
+        if (pod["spec"]?["nodeName"] is null)
+        {
+            Schedule(pod);
+            return;
+        }
+
+        if (phase == "Pending" && AutoStart && IsScheduled(pod))
+        {
+            MarkRunning(pod);
+            return;
+        }
+
+        if (phase == "Running" && change.Old?["status"]?["phase"]?.GetValue<string>() != "Running" && Script?.Invoke(pod) is { } script)
+        {
+            var ns = ObjectStore.Namespace(pod);
+            var name = Name(pod);
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(script.Delay, stopping.Token);
+                try
+                {
+                    Complete(ns, name, script.ExitCode, script.TerminationMessage, script.Log);
+                }
+                catch (ApiException)
+                {
+                    // Deleted before it ended.
+                }
+            });
+        }
+
+        await Task.CompletedTask;
+    }
+
+    private void Schedule(JsonObject pod)
+    {
+        var nodes = Store.List(Nodes, null, LabelSelector.Everything, FieldSelector.Parse(null)).Items;
+        var reasons = new Dictionary<string, int>();
+        JsonObject? chosen = null;
+        foreach (var node in nodes)
+        {
+            var reason = Unfit(pod, node);
+            if (reason is null)
+            {
+                chosen = node;
+                break;
+            }
+
+            reasons[reason] = reasons.GetValueOrDefault(reason) + 1;
+        }
+
+        var ns = ObjectStore.Namespace(pod);
+        if (chosen is null)
+        {
+            var message = $"0/{nodes.Count} nodes are available: " + string.Join(", ", reasons.Select(r => $"{r.Value} {r.Key}")) + ".";
+            var current = Store.Get(Pods, ns, Name(pod));
+            if (Condition(current, "PodScheduled")?["message"]?.GetValue<string>() == message)
+            {
+                return;
+            }
+
+            SetCondition(current, "PodScheduled", "False", "Unschedulable", message);
+            Store.Update(Pods, ns, Name(pod), current, "status");
+            return;
+        }
+
+        var bound = Store.Get(Pods, ns, Name(pod));
+        bound["spec"]!["nodeName"] = Name(chosen);
+        bound = Store.Update(Pods, ns, Name(pod), bound, null);
+        SetCondition(bound, "PodScheduled", "True", null, null);
+        bound["status"]!["hostIP"] = "192.168.0." + ((Math.Abs(Name(chosen).GetHashCode(StringComparison.Ordinal)) % 200) + 10);
+        Store.Update(Pods, ns, Name(pod), bound, "status");
+    }
+
+    /// <summary>Why the node cannot take the pod, worded like the scheduler's summary; null when it can.</summary>
+    private static string? Unfit(JsonObject pod, JsonObject node)
+    {
+        if (node["spec"]?["unschedulable"]?.GetValue<bool>() == true)
+        {
+            return "node(s) were unschedulable";
+        }
+
+        if (Condition(node, "Ready")?["status"]?.GetValue<string>() != "True")
+        {
+            return "node(s) were not ready";
+        }
+
+        var labels = node["metadata"]?["labels"] as JsonObject ?? [];
+        var selector = pod["spec"]?["nodeSelector"] as JsonObject ?? [];
+        var terms = pod["spec"]?["affinity"]?["nodeAffinity"]?["requiredDuringSchedulingIgnoredDuringExecution"]?["nodeSelectorTerms"] as JsonArray;
+        if (selector.Any(p => labels[p.Key]?.GetValue<string>() != p.Value?.GetValue<string>())
+            || (terms is { Count: > 0 } && !terms.Any(term => (term?["matchExpressions"] as JsonArray ?? []).All(e => Matches(e!, labels)))))
+        {
+            return "node(s) didn't match Pod's node affinity/selector";
+        }
+
+        var tolerations = pod["spec"]?["tolerations"] as JsonArray ?? [];
+        foreach (var taint in node["spec"]?["taints"] as JsonArray ?? [])
+        {
+            var effect = taint?["effect"]?.GetValue<string>();
+            if (effect is "NoSchedule" or "NoExecute" && !tolerations.Any(t => Tolerates(t!, taint!)))
+            {
+                return $"node(s) had untolerated taint {{{taint?["key"]}: {taint?["value"]}}}";
+            }
+        }
+
+        return null;
+    }
+
+    private static bool Matches(JsonNode expression, JsonObject labels)
+    {
+        var key = expression["key"]!.GetValue<string>();
+        var values = (expression["values"] as JsonArray ?? []).Select(v => v!.GetValue<string>()).ToList();
+        var present = labels.TryGetPropertyValue(key, out var label);
+        var value = label?.GetValue<string>();
+        return expression["operator"]!.GetValue<string>() switch
+        {
+            "In" => present && values.Contains(value!),
+            "NotIn" => !present || !values.Contains(value!),
+            "Exists" => present,
+            "DoesNotExist" => !present,
+            "Gt" => present && long.TryParse(value, CultureInfo.InvariantCulture, out var gt) && gt > long.Parse(values.Single(), CultureInfo.InvariantCulture),
+            "Lt" => present && long.TryParse(value, CultureInfo.InvariantCulture, out var lt) && lt < long.Parse(values.Single(), CultureInfo.InvariantCulture),
+            _ => false,
+        };
+    }
+
+    private static bool Tolerates(JsonNode toleration, JsonNode taint)
+    {
+        var effect = toleration["effect"]?.GetValue<string>();
+        if (!string.IsNullOrEmpty(effect) && effect != taint["effect"]?.GetValue<string>())
+        {
+            return false;
+        }
+
+        var key = toleration["key"]?.GetValue<string>();
+        if (toleration["operator"]?.GetValue<string>() == "Exists")
+        {
+            return string.IsNullOrEmpty(key) || key == taint["key"]?.GetValue<string>();
+        }
+
+        return key == taint["key"]?.GetValue<string>() && toleration["value"]?.GetValue<string>() == taint["value"]?.GetValue<string>();
+    }
+
+    private static bool IsScheduled(JsonObject pod) => Condition(pod, "PodScheduled")?["status"]?.GetValue<string>() == "True";
+
+    private void MarkRunning(JsonObject pod)
+    {
+        var current = Store.Get(Pods, ObjectStore.Namespace(pod), Name(pod));
+        var now = Now();
+        var status = current["status"]!.AsObject();
+        status["phase"] = "Running";
+        status["startTime"] = now;
+        status["podIP"] = "10.42.0." + ((Math.Abs(Name(pod).GetHashCode(StringComparison.Ordinal)) % 200) + 10);
+        status["initContainerStatuses"] = new JsonArray((current["spec"]?["initContainers"] as JsonArray ?? []).Select(c => (JsonNode)ContainerStatus(c!, new JsonObject
+        {
+            ["terminated"] = new JsonObject { ["exitCode"] = 0, ["reason"] = "Completed", ["startedAt"] = now, ["finishedAt"] = now },
+        }, ready: false)).ToArray());
+        status["containerStatuses"] = new JsonArray((current["spec"]?["containers"] as JsonArray ?? []).Select(c => (JsonNode)ContainerStatus(c!, new JsonObject
+        {
+            ["running"] = new JsonObject { ["startedAt"] = now },
+        }, ready: true)).ToArray());
+        SetCondition(current, "Initialized", "True", null, null);
+        SetCondition(current, "Ready", "True", null, null);
+        SetCondition(current, "ContainersReady", "True", null, null);
+        Store.Update(Pods, ObjectStore.Namespace(pod), Name(pod), current, "status");
+    }
+
+    private void Terminate(JsonObject pod, int exitCode, string reason, string? message)
+    {
+        var current = Store.Get(Pods, ObjectStore.Namespace(pod), Name(pod));
+        var now = Now();
+        var status = current["status"]!.AsObject();
+        var started = status["startTime"]?.GetValue<string>() ?? now;
+        status["phase"] = exitCode == 0 ? "Succeeded" : "Failed";
+        var terminated = new JsonObject { ["exitCode"] = exitCode, ["reason"] = reason, ["startedAt"] = started, ["finishedAt"] = now };
+        if (message is not null)
+        {
+            terminated["message"] = message;
+        }
+
+        status["containerStatuses"] = new JsonArray((current["spec"]?["containers"] as JsonArray ?? []).Select(c => (JsonNode)ContainerStatus(c!, new JsonObject
+        {
+            ["terminated"] = terminated.DeepClone(),
+        }, ready: false)).ToArray());
+        SetCondition(current, "Ready", "False", "PodCompleted", null);
+        SetCondition(current, "ContainersReady", "False", "PodCompleted", null);
+        Store.Update(Pods, ObjectStore.Namespace(pod), Name(pod), current, "status");
+    }
+
+    private static JsonObject ContainerStatus(JsonNode container, JsonObject state, bool ready) => new()
+    {
+        ["name"] = container["name"]!.DeepClone(),
+        ["image"] = container["image"]?.DeepClone(),
+        ["imageID"] = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(container["image"]?.ToString() ?? ""))),
+        ["containerID"] = "containerd://" + Guid.NewGuid().ToString("N"),
+        ["ready"] = ready,
+        ["started"] = ready,
+        ["restartCount"] = 0,
+        ["state"] = state,
+    };
+
+    private static JsonObject? Condition(JsonObject obj, string type) =>
+        (obj["status"]?["conditions"] as JsonArray)?.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == type);
+
+    private static void SetCondition(JsonObject obj, string type, string status, string? reason, string? message)
+    {
+        var statusNode = obj["status"] as JsonObject ?? new JsonObject();
+        obj["status"] = statusNode;
+        var conditions = statusNode["conditions"] as JsonArray ?? [];
+        statusNode["conditions"] = conditions;
+        var condition = conditions.OfType<JsonObject>().FirstOrDefault(c => c["type"]?.GetValue<string>() == type);
+        if (condition is null)
+        {
+            condition = new JsonObject { ["type"] = type };
+            conditions.Add(condition);
+        }
+
+        if (condition["status"]?.GetValue<string>() != status)
+        {
+            condition["lastTransitionTime"] = Now();
+        }
+
+        condition["status"] = status;
+        condition["reason"] = reason;
+        condition["message"] = message;
+    }
+
+    private static string Name(JsonObject obj) => obj["metadata"]!["name"]!.GetValue<string>();
+
+    private static string Now() => DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+}

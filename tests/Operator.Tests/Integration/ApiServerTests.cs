@@ -1,0 +1,111 @@
+using System.Net;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Runtime;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Gentoo.Operator.Tests.Integration;
+
+/// <summary>The API behaviour the runtime relies on, through the real KubernetesClient: what any API server must do.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class ApiServerTests(TestCluster cluster)
+{
+    [Fact]
+    public async Task Installed_crds_serve_buildruns_with_defaults_applied()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var api = new ResourceApi<BuildRun>(cluster.Kube);
+
+        var created = await api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+
+        created.Metadata.Generation.ShouldBe(1);
+        created.Spec.OnFailure!.Policy.ShouldBe(FailurePolicy.AwaitOperator);
+        created.Spec.EmergeArgs.ShouldBe(["--update", "--deep", "--newuse", "--with-bdeps=y"]);
+        (await api.ListAsync(ns, CancellationToken.None)).Items.Select(r => r.Metadata.Name).ShouldBe(["firefox"]);
+    }
+
+    [Fact]
+    public async Task Invalid_resource_is_refused_with_422_naming_the_field()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var run = TestCluster.NewBuildRun(ns, "bad");
+        run.Spec.Timeout = "forever";
+
+        var error = await Should.ThrowAsync<HttpOperationException>(() => new ResourceApi<BuildRun>(cluster.Kube).CreateAsync(run, CancellationToken.None));
+
+        ((int)error.Response.StatusCode).ShouldBe(422);
+        error.Response.Content.ShouldContain("spec.timeout");
+    }
+
+    [Fact]
+    public async Task Changing_builder_ref_is_refused_as_immutable()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var api = new ResourceApi<BuildRun>(cluster.Kube);
+        var run = await api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+        run.Spec.BuilderRef = new LocalReference { Name = "another" };
+
+        var error = await Should.ThrowAsync<HttpOperationException>(() => api.ReplaceAsync(run, CancellationToken.None));
+
+        ((int)error.Response.StatusCode).ShouldBe(422);
+        error.Response.Content.ShouldContain("spec.builderRef is immutable");
+    }
+
+    [Fact]
+    public async Task Stale_update_is_a_conflict_and_spec_changes_bump_generation_but_status_does_not()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var api = new ResourceApi<BuildRun>(cluster.Kube);
+        var first = await api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+        var stale = await api.GetAsync(ns, "firefox", CancellationToken.None);
+
+        first.Spec.KeepGoing = true;
+        var updated = await api.ReplaceAsync(first, CancellationToken.None);
+        updated.Metadata.Generation.ShouldBe(2);
+
+        stale!.Spec.KeepGoing = false;
+        var conflict = await Should.ThrowAsync<HttpOperationException>(() => api.ReplaceAsync(stale, CancellationToken.None));
+        conflict.Response.StatusCode.ShouldBe(HttpStatusCode.Conflict);
+
+        updated.Status.Phase = "Running";
+        var withStatus = await api.ReplaceStatusAsync(updated, CancellationToken.None);
+        withStatus.Metadata.Generation.ShouldBe(2);
+        withStatus.Status.Phase.ShouldBe("Running");
+    }
+
+    [Fact]
+    public async Task Create_of_an_existing_name_is_already_exists()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var api = new ResourceApi<BuildRun>(cluster.Kube);
+        await api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+
+        var error = await Should.ThrowAsync<HttpOperationException>(() => api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None));
+
+        error.Response.StatusCode.ShouldBe(HttpStatusCode.Conflict);
+        error.Response.Content.ShouldContain("AlreadyExists");
+    }
+
+    [Fact]
+    public async Task Owned_objects_are_garbage_collected_with_their_owner()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var api = new ResourceApi<BuildRun>(cluster.Kube);
+        var run = await api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+        await cluster.Kube.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = "owned",
+                OwnerReferences = [new V1OwnerReference { ApiVersion = run.ApiVersion, Kind = run.Kind, Name = run.Metadata.Name, Uid = run.Metadata.Uid, Controller = true }],
+            },
+        }, ns);
+
+        await api.DeleteAsync(ns, "firefox", CancellationToken.None);
+
+        await Eventually.GetAsync(
+            async () => (await cluster.Kube.CoreV1.ListNamespacedConfigMapAsync(ns)).Items.Any(c => c.Metadata.Name == "owned"),
+            present => !present, "the owned ConfigMap to be collected");
+    }
+}

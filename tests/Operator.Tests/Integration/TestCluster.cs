@@ -1,0 +1,110 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Kubernetes.TestServer;
+using Gentoo.Operator.Crds;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Gentoo.Operator.Tests.Integration;
+
+/// <summary>
+/// The API server integration tests talk to: a real cluster when GENTOO_TEST_KUBECONFIG names one, else the
+/// in-process test server. The generated CRDs are installed through the operator's own installer either way.
+/// </summary>
+public sealed class TestCluster : IAsyncLifetime
+{
+    public static bool IsReal => Environment.GetEnvironmentVariable("GENTOO_TEST_KUBECONFIG") is { Length: > 0 };
+
+    /// <summary>The in-process server, for fault hooks and the kubelet simulator; null against a real cluster.</summary>
+    public KubeApiServer? Server { get; private set; }
+
+    public KubernetesClientConfiguration Configuration { get; private set; } = null!;
+
+    public IKubernetes Kube { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        if (IsReal)
+        {
+            Configuration = KubernetesClientConfiguration.BuildConfigFromConfigFile(Environment.GetEnvironmentVariable("GENTOO_TEST_KUBECONFIG"));
+        }
+        else
+        {
+            Server = await KubeApiServer.StartAsync();
+            Configuration = Server.ClientConfiguration();
+        }
+
+        Kube = NewClient();
+        await new CrdInstaller(Kube, NullLogger<CrdInstaller>.Instance).InstallAsync(CancellationToken.None);
+    }
+
+    public IKubernetes NewClient() => new k8s.Kubernetes(Configuration);
+
+    /// <summary>A fresh namespace: one per test, so tests never see each other's objects.</summary>
+    public async Task<string> CreateNamespaceAsync()
+    {
+        var ns = await Kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { GenerateName = "gentoo-test-" } });
+        return ns.Metadata.Name;
+    }
+
+    public static BuildRun NewBuildRun(string ns, string name) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+        Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "plasma-desktop" }, Packages = ["www-client/firefox"] },
+    };
+
+    public async Task DisposeAsync()
+    {
+        Kube.Dispose();
+        if (Server is not null)
+        {
+            await Server.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<TestCluster>
+{
+    public const string Name = "cluster";
+}
+
+/// <summary>A test that needs the in-process server's fault hooks; skipped, saying why, against a real cluster.</summary>
+public sealed class TestServerFactAttribute : FactAttribute
+{
+    public TestServerFactAttribute()
+    {
+        if (TestCluster.IsReal)
+        {
+            Skip = "injects faults (dropped watches, compaction, failing requests) that only the in-process API server offers";
+        }
+    }
+}
+
+/// <summary>Polls until a condition holds; integration tests wait for convergence, never for a fixed time.</summary>
+public static class Eventually
+{
+    public static async Task<T> GetAsync<T>(Func<Task<T>> probe, Func<T, bool> done, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        T value;
+        while (true)
+        {
+            value = await probe();
+            if (done(value))
+            {
+                return value;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"timed out waiting for {what}; last value: {value}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        GetAsync(() => Task.FromResult(condition()), v => v, what, timeout);
+}
