@@ -324,33 +324,44 @@ public sealed class KubeApiServer : IAsyncDisposable
     {
         var contentType = context.Request.ContentType?.Split(';')[0].Trim() ?? "";
         var text = await new StreamReader(context.Request.Body).ReadToEndAsync();
-        JsonObject? current;
-        try
-        {
-            current = Store.Get(type, ns, name);
-        }
-        catch (ApiException e) when (e.Code == 404 && contentType == "application/apply-patch+yaml" && subresource is null)
-        {
-            // Server-side apply creates what does not exist yet.
-            var applied = YamlJson.ReadSingle(text).AsObject();
-            applied["metadata"] ??= new JsonObject();
-            applied["metadata"]!["name"] = name;
-            return Create(type, ns, applied);
-        }
+        var conditional = contentType == "application/merge-patch+json" && JsonNode.Parse(text)?["metadata"]?["resourceVersion"] is not null;
 
-        // Strategic merge patch is approximated by a merge patch for built-in kinds; custom resources refuse it, as the API server does.
-        var patched = contentType switch
+        // Like the API server's guaranteed update: an unconditional patch is re-applied to a fresh read on conflict.
+        for (var attempt = 1; ; attempt++)
         {
-            "application/merge-patch+json" => MergePatch(current, text),
-            "application/strategic-merge-patch+json" when !type.IsCustom => MergePatch(current, text),
-            "application/json-patch+json" => WithCurrentVersion(JsonPatch.Apply(current, JsonNode.Parse(text)!.AsArray()).AsObject(), current),
-            "application/apply-patch+yaml" => WithCurrentVersion(JsonMergePatch.Apply(current, YamlJson.ReadSingle(text))!.AsObject(), current),
-            _ => throw ApiException.UnsupportedMediaType(contentType),
-        };
+            JsonObject current;
+            try
+            {
+                current = Store.Get(type, ns, name);
+            }
+            catch (ApiException e) when (e.Code == 404 && contentType == "application/apply-patch+yaml" && subresource is null)
+            {
+                // Server-side apply creates what does not exist yet.
+                var applied = YamlJson.ReadSingle(text).AsObject();
+                applied["metadata"] ??= new JsonObject();
+                applied["metadata"]!["name"] = name;
+                return Create(type, ns, applied);
+            }
 
-        var updated = Store.Update(type, ns, name, patched, subresource);
-        AfterWrite(type, updated);
-        return updated;
+            // Strategic merge patch is approximated by a merge patch for built-in kinds; custom resources refuse it, as the API server does.
+            var patched = contentType switch
+            {
+                "application/merge-patch+json" => MergePatch(current, text),
+                "application/strategic-merge-patch+json" when !type.IsCustom => MergePatch(current, text),
+                "application/json-patch+json" => WithCurrentVersion(JsonPatch.Apply(current, JsonNode.Parse(text)!.AsArray()).AsObject(), current),
+                "application/apply-patch+yaml" => WithCurrentVersion(JsonMergePatch.Apply(current, YamlJson.ReadSingle(text))!.AsObject(), current),
+                _ => throw ApiException.UnsupportedMediaType(contentType),
+            };
+            try
+            {
+                var updated = Store.Update(type, ns, name, patched, subresource);
+                AfterWrite(type, updated);
+                return updated;
+            }
+            catch (ApiException e) when (e.Code == 409 && e.Reason == "Conflict" && !conditional && attempt < 20)
+            {
+            }
+        }
     }
 
     /// <summary>A merge patch that carries metadata.resourceVersion is a conditional update; without one it applies to the current version.</summary>

@@ -1,8 +1,10 @@
 using Gentoo.Operator.Crds;
+using Gentoo.Operator.Runtime;
 using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
@@ -46,6 +48,11 @@ public static class OperatorHost
         }
 
         await installer.EnsureServedAsync(ct);
+        if (!await ApiDiscovery.ServesAsync(app.Services.GetRequiredService<IKubernetes>(), ApiDiscovery.SnapshotGroup, "v1", ct))
+        {
+            logger.Warning("The cluster does not serve {Group}/v1: root volumes are copied instead of snapshotted", ApiDiscovery.SnapshotGroup);
+        }
+
         await app.RunAsync(ct);
     }
 
@@ -60,14 +67,31 @@ public static class OperatorHost
         builder.Services.AddSingleton<IKubernetes>(_ => new Kubernetes(clientConfiguration));
         builder.Services.AddSingleton<CrdInstaller>();
         builder.Services.AddSingleton<ApiServerHealthCheck>();
+        builder.Services.AddSingleton(Metrics.NewCustomRegistry());
+        builder.Services.AddSingleton<OperatorMetrics>();
+        builder.Services.AddSingleton<EventRecorder>();
+        builder.Services.AddSingleton(new LeaderElectionSettings
+        {
+            Identity = $"{Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName}_{Guid.NewGuid():N}",
+        });
+        builder.Services.AddSingleton<ControllerManager>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ControllerManager>());
         builder.Services.AddHealthChecks()
-            .AddCheck<ApiServerHealthCheck>("apiserver", tags: ["ready"]);
+            .AddCheck<ApiServerHealthCheck>("apiserver", tags: ["ready"])
+            .Add(new HealthCheckRegistration("caches", sp => new CachesSyncedHealthCheck(sp.GetRequiredService<ControllerManager>()), null, ["ready"]));
 
         var app = builder.Build();
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
-        app.MapMetrics("/metrics");
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());
         app.Lifetime.ApplicationStopping.Register(() => logger.Information("Shutting down: draining in-flight work"));
         return app;
     }
+}
+
+/// <summary>Readiness: every informer has listed once, so reconcilers see the whole cluster.</summary>
+internal sealed class CachesSyncedHealthCheck(ControllerManager manager) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(manager.HasSynced ? HealthCheckResult.Healthy("caches synced") : HealthCheckResult.Unhealthy("caches not synced yet"));
 }

@@ -31,6 +31,7 @@ public sealed class ControllerManager(
     IKubernetes kube,
     OperatorOptions options,
     LeaderElectionSettings election,
+    OperatorMetrics metrics,
     ILogger<ControllerManager> log) : BackgroundService
 {
     private readonly List<Func<CancellationToken, Task>> informers = [];
@@ -41,7 +42,15 @@ public sealed class ControllerManager(
 
     public bool HasSynced => synced;
 
-    public bool IsLeader => leading;
+    public bool IsLeader
+    {
+        get => leading;
+        private set
+        {
+            leading = value;
+            metrics.Leader.Set(value ? 1 : 0);
+        }
+    }
 
     public void AddInformer<T>(Informer<T> informer)
         where T : class, IKubernetesObject<V1ObjectMeta>
@@ -64,7 +73,9 @@ public sealed class ControllerManager(
             {
                 using var abort = new CancellationTokenSource();
                 using var drain = stoppingToken.Register(() => abort.CancelAfter(options.ShutdownTimeout));
+                IsLeader = true;
                 await LeadAsync(stoppingToken, abort.Token);
+                IsLeader = false;
             }
             else
             {
@@ -95,13 +106,13 @@ public sealed class ControllerManager(
             Task? leadership = null;
             elector.OnStartedLeading += () =>
             {
-                leading = true;
+                IsLeader = true;
                 log.LogInformation("Became leader {Identity} of Lease {Namespace}/{Lease}", election.Identity, ns, election.LeaseName);
                 leadership = LeadAsync(stop.Token, abort.Token);
             };
             elector.OnStoppedLeading += () =>
             {
-                leading = false;
+                IsLeader = false;
                 stop.Cancel();
                 if (stoppingToken.IsCancellationRequested)
                 {

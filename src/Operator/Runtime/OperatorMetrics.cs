@@ -16,6 +16,7 @@ public sealed class OperatorMetrics
             Buckets = Histogram.ExponentialBuckets(0.001, 2, 16),
         });
         QueueDepth = factory.CreateGauge("gentoo_operator_workqueue_depth", "Keys waiting in the work queue by kind", "kind");
+        Leader = factory.CreateGauge("gentoo_operator_leader", "1 while this replica runs the reconcilers (holds the leader Lease), else 0");
         WatchRestarts = factory.CreateCounter("gentoo_operator_watch_restarts_total", "Watches restarted by kind and reason (closed, error, gone)", "kind", "reason");
     }
 
@@ -28,4 +29,6 @@ public sealed class OperatorMetrics
     public Gauge QueueDepth { get; }
 
     public Counter WatchRestarts { get; }
+
+    public Gauge Leader { get; }
 }
