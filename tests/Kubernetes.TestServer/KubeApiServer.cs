@@ -150,6 +150,10 @@ public sealed class KubeApiServer : IAsyncDisposable
             case ["version"]:
                 await WriteJson(context, 200, new JsonObject { ["major"] = "1", ["minor"] = "26", ["gitVersion"] = options.GitVersion, ["platform"] = "linux/amd64" });
                 return;
+            case ["debug", "requests"]:
+                // Test-server only: request counts by verb, for benchmarks that run the server in another process.
+                await WriteJson(context, 200, new JsonObject(requestCounts.Select(p => new KeyValuePair<string, JsonNode?>(p.Key, p.Value))));
+                return;
             case ["healthz"] or ["readyz"] or ["livez"]:
                 context.Response.ContentType = "text/plain";
                 await context.Response.WriteAsync("ok");

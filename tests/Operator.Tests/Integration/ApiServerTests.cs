@@ -87,7 +87,7 @@ public sealed class ApiServerTests(TestCluster cluster)
         error.Response.Content.ShouldContain("AlreadyExists");
     }
 
-    [Fact]
+    [GarbageCollectorFact]
     public async Task Owned_objects_are_garbage_collected_with_their_owner()
     {
         var ns = await cluster.CreateNamespaceAsync();

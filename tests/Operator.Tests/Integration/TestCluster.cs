@@ -1,5 +1,6 @@
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
+using Gentoo.Kubernetes.TestServer.EnvTest;
 using Gentoo.Operator.Crds;
 using k8s;
 using k8s.Models;
@@ -13,7 +14,15 @@ namespace Gentoo.Operator.Tests.Integration;
 /// </summary>
 public sealed class TestCluster : IAsyncLifetime
 {
-    public static bool IsReal => Environment.GetEnvironmentVariable("GENTOO_TEST_KUBECONFIG") is { Length: > 0 };
+    private ControlPlane? controlPlane;
+
+    private static string? Kubeconfig => Environment.GetEnvironmentVariable("GENTOO_TEST_KUBECONFIG") is { Length: > 0 } path ? path : null;
+
+    /// <summary>True against a real kube-apiserver: a cluster (GENTOO_TEST_KUBECONFIG) or envtest binaries (KUBEBUILDER_ASSETS).</summary>
+    public static bool IsReal => Kubeconfig is not null || ControlPlane.AssetsFolder is not null;
+
+    /// <summary>True when a controller manager runs (a real cluster, not bare envtest): garbage collection and namespace deletion happen.</summary>
+    public static bool HasControllerManager => Kubeconfig is not null || ControlPlane.AssetsFolder is null;
 
     /// <summary>The in-process server, for fault hooks and the kubelet simulator; null against a real cluster.</summary>
     public KubeApiServer? Server { get; private set; }
@@ -24,9 +33,14 @@ public sealed class TestCluster : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (IsReal)
+        if (Kubeconfig is not null)
         {
-            Configuration = KubernetesClientConfiguration.BuildConfigFromConfigFile(Environment.GetEnvironmentVariable("GENTOO_TEST_KUBECONFIG"));
+            Configuration = KubernetesClientConfiguration.BuildConfigFromConfigFile(Kubeconfig);
+        }
+        else if (ControlPlane.AssetsFolder is { } assets)
+        {
+            controlPlane = await ControlPlane.StartAsync(assets);
+            Configuration = controlPlane.ClientConfiguration;
         }
         else
         {
@@ -60,6 +74,11 @@ public sealed class TestCluster : IAsyncLifetime
         {
             await Server.DisposeAsync();
         }
+
+        if (controlPlane is not null)
+        {
+            await controlPlane.DisposeAsync();
+        }
     }
 }
 
@@ -77,6 +96,18 @@ public sealed class TestServerFactAttribute : FactAttribute
         if (TestCluster.IsReal)
         {
             Skip = "injects faults (dropped watches, compaction, failing requests) that only the in-process API server offers";
+        }
+    }
+}
+
+/// <summary>A test that needs garbage collection; skipped on bare envtest, which runs no controller manager.</summary>
+public sealed class GarbageCollectorFactAttribute : FactAttribute
+{
+    public GarbageCollectorFactAttribute()
+    {
+        if (!TestCluster.HasControllerManager)
+        {
+            Skip = "needs the garbage collector of kube-controller-manager, which envtest (KUBEBUILDER_ASSETS) does not run";
         }
     }
 }
