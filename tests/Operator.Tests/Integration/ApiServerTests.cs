@@ -108,4 +108,22 @@ public sealed class ApiServerTests(TestCluster cluster)
             async () => (await cluster.Kube.CoreV1.ListNamespacedConfigMapAsync(ns)).Items.Any(c => c.Metadata.Name == "owned"),
             present => !present, "the owned ConfigMap to be collected");
     }
+
+    [Fact]
+    public async Task Recorded_event_names_the_object_reason_and_message()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var run = await new ResourceApi<BuildRun>(cluster.Kube).CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+        var recorder = new EventRecorder(cluster.Kube, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<EventRecorder>.Instance);
+
+        await recorder.RecordAsync(run, "Warning", "KeywordChangeRequired", "accept dev-libs/nss:0 ~amd64", CancellationToken.None);
+
+        var recorded = (await cluster.Kube.CoreV1.ListNamespacedEventAsync(ns)).Items.ShouldHaveSingleItem();
+        recorded.InvolvedObject.Kind.ShouldBe("BuildRun");
+        recorded.InvolvedObject.Name.ShouldBe("firefox");
+        recorded.InvolvedObject.Uid.ShouldBe(run.Metadata.Uid);
+        recorded.Reason.ShouldBe("KeywordChangeRequired");
+        recorded.Type.ShouldBe("Warning");
+        recorded.Message.ShouldBe("accept dev-libs/nss:0 ~amd64");
+    }
 }
