@@ -1,0 +1,67 @@
+namespace Gentoo.Portage.Emerge;
+
+/// <summary>What an emerge run came to.</summary>
+public enum OutcomeClass
+{
+    Success,
+    CircularDependency,
+    UseChangeRequired,
+    KeywordChangeRequired,
+    MaskedPackage,
+    LicenseRequired,
+    SlotConflict,
+    Blocker,
+    UnknownAtom,
+    FetchFailure,
+    BuildFailure,
+    Interrupted,
+    Unknown,
+}
+
+/// <summary>A configuration change that would fix the outcome: a line for a file under /etc/portage.</summary>
+/// <param name="File">package.use, package.accept_keywords, package.license or package.unmask.</param>
+/// <param name="Line">The line, with its atom written at the requested scope where the file allows it.</param>
+/// <param name="Temporary">True for a change that only breaks a cycle: apply once, then revert.</param>
+public sealed record ConfigurationFix(string File, string Line, bool Temporary = false);
+
+/// <summary>The classification of one emerge run.</summary>
+public sealed record EmergeOutcome(
+    OutcomeClass Class,
+    IReadOnlyList<string> Atoms,
+    string? Phase,
+    int PackagesMerged,
+    int BinariesReused,
+    string? BuildLog,
+    IReadOnlyList<string> Suggested,
+    IReadOnlyList<ConfigurationFix> Fixes,
+    IReadOnlyList<string> Excerpt)
+{
+    /// <summary>True when a person (or autounmask) must change configuration: retrying as is cannot help.</summary>
+    public bool NeedsConfiguration => Class is OutcomeClass.CircularDependency or OutcomeClass.UseChangeRequired
+        or OutcomeClass.KeywordChangeRequired or OutcomeClass.MaskedPackage or OutcomeClass.LicenseRequired
+        or OutcomeClass.SlotConflict or OutcomeClass.Blocker or OutcomeClass.UnknownAtom;
+
+    /// <summary>True for failures a retry may cure: downloads and interruptions.</summary>
+    public bool IsTransient => Class is OutcomeClass.FetchFailure or OutcomeClass.Interrupted;
+}
+
+public static class OutcomeClasses
+{
+    /// <summary>The kebab-case name used in JSON reports ("build-failure").</summary>
+    public static string Name(OutcomeClass value) => value switch
+    {
+        OutcomeClass.Success => "success",
+        OutcomeClass.CircularDependency => "circular-dependency",
+        OutcomeClass.UseChangeRequired => "use-change-required",
+        OutcomeClass.KeywordChangeRequired => "keyword-change-required",
+        OutcomeClass.MaskedPackage => "masked-package",
+        OutcomeClass.LicenseRequired => "license-required",
+        OutcomeClass.SlotConflict => "slot-conflict",
+        OutcomeClass.Blocker => "blocker",
+        OutcomeClass.UnknownAtom => "unknown-atom",
+        OutcomeClass.FetchFailure => "fetch-failure",
+        OutcomeClass.BuildFailure => "build-failure",
+        OutcomeClass.Interrupted => "interrupted",
+        _ => "unknown",
+    };
+}

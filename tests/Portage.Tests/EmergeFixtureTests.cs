@@ -1,0 +1,120 @@
+using System.Text.Json.Nodes;
+using Gentoo.Portage.Emerge;
+
+namespace Gentoo.Portage.Tests;
+
+/// <summary>The console output real Portage printed for each outcome (tests/Fixtures/portage/logs), against what happened.</summary>
+public sealed class EmergeFixtureTests
+{
+    public static TheoryData<string> Logs() =>
+        new(Directory.GetFiles(Fixtures.PathOf("portage", "logs"), "*.log").Select(Path.GetFileNameWithoutExtension).Order()!);
+
+    [Theory]
+    [MemberData(nameof(Logs))]
+    public async Task Classification_matches_what_happened(string name)
+    {
+        var expected = JsonNode.Parse(await File.ReadAllTextAsync(Fixtures.PathOf("portage", "logs", name + ".expected.json")))!;
+        var exitCode = expected["exitCode"]!.GetValue<int>();
+
+        foreach (var hint in new int?[] { exitCode, null })
+        {
+            await using var log = File.OpenRead(Fixtures.PathOf("portage", "logs", name + ".log"));
+            var outcome = await EmergeClassifier.ClassifyAsync(log, exitCode: hint);
+
+            var because = $"{name} (exit code {(hint is null ? "unknown" : hint)})";
+            OutcomeClasses.Name(outcome.Class).ShouldBe(expected["class"]!.GetValue<string>(), because);
+            outcome.Atoms.ShouldBe(expected["atoms"]!.AsArray().Select(a => a!.GetValue<string>()).ToList(), because);
+            outcome.Phase.ShouldBe(expected["phase"]?.GetValue<string>(), because);
+            outcome.PackagesMerged.ShouldBe(expected["packagesMerged"]!.GetValue<int>(), because);
+            outcome.BinariesReused.ShouldBe(expected["binariesReused"]!.GetValue<int>(), because);
+            outcome.Suggested.ShouldBe(expected["suggested"]!.AsArray().Select(a => a!.GetValue<string>()).ToList(), because);
+        }
+    }
+
+    [Theory]
+    [InlineData("16-build-failure-configure", "/var/log/portage/app-text:mdconv-1.1:")]
+    [InlineData("17-build-failure-compile", "/var/log/portage/dev-libs:libparse-0.2:20261125-014024.log")]
+    [InlineData("15-fetch-failure", "/var/log/portage/net-misc:downloader-1.0:20261125-014021.log")]
+    public async Task Build_log_path_is_the_one_portage_names(string name, string path)
+    {
+        await using var log = File.OpenRead(Fixtures.PathOf("portage", "logs", name + ".log"));
+
+        var outcome = await EmergeClassifier.ClassifyAsync(log);
+
+        outcome.BuildLog.ShouldNotBeNull().ShouldStartWith(path);
+    }
+
+    [Fact]
+    public async Task Build_failure_excerpt_holds_the_compiler_error_and_the_die_message()
+    {
+        await using var log = File.OpenRead(Fixtures.PathOf("portage", "logs", "17-build-failure-compile.log"));
+
+        var outcome = await EmergeClassifier.ClassifyAsync(log);
+
+        outcome.Excerpt.ShouldContain(l => l.Contains("error: expected", StringComparison.Ordinal));
+        outcome.Excerpt.ShouldContain(l => l.Contains("compilation of parse.c failed", StringComparison.Ordinal));
+        outcome.Excerpt.ShouldAllBe(l => !l.Contains('\u001b'));
+    }
+
+    [Fact]
+    public async Task Cycle_proposes_a_temporary_use_change_as_configuration()
+    {
+        await using var log = File.OpenRead(Fixtures.PathOf("portage", "logs", "05-circular-dependency.log"));
+
+        var outcome = await EmergeClassifier.ClassifyAsync(log);
+
+        outcome.Fixes.ShouldBe([new ConfigurationFix("package.use", "=dev-libs/libmarkup-3.0 -doc", Temporary: true)]);
+        outcome.NeedsConfiguration.ShouldBeTrue();
+    }
+
+    [Theory]
+    [InlineData(Atoms.AtomScope.Version, "=app-misc/nightly-0.9 ~amd64")]
+    [InlineData(Atoms.AtomScope.Slot, "app-misc/nightly:0 ~amd64")]
+    [InlineData(Atoms.AtomScope.Package, "app-misc/nightly ~amd64")]
+    public async Task Keyword_fix_is_written_at_the_requested_scope(Atoms.AtomScope scope, string line)
+    {
+        foreach (var name in new[] { "08-keyword-masked-no-autounmask", "09-keyword-change-autounmask" })
+        {
+            await using var log = File.OpenRead(Fixtures.PathOf("portage", "logs", name + ".log"));
+            var options = new ClassifierOptions { KeywordScope = scope, SlotOf = cpv => cpv == "app-misc/nightly-0.9" ? "0" : null };
+
+            var outcome = await EmergeClassifier.ClassifyAsync(log, options);
+
+            outcome.Fixes.ShouldBe([new ConfigurationFix("package.accept_keywords", line)], name);
+        }
+    }
+
+    [Theory]
+    [InlineData("10-masked-package-mask", "package.unmask", "=app-misc/legacy-tool-3")]
+    [InlineData("11-license-required", "package.license", "app-misc/closed-viewer Acme-EULA")]
+    [InlineData("07-use-change-necessary", "package.use", ">=dev-libs/libimg-1.0 png")]
+    public async Task Mask_license_and_use_problems_propose_configuration(string name, string file, string line)
+    {
+        await using var log = File.OpenRead(Fixtures.PathOf("portage", "logs", name + ".log"));
+
+        var outcome = await EmergeClassifier.ClassifyAsync(log, new ClassifierOptions { KeywordScope = Atoms.AtomScope.Package });
+
+        outcome.Fixes.ShouldContain(new ConfigurationFix(file, line));
+    }
+
+    [Fact]
+    public async Task Chunk_boundaries_do_not_change_the_outcome()
+    {
+        var bytes = await File.ReadAllBytesAsync(Fixtures.PathOf("portage", "logs", "24-jobs2-interleaved-colour.log"));
+        var whole = EmergeClassifier.Classify(System.Text.Encoding.UTF8.GetString(bytes));
+        var random = new Random(7);
+        var classifier = new EmergeClassifier();
+        for (var at = 0; at < bytes.Length;)
+        {
+            var size = Math.Min(random.Next(1, 17), bytes.Length - at);
+            classifier.Lines.Feed(bytes.AsSpan(at, size));
+            at += size;
+        }
+
+        var chunked = classifier.Complete();
+
+        chunked.Class.ShouldBe(whole.Class);
+        chunked.Atoms.ShouldBe(whole.Atoms);
+        chunked.PackagesMerged.ShouldBe(4);
+    }
+}
