@@ -118,3 +118,27 @@ public sealed class EmergeFixtureTests
         chunked.PackagesMerged.ShouldBe(4);
     }
 }
+
+/// <summary>Emerge output people posted publicly (tests/Fixtures/public, each with its source), across Portage versions.</summary>
+public sealed class PublicEmergeSampleTests
+{
+    public static TheoryData<string> Samples() =>
+        new(Directory.GetFiles(Fixtures.PathOf("public"), "*.log").Select(Path.GetFileNameWithoutExtension).Order()!);
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public async Task Classification_matches_what_the_poster_saw(string name)
+    {
+        File.Exists(Fixtures.PathOf("public", name + ".source.md")).ShouldBeTrue($"{name} needs its source recorded");
+        var expected = JsonNode.Parse(await File.ReadAllTextAsync(Fixtures.PathOf("public", name + ".expected.json")))!;
+        await using var log = File.OpenRead(Fixtures.PathOf("public", name + ".log"));
+
+        var outcome = await EmergeClassifier.ClassifyAsync(log);
+
+        OutcomeClasses.Name(outcome.Class).ShouldBe(expected["class"]!.GetValue<string>());
+        outcome.Atoms.ShouldBe(expected["atoms"]!.AsArray().Select(a => a!.GetValue<string>()).ToList());
+        outcome.Phase.ShouldBe(expected["phase"]?.GetValue<string>());
+        outcome.PackagesMerged.ShouldBe(expected["packagesMerged"]!.GetValue<int>());
+        outcome.Suggested.ShouldBe(expected["suggested"]!.AsArray().Select(a => a!.GetValue<string>()).ToList());
+    }
+}

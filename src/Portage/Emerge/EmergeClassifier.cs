@@ -41,6 +41,7 @@ public sealed partial class EmergeClassifier
     private readonly Dictionary<OutcomeClass, List<string>> resolutionAtoms = [];
     private readonly List<string> planned = [];
     private readonly List<(string Blocker, string Blocked)> blocks = [];
+    private readonly HashSet<string> conflictSlots = new(StringComparer.Ordinal);
     private int excerptFollow;
     private Block block;
     private string? current;
@@ -470,7 +471,16 @@ public sealed partial class EmergeClassifier
 
                 return true;
             case Block.SlotConflict:
-                if (SlotInstance().Match(line) is { Success: true } instance)
+                if (SlotKey().Match(line) is { Success: true } key)
+                {
+                    conflictSlots.Add(key.Groups[1].Value);
+                    return true;
+                }
+
+                // An instance of a conflicting slot: "  (cat/pkg-ver:slot/sub::repo, ebuild scheduled for merge)". Pasted
+                // logs lose the indentation, so the package must belong to a slot named above instead.
+                if (SlotInstance().Match(line) is { Success: true } instance
+                    && (conflictSlots.Count == 0 ? line.StartsWith("  (", StringComparison.Ordinal) : conflictSlots.Contains(KeyOf(instance.Groups[1].Value))))
                 {
                     AddResolutionAtom(OutcomeClass.SlotConflict, instance.Groups[1].Value);
                     return true;
@@ -490,12 +500,13 @@ public sealed partial class EmergeClassifier
 
     private bool ConfigChange(string line)
     {
-        if (line.StartsWith(" (see", StringComparison.Ordinal) || line.StartsWith('#'))
+        if (line.TrimStart().StartsWith("(see", StringComparison.Ordinal) || line.StartsWith('#'))
         {
             return true;
         }
 
-        if (line.Trim().Length == 0 || line.StartsWith("Use --autounmask", StringComparison.Ordinal) || line.StartsWith("Autounmask", StringComparison.Ordinal))
+        if (line.Trim().Length == 0 || line.StartsWith("Use --autounmask", StringComparison.Ordinal) || line.StartsWith("Autounmask", StringComparison.Ordinal)
+            || line.StartsWith("NOTE:", StringComparison.Ordinal))
         {
             block = Block.None;
             return line.Trim().Length == 0;
@@ -508,13 +519,15 @@ public sealed partial class EmergeClassifier
             Block.LicenseChanges => (OutcomeClass.LicenseRequired, "package.license"),
             _ => (OutcomeClass.MaskedPackage, "package.unmask"),
         };
-        AddSuggested(line);
         var parts = line.Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
         if (!Atom.TryParse(parts[0], out var atom))
         {
-            return true;
+            // Prose inside the block (pastes often lose the blank line that ends it).
+            block = Block.None;
+            return false;
         }
 
+        AddSuggested(line);
         AddResolutionAtom(kind, atom.Version is null ? atom.Key : $"{atom.Key}-{atom.Version}");
         var rest = parts.Length > 1 ? " " + parts[1] : "";
         AddFix(kind is OutcomeClass.KeywordChangeRequired or OutcomeClass.LicenseRequired
@@ -675,6 +688,9 @@ public sealed partial class EmergeClassifier
         return (OutcomeClass.Unknown, [], null);
     }
 
+    /// <summary>category/name of "category/name-version".</summary>
+    private static string KeyOf(string cpv) => Atom.SplitVersion(cpv) is { } split ? split.Name : cpv;
+
     private static string WithoutRepository(string atom)
     {
         var at = atom.IndexOf("::", StringComparison.Ordinal);
@@ -723,8 +739,11 @@ public sealed partial class EmergeClassifier
     [GeneratedRegex("^- (\\S+) USE=")]
     private static partial Regex UnmetEntry();
 
-    [GeneratedRegex("^  \\(([^:\\s,]+)[:,]")]
+    [GeneratedRegex("^\\s{0,2}\\(([^:\\s,]+)[:,]")]
     private static partial Regex SlotInstance();
+
+    [GeneratedRegex("^([A-Za-z0-9_][A-Za-z0-9+_.-]*/[A-Za-z0-9_][A-Za-z0-9+_-]*):\\S+$")]
+    private static partial Regex SlotKey();
 
     [GeneratedRegex("^\\[blocks [Bb][^\\]]*\\] (?<blocked>\\S+) \\(\"[^\"]*\" is (?:hard |soft )?blocking (?<blocker>[^)\\s]+)\\)")]
     private static partial Regex BlockerLine();
