@@ -98,6 +98,8 @@ public static class OperatorCommand
             }
         });
         root.Subcommands.Add(GenerateCrdsCommand.Create());
+        root.Subcommands.Add(PortageCommands.Classify());
+        root.Subcommands.Add(PortageCommands.KernelRequirement());
         return root;
     }
 

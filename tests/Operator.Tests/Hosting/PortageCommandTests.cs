@@ -1,0 +1,45 @@
+using System.Text.Json.Nodes;
+
+namespace Gentoo.Operator.Tests.Hosting;
+
+public sealed class PortageCommandTests
+{
+    [Fact]
+    public async Task Classify_prints_the_json_object_reviewers_read()
+    {
+        var log = Checkout.PathOf("tests", "Fixtures", "portage", "logs", "17-build-failure-compile.log");
+
+        var outcome = await OperatorProcess.RunAsync(["classify", log]);
+
+        outcome.ExitCode.ShouldBe(0, outcome.StandardError);
+        var json = JsonNode.Parse(outcome.StandardOutput)!.AsObject();
+        json.Select(p => p.Key).Take(8).ShouldBe(["class", "atoms", "phase", "packagesMerged", "binariesReused", "buildLog", "suggested", "excerpt"]);
+        json["class"]!.GetValue<string>().ShouldBe("build-failure");
+        json["phase"]!.GetValue<string>().ShouldBe("compile");
+        json["atoms"]!.AsArray().Single()!.GetValue<string>().ShouldBe("dev-libs/libparse-0.2");
+        json["buildLog"]!.GetValue<string>().ShouldBe("/var/log/portage/dev-libs:libparse-0.2:20261125-014024.log");
+    }
+
+    [Fact]
+    public async Task Kernel_requirement_prints_the_highest_abi_and_its_files()
+    {
+        var elf = Checkout.PathOf("tests", "Fixtures", "portage", "elf");
+
+        var outcome = await OperatorProcess.RunAsync(["kernel-requirement", elf, "/does/not/exist"]);
+
+        outcome.ExitCode.ShouldBe(0, outcome.StandardError);
+        var json = JsonNode.Parse(outcome.StandardOutput)!;
+        json["required"]!.GetValue<string>().ShouldBe("3.17.0");
+        json["files"]!.AsArray().Select(f => f!["abi"]!.GetValue<string>()).Order().ShouldBe(["3.17.0", "3.2.0"]);
+        json["errors"]!.AsArray().Single()!.GetValue<string>().ShouldContain("/does/not/exist");
+    }
+
+    [Fact]
+    public async Task Classify_of_a_missing_file_fails_with_one_line()
+    {
+        var outcome = await OperatorProcess.RunAsync(["classify", "/no/such/emerge.log"]);
+
+        outcome.ExitCode.ShouldBe(2);
+        outcome.ErrorLines.ShouldHaveSingleItem().ShouldBe("gentoo-operator classify: /no/such/emerge.log: no such file");
+    }
+}
