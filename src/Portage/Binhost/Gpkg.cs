@@ -1,0 +1,219 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using SharpCompress.Compressors.BZip2;
+using SharpCompress.Compressors.Xz;
+using ZstdSharp;
+
+namespace Gentoo.Portage.Binhost;
+
+/// <summary>The metadata of one GPKG binary package (.gpkg.tar) and facts about the file.</summary>
+public sealed record GpkgInfo(
+    string Path,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyList<string> Members,
+    bool Signed,
+    long Size,
+    string Md5,
+    string Sha1,
+    DateTimeOffset Modified)
+{
+    public string? Category => Metadata.GetValueOrDefault("CATEGORY");
+
+    public string? PackageFullName => Metadata.GetValueOrDefault("PF");
+
+    public string? Cpv => Category is null || PackageFullName is null ? null : $"{Category}/{PackageFullName}";
+}
+
+/// <summary>
+/// Reads GPKG binary packages: an uncompressed tar holding NAME/gpkg-1, NAME/metadata.tar.COMP, NAME/image.tar.COMP,
+/// NAME/Manifest and, when signed, .sig files. The metadata tar holds one small file per variable (metadata/SLOT, ...).
+/// </summary>
+public static class Gpkg
+{
+    private const int MaxMetadataValue = 1 << 20;
+
+    /// <summary>Variables read as text; binary members (environment.bz2) and the ebuild are skipped.</summary>
+    private static bool IsTextVariable(string name) =>
+        name.Length > 0 && name.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c) || c is '_' or '.') || name == "repository";
+
+    public static GpkgInfo Read(string path)
+    {
+        var file = new FileInfo(path);
+        using var stream = file.OpenRead();
+        var (md5, sha1) = Checksums(stream);
+        stream.Position = 0;
+        var members = new List<string>();
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var signed = false;
+        using (var tar = new TarReader(stream, leaveOpen: true))
+        {
+            while (tar.GetNextEntry(copyData: false) is { } entry)
+            {
+                members.Add(entry.Name);
+                signed |= entry.Name.EndsWith(".sig", StringComparison.Ordinal);
+                var leaf = entry.Name[(entry.Name.LastIndexOf('/') + 1)..];
+                if (leaf.StartsWith("metadata.tar", StringComparison.Ordinal) && !leaf.EndsWith(".sig", StringComparison.Ordinal) && entry.DataStream is not null)
+                {
+                    using var decompressed = Decompress(entry.DataStream, leaf);
+                    ReadMetadata(decompressed, metadata);
+                }
+            }
+        }
+
+        if (!members.Any(m => m.EndsWith("/gpkg-1", StringComparison.Ordinal)))
+        {
+            throw new InvalidDataException($"{path} is not a GPKG binary package: it has no gpkg-1 member");
+        }
+
+        return new GpkgInfo(path, metadata, members, signed, file.Length, md5, sha1, new DateTimeOffset(file.LastWriteTimeUtc));
+    }
+
+    /// <summary>The files of the image, for scanning (paths inside image.tar, such as "image/usr/bin/greeter").</summary>
+    public static void ReadImage(string path, Action<string, Stream> onFile)
+    {
+        using var stream = File.OpenRead(path);
+        using var tar = new TarReader(stream);
+        while (tar.GetNextEntry(copyData: false) is { } entry)
+        {
+            var leaf = entry.Name[(entry.Name.LastIndexOf('/') + 1)..];
+            if (leaf.StartsWith("image.tar", StringComparison.Ordinal) && !leaf.EndsWith(".sig", StringComparison.Ordinal) && entry.DataStream is not null)
+            {
+                using var decompressed = Decompress(entry.DataStream, leaf);
+                using var image = new TarReader(decompressed);
+                while (image.GetNextEntry(copyData: true) is { } file)
+                {
+                    if (file.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile && file.DataStream is not null)
+                    {
+                        onFile(file.Name, file.DataStream);
+                    }
+                }
+            }
+        }
+    }
+
+    private static Stream Decompress(Stream data, string name) => System.IO.Path.GetExtension(name) switch
+    {
+        ".zst" => new DecompressionStream(data, leaveOpen: true),
+        ".gz" => new GZipStream(data, CompressionMode.Decompress, leaveOpen: true),
+        ".bz2" => BZip2Stream.Create(data, SharpCompress.Compressors.CompressionMode.Decompress, true, true),
+        ".xz" => new XZStream(data),
+        ".tar" => data,
+        var other => throw new InvalidDataException($"{name}: unsupported compression '{other}' (expected zst, gz, bz2, xz or none)"),
+    };
+
+    private static void ReadMetadata(Stream stream, Dictionary<string, string> metadata)
+    {
+        using var tar = new TarReader(stream);
+        while (tar.GetNextEntry(copyData: false) is { } entry)
+        {
+            var name = entry.Name.StartsWith("metadata/", StringComparison.Ordinal) ? entry.Name["metadata/".Length..] : entry.Name;
+            if (entry.DataStream is null || entry.Length > MaxMetadataValue || !IsTextVariable(name))
+            {
+                continue;
+            }
+
+            using var reader = new StreamReader(entry.DataStream, Encoding.UTF8);
+            metadata[name] = reader.ReadToEnd().TrimEnd('\n');
+        }
+    }
+
+    private static (string Md5, string Sha1) Checksums(Stream stream)
+    {
+        using var md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+        using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+        var buffer = new byte[81920];
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            md5.AppendData(buffer, 0, read);
+            sha1.AppendData(buffer, 0, read);
+        }
+
+        return (Convert.ToHexStringLower(md5.GetHashAndReset()), Convert.ToHexStringLower(sha1.GetHashAndReset()));
+    }
+}
+
+/// <summary>Builds a Packages index for a PKGDIR the way Portage writes one, so that clients accept it.</summary>
+public static class PackagesIndexBuilder
+{
+    /// <summary>Metadata variables Portage copies into each package block, when not empty.</summary>
+    private static readonly string[] Copied =
+        ["BUILD_ID", "BUILD_TIME", "DEFINED_PHASES", "DEPEND", "EAPI", "IDEPEND", "IUSE", "KEYWORDS", "LICENSE", "PDEPEND", "PROPERTIES", "PROVIDES", "RDEPEND", "REPO_REVISIONS", "REQUIRES", "RESTRICT", "SLOT", "USE"];
+
+    /// <summary>
+    /// Indexes every .gpkg.tar under <paramref name="pkgdir"/>. The header of <paramref name="previous"/> is kept
+    /// (it describes the build host); PACKAGES and TIMESTAMP are set anew.
+    /// </summary>
+    public static PackagesIndex Build(string pkgdir, PackagesIndex? previous, DateTimeOffset now, Action<string, Exception>? onError = null)
+    {
+        var index = new PackagesIndex();
+        foreach (var (key, value) in previous?.Header.Fields ?? [])
+        {
+            index.Header.Add(key, value);
+        }
+
+        var entries = new List<(string Cpv, long BuildId, IndexBlock Block)>();
+        foreach (var path in Directory.EnumerateFiles(pkgdir, "*.gpkg.tar", SearchOption.AllDirectories))
+        {
+            GpkgInfo info;
+            try
+            {
+                info = Gpkg.Read(path);
+            }
+            catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
+            {
+                // A half-written or corrupt package must not take the whole index down.
+                onError?.Invoke(path, e);
+                continue;
+            }
+
+            if (info.Cpv is not { } cpv)
+            {
+                onError?.Invoke(path, new InvalidDataException("metadata has no CATEGORY or PF"));
+                continue;
+            }
+
+            var block = new IndexBlock();
+            var fields = new SortedDictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["CPV"] = cpv,
+                ["MD5"] = info.Md5,
+                ["PATH"] = System.IO.Path.GetRelativePath(pkgdir, path).Replace('\\', '/'),
+                ["SHA1"] = info.Sha1,
+                ["SIZE"] = info.Size.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            foreach (var key in Copied)
+            {
+                if (info.Metadata.TryGetValue(key, out var value) && value.Trim().Length > 0 && !(key == "SLOT" && value == "0"))
+                {
+                    fields[key] = Normalize(value);
+                }
+            }
+
+            foreach (var (key, value) in fields)
+            {
+                block.Add(key, value);
+            }
+
+            // Portage appends these after the sorted fields.
+            block.Add("MTIME", info.Modified.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (info.Metadata.TryGetValue("repository", out var repository) && repository.Length > 0)
+            {
+                block.Add("REPO", repository);
+            }
+
+            entries.Add((cpv, long.TryParse(fields.GetValueOrDefault("BUILD_ID"), out var id) ? id : 0, block));
+        }
+
+        index.Packages.AddRange(entries.OrderBy(e => e.Cpv, StringComparer.Ordinal).ThenBy(e => e.BuildId).Select(e => e.Block));
+        index.Header["PACKAGES"] = index.Packages.Count.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        index.Header["TIMESTAMP"] = now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        index.Header["VERSION"] ??= "0";
+        return index;
+    }
+
+    /// <summary>Multi-line values (dependency strings) are written on one line, as Portage does.</summary>
+    private static string Normalize(string value) => string.Join(' ', value.Split((char[])['\n', '\t', ' '], StringSplitOptions.RemoveEmptyEntries));
+}

@@ -1,0 +1,101 @@
+using System.Text.Json.Nodes;
+using Gentoo.Portage.Binhost;
+using Gentoo.Portage.Elf;
+
+namespace Gentoo.Portage.Tests;
+
+public sealed class BinhostIndexTests
+{
+    private static string PkgDir => Fixtures.PathOf("portage", "pkgdir");
+
+    [Fact]
+    public void Packages_index_written_by_portage_round_trips_byte_for_byte()
+    {
+        var text = File.ReadAllText(Path.Combine(PkgDir, "Packages"));
+
+        var index = PackagesIndex.Parse(text);
+
+        index.ToString().ShouldBe(text);
+        index.Header["PACKAGES"].ShouldBe("5");
+        index.Packages.Count.ShouldBe(5);
+        index.Packages.Select(p => p["CPV"]).ShouldContain("dev-libs/libkver-0.3");
+    }
+
+    [Fact]
+    public void Unknown_fields_survive_a_round_trip()
+    {
+        var text = "ARCH: amd64\nX-CUSTOM: kept\n\nCPV: a/b-1\nFUTURE_FIELD: x: y\nPATH: a/b/b-1.gpkg.tar\n\n";
+
+        var index = PackagesIndex.Parse(text);
+
+        index.ToString().ShouldBe(text);
+        index.Packages[0]["FUTURE_FIELD"].ShouldBe("x: y");
+    }
+
+    [Fact]
+    public void Malformed_line_is_reported_with_its_number()
+    {
+        Should.Throw<FormatException>(() => PackagesIndex.Parse("ARCH: amd64\n\nCPV: a/b-1\nnot a field\n")).Message.ShouldContain("line 4");
+    }
+
+    [Fact]
+    public void Gpkg_metadata_is_read_from_the_compressed_metadata_tar()
+    {
+        var info = Gpkg.Read(Path.Combine(PkgDir, "dev-libs", "libkver", "libkver-0.3-1.gpkg.tar"));
+
+        info.Cpv.ShouldBe("dev-libs/libkver-0.3");
+        info.Metadata["SLOT"].ShouldBe("0/0.3");
+        info.Metadata["BUILD_ID"].ShouldBe("1");
+        info.Metadata["repository"].ShouldBe("demo");
+        info.Members.ShouldBe(["libkver-0.3-1/gpkg-1", "libkver-0.3-1/metadata.tar.zst", "libkver-0.3-1/image.tar.zst", "libkver-0.3-1/Manifest"]);
+        info.Signed.ShouldBeFalse();
+    }
+
+    [Fact]
+    public void Index_built_for_a_pkgdir_matches_what_portage_wrote()
+    {
+        var portage = PackagesIndex.Parse(File.ReadAllText(Path.Combine(PkgDir, "Packages")));
+
+        var built = PackagesIndexBuilder.Build(PkgDir, portage, DateTimeOffset.FromUnixTimeSeconds(1795570800));
+
+        built.Packages.Count.ShouldBe(portage.Packages.Count);
+        foreach (var (ours, theirs) in built.Packages.Zip(portage.Packages.OrderBy(p => p["CPV"], StringComparer.Ordinal).ThenBy(p => long.Parse(p["BUILD_ID"]!, System.Globalization.CultureInfo.InvariantCulture))))
+        {
+            // MTIME is the file's modification time, which a checkout does not preserve. REPO_REVISIONS is in every
+            // package's metadata, but Portage indexed it only for the package it built last: we always index it.
+            static bool Compared(KeyValuePair<string, string> field) => field.Key is not ("MTIME" or "REPO_REVISIONS");
+            string.Join("\n", ours.Fields.Where(Compared)).ShouldBe(string.Join("\n", theirs.Fields.Where(Compared)), theirs["PATH"]);
+        }
+
+        built.Header["PACKAGES"].ShouldBe("5");
+        built.Header["TIMESTAMP"].ShouldBe("1795570800");
+    }
+
+    [Fact]
+    public void Image_files_of_a_gpkg_carry_the_abi_tags_readelf_reported()
+    {
+        var expected = JsonNode.Parse(File.ReadAllText(Fixtures.PathOf("portage", "pkgdir.expected.json")))!["packages"]!.AsArray();
+        foreach (var package in expected)
+        {
+            var found = new Dictionary<string, string?>();
+            Gpkg.ReadImage(Path.Combine(PkgDir, package!["path"]!.GetValue<string>()), (name, data) =>
+            {
+                using var copy = new MemoryStream();
+                data.CopyTo(copy);
+                copy.Position = 0;
+                var result = ElfAbiTag.Read(name, copy);
+                if (result.IsElf)
+                {
+                    found[name] = result.LinuxAbi?.ToString();
+                }
+            });
+
+            foreach (var tag in package["elf_abi_tags"]!.AsArray())
+            {
+                var suffix = tag!["path"]!.GetValue<string>()["image".Length..];
+                var match = found.Single(f => f.Key.EndsWith(suffix, StringComparison.Ordinal));
+                match.Value.ShouldBe(tag["abi_tag"]?["abi"]?.GetValue<string>(), suffix);
+            }
+        }
+    }
+}
