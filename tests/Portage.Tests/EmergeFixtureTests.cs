@@ -142,3 +142,41 @@ public sealed class PublicEmergeSampleTests
         outcome.Suggested.ShouldBe(expected["suggested"]!.AsArray().Select(a => a!.GetValue<string>()).ToList());
     }
 }
+
+public sealed class EmergeClassifierLimitsTests
+{
+    [Fact]
+    public void A_line_without_end_and_a_flood_of_lines_keep_memory_bounded()
+    {
+        var classifier = new EmergeClassifier();
+        var garbage = new byte[1 << 20];
+        Array.Fill(garbage, (byte)'x');
+        for (var i = 0; i < 20; i++)
+        {
+            classifier.Lines.Feed(garbage);
+        }
+
+        var noise = System.Text.Encoding.UTF8.GetBytes("make[2]: Entering directory '/var/tmp/portage/x/y/work'\n");
+        for (var i = 0; i < 100_000; i++)
+        {
+            classifier.Lines.Feed(noise);
+        }
+
+        classifier.Lines.Feed(System.Text.Encoding.UTF8.GetBytes("\n>>> Emerging (1 of 1) dev-libs/nss-3.46::gentoo\n>>> Compiling source in /var/tmp/portage/dev-libs/nss-3.46/work ...\n * ERROR: dev-libs/nss-3.46::gentoo failed (compile phase):\n"));
+
+        var outcome = classifier.Complete(exitCode: 1);
+
+        outcome.Class.ShouldBe(OutcomeClass.BuildFailure);
+        outcome.Atoms.ShouldBe(["dev-libs/nss-3.46"]);
+        outcome.Excerpt.Count.ShouldBeLessThanOrEqualTo(60);
+        outcome.Excerpt.ShouldAllBe(line => line.Length <= 500);
+    }
+
+    [Fact]
+    public void Empty_output_is_unknown_and_a_clean_exit_without_output_is_success()
+    {
+        EmergeClassifier.Classify("").Class.ShouldBe(OutcomeClass.Unknown);
+        EmergeClassifier.Classify("", exitCode: 0).Class.ShouldBe(OutcomeClass.Success);
+        EmergeClassifier.Classify("something odd happened\n", exitCode: 1).Class.ShouldBe(OutcomeClass.Unknown);
+    }
+}
