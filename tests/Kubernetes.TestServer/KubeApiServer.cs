@@ -39,6 +39,7 @@ public sealed class KubeApiServer : IAsyncDisposable
     private readonly KubeApiServerOptions options;
     private readonly ConcurrentDictionary<string, long> requestCounts = new();
     private readonly ConcurrentDictionary<(string Namespace, string Pod), StringBuilder> podLogs = new();
+    private readonly ConcurrentDictionary<Guid, string> openWatches = new();
 
     private KubeApiServer(WebApplication app, ObjectStore store, KubeApiServerOptions options)
     {
@@ -101,6 +102,9 @@ public sealed class KubeApiServer : IAsyncDisposable
         podLogs.GetOrAdd((ns, pod), _ => new StringBuilder()).Append(text);
 
     public long Requests(string verb) => requestCounts.GetValueOrDefault(verb);
+
+    /// <summary>Whether a watch stream whose path contains <paramref name="pathFragment"/> is open now; fault tests wait for one before dropping it.</summary>
+    public bool HasOpenWatch(string pathFragment) => openWatches.Values.Any(path => path.Contains(pathFragment, StringComparison.Ordinal));
 
     private async Task HandleAsync(HttpContext context)
     {
@@ -509,6 +513,8 @@ public sealed class KubeApiServer : IAsyncDisposable
         var dropped = Faults.WatchLifetime;
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, dropped);
         lifetime.CancelAfter(timeout);
+        var watchId = Guid.NewGuid();
+        openWatches[watchId] = context.Request.Path.Value ?? "";
         try
         {
             await context.Response.StartAsync(lifetime.Token);
@@ -558,6 +564,7 @@ public sealed class KubeApiServer : IAsyncDisposable
         finally
         {
             cancel();
+            openWatches.TryRemove(watchId, out _);
         }
 
         if (dropped.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)

@@ -55,6 +55,7 @@ public sealed class RuntimeTests(TestCluster cluster)
         });
         await runtime.StartAsync();
         runtime.Informer.List().Count.ShouldBe(5);
+        await Eventually.TrueAsync(() => cluster.Server!.HasOpenWatch($"/namespaces/{ns}/buildruns"), "the informer's watch to be open");
 
         // Keep the informer disconnected while things change, then forget the history it would resume from.
         var server = cluster.Server!;
@@ -173,7 +174,6 @@ public sealed class RuntimeTests(TestCluster cluster)
             gaps[i].ShouldBeGreaterThanOrEqualTo(40 * Math.Pow(2, i) * 0.9, $"gap {i} of {string.Join(", ", gaps)}");
         }
 
-        gaps[4].ShouldBeGreaterThan(gaps[0] * 4);
         runtime.Controller.Queue.Failures(new ObjectKey(ns, "flaky")).ShouldBe(0);
         runtime.Metrics.Reconciles.WithLabels("BuildRun", "error").Value.ShouldBe(5);
     }
