@@ -98,4 +98,29 @@ public sealed class BinhostIndexTests
             }
         }
     }
+
+    [Fact]
+    public void Packages_index_of_a_public_binhost_round_trips_and_its_entries_are_valid()
+    {
+        var text = File.ReadAllText(Fixtures.PathOf("public", "Packages.gentoo-bin-2025"));
+
+        var index = PackagesIndex.Parse(text);
+
+        index.ToString().ShouldBe(text);
+        index.Header["PROFILE"].ShouldBe("default/linux/amd64/23.0");
+        index.Packages.Count.ShouldBe(5);
+        foreach (var package in index.Packages)
+        {
+            foreach (var key in new[] { "CPV", "BUILD_ID", "PATH", "SIZE", "MD5", "SHA1" })
+            {
+                package[key].ShouldNotBeNullOrEmpty($"{package["CPV"]} {key}");
+            }
+
+            Atoms.Atom.TryParse("=" + package["CPV"], out var atom, out var error).ShouldBeTrue(error);
+            package["PATH"]!.ShouldStartWith(atom.Key + "/");
+            package["PATH"]!.ShouldEndWith($"-{atom.Version}-{package["BUILD_ID"]}.gpkg.tar");
+        }
+
+        index.Packages.Single(p => p["CPV"] == "app-arch/libarchive-3.7.9")["SLOT"].ShouldBe("0/13");
+    }
 }

@@ -140,7 +140,7 @@ public static class PackagesIndexBuilder
 {
     /// <summary>Metadata variables Portage copies into each package block, when not empty.</summary>
     private static readonly string[] Copied =
-        ["BUILD_ID", "BUILD_TIME", "DEFINED_PHASES", "DEPEND", "EAPI", "IDEPEND", "IUSE", "KEYWORDS", "LICENSE", "PDEPEND", "PROPERTIES", "PROVIDES", "RDEPEND", "REPO_REVISIONS", "REQUIRES", "RESTRICT", "SLOT", "USE"];
+        ["BDEPEND", "BUILD_ID", "BUILD_TIME", "DEFINED_PHASES", "DEPEND", "EAPI", "IDEPEND", "IUSE", "KEYWORDS", "LICENSE", "PDEPEND", "PROPERTIES", "PROVIDES", "RDEPEND", "REPO_REVISIONS", "REQUIRES", "RESTRICT", "SLOT", "USE"];
 
     /// <summary>
     /// Indexes every .gpkg.tar under <paramref name="pkgdir"/>. The header of <paramref name="previous"/> is kept
