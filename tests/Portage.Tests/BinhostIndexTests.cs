@@ -123,4 +123,81 @@ public sealed class BinhostIndexTests
 
         index.Packages.Single(p => p["CPV"] == "app-arch/libarchive-3.7.9")["SLOT"].ShouldBe("0/13");
     }
+
+    [Theory]
+    [InlineData("gz")]
+    [InlineData("bz2")]
+    [InlineData("xz")]
+    public void Signed_gpkg_with_other_compressions_is_read(string compression)
+    {
+        var directory = Directory.CreateTempSubdirectory("gpkg-");
+        var path = Path.Combine(directory.FullName, "foo-1.0-1.gpkg.tar");
+        WriteGpkg(path, compression, new Dictionary<string, string> { ["CATEGORY"] = "app-misc", ["PF"] = "foo-1.0", ["SLOT"] = "2", ["USE"] = "amd64 ssl" });
+
+        var info = Gpkg.Read(path);
+
+        info.Cpv.ShouldBe("app-misc/foo-1.0");
+        info.Metadata["SLOT"].ShouldBe("2");
+        info.Signed.ShouldBeTrue();
+        var index = PackagesIndexBuilder.Build(directory.FullName, null, DateTimeOffset.UnixEpoch);
+        index.Packages.Single()["SLOT"].ShouldBe("2");
+        index.Packages.Single()["PATH"].ShouldBe("foo-1.0-1.gpkg.tar");
+        directory.Delete(recursive: true);
+    }
+
+    [Fact]
+    public void Corrupt_package_is_reported_and_left_out_of_the_index()
+    {
+        var directory = Directory.CreateTempSubdirectory("gpkg-");
+        File.WriteAllBytes(Path.Combine(directory.FullName, "broken-1-1.gpkg.tar"), new byte[1024]);
+        var errors = new List<string>();
+
+        var index = PackagesIndexBuilder.Build(directory.FullName, null, DateTimeOffset.UnixEpoch, (path, e) => errors.Add(path));
+
+        index.Packages.ShouldBeEmpty();
+        errors.ShouldHaveSingleItem().ShouldEndWith("broken-1-1.gpkg.tar");
+        directory.Delete(recursive: true);
+    }
+
+    /// <summary>A GPKG laid out as the format specifies: NAME/gpkg-1, NAME/metadata.tar.COMP(+.sig), NAME/image.tar.COMP(+.sig), NAME/Manifest.</summary>
+    private static void WriteGpkg(string path, string compression, Dictionary<string, string> metadata)
+    {
+        using var inner = new MemoryStream();
+        using (var tar = new System.Formats.Tar.TarWriter(inner, leaveOpen: true))
+        {
+            foreach (var (key, value) in metadata)
+            {
+                var entry = new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, "metadata/" + key)
+                {
+                    DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(value + "\n")),
+                };
+                tar.WriteEntry(entry);
+            }
+        }
+
+        var compressed = new MemoryStream();
+        if (compression is "xz" or "bz2")
+        {
+            // The real tools make the streams, as Portage's own compressors do.
+            var compressor = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(compression == "xz" ? "xz" : "bzip2", "-c") { RedirectStandardInput = true, RedirectStandardOutput = true })!;
+            var output = compressor.StandardOutput.BaseStream.CopyToAsync(compressed);
+            compressor.StandardInput.BaseStream.Write(inner.ToArray());
+            compressor.StandardInput.Close();
+            output.Wait();
+            compressor.WaitForExit();
+        }
+        else
+        {
+            using Stream writer = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true);
+            inner.Position = 0;
+            inner.CopyTo(writer);
+        }
+
+        using var outer = new System.Formats.Tar.TarWriter(File.Create(path));
+        void Add(string name, byte[] data) => outer.WriteEntry(new System.Formats.Tar.UstarTarEntry(System.Formats.Tar.TarEntryType.RegularFile, name) { DataStream = new MemoryStream(data) });
+        Add("foo-1.0-1/gpkg-1", []);
+        Add($"foo-1.0-1/metadata.tar.{compression}", compressed.ToArray());
+        Add($"foo-1.0-1/metadata.tar.{compression}.sig", System.Text.Encoding.ASCII.GetBytes("-----BEGIN PGP SIGNATURE-----\n"));
+        Add("foo-1.0-1/Manifest", []);
+    }
 }
