@@ -1,7 +1,7 @@
 namespace Gentoo.Portage.Tests;
 
 /// <summary>tests/Fixtures: output and files real Portage produced, and samples from public sources.</summary>
-internal static class Fixtures
+public static class Fixtures
 {
     public static string Root { get; } = Find();
 

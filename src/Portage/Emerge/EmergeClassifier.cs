@@ -632,7 +632,10 @@ public sealed partial class EmergeClassifier
         Lines.Finish();
         var (kind, atoms, phase) = Decide(exitCode);
         var lines = excerpt.Count > 0 ? excerpt : recent.ToList();
-        return new EmergeOutcome(kind, atoms, phase, completed.Count, binaries, buildLog, suggested.ToList(), fixes.ToList(), lines.ToList());
+        return new EmergeOutcome(kind, atoms, phase, completed.Count, binaries, buildLog, suggested.ToList(), fixes.ToList(), lines.ToList())
+        {
+            Merged = completed.ToList(),
+        };
     }
 
     private (OutcomeClass Kind, IReadOnlyList<string> Atoms, string? Phase) Decide(int? exitCode)

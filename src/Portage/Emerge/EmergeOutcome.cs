@@ -36,6 +36,9 @@ public sealed record EmergeOutcome(
     IReadOnlyList<ConfigurationFix> Fixes,
     IReadOnlyList<string> Excerpt)
 {
+    /// <summary>The packages merged in this run, as category/name-version, in the order they completed (bounded).</summary>
+    public IReadOnlyList<string> Merged { get; init; } = [];
+
     /// <summary>True when a person (or autounmask) must change configuration: retrying as is cannot help.</summary>
     public bool NeedsConfiguration => Class is OutcomeClass.CircularDependency or OutcomeClass.UseChangeRequired
         or OutcomeClass.KeywordChangeRequired or OutcomeClass.MaskedPackage or OutcomeClass.LicenseRequired

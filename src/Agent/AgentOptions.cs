@@ -1,0 +1,87 @@
+using System.Globalization;
+
+namespace Gentoo.Agent;
+
+/// <summary>Bad command-line input: one line that names the argument and what would be valid.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>What the operator asked the agent to do, from the container's arguments.</summary>
+public sealed record AgentOptions
+{
+    public static readonly string[] Steps = ["configure", "check", "build"];
+
+    public required string Step { get; init; }
+
+    /// <summary>The Gentoo root (the root volume's mount point).</summary>
+    public string Root { get; init; } = "/mnt/gentoo";
+
+    /// <summary>The mounted ConfigMap with the desired Portage configuration; none leaves /etc/portage alone.</summary>
+    public string? ConfigDirectory { get; init; }
+
+    /// <summary>Run emerge directly instead of in a chroot of <see cref="Root"/> (the container's own root is the Gentoo system).</summary>
+    public bool NoChroot { get; init; }
+
+    /// <summary>The emerge executable, as seen from inside the root.</summary>
+    public string Emerge { get; init; } = "/usr/bin/emerge";
+
+    public List<string> Packages { get; init; } = [];
+
+    public List<string> EmergeArgs { get; init; } = [];
+
+    public bool KeepGoing { get; init; }
+
+    public int? Cpus { get; init; }
+
+    /// <summary>Where the compact report goes (the container's terminationMessagePath).</summary>
+    public string TerminationLog { get; init; } = "/dev/termination-log";
+
+    /// <summary>How long emerge may take to stop after SIGTERM before it is killed.</summary>
+    public TimeSpan GracePeriod { get; init; } = TimeSpan.FromSeconds(90);
+
+    public static AgentOptions Parse(IReadOnlyList<string> args)
+    {
+        if (args.Count == 0 || args[0].StartsWith('-'))
+        {
+            throw new UsageException($"missing step: expected one of {string.Join(", ", Steps)} as the first argument");
+        }
+
+        if (!Steps.Contains(args[0]))
+        {
+            throw new UsageException($"unknown step '{args[0]}': expected one of {string.Join(", ", Steps)}");
+        }
+
+        var options = new AgentOptions { Step = args[0] };
+        for (var i = 1; i < args.Count; i++)
+        {
+            var name = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new UsageException($"{name} needs a value");
+            options = name switch
+            {
+                "--root" => options with { Root = Value() },
+                "--config" => options with { ConfigDirectory = Value() },
+                "--no-chroot" => options with { NoChroot = true },
+                "--emerge" => options with { Emerge = Value() },
+                "--package" => options.With(o => o.Packages.Add(Value())),
+                "--emerge-arg" => options.With(o => o.EmergeArgs.Add(Value())),
+                "--keep-going" => options with { KeepGoing = true },
+                "--cpus" => options with { Cpus = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var cpus) && cpus > 0 ? cpus : throw new UsageException($"--cpus {args[i]}: expected a whole number of CPUs above 0") },
+                "--termination-log" => options with { TerminationLog = Value() },
+                "--grace-period" => options with { GracePeriod = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) ? TimeSpan.FromSeconds(seconds) : throw new UsageException($"--grace-period {args[i]}: expected seconds") },
+                _ => throw new UsageException($"unknown argument '{name}'"),
+            };
+        }
+
+        if (options.Step == "build" && options.Packages.Count == 0)
+        {
+            throw new UsageException("build needs at least one --package (an atom or a set such as @world)");
+        }
+
+        return options;
+    }
+
+    private AgentOptions With(Action<AgentOptions> change)
+    {
+        change(this);
+        return this;
+    }
+}

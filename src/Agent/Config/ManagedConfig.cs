@@ -1,0 +1,237 @@
+using System.Text;
+using Gentoo.Portage.Atoms;
+
+namespace Gentoo.Agent.Config;
+
+/// <summary>The configuration could not be read or applied; the message names the key or file and what would be valid.</summary>
+public sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>
+/// Writes the desired Portage configuration (a mounted ConfigMap: one file per key) into a Gentoo root's
+/// /etc/portage as clearly marked managed files. Files and lines a person added are never touched: where
+/// /etc/portage/package.use is a directory the agent owns its own file in it, where it is a file the agent owns
+/// only a marked block inside it; the world file only gains atoms.
+/// </summary>
+public static class ManagedConfig
+{
+    public const string ManagedFileName = "zz-gentoo-builder";
+    public const string BeginMarker = "# BEGIN gentoo-builder: managed by the operator; edit the GentooBootstrap or GentooBuilder instead";
+    public const string EndMarker = "# END gentoo-builder";
+
+    private static readonly string[] PackageFiles = ["package.use", "package.accept_keywords", "package.mask", "package.unmask", "package.license", "package.env"];
+
+    /// <summary>Applies <paramref name="configDirectory"/> to <paramref name="root"/>; returns the paths it changed.</summary>
+    public static IReadOnlyList<string> Apply(string configDirectory, string root)
+    {
+        if (!Directory.Exists(configDirectory))
+        {
+            throw new ConfigException($"configuration directory {configDirectory} does not exist (is the ConfigMap mounted?)");
+        }
+
+        var portage = Path.Combine(root, "etc", "portage");
+        Directory.CreateDirectory(portage);
+        var desired = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(configDirectory))
+        {
+            var key = Path.GetFileName(file);
+            if (key.StartsWith("..", StringComparison.Ordinal))
+            {
+                continue; // the ConfigMap volume's own bookkeeping (..data, ..2026_...)
+            }
+
+            string text;
+            try
+            {
+                text = File.ReadAllText(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ConfigException($"configuration key {key} cannot be read: {e.Message}");
+            }
+
+            desired[key] = text;
+        }
+
+        var changed = new List<string>();
+        var owned = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (key, text) in desired.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            switch (key)
+            {
+                case "make.conf":
+                    ValidateMakeConf(text);
+                    Write(Path.Combine(portage, "make.conf"), ManagedFileName, text, changed, owned);
+                    break;
+                case "repos.conf":
+                    Write(Path.Combine(portage, "repos.conf"), ManagedFileName + ".conf", text, changed, owned);
+                    break;
+                case "world":
+                    ValidateAtoms(key, text);
+                    AddToWorld(Path.Combine(root, "var", "lib", "portage", "world"), text, changed);
+                    break;
+                default:
+                    var (file, suffix) = SplitKey(key);
+                    ValidateAtoms(key, text);
+                    Write(Path.Combine(portage, file), suffix is null ? ManagedFileName : $"{ManagedFileName}-{suffix}", text, changed, owned);
+                    break;
+            }
+        }
+
+        RemoveStale(portage, owned, changed);
+        return changed;
+    }
+
+    private static (string File, string? Suffix) SplitKey(string key)
+    {
+        foreach (var file in PackageFiles)
+        {
+            if (key == file)
+            {
+                return (file, null);
+            }
+
+            if (key.StartsWith(file + ".", StringComparison.Ordinal) && key.Length > file.Length + 1)
+            {
+                return (file, key[(file.Length + 1)..]);
+            }
+        }
+
+        throw new ConfigException(
+            $"unknown configuration key '{key}': expected make.conf, repos.conf, world, or one of {string.Join(", ", PackageFiles)} (optionally with a .NAME suffix, written to package.X/NAME)");
+    }
+
+    /// <summary>Writes into a directory (our own file) or a file (our own marked block), whichever the path is.</summary>
+    private static void Write(string path, string managedName, string text, List<string> changed, HashSet<string> owned)
+    {
+        var body = text.EndsWith('\n') || text.Length == 0 ? text : text + "\n";
+        if (Directory.Exists(path))
+        {
+            var file = Path.Combine(path, managedName);
+            owned.Add(file);
+            WriteIfChanged(file, BeginMarker + "\n" + body, changed);
+            return;
+        }
+
+        owned.Add(path);
+        var existing = File.Exists(path) ? File.ReadAllText(path) : "";
+        WriteIfChanged(path, ReplaceBlock(existing, body), changed);
+    }
+
+    /// <summary>The file with our block replaced (or appended); everything outside the markers stays as it was.</summary>
+    internal static string ReplaceBlock(string existing, string body)
+    {
+        var block = BeginMarker + "\n" + body + EndMarker + "\n";
+        var begin = existing.IndexOf(BeginMarker, StringComparison.Ordinal);
+        var end = begin < 0 ? -1 : existing.IndexOf(EndMarker, begin, StringComparison.Ordinal);
+        if (begin >= 0 && end >= 0)
+        {
+            var after = end + EndMarker.Length;
+            if (after < existing.Length && existing[after] == '\n')
+            {
+                after++;
+            }
+
+            return existing[..begin] + block + existing[after..];
+        }
+
+        var separator = existing.Length == 0 || existing.EndsWith('\n') ? "" : "\n";
+        return existing + separator + block;
+    }
+
+    private static void AddToWorld(string path, string text, List<string> changed)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var existing = File.Exists(path) ? File.ReadAllLines(path).ToList() : [];
+        var missing = Lines(text).Where(atom => !existing.Contains(atom)).ToList();
+        if (missing.Count > 0)
+        {
+            File.WriteAllLines(path, existing.Concat(missing));
+            changed.Add(path);
+        }
+    }
+
+    private static void RemoveStale(string portage, HashSet<string> owned, List<string> changed)
+    {
+        foreach (var directory in PackageFiles.Append("make.conf").Append("repos.conf").Select(f => Path.Combine(portage, f)).Where(Directory.Exists))
+        {
+            foreach (var file in Directory.EnumerateFiles(directory, ManagedFileName + "*").Where(f => !owned.Contains(f)))
+            {
+                File.Delete(file);
+                changed.Add(file);
+            }
+        }
+
+        foreach (var file in PackageFiles.Append("make.conf").Append("repos.conf").Select(f => Path.Combine(portage, f)).Where(File.Exists))
+        {
+            var text = File.ReadAllText(file);
+            if (!owned.Contains(file) && text.Contains(BeginMarker, StringComparison.Ordinal))
+            {
+                var begin = text.IndexOf(BeginMarker, StringComparison.Ordinal);
+                var end = text.IndexOf(EndMarker, begin, StringComparison.Ordinal);
+                if (end > begin)
+                {
+                    var after = Math.Min(text.Length, end + EndMarker.Length + 1);
+                    WriteIfChanged(file, text[..begin] + text[after..], changed);
+                }
+            }
+        }
+    }
+
+    private static void WriteIfChanged(string path, string content, List<string> changed)
+    {
+        if (File.Exists(path) && File.ReadAllText(path) == content)
+        {
+            return;
+        }
+
+        // Write then rename, so an interrupted agent never leaves half a file for Portage to read.
+        var temporary = path + ".gentoo-builder-tmp";
+        File.WriteAllText(temporary, content, new UTF8Encoding(false));
+        File.Move(temporary, path, overwrite: true);
+        changed.Add(path);
+    }
+
+    private static void ValidateMakeConf(string text)
+    {
+        var number = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            number++;
+            var trimmed = line.Trim();
+            if (trimmed.Length == 0 || trimmed.StartsWith('#'))
+            {
+                continue;
+            }
+
+            var equals = trimmed.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0 || !trimmed[..equals].All(c => char.IsAsciiLetterOrDigit(c) || c == '_') || char.IsAsciiDigit(trimmed[0]))
+            {
+                throw new ConfigException($"configuration key make.conf, line {number}: expected NAME=\"value\", got '{trimmed}'");
+            }
+        }
+    }
+
+    /// <summary>Every non-comment line must start with a valid atom (or, for world, be one).</summary>
+    private static void ValidateAtoms(string key, string text)
+    {
+        var number = 0;
+        foreach (var line in text.Split('\n'))
+        {
+            number++;
+            var trimmed = line.Trim();
+            if (trimmed.Length == 0 || trimmed.StartsWith('#'))
+            {
+                continue;
+            }
+
+            var atom = trimmed.Split((char[])[' ', '\t'], 2)[0];
+            if (!Atom.TryParse(atom, out _, out var error))
+            {
+                throw new ConfigException($"configuration key {key}, line {number}: {error}");
+            }
+        }
+    }
+
+    private static IEnumerable<string> Lines(string text) =>
+        text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'));
+}

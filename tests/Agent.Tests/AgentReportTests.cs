@@ -1,0 +1,44 @@
+using System.Text;
+using System.Text.Json;
+using Gentoo.Agent.Reports;
+
+namespace Gentoo.Agent.Tests;
+
+public sealed class AgentReportTests
+{
+    [Fact]
+    public void Termination_message_stays_valid_json_within_4_kib_and_keeps_the_outcome()
+    {
+        var report = new AgentReport
+        {
+            Step = "build",
+            Result = "needs-operator",
+            Outcome = "build-failure",
+            EmergeExitCode = 1,
+            Atoms = Enumerable.Range(0, 300).Select(i => $"dev-libs/lib{i}-1.0").ToList(),
+            Phase = "compile",
+            PackagesMerged = 1234,
+            BuildLog = "/var/log/portage/dev-libs:lib0-1.0:20261125-014024.log",
+            Fixes = Enumerable.Range(0, 40).Select(i => new ReportFix("package.accept_keywords", $"dev-libs/lib{i}:0 ~amd64", false)).ToList(),
+            Excerpt = Enumerable.Range(0, 60).Select(i => new string('x', 400) + i).ToList(),
+        };
+
+        var message = report.ToTerminationMessage();
+
+        Encoding.UTF8.GetByteCount(message).ShouldBeLessThanOrEqualTo(4096);
+        using var json = JsonDocument.Parse(message);
+        json.RootElement.GetProperty("outcome").GetString().ShouldBe("build-failure");
+        json.RootElement.GetProperty("result").GetString().ShouldBe("needs-operator");
+        json.RootElement.GetProperty("phase").GetString().ShouldBe("compile");
+        json.RootElement.GetProperty("packagesMerged").GetInt32().ShouldBe(1234);
+        json.RootElement.GetProperty("atoms")[0].GetString().ShouldBe("dev-libs/lib0-1.0");
+    }
+
+    [Fact]
+    public void Small_report_is_not_cut()
+    {
+        var report = new AgentReport { Step = "check", Result = "success", Outcome = "success", Excerpt = ["a", "b"] };
+
+        report.ToTerminationMessage().ShouldBe(report.ToJson());
+    }
+}

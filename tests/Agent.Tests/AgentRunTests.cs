@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Gentoo.Agent.Reports;
+using Gentoo.Portage.Tests;
+
+namespace Gentoo.Agent.Tests;
+
+/// <summary>
+/// The agent end to end with a stand-in emerge that replays console output real Portage printed (and exits as it
+/// did). These run emerge directly (--no-chroot); the chroot tests need root and live with the agent image tests.
+/// </summary>
+public sealed class AgentRunTests : IDisposable
+{
+    private readonly DirectoryInfo work = Directory.CreateTempSubdirectory("agent-run-");
+
+    public void Dispose() => work.Delete(recursive: true);
+
+    private string Root => Path.Combine(work.FullName, "root");
+
+    private string StandIn(string fixture, int exitCode)
+    {
+        var script = Path.Combine(work.FullName, "emerge");
+        File.WriteAllText(script, $"""
+            #!/bin/sh
+            # Stand-in for emerge: replays what real Portage printed, then exits as it did.
+            printf '%s\n' "$*" > '{work.FullName}/emerge.args'
+            cat '{Fixtures.PathOf("portage", "logs", fixture + ".log")}'
+            exit {exitCode}
+            """);
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return script;
+    }
+
+    private async Task<(int ExitCode, AgentReport Report, string Console)> RunAsync(string emerge, CancellationToken stop = default, params string[] extra)
+    {
+        Directory.CreateDirectory(Root);
+        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", emerge, "--package", "@world", .. extra]);
+        using var console = new MemoryStream();
+        var (exitCode, report) = await new BuilderAgent(options, console, TimeProvider.System).RunAsync(stop);
+        return (exitCode, report, Encoding.UTF8.GetString(console.ToArray()));
+    }
+
+    [Fact]
+    public async Task Successful_build_streams_the_output_keeps_a_log_and_reports_success()
+    {
+        var (exitCode, report, console) = await RunAsync(StandIn("01-success-build", 0));
+
+        exitCode.ShouldBe(ExitCodes.Success);
+        report.Outcome.ShouldBe("success");
+        report.PackagesMerged.ShouldBe(4);
+        console.ShouldContain(">>> Completed (4 of 4) app-misc/greeter-1.0::demo");
+        File.ReadAllText(report.Log!).ShouldBe(File.ReadAllText(Fixtures.PathOf("portage", "logs", "01-success-build.log")));
+        File.ReadAllText(Path.Combine(work.FullName, "emerge.args")).Trim().ShouldBe("--buildpkg --usepkg --ask=n @world");
+        Directory.GetFiles(Path.Combine(Root, "var", "log", "gentoo-builder"), "*.json").ShouldHaveSingleItem();
+    }
+
+    [Theory]
+    [InlineData("17-build-failure-compile", 1, ExitCodes.NeedsOperator, "build-failure")]
+    [InlineData("09-keyword-change-autounmask", 1, ExitCodes.NeedsOperator, "keyword-change-required")]
+    [InlineData("05-circular-dependency", 1, ExitCodes.NeedsOperator, "circular-dependency")]
+    [InlineData("15-fetch-failure", 1, ExitCodes.Transient, "fetch-failure")]
+    public async Task Each_outcome_class_maps_to_the_exit_code_the_operator_acts_on(string fixture, int emergeExit, int agentExit, string outcome)
+    {
+        var (exitCode, report, _) = await RunAsync(StandIn(fixture, emergeExit));
+
+        exitCode.ShouldBe(agentExit);
+        report.Outcome.ShouldBe(outcome);
+        report.EmergeExitCode.ShouldBe(emergeExit);
+    }
+
+    [Fact]
+    public async Task Sigterm_is_forwarded_to_emerge_and_the_run_is_reported_interrupted_in_its_phase()
+    {
+        var partial = Path.Combine(work.FullName, "partial.log");
+        var lines = File.ReadAllLines(Fixtures.PathOf("portage", "logs", "21-killed-sigterm.log"));
+        File.WriteAllLines(partial, lines.TakeWhile(l => !l.StartsWith("Exiting", StringComparison.Ordinal)));
+        var script = Path.Combine(work.FullName, "emerge");
+        File.WriteAllText(script, $"""
+            #!/bin/sh
+            trap 'echo "Exiting on signal 15"; exit 143' TERM
+            cat '{partial}'
+            while :; do sleep 0.1; done
+            """);
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        using var stop = new CancellationTokenSource();
+        var log = Path.Combine(Root, "var", "log", "gentoo-builder");
+
+        var run = RunAsync(script, stop.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!(Directory.Exists(log) && Directory.GetFiles(log, "*.log").Any(f => ReadShared(f).Contains("compiling unit 5/60", StringComparison.Ordinal))))
+        {
+            DateTime.UtcNow.ShouldBeLessThan(deadline, "the stand-in emerge to reach unit 5");
+            await Task.Delay(20);
+        }
+
+        await stop.CancelAsync();
+        var (exitCode, report, console) = await run;
+
+        exitCode.ShouldBe(ExitCodes.Transient);
+        report.Outcome.ShouldBe("interrupted");
+        report.Phase.ShouldBe("compile");
+        report.Atoms.ShouldBe(["app-misc/slowpoke-1.0"]);
+        console.ShouldContain("Exiting on signal 15");
+    }
+
+    [Fact]
+    public async Task Kernel_requirement_of_the_merged_packages_is_reported()
+    {
+        var lib = Path.Combine(Root, "usr", "lib64");
+        Directory.CreateDirectory(lib);
+        File.Copy(Fixtures.PathOf("portage", "elf", "libkver-abi-3.17.0.so"), Path.Combine(lib, "libkver.so.0"));
+        var vdb = Path.Combine(Root, "var", "db", "pkg", "dev-libs", "libkver-0.3");
+        Directory.CreateDirectory(vdb);
+        File.WriteAllText(Path.Combine(vdb, "CONTENTS"), "obj /usr/lib64/libkver.so.0 6f1ed002ab5595859014ebf0951522d9 1795570785\n");
+
+        var (exitCode, report, _) = await RunAsync(StandIn("03-success-usepkg-reuse", 0));
+
+        exitCode.ShouldBe(ExitCodes.Success);
+        report.BinariesReused.ShouldBe(4);
+        report.RequiredKernel.ShouldBe("3.17.0");
+        report.KernelFiles.ShouldBe(["/usr/lib64/libkver.so.0"]);
+    }
+
+    [Fact]
+    public async Task Bad_input_fails_fast_with_one_line_and_the_agent_error_code()
+    {
+        var binary = AgentBinary();
+        var termination = Path.Combine(work.FullName, "termination-log");
+        foreach (var (args, says) in new[]
+                 {
+                     (new[] { "frobnicate" }, "gentoo-agent: unknown step 'frobnicate': expected one of configure, check, build"),
+                     (["build", "--root", Root], "gentoo-agent: build needs at least one --package (an atom or a set such as @world)"),
+                     (["check", "--root", "/no/such/volume", "--termination-log", termination], "gentoo-agent: the root volume /no/such/volume is missing: is the PersistentVolumeClaim mounted there?"),
+                 })
+        {
+            var start = new ProcessStartInfo(binary) { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var arg in args)
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            using var process = Process.Start(start)!;
+            var stderr = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+
+            process.ExitCode.ShouldBe(ExitCodes.AgentError);
+            stderr.TrimEnd('\n').ShouldBe(says);
+        }
+
+        using var report = JsonDocument.Parse(File.ReadAllText(termination));
+        report.RootElement.GetProperty("result").GetString().ShouldBe("agent-error");
+        report.RootElement.GetProperty("error").GetString()!.ShouldContain("/no/such/volume");
+    }
+
+    private static string ReadShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    /// <summary>The self-contained agent executable the Agent project built (configuration and layout of this test build).</summary>
+    private static string AgentBinary()
+    {
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/')).Parent!.Name;
+        var binary = Path.Combine(Fixtures.Root, "..", "..", "src", "Agent", "bin", configuration, "net10.0", "linux-x64", "gentoo-agent");
+        File.Exists(binary).ShouldBeTrue($"the agent must be built at {binary}");
+        return binary;
+    }
+}

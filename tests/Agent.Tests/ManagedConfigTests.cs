@@ -1,0 +1,106 @@
+using Gentoo.Agent.Config;
+
+namespace Gentoo.Agent.Tests;
+
+public sealed class ManagedConfigTests : IDisposable
+{
+    private readonly DirectoryInfo root = Directory.CreateTempSubdirectory("agent-root-");
+    private readonly DirectoryInfo config = Directory.CreateTempSubdirectory("agent-config-");
+
+    public void Dispose()
+    {
+        root.Delete(recursive: true);
+        config.Delete(recursive: true);
+    }
+
+    private string Portage(params string[] parts) => Path.Combine([root.FullName, "etc", "portage", .. parts]);
+
+    private void Key(string name, string text) => File.WriteAllText(Path.Combine(config.FullName, name), text);
+
+    [Fact]
+    public void Package_files_in_a_directory_get_a_managed_file_of_their_own_beside_the_persons()
+    {
+        Directory.CreateDirectory(Portage("package.use"));
+        File.WriteAllText(Portage("package.use", "mine"), "app-editors/vim -X\n");
+        Key("package.use", "media-libs/mesa vulkan\n");
+        Key("package.use.kde", "kde-plasma/plasma-meta discover\n");
+
+        ManagedConfig.Apply(config.FullName, root.FullName);
+
+        File.ReadAllText(Portage("package.use", "mine")).ShouldBe("app-editors/vim -X\n");
+        File.ReadAllText(Portage("package.use", "zz-gentoo-builder")).ShouldBe(ManagedConfig.BeginMarker + "\nmedia-libs/mesa vulkan\n");
+        File.ReadAllText(Portage("package.use", "zz-gentoo-builder-kde")).ShouldEndWith("kde-plasma/plasma-meta discover\n");
+    }
+
+    [Fact]
+    public void A_file_a_person_keeps_gets_only_a_marked_block_and_their_lines_stay()
+    {
+        Directory.CreateDirectory(Portage());
+        File.WriteAllText(Portage("make.conf"), "# my settings\nCOMMON_FLAGS=\"-O2 -pipe\"\n");
+        Key("make.conf", "FEATURES=\"buildpkg\"\n");
+
+        ManagedConfig.Apply(config.FullName, root.FullName);
+        Key("make.conf", "FEATURES=\"buildpkg binpkg-signing\"\n");
+        ManagedConfig.Apply(config.FullName, root.FullName);
+
+        File.ReadAllText(Portage("make.conf")).ShouldBe(
+            $"# my settings\nCOMMON_FLAGS=\"-O2 -pipe\"\n{ManagedConfig.BeginMarker}\nFEATURES=\"buildpkg binpkg-signing\"\n{ManagedConfig.EndMarker}\n");
+    }
+
+    [Fact]
+    public void Removed_keys_remove_only_what_the_agent_wrote()
+    {
+        Directory.CreateDirectory(Portage("package.accept_keywords"));
+        File.WriteAllText(Portage("package.accept_keywords", "mine"), "app-misc/foo ~amd64\n");
+        Key("package.accept_keywords", "www-client/firefox:rapid ~amd64\n");
+        ManagedConfig.Apply(config.FullName, root.FullName);
+
+        File.Delete(Path.Combine(config.FullName, "package.accept_keywords"));
+        var changed = ManagedConfig.Apply(config.FullName, root.FullName);
+
+        File.Exists(Portage("package.accept_keywords", "zz-gentoo-builder")).ShouldBeFalse();
+        File.ReadAllText(Portage("package.accept_keywords", "mine")).ShouldBe("app-misc/foo ~amd64\n");
+        changed.ShouldHaveSingleItem();
+    }
+
+    [Fact]
+    public void World_only_gains_atoms()
+    {
+        var world = Path.Combine(root.FullName, "var", "lib", "portage", "world");
+        Directory.CreateDirectory(Path.GetDirectoryName(world)!);
+        File.WriteAllText(world, "app-editors/vim\n");
+        Key("world", "www-client/firefox\napp-editors/vim\n");
+
+        ManagedConfig.Apply(config.FullName, root.FullName);
+
+        File.ReadAllLines(world).ShouldBe(["app-editors/vim", "www-client/firefox"]);
+    }
+
+    [Fact]
+    public void Applying_the_same_configuration_again_changes_nothing()
+    {
+        Key("package.use", "media-libs/mesa vulkan\n");
+        Key("make.conf", "USE=\"wayland\"\n");
+        ManagedConfig.Apply(config.FullName, root.FullName);
+
+        ManagedConfig.Apply(config.FullName, root.FullName).ShouldBeEmpty();
+    }
+
+    [Theory]
+    [InlineData("package.colour", "x", "unknown configuration key 'package.colour'")]
+    [InlineData("package.use", "media-libs/mesa vulkan\nfirefox +wayland\n", "configuration key package.use, line 2: atom 'firefox': expected category/package")]
+    [InlineData("make.conf", "USE=\"x\"\nthis is not a variable\n", "configuration key make.conf, line 2: expected NAME=\"value\"")]
+    public void Bad_configuration_is_refused_naming_the_key_and_line(string key, string text, string says)
+    {
+        Key(key, text);
+
+        Should.Throw<ConfigException>(() => ManagedConfig.Apply(config.FullName, root.FullName)).Message.ShouldContain(says);
+    }
+
+    [Fact]
+    public void Missing_configuration_directory_is_a_clear_error()
+    {
+        Should.Throw<ConfigException>(() => ManagedConfig.Apply("/no/such/config", root.FullName)).Message
+            .ShouldBe("configuration directory /no/such/config does not exist (is the ConfigMap mounted?)");
+    }
+}
