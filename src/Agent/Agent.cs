@@ -3,6 +3,7 @@ using Gentoo.Agent.Config;
 using Gentoo.Agent.Emerge;
 using Gentoo.Agent.Kernel;
 using Gentoo.Agent.Reports;
+using Gentoo.Agent.Root;
 using Gentoo.Portage.Emerge;
 
 namespace Gentoo.Agent;
@@ -16,6 +17,13 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         if (!Directory.Exists(options.Root))
         {
             throw new UsageException($"the root volume {options.Root} is missing: is the PersistentVolumeClaim mounted there?");
+        }
+
+        using var gentoo = options.NoChroot ? null : new GentooRoot(options.Root, line => WriteLineAsync(line).GetAwaiter().GetResult());
+        if (gentoo is not null)
+        {
+            gentoo.EnsurePopulated(options.Source);
+            gentoo.Mount(new RootVolumes(options.Binpkgs, options.Distfiles, options.Repos));
         }
 
         if (options.ConfigDirectory is not null)

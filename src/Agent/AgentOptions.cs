@@ -21,6 +21,18 @@ public sealed record AgentOptions
     /// <summary>Run emerge directly instead of in a chroot of <see cref="Root"/> (the container's own root is the Gentoo system).</summary>
     public bool NoChroot { get; init; }
 
+    /// <summary>Where the stage3 filesystem is that fills an empty root volume (the container's own /).</summary>
+    public string Source { get; init; } = "/";
+
+    /// <summary>The binary package volume's mount point in the container, bound at /var/cache/binpkgs.</summary>
+    public string? Binpkgs { get; init; }
+
+    /// <summary>The source archive volume's mount point, bound at /var/cache/distfiles.</summary>
+    public string? Distfiles { get; init; }
+
+    /// <summary>The repository volume's mount point, bound at /var/db/repos.</summary>
+    public string? Repos { get; init; }
+
     /// <summary>The emerge executable, as seen from inside the root.</summary>
     public string Emerge { get; init; } = "/usr/bin/emerge";
 
@@ -60,6 +72,10 @@ public sealed record AgentOptions
                 "--root" => options with { Root = Value() },
                 "--config" => options with { ConfigDirectory = Value() },
                 "--no-chroot" => options with { NoChroot = true },
+                "--source" => options with { Source = Value() },
+                "--binpkgs" => options with { Binpkgs = Value() },
+                "--distfiles" => options with { Distfiles = Value() },
+                "--repos" => options with { Repos = Value() },
                 "--emerge" => options with { Emerge = Value() },
                 "--package" => options.With(o => o.Packages.Add(Value())),
                 "--emerge-arg" => options.With(o => o.EmergeArgs.Add(Value())),

@@ -91,6 +91,11 @@ public sealed class AgentRunTests : IDisposable
         while (!(Directory.Exists(log) && Directory.GetFiles(log, "*.log").Any(f => ReadShared(f).Contains("compiling unit 5/60", StringComparison.Ordinal))))
         {
             DateTime.UtcNow.ShouldBeLessThan(deadline, "the stand-in emerge to reach unit 5");
+            if (run.IsCompleted)
+            {
+                await run; // surfaces why the build ended before it got there
+            }
+
             await Task.Delay(20);
         }
 
