@@ -19,7 +19,8 @@ public sealed partial class XmlDocumentation
         var docs = new XmlDocumentation();
         foreach (var assembly in assemblies.Distinct())
         {
-            var path = Path.ChangeExtension(assembly.Location, ".xml");
+            // Beside the application, where the build copies them (a single-file publish has none: generate-crds is a development command).
+            var path = Path.Combine(AppContext.BaseDirectory, assembly.GetName().Name + ".xml");
             if (!File.Exists(path))
             {
                 throw new FileNotFoundException(

@@ -1,0 +1,24 @@
+# One image holding the operator and the in-pod agent.
+#   docker build -t REGISTRY/gentoo-builder:TAG .
+# Base images are build arguments; the defaults are the official .NET images. Without a registry, build them
+# locally (hack/local-base-images.sh does, with debootstrap) and pass:
+#   --build-arg SDK_IMAGE=gentoo-builder/sdk:local --build-arg RUNTIME_IMAGE=gentoo-builder/runtime-deps:local
+ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/runtime-deps:10.0
+
+FROM ${SDK_IMAGE} AS build
+WORKDIR /src
+COPY Directory.Build.props Directory.Packages.props ./
+COPY config/crd/ config/crd/
+COPY src/ src/
+# Both are self-contained single files: the agent runs inside Gentoo images that hold no .NET runtime.
+RUN dotnet publish src/Operator/Operator.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/operator \
+ && dotnet publish src/Agent/Agent.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/agent
+
+FROM ${RUNTIME_IMAGE}
+COPY --from=build /out/operator/gentoo-operator /usr/local/bin/gentoo-operator
+# Build pods copy the agent from here into a shared volume with an init container (as Tekton and Argo do).
+COPY --from=build /out/agent/gentoo-agent /opt/gentoo-builder/gentoo-agent
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/gentoo-operator"]
