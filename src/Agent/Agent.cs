@@ -8,9 +8,21 @@ using Gentoo.Portage.Emerge;
 
 namespace Gentoo.Agent;
 
-/// <summary>Runs one step in the Gentoo root and reports: the work the proof of concept's Makefile targets did.</summary>
+/// <summary>
+/// Runs one step in the Gentoo root and reports: the work the proof of concept's Makefile targets did
+/// (sync, update, bootstrap, check, build) plus a ready chroot for a person (shell).
+/// </summary>
 public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvider clock)
 {
+    private const string StepUseFile = "zz-gentoo-builder-step";
+    private static readonly string[] DefaultCheck = ["--pretend", "--update", "--deep", "--newuse", "@world"];
+
+    private readonly string stamp = clock.GetUtcNow().UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+
+    private string LogDirectory => Path.Combine(options.Root, "var", "log", "gentoo-builder");
+
+    private string LogPath => Path.Combine(LogDirectory, $"{options.Step}-{stamp}.log");
+
     public async Task<(int ExitCode, AgentReport Report)> RunAsync(CancellationToken stop)
     {
         var started = clock.GetUtcNow();
@@ -19,7 +31,8 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             throw new UsageException($"the root volume {options.Root} is missing: is the PersistentVolumeClaim mounted there?");
         }
 
-        using var gentoo = options.NoChroot ? null : new GentooRoot(options.Root, line => WriteLineAsync(line).GetAwaiter().GetResult());
+        var plan = options.Plan is null ? null : BootstrapPlan.Load(options.Plan);
+        using var gentoo = options.NoChroot ? null : new GentooRoot(options.Root, line => Say(line));
         if (gentoo is not null)
         {
             gentoo.EnsurePopulated(options.Source);
@@ -29,40 +42,130 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         if (options.ConfigDirectory is not null)
         {
             var changed = ManagedConfig.Apply(options.ConfigDirectory, options.Root);
-            await WriteLineAsync($">>> gentoo-builder: configuration applied ({changed.Count} file(s) changed)");
+            Say($">>> gentoo-builder: configuration applied ({changed.Count} file(s) changed)");
         }
 
-        if (options.Step == "configure")
+        var (exitCode, report) = options.Step switch
         {
-            return (ExitCodes.Success, new AgentReport { Step = options.Step, Result = "success", Started = started, Finished = clock.GetUtcNow() });
-        }
-
-        var emergeArgs = options.Step switch
-        {
-            "build" => EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)),
-            _ => EmergeInvocation.Check(options.EmergeArgs.Count > 0 ? options.EmergeArgs : ["--pretend", "--update", "--deep", "--newuse", "@world"]),
+            "configure" => Done("success"),
+            "sync" => await SyncAsync(stop),
+            "update" => await UpdateAsync(stop),
+            "bootstrap" => await BootstrapAsync(plan!, stop),
+            "check" => await EmergeAsync(EmergeInvocation.Check(options.EmergeArgs.Count > 0 ? options.EmergeArgs : DefaultCheck), stop),
+            "build" => await EmergeAsync(EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)), stop),
+            _ => await ShellAsync(stop),
         };
-        var stamp = started.UtcDateTime.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-        var logDirectory = Path.Combine(options.Root, "var", "log", "gentoo-builder");
-        var log = Path.Combine(logDirectory, $"{options.Step}-{stamp}.log");
-        var (file, args) = options.NoChroot
-            ? (options.Emerge, emergeArgs)
-            : ("chroot", (IReadOnlyList<string>)[options.Root, "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", options.Emerge, .. emergeArgs]);
+        report = report with { Step = options.Step, Log = LogPath, Started = started, Finished = clock.GetUtcNow() };
+        Directory.CreateDirectory(LogDirectory);
+        await File.WriteAllTextAsync(Path.Combine(LogDirectory, $"{options.Step}-{stamp}.json"), report.ToJson(), CancellationToken.None);
+        return (exitCode, report);
+    }
+
+    /// <summary>make update's first half: every repository, as repos.conf says.</summary>
+    private async Task<(int ExitCode, AgentReport Report)> SyncAsync(CancellationToken stop)
+    {
+        var result = await RunInRootAsync(options.Emaint, ["--auto", "sync"], classifier: null, stop);
+        if (result.ExitCode == 0 && !result.Interrupted)
+        {
+            return Done("success");
+        }
+
+        return (ExitCodes.Transient, new AgentReport
+        {
+            Step = options.Step,
+            Result = "transient",
+            Outcome = result.Interrupted ? "interrupted" : "sync-failed",
+            EmergeExitCode = result.ExitCode,
+            Error = $"emaint sync exited {result.ExitCode}; see {LogPath}",
+        });
+    }
+
+    /// <summary>make update: sync, then show what a world update would change without building it.</summary>
+    private async Task<(int ExitCode, AgentReport Report)> UpdateAsync(CancellationToken stop)
+    {
+        var sync = await SyncAsync(stop);
+        return sync.ExitCode != ExitCodes.Success ? sync : await EmergeAsync(EmergeInvocation.UpdatePreview(), stop);
+    }
+
+    /// <summary>The ordered steps that break bootstrap cycles, each with its temporary USE, then the check.</summary>
+    private async Task<(int ExitCode, AgentReport Report)> BootstrapAsync(BootstrapPlan plan, CancellationToken stop)
+    {
+        var completed = new List<string>();
+        var stepUse = Path.Combine(options.Root, "etc", "portage", "package.use", StepUseFile);
+        foreach (var step in plan.Steps)
+        {
+            Say($">>> gentoo-builder: bootstrap step {step.Name}: {string.Join(' ', step.Atoms)}{(step.Use is { Count: > 0 } ? $" with USE=\"{string.Join(' ', step.Use)}\" for this step" : "")}");
+            if (step.Use is { Count: > 0 })
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(stepUse)!);
+                await File.WriteAllLinesAsync(stepUse, [ManagedConfig.BeginMarker, .. step.Atoms.Select(a => $"{a} {string.Join(' ', step.Use)}")], CancellationToken.None);
+            }
+
+            (int ExitCode, AgentReport Report) result;
+            try
+            {
+                result = await EmergeAsync(EmergeInvocation.BootstrapStep(step.Atoms, step.EmergeArgs ?? [], step.Oneshot), stop);
+            }
+            finally
+            {
+                // The temporary USE must never outlive its step, even when the step fails or is interrupted.
+                File.Delete(stepUse);
+            }
+
+            if (result.ExitCode != ExitCodes.Success)
+            {
+                return (result.ExitCode, result.Report with { BootstrapStep = step.Name, CompletedSteps = completed });
+            }
+
+            completed.Add(step.Name);
+        }
+
+        if (plan.Check is { Enabled: false })
+        {
+            return (ExitCodes.Success, new AgentReport { Step = options.Step, Result = "success", CompletedSteps = completed });
+        }
+
+        var check = await EmergeAsync(EmergeInvocation.Check(plan.Check?.EmergeArgs is { Count: > 0 } args ? args : DefaultCheck), stop);
+        return (check.ExitCode, check.Report with { BootstrapStep = check.ExitCode == ExitCodes.Success ? null : "check", CompletedSteps = completed });
+    }
+
+    /// <summary>make bash: a ready chroot (mounted, configured) that a person enters with kubectl exec, until the pod ends.</summary>
+    private async Task<(int ExitCode, AgentReport Report)> ShellAsync(CancellationToken stop)
+    {
+        Say($">>> gentoo-builder: the root is ready; enter it with: kubectl exec -it POD -- chroot {options.Root} /bin/bash --login");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return Done("success");
+    }
+
+    private async Task<(int ExitCode, AgentReport Report)> EmergeAsync(IReadOnlyList<string> args, CancellationToken stop)
+    {
         var classifier = new EmergeClassifier();
-        var result = await new CommandRunner(console, log, options.GracePeriod).RunAsync(file, args, EmergeInvocation.Environment(options.Cpus), classifier, stop);
+        var result = await RunInRootAsync(options.Emerge, args, classifier, stop);
         var outcome = classifier.Complete(result.Interrupted ? 143 : result.ExitCode);
         var (exitCode, meaning) = Meaning(outcome);
         var kernel = MergedPackages.Scan(options.Root, outcome.Merged);
         var report = AgentReport.FromOutcome(options.Step, meaning, outcome, result.ExitCode) with
         {
-            Log = log,
             RequiredKernel = kernel.Required?.ToString(),
             KernelFiles = kernel.RequiringFiles.Select(f => "/" + Path.GetRelativePath(options.Root, f.Path)).Take(20).ToList(),
-            Started = started,
-            Finished = clock.GetUtcNow(),
         };
-        await File.WriteAllTextAsync(Path.Combine(logDirectory, $"{options.Step}-{stamp}.json"), report.ToJson(), CancellationToken.None);
         return (exitCode, report);
+    }
+
+    /// <summary>Runs a Portage command in the root: through chroot (stderr joined to stdout in order), or directly.</summary>
+    private Task<CommandResult> RunInRootAsync(string executable, IReadOnlyList<string> args, EmergeClassifier? classifier, CancellationToken stop)
+    {
+        var (file, arguments) = options.NoChroot
+            ? (executable, args)
+            : ("chroot", (IReadOnlyList<string>)[options.Root, "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", executable, .. args]);
+        return new CommandRunner(console, LogPath, options.GracePeriod).RunAsync(file, arguments, EmergeInvocation.Environment(options.Cpus), classifier, stop);
     }
 
     /// <summary>What the emerge outcome means for the operator: done, ask a person, or retry.</summary>
@@ -73,10 +176,12 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         _ => (ExitCodes.NeedsOperator, "needs-operator"),
     };
 
-    private async Task WriteLineAsync(string line)
+    private (int ExitCode, AgentReport Report) Done(string result) => (ExitCodes.Success, new AgentReport { Step = options.Step, Result = result });
+
+    private void Say(string line)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(line + "\n");
-        await console.WriteAsync(bytes);
-        await console.FlushAsync();
+        console.Write(bytes);
+        console.Flush();
     }
 }

@@ -8,7 +8,7 @@ public sealed class UsageException(string message) : Exception(message);
 /// <summary>What the operator asked the agent to do, from the container's arguments.</summary>
 public sealed record AgentOptions
 {
-    public static readonly string[] Steps = ["configure", "check", "build"];
+    public static readonly string[] Steps = ["configure", "sync", "update", "bootstrap", "check", "build", "shell"];
 
     public required string Step { get; init; }
 
@@ -35,6 +35,12 @@ public sealed record AgentOptions
 
     /// <summary>The emerge executable, as seen from inside the root.</summary>
     public string Emerge { get; init; } = "/usr/bin/emerge";
+
+    /// <summary>The emaint executable, as seen from inside the root.</summary>
+    public string Emaint { get; init; } = "/usr/sbin/emaint";
+
+    /// <summary>The bootstrap plan (bootstrap.json of the mounted ConfigMap).</summary>
+    public string? Plan { get; init; }
 
     public List<string> Packages { get; init; } = [];
 
@@ -77,6 +83,8 @@ public sealed record AgentOptions
                 "--distfiles" => options with { Distfiles = Value() },
                 "--repos" => options with { Repos = Value() },
                 "--emerge" => options with { Emerge = Value() },
+                "--emaint" => options with { Emaint = Value() },
+                "--plan" => options with { Plan = Value() },
                 "--package" => options.With(o => o.Packages.Add(Value())),
                 "--emerge-arg" => options.With(o => o.EmergeArgs.Add(Value())),
                 "--keep-going" => options with { KeepGoing = true },
@@ -90,6 +98,11 @@ public sealed record AgentOptions
         if (options.Step == "build" && options.Packages.Count == 0)
         {
             throw new UsageException("build needs at least one --package (an atom or a set such as @world)");
+        }
+
+        if (options.Step == "bootstrap" && options.Plan is null)
+        {
+            throw new UsageException("bootstrap needs --plan (the bootstrap.json the operator writes)");
         }
 
         return options;

@@ -134,7 +134,7 @@ public sealed class AgentRunTests : IDisposable
         var termination = Path.Combine(work.FullName, "termination-log");
         foreach (var (args, says) in new[]
                  {
-                     (new[] { "frobnicate" }, "gentoo-agent: unknown step 'frobnicate': expected one of configure, check, build"),
+                     (new[] { "frobnicate" }, "gentoo-agent: unknown step 'frobnicate': expected one of configure, sync, update, bootstrap, check, build, shell"),
                      (["build", "--root", Root], "gentoo-agent: build needs at least one --package (an atom or a set such as @world)"),
                      (["check", "--root", "/no/such/volume", "--termination-log", termination], "gentoo-agent: the root volume /no/such/volume is missing: is the PersistentVolumeClaim mounted there?"),
                  })

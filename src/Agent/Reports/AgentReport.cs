@@ -55,6 +55,12 @@ public sealed record AgentReport
 
     public IReadOnlyList<string> Excerpt { get; init; } = [];
 
+    /// <summary>For bootstrap runs: the step that failed ("check" for the consistency check).</summary>
+    public string? BootstrapStep { get; init; }
+
+    /// <summary>For bootstrap runs: the steps that completed, in order.</summary>
+    public IReadOnlyList<string>? CompletedSteps { get; init; }
+
     /// <summary>For agent errors: the one line that says what was wrong.</summary>
     public string? Error { get; init; }
 
