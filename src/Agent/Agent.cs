@@ -12,8 +12,14 @@ namespace Gentoo.Agent;
 /// Runs one step in the Gentoo root and reports: the work the proof of concept's Makefile targets did
 /// (sync, update, bootstrap, check, build) plus a ready chroot for a person (shell).
 /// </summary>
-public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvider clock)
+public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvider clock, TextWriter? progress = null)
 {
+    /// <summary>
+    /// Prefix of the progress lines written to stderr while emerge runs (one JSON object each). They go to stderr so
+    /// that a line never lands inside a half-written line of emerge's output; the operator reads them from the log.
+    /// </summary>
+    public const string ProgressPrefix = "gentoo-builder-progress ";
+
     private const string StepUseFile = "zz-gentoo-builder-step";
     private static readonly string[] DefaultCheck = ["--pretend", "--update", "--deep", "--newuse", "@world"];
 
@@ -147,6 +153,12 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
     private async Task<(int ExitCode, AgentReport Report)> EmergeAsync(IReadOnlyList<string> args, CancellationToken stop)
     {
         var classifier = new EmergeClassifier();
+        if (progress is not null)
+        {
+            classifier.ProgressChanged += p => progress.WriteLine(ProgressPrefix + System.Text.Json.JsonSerializer.Serialize(
+                new { package = p.Package, phase = p.Phase, done = p.Done, total = p.Total }));
+        }
+
         var result = await RunInRootAsync(options.Emerge, args, classifier, stop);
         var outcome = classifier.Complete(result.Interrupted ? 143 : result.ExitCode);
         var (exitCode, meaning) = Meaning(outcome);

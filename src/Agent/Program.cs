@@ -21,7 +21,7 @@ try
 {
     options = AgentOptions.Parse(args);
     await using var console = Console.OpenStandardOutput();
-    var (exitCode, report) = await new BuilderAgent(options, console, TimeProvider.System).RunAsync(stop.Token);
+    var (exitCode, report) = await new BuilderAgent(options, console, TimeProvider.System, Console.Error).RunAsync(stop.Token);
     WriteTerminationMessage(options.TerminationLog, report);
     return exitCode;
 }

@@ -55,6 +55,22 @@ public sealed class AgentRunTests : IDisposable
         Directory.GetFiles(Path.Combine(Root, "var", "log", "gentoo-builder"), "*.json").ShouldHaveSingleItem();
     }
 
+    [Fact]
+    public async Task Progress_is_published_as_json_lines_while_emerge_runs()
+    {
+        Directory.CreateDirectory(Root);
+        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", StandIn("01-success-build", 0), "--package", "@world"]);
+        using var console = new MemoryStream();
+        using var progress = new StringWriter();
+
+        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
+
+        var lines = progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.ShouldAllBe(l => l.StartsWith(BuilderAgent.ProgressPrefix, StringComparison.Ordinal));
+        lines.ShouldContain(BuilderAgent.ProgressPrefix + """{"package":"dev-libs/libgreet-2.1","phase":"compile","done":0,"total":4}""");
+        lines[^1].ShouldBe(BuilderAgent.ProgressPrefix + """{"package":null,"phase":null,"done":4,"total":4}""");
+    }
+
     [Theory]
     [InlineData("17-build-failure-compile", 1, ExitCodes.NeedsOperator, "build-failure")]
     [InlineData("09-keyword-change-autounmask", 1, ExitCodes.NeedsOperator, "keyword-change-required")]
@@ -67,6 +83,29 @@ public sealed class AgentRunTests : IDisposable
         exitCode.ShouldBe(agentExit);
         report.Outcome.ShouldBe(outcome);
         report.EmergeExitCode.ShouldBe(emergeExit);
+    }
+
+    public static TheoryData<string> AllFixtures() =>
+        new(Directory.GetFiles(Fixtures.PathOf("portage", "logs"), "*.log").Select(Path.GetFileNameWithoutExtension).Order()!);
+
+    [Theory]
+    [MemberData(nameof(AllFixtures))]
+    public async Task Every_outcome_real_portage_printed_is_reported_with_its_class_and_exit_code(string fixture)
+    {
+        var expected = JsonDocument.Parse(File.ReadAllText(Fixtures.PathOf("portage", "logs", fixture + ".expected.json"))).RootElement;
+        var emergeExit = expected.GetProperty("exitCode").GetInt32();
+        var outcome = expected.GetProperty("class").GetString();
+
+        var (exitCode, report, _) = await RunAsync(StandIn(fixture, emergeExit));
+
+        report.Outcome.ShouldBe(outcome);
+        exitCode.ShouldBe(outcome switch
+        {
+            "success" => ExitCodes.Success,
+            "fetch-failure" or "interrupted" => ExitCodes.Transient,
+            _ => ExitCodes.NeedsOperator,
+        });
+        Encoding.UTF8.GetByteCount(report.ToTerminationMessage()).ShouldBeLessThanOrEqualTo(4096);
     }
 
     [Fact]

@@ -180,3 +180,30 @@ public sealed class EmergeClassifierLimitsTests
         EmergeClassifier.Classify("something odd happened\n", exitCode: 1).Class.ShouldBe(OutcomeClass.Unknown);
     }
 }
+
+public sealed class EmergeProgressTests
+{
+    [Fact]
+    public async Task Progress_follows_the_package_its_phase_and_the_count()
+    {
+        var seen = new List<EmergeProgress>();
+        var classifier = new EmergeClassifier();
+        classifier.ProgressChanged += seen.Add;
+
+        classifier.Lines.Feed(await File.ReadAllBytesAsync(Fixtures.PathOf("portage", "logs", "01-success-build.log")));
+
+        seen.ShouldContain(new EmergeProgress("dev-libs/libgreet-2.1", "compile", 0, 4));
+        seen.ShouldContain(new EmergeProgress("app-misc/greeter-1.0", "install", 3, 4));
+        classifier.Progress.ShouldBe(new EmergeProgress(null, null, 4, 4));
+    }
+
+    [Fact]
+    public async Task Progress_of_binary_merges_and_parallel_jobs_counts_completions()
+    {
+        var classifier = new EmergeClassifier();
+        classifier.Lines.Feed(await File.ReadAllBytesAsync(Fixtures.PathOf("portage", "logs", "24-jobs2-interleaved-colour.log")));
+
+        classifier.Progress.Done.ShouldBe(4);
+        classifier.Progress.Total.ShouldBe(4);
+    }
+}

@@ -75,6 +75,21 @@ public sealed partial class EmergeClassifier
     /// <summary>Feed raw console bytes here (colours, CRs and all).</summary>
     public ConsoleLines Lines { get; }
 
+    /// <summary>Live progress, from the merge lines as they come.</summary>
+    public EmergeProgress Progress { get; private set; } = new(null, null, 0, 0);
+
+    /// <summary>Raised when <see cref="Progress"/> changes.</summary>
+    public event Action<EmergeProgress>? ProgressChanged;
+
+    private void Report(EmergeProgress progress)
+    {
+        if (progress != Progress)
+        {
+            Progress = progress;
+            ProgressChanged?.Invoke(progress);
+        }
+    }
+
     public static async Task<EmergeOutcome> ClassifyAsync(Stream output, ClassifierOptions? options = null, int? exitCode = null, CancellationToken ct = default)
     {
         var classifier = new EmergeClassifier(options);
@@ -219,6 +234,12 @@ public sealed partial class EmergeClassifier
         {
             sawPlan = true;
         }
+
+        if (line.StartsWith("*** Resuming merge", StringComparison.Ordinal))
+        {
+            // --keep-going starts a new, shorter list: its counts start again.
+            Report(Progress with { Done = 0 });
+        }
     }
 
     private void MergeProgress(string line)
@@ -234,6 +255,7 @@ public sealed partial class EmergeClassifier
 
             started[atom] = (binary, null);
             current = atom;
+            Report(Progress with { Package = atom, Phase = binary ? "binary" : null, Total = int.Parse(emerging.Groups["total"].Value, System.Globalization.CultureInfo.InvariantCulture) });
             return;
         }
 
@@ -253,6 +275,14 @@ public sealed partial class EmergeClassifier
                 }
             }
 
+            Report(Progress with
+            {
+                // With --jobs, "x of y" is the package's place in the list, not how many are done: count completions.
+                Done = Progress.Done + 1,
+                Total = int.Parse(done.Groups["total"].Value, System.Globalization.CultureInfo.InvariantCulture),
+                Package = current == atom ? null : Progress.Package,
+                Phase = current == atom ? null : Progress.Phase,
+            });
             return;
         }
 
@@ -274,6 +304,7 @@ public sealed partial class EmergeClassifier
         if (current is not null && PhaseOf(line) is { } phase)
         {
             started[current] = (started[current].Binary, phase);
+            Report(Progress with { Package = current, Phase = phase });
         }
     }
 
@@ -700,10 +731,10 @@ public sealed partial class EmergeClassifier
         return at >= 0 ? atom[..at] : atom;
     }
 
-    [GeneratedRegex("^>>> Emerging (?<binary>binary )?\\(\\d+ of \\d+\\) (?<atom>\\S+)")]
+    [GeneratedRegex("^>>> Emerging (?<binary>binary )?\\(\\d+ of (?<total>\\d+)\\) (?<atom>\\S+)")]
     private static partial Regex Emerging();
 
-    [GeneratedRegex("^>>> Completed \\(\\d+ of \\d+\\) (?<atom>\\S+)")]
+    [GeneratedRegex("^>>> Completed \\(\\d+ of (?<total>\\d+)\\) (?<atom>\\S+)")]
     private static partial Regex CompletedLine();
 
     [GeneratedRegex("^>>> Failed to emerge (?<atom>[^\\s,]+)(?<log>, Log file:)?")]

@@ -24,6 +24,9 @@ public enum OutcomeClass
 /// <param name="Temporary">True for a change that only breaks a cycle: apply once, then revert.</param>
 public sealed record ConfigurationFix(string File, string Line, bool Temporary = false);
 
+/// <summary>Where a running emerge is: the package it works on, its phase, and how many of how many are done.</summary>
+public sealed record EmergeProgress(string? Package, string? Phase, int Done, int Total);
+
 /// <summary>The classification of one emerge run.</summary>
 public sealed record EmergeOutcome(
     OutcomeClass Class,
