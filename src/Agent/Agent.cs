@@ -2,6 +2,7 @@ using System.Globalization;
 using Gentoo.Agent.Config;
 using Gentoo.Agent.Emerge;
 using Gentoo.Agent.Kernel;
+using Gentoo.Agent.Progress;
 using Gentoo.Agent.Reports;
 using Gentoo.Agent.Root;
 using Gentoo.Portage.Emerge;
@@ -153,13 +154,36 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
     private async Task<(int ExitCode, AgentReport Report)> EmergeAsync(IReadOnlyList<string> args, CancellationToken stop)
     {
         var classifier = new EmergeClassifier();
-        if (progress is not null)
+        var observability = ObservabilitySnapshots.Supported(options.Root);
+        EmergeProgress? published = null;
+        void Publish(EmergeProgress p)
         {
-            classifier.ProgressChanged += p => progress.WriteLine(ProgressPrefix + System.Text.Json.JsonSerializer.Serialize(
-                new { package = p.Package, phase = p.Phase, done = p.Done, total = p.Total }));
+            lock (classifier)
+            {
+                if (progress is null || p == published)
+                {
+                    return;
+                }
+
+                published = p;
+                progress.WriteLine(ProgressPrefix + System.Text.Json.JsonSerializer.Serialize(new { package = p.Package, phase = p.Phase, done = p.Done, total = p.Total }));
+            }
         }
 
-        var result = await RunInRootAsync(options.Emerge, args, classifier, stop);
+        // Portage's own snapshots, where it publishes them, are the better source; the console lines work everywhere.
+        classifier.ProgressChanged += p =>
+        {
+            if (!observability || ObservabilitySnapshots.Read(options.Root) is null)
+            {
+                Publish(p);
+            }
+        };
+        using var polling = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var poll = observability ? PollSnapshotsAsync(Publish, polling.Token) : Task.CompletedTask;
+        var environment = observability ? EmergeInvocation.Environment(options.Cpus).Append(new("FEATURES", "observability")).ToDictionary() : null;
+        var result = await RunInRootAsync(options.Emerge, args, classifier, stop, environment);
+        await polling.CancelAsync();
+        await poll;
         var outcome = classifier.Complete(result.Interrupted ? 143 : result.ExitCode);
         var (exitCode, meaning) = Meaning(outcome);
         var kernel = MergedPackages.Scan(options.Root, outcome.Merged);
@@ -171,13 +195,32 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         return (exitCode, report);
     }
 
+    private async Task PollSnapshotsAsync(Action<EmergeProgress> publish, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), clock);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                if (ObservabilitySnapshots.Read(options.Root) is { } snapshot)
+                {
+                    publish(snapshot);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     /// <summary>Runs a Portage command in the root: through chroot (stderr joined to stdout in order), or directly.</summary>
-    private Task<CommandResult> RunInRootAsync(string executable, IReadOnlyList<string> args, EmergeClassifier? classifier, CancellationToken stop)
+    private Task<CommandResult> RunInRootAsync(
+        string executable, IReadOnlyList<string> args, EmergeClassifier? classifier, CancellationToken stop, IReadOnlyDictionary<string, string>? environment = null)
     {
         var (file, arguments) = options.NoChroot
             ? (executable, args)
             : ("chroot", (IReadOnlyList<string>)[options.Root, "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", executable, .. args]);
-        return new CommandRunner(console, LogPath, options.GracePeriod).RunAsync(file, arguments, EmergeInvocation.Environment(options.Cpus), classifier, stop);
+        return new CommandRunner(console, LogPath, options.GracePeriod).RunAsync(file, arguments, environment ?? EmergeInvocation.Environment(options.Cpus), classifier, stop);
     }
 
     /// <summary>What the emerge outcome means for the operator: done, ask a person, or retry.</summary>

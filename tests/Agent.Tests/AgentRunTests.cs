@@ -71,6 +71,36 @@ public sealed class AgentRunTests : IDisposable
         lines[^1].ShouldBe(BuilderAgent.ProgressPrefix + """{"package":null,"phase":null,"done":4,"total":4}""");
     }
 
+    [Fact]
+    public async Task Portage_observability_snapshots_are_enabled_and_published_where_portage_has_them()
+    {
+        Directory.CreateDirectory(Path.Combine(Root, "usr", "lib", "python3.13", "site-packages", "_emerge"));
+        File.WriteAllText(Path.Combine(Root, "usr", "lib", "python3.13", "site-packages", "_emerge", "_observability.py"), "");
+        var script = Path.Combine(work.FullName, "emerge");
+        File.WriteAllText(script, $$"""
+            #!/bin/sh
+            echo "$FEATURES" > '{{work.FullName}}/features'
+            mkdir -p '{{Root}}/run/portage'
+            cat > '{{Root}}/run/portage/emerge-4242.json' <<'JSON'
+            {"emerge_pid": 4242, "jobs": {"completed": 2, "failed": 0, "max": 1, "merge_wait": 0, "merges_pending": 0, "running": 1, "total": 9},
+             "schema": 1, "tasks": [{"binary": false, "category": "www-client", "cpv": "www-client/firefox-128.0", "kind": "build", "merge_wait": false, "phase": "compile", "pf": "firefox-128.0"}],
+             "timestamp": 1795570800.5, "type": "snapshot"}
+            JSON
+            sleep 2
+            rm -f '{{Root}}/run/portage/emerge-4242.json'
+            exit 0
+            """);
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", script, "--package", "www-client/firefox"]);
+        using var console = new MemoryStream();
+        using var progress = new StringWriter();
+
+        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
+
+        File.ReadAllText(Path.Combine(work.FullName, "features")).Trim().ShouldBe("observability");
+        progress.ToString().ShouldContain(BuilderAgent.ProgressPrefix + """{"package":"www-client/firefox-128.0","phase":"compile","done":2,"total":9}""");
+    }
+
     [Theory]
     [InlineData("17-build-failure-compile", 1, ExitCodes.NeedsOperator, "build-failure")]
     [InlineData("09-keyword-change-autounmask", 1, ExitCodes.NeedsOperator, "keyword-change-required")]
