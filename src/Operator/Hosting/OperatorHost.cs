@@ -74,7 +74,7 @@ public static class OperatorHost
         {
             Identity = $"{Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName}_{Guid.NewGuid():N}",
         });
-        builder.Services.AddSingleton<ControllerManager>();
+        builder.Services.AddSingleton(sp => Controllers.Register(sp, options));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ControllerManager>());
         builder.Services.AddHealthChecks()
             .AddCheck<ApiServerHealthCheck>("apiserver", tags: ["ready"])

@@ -40,7 +40,11 @@ public sealed class Controller<T> : IRunnable, IDisposable
     private readonly ILogger log;
     private readonly KindInfo kind = KindInfo.Of<T>();
 
-    public Controller(Informer<T> primary, Func<IReconciler<T>> reconcilerFactory, ControllerOptions options, OperatorMetrics metrics, TimeProvider clock, ILogger log)
+    /// <param name="interesting">Which cache events of the primary kind need a reconcile; by default a new object, a
+    /// deletion, or a change of generation or of labels, annotations, finalizers and deletion (not status writes).</param>
+    public Controller(
+        Informer<T> primary, Func<IReconciler<T>> reconcilerFactory, ControllerOptions options, OperatorMetrics metrics, TimeProvider clock, ILogger log,
+        Func<CacheEvent<T>, bool>? interesting = null)
     {
         this.reconcilerFactory = reconcilerFactory;
         this.options = options;
@@ -48,17 +52,13 @@ public sealed class Controller<T> : IRunnable, IDisposable
         this.log = log;
         Queue = new WorkQueue<ObjectKey>(clock, options.BaseBackoff, options.MaxBackoff);
         Cache = primary;
+        interesting ??= SpecOrMetadataChanged;
         primary.AddHandler(change =>
         {
-            // Status-only writes do not bump the generation; reconciling on them would loop on our own writes.
-            if (change.Type == CacheEventType.Updated && change.Old is not null
-                && change.Old.Metadata.Generation == change.Object.Metadata.Generation
-                && SameMetadata(change.Old.Metadata, change.Object.Metadata))
+            if (interesting(change))
             {
-                return;
+                Enqueue(ObjectKey.Of(change.Object));
             }
-
-            Enqueue(ObjectKey.Of(change.Object));
         });
     }
 
@@ -193,6 +193,12 @@ public sealed class Controller<T> : IRunnable, IDisposable
         metrics.Reconciles.WithLabels(kind.Kind, result).Inc();
         metrics.ReconcileDuration.WithLabels(kind.Kind).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
+
+    /// <summary>Status-only writes do not bump the generation; reconciling on them would loop on our own writes.</summary>
+    private static bool SpecOrMetadataChanged(CacheEvent<T> change) =>
+        change.Type != CacheEventType.Updated || change.Old is null
+        || change.Old.Metadata.Generation != change.Object.Metadata.Generation
+        || !SameMetadata(change.Old.Metadata, change.Object.Metadata);
 
     private static bool SameMetadata(V1ObjectMeta a, V1ObjectMeta b) =>
         a.DeletionTimestamp == b.DeletionTimestamp

@@ -178,7 +178,7 @@ public sealed partial class ObjectStore(TimeProvider clock)
     }
 
     /// <summary>PUT of the object (subresource null) or of its status.</summary>
-    public JsonObject Update(ResourceType type, string ns, string name, JsonObject body, string? subresource, bool requireResourceVersion = true)
+    public JsonObject Update(ResourceType type, string ns, string name, JsonObject body, string? subresource)
     {
         lock (gate)
         {
@@ -198,7 +198,7 @@ public sealed partial class ObjectStore(TimeProvider clock)
                     throw ApiException.Conflict(type, name);
                 }
             }
-            else if (type.IsCustom && requireResourceVersion)
+            else if (type.IsCustom)
             {
                 throw Invalid(type, name, "metadata.resourceVersion", "Invalid value", "0x0", "must be specified for an update");
             }
