@@ -193,16 +193,8 @@ public static class ManagedConfig
 
     private static void ValidateMakeConf(string text)
     {
-        var number = 0;
-        foreach (var line in text.Split('\n'))
+        foreach (var (number, trimmed) in Settings(text))
         {
-            number++;
-            var trimmed = line.Trim();
-            if (trimmed.Length == 0 || trimmed.StartsWith('#'))
-            {
-                continue;
-            }
-
             var equals = trimmed.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0 || !trimmed[..equals].All(c => char.IsAsciiLetterOrDigit(c) || c == '_') || char.IsAsciiDigit(trimmed[0]))
             {
@@ -214,16 +206,8 @@ public static class ManagedConfig
     /// <summary>Every non-comment line must start with a valid atom (or, for world, be one).</summary>
     private static void ValidateAtoms(string key, string text)
     {
-        var number = 0;
-        foreach (var line in text.Split('\n'))
+        foreach (var (number, trimmed) in Settings(text))
         {
-            number++;
-            var trimmed = line.Trim();
-            if (trimmed.Length == 0 || trimmed.StartsWith('#'))
-            {
-                continue;
-            }
-
             var atom = trimmed.Split((char[])[' ', '\t'], 2)[0];
             if (!Atom.TryParse(atom, out _, out var error))
             {
@@ -232,6 +216,9 @@ public static class ManagedConfig
         }
     }
 
-    private static IEnumerable<string> Lines(string text) =>
-        text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'));
+    /// <summary>The lines that say something (not blank, not comments), trimmed, with their 1-based line numbers.</summary>
+    private static IEnumerable<(int Number, string Line)> Settings(string text) =>
+        text.Split('\n').Select((line, index) => (index + 1, line.Trim())).Where(l => l.Item2.Length > 0 && !l.Item2.StartsWith('#'));
+
+    private static IEnumerable<string> Lines(string text) => Settings(text).Select(l => l.Line);
 }
