@@ -1,0 +1,97 @@
+using Gentoo.Entities.V1Alpha1;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Operator.Desired;
+
+/// <summary>Where a builder's root volume is copied from: a VolumeSnapshot, or (without snapshots) a PVC to clone.</summary>
+public sealed record RootSource(string Kind, string Name)
+{
+    public static RootSource Snapshot(string name) => new("VolumeSnapshot", name);
+
+    public static RootSource CopyOf(string persistentVolumeClaim) => new("PersistentVolumeClaim", persistentVolumeClaim);
+}
+
+/// <summary>
+/// The PersistentVolumeClaims of bootstraps and builders. Root and source-archive volumes belong to their owner and
+/// go with it; the binary package volume belongs to its builder only under retainPolicy Delete, so by default it
+/// survives the builder's deletion with everything that was built.
+/// </summary>
+public static class DesiredVolumes
+{
+    public const string ManagedByLabel = "app.kubernetes.io/managed-by";
+    public const string ManagedBy = "gentoo-operator";
+    public const string BootstrapLabel = GroupVersion.Group + "/bootstrap";
+    public const string BuilderLabel = GroupVersion.Group + "/builder";
+    public const string VolumeLabel = GroupVersion.Group + "/volume";
+
+    public static string RootName(string owner) => owner + "-root";
+
+    public static string BinpkgsName(string builder) => builder + "-binpkgs";
+
+    public static string DistfilesName(string builder) => builder + "-distfiles";
+
+    public static V1PersistentVolumeClaim BootstrapRoot(GentooBootstrap bootstrap)
+    {
+        var storage = bootstrap.Spec.Storage;
+        return Claim(RootName(bootstrap.Name()), bootstrap.Namespace(), storage?.Size ?? "60Gi", storage?.StorageClassName,
+            new Dictionary<string, string> { [BootstrapLabel] = bootstrap.Name(), [VolumeLabel] = "root" }, OwnedBy(bootstrap), dataSource: null);
+    }
+
+    public static IReadOnlyList<V1PersistentVolumeClaim> Builder(GentooBuilder builder, RootSource root)
+    {
+        var storage = builder.Spec.Storage;
+        var labels = (string volume) => new Dictionary<string, string> { [BuilderLabel] = builder.Name(), [VolumeLabel] = volume };
+        var retained = storage?.Binpkgs?.RetainPolicy != RetainPolicy.Delete;
+        return
+        [
+            Claim(RootName(builder.Name()), builder.Namespace(), storage?.Root?.Size ?? "60Gi", storage?.Root?.StorageClassName, labels("root"), OwnedBy(builder),
+                new V1TypedLocalObjectReference
+                {
+                    ApiGroup = root.Kind == "VolumeSnapshot" ? "snapshot.storage.k8s.io" : null,
+                    Kind = root.Kind,
+                    Name = root.Name,
+                }),
+            Claim(BinpkgsName(builder.Name()), builder.Namespace(), storage?.Binpkgs?.Size ?? "50Gi", storage?.Binpkgs?.StorageClassName, labels("binpkgs"),
+                retained ? null : OwnedBy(builder), dataSource: null),
+            Claim(DistfilesName(builder.Name()), builder.Namespace(), storage?.Distfiles?.Size ?? "20Gi", storage?.Distfiles?.StorageClassName, labels("distfiles"),
+                OwnedBy(builder), dataSource: null),
+        ];
+    }
+
+    /// <summary>An owner reference that makes <paramref name="owner"/> the controller (garbage collection follows it).</summary>
+    public static V1OwnerReference OwnedBy(IKubernetesObject<V1ObjectMeta> owner) => new()
+    {
+        ApiVersion = owner.ApiVersion,
+        Kind = owner.Kind,
+        Name = owner.Name(),
+        Uid = owner.Uid(),
+        Controller = true,
+        BlockOwnerDeletion = true,
+    };
+
+    private static V1PersistentVolumeClaim Claim(
+        string name, string ns, string size, string? storageClass, Dictionary<string, string> labels, V1OwnerReference? owner, V1TypedLocalObjectReference? dataSource)
+    {
+        labels[ManagedByLabel] = ManagedBy;
+        return new V1PersistentVolumeClaim
+        {
+            ApiVersion = "v1",
+            Kind = "PersistentVolumeClaim",
+            Metadata = new V1ObjectMeta
+            {
+                Name = name,
+                NamespaceProperty = ns,
+                Labels = labels,
+                OwnerReferences = owner is null ? null : [owner],
+            },
+            Spec = new V1PersistentVolumeClaimSpec
+            {
+                AccessModes = ["ReadWriteOnce"],
+                StorageClassName = string.IsNullOrEmpty(storageClass) ? null : storageClass,
+                Resources = new V1VolumeResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["storage"] = new(size) } },
+                DataSource = dataSource,
+            },
+        };
+    }
+}

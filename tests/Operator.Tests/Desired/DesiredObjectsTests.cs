@@ -1,0 +1,116 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Desired;
+using Gentoo.Portage.Kernels;
+using k8s.Models;
+
+namespace Gentoo.Operator.Tests.Desired;
+
+public sealed class DesiredObjectsTests
+{
+    private static GentooBuilder Builder(RetainPolicy retain = RetainPolicy.Retain) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "plasma-desktop", NamespaceProperty = "builds", Uid = "u-builder" },
+        Spec = new GentooBuilderSpec
+        {
+            BootstrapRef = new LocalReference { Name = "plasma-desktop" },
+            Storage = new BuilderStorage { Binpkgs = new BinpkgsVolumeSpec { Size = "100Gi", RetainPolicy = retain, StorageClassName = "fast" } },
+            Resources = new V1ResourceRequirements { Limits = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("7500m"), ["memory"] = new("24Gi") } },
+            NodeSelector = new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" },
+        },
+    };
+
+    private static BuildRun Run(string name = "firefox") => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = "builds", Uid = "u-run" },
+        Spec = new BuildRunSpec
+        {
+            BuilderRef = new LocalReference { Name = "plasma-desktop" },
+            Packages = ["www-client/firefox"],
+            EmergeArgs = ["--update", "--deep"],
+            KeepGoing = true,
+        },
+    };
+
+    [Fact]
+    public void Builder_volumes_restore_the_root_and_keep_binary_packages_unless_asked_to_delete_them()
+    {
+        var claims = DesiredVolumes.Builder(Builder(), RootSource.Snapshot("plasma-desktop-bootstrap-1"));
+
+        claims.Select(c => c.Metadata.Name).ShouldBe(["plasma-desktop-root", "plasma-desktop-binpkgs", "plasma-desktop-distfiles"]);
+        var root = claims[0];
+        root.Spec.DataSource.ShouldBeEquivalentTo(new V1TypedLocalObjectReference { ApiGroup = "snapshot.storage.k8s.io", Kind = "VolumeSnapshot", Name = "plasma-desktop-bootstrap-1" });
+        root.Spec.Resources.Requests["storage"].ToString().ShouldBe("60Gi");
+        root.Metadata.OwnerReferences.ShouldHaveSingleItem().Uid.ShouldBe("u-builder");
+        var binpkgs = claims[1];
+        binpkgs.Metadata.OwnerReferences.ShouldBeNull("retained binary packages must survive the builder");
+        binpkgs.Spec.StorageClassName.ShouldBe("fast");
+        binpkgs.Spec.Resources.Requests["storage"].ToString().ShouldBe("100Gi");
+        DesiredVolumes.Builder(Builder(RetainPolicy.Delete), RootSource.CopyOf("plasma-desktop-root"))[1].Metadata.OwnerReferences.ShouldHaveSingleItem();
+    }
+
+    [Fact]
+    public void Root_copied_from_a_volume_uses_a_pvc_data_source()
+    {
+        var root = DesiredVolumes.Builder(Builder(), RootSource.CopyOf("plasma-desktop-root-bootstrap"))[0];
+
+        root.Spec.DataSource.Kind.ShouldBe("PersistentVolumeClaim");
+        root.Spec.DataSource.ApiGroup.ShouldBeNull();
+    }
+
+    [Fact]
+    public void Build_pod_runs_the_agent_from_the_operator_image_in_the_gentoo_image_with_the_builders_volumes()
+    {
+        var pod = DesiredBuildPod.Build(Run(), Builder(), "docker.io/gentoo/stage3:amd64-desktop-systemd", 2, KernelVersion.Parse("6.1"), new PodSettings("registry.local/gentoo-builder:1.0"));
+
+        pod.Metadata.Name.ShouldBe("firefox-2");
+        pod.Metadata.OwnerReferences.ShouldHaveSingleItem().Uid.ShouldBe("u-run");
+        pod.Spec.RestartPolicy.ShouldBe("Never");
+        pod.Spec.TerminationGracePeriodSeconds.ShouldBe(330);
+        var init = pod.Spec.InitContainers.ShouldHaveSingleItem();
+        init.Image.ShouldBe("registry.local/gentoo-builder:1.0");
+        init.Command.ShouldBe(["cp", "/opt/gentoo-builder/gentoo-agent", "/gentoo-builder/bin/gentoo-agent"]);
+        var build = pod.Spec.Containers.ShouldHaveSingleItem();
+        build.Image.ShouldBe("docker.io/gentoo/stage3:amd64-desktop-systemd");
+        build.Command.ShouldBe(["/gentoo-builder/bin/gentoo-agent"]);
+        build.Args.ShouldBe([
+            "build", "--root", "/mnt/gentoo", "--config", "/etc/gentoo-builder/config", "--binpkgs", "/mnt/binpkgs", "--distfiles", "/mnt/distfiles",
+            "--package", "www-client/firefox", "--emerge-arg", "--update", "--emerge-arg", "--deep", "--keep-going", "--cpus", "8", "--grace-period", "300",
+        ]);
+        build.SecurityContext.Privileged.ShouldBe(true);
+        build.TerminationMessagePolicy.ShouldBe("FallbackToLogsOnError");
+        pod.Spec.Volumes.Where(v => v.PersistentVolumeClaim is not null).Select(v => v.PersistentVolumeClaim.ClaimName)
+            .ShouldBe(["plasma-desktop-root", "plasma-desktop-binpkgs", "plasma-desktop-distfiles"]);
+        pod.Spec.Volumes.Single(v => v.Name == "config").ConfigMap.Name.ShouldBe("plasma-desktop-portage");
+        pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values.ShouldBe(["393471"]);
+        pod.Spec.NodeSelector["kubernetes.io/arch"].ShouldBe("amd64");
+    }
+
+    [Fact]
+    public void Pod_name_is_deterministic_and_valid_for_long_run_names()
+    {
+        var name = new string('a', 70);
+
+        var pod = DesiredBuildPod.PodName(name, 12);
+
+        pod.Length.ShouldBeLessThanOrEqualTo(63);
+        pod.ShouldEndWith("-12");
+        DesiredBuildPod.PodName(name, 12).ShouldBe(pod);
+        DesiredBuildPod.PodName(new string('a', 69) + "b", 12).ShouldNotBe(pod);
+    }
+
+    [Theory]
+    [InlineData(null, null, null)]
+    [InlineData("500m", null, 1)]
+    [InlineData("4", "8", 8)]
+    [InlineData(null, "2", 2)]
+    public void Cpu_limit_or_request_becomes_whole_cpus(string? request, string? limit, int? cpus)
+    {
+        var resources = new V1ResourceRequirements
+        {
+            Requests = request is null ? null : new Dictionary<string, ResourceQuantity> { ["cpu"] = new(request) },
+            Limits = limit is null ? null : new Dictionary<string, ResourceQuantity> { ["cpu"] = new(limit) },
+        };
+
+        DesiredBuildPod.Cpus(resources).ShouldBe(cpus);
+    }
+}
