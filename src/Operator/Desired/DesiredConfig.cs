@@ -1,0 +1,95 @@
+using System.Text;
+using Gentoo.Entities.V1Alpha1;
+
+namespace Gentoo.Operator.Desired;
+
+/// <summary>
+/// The Portage configuration the agent writes as managed files, as ConfigMap data (one key per file: make.conf,
+/// repos.conf, world, package.use, package.accept_keywords, ...). The inline configuration comes first, then each
+/// configFrom ConfigMap in order, appended key by key, so a later make.conf assignment wins as it does in Portage.
+/// </summary>
+public static class DesiredConfig
+{
+    public static IReadOnlyDictionary<string, string> Portage(
+        PortageConfig? inline, IReadOnlyList<RepositorySpec>? repositories, IEnumerable<IDictionary<string, string>> configMaps)
+    {
+        var data = new SortedDictionary<string, StringBuilder>(StringComparer.Ordinal);
+        void Append(string key, IEnumerable<string> lines)
+        {
+            var text = string.Concat(lines.Select(l => l.TrimEnd('\n') + "\n"));
+            if (text.Length == 0)
+            {
+                return;
+            }
+
+            if (!data.TryGetValue(key, out var builder))
+            {
+                data[key] = builder = new StringBuilder();
+            }
+
+            builder.Append(text);
+        }
+
+        if (inline is not null)
+        {
+            Append("make.conf", (inline.MakeConf ?? new Dictionary<string, string>()).Select(p => $"{p.Key}=\"{Escape(p.Value)}\""));
+            Append("package.use", inline.PackageUse ?? []);
+            Append("package.accept_keywords", inline.PackageAcceptKeywords ?? []);
+            Append("package.mask", inline.PackageMask ?? []);
+            Append("package.unmask", inline.PackageUnmask ?? []);
+            Append("package.license", inline.PackageLicense ?? []);
+            Append("world", inline.World ?? []);
+        }
+
+        if (repositories is { Count: > 0 })
+        {
+            Append("repos.conf", [ReposConf(repositories)]);
+        }
+
+        foreach (var configMap in configMaps)
+        {
+            foreach (var (key, value) in configMap.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                Append(key, [value]);
+            }
+        }
+
+        return data.ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
+    }
+
+    /// <summary>repos.conf for the repositories: the first is the main repository; all live under /var/db/repos.</summary>
+    public static string ReposConf(IReadOnlyList<RepositorySpec> repositories)
+    {
+        var text = new StringBuilder();
+        text.Append("[DEFAULT]\nmain-repo = ").Append(repositories[0].Name).Append('\n');
+        foreach (var repository in repositories)
+        {
+            text.Append('\n').Append('[').Append(repository.Name).Append("]\n");
+            text.Append("location = /var/db/repos/").Append(repository.Name).Append('\n');
+            text.Append("sync-type = ").Append(repository.SyncType switch
+            {
+                SyncType.Git => "git",
+                SyncType.Rsync => "rsync",
+                _ => "webrsync",
+            }).Append('\n');
+            if (!string.IsNullOrEmpty(repository.Uri))
+            {
+                text.Append("sync-uri = ").Append(repository.Uri).Append('\n');
+            }
+
+            if (repository.SyncType == SyncType.Git && !string.IsNullOrEmpty(repository.Branch))
+            {
+                text.Append("sync-git-clone-extra-opts = --branch=").Append(repository.Branch).Append('\n');
+            }
+
+            if (repository.Priority is { } priority)
+            {
+                text.Append("priority = ").Append(priority).Append('\n');
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+}
