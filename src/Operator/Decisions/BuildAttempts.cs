@@ -1,0 +1,160 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Gentoo.Entities.V1Alpha1;
+using k8s.Models;
+
+namespace Gentoo.Operator.Decisions;
+
+/// <summary>What became of one build attempt.</summary>
+public enum AttemptResult
+{
+    /// <summary>Not placed yet: waiting for a node (see the verdict's reason).</summary>
+    Pending,
+    Running,
+    Succeeded,
+
+    /// <summary>A person must act: configuration or a build failure.</summary>
+    NeedsOperator,
+
+    /// <summary>A retry may succeed: fetch failure, interruption, eviction, lost node.</summary>
+    Transient,
+
+    /// <summary>The agent could not run the step (bad input, missing volume): a person must look.</summary>
+    AgentError,
+}
+
+/// <summary>The agent's termination report as the operator reads it (the agent's AgentReport, tolerant of additions).</summary>
+public sealed record AgentReportView
+{
+    public string? Step { get; init; }
+
+    public string? Result { get; init; }
+
+    public string? Outcome { get; init; }
+
+    public int? EmergeExitCode { get; init; }
+
+    public IReadOnlyList<string> Atoms { get; init; } = [];
+
+    public string? Phase { get; init; }
+
+    public int PackagesMerged { get; init; }
+
+    public int BinariesReused { get; init; }
+
+    public string? BuildLog { get; init; }
+
+    public string? RequiredKernel { get; init; }
+
+    public IReadOnlyList<string> KernelFiles { get; init; } = [];
+
+    public IReadOnlyList<ReportFixView> Fixes { get; init; } = [];
+
+    public IReadOnlyList<string> Excerpt { get; init; } = [];
+
+    public string? Error { get; init; }
+}
+
+public sealed record ReportFixView(string File, string Line, bool Temporary);
+
+/// <summary>The verdict on an attempt: the result, why, and what the agent reported.</summary>
+public sealed record AttemptVerdict(AttemptResult Result, string Reason, string Message, int? ExitCode, AgentReportView? Report);
+
+/// <summary>Judges a build pod from what the API server shows of it: phase, conditions, the container's termination state and message.</summary>
+public static class BuildAttempts
+{
+    public const int ExitSuccess = 0;
+    public const int ExitNeedsOperator = 10;
+    public const int ExitTransient = 20;
+    public const int ExitAgentError = 30;
+
+    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true, NumberHandling = JsonNumberHandling.AllowReadingFromString };
+
+    public static AttemptVerdict Judge(V1Pod pod)
+    {
+        var status = pod.Status;
+        if (status?.Reason == "Evicted")
+        {
+            return new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the pod was evicted: {status.Message}", null, null);
+        }
+
+        var build = status?.ContainerStatuses?.FirstOrDefault(c => c.Name == "build");
+        var terminated = build?.State?.Terminated;
+        if (terminated is null)
+        {
+            if (status?.Phase is "Failed" or "Unknown")
+            {
+                return new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the pod ended without a build result ({status.Phase}: {status.Reason} {status.Message})".TrimEnd(), null, null);
+            }
+
+            var scheduled = status?.Conditions?.FirstOrDefault(c => c.Type == "PodScheduled");
+            if (scheduled is { Status: "False", Reason: "Unschedulable" })
+            {
+                var kernel = scheduled.Message?.Contains("affinity", StringComparison.OrdinalIgnoreCase) == true;
+                return new AttemptVerdict(AttemptResult.Pending, kernel ? Reasons.NoNodeWithRequiredKernel : Reasons.Pending, scheduled.Message ?? "no node can take the build", null, null);
+            }
+
+            return status?.Phase == "Running"
+                ? new AttemptVerdict(AttemptResult.Running, Reasons.Running, "building", null, null)
+                : new AttemptVerdict(AttemptResult.Pending, Reasons.Pending, "waiting for the build pod to start", null, null);
+        }
+
+        var report = ParseReport(terminated.Message);
+        var exitCode = terminated.ExitCode;
+        if (terminated.Reason == "OOMKilled")
+        {
+            return new AttemptVerdict(AttemptResult.NeedsOperator, "OutOfMemory",
+                "the build ran out of memory: raise the builder's memory limit or lower its CPU limit (MAKEOPTS follows it), then resume", exitCode, report);
+        }
+
+        return exitCode switch
+        {
+            ExitSuccess => new AttemptVerdict(AttemptResult.Succeeded, Reasons.Succeeded,
+                $"built {report?.PackagesMerged ?? 0} package(s), {report?.BinariesReused ?? 0} re-used from binary packages", exitCode, report),
+            ExitNeedsOperator => new AttemptVerdict(AttemptResult.NeedsOperator, ReasonOf(report?.Outcome) ?? Reasons.Failed, Explain(report), exitCode, report),
+            ExitTransient => new AttemptVerdict(AttemptResult.Transient, ReasonOf(report?.Outcome) ?? Reasons.Interrupted, Explain(report), exitCode, report),
+            ExitAgentError => new AttemptVerdict(AttemptResult.AgentError, "AgentError", report?.Error ?? "the agent could not run the build; see the pod log", exitCode, report),
+            137 or 143 => new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the build container was killed (exit {exitCode})", exitCode, report),
+            _ => new AttemptVerdict(AttemptResult.AgentError, "AgentError", $"the build container exited {exitCode} without a report: {terminated.Message}".TrimEnd(' ', ':'), exitCode, report),
+        };
+    }
+
+    /// <summary>The termination message as a report; null when it is not the agent's JSON (the log tail, with FallbackToLogsOnError).</summary>
+    public static AgentReportView? ParseReport(string? message)
+    {
+        if (string.IsNullOrWhiteSpace(message) || !message.TrimStart().StartsWith('{'))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<AgentReportView>(message, Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The CamelCase condition reason of an outcome class ("keyword-change-required" -> KeywordChangeRequired).</summary>
+    public static string? ReasonOf(string? outcome) =>
+        string.IsNullOrEmpty(outcome) ? null : string.Concat(outcome.Split('-').Select(part => part.Length == 0 ? "" : char.ToUpperInvariant(part[0]) + part[1..]));
+
+    /// <summary>One message for a person: what failed, where, and the fix emerge proposed.</summary>
+    public static string Explain(AgentReportView? report)
+    {
+        if (report is null)
+        {
+            return "the build failed without a report; see the pod log";
+        }
+
+        var what = report.Outcome?.Replace('-', ' ') ?? "failure";
+        var atoms = report.Atoms.Count > 0 ? " of " + string.Join(", ", report.Atoms.Take(5)) : "";
+        var phase = report.Phase is null ? "" : $" in the {report.Phase} phase";
+        var fix = report.Fixes.Count > 0
+            ? "; emerge proposes: " + string.Join("; ", report.Fixes.Select(f => $"{f.File}: {f.Line}")) + " (kubectl gentoo resume RUN --accept N)"
+            : report.BuildLog is not null ? $"; build log: {report.BuildLog}" : "";
+        return $"{what}{atoms}{phase}{fix}";
+    }
+}
