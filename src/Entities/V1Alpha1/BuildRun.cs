@@ -186,6 +186,12 @@ public sealed class BuildAttempt
 
     /// <summary>The failure class, when it failed.</summary>
     public FailureClass? FailureClass { get; set; }
+
+    /// <summary>The package the failure is about, when it failed.</summary>
+    public string? Atom { get; set; }
+
+    /// <summary>Packages merged in this attempt (built or re-used).</summary>
+    public int? PackagesMerged { get; set; }
 }
 
 /// <summary>Package counts.</summary>

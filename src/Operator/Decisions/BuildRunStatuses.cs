@@ -1,0 +1,189 @@
+using System.Globalization;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Runtime;
+
+namespace Gentoo.Operator.Decisions;
+
+/// <summary>Where one attempt ran.</summary>
+public sealed record AttemptPlacement(int Number, string Pod, string? Node, string? NodeKernel, DateTime? Started);
+
+/// <summary>What the reconciler should do after writing the status.</summary>
+public enum NextStep
+{
+    /// <summary>Keep watching the running or pending attempt.</summary>
+    Wait,
+
+    /// <summary>Start the next attempt after a backoff (transient failure under policy Retry).</summary>
+    Retry,
+
+    /// <summary>Wait for a person (resume annotation) or for a change of spec.</summary>
+    AwaitOperator,
+
+    /// <summary>Nothing more will happen.</summary>
+    Done,
+}
+
+/// <summary>
+/// Turns an attempt's verdict into BuildRun status: the attempt record, phase, package counts, failure block, the
+/// fixes emerge proposed (numbered, for resume --accept), and conditions following the Kubernetes conventions:
+/// Ready summarizes; Reconciling, AwaitingOperator and Stalled exist only while true.
+/// </summary>
+public static class BuildRunStatuses
+{
+    public static NextStep Apply(BuildRun run, AttemptVerdict verdict, AttemptPlacement placement, DateTime now)
+    {
+        var status = run.Status;
+        var generation = run.Metadata.Generation;
+        status.ObservedGeneration = generation;
+        status.StartTime ??= placement.Started ?? now;
+        status.AttemptCount = Math.Max(status.AttemptCount ?? 0, placement.Number);
+        var attempt = Record(status, placement);
+        var report = verdict.Report;
+
+        if (verdict.Result is AttemptResult.Pending or AttemptResult.Running)
+        {
+            attempt.Outcome = verdict.Result == AttemptResult.Running ? "Running" : "Pending";
+            status.Phase = verdict.Result == AttemptResult.Running ? "Running" : "Pending";
+            status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Reconciling, verdict.Reason, verdict.Message, generation, now);
+            status.Conditions = Conditions.MarkFalse(status.Conditions, ConditionTypes.Ready, verdict.Reason, verdict.Message, generation, now);
+            status.Duration = Duration(status.StartTime.Value, now);
+            return NextStep.Wait;
+        }
+
+        attempt.EndTime = now;
+        attempt.ExitCode = verdict.ExitCode;
+        attempt.PackagesMerged = report?.PackagesMerged;
+        attempt.Atom = report is { Atoms.Count: > 0 } ? report.Atoms[0] : null;
+        attempt.FailureClass = FailureClassOf(report?.Outcome);
+        status.Packages = new PackageCounts
+        {
+            Built = (status.Packages?.Built ?? 0) + Math.Max(0, (report?.PackagesMerged ?? 0) - (report?.BinariesReused ?? 0)),
+            Reused = (status.Packages?.Reused ?? 0) + (report?.BinariesReused ?? 0),
+            Failed = verdict.Result == AttemptResult.Succeeded ? status.Packages?.Failed ?? 0 : (status.Packages?.Failed ?? 0) + (report?.Atoms.Count ?? 0),
+        };
+        if (report?.RequiredKernel is { } kernel)
+        {
+            status.RequiredKernel = new KernelRequirement { Version = kernel, Source = "Binaries", Files = report.KernelFiles.Take(20).ToList() };
+        }
+
+        status.Progress = null;
+        status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Reconciling);
+        if (verdict.Result == AttemptResult.Succeeded)
+        {
+            attempt.Outcome = "Succeeded";
+            status.Phase = "Succeeded";
+            status.Failure = null;
+            status.CompletionTime = now;
+            status.Duration = Duration(status.StartTime.Value, now);
+            status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.AwaitingOperator);
+            status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Stalled);
+            status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Ready, verdict.Reason, verdict.Message, generation, now);
+            return NextStep.Done;
+        }
+
+        status.Failure = new FailureInfo
+        {
+            Class = attempt.FailureClass ?? FailureClass.Unknown,
+            Atom = attempt.Atom,
+            Phase = report?.Phase,
+            Message = verdict.Message,
+            SuggestedFix = report?.Fixes.Select(f => f.Line).ToList(),
+            BuildLog = report?.BuildLog,
+            LogExcerpt = report?.Excerpt.TakeLast(40).ToList(),
+        };
+        status.ProposedFixes = report?.Fixes.Select((f, i) => new ProposedFix { Number = i + 1, Class = attempt.FailureClass, File = f.File, Lines = [f.Line] }).ToList();
+        status.Conditions = Conditions.MarkFalse(status.Conditions, ConditionTypes.Ready, verdict.Reason, verdict.Message, generation, now);
+
+        var policy = run.Spec.OnFailure?.Policy ?? FailurePolicy.AwaitOperator;
+        var retries = run.Spec.OnFailure?.Retries ?? 3;
+        if (verdict.Result == AttemptResult.Transient)
+        {
+            attempt.Outcome = "Transient";
+            var failedAttempts = status.Attempts!.Count(a => a.Outcome is "Transient");
+            if (policy == FailurePolicy.Retry && failedAttempts <= retries)
+            {
+                status.Phase = "Retrying";
+                status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Reconciling, Reasons.Retrying,
+                    $"{verdict.Message}; retry {failedAttempts} of {retries}", generation, now);
+                return NextStep.Retry;
+            }
+        }
+        else
+        {
+            attempt.Outcome = verdict.Result == AttemptResult.AgentError ? "AgentError" : "NeedsOperator";
+        }
+
+        if (NoProgress(status.Attempts!))
+        {
+            status.Phase = "Stalled";
+            status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Stalled, Reasons.NoProgress,
+                $"{attempt.Atom ?? "the build"} failed twice in a row the same way, or an attempt built nothing new: change the configuration or the spec; resuming as is will not help",
+                generation, now);
+        }
+
+        if (policy == FailurePolicy.Fail)
+        {
+            status.Phase = "Failed";
+            status.CompletionTime = now;
+            status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.AwaitingOperator);
+            status.Duration = Duration(status.StartTime.Value, now);
+            return NextStep.Done;
+        }
+
+        status.Phase = status.Phase == "Stalled" ? "Stalled" : "AwaitingOperator";
+        status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.AwaitingOperator, verdict.Reason, verdict.Message, generation, now);
+        status.Duration = Duration(status.StartTime.Value, now);
+        return NextStep.AwaitOperator;
+    }
+
+    /// <summary>The same package failed the same way in the last two attempts, or the last failed attempt merged nothing after a previous attempt.</summary>
+    public static bool NoProgress(IList<BuildAttempt> attempts)
+    {
+        var ended = attempts.Where(a => a.EndTime is not null && a.Outcome is not "Succeeded").ToList();
+        if (ended.Count < 2)
+        {
+            return false;
+        }
+
+        var (previous, last) = (ended[^2], ended[^1]);
+        var sameFailure = last.Atom is not null && last.Atom == previous.Atom && last.FailureClass == previous.FailureClass;
+        var nothingNew = (last.PackagesMerged ?? 0) == 0 && last.FailureClass == previous.FailureClass;
+        return sameFailure || nothingNew;
+    }
+
+    private static BuildAttempt Record(BuildRunStatus status, AttemptPlacement placement)
+    {
+        status.Attempts ??= new List<BuildAttempt>();
+        var attempt = status.Attempts.FirstOrDefault(a => a.Number == placement.Number);
+        if (attempt is null)
+        {
+            attempt = new BuildAttempt { Number = placement.Number };
+            status.Attempts.Add(attempt);
+        }
+
+        attempt.Pod = placement.Pod;
+        attempt.Node = placement.Node ?? attempt.Node;
+        attempt.NodeKernel = placement.NodeKernel ?? attempt.NodeKernel;
+        attempt.StartTime ??= placement.Started;
+        return attempt;
+    }
+
+    public static FailureClass? FailureClassOf(string? outcome) =>
+        BuildAttempts.ReasonOf(outcome) is { } name && Enum.TryParse<FailureClass>(name, out var value) ? value : null;
+
+    /// <summary>"1h12m", "3m05s", "42s": the Duration printer column.</summary>
+    public static string Duration(DateTime from, DateTime to)
+    {
+        var span = to - from;
+        if (span < TimeSpan.Zero)
+        {
+            span = TimeSpan.Zero;
+        }
+
+        return span.TotalHours >= 1
+            ? string.Create(CultureInfo.InvariantCulture, $"{(int)span.TotalHours}h{span.Minutes:00}m")
+            : span.TotalMinutes >= 1
+                ? string.Create(CultureInfo.InvariantCulture, $"{span.Minutes}m{span.Seconds:00}s")
+                : string.Create(CultureInfo.InvariantCulture, $"{span.Seconds}s");
+    }
+}

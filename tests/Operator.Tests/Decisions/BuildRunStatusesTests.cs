@@ -1,0 +1,122 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Decisions;
+using Gentoo.Operator.Runtime;
+using k8s.Models;
+
+namespace Gentoo.Operator.Tests.Decisions;
+
+public sealed class BuildRunStatusesTests
+{
+    private static readonly DateTime T0 = new(2026, 11, 25, 2, 0, 0, DateTimeKind.Utc);
+
+    private static BuildRun Run(FailurePolicy policy = FailurePolicy.AwaitOperator, int? retries = null) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "firefox", Generation = 3 },
+        Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "b" }, OnFailure = new FailureHandling { Policy = policy, Retries = retries } },
+    };
+
+    private static AttemptPlacement Attempt(int n) => new(n, $"firefox-{n}", "node-a", "6.6.30", T0);
+
+    private static AttemptVerdict Verdict(AttemptResult result, string reason, string? outcome = null, string atom = "www-client/firefox-128.0", int merged = 0, int reused = 0) =>
+        new(result, reason, "message", result == AttemptResult.Succeeded ? 0 : 10, new AgentReportView
+        {
+            Outcome = outcome,
+            Atoms = [atom],
+            PackagesMerged = merged,
+            BinariesReused = reused,
+            RequiredKernel = "3.17.0",
+            Fixes = outcome == "keyword-change-required" ? [new ReportFixView("package.accept_keywords", "dev-libs/nss:0 ~amd64", false)] : [],
+        });
+
+    [Fact]
+    public void Success_makes_ready_with_counts_kernel_and_no_abnormal_conditions()
+    {
+        var run = Run();
+        BuildRunStatuses.Apply(run, new AttemptVerdict(AttemptResult.Running, Reasons.Running, "building", null, null), Attempt(1), T0.AddMinutes(1));
+
+        var next = BuildRunStatuses.Apply(run, Verdict(AttemptResult.Succeeded, Reasons.Succeeded, "success", merged: 10, reused: 4), Attempt(1), T0.AddMinutes(72));
+
+        next.ShouldBe(NextStep.Done);
+        run.Status.Phase.ShouldBe("Succeeded");
+        run.Status.ObservedGeneration.ShouldBe(3);
+        run.Status.Packages!.Built.ShouldBe(6);
+        run.Status.Packages.Reused.ShouldBe(4);
+        run.Status.Duration.ShouldBe("1h12m");
+        run.Status.RequiredKernel!.Version.ShouldBe("3.17.0");
+        Conditions.IsTrue(run.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
+        run.Status.Conditions!.Select(c => c.Type).ShouldBe([ConditionTypes.Ready]);
+        run.Status.Attempts.ShouldHaveSingleItem().Outcome.ShouldBe("Succeeded");
+    }
+
+    [Fact]
+    public void Failure_awaits_a_person_with_the_reason_and_numbered_fixes()
+    {
+        var run = Run();
+
+        var next = BuildRunStatuses.Apply(run, Verdict(AttemptResult.NeedsOperator, "KeywordChangeRequired", "keyword-change-required", "dev-libs/nss-3.46"), Attempt(1), T0);
+
+        next.ShouldBe(NextStep.AwaitOperator);
+        run.Status.Phase.ShouldBe("AwaitingOperator");
+        var awaiting = Conditions.Find(run.Status.Conditions, ConditionTypes.AwaitingOperator)!;
+        awaiting.Status.ShouldBe("True");
+        awaiting.Reason.ShouldBe("KeywordChangeRequired");
+        Conditions.Find(run.Status.Conditions, ConditionTypes.Ready)!.Status.ShouldBe("False");
+        run.Status.Failure!.Class.ShouldBe(FailureClass.KeywordChangeRequired);
+        run.Status.Failure.Atom.ShouldBe("dev-libs/nss-3.46");
+        run.Status.ProposedFixes.ShouldHaveSingleItem().Number.ShouldBe(1);
+        Conditions.Find(run.Status.Conditions, ConditionTypes.Reconciling).ShouldBeNull();
+    }
+
+    [Fact]
+    public void Transient_failures_retry_up_to_the_count_then_wait_for_a_person()
+    {
+        var run = Run(FailurePolicy.Retry, retries: 2);
+        var fetch = Verdict(AttemptResult.Transient, "FetchFailure", "fetch-failure", "net-misc/a-1", merged: 3);
+
+        BuildRunStatuses.Apply(run, fetch, Attempt(1), T0).ShouldBe(NextStep.Retry);
+        run.Status.Phase.ShouldBe("Retrying");
+        BuildRunStatuses.Apply(run, fetch with { Report = fetch.Report! with { Atoms = ["net-misc/b-1"] } }, Attempt(2), T0).ShouldBe(NextStep.Retry);
+        BuildRunStatuses.Apply(run, fetch with { Report = fetch.Report! with { Atoms = ["net-misc/c-1"] } }, Attempt(3), T0).ShouldBe(NextStep.AwaitOperator);
+        run.Status.Phase.ShouldBe("AwaitingOperator");
+        run.Status.AttemptCount.ShouldBe(3);
+    }
+
+    [Fact]
+    public void The_same_package_failing_twice_the_same_way_is_stalled()
+    {
+        var run = Run();
+        var failure = Verdict(AttemptResult.NeedsOperator, "BuildFailure", "build-failure", "dev-libs/libparse-0.2", merged: 2);
+
+        BuildRunStatuses.Apply(run, failure, Attempt(1), T0);
+        Conditions.Find(run.Status.Conditions, ConditionTypes.Stalled).ShouldBeNull();
+        BuildRunStatuses.Apply(run, failure, Attempt(2), T0.AddHours(1));
+
+        run.Status.Phase.ShouldBe("Stalled");
+        Conditions.Find(run.Status.Conditions, ConditionTypes.Stalled)!.Reason.ShouldBe(Reasons.NoProgress);
+        Conditions.IsTrue(run.Status.Conditions, ConditionTypes.AwaitingOperator).ShouldBeTrue();
+    }
+
+    [Fact]
+    public void Policy_fail_ends_the_run()
+    {
+        var run = Run(FailurePolicy.Fail);
+
+        BuildRunStatuses.Apply(run, Verdict(AttemptResult.NeedsOperator, "BuildFailure", "build-failure"), Attempt(1), T0).ShouldBe(NextStep.Done);
+
+        run.Status.Phase.ShouldBe("Failed");
+        Conditions.Find(run.Status.Conditions, ConditionTypes.AwaitingOperator).ShouldBeNull();
+        run.Status.CompletionTime.ShouldBe(T0);
+    }
+
+    [Fact]
+    public void No_node_with_the_kernel_is_said_while_pending()
+    {
+        var run = Run();
+
+        BuildRunStatuses.Apply(run, new AttemptVerdict(AttemptResult.Pending, Reasons.NoNodeWithRequiredKernel, "0/3 nodes are available", null, null), Attempt(1), T0)
+            .ShouldBe(NextStep.Wait);
+
+        Conditions.Find(run.Status.Conditions, ConditionTypes.Ready)!.Reason.ShouldBe(Reasons.NoNodeWithRequiredKernel);
+        Conditions.IsTrue(run.Status.Conditions, ConditionTypes.Reconciling).ShouldBeTrue();
+    }
+}
