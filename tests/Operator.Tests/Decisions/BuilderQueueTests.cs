@@ -1,0 +1,57 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Decisions;
+using k8s.Models;
+
+namespace Gentoo.Operator.Tests.Decisions;
+
+public sealed class BuilderQueueTests
+{
+    private static readonly DateTime T0 = new(2026, 11, 25, 2, 0, 0, DateTimeKind.Utc);
+
+    private static BuildRun Run(string name, int minutes, string? phase = null, int attempts = 0) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name, CreationTimestamp = T0.AddMinutes(minutes) },
+        Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "plasma" } },
+        Status = new BuildRunStatus { Phase = phase, AttemptCount = attempts },
+    };
+
+    [Fact]
+    public void The_started_run_holds_the_builder_even_when_an_older_one_waits()
+    {
+        var holder = BuilderQueue.Holder([Run("older", 0), Run("started", 5, "Running", 1), Run("newer", 9)]);
+
+        holder!.Metadata.Name.ShouldBe("started");
+        BuilderQueue.WaitingFor(Run("older", 0), holder).ShouldBe("BuildRun started is using builder plasma");
+    }
+
+    [Fact]
+    public void Without_a_started_run_the_oldest_goes_first_and_finished_runs_do_not_count()
+    {
+        BuilderQueue.Holder([Run("done", 0, "Succeeded", 1), Run("b", 7), Run("a", 3)])!.Metadata.Name.ShouldBe("a");
+        BuilderQueue.Holder([Run("done", 0, "Failed", 2)]).ShouldBeNull();
+    }
+
+    [Fact]
+    public void A_run_awaiting_a_person_keeps_the_builder()
+    {
+        BuilderQueue.Holder([Run("stuck", 0, "AwaitingOperator", 1), Run("next", 5)])!.Metadata.Name.ShouldBe("stuck");
+    }
+
+    [Fact]
+    public void Required_kernel_is_the_highest_of_specs_and_built_binaries()
+    {
+        var builder = new GentooBuilder
+        {
+            Spec = new GentooBuilderSpec { MinKernel = "6.1", KernelFromBinaries = true },
+            Status = new GentooBuilderStatus { RequiredKernel = new KernelRequirement { Version = "6.6.0", Files = ["/usr/lib64/libQt6Core.so.6"] } },
+        };
+        var run = Run("r", 0);
+
+        RequiredKernels.For(run, builder).ShouldBeEquivalentTo(new KernelRequirement { Version = "6.6.0", Source = "Binaries", Files = ["/usr/lib64/libQt6Core.so.6"] });
+        builder.Spec.KernelFromBinaries = false;
+        RequiredKernels.For(run, builder)!.Version.ShouldBe("6.1.0");
+        run.Spec.MinKernel = "6.8";
+        RequiredKernels.For(run, builder).ShouldBeEquivalentTo(new KernelRequirement { Version = "6.8.0", Source = "Spec" });
+        RequiredKernels.For(Run("none", 0), new GentooBuilder()).ShouldBeNull();
+    }
+}
