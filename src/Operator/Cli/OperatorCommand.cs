@@ -55,6 +55,11 @@ public static class OperatorCommand
         Description = "Kubeconfig context to use instead of the current one",
     };
 
+    private static readonly Option<string?> OperatorImage = new("--operator-image")
+    {
+        Description = "This operator's image, from which build pods copy the agent (env OPERATOR_IMAGE, default gentoo-builder:latest)",
+    };
+
     private static readonly Option<bool?> InstallCrds = new("--install-crds")
     {
         Description = "Apply the CustomResourceDefinitions with server-side apply before starting (env INSTALL_CRDS)",
@@ -63,7 +68,7 @@ public static class OperatorCommand
     public static RootCommand Create()
     {
         var root = new RootCommand("gentoo-builder operator: runs a Gentoo build tree on Kubernetes and serves binary packages");
-        foreach (var option in new Option[] { Namespace, LeaderElect, LeaderElectionNamespace, HealthPort, BindAddress, LogLevel, JsonLogs, Kubeconfig, Context, InstallCrds })
+        foreach (var option in new Option[] { Namespace, LeaderElect, LeaderElectionNamespace, HealthPort, BindAddress, LogLevel, JsonLogs, Kubeconfig, Context, InstallCrds, OperatorImage })
         {
             root.Options.Add(option);
         }
@@ -118,6 +123,7 @@ public static class OperatorCommand
         Kubeconfig = NullIfEmpty(result.GetValue(Kubeconfig)),
         Context = NullIfEmpty(result.GetValue(Context)),
         InstallCrds = result.GetValue(InstallCrds) ?? EnvBool("INSTALL_CRDS") ?? false,
+        OperatorImage = NullIfEmpty(result.GetValue(OperatorImage)) ?? Env("OPERATOR_IMAGE") ?? "gentoo-builder:latest",
     };
 
     private static bool? EnvBool(string variable) => Env(variable) is { } value ? ValidBool(value, variable) : null;

@@ -1,3 +1,5 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Desired;
 using Gentoo.Operator.Reconcilers;
 using Gentoo.Operator.Runtime;
 using k8s;
@@ -24,6 +26,35 @@ public static class Controllers
         var labeller = new NodeKernelLabeller(kube, nodes, loggers.CreateLogger<NodeKernelLabeller>());
         manager.AddInformer(nodes);
         manager.AddRunnable(new Controller<V1Node>(nodes, () => labeller, new ControllerOptions { Workers = 2 }, metrics, clock, loggers.CreateLogger("Controller.Node"), _ => true));
+
+        var ns = options.WatchNamespace;
+        var runs = new Informer<BuildRun>(new ResourceApi<BuildRun>(kube), ns, metrics, loggers.CreateLogger("Informer.BuildRun"));
+        var builders = new Informer<GentooBuilder>(new ResourceApi<GentooBuilder>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBuilder"));
+        var bootstraps = new Informer<GentooBootstrap>(new ResourceApi<GentooBootstrap>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBootstrap"));
+        var pods = new Informer<V1Pod>(CoreKinds.Pods(kube), ns, metrics, loggers.CreateLogger("Informer.Pod"));
+        manager.AddInformer(runs);
+        manager.AddInformer(builders);
+        manager.AddInformer(bootstraps);
+        manager.AddInformer(pods);
+
+        var reconciler = new BuildRunReconciler(kube, runs, builders, bootstraps, pods, new PodSettings(options.OperatorImage),
+            services.GetRequiredService<EventRecorder>(), clock, loggers.CreateLogger<BuildRunReconciler>());
+        manager.AddRunnable(BuildRunController(runs, builders, pods, () => reconciler, metrics, clock, loggers.CreateLogger("Controller.BuildRun")));
         return manager;
     }
+
+    /// <summary>
+    /// BuildRuns are reconciled on their own changes, on their pods' changes, on their builder's changes, and when a
+    /// sibling on the same builder changes (it may have finished and freed the builder).
+    /// </summary>
+    public static Controller<BuildRun> BuildRunController(
+        Informer<BuildRun> runs, Informer<GentooBuilder> builders, Informer<V1Pod> pods, Func<IReconciler<BuildRun>> reconciler,
+        OperatorMetrics metrics, TimeProvider clock, ILogger log) =>
+        new Controller<BuildRun>(runs, reconciler, new ControllerOptions(), metrics, clock, log)
+            .Owns(pods)
+            .Watches(builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
+            .Watches(runs, run => RunsOf(runs, run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name()));
+
+    private static IEnumerable<ObjectKey> RunsOf(ICache<BuildRun> runs, string ns, string builder) =>
+        runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder).Select(ObjectKey.Of);
 }

@@ -34,6 +34,9 @@ public sealed record OperatorOptions
     /// <summary>Apply the generated CRDs with server-side apply before starting.</summary>
     public bool InstallCrds { get; init; }
 
+    /// <summary>This operator's image: build pods copy the agent out of it with an init container.</summary>
+    public string OperatorImage { get; init; } = "gentoo-builder:latest";
+
     /// <summary>How long a graceful shutdown may take to drain in-flight work.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

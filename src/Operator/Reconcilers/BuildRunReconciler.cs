@@ -1,0 +1,196 @@
+using System.Net;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Decisions;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Runtime;
+using Gentoo.Portage.Kernels;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Gentoo.Operator.Reconcilers;
+
+/// <summary>
+/// Runs BuildRuns on their builder, one at a time: waits for the builder, queues behind the run that holds it, starts
+/// an attempt pod (deterministic name, kernel-aware placement), turns the pod's outcome into status, retries transient
+/// failures with backoff under policy Retry, waits for a person otherwise and starts the next attempt on a new resume
+/// token. Deleting a BuildRun stops its pod gracefully; everything built stays on the builder's volumes.
+/// </summary>
+public sealed class BuildRunReconciler(
+    IKubernetes kube,
+    ICache<BuildRun> runs,
+    ICache<GentooBuilder> builders,
+    ICache<GentooBootstrap> bootstraps,
+    ICache<V1Pod> pods,
+    PodSettings settings,
+    EventRecorder events,
+    TimeProvider clock,
+    ILogger<BuildRunReconciler> log) : IReconciler<BuildRun>
+{
+    public const string Finalizer = GroupVersion.Group + "/buildrun";
+    private static readonly TimeSpan RetryBase = TimeSpan.FromSeconds(30);
+
+    private readonly ResourceApi<BuildRun> api = new(kube);
+    private readonly StatusWriter<BuildRun, BuildRunStatus> status = new(new ResourceApi<BuildRun>(kube));
+
+    public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
+    {
+        if (runs.Get(request.Key) is not { } run)
+        {
+            return ReconcileResult.Done;
+        }
+
+        if (run.Metadata.DeletionTimestamp is not null)
+        {
+            return await DeleteAsync(run, ct);
+        }
+
+        if (!Finalizers.Has(run, Finalizer))
+        {
+            await Finalizers.AddAsync(api, run, Finalizer, ct);
+            return ReconcileResult.Done; // the update brings us back with the stored object
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (run.Status.Phase is "Succeeded" or "Failed")
+        {
+            return ReconcileResult.Done;
+        }
+
+        if (builders.Get(new ObjectKey(request.Namespace, run.Spec.BuilderRef.Name)) is not { } builder)
+        {
+            await WaitAsync(run, Reasons.BuilderNotFound, $"GentooBuilder {run.Spec.BuilderRef.Name} does not exist in {request.Namespace}", now, ct);
+            return ReconcileResult.Done;
+        }
+
+        if (!Conditions.IsTrue(builder.Status?.Conditions, ConditionTypes.Ready))
+        {
+            await WaitAsync(run, Reasons.Pending, $"waiting for GentooBuilder {builder.Name()} to be ready", now, ct);
+            return ReconcileResult.Done;
+        }
+
+        var holder = BuilderQueue.Holder(runs.List(request.Namespace).Where(r => r.Spec.BuilderRef.Name == builder.Name()));
+        if (BuilderQueue.WaitingFor(run, holder) is { } waiting)
+        {
+            await status.UpdateAsync(run, r =>
+            {
+                r.Status.Phase = "Queued";
+                r.Status.WaitingFor = waiting;
+                r.Status.ObservedGeneration = r.Metadata.Generation;
+                r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, Reasons.Queued, waiting, r.Metadata.Generation, now);
+                r.Status.Conditions = Conditions.MarkFalse(r.Status.Conditions, ConditionTypes.Ready, Reasons.Queued, waiting, r.Metadata.Generation, now);
+            }, ct);
+            return ReconcileResult.Done;
+        }
+
+        var attempt = run.Status.AttemptCount ?? 0;
+        var resume = run.Metadata.Annotations?.TryGetValue(RequestAnnotations.Resume, out var token) == true ? token : null;
+        var resumed = resume is not null && resume != run.Status.LastHandledResume && run.Status.Phase is "AwaitingOperator" or "Stalled";
+        if (attempt == 0 || resumed || run.Status.Phase == "Retrying")
+        {
+            if (run.Status.Phase == "Retrying" && RetryDelay(run, now) is { } delay && delay > TimeSpan.Zero)
+            {
+                return ReconcileResult.After(delay);
+            }
+
+            return await StartAttemptAsync(run, builder, attempt + 1, resumed ? resume : null, now, ct);
+        }
+
+        if (run.Status.Phase is "AwaitingOperator" or "Stalled")
+        {
+            return ReconcileResult.Done;
+        }
+
+        var podName = DesiredBuildPod.PodName(run.Name(), attempt);
+        if (pods.Get(new ObjectKey(request.Namespace, podName)) is not { } pod)
+        {
+            // Our pod vanished (deleted by a person, or its node lost): the attempt was interrupted.
+            pod = new V1Pod { Metadata = new V1ObjectMeta { Name = podName }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
+        }
+
+        var verdict = BuildAttempts.Judge(pod);
+        var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
+        var next = NextStep.Wait;
+        var updated = await status.UpdateAsync(run, r => next = BuildRunStatuses.Apply(r, verdict, placement, now), ct);
+        if (next is NextStep.Done or NextStep.AwaitOperator)
+        {
+            var type = verdict.Result == AttemptResult.Succeeded ? "Normal" : "Warning";
+            await events.RecordAsync(updated, type, verdict.Reason, verdict.Message, ct);
+            log.LogInformation("BuildRun {Namespace}/{Name} attempt {Attempt}: {Reason}: {Message}", request.Namespace, request.Name, attempt, verdict.Reason, verdict.Message);
+        }
+
+        return next == NextStep.Retry && RetryDelay(updated, now) is { } wait ? ReconcileResult.After(wait) : ReconcileResult.Done;
+    }
+
+    private async Task<ReconcileResult> StartAttemptAsync(BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, DateTime now, CancellationToken ct)
+    {
+        var image = builder.Spec.BootstrapRef is { } reference && bootstraps.Get(new ObjectKey(run.Namespace(), reference.Name)) is { } bootstrap
+            ? bootstrap.Spec.Stage3.Image
+            : settings.OperatorImage;
+        var kernel = RequiredKernels.For(run, builder);
+        var pod = DesiredBuildPod.Build(run, builder, image, attempt, KernelVersion.TryParse(kernel?.Version, out var k) ? k : null, settings);
+        try
+        {
+            await kube.CoreV1.CreateNamespacedPodAsync(pod, run.Namespace(), cancellationToken: ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // Created by an earlier reconcile that did not get to write status (an operator restart): the same attempt.
+        }
+
+        await status.UpdateAsync(run, r =>
+        {
+            r.Status.AttemptCount = attempt;
+            r.Status.WaitingFor = null;
+            r.Status.RequiredKernel = kernel;
+            r.Status.LastHandledResume = resumeToken ?? r.Status.LastHandledResume;
+            r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator);
+            BuildRunStatuses.Apply(r, new AttemptVerdict(AttemptResult.Pending, Reasons.Pending, $"attempt {attempt} starting", null, null),
+                new AttemptPlacement(attempt, pod.Metadata.Name, null, null, now), now);
+        }, ct);
+        log.LogInformation("BuildRun {Namespace}/{Name}: started attempt {Attempt} as pod {Pod}", run.Namespace(), run.Name(), attempt, pod.Metadata.Name);
+        return ReconcileResult.Done;
+    }
+
+    private async Task<ReconcileResult> DeleteAsync(BuildRun run, CancellationToken ct)
+    {
+        var owned = pods.OwnedBy(run.Metadata.Uid);
+        foreach (var pod in owned.Where(p => p.Metadata.DeletionTimestamp is null))
+        {
+            // Graceful: the agent forwards SIGTERM to emerge and the binary packages built so far stay.
+            await kube.CoreV1.DeleteNamespacedPodAsync(pod.Name(), pod.Namespace(), cancellationToken: ct);
+        }
+
+        if (owned.Count > 0)
+        {
+            return ReconcileResult.After(TimeSpan.FromSeconds(5));
+        }
+
+        await Finalizers.RemoveAsync(api, run, Finalizer, ct);
+        return ReconcileResult.Done;
+    }
+
+    private async Task WaitAsync(BuildRun run, string reason, string message, DateTime now, CancellationToken ct) =>
+        await status.UpdateAsync(run, r =>
+        {
+            r.Status.Phase = "Pending";
+            r.Status.ObservedGeneration = r.Metadata.Generation;
+            r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, reason, message, r.Metadata.Generation, now);
+            r.Status.Conditions = Conditions.MarkFalse(r.Status.Conditions, ConditionTypes.Ready, reason, message, r.Metadata.Generation, now);
+        }, ct);
+
+    /// <summary>30 s doubled per transient failure, from the end of the last attempt.</summary>
+    private static TimeSpan? RetryDelay(BuildRun run, DateTime now)
+    {
+        var last = run.Status.Attempts?.LastOrDefault();
+        if (last?.EndTime is not { } ended)
+        {
+            return null;
+        }
+
+        var failures = run.Status.Attempts!.Count(a => a.Outcome == "Transient");
+        var delay = TimeSpan.FromTicks(RetryBase.Ticks * (1L << Math.Min(failures - 1, 10)));
+        return ended + delay - now;
+    }
+}

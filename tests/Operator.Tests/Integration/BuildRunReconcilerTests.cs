@@ -1,0 +1,175 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Kubernetes.TestServer;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Hosting;
+using Gentoo.Operator.Reconcilers;
+using Gentoo.Operator.Runtime;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+using Prometheus;
+
+namespace Gentoo.Operator.Tests.Integration;
+
+/// <summary>
+/// BuildRuns driven end to end through the API: the reconciler creates attempt pods, the kubelet simulator ends them
+/// the way the agent does (exit code and JSON termination report), and the run's status and queue follow.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class BuildRunReconcilerTests(TestCluster cluster)
+{
+    private const string KeywordReport =
+        """{"step":"build","result":"needs-operator","outcome":"keyword-change-required","emergeExitCode":1,"atoms":["app-misc/nightly-0.9"],"packagesMerged":0,"binariesReused":0,"fixes":[{"file":"package.accept_keywords","line":"app-misc/nightly:0 ~amd64","temporary":false}]}""";
+
+    private const string SuccessReport = """{"step":"build","result":"succeeded","outcome":"success","emergeExitCode":0,"packagesMerged":3,"binariesReused":1}""";
+
+    private readonly ResourceApi<BuildRun> runs = new(cluster.Kube);
+    private readonly ResourceApi<GentooBuilder> builders = new(cluster.Kube);
+
+    private async Task<(ControllerManager Manager, CancellationTokenSource Stop)> StartAsync(string ns)
+    {
+        var metrics = new OperatorMetrics(Metrics.NewCustomRegistry());
+        var runInformer = new Informer<BuildRun>(runs, ns, metrics, NullLogger.Instance);
+        var builderInformer = new Informer<GentooBuilder>(builders, ns, metrics, NullLogger.Instance);
+        var bootstraps = new Informer<GentooBootstrap>(new ResourceApi<GentooBootstrap>(cluster.Kube), ns, metrics, NullLogger.Instance);
+        var pods = new Informer<V1Pod>(CoreKinds.Pods(cluster.Kube), ns, metrics, NullLogger.Instance);
+        var reconciler = new BuildRunReconciler(cluster.Kube, runInformer, builderInformer, bootstraps, pods, new PodSettings("gentoo-builder:test"),
+            new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<BuildRunReconciler>.Instance);
+        var manager = new ControllerManager(cluster.Kube, new OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
+        manager.AddInformer(runInformer);
+        manager.AddInformer(builderInformer);
+        manager.AddInformer(bootstraps);
+        manager.AddInformer(pods);
+        manager.AddRunnable(Controllers.BuildRunController(runInformer, builderInformer, pods, () => reconciler, metrics, TimeProvider.System, NullLogger.Instance));
+        var stop = new CancellationTokenSource();
+        await manager.StartAsync(stop.Token);
+        return (manager, stop);
+    }
+
+    private async Task CreateReadyBuilderAsync(string ns, string name)
+    {
+        var builder = await builders.CreateAsync(new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+        }, CancellationToken.None);
+        builder.Status = new GentooBuilderStatus
+        {
+            Conditions = Conditions.MarkTrue(null, ConditionTypes.Ready, "Ready", "root volume ready", builder.Metadata.Generation, DateTime.UtcNow),
+        };
+        await builders.ReplaceStatusAsync(builder, CancellationToken.None);
+    }
+
+    private Task<BuildRun> CreateRunAsync(string ns, string name, string builder, params string[] packages) => runs.CreateAsync(new BuildRun
+    {
+        Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+        Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = builder }, Packages = packages },
+    }, CancellationToken.None);
+
+    private Task<BuildRun> WaitForAsync(string ns, string name, Func<BuildRun, bool> done, string what) =>
+        Eventually.GetAsync(async () => (await runs.GetAsync(ns, name, CancellationToken.None))!, done, what);
+
+    private async Task StopAsync(ControllerManager manager, CancellationTokenSource stop)
+    {
+        await stop.CancelAsync();
+        await manager.StopAsync(CancellationToken.None);
+    }
+
+    [TestServerFact]
+    public async Task A_run_waits_for_its_builder_then_builds_and_succeeds()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var kubelet = cluster.Server!.Kubelet;
+        kubelet.AddNode("node-" + ns, "6.6.30-gentoo");
+        kubelet.Script = pod => Namespace(pod) == ns ? new PodScript(0, SuccessReport) : null;
+        var (manager, stop) = await StartAsync(ns);
+        try
+        {
+            await CreateRunAsync(ns, "firefox", "desktop", "www-client/firefox");
+            var waiting = await WaitForAsync(ns, "firefox", r => r.Status.Phase == "Pending" && r.Status.Conditions?.Any(c => c.Reason == Reasons.BuilderNotFound) == true,
+                "the run to wait for its missing builder");
+            waiting.Metadata.Finalizers.ShouldContain(BuildRunReconciler.Finalizer);
+
+            await CreateReadyBuilderAsync(ns, "desktop");
+
+            var done = await WaitForAsync(ns, "firefox", r => r.Status.Phase == "Succeeded", "the run to succeed");
+            done.Status.AttemptCount.ShouldBe(1);
+            Conditions.IsTrue(done.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
+            var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("firefox", 1), ns);
+            pod.Metadata.OwnerReferences.Single().Uid.ShouldBe(done.Metadata.Uid);
+        }
+        finally
+        {
+            kubelet.Script = null;
+            await StopAsync(manager, stop);
+        }
+    }
+
+    [TestServerFact]
+    public async Task A_run_that_needs_a_person_waits_and_a_resume_starts_the_next_attempt()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var kubelet = cluster.Server!.Kubelet;
+        kubelet.AddNode("node-" + ns, "6.6.30-gentoo");
+        kubelet.Script = pod => Namespace(pod) != ns ? null
+            : pod["metadata"]!["name"]!.GetValue<string>().EndsWith("-1", StringComparison.Ordinal) ? new PodScript(10, KeywordReport) : new PodScript(0, SuccessReport);
+        await CreateReadyBuilderAsync(ns, "desktop");
+        var (manager, stop) = await StartAsync(ns);
+        try
+        {
+            await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
+            var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
+            awaiting.Status.Conditions!.Single(c => c.Type == ConditionTypes.Ready).Reason.ShouldBe("KeywordChangeRequired");
+            awaiting.Status.AttemptCount.ShouldBe(1);
+
+            // Nothing happens until a person answers: no second pod.
+            await Task.Delay(300);
+            (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Count.ShouldBe(1);
+
+            awaiting.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "2026-11-25T03:00:00Z" };
+            await runs.ReplaceAsync(awaiting, CancellationToken.None);
+
+            var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
+            done.Status.AttemptCount.ShouldBe(2);
+            done.Status.LastHandledResume.ShouldBe("2026-11-25T03:00:00Z");
+        }
+        finally
+        {
+            kubelet.Script = null;
+            await StopAsync(manager, stop);
+        }
+    }
+
+    [TestServerFact]
+    public async Task Runs_on_one_builder_take_turns_and_deleting_a_run_stops_its_pod()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var kubelet = cluster.Server!.Kubelet;
+        kubelet.AddNode("node-" + ns, "6.6.30-gentoo");
+        await CreateReadyBuilderAsync(ns, "desktop");
+        var (manager, stop) = await StartAsync(ns);
+        try
+        {
+            await CreateRunAsync(ns, "first", "desktop", "www-client/firefox");
+            await WaitForAsync(ns, "first", r => r.Status.AttemptCount == 1, "the first run to start");
+            await CreateRunAsync(ns, "second", "desktop", "kde-plasma/plasma-meta");
+            var queued = await WaitForAsync(ns, "second", r => r.Status.Phase == "Queued", "the second run to queue");
+            queued.Status.WaitingFor.ShouldNotBeNull().ShouldContain("first");
+
+            // The running pod keeps running (no script): deleting the run stops it gracefully, then frees the builder.
+            await runs.DeleteAsync(ns, "first", CancellationToken.None);
+            await Eventually.GetAsync(async () => await runs.GetAsync(ns, "first", CancellationToken.None), r => r is null, "the deleted run to go once its pod stopped");
+
+            (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Name() == DesiredBuildPod.PodName("first", 1),
+                "the deleted run's build pod is stopped, not left running");
+            var started = await WaitForAsync(ns, "second", r => r.Status.AttemptCount == 1, "the second run to start once the builder is free");
+            started.Status.WaitingFor.ShouldBeNull();
+        }
+        finally
+        {
+            await StopAsync(manager, stop);
+        }
+    }
+
+    private static string? Namespace(System.Text.Json.Nodes.JsonObject pod) => pod["metadata"]?["namespace"]?.GetValue<string>();
+}
