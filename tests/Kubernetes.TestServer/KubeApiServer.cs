@@ -38,6 +38,7 @@ public sealed class KubeApiServer : IAsyncDisposable
     private readonly WebApplication app;
     private readonly KubeApiServerOptions options;
     private readonly ConcurrentDictionary<string, long> requestCounts = new();
+    private readonly ConcurrentDictionary<(string Verb, string Group, string Resource), byte> access = new();
     private readonly ConcurrentDictionary<(string Namespace, string Pod), StringBuilder> podLogs = new();
     private readonly ConcurrentDictionary<Guid, string> openWatches = new();
 
@@ -102,6 +103,17 @@ public sealed class KubeApiServer : IAsyncDisposable
         podLogs.GetOrAdd((ns, pod), _ => new StringBuilder()).Append(text);
 
     public long Requests(string verb) => requestCounts.GetValueOrDefault(verb);
+
+    /// <summary>
+    /// Every (RBAC verb, API group, resource[/subresource]) a client used so far, for checking a ClusterRole grants
+    /// what the operator does. Discovery and non-resource paths are not included.
+    /// </summary>
+    public IReadOnlyCollection<(string Verb, string Group, string Resource)> Access => access.Keys.ToArray();
+
+    public void ForgetAccess() => access.Clear();
+
+    private void Use(string verb, ResourceType type, string? subresource = null) =>
+        access.TryAdd((verb, type.Group, subresource is null ? type.Plural : $"{type.Plural}/{subresource}"), 0);
 
     /// <summary>Whether a watch stream whose path contains <paramref name="pathFragment"/> is open now; fault tests wait for one before dropping it.</summary>
     public bool HasOpenWatch(string pathFragment) => openWatches.Values.Any(path => path.Contains(pathFragment, StringComparison.Ordinal));
@@ -231,10 +243,12 @@ public sealed class KubeApiServer : IAsyncDisposable
         {
             case "GET" when query["watch"] is var watch && (watch == "true" || watch == "1"):
                 Count("watch");
+                Use("watch", type);
                 await WatchAsync(context, type, ns, labels, fields, query);
                 return;
             case "GET":
                 Count("list");
+                Use("list", type);
                 var (items, revision) = Store.List(type, ns, labels, fields);
                 await WriteJson(context, 200, new JsonObject
                 {
@@ -246,6 +260,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                 return;
             case "POST":
                 Count("create");
+                Use("create", type);
                 var body = await ReadBodyAsync(context);
                 if (ns is null && type.Namespaced)
                 {
@@ -265,6 +280,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                 return;
             case "DELETE":
                 Count("delete");
+                Use("deletecollection", type);
                 var (all, _) = Store.List(type, ns, labels, fields);
                 foreach (var item in all)
                 {
@@ -284,10 +300,12 @@ public sealed class KubeApiServer : IAsyncDisposable
         {
             case "GET":
                 Count("get");
+                Use("get", type, subresource);
                 await WriteJson(context, 200, Store.Get(type, ns, name));
                 return;
             case "PUT":
                 Count("update");
+                Use("update", type, subresource);
                 var body = WithFieldValidation(type, await ReadBodyAsync(context), context.Request.Query, out var warnings);
                 var updated = Store.Update(type, ns, name, body, subresource);
                 AfterWrite(type, updated);
@@ -296,10 +314,12 @@ public sealed class KubeApiServer : IAsyncDisposable
                 return;
             case "PATCH":
                 Count("patch");
+                Use("patch", type, subresource);
                 await WriteJson(context, 200, await PatchAsync(context, type, ns, name, subresource));
                 return;
             case "DELETE":
                 Count("delete");
+                Use("delete", type, subresource);
                 var options = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0
                     ? await ReadBodyAsync(context)
                     : null;
@@ -597,6 +617,7 @@ public sealed class KubeApiServer : IAsyncDisposable
     {
         Count("log");
         var podType = Store.FindType("", "v1", "pods")!;
+        Use("get", podType, "log");
         Store.Get(podType, ns, name);
         context.Response.ContentType = "text/plain";
         var follow = query["follow"] == "true";

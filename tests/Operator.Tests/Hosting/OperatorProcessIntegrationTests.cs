@@ -4,7 +4,10 @@ using System.Net.Sockets;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Crds;
 using Gentoo.Operator.Runtime;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Kubernetes.TestServer.Yaml;
 using k8s;
+using k8s.Models;
 
 namespace Gentoo.Operator.Tests.Hosting;
 
@@ -61,6 +64,69 @@ public sealed class OperatorProcessIntegrationTests
         process.ExitCode.ShouldBe(0, await stderr);
         (await stdout + await stderr).ShouldContain("Shutting down");
     }
+
+    [Fact]
+    public async Task Operator_running_a_build_uses_only_what_its_cluster_role_grants()
+    {
+        await using var server = await KubeApiServer.StartAsync();
+        using var kube = new k8s.Kubernetes(server.ClientConfiguration());
+        await new CrdInstaller(kube, Microsoft.Extensions.Logging.Abstractions.NullLogger<CrdInstaller>.Instance).InstallAsync(CancellationToken.None);
+        var ns = (await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "gentoo-builder" } })).Name();
+        server.Kubelet.AddNode("node-1", "6.6.30-gentoo");
+        server.Kubelet.Script = _ => new PodScript(0, """{"step":"build","result":"succeeded","outcome":"success","emergeExitCode":0,"packagesMerged":1}""");
+        var builders = new ResourceApi<GentooBuilder>(kube);
+        var builder = await builders.CreateAsync(new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+        }, CancellationToken.None);
+        builder.Status = new GentooBuilderStatus { Conditions = Conditions.MarkTrue(null, ConditionTypes.Ready, "Ready", "ready", 1, DateTime.UtcNow) };
+        await builders.ReplaceStatusAsync(builder, CancellationToken.None);
+        var runs = new ResourceApi<BuildRun>(kube);
+        await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
+        }, CancellationToken.None);
+        server.ForgetAccess();
+
+        var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "gentoo-operator.dll"), "--kubeconfig", kubeconfig, "--leader-election-namespace", ns,
+                     "--health-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await Integration.Eventually.GetAsync(async () => await runs.GetAsync(ns, "firefox", CancellationToken.None),
+                r => r?.Status.Phase == "Succeeded" || process.HasExited, "the operator to run the build to success", TimeSpan.FromSeconds(40));
+            process.HasExited.ShouldBeFalse(await DescribeAsync(process, stderr));
+            await Integration.Eventually.GetAsync(() => kube.CoreV1.ReadNodeAsync("node-1"),
+                n => n.Metadata.Labels?.ContainsKey(Gentoo.Operator.Desired.NodeKernel.CodeLabel) == true, "the node to be labelled");
+        }
+        finally
+        {
+            using var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await term!.WaitForExitAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            server.Kubelet.Script = null;
+        }
+
+        var rules = YamlJson.ReadDocuments(File.ReadAllText(Checkout.PathOf("config", "rbac", "role.yaml"))).Single()["rules"]!.AsArray();
+        bool Grants(string verb, string group, string resource) => rules.Any(rule =>
+            Has(rule!["apiGroups"], group) && Has(rule["resources"], resource) && Has(rule["verbs"], verb));
+        var denied = server.Access.Where(a => !Grants(a.Verb, a.Group, a.Resource)).Select(a => a.Group.Length == 0 ? $"{a.Verb} {a.Resource}" : $"{a.Verb} {a.Resource}.{a.Group}").Order().ToList();
+        server.Access.ShouldContain(a => a.Verb == "create" && a.Resource == "pods", "the operator created the build pod");
+        denied.ShouldBeEmpty("config/rbac/role.yaml lacks what the operator used");
+    }
+
+    private static bool Has(System.Text.Json.Nodes.JsonNode? list, string value) =>
+        list!.AsArray().Any(item => item!.GetValue<string>() is var v && (v == value || v == "*"));
 
     [Fact]
     public async Task Cluster_without_the_snapshot_api_is_detected()
