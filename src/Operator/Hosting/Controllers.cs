@@ -31,7 +31,8 @@ public static class Controllers
         var runs = new Informer<BuildRun>(new ResourceApi<BuildRun>(kube), ns, metrics, loggers.CreateLogger("Informer.BuildRun"));
         var builders = new Informer<GentooBuilder>(new ResourceApi<GentooBuilder>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBuilder"));
         var bootstraps = new Informer<GentooBootstrap>(new ResourceApi<GentooBootstrap>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBootstrap"));
-        var pods = new Informer<V1Pod>(CoreKinds.Pods(kube), ns, metrics, loggers.CreateLogger("Informer.Pod"));
+        // Only build pods (they carry the BuildRun label): the cache never holds the rest of the cluster's pods.
+        var pods = new Informer<V1Pod>(CoreKinds.Pods(kube, DesiredBuildPod.BuildRunLabel), ns, metrics, loggers.CreateLogger("Informer.Pod"));
         manager.AddInformer(runs);
         manager.AddInformer(builders);
         manager.AddInformer(bootstraps);

@@ -153,9 +153,10 @@ public sealed class CoreListWatch<T, TList>(
 /// <summary>The core kinds the operator watches.</summary>
 public static class CoreKinds
 {
-    public static IListWatch<V1Pod> Pods(IKubernetes kube) => new CoreListWatch<V1Pod, V1PodList>((ns, watch, rv, timeout, ct) => ns is null
-        ? kube.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
-        : kube.CoreV1.ListNamespacedPodWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+    /// <summary>Pods, optionally only those matching a label selector (so a cache need not hold every pod of the cluster).</summary>
+    public static IListWatch<V1Pod> Pods(IKubernetes kube, string? labelSelector = null) => new CoreListWatch<V1Pod, V1PodList>((ns, watch, rv, timeout, ct) => ns is null
+        ? kube.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
+        : kube.CoreV1.ListNamespacedPodWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
 
     public static IListWatch<V1PersistentVolumeClaim> PersistentVolumeClaims(IKubernetes kube) => new CoreListWatch<V1PersistentVolumeClaim, V1PersistentVolumeClaimList>((ns, watch, rv, timeout, ct) => ns is null
         ? kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)

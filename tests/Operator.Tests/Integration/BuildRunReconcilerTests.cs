@@ -32,7 +32,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         var runInformer = new Informer<BuildRun>(runs, ns, metrics, NullLogger.Instance);
         var builderInformer = new Informer<GentooBuilder>(builders, ns, metrics, NullLogger.Instance);
         var bootstraps = new Informer<GentooBootstrap>(new ResourceApi<GentooBootstrap>(cluster.Kube), ns, metrics, NullLogger.Instance);
-        var pods = new Informer<V1Pod>(CoreKinds.Pods(cluster.Kube), ns, metrics, NullLogger.Instance);
+        var pods = new Informer<V1Pod>(CoreKinds.Pods(cluster.Kube, DesiredBuildPod.BuildRunLabel), ns, metrics, NullLogger.Instance);
         var reconciler = new BuildRunReconciler(cluster.Kube, runInformer, builderInformer, bootstraps, pods, new PodSettings("gentoo-builder:test"),
             new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<BuildRunReconciler>.Instance);
         var manager = new ControllerManager(cluster.Kube, new OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
