@@ -26,10 +26,15 @@ public sealed class BuildRunReconciler(
     PodSettings settings,
     EventRecorder events,
     TimeProvider clock,
-    ILogger<BuildRunReconciler> log) : IReconciler<BuildRun>
+    ILogger<BuildRunReconciler> log,
+    TimeSpan? retryBackoff = null) : IReconciler<BuildRun>
 {
     public const string Finalizer = GroupVersion.Group + "/buildrun";
-    private static readonly TimeSpan RetryBase = TimeSpan.FromSeconds(30);
+
+    /// <summary>The wait before the first retry of a transient failure; it doubles with each further one.</summary>
+    public static readonly TimeSpan DefaultRetryBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly TimeSpan retryBase = retryBackoff ?? DefaultRetryBackoff;
 
     private readonly ResourceApi<BuildRun> api = new(kube);
     private readonly StatusWriter<BuildRun, BuildRunStatus> status = new(new ResourceApi<BuildRun>(kube));
@@ -180,8 +185,8 @@ public sealed class BuildRunReconciler(
             r.Status.Conditions = Conditions.MarkFalse(r.Status.Conditions, ConditionTypes.Ready, reason, message, r.Metadata.Generation, now);
         }, ct);
 
-    /// <summary>30 s doubled per transient failure, from the end of the last attempt.</summary>
-    private static TimeSpan? RetryDelay(BuildRun run, DateTime now)
+    /// <summary>The backoff doubled per transient failure, from the end of the last attempt.</summary>
+    private TimeSpan? RetryDelay(BuildRun run, DateTime now)
     {
         var last = run.Status.Attempts?.LastOrDefault();
         if (last?.EndTime is not { } ended)
@@ -190,7 +195,7 @@ public sealed class BuildRunReconciler(
         }
 
         var failures = run.Status.Attempts!.Count(a => a.Outcome == "Transient");
-        var delay = TimeSpan.FromTicks(RetryBase.Ticks * (1L << Math.Min(failures - 1, 10)));
+        var delay = TimeSpan.FromTicks(retryBase.Ticks * (1L << Math.Min(failures - 1, 10)));
         return ended + delay - now;
     }
 }

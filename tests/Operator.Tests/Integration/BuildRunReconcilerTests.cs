@@ -21,6 +21,8 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     private const string KeywordReport =
         """{"step":"build","result":"needs-operator","outcome":"keyword-change-required","emergeExitCode":1,"atoms":["app-misc/nightly-0.9"],"packagesMerged":0,"binariesReused":0,"fixes":[{"file":"package.accept_keywords","line":"app-misc/nightly:0 ~amd64","temporary":false}]}""";
 
+    private const string FetchFailureReport = """{"step":"build","result":"transient","outcome":"fetch-failure","emergeExitCode":1,"atoms":["net-misc/downloader-1.0"]}""";
+
     private const string SuccessReport = """{"step":"build","result":"succeeded","outcome":"success","emergeExitCode":0,"packagesMerged":3,"binariesReused":1}""";
 
     private readonly ResourceApi<BuildRun> runs = new(cluster.Kube);
@@ -34,7 +36,8 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         var bootstraps = new Informer<GentooBootstrap>(new ResourceApi<GentooBootstrap>(cluster.Kube), ns, metrics, NullLogger.Instance);
         var pods = new Informer<V1Pod>(CoreKinds.Pods(cluster.Kube, DesiredBuildPod.BuildRunLabel), ns, metrics, NullLogger.Instance);
         var reconciler = new BuildRunReconciler(cluster.Kube, runInformer, builderInformer, bootstraps, pods, new PodSettings("gentoo-builder:test"),
-            new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<BuildRunReconciler>.Instance);
+            new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<BuildRunReconciler>.Instance,
+            retryBackoff: TimeSpan.FromMilliseconds(200));
         var manager = new ControllerManager(cluster.Kube, new OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
         manager.AddInformer(runInformer);
         manager.AddInformer(builderInformer);
@@ -60,10 +63,13 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await builders.ReplaceStatusAsync(builder, CancellationToken.None);
     }
 
-    private Task<BuildRun> CreateRunAsync(string ns, string name, string builder, params string[] packages) => runs.CreateAsync(new BuildRun
+    private Task<BuildRun> CreateRunAsync(string ns, string name, string builder, params string[] packages) =>
+        CreateRunAsync(ns, name, builder, null, packages);
+
+    private Task<BuildRun> CreateRunAsync(string ns, string name, string builder, FailureHandling? onFailure, params string[] packages) => runs.CreateAsync(new BuildRun
     {
         Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
-        Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = builder }, Packages = packages },
+        Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = builder }, Packages = packages, OnFailure = onFailure },
     }, CancellationToken.None);
 
     private Task<BuildRun> WaitForAsync(string ns, string name, Func<BuildRun, bool> done, string what) =>
@@ -75,100 +81,109 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await manager.StopAsync(CancellationToken.None);
     }
 
-    [TestServerFact]
-    public async Task A_run_waits_for_its_builder_then_builds_and_succeeds()
-    {
-        var ns = await cluster.CreateNamespaceAsync();
-        var kubelet = cluster.Server!.Kubelet;
-        kubelet.AddNode("node-" + ns, "6.6.30-gentoo");
-        kubelet.Script = pod => Namespace(pod) == ns ? new PodScript(0, SuccessReport) : null;
-        var (manager, stop) = await StartAsync(ns);
-        try
-        {
-            await CreateRunAsync(ns, "firefox", "desktop", "www-client/firefox");
-            var waiting = await WaitForAsync(ns, "firefox", r => r.Status.Phase == "Pending" && r.Status.Conditions?.Any(c => c.Reason == Reasons.BuilderNotFound) == true,
-                "the run to wait for its missing builder");
-            waiting.Metadata.Finalizers.ShouldContain(BuildRunReconciler.Finalizer);
-
-            await CreateReadyBuilderAsync(ns, "desktop");
-
-            var done = await WaitForAsync(ns, "firefox", r => r.Status.Phase == "Succeeded", "the run to succeed");
-            done.Status.AttemptCount.ShouldBe(1);
-            Conditions.IsTrue(done.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
-            var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("firefox", 1), ns);
-            pod.Metadata.OwnerReferences.Single().Uid.ShouldBe(done.Metadata.Uid);
-        }
-        finally
-        {
-            kubelet.Script = null;
-            await StopAsync(manager, stop);
-        }
-    }
-
-    [TestServerFact]
-    public async Task A_run_that_needs_a_person_waits_and_a_resume_starts_the_next_attempt()
+    /// <summary>
+    /// A fresh namespace with a node, the operator's BuildRun controller, and a kubelet that ends attempt 1 pods with
+    /// <paramref name="firstAttempt"/> and later ones with <paramref name="laterAttempts"/> (null: they keep running).
+    /// </summary>
+    private async Task<Session> StartSessionAsync(PodScript? firstAttempt, PodScript? laterAttempts, bool readyBuilder = true)
     {
         var ns = await cluster.CreateNamespaceAsync();
         var kubelet = cluster.Server!.Kubelet;
         kubelet.AddNode("node-" + ns, "6.6.30-gentoo");
         kubelet.Script = pod => Namespace(pod) != ns ? null
-            : pod["metadata"]!["name"]!.GetValue<string>().EndsWith("-1", StringComparison.Ordinal) ? new PodScript(10, KeywordReport) : new PodScript(0, SuccessReport);
-        await CreateReadyBuilderAsync(ns, "desktop");
-        var (manager, stop) = await StartAsync(ns);
-        try
+            : pod["metadata"]!["name"]!.GetValue<string>().EndsWith("-1", StringComparison.Ordinal) ? firstAttempt : laterAttempts;
+        if (readyBuilder)
         {
-            await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
-            var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
-            awaiting.Status.Conditions!.Single(c => c.Type == ConditionTypes.Ready).Reason.ShouldBe("KeywordChangeRequired");
-            awaiting.Status.AttemptCount.ShouldBe(1);
-
-            // Nothing happens until a person answers: no second pod.
-            await Task.Delay(300);
-            (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Count.ShouldBe(1);
-
-            awaiting.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "2026-11-25T03:00:00Z" };
-            await runs.ReplaceAsync(awaiting, CancellationToken.None);
-
-            var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
-            done.Status.AttemptCount.ShouldBe(2);
-            done.Status.LastHandledResume.ShouldBe("2026-11-25T03:00:00Z");
+            await CreateReadyBuilderAsync(ns, "desktop");
         }
-        finally
+
+        var (manager, stop) = await StartAsync(ns);
+        return new Session(ns, async () =>
         {
             kubelet.Script = null;
             await StopAsync(manager, stop);
-        }
+        });
+    }
+
+    private sealed record Session(string Namespace, Func<Task> Stop) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await Stop();
+    }
+
+    [TestServerFact]
+    public async Task A_run_waits_for_its_builder_then_builds_and_succeeds()
+    {
+        await using var session = await StartSessionAsync(new PodScript(0, SuccessReport), new PodScript(0, SuccessReport), readyBuilder: false);
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "firefox", "desktop", "www-client/firefox");
+        var waiting = await WaitForAsync(ns, "firefox", r => r.Status.Phase == "Pending" && r.Status.Conditions?.Any(c => c.Reason == Reasons.BuilderNotFound) == true,
+            "the run to wait for its missing builder");
+        waiting.Metadata.Finalizers.ShouldContain(BuildRunReconciler.Finalizer);
+
+        await CreateReadyBuilderAsync(ns, "desktop");
+
+        var done = await WaitForAsync(ns, "firefox", r => r.Status.Phase == "Succeeded", "the run to succeed");
+        done.Status.AttemptCount.ShouldBe(1);
+        Conditions.IsTrue(done.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
+        var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("firefox", 1), ns);
+        pod.Metadata.OwnerReferences.Single().Uid.ShouldBe(done.Metadata.Uid);
+    }
+
+    [TestServerFact]
+    public async Task A_run_that_needs_a_person_waits_and_a_resume_starts_the_next_attempt()
+    {
+        await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport));
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
+        var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
+        awaiting.Status.Conditions!.Single(c => c.Type == ConditionTypes.Ready).Reason.ShouldBe("KeywordChangeRequired");
+        awaiting.Status.AttemptCount.ShouldBe(1);
+
+        // Nothing happens until a person answers: no second pod.
+        await Task.Delay(300);
+        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Count.ShouldBe(1);
+
+        awaiting.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "2026-11-25T03:00:00Z" };
+        await runs.ReplaceAsync(awaiting, CancellationToken.None);
+
+        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
+        done.Status.AttemptCount.ShouldBe(2);
+        done.Status.LastHandledResume.ShouldBe("2026-11-25T03:00:00Z");
+    }
+
+    [TestServerFact]
+    public async Task A_transient_failure_is_retried_after_a_backoff_under_policy_retry()
+    {
+        await using var session = await StartSessionAsync(new PodScript(20, FetchFailureReport), new PodScript(0, SuccessReport));
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "downloader", "desktop", new FailureHandling { Policy = FailurePolicy.Retry, Retries = 2 }, "net-misc/downloader");
+
+        var done = await WaitForAsync(ns, "downloader", r => r.Status.Phase is "Succeeded" or "AwaitingOperator" or "Failed", "the retried run to end");
+        done.Status.Phase.ShouldBe("Succeeded");
+        done.Status.AttemptCount.ShouldBe(2);
+        done.Status.Attempts!.First().Outcome.ShouldBe("Transient");
+        done.Status.Attempts![1].Outcome.ShouldBe("Succeeded");
     }
 
     [TestServerFact]
     public async Task Runs_on_one_builder_take_turns_and_deleting_a_run_stops_its_pod()
     {
-        var ns = await cluster.CreateNamespaceAsync();
-        var kubelet = cluster.Server!.Kubelet;
-        kubelet.AddNode("node-" + ns, "6.6.30-gentoo");
-        await CreateReadyBuilderAsync(ns, "desktop");
-        var (manager, stop) = await StartAsync(ns);
-        try
-        {
-            await CreateRunAsync(ns, "first", "desktop", "www-client/firefox");
-            await WaitForAsync(ns, "first", r => r.Status.AttemptCount == 1, "the first run to start");
-            await CreateRunAsync(ns, "second", "desktop", "kde-plasma/plasma-meta");
-            var queued = await WaitForAsync(ns, "second", r => r.Status.Phase == "Queued", "the second run to queue");
-            queued.Status.WaitingFor.ShouldNotBeNull().ShouldContain("first");
+        await using var session = await StartSessionAsync(null, null);
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "first", "desktop", "www-client/firefox");
+        await WaitForAsync(ns, "first", r => r.Status.AttemptCount == 1, "the first run to start");
+        await CreateRunAsync(ns, "second", "desktop", "kde-plasma/plasma-meta");
+        var queued = await WaitForAsync(ns, "second", r => r.Status.Phase == "Queued", "the second run to queue");
+        queued.Status.WaitingFor.ShouldNotBeNull().ShouldContain("first");
 
-            // The running pod keeps running (no script): deleting the run stops it gracefully, then frees the builder.
-            await runs.DeleteAsync(ns, "first", CancellationToken.None);
-            await Eventually.GetAsync(async () => await runs.GetAsync(ns, "first", CancellationToken.None), r => r is null, "the deleted run to go once its pod stopped");
+        // The running pod keeps running (no script): deleting the run stops it gracefully, then frees the builder.
+        await runs.DeleteAsync(ns, "first", CancellationToken.None);
+        await Eventually.GetAsync(async () => await runs.GetAsync(ns, "first", CancellationToken.None), r => r is null, "the deleted run to go once its pod stopped");
 
-            (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Name() == DesiredBuildPod.PodName("first", 1),
-                "the deleted run's build pod is stopped, not left running");
-            var started = await WaitForAsync(ns, "second", r => r.Status.AttemptCount == 1, "the second run to start once the builder is free");
-            started.Status.WaitingFor.ShouldBeNull();
-        }
-        finally
-        {
-            await StopAsync(manager, stop);
-        }
+        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Name() == DesiredBuildPod.PodName("first", 1),
+            "the deleted run's build pod is stopped, not left running");
+        var started = await WaitForAsync(ns, "second", r => r.Status.AttemptCount == 1, "the second run to start once the builder is free");
+        started.Status.WaitingFor.ShouldBeNull();
     }
 
     private static string? Namespace(System.Text.Json.Nodes.JsonObject pod) => pod["metadata"]?["namespace"]?.GetValue<string>();
