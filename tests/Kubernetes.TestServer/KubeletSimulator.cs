@@ -15,10 +15,14 @@ public sealed record PodScript(int ExitCode, string? TerminationMessage = null, 
 public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
 {
     private readonly CancellationTokenSource stopping = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Namespace, string Name), Task> stoppingPods = new();
     private Task loop = Task.CompletedTask;
 
     /// <summary>Pods start running as soon as they are bound; off leaves them Pending until <see cref="Run"/>.</summary>
     public bool AutoStart { get; set; } = true;
+
+    /// <summary>How long a deleted running pod takes to stop (its process finishing after SIGTERM); zero stops it at once.</summary>
+    public TimeSpan StopDelay { get; set; }
 
     /// <summary>Decides, per running pod, whether and how it ends on its own; null keeps it running.</summary>
     public Func<JsonObject, PodScript?>? Script { get; set; }
@@ -128,12 +132,40 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
         var phase = pod["status"]?["phase"]?.GetValue<string>();
         if (pod["metadata"]?["deletionTimestamp"] is not null)
         {
-            if (phase is not ("Succeeded" or "Failed") && pod["spec"]?["nodeName"] is not null)
+            var key = (ObjectStore.Namespace(pod), Name(pod));
+            var running = phase is not ("Succeeded" or "Failed") && pod["spec"]?["nodeName"] is not null;
+            if (running && StopDelay > TimeSpan.Zero)
+            {
+                _ = stoppingPods.GetOrAdd(key, k => Task.Run(async () =>
+                {
+                    await Task.Delay(StopDelay, stopping.Token);
+                    try
+                    {
+                        Terminate(Store.Get(Pods, key.Item1, key.Item2), 143, "Error", null);
+                        Store.ForceRemove(Pods, key.Item1, key.Item2);
+                    }
+                    catch (ApiException)
+                    {
+                    }
+                    finally
+                    {
+                        stoppingPods.TryRemove(key, out _);
+                    }
+                }));
+                return;
+            }
+
+            if (stoppingPods.ContainsKey(key))
+            {
+                return;
+            }
+
+            if (running)
             {
                 Terminate(pod, 143, "Error", null);
             }
 
-            Store.ForceRemove(Pods, ObjectStore.Namespace(pod), Name(pod));
+            Store.ForceRemove(Pods, key.Item1, key.Item2);
             return;
         }
 

@@ -186,5 +186,46 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         started.Status.WaitingFor.ShouldBeNull();
     }
 
+    [TestServerFact]
+    public async Task A_deleted_run_stays_until_its_build_pod_has_stopped()
+    {
+        await using var session = await StartSessionAsync(null, null);
+        var ns = session.Namespace;
+        var kubelet = cluster.Server!.Kubelet;
+        kubelet.StopDelay = TimeSpan.FromSeconds(1);
+        try
+        {
+            await CreateRunAsync(ns, "firefox", "desktop", "www-client/firefox");
+            await Eventually.GetAsync(() => cluster.Kube.CoreV1.ListNamespacedPodAsync(ns),
+                pods => pods.Items.Any(p => p.Name() == DesiredBuildPod.PodName("firefox", 1) && p.Status?.Phase == "Running"), "the build pod to run");
+
+            await runs.DeleteAsync(ns, "firefox", CancellationToken.None);
+
+            // Read the run before the pod: once the run is gone, its pod must already be gone.
+            var sawRunWhileStopping = false;
+            await Eventually.GetAsync(async () =>
+            {
+                var run = await runs.GetAsync(ns, "firefox", CancellationToken.None);
+                var pods = await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns);
+                var podLeft = pods.Items.Any(p => p.Name() == DesiredBuildPod.PodName("firefox", 1));
+                if (run is null)
+                {
+                    podLeft.ShouldBeFalse("the run went while its build pod was still stopping");
+                }
+                else if (podLeft && run.Metadata.DeletionTimestamp is not null)
+                {
+                    sawRunWhileStopping = true;
+                }
+
+                return run;
+            }, run => run is null, "the deleted run to go", TimeSpan.FromSeconds(30));
+            sawRunWhileStopping.ShouldBeTrue("the run is kept, being deleted, while its pod stops");
+        }
+        finally
+        {
+            kubelet.StopDelay = TimeSpan.Zero;
+        }
+    }
+
     private static string? Namespace(System.Text.Json.Nodes.JsonObject pod) => pod["metadata"]?["namespace"]?.GetValue<string>();
 }
