@@ -112,8 +112,6 @@ public sealed class KubeApiServer : IAsyncDisposable
 
     public void ForgetAccess() => access.Clear();
 
-    private void Use(string verb, ResourceType type, string? subresource = null) =>
-        access.TryAdd((verb, type.Group, subresource is null ? type.Plural : $"{type.Plural}/{subresource}"), 0);
 
     /// <summary>Whether a watch stream whose path contains <paramref name="pathFragment"/> is open now; fault tests wait for one before dropping it.</summary>
     public bool HasOpenWatch(string pathFragment) => openWatches.Values.Any(path => path.Contains(pathFragment, StringComparison.Ordinal));
@@ -242,13 +240,11 @@ public sealed class KubeApiServer : IAsyncDisposable
         switch (method)
         {
             case "GET" when query["watch"] is var watch && (watch == "true" || watch == "1"):
-                Count("watch");
-                Use("watch", type);
+                Count("watch", type);
                 await WatchAsync(context, type, ns, labels, fields, query);
                 return;
             case "GET":
-                Count("list");
-                Use("list", type);
+                Count("list", type);
                 var (items, revision) = Store.List(type, ns, labels, fields);
                 await WriteJson(context, 200, new JsonObject
                 {
@@ -259,8 +255,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                 });
                 return;
             case "POST":
-                Count("create");
-                Use("create", type);
+                Count("create", type);
                 var body = await ReadBodyAsync(context);
                 if (ns is null && type.Namespaced)
                 {
@@ -279,8 +274,7 @@ public sealed class KubeApiServer : IAsyncDisposable
                 await WriteJson(context, 201, result);
                 return;
             case "DELETE":
-                Count("delete");
-                Use("deletecollection", type);
+                Count("delete", type, rbacVerb: "deletecollection");
                 var (all, _) = Store.List(type, ns, labels, fields);
                 foreach (var item in all)
                 {
@@ -299,13 +293,11 @@ public sealed class KubeApiServer : IAsyncDisposable
         switch (method)
         {
             case "GET":
-                Count("get");
-                Use("get", type, subresource);
+                Count("get", type, subresource);
                 await WriteJson(context, 200, Store.Get(type, ns, name));
                 return;
             case "PUT":
-                Count("update");
-                Use("update", type, subresource);
+                Count("update", type, subresource);
                 var body = WithFieldValidation(type, await ReadBodyAsync(context), context.Request.Query, out var warnings);
                 var updated = Store.Update(type, ns, name, body, subresource);
                 AfterWrite(type, updated);
@@ -313,13 +305,11 @@ public sealed class KubeApiServer : IAsyncDisposable
                 await WriteJson(context, 200, updated);
                 return;
             case "PATCH":
-                Count("patch");
-                Use("patch", type, subresource);
+                Count("patch", type, subresource);
                 await WriteJson(context, 200, await PatchAsync(context, type, ns, name, subresource));
                 return;
             case "DELETE":
-                Count("delete");
-                Use("delete", type, subresource);
+                Count("delete", type, subresource);
                 var options = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0
                     ? await ReadBodyAsync(context)
                     : null;
@@ -615,9 +605,8 @@ public sealed class KubeApiServer : IAsyncDisposable
 
     private async Task PodLogAsync(HttpContext context, string ns, string name, IQueryCollection query)
     {
-        Count("log");
         var podType = Store.FindType("", "v1", "pods")!;
-        Use("get", podType, "log");
+        Count("log", podType, "log", rbacVerb: "get");
         Store.Get(podType, ns, name);
         context.Response.ContentType = "text/plain";
         var follow = query["follow"] == "true";
@@ -710,7 +699,12 @@ public sealed class KubeApiServer : IAsyncDisposable
         };
     }
 
-    private void Count(string verb) => requestCounts.AddOrUpdate(verb, 1, (_, n) => n + 1);
+    /// <summary>Counts a request by verb and records the RBAC verb and resource it needs (they differ for deletecollection and logs).</summary>
+    private void Count(string verb, ResourceType type, string? subresource = null, string? rbacVerb = null)
+    {
+        requestCounts.AddOrUpdate(verb, 1, (_, n) => n + 1);
+        access.TryAdd((rbacVerb ?? verb, type.Group, subresource is null ? type.Plural : $"{type.Plural}/{subresource}"), 0);
+    }
 
     private static async Task<JsonObject> ReadBodyAsync(HttpContext context)
     {

@@ -27,7 +27,20 @@ public static class Controllers
         manager.AddInformer(nodes);
         manager.AddRunnable(new Controller<V1Node>(nodes, () => labeller, new ControllerOptions { Workers = 2 }, metrics, clock, loggers.CreateLogger("Controller.Node"), _ => true));
 
-        var ns = options.WatchNamespace;
+        AddBuildRuns(manager, kube, options.WatchNamespace, new PodSettings(options.OperatorImage), services.GetRequiredService<EventRecorder>(),
+            metrics, clock, loggers);
+        return manager;
+    }
+
+    /// <summary>
+    /// The BuildRun controller and the caches it reads. BuildRuns are reconciled on their own changes, on their pods'
+    /// changes, on their builder's changes, and when a sibling on the same builder changes (it may have finished and
+    /// freed the builder).
+    /// </summary>
+    public static void AddBuildRuns(
+        ControllerManager manager, IKubernetes kube, string? ns, PodSettings settings, EventRecorder events, OperatorMetrics metrics,
+        TimeProvider clock, ILoggerFactory loggers, TimeSpan? retryBackoff = null)
+    {
         var runs = new Informer<BuildRun>(new ResourceApi<BuildRun>(kube), ns, metrics, loggers.CreateLogger("Informer.BuildRun"));
         var builders = new Informer<GentooBuilder>(new ResourceApi<GentooBuilder>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBuilder"));
         var bootstraps = new Informer<GentooBootstrap>(new ResourceApi<GentooBootstrap>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBootstrap"));
@@ -38,23 +51,12 @@ public static class Controllers
         manager.AddInformer(bootstraps);
         manager.AddInformer(pods);
 
-        var reconciler = new BuildRunReconciler(kube, runs, builders, bootstraps, pods, new PodSettings(options.OperatorImage),
-            services.GetRequiredService<EventRecorder>(), clock, loggers.CreateLogger<BuildRunReconciler>());
-        manager.AddRunnable(BuildRunController(runs, builders, pods, () => reconciler, metrics, clock, loggers.CreateLogger("Controller.BuildRun")));
-        return manager;
-    }
-
-    /// <summary>
-    /// BuildRuns are reconciled on their own changes, on their pods' changes, on their builder's changes, and when a
-    /// sibling on the same builder changes (it may have finished and freed the builder).
-    /// </summary>
-    public static Controller<BuildRun> BuildRunController(
-        Informer<BuildRun> runs, Informer<GentooBuilder> builders, Informer<V1Pod> pods, Func<IReconciler<BuildRun>> reconciler,
-        OperatorMetrics metrics, TimeProvider clock, ILogger log) =>
-        new Controller<BuildRun>(runs, reconciler, new ControllerOptions(), metrics, clock, log)
+        var reconciler = new BuildRunReconciler(kube, runs, builders, bootstraps, pods, settings, events, clock, loggers.CreateLogger<BuildRunReconciler>(), retryBackoff);
+        manager.AddRunnable(new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), metrics, clock, loggers.CreateLogger("Controller.BuildRun"))
             .Owns(pods)
             .Watches(builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
-            .Watches(runs, run => RunsOf(runs, run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name()));
+            .Watches(runs, run => RunsOf(runs, run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name())));
+    }
 
     private static IEnumerable<ObjectKey> RunsOf(ICache<BuildRun> runs, string ns, string builder) =>
         runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder).Select(ObjectKey.Of);

@@ -10,7 +10,77 @@ internal static class OperatorProcess
         public string[] ErrorLines => StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
     }
 
+    /// <summary>A started operator that keeps running until <see cref="TerminateAsync"/> (SIGTERM, as the kubelet sends).</summary>
+    public sealed class Running : IDisposable
+    {
+        private readonly DirectoryInfo home;
+
+        internal Running(Process process, DirectoryInfo home)
+        {
+            Process = process;
+            this.home = home;
+            StandardOutput = process.StandardOutput.ReadToEndAsync();
+            StandardError = process.StandardError.ReadToEndAsync();
+        }
+
+        public Process Process { get; }
+
+        public Task<string> StandardOutput { get; }
+
+        public Task<string> StandardError { get; }
+
+        public bool HasExited => Process.HasExited;
+
+        /// <summary>For assertion messages: why it is not ready.</summary>
+        public async Task<string> DescribeAsync() => Process.HasExited ? $"exited {Process.ExitCode}: {await StandardError}" : "still starting";
+
+        public async Task TerminateAsync(TimeSpan? timeout = null)
+        {
+            if (!Process.HasExited)
+            {
+                using var term = Process.Start("kill", ["-TERM", Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                await term!.WaitForExitAsync();
+            }
+
+            await Process.WaitForExitAsync().WaitAsync(timeout ?? TimeSpan.FromSeconds(30));
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited)
+            {
+                Process.Kill(entireProcessTree: true);
+            }
+
+            Process.Dispose();
+            home.Delete(recursive: true);
+        }
+    }
+
+    public static Running Start(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    {
+        var (start, home) = StartInfo(args, environment);
+        return new Running(Process.Start(start)!, home);
+    }
+
     public static async Task<Outcome> RunAsync(IEnumerable<string> args, IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
+    {
+        using var running = Start(args, environment);
+        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
+        try
+        {
+            await running.Process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            running.Process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the operator did not exit; stderr so far: {await running.StandardError}");
+        }
+
+        return new Outcome(running.Process.ExitCode, await running.StandardOutput, await running.StandardError);
+    }
+
+    private static (ProcessStartInfo Start, DirectoryInfo Home) StartInfo(IEnumerable<string> args, IDictionary<string, string>? environment)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -25,7 +95,7 @@ internal static class OperatorProcess
         }
 
         // No ambient cluster: no KUBECONFIG, no in-cluster variables, a HOME without ~/.kube.
-        foreach (var name in new[] { "KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "WATCH_NAMESPACE", "LOG_LEVEL", "HEALTH_PORT", "LEADER_ELECT", "INSTALL_CRDS", "JSON_LOGS" })
+        foreach (var name in new[] { "KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "WATCH_NAMESPACE", "LOG_LEVEL", "HEALTH_PORT", "LEADER_ELECT", "INSTALL_CRDS", "JSON_LOGS", "OPERATOR_IMAGE", "POD_NAMESPACE" })
         {
             start.Environment.Remove(name);
         }
@@ -37,25 +107,7 @@ internal static class OperatorProcess
             start.Environment[name] = value;
         }
 
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"the operator did not exit; stderr so far: {await stderr}");
-        }
-        finally
-        {
-            home.Delete(recursive: true);
-        }
-
-        return new Outcome(process.ExitCode, await stdout, await stderr);
+        return (start, home);
     }
 
     /// <summary>A kubeconfig file naming one cluster at <paramref name="server"/>.</summary>

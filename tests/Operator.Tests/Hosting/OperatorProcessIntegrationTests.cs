@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Gentoo.Kubernetes.TestServer;
@@ -19,16 +18,8 @@ public sealed class OperatorProcessIntegrationTests
         await using var server = await KubeApiServer.StartAsync();
         var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "gentoo-operator.dll"), "--kubeconfig", kubeconfig, "--install-crds",
-                     "--leader-elect", "false", "--health-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        using var process = OperatorProcess.Start(["--kubeconfig", kubeconfig, "--install-crds",
+            "--leader-elect", "false", "--health-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1"]);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         try
         {
@@ -43,7 +34,7 @@ public sealed class OperatorProcessIntegrationTests
                     return HttpStatusCode.ServiceUnavailable;
                 }
             }, status => status == HttpStatusCode.OK || process.HasExited, "the operator to become ready", TimeSpan.FromSeconds(30));
-            ready.ShouldBe(HttpStatusCode.OK, await DescribeAsync(process, stderr));
+            ready.ShouldBe(HttpStatusCode.OK, await process.DescribeAsync());
 
             using var kube = new k8s.Kubernetes(server.ClientConfiguration());
             foreach (var name in CrdInstaller.CrdNames())
@@ -56,13 +47,11 @@ public sealed class OperatorProcessIntegrationTests
         }
         finally
         {
-            using var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await term!.WaitForExitAsync();
+            await process.TerminateAsync();
         }
 
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        process.ExitCode.ShouldBe(0, await stderr);
-        (await stdout + await stderr).ShouldContain("Shutting down");
+        process.Process.ExitCode.ShouldBe(0, await process.StandardError);
+        (await process.StandardOutput + await process.StandardError).ShouldContain("Shutting down");
     }
 
     [Fact]
@@ -91,29 +80,19 @@ public sealed class OperatorProcessIntegrationTests
         server.ForgetAccess();
 
         var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "gentoo-operator.dll"), "--kubeconfig", kubeconfig, "--leader-election-namespace", ns,
-                     "--health-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        using var process = OperatorProcess.Start(["--kubeconfig", kubeconfig, "--leader-election-namespace", ns,
+            "--health-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1"]);
         try
         {
             await Integration.Eventually.GetAsync(async () => await runs.GetAsync(ns, "firefox", CancellationToken.None),
                 r => r?.Status.Phase == "Succeeded" || process.HasExited, "the operator to run the build to success", TimeSpan.FromSeconds(40));
-            process.HasExited.ShouldBeFalse(await DescribeAsync(process, stderr));
+            process.HasExited.ShouldBeFalse(await process.DescribeAsync());
             await Integration.Eventually.GetAsync(() => kube.CoreV1.ReadNodeAsync("node-1"),
                 n => n.Metadata.Labels?.ContainsKey(Gentoo.Operator.Desired.NodeKernel.CodeLabel) == true, "the node to be labelled");
         }
         finally
         {
-            using var term = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await term!.WaitForExitAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await process.TerminateAsync();
             server.Kubelet.Script = null;
         }
 
@@ -139,9 +118,6 @@ public sealed class OperatorProcessIntegrationTests
         (await ApiDiscovery.ServesAsync(kubeWithout, ApiDiscovery.SnapshotGroup, "v1", CancellationToken.None)).ShouldBeFalse();
         (await ApiDiscovery.ServesAsync(kubeWith, ApiDiscovery.SnapshotGroup, "v1", CancellationToken.None)).ShouldBeTrue();
     }
-
-    private static async Task<string> DescribeAsync(Process process, Task<string> stderr) =>
-        process.HasExited ? $"exited {process.ExitCode}: {await stderr}" : "still starting";
 
     private static int FreePort()
     {

@@ -31,19 +31,10 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     private async Task<(ControllerManager Manager, CancellationTokenSource Stop)> StartAsync(string ns)
     {
         var metrics = new OperatorMetrics(Metrics.NewCustomRegistry());
-        var runInformer = new Informer<BuildRun>(runs, ns, metrics, NullLogger.Instance);
-        var builderInformer = new Informer<GentooBuilder>(builders, ns, metrics, NullLogger.Instance);
-        var bootstraps = new Informer<GentooBootstrap>(new ResourceApi<GentooBootstrap>(cluster.Kube), ns, metrics, NullLogger.Instance);
-        var pods = new Informer<V1Pod>(CoreKinds.Pods(cluster.Kube, DesiredBuildPod.BuildRunLabel), ns, metrics, NullLogger.Instance);
-        var reconciler = new BuildRunReconciler(cluster.Kube, runInformer, builderInformer, bootstraps, pods, new PodSettings("gentoo-builder:test"),
-            new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), TimeProvider.System, NullLogger<BuildRunReconciler>.Instance,
-            retryBackoff: TimeSpan.FromMilliseconds(200));
         var manager = new ControllerManager(cluster.Kube, new OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
-        manager.AddInformer(runInformer);
-        manager.AddInformer(builderInformer);
-        manager.AddInformer(bootstraps);
-        manager.AddInformer(pods);
-        manager.AddRunnable(Controllers.BuildRunController(runInformer, builderInformer, pods, () => reconciler, metrics, TimeProvider.System, NullLogger.Instance));
+        Controllers.AddBuildRuns(manager, cluster.Kube, ns, new PodSettings("gentoo-builder:test"),
+            new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), metrics, TimeProvider.System, NullLoggerFactory.Instance,
+            retryBackoff: TimeSpan.FromMilliseconds(200));
         var stop = new CancellationTokenSource();
         await manager.StartAsync(stop.Token);
         return (manager, stop);
@@ -75,12 +66,6 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     private Task<BuildRun> WaitForAsync(string ns, string name, Func<BuildRun, bool> done, string what) =>
         Eventually.GetAsync(async () => (await runs.GetAsync(ns, name, CancellationToken.None))!, done, what);
 
-    private async Task StopAsync(ControllerManager manager, CancellationTokenSource stop)
-    {
-        await stop.CancelAsync();
-        await manager.StopAsync(CancellationToken.None);
-    }
-
     /// <summary>
     /// A fresh namespace with a node, the operator's BuildRun controller, and a kubelet that ends attempt 1 pods with
     /// <paramref name="firstAttempt"/> and later ones with <paramref name="laterAttempts"/> (null: they keep running).
@@ -101,7 +86,9 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         return new Session(ns, async () =>
         {
             kubelet.Script = null;
-            await StopAsync(manager, stop);
+            await stop.CancelAsync();
+            await manager.StopAsync(CancellationToken.None);
+            stop.Dispose();
         });
     }
 
