@@ -28,6 +28,7 @@ public static class DesiredBuildPod
 {
     public const string BuildRunLabel = GroupVersion.Group + "/buildrun";
     public const string AttemptLabel = GroupVersion.Group + "/attempt";
+    public const string BuildContainer = "build";
     public const string AgentDirectory = "/gentoo-builder/bin";
     public const string RootMount = "/mnt/gentoo";
     public const string BinpkgsMount = "/mnt/binpkgs";
@@ -117,7 +118,7 @@ public static class DesiredBuildPod
                 [
                     new V1Container
                     {
-                        Name = "build",
+                        Name = BuildContainer,
                         Image = image,
                         Command = [AgentDirectory + "/gentoo-agent"],
                         Args = args,

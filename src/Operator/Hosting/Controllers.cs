@@ -39,7 +39,7 @@ public static class Controllers
     /// </summary>
     public static void AddBuildRuns(
         ControllerManager manager, IKubernetes kube, string? ns, PodSettings settings, EventRecorder events, OperatorMetrics metrics,
-        TimeProvider clock, ILoggerFactory loggers, TimeSpan? retryBackoff = null)
+        TimeProvider clock, ILoggerFactory loggers, TimeSpan? retryBackoff = null, TimeSpan? progressEvery = null)
     {
         var runs = new Informer<BuildRun>(new ResourceApi<BuildRun>(kube), ns, metrics, loggers.CreateLogger("Informer.BuildRun"));
         var builders = new Informer<GentooBuilder>(new ResourceApi<GentooBuilder>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBuilder"));
@@ -51,7 +51,7 @@ public static class Controllers
         manager.AddInformer(bootstraps);
         manager.AddInformer(pods);
 
-        var reconciler = new BuildRunReconciler(kube, runs, builders, bootstraps, pods, settings, events, clock, loggers.CreateLogger<BuildRunReconciler>(), retryBackoff);
+        var reconciler = new BuildRunReconciler(kube, runs, builders, bootstraps, pods, settings, events, clock, loggers.CreateLogger<BuildRunReconciler>(), retryBackoff, progressEvery);
         manager.AddRunnable(new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), metrics, clock, loggers.CreateLogger("Controller.BuildRun"))
             .Owns(pods)
             .Watches(builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))

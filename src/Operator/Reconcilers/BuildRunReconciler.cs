@@ -27,14 +27,19 @@ public sealed class BuildRunReconciler(
     EventRecorder events,
     TimeProvider clock,
     ILogger<BuildRunReconciler> log,
-    TimeSpan? retryBackoff = null) : IReconciler<BuildRun>
+    TimeSpan? retryBackoff = null,
+    TimeSpan? progressEvery = null) : IReconciler<BuildRun>
 {
     public const string Finalizer = GroupVersion.Group + "/buildrun";
 
     /// <summary>The wait before the first retry of a transient failure; it doubles with each further one.</summary>
     public static readonly TimeSpan DefaultRetryBackoff = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often a running build's progress lines are read into status.</summary>
+    public static readonly TimeSpan DefaultProgressInterval = TimeSpan.FromSeconds(15);
+
     private readonly TimeSpan retryBase = retryBackoff ?? DefaultRetryBackoff;
+    private readonly TimeSpan progressInterval = progressEvery ?? DefaultProgressInterval;
 
     private readonly ResourceApi<BuildRun> api = new(kube);
     private readonly StatusWriter<BuildRun, BuildRunStatus> status = new(new ResourceApi<BuildRun>(kube));
@@ -116,8 +121,13 @@ public sealed class BuildRunReconciler(
 
         var verdict = BuildAttempts.Judge(pod);
         var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
+        var progress = verdict.Result == AttemptResult.Running ? await ReadProgressAsync(pod, ct) : null;
         var next = NextStep.Wait;
-        var updated = await status.UpdateAsync(run, r => next = BuildRunStatuses.Apply(r, verdict, placement, now), ct);
+        var updated = await status.UpdateAsync(run, r =>
+        {
+            next = BuildRunStatuses.Apply(r, verdict, placement, now);
+            r.Status.Progress = progress ?? r.Status.Progress;
+        }, ct);
         if (next is NextStep.Done or NextStep.AwaitOperator)
         {
             var type = verdict.Result == AttemptResult.Succeeded ? "Normal" : "Warning";
@@ -125,7 +135,30 @@ public sealed class BuildRunReconciler(
             log.LogInformation("BuildRun {Namespace}/{Name} attempt {Attempt}: {Reason}: {Message}", request.Namespace, request.Name, attempt, verdict.Reason, verdict.Message);
         }
 
-        return next == NextStep.Retry && RetryDelay(updated, now) is { } wait ? ReconcileResult.After(wait) : ReconcileResult.Done;
+        if (next == NextStep.Retry && RetryDelay(updated, now) is { } wait)
+        {
+            return ReconcileResult.After(wait);
+        }
+
+        // Pod events say when the build ends, not how far it got: look at its progress lines now and then.
+        return verdict.Result == AttemptResult.Running ? ReconcileResult.After(progressInterval) : ReconcileResult.Done;
+    }
+
+    private async Task<BuildProgress?> ReadProgressAsync(V1Pod pod, CancellationToken ct)
+    {
+        try
+        {
+            await using var stream = await kube.CoreV1.ReadNamespacedPodLogAsync(pod.Name(), pod.Namespace(), container: DesiredBuildPod.BuildContainer,
+                tailLines: 100, cancellationToken: ct);
+            using var reader = new StreamReader(stream);
+            return BuildProgressLines.Last(await reader.ReadToEndAsync(ct));
+        }
+        catch (HttpOperationException e)
+        {
+            // The container may not have started yet, or its node is unreachable: progress is a nicety, not a verdict.
+            log.LogDebug("BuildRun pod {Namespace}/{Pod}: no log yet ({Status})", pod.Namespace(), pod.Name(), e.Response.StatusCode);
+            return null;
+        }
     }
 
     private async Task<ReconcileResult> StartAttemptAsync(BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, DateTime now, CancellationToken ct)

@@ -1,5 +1,6 @@
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
+using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
 using Gentoo.Operator.Reconcilers;
@@ -34,7 +35,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         var manager = new ControllerManager(cluster.Kube, new OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
         Controllers.AddBuildRuns(manager, cluster.Kube, ns, new PodSettings("gentoo-builder:test"),
             new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), metrics, TimeProvider.System, NullLoggerFactory.Instance,
-            retryBackoff: TimeSpan.FromMilliseconds(200));
+            retryBackoff: TimeSpan.FromMilliseconds(200), progressEvery: TimeSpan.FromMilliseconds(200));
         var stop = new CancellationTokenSource();
         await manager.StartAsync(stop.Token);
         return (manager, stop);
@@ -136,6 +137,28 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
         done.Status.AttemptCount.ShouldBe(2);
         done.Status.LastHandledResume.ShouldBe("2026-11-25T03:00:00Z");
+    }
+
+    [TestServerFact]
+    public async Task A_running_build_shows_the_agents_latest_progress_in_status()
+    {
+        await using var session = await StartSessionAsync(null, null);
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "plasma", "desktop", "kde-plasma/plasma-meta");
+        await Eventually.GetAsync(() => cluster.Kube.CoreV1.ListNamespacedPodAsync(ns),
+            pods => pods.Items.Any(p => p.Name() == DesiredBuildPod.PodName("plasma", 1) && p.Status?.Phase == "Running"), "the build pod to run");
+
+        cluster.Server!.AppendPodLog(ns, DesiredBuildPod.PodName("plasma", 1), string.Join('\n',
+            ">>> Emerging (1 of 3) media-libs/freetype-2.13.2::gentoo",
+            BuildProgressLines.Prefix + """{"package":"media-libs/freetype-2.13.2","phase":"compile","done":0,"total":3}""",
+            ">>> Emerging (2 of 3) media-libs/harfbuzz-8.3.0::gentoo",
+            BuildProgressLines.Prefix + """{"package":"media-libs/harfbuzz-8.3.0","phase":"configure","done":1,"total":3}""",
+            "checking for gcc... gcc") + "\n");
+
+        var running = await WaitForAsync(ns, "plasma", r => r.Status.Progress?.Done == 1, "the run to show the newest progress");
+        running.Status.Progress!.CurrentPackage.ShouldBe("media-libs/harfbuzz-8.3.0");
+        running.Status.Progress.Phase.ShouldBe("configure");
+        running.Status.Progress.Total.ShouldBe(3);
     }
 
     [TestServerFact]
