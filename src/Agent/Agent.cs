@@ -15,12 +15,6 @@ namespace Gentoo.Agent;
 /// </summary>
 public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvider clock, TextWriter? progress = null)
 {
-    /// <summary>
-    /// Prefix of the progress lines written to stderr while emerge runs (one JSON object each). They go to stderr so
-    /// that a line never lands inside a half-written line of emerge's output; the operator reads them from the log.
-    /// </summary>
-    public const string ProgressPrefix = "gentoo-builder-progress ";
-
     private const string StepUseFile = "zz-gentoo-builder-step";
     private static readonly string[] DefaultCheck = ["--pretend", "--update", "--deep", "--newuse", "@world"];
 
@@ -166,7 +160,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
                 }
 
                 published = p;
-                progress.WriteLine(ProgressPrefix + System.Text.Json.JsonSerializer.Serialize(new { package = p.Package, phase = p.Phase, done = p.Done, total = p.Total }));
+                progress.WriteLine(AgentReport.ProgressLine(p));
             }
         }
 

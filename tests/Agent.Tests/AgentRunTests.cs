@@ -66,9 +66,9 @@ public sealed class AgentRunTests : IDisposable
         await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
 
         var lines = progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        lines.ShouldAllBe(l => l.StartsWith(BuilderAgent.ProgressPrefix, StringComparison.Ordinal));
-        lines.ShouldContain(BuilderAgent.ProgressPrefix + """{"package":"dev-libs/libgreet-2.1","phase":"compile","done":0,"total":4}""");
-        lines[^1].ShouldBe(BuilderAgent.ProgressPrefix + """{"package":null,"phase":null,"done":4,"total":4}""");
+        lines.ShouldAllBe(l => l.StartsWith(AgentReport.ProgressPrefix, StringComparison.Ordinal));
+        lines.ShouldContain(AgentReport.ProgressPrefix + """{"package":"dev-libs/libgreet-2.1","phase":"compile","done":0,"total":4}""");
+        lines[^1].ShouldBe(AgentReport.ProgressPrefix + """{"package":null,"phase":null,"done":4,"total":4}""");
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public sealed class AgentRunTests : IDisposable
         await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
 
         File.ReadAllText(Path.Combine(work.FullName, "features")).Trim().ShouldBe("observability");
-        progress.ToString().ShouldContain(BuilderAgent.ProgressPrefix + """{"package":"www-client/firefox-128.0","phase":"compile","done":2,"total":9}""");
+        progress.ToString().ShouldContain(AgentReport.ProgressPrefix + """{"package":"www-client/firefox-128.0","phase":"compile","done":2,"total":9}""");
     }
 
     [Theory]

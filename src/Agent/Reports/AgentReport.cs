@@ -17,6 +17,12 @@ public sealed record AgentReport
 {
     public const int TerminationMessageLimit = 4096;
 
+    /// <summary>
+    /// Prefix of the progress lines written to stderr while emerge runs (one JSON object each). They go to stderr so
+    /// that a line never lands inside a half-written line of emerge's output; the operator reads them from the log.
+    /// </summary>
+    public const string ProgressPrefix = "gentoo-builder-progress ";
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -84,6 +90,10 @@ public sealed record AgentReport
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>One progress line, as the operator reads it into BuildRun status.progress.</summary>
+    public static string ProgressLine(EmergeProgress progress) =>
+        ProgressPrefix + JsonSerializer.Serialize(new { package = progress.Package, phase = progress.Phase, done = progress.Done, total = progress.Total });
 
     /// <summary>
     /// The report within <paramref name="limit"/> bytes: the excerpt shrinks first (oldest lines first), then the

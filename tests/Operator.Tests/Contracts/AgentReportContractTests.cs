@@ -58,4 +58,15 @@ public sealed class AgentReportContractTests
         verdict.Report.ShouldNotBeNull().Outcome.ShouldBe(report.Outcome);
         verdict.Report!.Atoms[0].ShouldBe(report.Atoms[0]);
     }
+
+    [Fact]
+    public void The_operator_reads_the_agents_progress_lines()
+    {
+        var log = AgentReport.ProgressLine(new EmergeProgress("kde-plasma/kwin-6.2.4", "compile", 41, 97)) + "\n"
+            + ">>> Emerging (42 of 97) kde-plasma/kwin-6.2.4::gentoo\n";
+
+        var progress = BuildProgressLines.Last(log).ShouldNotBeNull();
+
+        (progress.CurrentPackage, progress.Phase, progress.Done, progress.Total).ShouldBe(("kde-plasma/kwin-6.2.4", "compile", 41, 97));
+    }
 }
