@@ -53,7 +53,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             "update" => await UpdateAsync(stop),
             "bootstrap" => await BootstrapAsync(plan!, stop),
             "check" => await EmergeAsync(EmergeInvocation.Check(options.EmergeArgs.Count > 0 ? options.EmergeArgs : DefaultCheck), stop),
-            "build" => await EmergeAsync(EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)), stop),
+            "build" => await BuildAsync(stop),
             _ => await ShellAsync(stop),
         };
         report = report with { Step = options.Step, Log = LogPath, Started = started, Finished = clock.GetUtcNow() };
@@ -86,6 +86,17 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
     {
         var sync = await SyncAsync(stop);
         return sync.ExitCode != ExitCodes.Success ? sync : await EmergeAsync(EmergeInvocation.UpdatePreview(), stop);
+    }
+
+    /// <summary>make build: emerge the requested packages, after a sync when asked.</summary>
+    private async Task<(int ExitCode, AgentReport Report)> BuildAsync(CancellationToken stop)
+    {
+        if (options.Sync && await SyncAsync(stop) is { ExitCode: not ExitCodes.Success } failed)
+        {
+            return failed;
+        }
+
+        return await EmergeAsync(EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)), stop);
     }
 
     /// <summary>The ordered steps that break bootstrap cycles, each with its temporary USE, then the check.</summary>

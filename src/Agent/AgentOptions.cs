@@ -48,6 +48,9 @@ public sealed record AgentOptions
 
     public bool KeepGoing { get; init; }
 
+    /// <summary>For build: sync the repositories first (a scheduled build of the newest tree).</summary>
+    public bool Sync { get; init; }
+
     public int? Cpus { get; init; }
 
     /// <summary>Where the compact report goes (the container's terminationMessagePath).</summary>
@@ -88,6 +91,7 @@ public sealed record AgentOptions
                 "--package" => options.With(o => o.Packages.Add(Value())),
                 "--emerge-arg" => options.With(o => o.EmergeArgs.Add(Value())),
                 "--keep-going" => options with { KeepGoing = true },
+                "--sync" => options with { Sync = true },
                 "--cpus" => options with { Cpus = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var cpus) && cpus > 0 ? cpus : throw new UsageException($"--cpus {args[i]}: expected a whole number of CPUs above 0") },
                 "--termination-log" => options with { TerminationLog = Value() },
                 "--grace-period" => options with { GracePeriod = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) ? TimeSpan.FromSeconds(seconds) : throw new UsageException($"--grace-period {args[i]}: expected seconds") },

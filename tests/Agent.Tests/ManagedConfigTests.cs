@@ -33,6 +33,28 @@ public sealed class ManagedConfigTests : IDisposable
     }
 
     [Fact]
+    public void The_profile_becomes_a_relative_make_profile_link_and_follows_a_change()
+    {
+        Directory.CreateDirectory(Portage());
+        File.CreateSymbolicLink(Portage("make.profile"), "../../var/db/repos/gentoo/profiles/default/linux/amd64/23.0");
+        Key("make.profile", "/var/db/repos/gentoo/profiles/default/linux/amd64/23.0/desktop/plasma\n");
+
+        ManagedConfig.Apply(config.FullName, root.FullName).ShouldContain(Portage("make.profile"));
+        new FileInfo(Portage("make.profile")).LinkTarget.ShouldBe("../../var/db/repos/gentoo/profiles/default/linux/amd64/23.0/desktop/plasma");
+        ManagedConfig.Apply(config.FullName, root.FullName).ShouldBeEmpty();
+    }
+
+    [Theory]
+    [InlineData("default/linux/amd64/23.0")]
+    [InlineData("/var/db/repos/gentoo/profiles/../../../../etc")]
+    public void A_profile_outside_the_repositories_is_refused_naming_the_key(string profile)
+    {
+        Key("make.profile", profile);
+
+        Should.Throw<ConfigException>(() => ManagedConfig.Apply(config.FullName, root.FullName)).Message.ShouldStartWith("configuration key make.profile:");
+    }
+
+    [Fact]
     public void A_file_a_person_keeps_gets_only_a_marked_block_and_their_lines_stay()
     {
         Directory.CreateDirectory(Portage());

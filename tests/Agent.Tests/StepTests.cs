@@ -121,6 +121,23 @@ public sealed class StepTests : IDisposable
     }
 
     [Fact]
+    public async Task Build_with_sync_syncs_first_and_a_failed_sync_builds_nothing()
+    {
+        var emaint = StandIn("emaint", ("01-success-build", 0), ("15-fetch-failure", 1));
+        var emerge = StandIn("emerge", ("01-success-build", 0));
+
+        var (exitCode, _) = await RunAsync(["build", "--sync", "--package", "@world", "--emaint", emaint, "--emerge", emerge]);
+        exitCode.ShouldBe(ExitCodes.Success);
+        File.ReadAllLines(Calls)[0].ShouldBe("emaint --auto sync");
+        File.ReadAllLines(Calls)[1].ShouldStartWith("emerge ");
+
+        var (failedExit, failed) = await RunAsync(["build", "--sync", "--package", "@world", "--emaint", emaint, "--emerge", emerge]);
+        failedExit.ShouldBe(ExitCodes.Transient);
+        failed.Outcome.ShouldBe("sync-failed");
+        File.ReadAllLines(Calls).Length.ShouldBe(3);
+    }
+
+    [Fact]
     public async Task Shell_keeps_a_ready_root_until_the_pod_is_stopped()
     {
         using var stop = new CancellationTokenSource();

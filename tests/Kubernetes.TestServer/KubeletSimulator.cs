@@ -16,7 +16,11 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
 {
     private readonly CancellationTokenSource stopping = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Namespace, string Name), Task> stoppingPods = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Exception> errors = new();
     private Task loop = Task.CompletedTask;
+
+    /// <summary>Exceptions the simulator met handling changes (none, unless the simulator has a bug).</summary>
+    public IReadOnlyCollection<Exception> Errors => errors;
 
     /// <summary>Pods start running as soon as they are bound; off leaves them Pending until <see cref="Run"/>.</summary>
     public bool AutoStart { get; set; } = true;
@@ -50,6 +54,11 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
                     catch (ApiException)
                     {
                         // The pod changed or went away meanwhile; the next event brings it back if it matters.
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        // A bug here must not silently stop every later pod: keep going, and let tests look.
+                        errors.Enqueue(e);
                     }
                 }
             }

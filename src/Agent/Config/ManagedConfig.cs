@@ -65,6 +65,9 @@ public static class ManagedConfig
                 case "repos.conf":
                     Write(Path.Combine(portage, "repos.conf"), ManagedFileName + ".conf", text, changed, owned);
                     break;
+                case "make.profile":
+                    LinkProfile(Path.Combine(portage, "make.profile"), text.Trim(), changed);
+                    break;
                 case "world":
                     ValidateAtoms(key, text);
                     AddToWorld(Path.Combine(root, "var", "lib", "portage", "world"), text, changed);
@@ -97,7 +100,7 @@ public static class ManagedConfig
         }
 
         throw new ConfigException(
-            $"unknown configuration key '{key}': expected make.conf, repos.conf, world, or one of {string.Join(", ", PackageFiles)} (optionally with a .NAME suffix, written to package.X/NAME)");
+            $"unknown configuration key '{key}': expected make.conf, make.profile, repos.conf, world, or one of {string.Join(", ", PackageFiles)} (optionally with a .NAME suffix, written to package.X/NAME)");
     }
 
     /// <summary>Writes into a directory (our own file) or a file (our own marked block), whichever the path is.</summary>
@@ -136,6 +139,36 @@ public static class ManagedConfig
 
         var separator = existing.Length == 0 || existing.EndsWith('\n') ? "" : "\n";
         return existing + separator + block;
+    }
+
+    /// <summary>What eselect profile set does: /etc/portage/make.profile becomes a relative link to the profile directory.</summary>
+    private static void LinkProfile(string link, string profile, List<string> changed)
+    {
+        const string Repositories = "/var/db/repos/";
+        if (!profile.StartsWith(Repositories, StringComparison.Ordinal) || profile.Split('/').Any(part => part is ".." or ".") || profile.Contains('\n', StringComparison.Ordinal))
+        {
+            throw new ConfigException($"configuration key make.profile: expected a profile directory under {Repositories}REPO/profiles/, got '{profile}'");
+        }
+
+        var target = "../.." + profile;
+        var existing = new FileInfo(link);
+        if (existing.LinkTarget == target)
+        {
+            return;
+        }
+
+        if (Directory.Exists(link) && existing.LinkTarget is null)
+        {
+            throw new ConfigException($"configuration key make.profile: {link} is a directory, not a link; move it away so the profile can be set");
+        }
+
+        if (existing.LinkTarget is not null || File.Exists(link))
+        {
+            File.Delete(link);
+        }
+
+        File.CreateSymbolicLink(link, target);
+        changed.Add(link);
     }
 
     private static void AddToWorld(string path, string text, List<string> changed)

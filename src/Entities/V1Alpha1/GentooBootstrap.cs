@@ -266,6 +266,12 @@ public sealed class GentooBootstrapStatus : CommonStatus
     /// <summary>Steps that completed for the observed generation, in order.</summary>
     public IList<string>? CompletedSteps { get; set; }
 
+    /// <summary>A digest of each completed step's definition (with the profile): a step whose definition changed runs again.</summary>
+    public IDictionary<string, string>? CompletedStepDigests { get; set; }
+
+    /// <summary>Bootstrap pods started so far; the newest is named NAME-bootstrap-N.</summary>
+    public int? AttemptCount { get; set; }
+
     /// <summary>Cycle-breaking steps the operator added because autoBreakCycles is on.</summary>
     public IList<AppliedCycleBreak>? AppliedCycleBreaks { get; set; }
 
@@ -293,12 +299,15 @@ public sealed class AppliedCycleBreak
 
     /// <summary>Name of the step added for it.</summary>
     public string? Step { get; set; }
+
+    /// <summary>The bootstrap step (or "check") that met the cycle; the added step runs just before it.</summary>
+    public string? Before { get; set; }
 }
 
 /// <summary>How builders get a copy of the bootstrapped root.</summary>
 public sealed class BootstrapSnapshot
 {
-    /// <summary>VolumeSnapshot when the cluster can snapshot the volume, otherwise PvcClone (the root volume is kept and copied).</summary>
+    /// <summary>VolumeSnapshot when the cluster can snapshot the volume, otherwise PvcCopy (the root volume is kept and each builder copies it).</summary>
     public string? Method { get; set; }
 
     /// <summary>Name of the VolumeSnapshot, or of the PersistentVolumeClaim copied from.</summary>

@@ -309,6 +309,16 @@ public sealed class GentooBuilderStatus : CommonStatus
 
     /// <summary>The last snapshot token acted on (echo of the gentoobuilder.io/snapshot annotation).</summary>
     public string? LastHandledSnapshot { get; set; }
+
+    /// <summary>The maintenance pod (update or sync) running now; BuildRuns wait until it ends.</summary>
+    public string? CurrentMaintenance { get; set; }
+
+    /// <summary>What the last update pod found: the outcome of the world update preview.</summary>
+    [MaxLength(4096)]
+    public string? LastUpdateResult { get; set; }
+
+    /// <summary>A digest of the Portage configuration the builder last ran an update for; a change runs another.</summary>
+    public string? ConfigDigest { get; set; }
 }
 
 /// <summary>Names of the builder's PersistentVolumeClaims.</summary>

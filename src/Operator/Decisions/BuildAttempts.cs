@@ -53,6 +53,11 @@ public sealed record AgentReportView
     public IReadOnlyList<string> Excerpt { get; init; } = [];
 
     public string? Error { get; init; }
+
+    /// <summary>For the bootstrap step: the step that stopped it ("check" for the check), and the steps completed before.</summary>
+    public string? BootstrapStep { get; init; }
+
+    public IReadOnlyList<string> CompletedSteps { get; init; } = [];
 }
 
 public sealed record ReportFixView(string File, string Line, bool Temporary);

@@ -1,5 +1,7 @@
 using System.Text;
 using Gentoo.Entities.V1Alpha1;
+using k8s;
+using k8s.Models;
 
 namespace Gentoo.Operator.Desired;
 
@@ -56,6 +58,25 @@ public static class DesiredConfig
 
         return data.ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
     }
+
+    /// <summary>A ConfigMap of <paramref name="owner"/> (a GentooBootstrap or GentooBuilder), labelled with its kind's label.</summary>
+    public static V1ConfigMap ConfigMap(IKubernetesObject<V1ObjectMeta> owner, string name, IDictionary<string, string> data) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "ConfigMap",
+        Metadata = new V1ObjectMeta
+        {
+            Name = name,
+            NamespaceProperty = owner.Namespace(),
+            Labels = new Dictionary<string, string>
+            {
+                [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy,
+                [owner.Kind == GentooBuilder.KubeKind ? DesiredVolumes.BuilderLabel : DesiredVolumes.BootstrapLabel] = owner.Name(),
+            },
+            OwnerReferences = [DesiredVolumes.OwnedBy(owner)],
+        },
+        Data = data,
+    };
 
     /// <summary>repos.conf for the repositories: the first is the main repository; all live under /var/db/repos.</summary>
     public static string ReposConf(IReadOnlyList<RepositorySpec> repositories)

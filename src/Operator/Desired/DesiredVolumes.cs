@@ -4,7 +4,7 @@ using k8s.Models;
 
 namespace Gentoo.Operator.Desired;
 
-/// <summary>Where a builder's root volume is copied from: a VolumeSnapshot, or (without snapshots) a PVC to clone.</summary>
+/// <summary>Where a builder's root volume comes from: a VolumeSnapshot to restore, or (without snapshots) a PVC to copy.</summary>
 public sealed record RootSource(string Kind, string Name)
 {
     public static RootSource Snapshot(string name) => new("VolumeSnapshot", name);
@@ -46,12 +46,8 @@ public static class DesiredVolumes
         return
         [
             Claim(RootName(builder.Name()), builder.Namespace(), storage?.Root?.Size ?? "60Gi", storage?.Root?.StorageClassName, labels("root"), OwnedBy(builder),
-                new V1TypedLocalObjectReference
-                {
-                    ApiGroup = root.Kind == "VolumeSnapshot" ? "snapshot.storage.k8s.io" : null,
-                    Kind = root.Kind,
-                    Name = root.Name,
-                }),
+                // A copy starts empty and is filled by the copy pod: the storage that cannot snapshot cannot clone either.
+                root.Kind == "VolumeSnapshot" ? new V1TypedLocalObjectReference { ApiGroup = "snapshot.storage.k8s.io", Kind = root.Kind, Name = root.Name } : null),
             Claim(BinpkgsName(builder.Name()), builder.Namespace(), storage?.Binpkgs?.Size ?? "50Gi", storage?.Binpkgs?.StorageClassName, labels("binpkgs"),
                 retained ? null : OwnedBy(builder), dataSource: null),
             Claim(DistfilesName(builder.Name()), builder.Namespace(), storage?.Distfiles?.Size ?? "20Gi", storage?.Distfiles?.StorageClassName, labels("distfiles"),

@@ -9,6 +9,56 @@ using Microsoft.Extensions.Logging;
 
 namespace Gentoo.Operator.Hosting;
 
+/// <summary>How the lifecycle controllers pace themselves; the defaults suit a cluster, tests shorten them.</summary>
+public sealed record LifecycleSettings(PodSettings Pods)
+{
+    public TimeSpan? BuildRetryBackoff { get; init; }
+
+    public TimeSpan? ProgressInterval { get; init; }
+
+    public TimeSpan? BootstrapRetryBackoff { get; init; }
+
+    public TimeSpan? SnapshotPoll { get; init; }
+
+    public TimeSpan? AutoBuildPoll { get; init; }
+}
+
+/// <summary>The informers the lifecycle controllers share: one cache per kind, whatever number of controllers read it.</summary>
+public sealed class LifecycleCaches
+{
+    private LifecycleCaches(ControllerManager manager, IKubernetes kube, string? ns, OperatorMetrics metrics, ILoggerFactory loggers)
+    {
+        Informer<T> Add<T>(IListWatch<T> source)
+            where T : class, IKubernetesObject<V1ObjectMeta>
+        {
+            var informer = new Informer<T>(source, ns, metrics, loggers.CreateLogger("Informer." + source.Kind.Kind));
+            manager.AddInformer(informer);
+            return informer;
+        }
+
+        // Only our own pods and volumes (they carry the managed-by label): the caches never hold the rest of the cluster's.
+        var ours = DesiredVolumes.ManagedByLabel + "=" + DesiredVolumes.ManagedBy;
+        Bootstraps = Add(new ResourceApi<GentooBootstrap>(kube));
+        Builders = Add(new ResourceApi<GentooBuilder>(kube));
+        Runs = Add(new ResourceApi<BuildRun>(kube));
+        Pods = Add(CoreKinds.Pods(kube, ours));
+        Claims = Add(CoreKinds.PersistentVolumeClaims(kube, ours));
+    }
+
+    public Informer<GentooBootstrap> Bootstraps { get; }
+
+    public Informer<GentooBuilder> Builders { get; }
+
+    public Informer<BuildRun> Runs { get; }
+
+    public Informer<V1Pod> Pods { get; }
+
+    public Informer<V1PersistentVolumeClaim> Claims { get; }
+
+    public static LifecycleCaches Add(ControllerManager manager, IKubernetes kube, string? ns, OperatorMetrics metrics, ILoggerFactory loggers) =>
+        new(manager, kube, ns, metrics, loggers);
+}
+
 /// <summary>The informers and controllers the operator runs, wired into one ControllerManager.</summary>
 public static class Controllers
 {
@@ -27,34 +77,59 @@ public static class Controllers
         manager.AddInformer(nodes);
         manager.AddRunnable(new Controller<V1Node>(nodes, () => labeller, new ControllerOptions { Workers = 2 }, metrics, clock, loggers.CreateLogger("Controller.Node"), _ => true));
 
-        AddBuildRuns(manager, kube, options.WatchNamespace, new PodSettings(options.OperatorImage), services.GetRequiredService<EventRecorder>(),
-            metrics, clock, loggers);
+        var caches = LifecycleCaches.Add(manager, kube, options.WatchNamespace, metrics, loggers);
+        var context = new LifecycleContext(manager, caches, kube, new LifecycleSettings(new PodSettings(options.OperatorImage)),
+            services.GetRequiredService<EventRecorder>(), metrics, clock, loggers);
+        AddBootstraps(context);
+        AddBuilders(context);
+        AddBuildRuns(context);
         return manager;
     }
 
-    /// <summary>
-    /// The BuildRun controller and the caches it reads. BuildRuns are reconciled on their own changes, on their pods'
-    /// changes, on their builder's changes, and when a sibling on the same builder changes (it may have finished and
-    /// freed the builder).
-    /// </summary>
-    public static void AddBuildRuns(
-        ControllerManager manager, IKubernetes kube, string? ns, PodSettings settings, EventRecorder events, OperatorMetrics metrics,
-        TimeProvider clock, ILoggerFactory loggers, TimeSpan? retryBackoff = null, TimeSpan? progressEvery = null)
-    {
-        var runs = new Informer<BuildRun>(new ResourceApi<BuildRun>(kube), ns, metrics, loggers.CreateLogger("Informer.BuildRun"));
-        var builders = new Informer<GentooBuilder>(new ResourceApi<GentooBuilder>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBuilder"));
-        var bootstraps = new Informer<GentooBootstrap>(new ResourceApi<GentooBootstrap>(kube), ns, metrics, loggers.CreateLogger("Informer.GentooBootstrap"));
-        // Only build pods (they carry the BuildRun label): the cache never holds the rest of the cluster's pods.
-        var pods = new Informer<V1Pod>(CoreKinds.Pods(kube, DesiredBuildPod.BuildRunLabel), ns, metrics, loggers.CreateLogger("Informer.Pod"));
-        manager.AddInformer(runs);
-        manager.AddInformer(builders);
-        manager.AddInformer(bootstraps);
-        manager.AddInformer(pods);
+    /// <summary>Everything a lifecycle controller is built from.</summary>
+    public sealed record LifecycleContext(
+        ControllerManager Manager, LifecycleCaches Caches, IKubernetes Kube, LifecycleSettings Settings, EventRecorder Events, OperatorMetrics Metrics,
+        TimeProvider Clock, ILoggerFactory Loggers);
 
-        var reconciler = new BuildRunReconciler(kube, runs, builders, bootstraps, pods, settings, events, clock, loggers.CreateLogger<BuildRunReconciler>(), retryBackoff, progressEvery);
-        manager.AddRunnable(new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), metrics, clock, loggers.CreateLogger("Controller.BuildRun"))
-            .Owns(pods)
-            .Watches(builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
+    /// <summary>GentooBootstraps, reconciled on their own changes and their pods' and volumes' changes.</summary>
+    public static void AddBootstraps(LifecycleContext c)
+    {
+        var reconciler = new GentooBootstrapReconciler(c.Kube, c.Caches.Bootstraps, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events, c.Clock,
+            c.Loggers.CreateLogger<GentooBootstrapReconciler>(), c.Settings.BootstrapRetryBackoff, c.Settings.SnapshotPoll);
+        c.Manager.AddRunnable(new Controller<GentooBootstrap>(c.Caches.Bootstraps, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock,
+                c.Loggers.CreateLogger("Controller.GentooBootstrap"))
+            .Owns(c.Caches.Pods)
+            .Owns(c.Caches.Claims));
+    }
+
+    /// <summary>
+    /// GentooBuilders, reconciled on their own changes, their pods' and volumes' changes, their bootstrap's changes, and
+    /// their BuildRuns' changes (a run that starts or ends moves the builder's current run, history and snapshots).
+    /// </summary>
+    public static void AddBuilders(LifecycleContext c)
+    {
+        var builders = c.Caches.Builders;
+        var reconciler = new GentooBuilderReconciler(c.Kube, builders, c.Caches.Bootstraps, c.Caches.Runs, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events,
+            c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.SnapshotPoll);
+        c.Manager.AddRunnable(new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.GentooBuilder"))
+            .Owns(c.Caches.Pods)
+            .Owns(c.Caches.Claims)
+            .Watches(c.Caches.Bootstraps, bootstrap => builders.List(bootstrap.Namespace()).Where(b => b.Spec.BootstrapRef?.Name == bootstrap.Name()).Select(ObjectKey.Of))
+            .Watches(c.Caches.Runs, run => [new ObjectKey(run.Namespace(), run.Spec.BuilderRef.Name)]));
+    }
+
+    /// <summary>
+    /// BuildRuns, reconciled on their own changes, on their pods' changes, on their builder's changes, and when a
+    /// sibling on the same builder changes (it may have finished and freed the builder).
+    /// </summary>
+    public static void AddBuildRuns(LifecycleContext c)
+    {
+        var runs = c.Caches.Runs;
+        var reconciler = new BuildRunReconciler(c.Kube, runs, c.Caches.Builders, c.Caches.Bootstraps, c.Caches.Pods, c.Settings.Pods, c.Events, c.Clock,
+            c.Loggers.CreateLogger<BuildRunReconciler>(), c.Settings.BuildRetryBackoff, c.Settings.ProgressInterval);
+        c.Manager.AddRunnable(new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.BuildRun"))
+            .Owns(c.Caches.Pods)
+            .Watches(c.Caches.Builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
             .Watches(runs, run => RunsOf(runs, run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name())));
     }
 

@@ -80,6 +80,12 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.Done;
         }
 
+        if (builder.Status?.CurrentMaintenance is { } maintenance && (run.Status.AttemptCount ?? 0) == 0)
+        {
+            await WaitAsync(run, Reasons.Queued, $"waiting for GentooBuilder {builder.Name()}'s maintenance pod {maintenance} to finish", now, ct);
+            return ReconcileResult.Done;
+        }
+
         var holder = BuilderQueue.Holder(runs.List(request.Namespace).Where(r => r.Spec.BuilderRef.Name == builder.Name()));
         if (BuilderQueue.WaitingFor(run, holder) is { } waiting)
         {
@@ -123,11 +129,22 @@ public sealed class BuildRunReconciler(
         var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
         var progress = verdict.Result == AttemptResult.Running ? await ReadProgressAsync(pod, ct) : null;
         var next = NextStep.Wait;
+        var stale = false;
         var updated = await status.UpdateAsync(run, r =>
         {
-            next = BuildRunStatuses.Apply(r, verdict, placement, now);
+            stale = r.Status.AttemptCount != attempt || r.Status.Phase is "Succeeded" or "Failed" or "AwaitingOperator" or "Stalled";
+            if (!stale)
+            {
+                next = BuildRunStatuses.Apply(r, verdict, placement, now);
+            }
+
             r.Status.Progress = progress ?? r.Status.Progress;
         }, ct);
+        if (stale)
+        {
+            return ReconcileResult.After(TimeSpan.FromSeconds(1)); // a stale view: the status has moved past this attempt; look again
+        }
+
         if (next is NextStep.Done or NextStep.AwaitOperator)
         {
             var type = verdict.Result == AttemptResult.Succeeded ? "Normal" : "Warning";
@@ -148,7 +165,7 @@ public sealed class BuildRunReconciler(
     {
         try
         {
-            await using var stream = await kube.CoreV1.ReadNamespacedPodLogAsync(pod.Name(), pod.Namespace(), container: DesiredBuildPod.BuildContainer,
+            await using var stream = await kube.CoreV1.ReadNamespacedPodLogAsync(pod.Name(), pod.Namespace(), container: DesiredAgentPod.AgentContainer,
                 tailLines: 100, cancellationToken: ct);
             using var reader = new StreamReader(stream);
             return BuildProgressLines.Last(await reader.ReadToEndAsync(ct));
@@ -168,17 +185,16 @@ public sealed class BuildRunReconciler(
             : settings.OperatorImage;
         var kernel = RequiredKernels.For(run, builder);
         var pod = DesiredBuildPod.Build(run, builder, image, attempt, KernelVersion.TryParse(kernel?.Version, out var k) ? k : null, settings);
-        try
-        {
-            await kube.CoreV1.CreateNamespacedPodAsync(pod, run.Namespace(), cancellationToken: ct);
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
-        {
-            // Created by an earlier reconcile that did not get to write status (an operator restart): the same attempt.
-        }
-
+        // When the pod exists, an earlier reconcile created it: either it did not get to write status (an operator
+        // restart), or it did and our cache is behind. The status write below settles both without going backwards.
+        var created = await CoreWrites.CreateIfMissingAsync(kube, pod, ct);
         await status.UpdateAsync(run, r =>
         {
+            if ((r.Status.AttemptCount ?? 0) >= attempt)
+            {
+                return;
+            }
+
             r.Status.AttemptCount = attempt;
             r.Status.WaitingFor = null;
             r.Status.RequiredKernel = kernel;
@@ -187,6 +203,11 @@ public sealed class BuildRunReconciler(
             BuildRunStatuses.Apply(r, new AttemptVerdict(AttemptResult.Pending, Reasons.Pending, $"attempt {attempt} starting", null, null),
                 new AttemptPlacement(attempt, pod.Metadata.Name, null, null, now), now);
         }, ct);
+        if (!created)
+        {
+            return ReconcileResult.After(TimeSpan.FromSeconds(1)); // status writes do not wake us: look again with a fresh view
+        }
+
         log.LogInformation("BuildRun {Namespace}/{Name}: started attempt {Attempt} as pod {Pod}", run.Namespace(), run.Name(), attempt, pod.Metadata.Name);
         return ReconcileResult.Done;
     }

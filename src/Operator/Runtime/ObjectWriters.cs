@@ -15,11 +15,13 @@ public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)
     private const int MaxAttempts = 8;
 
     /// <summary>
-    /// Applies <paramref name="mutate"/> to the status and writes it when it changed. On 409 Conflict the object is read
+    /// Applies <paramref name="mutate"/> to a copy's status and writes it when it changed. On 409 Conflict the object is read
     /// fresh and the mutation applied again, so the write wins without losing others' changes. Returns the stored object.
     /// </summary>
     public async Task<T> UpdateAsync(T current, Action<T> mutate, CancellationToken ct)
     {
+        // Objects come from the informers' caches, which others read too: mutate a copy.
+        current = KubernetesJson.Deserialize<T>(KubernetesJson.Serialize(current));
         for (var attempt = 1; ; attempt++)
         {
             var before = KubernetesJson.Serialize(current.Status);

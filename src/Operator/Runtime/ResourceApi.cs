@@ -158,13 +158,9 @@ public static class CoreKinds
         ? kube.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
         : kube.CoreV1.ListNamespacedPodWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
 
-    public static IListWatch<V1PersistentVolumeClaim> PersistentVolumeClaims(IKubernetes kube) => new CoreListWatch<V1PersistentVolumeClaim, V1PersistentVolumeClaimList>((ns, watch, rv, timeout, ct) => ns is null
-        ? kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
-        : kube.CoreV1.ListNamespacedPersistentVolumeClaimWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
-
-    public static IListWatch<V1ConfigMap> ConfigMaps(IKubernetes kube) => new CoreListWatch<V1ConfigMap, V1ConfigMapList>((ns, watch, rv, timeout, ct) => ns is null
-        ? kube.CoreV1.ListConfigMapForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
-        : kube.CoreV1.ListNamespacedConfigMapWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+    public static IListWatch<V1PersistentVolumeClaim> PersistentVolumeClaims(IKubernetes kube, string? labelSelector = null) => new CoreListWatch<V1PersistentVolumeClaim, V1PersistentVolumeClaimList>((ns, watch, rv, timeout, ct) => ns is null
+        ? kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
+        : kube.CoreV1.ListNamespacedPersistentVolumeClaimWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
 
     /// <summary>Nodes are cluster-scoped: the namespace argument is ignored.</summary>
     public static IListWatch<V1Node> Nodes(IKubernetes kube) => new CoreListWatch<V1Node, V1NodeList>((_, watch, rv, timeout, ct) =>

@@ -49,12 +49,19 @@ public sealed class DesiredObjectsTests
     }
 
     [Fact]
-    public void Root_copied_from_a_volume_uses_a_pvc_data_source()
+    public void Root_copied_from_a_volume_starts_empty_and_a_copy_pod_fills_it_once()
     {
-        var root = DesiredVolumes.Builder(Builder(), RootSource.CopyOf("plasma-desktop-root-bootstrap"))[0];
+        var root = DesiredVolumes.Builder(Builder(), RootSource.CopyOf("plasma-desktop-root"))[0];
+        root.Spec.DataSource.ShouldBeNull("storage that cannot snapshot cannot clone either");
 
-        root.Spec.DataSource.Kind.ShouldBe("PersistentVolumeClaim");
-        root.Spec.DataSource.ApiGroup.ShouldBeNull();
+        var copy = DesiredBuilderPods.CopyRoot(Builder(), "plasma-desktop-root", "docker.io/gentoo/stage3:amd64-openrc");
+        copy.Spec.Volumes.Single(v => v.Name == "source").PersistentVolumeClaim.ClaimName.ShouldBe("plasma-desktop-root");
+        copy.Spec.Volumes.Single(v => v.Name == "source").PersistentVolumeClaim.ReadOnlyProperty.ShouldBe(true);
+        copy.Spec.Volumes.Single(v => v.Name == "root").PersistentVolumeClaim.ClaimName.ShouldBe(root.Metadata.Name);
+        var script = copy.Spec.Containers.Single().Command.Last();
+        script.ShouldContain("cp -a /mnt/source/. /mnt/gentoo/");
+        script.IndexOf(DesiredBuilderPods.CopyMarker, StringComparison.Ordinal).ShouldBeLessThan(script.IndexOf("cp -a", StringComparison.Ordinal),
+            "a copy that already finished is not repeated");
     }
 
     [Fact]
@@ -111,6 +118,6 @@ public sealed class DesiredObjectsTests
             Limits = limit is null ? null : new Dictionary<string, ResourceQuantity> { ["cpu"] = new(limit) },
         };
 
-        DesiredBuildPod.Cpus(resources).ShouldBe(cpus);
+        DesiredAgentPod.Cpus(resources).ShouldBe(cpus);
     }
 }

@@ -55,40 +55,50 @@ public sealed class OperatorProcessIntegrationTests
     }
 
     [Fact]
-    public async Task Operator_running_a_build_uses_only_what_its_cluster_role_grants()
+    public async Task The_samples_applied_to_a_cluster_bootstrap_build_and_succeed_using_only_what_the_cluster_role_grants()
     {
         await using var server = await KubeApiServer.StartAsync();
         using var kube = new k8s.Kubernetes(server.ClientConfiguration());
         await new CrdInstaller(kube, Microsoft.Extensions.Logging.Abstractions.NullLogger<CrdInstaller>.Instance).InstallAsync(CancellationToken.None);
         var ns = (await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "gentoo-builder" } })).Name();
-        server.Kubelet.AddNode("node-1", "6.6.30-gentoo");
-        server.Kubelet.Script = _ => new PodScript(0, """{"step":"build","result":"succeeded","outcome":"success","emergeExitCode":0,"packagesMerged":1}""");
-        var builders = new ResourceApi<GentooBuilder>(kube);
-        var builder = await builders.CreateAsync(new GentooBuilder
+        server.Kubelet.AddNode("node-1", "6.6.30-gentoo", new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" });
+        // Every pod does what the agent would report on success; the copy pod just exits 0.
+        server.Kubelet.Script = _ => new PodScript(0, """{"result":"success","outcome":"success","emergeExitCode":0,"packagesMerged":1}""");
+        foreach (var file in new[] { "configmap", "gentoobootstrap", "gentoobuilder", "buildrun" })
         {
-            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
-            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
-        }, CancellationToken.None);
-        builder.Status = new GentooBuilderStatus { Conditions = Conditions.MarkTrue(null, ConditionTypes.Ready, "Ready", "ready", 1, DateTime.UtcNow) };
-        await builders.ReplaceStatusAsync(builder, CancellationToken.None);
-        var runs = new ResourceApi<BuildRun>(kube);
-        await runs.CreateAsync(new BuildRun
-        {
-            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
-            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
-        }, CancellationToken.None);
-        server.ForgetAccess();
+            await SampleManifests.ApplyAsync(kube, ns, Checkout.PathOf("config", "samples", $"gentoobuilder_v1alpha1_{file}.yaml"));
+        }
 
+        server.ForgetAccess();
         var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
         using var process = OperatorProcess.Start(["--kubeconfig", kubeconfig, "--leader-election-namespace", ns,
             "--health-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1"]);
+        var runs = new ResourceApi<BuildRun>(kube);
         try
         {
-            await Integration.Eventually.GetAsync(async () => await runs.GetAsync(ns, "firefox", CancellationToken.None),
-                r => r?.Status.Phase == "Succeeded" || process.HasExited, "the operator to run the build to success", TimeSpan.FromSeconds(40));
+            BuildRun? run;
+            try
+            {
+                run = await Integration.Eventually.GetAsync(async () => await runs.GetAsync(ns, "firefox", CancellationToken.None),
+                    r => r?.Status.Phase == "Succeeded" || process.HasExited, "the operator to bootstrap, make the builder and run the build", TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException e)
+            {
+                var bootstraps = await new ResourceApi<GentooBootstrap>(kube).ListAsync(ns, CancellationToken.None);
+                var builders = await new ResourceApi<GentooBuilder>(kube).ListAsync(ns, CancellationToken.None);
+                var pods = await kube.CoreV1.ListNamespacedPodAsync(ns);
+                throw new TimeoutException(string.Join("\n", e.Message, KubernetesJson.Serialize(bootstraps.Items.Select(b => b.Status)),
+                    KubernetesJson.Serialize(builders.Items.Select(b => b.Status)), KubernetesJson.Serialize(pods.Items.Select(p => new { p.Metadata.Name, p.Status?.Phase })),
+                    await process.DescribeAsync()));
+            }
+
             process.HasExited.ShouldBeFalse(await process.DescribeAsync());
-            await Integration.Eventually.GetAsync(() => kube.CoreV1.ReadNodeAsync("node-1"),
-                n => n.Metadata.Labels?.ContainsKey(Gentoo.Operator.Desired.NodeKernel.CodeLabel) == true, "the node to be labelled");
+            var bootstrap = (await new ResourceApi<GentooBootstrap>(kube).GetAsync(ns, "plasma-desktop", CancellationToken.None))!;
+            bootstrap.Status.Snapshot!.Method.ShouldBe("PvcCopy", "the test server has no VolumeSnapshotClass for its storage");
+            var builder = (await new ResourceApi<GentooBuilder>(kube).GetAsync(ns, "plasma-desktop", CancellationToken.None))!;
+            Conditions.IsTrue(builder.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
+            var pod = await kube.CoreV1.ReadNamespacedPodAsync(run!.Status.Attempts![0].Pod, ns);
+            pod.Spec.Containers[0].Image.ShouldBe(bootstrap.Spec.Stage3.Image);
         }
         finally
         {
@@ -100,7 +110,7 @@ public sealed class OperatorProcessIntegrationTests
         bool Grants(string verb, string group, string resource) => rules.Any(rule =>
             Has(rule!["apiGroups"], group) && Has(rule["resources"], resource) && Has(rule["verbs"], verb));
         var denied = server.Access.Where(a => !Grants(a.Verb, a.Group, a.Resource)).Select(a => a.Group.Length == 0 ? $"{a.Verb} {a.Resource}" : $"{a.Verb} {a.Resource}.{a.Group}").Order().ToList();
-        server.Access.ShouldContain(a => a.Verb == "create" && a.Resource == "pods", "the operator created the build pod");
+        server.Access.ShouldContain(a => a.Verb == "create" && a.Resource == "pods", "the operator created the pods");
         denied.ShouldBeEmpty("config/rbac/role.yaml lacks what the operator used");
     }
 

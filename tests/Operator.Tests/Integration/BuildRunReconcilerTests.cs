@@ -33,9 +33,13 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     {
         var metrics = new OperatorMetrics(Metrics.NewCustomRegistry());
         var manager = new ControllerManager(cluster.Kube, new OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
-        Controllers.AddBuildRuns(manager, cluster.Kube, ns, new PodSettings("gentoo-builder:test"),
-            new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), metrics, TimeProvider.System, NullLoggerFactory.Instance,
-            retryBackoff: TimeSpan.FromMilliseconds(200), progressEvery: TimeSpan.FromMilliseconds(200));
+        var settings = new LifecycleSettings(new PodSettings("gentoo-builder:test"))
+        {
+            BuildRetryBackoff = TimeSpan.FromMilliseconds(200),
+            ProgressInterval = TimeSpan.FromMilliseconds(200),
+        };
+        Controllers.AddBuildRuns(new Controllers.LifecycleContext(manager, LifecycleCaches.Add(manager, cluster.Kube, ns, metrics, NullLoggerFactory.Instance), cluster.Kube,
+            settings, new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), metrics, TimeProvider.System, NullLoggerFactory.Instance));
         var stop = new CancellationTokenSource();
         await manager.StartAsync(stop.Token);
         return (manager, stop);

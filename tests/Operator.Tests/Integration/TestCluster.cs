@@ -129,7 +129,8 @@ public static class Eventually
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"timed out waiting for {what}; last value: {value}");
+                var shown = value is k8s.IKubernetesObject ? k8s.KubernetesJson.Serialize(value) : value?.ToString();
+                throw new TimeoutException($"timed out waiting for {what}; last value: {shown}");
             }
 
             await Task.Delay(25);

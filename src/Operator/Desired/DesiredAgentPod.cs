@@ -1,0 +1,148 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Gentoo.Operator.Runtime;
+using Gentoo.Portage.Kernels;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Operator.Desired;
+
+/// <summary>What every agent pod shares: the operator's own image (which carries the agent) and how long emerge may take to stop.</summary>
+public sealed record PodSettings(string OperatorImage)
+{
+    public const string AgentInImage = "/opt/gentoo-builder/gentoo-agent";
+
+    /// <summary>Emerge finishes its running ebuild phase after SIGTERM; the agent waits this long for it.</summary>
+    public int AgentGracePeriodSeconds { get; init; } = 300;
+
+    public int PodGracePeriodSeconds => AgentGracePeriodSeconds + 30;
+}
+
+/// <summary>A volume of an agent pod and where the agent container sees it.</summary>
+public sealed record PodVolume(string Name, string MountPath, V1Volume Source, bool ReadOnly = false)
+{
+    public static PodVolume Claim(string name, string mountPath, string claim, bool readOnly = false) =>
+        new(name, mountPath, new V1Volume { Name = name, PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = claim, ReadOnlyProperty = readOnly ? true : null } }, readOnly);
+
+    public static PodVolume ConfigMap(string name, string mountPath, string configMap) =>
+        new(name, mountPath, new V1Volume { Name = name, ConfigMap = new V1ConfigMapVolumeSource { Name = configMap } }, ReadOnly: true);
+}
+
+/// <summary>Where and with what an agent pod runs: the Gentoo image, its resources and its nodes.</summary>
+public sealed record AgentPlacement(
+    string Image,
+    V1ResourceRequirements? Resources = null,
+    IDictionary<string, string>? NodeSelector = null,
+    IList<V1Toleration>? Tolerations = null,
+    KernelVersion? RequiredKernel = null,
+    V1SecurityContext? SecurityContext = null,
+    string? PullPolicy = null);
+
+/// <summary>
+/// A pod running one agent step in a Gentoo root (build, bootstrap, update, sync). An init container copies the agent
+/// from the operator image into a shared volume (the Gentoo image holds nothing of ours); the agent container runs it
+/// with the given volumes. Names are deterministic, so an operator restart finds the pod it started.
+/// </summary>
+public static class DesiredAgentPod
+{
+    public const string AgentContainer = "build";
+    public const string AgentDirectory = "/gentoo-builder/bin";
+    public const string RootMount = "/mnt/gentoo";
+    public const string BinpkgsMount = "/mnt/binpkgs";
+    public const string DistfilesMount = "/mnt/distfiles";
+    public const string ConfigMount = "/etc/gentoo-builder/config";
+
+    /// <summary>PREFIX-SUFFIX, shortened with a hash of the prefix when long, so that it is always a valid object name.</summary>
+    public static string Name(string prefix, string suffix)
+    {
+        suffix = "-" + suffix;
+        if (prefix.Length + suffix.Length <= 63)
+        {
+            return prefix + suffix;
+        }
+
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(prefix)))[..8];
+        return prefix[..(63 - suffix.Length - 9)].TrimEnd('-', '.') + "-" + hash + suffix;
+    }
+
+    /// <summary>The agent's arguments shared by every step: the root, CPUs for MAKEOPTS and the grace period.</summary>
+    public static List<string> Arguments(string step, V1ResourceRequirements? resources, PodSettings settings, params string[] more)
+    {
+        var args = new List<string> { step, "--root", RootMount };
+        args.AddRange(more);
+        if (Cpus(resources) is { } cpus)
+        {
+            args.AddRange(["--cpus", cpus.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        args.AddRange(["--grace-period", settings.AgentGracePeriodSeconds.ToString(CultureInfo.InvariantCulture)]);
+        return args;
+    }
+
+    public static V1Pod Build(
+        string name, IKubernetesObject<V1ObjectMeta> owner, IDictionary<string, string> labels, AgentPlacement placement, IReadOnlyList<string> args,
+        IReadOnlyList<PodVolume> volumes, PodSettings settings)
+    {
+        labels[DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy;
+        return new V1Pod
+        {
+            ApiVersion = "v1",
+            Kind = "Pod",
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = owner.Namespace(), Labels = labels, OwnerReferences = [DesiredVolumes.OwnedBy(owner)] },
+            Spec = new V1PodSpec
+            {
+                RestartPolicy = "Never",
+                TerminationGracePeriodSeconds = settings.PodGracePeriodSeconds,
+                EnableServiceLinks = false,
+                AutomountServiceAccountToken = false,
+                NodeSelector = placement.NodeSelector,
+                Tolerations = placement.Tolerations,
+                Affinity = placement.RequiredKernel is { } kernel
+                    ? new V1Affinity { NodeAffinity = new V1NodeAffinity { RequiredDuringSchedulingIgnoredDuringExecution = NodeKernel.AtLeast(kernel) } }
+                    : null,
+                InitContainers =
+                [
+                    new V1Container
+                    {
+                        Name = "agent",
+                        Image = settings.OperatorImage,
+                        Command = ["cp", PodSettings.AgentInImage, AgentDirectory + "/gentoo-agent"],
+                        VolumeMounts = [new V1VolumeMount { Name = "agent", MountPath = AgentDirectory }],
+                    },
+                ],
+                Containers =
+                [
+                    new V1Container
+                    {
+                        Name = AgentContainer,
+                        Image = placement.Image,
+                        ImagePullPolicy = placement.PullPolicy,
+                        Command = [AgentDirectory + "/gentoo-agent"],
+                        Args = [.. args],
+                        Resources = placement.Resources,
+                        // Chroot with bind mounts needs these; a cluster that grants them otherwise may narrow it.
+                        SecurityContext = placement.SecurityContext ?? new V1SecurityContext { Privileged = true, RunAsUser = 0 },
+                        TerminationMessagePath = "/dev/termination-log",
+                        TerminationMessagePolicy = "FallbackToLogsOnError",
+                        VolumeMounts =
+                        [
+                            new V1VolumeMount { Name = "agent", MountPath = AgentDirectory, ReadOnlyProperty = true },
+                            .. volumes.Select(v => new V1VolumeMount { Name = v.Name, MountPath = v.MountPath, ReadOnlyProperty = v.ReadOnly ? true : null }),
+                        ],
+                    },
+                ],
+                Volumes = [new V1Volume { Name = "agent", EmptyDir = new V1EmptyDirVolumeSource() }, .. volumes.Select(v => v.Source)],
+            },
+        };
+    }
+
+    /// <summary>Whole CPUs for MAKEOPTS: the CPU limit, else the request, rounded up; null when neither is set.</summary>
+    public static int? Cpus(V1ResourceRequirements? resources)
+    {
+        var cpu = resources?.Limits?.TryGetValue("cpu", out var limit) == true ? limit
+            : resources?.Requests?.TryGetValue("cpu", out var request) == true ? request
+            : null;
+        return cpu is null ? null : Math.Max(1, (int)Math.Ceiling((double)cpu.ToDecimal()));
+    }
+}

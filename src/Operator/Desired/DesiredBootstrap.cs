@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Portage.Kernels;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Operator.Desired;
+
+/// <summary>One step of a bootstrap plan as the agent runs it: a spec step or a cycle-breaking step the operator added.</summary>
+public sealed record PlannedStep(string Name, IReadOnlyList<string> Atoms, IReadOnlyList<string>? Use, bool Oneshot, IReadOnlyList<string>? EmergeArgs);
+
+/// <summary>
+/// What a GentooBootstrap needs besides its root volume: the Portage configuration, the plan the agent's bootstrap step
+/// follows (the steps not yet done for this spec, cycle breaks before the step that met the cycle, then the check), and
+/// the bootstrap pod.
+/// </summary>
+public static class DesiredBootstrap
+{
+    public const string PlanKey = "bootstrap.json";
+    public const string PlanMount = "/etc/gentoo-builder/plan";
+    public const string CheckStep = "check";
+
+    public static string ConfigMapName(string bootstrap) => bootstrap + "-portage";
+
+    public static string PlanConfigMapName(string bootstrap) => bootstrap + "-plan";
+
+    public static string PodName(string bootstrap, int attempt) => DesiredAgentPod.Name(bootstrap, "bootstrap-" + attempt.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The repository whose profiles the profile is taken from: the first listed, or gentoo.</summary>
+    public static string MainRepository(GentooBootstrapSpec spec) => spec.Repositories is { Count: > 0 } repos ? repos[0].Name : "gentoo";
+
+    /// <summary>The managed Portage configuration: inline, repositories, configFrom ConfigMaps in order, and the profile link.</summary>
+    public static Dictionary<string, string> Config(GentooBootstrap bootstrap, IEnumerable<IDictionary<string, string>> configMaps)
+    {
+        var spec = bootstrap.Spec;
+        var data = DesiredConfig.Portage(spec.Portage, spec.Repositories?.ToList(), configMaps).ToDictionary(StringComparer.Ordinal);
+        data["make.profile"] = $"/var/db/repos/{MainRepository(spec)}/profiles/{spec.Profile}\n";
+        return data;
+    }
+
+    /// <summary>Every step of the spec in order, each preceded by the cycle breaks applied before it; then the check's breaks.</summary>
+    public static IReadOnlyList<PlannedStep> AllSteps(GentooBootstrap bootstrap)
+    {
+        var breaks = bootstrap.Status?.AppliedCycleBreaks ?? [];
+        IEnumerable<PlannedStep> Before(string step) => breaks.Where(b => b.Before == step && b.Step is not null && b.UseChange is not null).Select(CycleBreakStep);
+        var steps = new List<PlannedStep>();
+        foreach (var step in bootstrap.Spec.BootstrapSteps ?? [])
+        {
+            steps.AddRange(Before(step.Name));
+            steps.Add(new PlannedStep(step.Name, [.. step.Atoms], step.Use?.ToList(), step.Oneshot ?? true, step.EmergeArgs?.ToList()));
+        }
+
+        steps.AddRange(Before(CheckStep));
+        return steps;
+    }
+
+    /// <summary>The steps still to run: those not completed with their current definition.</summary>
+    public static IReadOnlyList<PlannedStep> RemainingSteps(GentooBootstrap bootstrap)
+    {
+        var digests = bootstrap.Status?.CompletedStepDigests ?? new Dictionary<string, string>();
+        return [.. AllSteps(bootstrap).Where(s => !digests.TryGetValue(s.Name, out var done) || done != Digest(bootstrap.Spec, s))];
+    }
+
+    /// <summary>A step's identity for "has this run already": its definition and the profile it ran under.</summary>
+    public static string Digest(GentooBootstrapSpec spec, PlannedStep step)
+    {
+        var text = JsonSerializer.Serialize(new { spec.Profile, step.Atoms, step.Use, step.Oneshot, step.EmergeArgs });
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+    }
+
+    /// <summary>The added one-shot step for a USE change emerge proposed ("=dev-libs/libmarkup-3.0 -doc").</summary>
+    public static PlannedStep CycleBreakStep(AppliedCycleBreak applied)
+    {
+        var parts = applied.UseChange!.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return new PlannedStep(applied.Step!, [parts[0]], parts[1..], Oneshot: true, EmergeArgs: null);
+    }
+
+    /// <summary>bootstrap.json for the agent.</summary>
+    public static string Plan(GentooBootstrap bootstrap, IReadOnlyList<PlannedStep> steps)
+    {
+        var check = bootstrap.Spec.Check;
+        var plan = new JsonObject
+        {
+            ["steps"] = new JsonArray([.. steps.Select(s => (JsonNode)new JsonObject
+            {
+                ["name"] = s.Name,
+                ["atoms"] = new JsonArray([.. s.Atoms.Select(a => (JsonNode)JsonValue.Create(a))]),
+                ["use"] = s.Use is { Count: > 0 } use ? new JsonArray([.. use.Select(u => (JsonNode)JsonValue.Create(u))]) : null,
+                ["oneshot"] = s.Oneshot,
+                ["emergeArgs"] = s.EmergeArgs is { Count: > 0 } args ? new JsonArray([.. args.Select(a => (JsonNode)JsonValue.Create(a))]) : null,
+            })]),
+            ["check"] = new JsonObject
+            {
+                ["enabled"] = check?.Enabled ?? true,
+                ["emergeArgs"] = check?.EmergeArgs is { Count: > 0 } checkArgs ? new JsonArray([.. checkArgs.Select(a => (JsonNode)JsonValue.Create(a))]) : null,
+            },
+        };
+        return plan.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    public static V1Pod Pod(GentooBootstrap bootstrap, int attempt, PodSettings settings)
+    {
+        var spec = bootstrap.Spec;
+        var placement = new AgentPlacement(spec.Stage3.Image, spec.Resources, spec.NodeSelector, spec.Tolerations,
+            KernelVersion.TryParse(spec.MinKernel, out var kernel) ? kernel : null, PullPolicy: spec.Stage3.PullPolicy?.ToString());
+        var args = DesiredAgentPod.Arguments("bootstrap", spec.Resources, settings,
+            "--config", DesiredAgentPod.ConfigMount, "--plan", PlanMount + "/" + PlanKey);
+        var labels = new Dictionary<string, string>
+        {
+            [DesiredVolumes.BootstrapLabel] = bootstrap.Name(),
+            [DesiredBuildPod.AttemptLabel] = attempt.ToString(CultureInfo.InvariantCulture),
+        };
+        return DesiredAgentPod.Build(PodName(bootstrap.Name(), attempt), bootstrap, labels, placement, args,
+        [
+            PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.RootName(bootstrap.Name())),
+            PodVolume.ConfigMap("config", DesiredAgentPod.ConfigMount, ConfigMapName(bootstrap.Name())),
+            PodVolume.ConfigMap("plan", PlanMount, PlanConfigMapName(bootstrap.Name())),
+        ], settings);
+    }
+}

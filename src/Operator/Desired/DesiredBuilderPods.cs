@@ -1,0 +1,103 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Portage.Kernels;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Operator.Desired;
+
+/// <summary>
+/// The pods that work on a builder's volumes: its BuildRuns' build pods share the placement and volumes made here;
+/// maintenance pods run the agent's update or sync step; the copy pod fills a new root volume from the bootstrap's
+/// root where the cluster cannot snapshot it.
+/// </summary>
+public static class DesiredBuilderPods
+{
+    public const string MaintenanceLabel = GroupVersion.Group + "/maintenance";
+    public const string CopyMarker = ".gentoo-builder-copied";
+    private const string CopySourceMount = "/mnt/source";
+
+    public static string ConfigMapName(string builder) => builder + "-portage";
+
+    /// <summary>BUILDER-STEP-ID, where the id comes from what asked for it (a request token, a configuration, a schedule time).</summary>
+    public static string MaintenancePodName(string builder, string step, string id) => DesiredAgentPod.Name(builder, $"{step}-{id}");
+
+    public static string CopyPodName(string builder) => DesiredAgentPod.Name(builder, "copy-root");
+
+    public static AgentPlacement Placement(GentooBuilder builder, string image, KernelVersion? requiredKernel) =>
+        new(image, builder.Spec.Resources, builder.Spec.NodeSelector, builder.Spec.Tolerations, requiredKernel, builder.Spec.SecurityContext);
+
+    public static List<string> Arguments(string step, GentooBuilder builder, PodSettings settings, params string[] more) =>
+        DesiredAgentPod.Arguments(step, builder.Spec.Resources, settings,
+            ["--config", DesiredAgentPod.ConfigMount, "--binpkgs", DesiredAgentPod.BinpkgsMount, "--distfiles", DesiredAgentPod.DistfilesMount, .. more]);
+
+    public static IReadOnlyList<PodVolume> Volumes(GentooBuilder builder) =>
+    [
+        PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.RootName(builder.Name())),
+        PodVolume.Claim("binpkgs", DesiredAgentPod.BinpkgsMount, DesiredVolumes.BinpkgsName(builder.Name())),
+        PodVolume.Claim("distfiles", DesiredAgentPod.DistfilesMount, DesiredVolumes.DistfilesName(builder.Name())),
+        PodVolume.ConfigMap("config", DesiredAgentPod.ConfigMount, ConfigMapName(builder.Name())),
+    ];
+
+    /// <summary>make update (sync, then what a world update would change) or a plain repository sync, on the builder's volumes.</summary>
+    public static V1Pod Maintenance(GentooBuilder builder, string step, string id, string image, PodSettings settings)
+    {
+        var labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = builder.Name(), [MaintenanceLabel] = step };
+        return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null),
+            Arguments(step, builder, settings), Volumes(builder), settings);
+    }
+
+    /// <summary>
+    /// Copies a bootstrap's root volume into a builder's new, empty one, preserving ownership, modes, links and
+    /// extended attributes. The marker written last makes it idempotent: a rerun after completion copies nothing.
+    /// </summary>
+    public static V1Pod CopyRoot(GentooBuilder builder, string sourceClaim, string image)
+    {
+        var script = $"set -eu; if [ -e {DesiredAgentPod.RootMount}/{CopyMarker} ]; then echo 'root already copied'; exit 0; fi; "
+            + $"cp -a {CopySourceMount}/. {DesiredAgentPod.RootMount}/ && touch {DesiredAgentPod.RootMount}/{CopyMarker} && echo 'root copied from {sourceClaim}'";
+        return new V1Pod
+        {
+            ApiVersion = "v1",
+            Kind = "Pod",
+            Metadata = new V1ObjectMeta
+            {
+                Name = CopyPodName(builder.Name()),
+                NamespaceProperty = builder.Namespace(),
+                Labels = new Dictionary<string, string>
+                {
+                    [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy,
+                    [DesiredVolumes.BuilderLabel] = builder.Name(),
+                    [MaintenanceLabel] = "copy-root",
+                },
+                OwnerReferences = [DesiredVolumes.OwnedBy(builder)],
+            },
+            Spec = new V1PodSpec
+            {
+                RestartPolicy = "Never",
+                EnableServiceLinks = false,
+                AutomountServiceAccountToken = false,
+                NodeSelector = builder.Spec.NodeSelector,
+                Tolerations = builder.Spec.Tolerations,
+                Containers =
+                [
+                    new V1Container
+                    {
+                        Name = DesiredAgentPod.AgentContainer,
+                        Image = image,
+                        Command = ["/bin/sh", "-c", script],
+                        SecurityContext = new V1SecurityContext { RunAsUser = 0 },
+                        VolumeMounts =
+                        [
+                            new V1VolumeMount { Name = "source", MountPath = CopySourceMount, ReadOnlyProperty = true },
+                            new V1VolumeMount { Name = "root", MountPath = DesiredAgentPod.RootMount },
+                        ],
+                    },
+                ],
+                Volumes =
+                [
+                    PodVolume.Claim("source", CopySourceMount, sourceClaim, readOnly: true).Source,
+                    PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.RootName(builder.Name())).Source,
+                ],
+            },
+        };
+    }
+}

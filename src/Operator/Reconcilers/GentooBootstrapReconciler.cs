@@ -1,0 +1,231 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Decisions;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Runtime;
+using Gentoo.Operator.Storage;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Gentoo.Operator.Reconcilers;
+
+/// <summary>
+/// Bootstraps a Gentoo root: creates the root volume, renders the Portage configuration and the plan, runs a bootstrap
+/// pod (stage3 unpacked once, the steps not yet done for this spec, then the check), breaks a circular dependency once
+/// by itself when allowed or waits for a person, and finally preserves the root for builders: a VolumeSnapshot where
+/// the cluster can take one, else the volume itself, which builders copy. A new generation, a rerun or a resume token
+/// starts the next pod; steps that already ran with the same definition are not run again.
+/// </summary>
+public sealed class GentooBootstrapReconciler(
+    IKubernetes kube,
+    ICache<GentooBootstrap> bootstraps,
+    ICache<V1Pod> pods,
+    ICache<V1PersistentVolumeClaim> claims,
+    PodSettings settings,
+    EventRecorder events,
+    TimeProvider clock,
+    ILogger<GentooBootstrapReconciler> log,
+    TimeSpan? retryBackoff = null,
+    TimeSpan? snapshotPoll = null) : IReconciler<GentooBootstrap>
+{
+    /// <summary>The wait before another bootstrap pod after a transient failure.</summary>
+    public static readonly TimeSpan DefaultRetryBackoff = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often a VolumeSnapshot is looked at until it is ready (the operator does not watch snapshots).</summary>
+    public static readonly TimeSpan DefaultSnapshotPoll = TimeSpan.FromSeconds(10);
+
+    private static readonly TimeSpan StaleViewRecheck = TimeSpan.FromSeconds(1);
+
+    private readonly TimeSpan retry = retryBackoff ?? DefaultRetryBackoff;
+    private readonly TimeSpan poll = snapshotPoll ?? DefaultSnapshotPoll;
+    private readonly StatusWriter<GentooBootstrap, GentooBootstrapStatus> status = new(new ResourceApi<GentooBootstrap>(kube));
+    private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
+
+    public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
+    {
+        if (bootstraps.Get(request.Key) is not { } bootstrap || bootstrap.Metadata.DeletionTimestamp is not null)
+        {
+            return ReconcileResult.Done; // the root volume, config and pods go with it (owner references); snapshots stay
+        }
+
+        var now = clock.GetUtcNow().UtcDateTime;
+        var root = DesiredVolumes.RootName(bootstrap.Name());
+        if (claims.Get(new ObjectKey(request.Namespace, root)) is null)
+        {
+            await CoreWrites.CreateIfMissingAsync(kube, DesiredVolumes.BootstrapRoot(bootstrap), ct);
+        }
+
+        var state = bootstrap.Status;
+        var attempt = state.AttemptCount ?? 0;
+        if (state.Phase == BootstrapStatuses.Bootstrapping && attempt > 0)
+        {
+            return await FollowAttemptAsync(bootstrap, attempt, now, ct);
+        }
+
+        var rerun = Token(bootstrap, RequestAnnotations.Rerun) is { } r && r != state.LastHandledRerun ? r : null;
+        var resume = Token(bootstrap, RequestAnnotations.Resume) is { } t && t != state.LastHandledResume && state.Phase == BootstrapStatuses.AwaitingOperator ? t : null;
+        if (attempt == 0 || state.ObservedGeneration != bootstrap.Metadata.Generation || rerun is not null || resume is not null)
+        {
+            return await StartAttemptAsync(bootstrap, rerun, resume, now, ct);
+        }
+
+        return state.Phase switch
+        {
+            BootstrapStatuses.Retrying => RetryDue(bootstrap, now) is { } wait && wait > TimeSpan.Zero
+                ? ReconcileResult.After(wait)
+                : await StartAttemptAsync(bootstrap, null, null, now, ct),
+            BootstrapStatuses.Snapshotting => await SnapshotAsync(bootstrap, now, ct),
+            BootstrapStatuses.Pending => await StartAttemptAsync(bootstrap, null, null, now, ct),
+            _ => ReconcileResult.Done, // Ready, or AwaitingOperator until a person answers
+        };
+    }
+
+    private async Task<ReconcileResult> StartAttemptAsync(GentooBootstrap bootstrap, string? rerun, string? resume, DateTime now, CancellationToken ct)
+    {
+        var sources = await PortageConfigSources.ReadAsync(kube, bootstrap.Namespace(), bootstrap.Spec.ConfigFrom, ct);
+        if (sources.Problem is { } problem)
+        {
+            await status.UpdateAsync(bootstrap, b =>
+            {
+                b.Status.Phase = BootstrapStatuses.Pending;
+                b.Status.ObservedGeneration = b.Metadata.Generation;
+                BootstrapStatuses.Progressing(b, PortageConfigSources.ConfigNotFound, problem, now);
+            }, ct);
+            return ReconcileResult.After(TimeSpan.FromSeconds(30)); // ConfigMaps are not watched: look again
+        }
+
+        var steps = rerun is not null ? DesiredBootstrap.AllSteps(bootstrap) : DesiredBootstrap.RemainingSteps(bootstrap);
+        var name = bootstrap.Name();
+        await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(bootstrap, DesiredBootstrap.ConfigMapName(name), DesiredBootstrap.Config(bootstrap, sources.ConfigMaps)), ct);
+        await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(bootstrap, DesiredBootstrap.PlanConfigMapName(name),
+            new Dictionary<string, string> { [DesiredBootstrap.PlanKey] = DesiredBootstrap.Plan(bootstrap, steps) }), ct);
+
+        var attempt = (bootstrap.Status.AttemptCount ?? 0) + 1;
+        var created = await CoreWrites.CreateIfMissingAsync(kube, DesiredBootstrap.Pod(bootstrap, attempt, settings), ct);
+        var what = steps.Count > 0 ? $"steps {string.Join(", ", steps.Select(s => s.Name))}, then the check" : "the check";
+        await status.UpdateAsync(bootstrap, b =>
+        {
+            if ((b.Status.AttemptCount ?? 0) >= attempt)
+            {
+                return; // our cache was behind our own status write: the fresh status already records this pod
+            }
+
+            b.Status.AttemptCount = attempt;
+            b.Status.ObservedGeneration = b.Metadata.Generation;
+            b.Status.RootVolume = DesiredVolumes.RootName(name);
+            b.Status.LastHandledRerun = rerun ?? b.Status.LastHandledRerun;
+            b.Status.LastHandledResume = resume ?? b.Status.LastHandledResume;
+            if (rerun is not null)
+            {
+                b.Status.CompletedSteps = null;
+                b.Status.CompletedStepDigests = null;
+            }
+
+            b.Status.Phase = BootstrapStatuses.Bootstrapping;
+            b.Status.CurrentStep = steps.Count > 0 ? steps[0].Name : DesiredBootstrap.CheckStep;
+            BootstrapStatuses.Progressing(b, BootstrapStatuses.Bootstrapping, $"pod {DesiredBootstrap.PodName(name, attempt)} runs {what}", now);
+        }, ct);
+        if (!created)
+        {
+            // The pod was there: our view of the status was stale, and status writes do not wake us. Look again shortly.
+            return ReconcileResult.After(StaleViewRecheck);
+        }
+
+        log.LogInformation("GentooBootstrap {Namespace}/{Name}: started bootstrap pod {Attempt} for {What}", bootstrap.Namespace(), name, attempt, what);
+        return ReconcileResult.Done;
+    }
+
+    private async Task<ReconcileResult> FollowAttemptAsync(GentooBootstrap bootstrap, int attempt, DateTime now, CancellationToken ct)
+    {
+        var podName = DesiredBootstrap.PodName(bootstrap.Name(), attempt);
+        var pod = pods.Get(new ObjectKey(bootstrap.Namespace(), podName))
+            ?? new V1Pod { Metadata = new V1ObjectMeta { Name = podName }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
+        var verdict = BuildAttempts.Judge(pod);
+        var ran = DesiredBootstrap.RemainingSteps(bootstrap);
+        var next = BootstrapNext.Wait;
+        var stale = false;
+        var updated = await status.UpdateAsync(bootstrap, b =>
+        {
+            // A stale view may name an older pod than the status now does: its verdict is history, not news.
+            stale = b.Status.AttemptCount != attempt || b.Status.Phase != BootstrapStatuses.Bootstrapping;
+            next = stale ? BootstrapNext.Wait : BootstrapStatuses.Apply(b, verdict, ran, now);
+        }, ct);
+        if (stale)
+        {
+            return ReconcileResult.After(StaleViewRecheck);
+        }
+
+        if (next is BootstrapNext.AwaitOperator)
+        {
+            var reason = Conditions.Find(updated.Status.Conditions, ConditionTypes.AwaitingOperator)?.Reason ?? verdict.Reason;
+            await events.RecordAsync(updated, "Warning", reason, updated.Status.Failure?.Message ?? verdict.Message, ct);
+        }
+
+        if (next is not BootstrapNext.Wait)
+        {
+            log.LogInformation("GentooBootstrap {Namespace}/{Name} pod {Attempt}: {Reason}: {Message}", bootstrap.Namespace(), bootstrap.Name(), attempt, verdict.Reason, verdict.Message);
+        }
+
+        return next switch
+        {
+            BootstrapNext.StartAttempt => await StartAttemptAsync(updated, null, null, now, ct),
+            BootstrapNext.Retry => ReconcileResult.After(retry),
+            BootstrapNext.Snapshot => await SnapshotAsync(updated, now, ct),
+            _ => ReconcileResult.Done,
+        };
+    }
+
+    /// <summary>Preserves the bootstrapped root: a VolumeSnapshot until it is ready to use, or the volume itself to copy.</summary>
+    private async Task<ReconcileResult> SnapshotAsync(GentooBootstrap bootstrap, DateTime now, CancellationToken ct)
+    {
+        var ns = bootstrap.Namespace();
+        var root = DesiredVolumes.RootName(bootstrap.Name());
+        var name = DesiredAgentPod.Name(bootstrap.Name(), "root-" + bootstrap.Status.AttemptCount);
+        var snapshot = await snapshots.GetAsync(ns, name, ct);
+        if (snapshot is null)
+        {
+            var claim = claims.Get(new ObjectKey(ns, root)) ?? await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(root, ns, cancellationToken: ct);
+            var choice = await SnapshotSupport.DiscoverAsync(kube, bootstrap.Spec.Storage?.VolumeSnapshotClassName, claim, ct);
+            if (!choice.CanSnapshot)
+            {
+                return await ReadyAsync(bootstrap, new BootstrapSnapshot { Method = "PvcCopy", Name = root, ReadyToUse = true, CreationTime = now }, choice.Explanation, now, ct);
+            }
+
+            snapshot = await snapshots.CreateAsync(DesiredSnapshots.Of(root, name, ns, choice.ClassName!, new Dictionary<string, string> { [DesiredVolumes.BootstrapLabel] = bootstrap.Name() }), ct);
+            log.LogInformation("GentooBootstrap {Namespace}/{Name}: snapshot {Snapshot} requested ({How})", ns, bootstrap.Name(), name, choice.Explanation);
+        }
+
+        if (snapshot.Status?.Error?.Message is { } error && snapshot.Status.ReadyToUse != true)
+        {
+            return await ReadyAsync(bootstrap, new BootstrapSnapshot { Method = "PvcCopy", Name = root, ReadyToUse = true, CreationTime = now },
+                $"VolumeSnapshot {name} failed ({error}); the root volume is copied instead", now, ct);
+        }
+
+        if (snapshot.Status?.ReadyToUse == true)
+        {
+            return await ReadyAsync(bootstrap, new BootstrapSnapshot { Method = "VolumeSnapshot", Name = name, ReadyToUse = true, CreationTime = snapshot.Status.CreationTime ?? now },
+                $"VolumeSnapshot {name} is ready to use", now, ct);
+        }
+
+        await status.UpdateAsync(bootstrap, b =>
+        {
+            b.Status.Snapshot = new BootstrapSnapshot { Method = "VolumeSnapshot", Name = name, ReadyToUse = false };
+            BootstrapStatuses.Progressing(b, Reasons.SnapshotNotReady, $"waiting for VolumeSnapshot {name} to be ready to use", now);
+        }, ct);
+        return ReconcileResult.After(poll);
+    }
+
+    private async Task<ReconcileResult> ReadyAsync(GentooBootstrap bootstrap, BootstrapSnapshot snapshot, string how, DateTime now, CancellationToken ct)
+    {
+        var updated = await status.UpdateAsync(bootstrap, b => BootstrapStatuses.MarkReady(b, snapshot, how, now), ct);
+        await events.RecordAsync(updated, "Normal", "Ready", how, ct);
+        log.LogInformation("GentooBootstrap {Namespace}/{Name} is ready: {How}", bootstrap.Namespace(), bootstrap.Name(), how);
+        return ReconcileResult.Done;
+    }
+
+    private TimeSpan? RetryDue(GentooBootstrap bootstrap, DateTime now) =>
+        Conditions.Find(bootstrap.Status.Conditions, ConditionTypes.Ready)?.LastTransitionTime is { } since ? since + retry - now : null;
+
+    private static string? Token(GentooBootstrap bootstrap, string annotation) =>
+        bootstrap.Metadata.Annotations?.TryGetValue(annotation, out var token) == true ? token : null;
+}

@@ -1,0 +1,63 @@
+using System.Net;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Gentoo.Operator.Runtime;
+
+/// <summary>Idempotent writes of the core objects reconcilers own: safe to repeat after a crash or a stale cache.</summary>
+public static class CoreWrites
+{
+    /// <summary>Creates unless it exists (an earlier reconcile, or a cache that has not seen it yet, made it). True when created now.</summary>
+    public static async Task<bool> CreateIfMissingAsync(Func<Task> create)
+    {
+        try
+        {
+            await create();
+            return true;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            return false;
+        }
+    }
+
+    public static Task<bool> CreateIfMissingAsync(IKubernetes kube, V1PersistentVolumeClaim claim, CancellationToken ct) =>
+        CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(claim, claim.Namespace(), cancellationToken: ct));
+
+    public static Task<bool> CreateIfMissingAsync(IKubernetes kube, V1Pod pod, CancellationToken ct) =>
+        CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedPodAsync(pod, pod.Namespace(), cancellationToken: ct));
+
+    /// <summary>Makes the ConfigMap hold exactly <paramref name="desired"/>'s data; true when that changed anything.</summary>
+    public static async Task<bool> ApplyConfigMapAsync(IKubernetes kube, V1ConfigMap desired, CancellationToken ct)
+    {
+        var existing = await ReadConfigMapAsync(kube, desired.Namespace(), desired.Name(), ct);
+        if (existing is null)
+        {
+            return await CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedConfigMapAsync(desired, desired.Namespace(), cancellationToken: ct));
+        }
+
+        var data = desired.Data ?? new Dictionary<string, string>();
+        var current = existing.Data ?? new Dictionary<string, string>();
+        if (data.Count == current.Count && data.All(p => current.TryGetValue(p.Key, out var v) && v == p.Value))
+        {
+            return false;
+        }
+
+        existing.Data = data;
+        await kube.CoreV1.ReplaceNamespacedConfigMapAsync(existing, existing.Name(), existing.Namespace(), cancellationToken: ct);
+        return true;
+    }
+
+    public static async Task<V1ConfigMap?> ReadConfigMapAsync(IKubernetes kube, string ns, string name, CancellationToken ct)
+    {
+        try
+        {
+            return await kube.CoreV1.ReadNamespacedConfigMapAsync(name, ns, cancellationToken: ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,271 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Kubernetes.TestServer;
+using Gentoo.Operator.Decisions;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Hosting;
+using Gentoo.Operator.Runtime;
+using Gentoo.Operator.Storage;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Operator.Tests.Integration;
+
+/// <summary>
+/// GentooBuilders end to end through the API: volumes from the bootstrap's snapshot or a copy of its root, update
+/// pods on request, BuildRuns on a schedule, snapshots after successful builds; what was built survives deletion.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
+{
+    private const string Success = """{"result":"success","outcome":"success","emergeExitCode":0,"packagesMerged":1}""";
+
+    private readonly ResourceApi<GentooBootstrap> bootstraps = new(cluster.Kube);
+    private readonly ResourceApi<GentooBuilder> builders = new(cluster.Kube);
+    private readonly ResourceApi<BuildRun> runs = new(cluster.Kube);
+    private readonly ResourceApi<VolumeSnapshot> snapshots = new(cluster.Kube);
+
+    private static GentooBootstrap Bootstrap(string ns) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "stage3", NamespaceProperty = ns },
+        Spec = new GentooBootstrapSpec
+        {
+            Stage3 = new Stage3Source { Image = "docker.io/gentoo/stage3:amd64-openrc" },
+            Profile = "default/linux/amd64/23.0",
+            Portage = new PortageConfig { PackageUse = ["app-editors/vim -X"] },
+        },
+    };
+
+    private static GentooBuilder Builder(string ns, Action<GentooBuilderSpec>? change = null)
+    {
+        var builder = new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+        };
+        change?.Invoke(builder.Spec);
+        return builder;
+    }
+
+    private async Task<GentooBuilder> WaitForAsync(string ns, Func<GentooBuilder, bool> done, string what)
+    {
+        try
+        {
+            return await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!, done, what);
+        }
+        catch (TimeoutException e)
+        {
+            var pods = await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns);
+            throw new TimeoutException(e.Message + " PODS: " + KubernetesJson.Serialize(pods.Items.Select(p => new { p.Metadata.Name, p.Status?.Phase })));
+        }
+    }
+
+    private Task<LifecycleSession> StartAsync() =>
+        LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
+
+    [TestServerFact]
+    public async Task A_builder_waits_for_its_bootstrap_then_copies_its_root_and_is_ready()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        var waiting = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Reason == Reasons.BootstrapNotFound, "the builder to name its missing bootstrap");
+        Conditions.Find(waiting.Status.Conditions, ConditionTypes.Ready)!.Message.ShouldContain("spec.bootstrapRef");
+
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+
+        ready.Status.Volumes!.Root.ShouldBe("desktop-root");
+        var copy = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuilderPods.CopyPodName("desktop"), ns);
+        copy.Spec.Volumes.Single(v => v.Name == "source").PersistentVolumeClaim.ClaimName.ShouldBe("stage3-root");
+        var binpkgs = await cluster.Kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("desktop-binpkgs", ns);
+        binpkgs.Metadata.OwnerReferences.ShouldBeNull();
+        var config = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBuilderPods.ConfigMapName("desktop"), ns);
+        config.Data["package.use"].ShouldBe("app-editors/vim -X\n");
+    }
+
+    [TestServerFact]
+    public async Task A_builder_from_a_bootstrap_snapshot_restores_its_root_from_it_and_a_build_runs_on_it()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await SnapshotClassAsync(ns);
+        var bootstrap = Bootstrap(ns);
+        bootstrap.Spec.Storage = new BootstrapStorage { StorageClassName = "fast-" + ns };
+        await bootstraps.CreateAsync(bootstrap, CancellationToken.None);
+        var snapshotting = await Eventually.GetAsync(async () => (await bootstraps.GetAsync(ns, "stage3", CancellationToken.None))!,
+            b => b.Status.Snapshot?.Method == "VolumeSnapshot", "the bootstrap to snapshot");
+        await MarkReadyAsync(ns, snapshotting.Status.Snapshot!.Name!);
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        var root = await cluster.Kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("desktop-root", ns);
+        root.Spec.DataSource.Kind.ShouldBe("VolumeSnapshot");
+        root.Spec.DataSource.Name.ShouldBe(snapshotting.Status.Snapshot.Name);
+        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Name() == DesiredBuilderPods.CopyPodName("desktop"));
+
+        await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
+        }, CancellationToken.None);
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
+        await WaitForAsync(ns, b => b.Status.LastSuccessfulBuildRun == "firefox", "the builder to record its last successful run");
+    }
+
+    private async Task SnapshotClassAsync(string ns)
+    {
+        await cluster.Kube.StorageV1.CreateStorageClassAsync(new V1StorageClass { Metadata = new V1ObjectMeta { Name = "fast-" + ns }, Provisioner = $"csi.{ns}.example.com" });
+        await cluster.Kube.CustomObjects.CreateClusterCustomObjectAsync(
+            new VolumeSnapshotClass { Metadata = new V1ObjectMeta { Name = "snap-" + ns }, Driver = $"csi.{ns}.example.com" }, VolumeSnapshot.Group, "v1", "volumesnapshotclasses");
+    }
+
+    /// <summary>The snapshot controller's part.</summary>
+    private async Task MarkReadyAsync(string ns, string name)
+    {
+        var snapshot = await Eventually.GetAsync(() => snapshots.GetAsync(ns, name, CancellationToken.None), s => s is not null, $"snapshot {name}");
+        snapshot!.Status = new VolumeSnapshotStatus { ReadyToUse = true, CreationTime = DateTime.UtcNow };
+        await snapshots.ReplaceStatusAsync(snapshot, CancellationToken.None);
+    }
+
+    [TestServerFact]
+    public async Task An_update_request_runs_an_update_pod_and_a_build_waits_for_it()
+    {
+        PodScript? update = null;
+        await using var session = await LifecycleSession.StartAsync(cluster,
+            pod => pod.Contains("-update-", StringComparison.Ordinal) ? update : new PodScript(0, Success),
+            Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        var builder = await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+
+        ready.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Update] = "now" };
+        await builders.ReplaceAsync(ready, CancellationToken.None);
+        var updating = await WaitForAsync(ns, b => b.Status.Phase == "Updating", "the update to start");
+        updating.Status.LastHandledUpdate.ShouldBe("now");
+        var podName = updating.Status.CurrentMaintenance!;
+        var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(podName, ns);
+        pod.Spec.Containers[0].Args[0].ShouldBe("update");
+
+        await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
+        }, CancellationToken.None);
+        var waiting = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!,
+            r => r.Status.Conditions?.Any(c => c.Message?.Contains(podName, StringComparison.Ordinal) == true) == true, "the build to wait for the update");
+        waiting.Status.AttemptCount.ShouldBeNull();
+
+        cluster.Server!.Kubelet.Complete(ns, podName, 0, Success);
+        var updated = await WaitForAsync(ns, b => b.Status.LastUpdateTime is not null, "the update to be recorded");
+        updated.Status.CurrentMaintenance.ShouldBeNull();
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to run after the update");
+    }
+
+    [TestServerFact]
+    public async Task A_due_schedule_creates_one_build_run_and_prunes_finished_ones_beyond_the_history_limit()
+    {
+        await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
+        var ns = session.Namespace;
+        for (var i = 0; i < 3; i++)
+        {
+            var old = await runs.CreateAsync(new BuildRun
+            {
+                Metadata = new V1ObjectMeta
+                {
+                    Name = $"desktop-old-{i}",
+                    NamespaceProperty = ns,
+                    Labels = new Dictionary<string, string> { [AutoBuilds.ScheduledByLabel] = "desktop" },
+                },
+                Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
+            }, CancellationToken.None);
+            old.Status = new BuildRunStatus { Phase = "Succeeded" };
+            await runs.ReplaceStatusAsync(old, CancellationToken.None);
+            await Task.Delay(1100); // distinct creation times (seconds)
+        }
+
+        var mine = await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "by-hand", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
+        }, CancellationToken.None);
+        mine.Status = new BuildRunStatus { Phase = "Succeeded" };
+        await runs.ReplaceStatusAsync(mine, CancellationToken.None);
+
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        var builder = await builders.CreateAsync(Builder(ns, s => s.AutoBuild = new AutoBuild
+        {
+            Schedule = "* * * * *",
+            Packages = ["@world"],
+            SuccessfulRunsHistoryLimit = 1,
+        }), CancellationToken.None);
+        // As if the builder had last scheduled two minutes ago: the occurrence of the last minute is due now.
+        builder.Status = new GentooBuilderStatus { LastScheduleTime = DateTime.UtcNow.AddMinutes(-2) };
+        await builders.ReplaceStatusAsync(builder, CancellationToken.None);
+
+        var scheduled = await WaitForAsync(ns, b => b.Status.LastScheduleTime > DateTime.UtcNow.AddMinutes(-1.5), "the schedule to fire");
+        var name = AutoBuilds.RunName("desktop", scheduled.Status.LastScheduleTime!.Value);
+        var run = (await runs.GetAsync(ns, name, CancellationToken.None)).ShouldNotBeNull();
+        run.Spec.Sync.ShouldBe(true);
+        run.Metadata.OwnerReferences.Single().Uid.ShouldBe(builder.Metadata.Uid);
+
+        var left = await Eventually.GetAsync(async () => (await runs.ListAsync(ns, CancellationToken.None)).Items.Select(r => r.Name()).Order().ToList(),
+            names => !names.Contains("desktop-old-0") && !names.Contains("desktop-old-1"), "the oldest scheduled runs to be pruned");
+        left.ShouldBe(new[] { "by-hand", "desktop-old-2", name }.Order().ToList(), "runs a person made are never pruned");
+    }
+
+    [TestServerFact]
+    public async Task Snapshots_after_successful_builds_keep_the_newest_and_never_touch_others()
+    {
+        await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
+        var ns = session.Namespace;
+        await SnapshotClassAsync(ns);
+        await snapshots.CreateAsync(new VolumeSnapshot
+        {
+            Metadata = new V1ObjectMeta { Name = "made-by-hand", NamespaceProperty = ns, Labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = "desktop" } },
+            Spec = new VolumeSnapshotSpec { Source = new VolumeSnapshotSource { PersistentVolumeClaimName = "desktop-root" } },
+        }, CancellationToken.None);
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns, s =>
+        {
+            s.Snapshots = new SnapshotPolicy { OnSuccess = true, Keep = 1 };
+            s.Storage = new BuilderStorage { Root = new RootVolumeSpec { StorageClassName = "fast-" + ns } };
+        }), CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+
+        foreach (var name in new[] { "first", "second" })
+        {
+            var run = await runs.CreateAsync(new BuildRun
+            {
+                Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+                Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
+            }, CancellationToken.None);
+            run.Status = new BuildRunStatus { Phase = "Succeeded", CompletionTime = DateTime.UtcNow };
+            await runs.ReplaceStatusAsync(run, CancellationToken.None);
+            var taken = await WaitForAsync(ns, b => b.Status.Snapshots?.Any(s => s.BuildRun == name) == true, $"a snapshot after {name}");
+            await MarkReadyAsync(ns, taken.Status.Snapshots!.Single(s => s.BuildRun == name).Name!);
+            await Task.Delay(1100);
+        }
+
+        var kept = await WaitForAsync(ns, b => b.Status.Snapshots is { Count: 1 } s && s[0].BuildRun == "second" && s[0].ReadyToUse == true, "only the newest snapshot to be kept");
+        var all = (await snapshots.ListAsync(ns, CancellationToken.None)).Items.Select(s => s.Name()).Order().ToList();
+        all.ShouldBe(new[] { "made-by-hand", kept.Status.Snapshots![0].Name! }.Order().ToList());
+    }
+
+    [GarbageCollectorFact]
+    public async Task Deleting_a_builder_keeps_its_binary_packages_and_snapshots()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+
+        await builders.DeleteAsync(ns, "desktop", CancellationToken.None);
+
+        var left = await Eventually.GetAsync(async () => (await cluster.Kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(ns)).Items.Select(c => c.Name()).Order().ToList(),
+            names => !names.Contains("desktop-root"), "the builder's root volume to go with it");
+        left.ShouldContain("desktop-binpkgs");
+        left.ShouldNotContain("desktop-distfiles");
+    }
+}
