@@ -18,6 +18,9 @@ public static class DesiredBuilderPods
 
     public static string ConfigMapName(string builder) => builder + "-portage";
 
+    /// <summary>The fixes accepted for this builder (by a person on resume, or by autounmask), beside its configuration.</summary>
+    public static string FixesConfigMapName(string builder) => builder + "-fixes";
+
     /// <summary>BUILDER-STEP-ID, where the id comes from what asked for it (a request token, a configuration, a schedule time).</summary>
     public static string MaintenancePodName(string builder, string step, string id) => DesiredAgentPod.Name(builder, $"{step}-{id}");
 
@@ -35,7 +38,19 @@ public static class DesiredBuilderPods
         PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.RootName(builder.Name())),
         PodVolume.Claim("binpkgs", DesiredAgentPod.BinpkgsMount, DesiredVolumes.BinpkgsName(builder.Name())),
         PodVolume.Claim("distfiles", DesiredAgentPod.DistfilesMount, DesiredVolumes.DistfilesName(builder.Name())),
-        PodVolume.ConfigMap("config", DesiredAgentPod.ConfigMount, ConfigMapName(builder.Name())),
+        // One directory for the agent: the configuration and the accepted fixes (their keys end in .fixes, so never collide).
+        new("config", DesiredAgentPod.ConfigMount, new V1Volume
+        {
+            Name = "config",
+            Projected = new V1ProjectedVolumeSource
+            {
+                Sources =
+                [
+                    new V1VolumeProjection { ConfigMap = new V1ConfigMapProjection { Name = ConfigMapName(builder.Name()) } },
+                    new V1VolumeProjection { ConfigMap = new V1ConfigMapProjection { Name = FixesConfigMapName(builder.Name()), Optional = true } },
+                ],
+            },
+        }, ReadOnly: true),
     ];
 
     /// <summary>make update (sync, then what a world update would change) or a plain repository sync, on the builder's volumes.</summary>

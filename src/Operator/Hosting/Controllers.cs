@@ -97,7 +97,7 @@ public static class Controllers
         var reconciler = new GentooBootstrapReconciler(c.Kube, c.Caches.Bootstraps, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events, c.Clock,
             c.Loggers.CreateLogger<GentooBootstrapReconciler>(), c.Settings.BootstrapRetryBackoff, c.Settings.SnapshotPoll);
         c.Manager.AddRunnable(new Controller<GentooBootstrap>(c.Caches.Bootstraps, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock,
-                c.Loggers.CreateLogger("Controller.GentooBootstrap"))
+                c.Loggers.CreateLogger("Controller.GentooBootstrap"), SpecMetadataOrPhase<GentooBootstrap, GentooBootstrapStatus>)
             .Owns(c.Caches.Pods)
             .Owns(c.Caches.Claims));
     }
@@ -111,7 +111,8 @@ public static class Controllers
         var builders = c.Caches.Builders;
         var reconciler = new GentooBuilderReconciler(c.Kube, builders, c.Caches.Bootstraps, c.Caches.Runs, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events,
             c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.SnapshotPoll);
-        c.Manager.AddRunnable(new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.GentooBuilder"))
+        c.Manager.AddRunnable(new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.GentooBuilder"),
+                SpecMetadataOrPhase<GentooBuilder, GentooBuilderStatus>)
             .Owns(c.Caches.Pods)
             .Owns(c.Caches.Claims)
             .Watches(c.Caches.Bootstraps, bootstrap => builders.List(bootstrap.Namespace()).Where(b => b.Spec.BootstrapRef?.Name == bootstrap.Name()).Select(ObjectKey.Of))
@@ -127,11 +128,21 @@ public static class Controllers
         var runs = c.Caches.Runs;
         var reconciler = new BuildRunReconciler(c.Kube, runs, c.Caches.Builders, c.Caches.Bootstraps, c.Caches.Pods, c.Settings.Pods, c.Events, c.Clock,
             c.Loggers.CreateLogger<BuildRunReconciler>(), c.Settings.BuildRetryBackoff, c.Settings.ProgressInterval);
-        c.Manager.AddRunnable(new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.BuildRun"))
+        c.Manager.AddRunnable(new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.BuildRun"),
+                SpecMetadataOrPhase<BuildRun, BuildRunStatus>)
             .Owns(c.Caches.Pods)
             .Watches(c.Caches.Builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
             .Watches(runs, run => RunsOf(runs, run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name())));
     }
+
+    /// <summary>
+    /// Spec and metadata changes, and phase changes too: a reconcile may decide on a cache that has not seen its own last
+    /// status write yet, and a phase change is the write that must not go unnoticed (there are few, so no churn).
+    /// </summary>
+    private static bool SpecMetadataOrPhase<T, TStatus>(CacheEvent<T> change)
+        where T : class, IKubernetesObject<V1ObjectMeta>, IStatus<TStatus>
+        where TStatus : CommonStatus =>
+        ChangeFilters.SpecOrMetadataChanged(change) || change.Old?.Status?.Phase != change.Object.Status?.Phase;
 
     private static IEnumerable<ObjectKey> RunsOf(ICache<BuildRun> runs, string ns, string builder) =>
         runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder).Select(ObjectKey.Of);

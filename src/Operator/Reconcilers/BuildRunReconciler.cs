@@ -110,7 +110,19 @@ public sealed class BuildRunReconciler(
                 return ReconcileResult.After(delay);
             }
 
-            return await StartAttemptAsync(run, builder, attempt + 1, resumed ? resume : null, now, ct);
+            IReadOnlyList<ProposedFix> accepted = [];
+            if (resumed && run.Metadata.Annotations?.TryGetValue(RequestAnnotations.AcceptFixes, out var accept) == true)
+            {
+                if (!FixAcceptance.TrySelect(accept, run.Status.ProposedFixes, out accepted, out var error))
+                {
+                    await status.UpdateAsync(run, r => r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.AwaitingOperator,
+                        Reasons.InvalidSpec, error!, r.Metadata.Generation, now), ct);
+                    await events.RecordAsync(run, "Warning", Reasons.InvalidSpec, error!, ct);
+                    return ReconcileResult.Done;
+                }
+            }
+
+            return await StartAttemptAsync(run, builder, attempt + 1, resumed ? resume : null, accepted, now, ct);
         }
 
         if (run.Status.Phase is "AwaitingOperator" or "Stalled")
@@ -143,6 +155,15 @@ public sealed class BuildRunReconciler(
         if (stale)
         {
             return ReconcileResult.After(TimeSpan.FromSeconds(1)); // a stale view: the status has moved past this attempt; look again
+        }
+
+        if (next == NextStep.AwaitOperator && updated.Status.Phase == "AwaitingOperator"
+            && FixAcceptance.Automatic(builder.Spec.Autounmask ?? AutounmaskPolicy.Never, builder.Spec.KeywordScope ?? KeywordScope.Slot,
+                updated.Status.ProposedFixes, updated.Status.AppliedFixes) is { Count: > 0 } automatic)
+        {
+            var lines = string.Join("; ", automatic.SelectMany(FixAcceptance.Describe));
+            await events.RecordAsync(updated, "Normal", "Autounmask", $"attempt {attempt}: {verdict.Reason}; writing {lines} (autounmask {builder.Spec.Autounmask}) and building on", ct);
+            return await StartAttemptAsync(updated, builder, attempt + 1, null, automatic, now, ct);
         }
 
         if (next is NextStep.Done or NextStep.AwaitOperator)
@@ -178,8 +199,17 @@ public sealed class BuildRunReconciler(
         }
     }
 
-    private async Task<ReconcileResult> StartAttemptAsync(BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, DateTime now, CancellationToken ct)
+    private async Task<ReconcileResult> StartAttemptAsync(
+        BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, IReadOnlyList<ProposedFix> fixes, DateTime now, CancellationToken ct)
     {
+        if (fixes.Count > 0)
+        {
+            // Written before the pod starts, so the agent finds them among its managed configuration.
+            var name = DesiredBuilderPods.FixesConfigMapName(builder.Name());
+            var existing = await CoreWrites.ReadConfigMapAsync(kube, run.Namespace(), name, ct);
+            await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, name, FixAcceptance.Merge(existing?.Data, fixes)), ct);
+        }
+
         var image = builder.Spec.BootstrapRef is { } reference && bootstraps.Get(new ObjectKey(run.Namespace(), reference.Name)) is { } bootstrap
             ? bootstrap.Spec.Stage3.Image
             : settings.OperatorImage;
@@ -199,6 +229,11 @@ public sealed class BuildRunReconciler(
             r.Status.WaitingFor = null;
             r.Status.RequiredKernel = kernel;
             r.Status.LastHandledResume = resumeToken ?? r.Status.LastHandledResume;
+            if (fixes.Count > 0)
+            {
+                r.Status.AppliedFixes = [.. r.Status.AppliedFixes ?? [], .. fixes.SelectMany(FixAcceptance.Describe).Where(f => r.Status.AppliedFixes?.Contains(f) != true)];
+            }
+
             r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator);
             BuildRunStatuses.Apply(r, new AttemptVerdict(AttemptResult.Pending, Reasons.Pending, $"attempt {attempt} starting", null, null),
                 new AttemptPlacement(attempt, pod.Metadata.Name, null, null, now), now);

@@ -52,7 +52,7 @@ public sealed class Controller<T> : IRunnable, IDisposable
         this.log = log;
         Queue = new WorkQueue<ObjectKey>(clock, options.BaseBackoff, options.MaxBackoff);
         Cache = primary;
-        interesting ??= SpecOrMetadataChanged;
+        interesting ??= ChangeFilters.SpecOrMetadataChanged;
         primary.AddHandler(change =>
         {
             if (interesting(change))
@@ -194,8 +194,18 @@ public sealed class Controller<T> : IRunnable, IDisposable
         metrics.ReconcileDuration.WithLabels(kind.Kind).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
-    /// <summary>Status-only writes do not bump the generation; reconciling on them would loop on our own writes.</summary>
-    private static bool SpecOrMetadataChanged(CacheEvent<T> change) =>
+    public void Dispose() => Queue.Dispose();
+}
+
+/// <summary>Which cache events of a controller's own kind need a reconcile.</summary>
+public static class ChangeFilters
+{
+    /// <summary>
+    /// The default: a new object, a deletion, or a change of generation or of labels, annotations, finalizers and
+    /// deletion. Status-only writes do not bump the generation; reconciling on them would loop on our own writes.
+    /// </summary>
+    public static bool SpecOrMetadataChanged<T>(CacheEvent<T> change)
+        where T : class, IKubernetesObject<V1ObjectMeta> =>
         change.Type != CacheEventType.Updated || change.Old is null
         || change.Old.Metadata.Generation != change.Object.Metadata.Generation
         || !SameMetadata(change.Old.Metadata, change.Object.Metadata);
@@ -208,6 +218,4 @@ public sealed class Controller<T> : IRunnable, IDisposable
 
     private static bool Same(IDictionary<string, string>? a, IDictionary<string, string>? b) =>
         (a?.Count ?? 0) == (b?.Count ?? 0) && (a is null || a.All(p => b!.TryGetValue(p.Key, out var v) && v == p.Value));
-
-    public void Dispose() => Queue.Dispose();
 }

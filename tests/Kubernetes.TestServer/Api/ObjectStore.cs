@@ -173,7 +173,15 @@ public sealed partial class ObjectStore(TimeProvider clock)
             InitialStatus(type, body);
             var stored = Admit(type, body, null);
             Write(type, ns, name, "ADDED", null, stored);
-            return stored.DeepClone().AsObject();
+            var created = stored.DeepClone().AsObject();
+            if (stored["metadata"]?["ownerReferences"] is JsonArray { Count: > 0 } owners
+                && owners.All(o => Live(o?["uid"]?.GetValue<string>()) is false))
+            {
+                // The garbage collector deletes dependents whose owners no longer exist, also ones created after the owner went.
+                Delete(type, ns, name, null);
+            }
+
+            return created;
         }
     }
 
@@ -487,6 +495,8 @@ public sealed partial class ObjectStore(TimeProvider clock)
             subscriber.Writer.TryWrite(change);
         }
     }
+
+    private bool Live(string? uid) => uid is not null && objects.Values.Any(o => o.Values.Any(v => v["metadata"]!["uid"]!.GetValue<string>() == uid));
 
     /// <summary>Background propagation: dependents whose owners are all gone are deleted, honouring their finalizers.</summary>
     private void CollectGarbage(string deletedUid)

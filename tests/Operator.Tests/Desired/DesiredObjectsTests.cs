@@ -87,7 +87,7 @@ public sealed class DesiredObjectsTests
         build.TerminationMessagePolicy.ShouldBe("FallbackToLogsOnError");
         pod.Spec.Volumes.Where(v => v.PersistentVolumeClaim is not null).Select(v => v.PersistentVolumeClaim.ClaimName)
             .ShouldBe(["plasma-desktop-root", "plasma-desktop-binpkgs", "plasma-desktop-distfiles"]);
-        pod.Spec.Volumes.Single(v => v.Name == "config").ConfigMap.Name.ShouldBe("plasma-desktop-portage");
+        pod.Spec.Volumes.Single(v => v.Name == "config").Projected.Sources.Select(p => p.ConfigMap.Name).ShouldBe(["plasma-desktop-portage", "plasma-desktop-fixes"]);
         pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values.ShouldBe(["393471"]);
         pod.Spec.NodeSelector["kubernetes.io/arch"].ShouldBe("amd64");
     }

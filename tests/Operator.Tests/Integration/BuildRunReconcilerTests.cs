@@ -45,12 +45,12 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         return (manager, stop);
     }
 
-    private async Task CreateReadyBuilderAsync(string ns, string name)
+    private async Task CreateReadyBuilderAsync(string ns, string name, AutounmaskPolicy? autounmask = null, KeywordScope? scope = null)
     {
         var builder = await builders.CreateAsync(new GentooBuilder
         {
             Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
-            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" }, Autounmask = autounmask, KeywordScope = scope },
         }, CancellationToken.None);
         builder.Status = new GentooBuilderStatus
         {
@@ -141,6 +141,47 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
         done.Status.AttemptCount.ShouldBe(2);
         done.Status.LastHandledResume.ShouldBe("2026-11-25T03:00:00Z");
+    }
+
+    private async Task<V1ConfigMap> FixesAsync(string ns) =>
+        await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBuilderPods.FixesConfigMapName("desktop"), ns);
+
+    [TestServerFact]
+    public async Task Resuming_with_accepted_fixes_writes_them_as_managed_configuration_for_the_next_attempt()
+    {
+        await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport));
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
+        var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
+        awaiting.Status.ProposedFixes.ShouldHaveSingleItem().Number.ShouldBe(1);
+
+        awaiting.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "first", [RequestAnnotations.AcceptFixes] = "7" };
+        awaiting = await runs.ReplaceAsync(awaiting, CancellationToken.None);
+        var refused = await WaitForAsync(ns, "nightly", r => r.Status.Conditions?.Any(c => c.Reason == Reasons.InvalidSpec) == true, "the bad fix number to be refused");
+        Conditions.Find(refused.Status.Conditions, ConditionTypes.AwaitingOperator)!.Message.ShouldBe(
+            "annotation gentoobuilder.io/accept-fixes: '7' is not a proposed fix number (proposed: 1); use numbers separated by commas, or all");
+        refused.Status.AttemptCount.ShouldBe(1);
+
+        refused.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "second", [RequestAnnotations.AcceptFixes] = "1" };
+        await runs.ReplaceAsync(refused, CancellationToken.None);
+        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
+        done.Status.AppliedFixes.ShouldBe(["package.accept_keywords: app-misc/nightly:0 ~amd64"]);
+        (await FixesAsync(ns)).Data["package.accept_keywords.fixes"].ShouldBe("app-misc/nightly:0 ~amd64\n");
+    }
+
+    [TestServerFact]
+    public async Task With_autounmask_the_keyword_change_is_written_at_the_builders_scope_and_the_build_goes_on()
+    {
+        await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport), readyBuilder: false);
+        var ns = session.Namespace;
+        await CreateReadyBuilderAsync(ns, "desktop", AutounmaskPolicy.Keywords, KeywordScope.Package);
+        await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
+
+        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase is "Succeeded" or "AwaitingOperator", "the run to go on by itself");
+        done.Status.Phase.ShouldBe("Succeeded");
+        done.Status.AttemptCount.ShouldBe(2);
+        done.Status.AppliedFixes.ShouldBe(["package.accept_keywords: app-misc/nightly ~amd64"]);
+        (await FixesAsync(ns)).Data["package.accept_keywords.fixes"].ShouldBe("app-misc/nightly ~amd64\n");
     }
 
     [TestServerFact]
