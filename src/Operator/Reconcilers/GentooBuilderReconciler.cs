@@ -301,6 +301,19 @@ public sealed class GentooBuilderReconciler(
     /// <summary>Creates the due scheduled BuildRun (unless one is open: no overlap), prunes the history; returns when the next is due.</summary>
     private async Task<TimeSpan?> AutoBuildAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, BuildRun? holder, DateTime now, CancellationToken ct)
     {
+        if (builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Rebuild, out var rebuild) == true && rebuild != builder.Status.LastHandledRebuild)
+        {
+            // A rebuild now: the autoBuild packages (or @world), queued behind any open run like every other.
+            var id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(rebuild)))[..8];
+            var run = ScheduledRun(builder, builder.Spec.AutoBuild ?? new AutoBuild(), now);
+            run.Metadata.Name = DesiredAgentPod.Name(builder.Name(), "rebuild-" + id);
+            run.Metadata.Labels.Remove(AutoBuilds.ScheduledByLabel);
+            run.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Rebuild] = rebuild };
+            await CoreWrites.CreateIfMissingAsync(() => runApi.CreateAsync(run, ct));
+            await status.UpdateAsync(builder, b => b.Status.LastHandledRebuild = rebuild, ct);
+            await events.RecordAsync(builder, "Normal", "Rebuild", $"BuildRun {run.Metadata.Name} created on request", ct);
+        }
+
         if (builder.Spec.AutoBuild is not { } auto)
         {
             return null;

@@ -185,6 +185,23 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     }
 
     [TestServerFact]
+    public async Task Without_a_node_new_enough_for_the_required_kernel_the_run_says_so_instead_of_pending_silently()
+    {
+        await using var session = await StartSessionAsync(new PodScript(0, SuccessReport), new PodScript(0, SuccessReport));
+        var ns = session.Namespace;
+        var run = TestCluster.NewBuildRun(ns, "future");
+        run.Spec.BuilderRef.Name = "desktop";
+        run.Spec.MinKernel = "99.0";
+        await runs.CreateAsync(run, CancellationToken.None);
+
+        var pending = await WaitForAsync(ns, "future", r => Conditions.Find(r.Status.Conditions, ConditionTypes.Ready)?.Reason == Reasons.NoNodeWithRequiredKernel,
+            "the run to say no node has the kernel");
+        pending.Status.Phase.ShouldBe("Pending");
+        pending.Status.RequiredKernel!.Version.ShouldBe("99.0.0");
+        Conditions.Find(pending.Status.Conditions, ConditionTypes.Ready)!.Message.ShouldContain("affinity");
+    }
+
+    [TestServerFact]
     public async Task A_running_build_shows_the_agents_latest_progress_in_status()
     {
         await using var session = await StartSessionAsync(null, null);

@@ -214,6 +214,24 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [TestServerFact]
+    public async Task A_rebuild_request_creates_one_build_run_of_the_auto_build_packages()
+    {
+        await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns, s => s.AutoBuild = new AutoBuild { Schedule = "@yearly", Packages = ["kde-plasma/plasma-meta"], Suspend = true }), CancellationToken.None);
+        var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+
+        ready.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Rebuild] = "please" };
+        await builders.ReplaceAsync(ready, CancellationToken.None);
+
+        await WaitForAsync(ns, b => b.Status.LastHandledRebuild == "please", "the rebuild request to be handled");
+        var created = (await runs.ListAsync(ns, CancellationToken.None)).Items.ShouldHaveSingleItem();
+        created.Spec.Packages.ShouldBe(["kde-plasma/plasma-meta"]);
+        created.Metadata.Annotations[RequestAnnotations.Rebuild].ShouldBe("please");
+    }
+
+    [TestServerFact]
     public async Task Snapshots_after_successful_builds_keep_the_newest_and_never_touch_others()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
