@@ -225,6 +225,12 @@ public sealed class KubeApiServer : IAsyncDisposable
             return;
         }
 
+        if (subresource == "binding" && type.Key == "/pods" && method == "POST")
+        {
+            await BindAsync(context, type, ns!, name);
+            return;
+        }
+
         if (subresource is not (null or "status") || (subresource == "status" && !type.StatusSubresource))
         {
             throw new ApiException(404, "NotFound", "the server could not find the requested resource");
@@ -628,6 +634,24 @@ public sealed class KubeApiServer : IAsyncDisposable
 
             await Task.Delay(50, context.RequestAborted);
         }
+    }
+
+    /// <summary>What the scheduler does through the API: POST pods/NAME/binding sets spec.nodeName, once.</summary>
+    private async Task BindAsync(HttpContext context, ResourceType podType, string ns, string name)
+    {
+        Count("create", podType, "binding");
+        var binding = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted) as JsonObject;
+        var node = binding?["target"]?["name"]?.GetValue<string>()
+            ?? throw new ApiException(422, "Invalid", "Binding.target.name: Required value");
+        var pod = Store.Get(podType, ns, name);
+        if (pod["spec"]?["nodeName"]?.GetValue<string>() is { Length: > 0 } bound)
+        {
+            throw new ApiException(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{bound}\"");
+        }
+
+        pod["spec"]!["nodeName"] = node;
+        Store.Update(podType, ns, name, pod, null);
+        await WriteJson(context, 201, new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["status"] = "Success", ["code"] = 201 });
     }
 
     private bool IsTerminated(ResourceType podType, string ns, string name)

@@ -28,6 +28,9 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
     /// <summary>How long a deleted running pod takes to stop (its process finishing after SIGTERM); zero stops it at once.</summary>
     public TimeSpan StopDelay { get; set; }
 
+    /// <summary>Namespaces whose pods the simulator leaves alone (another kubelet stand-in drives them through the API).</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, bool> IgnoredNamespaces { get; } = new();
+
     /// <summary>Decides, per running pod, whether and how it ends on its own; null keeps it running.</summary>
     public Func<JsonObject, PodScript?>? Script { get; set; }
 
@@ -124,7 +127,7 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
         if (change.TypeKey == Nodes.Key && change.Type != "DELETED")
         {
             foreach (var pending in Store.List(Pods, null, LabelSelector.Everything, FieldSelector.Parse(null)).Items
-                         .Where(p => p["spec"]?["nodeName"] is null && p["metadata"]?["deletionTimestamp"] is null))
+                         .Where(p => p["spec"]?["nodeName"] is null && p["metadata"]?["deletionTimestamp"] is null && !IgnoredNamespaces.ContainsKey(ObjectStore.Namespace(p))))
             {
                 Schedule(pending);
             }
@@ -132,7 +135,7 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
             return;
         }
 
-        if (change.TypeKey != Pods.Key || change.Type == "DELETED")
+        if (change.TypeKey != Pods.Key || change.Type == "DELETED" || IgnoredNamespaces.ContainsKey(ObjectStore.Namespace(change.New)))
         {
             return;
         }

@@ -29,22 +29,6 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     private readonly ResourceApi<BuildRun> runs = new(cluster.Kube);
     private readonly ResourceApi<GentooBuilder> builders = new(cluster.Kube);
 
-    private async Task<(ControllerManager Manager, CancellationTokenSource Stop)> StartAsync(string ns)
-    {
-        var metrics = new OperatorMetrics(Metrics.NewCustomRegistry());
-        var manager = new ControllerManager(cluster.Kube, new OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
-        var settings = new LifecycleSettings(new PodSettings("gentoo-builder:test"))
-        {
-            BuildRetryBackoff = TimeSpan.FromMilliseconds(200),
-            ProgressInterval = TimeSpan.FromMilliseconds(200),
-        };
-        Controllers.AddBuildRuns(new Controllers.LifecycleContext(manager, LifecycleCaches.Add(manager, cluster.Kube, ns, metrics, NullLoggerFactory.Instance), cluster.Kube,
-            settings, new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), metrics, TimeProvider.System, NullLoggerFactory.Instance));
-        var stop = new CancellationTokenSource();
-        await manager.StartAsync(stop.Token);
-        return (manager, stop);
-    }
-
     private async Task CreateReadyBuilderAsync(string ns, string name, AutounmaskPolicy? autounmask = null, KeywordScope? scope = null)
     {
         var builder = await builders.CreateAsync(new GentooBuilder
@@ -75,34 +59,21 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     /// A fresh namespace with a node, the operator's BuildRun controller, and a kubelet that ends attempt 1 pods with
     /// <paramref name="firstAttempt"/> and later ones with <paramref name="laterAttempts"/> (null: they keep running).
     /// </summary>
-    private async Task<Session> StartSessionAsync(PodScript? firstAttempt, PodScript? laterAttempts, bool readyBuilder = true)
+    private async Task<LifecycleSession> StartSessionAsync(PodScript? firstAttempt, PodScript? laterAttempts, bool readyBuilder = true, bool simulator = false)
     {
-        var ns = await cluster.CreateNamespaceAsync();
-        var kubelet = cluster.Server!.Kubelet;
-        kubelet.AddNode("node-" + ns, "6.6.30-gentoo");
-        kubelet.Script = pod => Namespace(pod) != ns ? null
-            : pod["metadata"]!["name"]!.GetValue<string>().EndsWith("-1", StringComparison.Ordinal) ? firstAttempt : laterAttempts;
+        Func<string, PodScript?> script = pod => pod.EndsWith("-1", StringComparison.Ordinal) ? firstAttempt : laterAttempts;
+        var session = simulator
+            ? await LifecycleSession.StartSimulatedAsync(cluster, script, Controllers.AddBuildRuns)
+            : await LifecycleSession.StartAsync(cluster, script, Controllers.AddBuildRuns);
         if (readyBuilder)
         {
-            await CreateReadyBuilderAsync(ns, "desktop");
+            await CreateReadyBuilderAsync(session.Namespace, "desktop");
         }
 
-        var (manager, stop) = await StartAsync(ns);
-        return new Session(ns, async () =>
-        {
-            kubelet.Script = null;
-            await stop.CancelAsync();
-            await manager.StopAsync(CancellationToken.None);
-            stop.Dispose();
-        });
+        return session;
     }
 
-    private sealed record Session(string Namespace, Func<Task> Stop) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync() => await Stop();
-    }
-
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_run_waits_for_its_builder_then_builds_and_succeeds()
     {
         await using var session = await StartSessionAsync(new PodScript(0, SuccessReport), new PodScript(0, SuccessReport), readyBuilder: false);
@@ -121,7 +92,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         pod.Metadata.OwnerReferences.Single().Uid.ShouldBe(done.Metadata.Uid);
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_run_that_needs_a_person_waits_and_a_resume_starts_the_next_attempt()
     {
         await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport));
@@ -146,7 +117,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     private async Task<V1ConfigMap> FixesAsync(string ns) =>
         await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBuilderPods.FixesConfigMapName("desktop"), ns);
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task Resuming_with_accepted_fixes_writes_them_as_managed_configuration_for_the_next_attempt()
     {
         await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport));
@@ -169,7 +140,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         (await FixesAsync(ns)).Data["package.accept_keywords.fixes"].ShouldBe("app-misc/nightly:0 ~amd64\n");
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task With_autounmask_the_keyword_change_is_written_at_the_builders_scope_and_the_build_goes_on()
     {
         await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport), readyBuilder: false);
@@ -187,7 +158,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     [TestServerFact]
     public async Task Without_a_node_new_enough_for_the_required_kernel_the_run_says_so_instead_of_pending_silently()
     {
-        await using var session = await StartSessionAsync(new PodScript(0, SuccessReport), new PodScript(0, SuccessReport));
+        await using var session = await StartSessionAsync(new PodScript(0, SuccessReport), new PodScript(0, SuccessReport), simulator: true);
         var ns = session.Namespace;
         var run = TestCluster.NewBuildRun(ns, "future");
         run.Spec.BuilderRef.Name = "desktop";
@@ -204,7 +175,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     [TestServerFact]
     public async Task A_running_build_shows_the_agents_latest_progress_in_status()
     {
-        await using var session = await StartSessionAsync(null, null);
+        await using var session = await StartSessionAsync(null, null, simulator: true);
         var ns = session.Namespace;
         await CreateRunAsync(ns, "plasma", "desktop", "kde-plasma/plasma-meta");
         await Eventually.GetAsync(() => cluster.Kube.CoreV1.ListNamespacedPodAsync(ns),
@@ -223,7 +194,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         running.Status.Progress.Total.ShouldBe(3);
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_transient_failure_is_retried_after_a_backoff_under_policy_retry()
     {
         await using var session = await StartSessionAsync(new PodScript(20, FetchFailureReport), new PodScript(0, SuccessReport));
@@ -237,7 +208,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         done.Status.Attempts![1].Outcome.ShouldBe("Succeeded");
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task Runs_on_one_builder_take_turns_and_deleting_a_run_stops_its_pod()
     {
         await using var session = await StartSessionAsync(null, null);
@@ -261,7 +232,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     [TestServerFact]
     public async Task A_deleted_run_stays_until_its_build_pod_has_stopped()
     {
-        await using var session = await StartSessionAsync(null, null);
+        await using var session = await StartSessionAsync(null, null, simulator: true);
         var ns = session.Namespace;
         var kubelet = cluster.Server!.Kubelet;
         kubelet.StopDelay = TimeSpan.FromSeconds(1);
@@ -299,5 +270,4 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         }
     }
 
-    private static string? Namespace(System.Text.Json.Nodes.JsonObject pod) => pod["metadata"]?["namespace"]?.GetValue<string>();
 }

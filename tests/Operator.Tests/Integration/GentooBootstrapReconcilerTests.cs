@@ -62,7 +62,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         return [.. json.RootElement.GetProperty("steps").EnumerateArray().Select(s => s.GetProperty("name").GetString()!)];
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_bootstrap_runs_its_steps_and_without_a_snapshot_class_keeps_its_root_volume_to_copy()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps);
@@ -123,7 +123,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         ready.Status.Snapshot.Name.ShouldBe(snapshot.Metadata.Name);
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_circular_dependency_waits_for_a_person_naming_the_cycle_and_the_use_change_and_a_resume_runs_on()
     {
         await using var session = await LifecycleSession.StartAsync(cluster,
@@ -148,7 +148,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         (await PlanStepsAsync(ns)).ShouldBe(["harfbuzz"], "the step that completed is not run again");
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task With_auto_break_cycles_the_proposed_use_change_runs_once_as_its_own_step_before_the_failed_one()
     {
         await using var session = await LifecycleSession.StartAsync(cluster,
@@ -165,7 +165,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         ready.Status.CompletedSteps.ShouldBe(["freetype-without-harfbuzz", applied.Step!, "harfbuzz"]);
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task The_same_cycle_after_its_break_was_tried_goes_to_a_person_instead_of_looping()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(10, Cycle), Controllers.AddBootstraps);
@@ -178,7 +178,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         Conditions.Find(awaiting.Status.Conditions, ConditionTypes.AwaitingOperator)!.Message.ShouldContain("still there");
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_spec_change_runs_only_the_steps_it_changed_and_the_check()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps);
@@ -195,7 +195,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         (await PlanStepsAsync(ns)).ShouldBe(["harfbuzz", "qt"]);
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task An_operator_restart_while_the_bootstrap_pod_runs_starts_no_second_pod()
     {
         PodScript? outcome = null;
@@ -209,7 +209,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         await session.StartControllersAsync();
         await Task.Delay(500);
         outcome = new PodScript(0, Success);
-        cluster.Server!.Kubelet.Complete(ns, DesiredBootstrap.PodName("plasma", 1), 0, Success);
+        await session.CompleteAsync(DesiredBootstrap.PodName("plasma", 1), 0, Success);
 
         var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the bootstrap to be ready after the restart");
         ready.Status.AttemptCount.ShouldBe(1);

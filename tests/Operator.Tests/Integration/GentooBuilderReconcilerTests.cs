@@ -62,7 +62,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     private Task<LifecycleSession> StartAsync() =>
         LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_builder_waits_for_its_bootstrap_then_copies_its_root_and_is_ready()
     {
         await using var session = await StartAsync();
@@ -127,7 +127,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await snapshots.ReplaceStatusAsync(snapshot, CancellationToken.None);
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task An_update_request_runs_an_update_pod_and_a_build_waits_for_it()
     {
         PodScript? update = null;
@@ -156,13 +156,13 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
             r => r.Status.Conditions?.Any(c => c.Message?.Contains(podName, StringComparison.Ordinal) == true) == true, "the build to wait for the update");
         waiting.Status.AttemptCount.ShouldBeNull();
 
-        cluster.Server!.Kubelet.Complete(ns, podName, 0, Success);
+        await session.CompleteAsync(podName, 0, Success);
         var updated = await WaitForAsync(ns, b => b.Status.LastUpdateTime is not null, "the update to be recorded");
         updated.Status.CurrentMaintenance.ShouldBeNull();
         await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to run after the update");
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_due_schedule_creates_one_build_run_and_prunes_finished_ones_beyond_the_history_limit()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
@@ -213,7 +213,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         left.ShouldBe(new[] { "by-hand", "desktop-old-2", name }.Order().ToList(), "runs a person made are never pruned");
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task A_rebuild_request_creates_one_build_run_of_the_auto_build_packages()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);

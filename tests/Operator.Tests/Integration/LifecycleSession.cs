@@ -9,7 +9,9 @@ namespace Gentoo.Operator.Tests.Integration;
 
 /// <summary>
 /// A fresh namespace with a node and the chosen lifecycle controllers running against the test cluster, paced for
-/// tests. Stopping and starting it again is an operator restart: the new controllers know only what the API holds.
+/// tests. Its pods end as a script says: through the in-process kubelet simulator, or through the API
+/// (<see cref="ApiKubelet"/>) on envtest. Stopping and starting the controllers again is an operator restart: the new
+/// controllers know only what the API holds.
 /// </summary>
 public sealed class LifecycleSession : IAsyncDisposable
 {
@@ -24,28 +26,61 @@ public sealed class LifecycleSession : IAsyncDisposable
 
     private readonly TestCluster cluster;
     private readonly Action<Controllers.LifecycleContext>[] controllers;
+    private readonly ApiKubelet? apiKubelet;
     private ControllerManager? manager;
     private CancellationTokenSource? stop;
 
-    private LifecycleSession(TestCluster cluster, string ns, Action<Controllers.LifecycleContext>[] controllers)
+    private LifecycleSession(TestCluster cluster, string ns, Action<Controllers.LifecycleContext>[] controllers, ApiKubelet? apiKubelet)
     {
         this.cluster = cluster;
         Namespace = ns;
         this.controllers = controllers;
+        this.apiKubelet = apiKubelet;
     }
 
     public string Namespace { get; }
 
-    /// <summary>Pods of this session's namespace end as <paramref name="script"/> says (by pod name); other pods are left alone.</summary>
-    public static async Task<LifecycleSession> StartAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<Controllers.LifecycleContext>[] controllers)
+    /// <summary>Pods of this session's namespace end as <paramref name="script"/> says (by pod name); null keeps one running.</summary>
+    public static Task<LifecycleSession> StartAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<Controllers.LifecycleContext>[] controllers) =>
+        StartAsync(cluster, script, simulator: false, controllers);
+
+    /// <summary>The same, with the in-process simulator for what only it does: scheduling by affinity, logs, slow stops.</summary>
+    public static Task<LifecycleSession> StartSimulatedAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<Controllers.LifecycleContext>[] controllers) =>
+        StartAsync(cluster, script, simulator: true, controllers);
+
+    private static async Task<LifecycleSession> StartAsync(TestCluster cluster, Func<string, PodScript?> script, bool simulator, Action<Controllers.LifecycleContext>[] controllers)
     {
         var ns = await cluster.CreateNamespaceAsync();
-        var kubelet = cluster.Server!.Kubelet;
-        kubelet.AddNode("node-" + ns, "6.6.30-gentoo");
-        kubelet.Script = pod => pod["metadata"]!["namespace"]!.GetValue<string>() != ns ? null : script(pod["metadata"]!["name"]!.GetValue<string>());
-        var session = new LifecycleSession(cluster, ns, controllers);
+        var labels = new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" };
+        ApiKubelet? apiKubelet = null;
+        if (cluster.Server is null || (TestCluster.DrivesPodsThroughApi && !simulator))
+        {
+            cluster.Server?.Kubelet.IgnoredNamespaces.TryAdd(ns, true);
+            apiKubelet = await ApiKubelet.StartAsync(cluster.Kube, ns, "6.6.30-gentoo", labels, script);
+        }
+        else
+        {
+            var kubelet = cluster.Server.Kubelet;
+            kubelet.AddNode("node-" + ns, "6.6.30-gentoo", labels);
+            kubelet.Script = pod => pod["metadata"]!["namespace"]!.GetValue<string>() != ns ? null : script(pod["metadata"]!["name"]!.GetValue<string>());
+        }
+
+        var session = new LifecycleSession(cluster, ns, controllers, apiKubelet);
         await session.StartControllersAsync();
         return session;
+    }
+
+    /// <summary>Ends a running pod now with the exit code and termination message the agent would leave.</summary>
+    public async Task CompleteAsync(string pod, int exitCode, string? message)
+    {
+        if (apiKubelet is not null)
+        {
+            await apiKubelet.CompleteAsync(pod, exitCode, message);
+        }
+        else
+        {
+            cluster.Server!.Kubelet.Complete(Namespace, pod, exitCode, message);
+        }
     }
 
     public async Task StartControllersAsync()
@@ -78,7 +113,14 @@ public sealed class LifecycleSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        cluster.Server!.Kubelet.Script = null;
         await StopControllersAsync();
+        if (apiKubelet is not null)
+        {
+            await apiKubelet.DisposeAsync();
+        }
+        else
+        {
+            cluster.Server!.Kubelet.Script = null;
+        }
     }
 }

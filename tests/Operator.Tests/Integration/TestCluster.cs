@@ -24,6 +24,12 @@ public sealed class TestCluster : IAsyncLifetime
     /// <summary>True when a controller manager runs (a real cluster, not bare envtest): garbage collection and namespace deletion happen.</summary>
     public static bool HasControllerManager => Kubeconfig is not null || ControlPlane.AssetsFolder is null;
 
+    /// <summary>True against a cluster (GENTOO_TEST_KUBECONFIG): its kubelets run pods; envtest and the test server have none.</summary>
+    public static bool HasKubelets => Kubeconfig is not null;
+
+    /// <summary>Pods are driven through the API (<see cref="ApiKubelet"/>) rather than the in-process simulator: always on envtest, on request otherwise.</summary>
+    public static bool DrivesPodsThroughApi => ControlPlane.AssetsFolder is not null || Environment.GetEnvironmentVariable("GENTOO_TEST_API_KUBELET") == "1";
+
     /// <summary>The in-process server, for fault hooks and the kubelet simulator; null against a real cluster.</summary>
     public KubeApiServer? Server { get; private set; }
 
@@ -96,6 +102,21 @@ public sealed class TestServerFactAttribute : FactAttribute
         if (TestCluster.IsReal)
         {
             Skip = "injects faults (dropped watches, compaction, failing requests) that only the in-process API server offers";
+        }
+    }
+}
+
+/// <summary>
+/// A test that plays scheduler and kubelet for its pods (the in-process simulator, or <see cref="ApiKubelet"/> through the
+/// API on envtest); skipped against a real cluster, whose own kubelets would really run the Gentoo pods.
+/// </summary>
+public sealed class PodDrivingFactAttribute : FactAttribute
+{
+    public PodDrivingFactAttribute()
+    {
+        if (TestCluster.HasKubelets)
+        {
+            Skip = "drives its pods itself; a cluster with kubelets (GENTOO_TEST_KUBECONFIG) would run the Gentoo images for real: use envtest (KUBEBUILDER_ASSETS)";
         }
     }
 }
