@@ -163,6 +163,44 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task An_operator_restart_during_the_root_copy_and_during_a_build_starts_nothing_twice()
+    {
+        PodScript? copy = null;
+        PodScript? build = null;
+        await using var session = await LifecycleSession.StartAsync(cluster,
+            pod => pod.EndsWith("-copy-root", StringComparison.Ordinal) ? copy : pod == DesiredBuildPod.PodName("firefox", 1) ? build : new PodScript(0, Success),
+            Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Reason == "CopyingRoot", "the root copy to start");
+        await RunningAsync(ns, DesiredBuilderPods.CopyPodName("desktop"));
+
+        await session.StopControllersAsync();
+        await session.StartControllersAsync();
+        await session.CompleteAsync(DesiredBuilderPods.CopyPodName("desktop"), 0, null);
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready after the restart");
+
+        await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
+        }, CancellationToken.None);
+        await RunningAsync(ns, DesiredBuildPod.PodName("firefox", 1));
+        await session.StopControllersAsync();
+        await session.StartControllersAsync();
+        await session.CompleteAsync(DesiredBuildPod.PodName("firefox", 1), 0, Success);
+
+        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed after the restart");
+        done.Status.AttemptCount.ShouldBe(1);
+        var pods = (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Select(p => p.Name()).Order().ToList();
+        pods.ShouldBe(new[] { "stage3-bootstrap-1", DesiredBuilderPods.CopyPodName("desktop"), DesiredBuildPod.PodName("firefox", 1) }.Order().ToList());
+    }
+
+    private Task RunningAsync(string ns, string pod) =>
+        Eventually.GetAsync(async () => (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items, pods => pods.Any(p => p.Name() == pod && p.Status?.Phase == "Running"), $"pod {pod} to run");
+
+    [PodDrivingFact]
     public async Task A_due_schedule_creates_one_build_run_and_prunes_finished_ones_beyond_the_history_limit()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
