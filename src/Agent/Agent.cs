@@ -40,9 +40,9 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             gentoo.Mount(new RootVolumes(options.Binpkgs, options.Distfiles, options.Repos));
         }
 
-        if (options.ConfigDirectory is not null)
+        if (options.ConfigDirectory is not null || options.ConfigTrees.Count > 0)
         {
-            var changed = ManagedConfig.Apply(options.ConfigDirectory, options.Root);
+            var changed = ManagedConfig.Apply(options.ConfigDirectory, options.ConfigTrees, options.Root, line => Say(line));
             Say($">>> gentoo-builder: configuration applied ({changed.Count} file(s) changed)");
         }
 

@@ -18,6 +18,9 @@ public sealed record AgentOptions
     /// <summary>The mounted ConfigMap with the desired Portage configuration; none leaves /etc/portage alone.</summary>
     public string? ConfigDirectory { get; init; }
 
+    /// <summary>Directories laid out like /etc/portage (configFrom git checkouts), applied after the ConfigMap keys, in order.</summary>
+    public List<string> ConfigTrees { get; init; } = [];
+
     /// <summary>Run emerge directly instead of in a chroot of <see cref="Root"/> (the container's own root is the Gentoo system).</summary>
     public bool NoChroot { get; init; }
 
@@ -80,6 +83,7 @@ public sealed record AgentOptions
             {
                 "--root" => options with { Root = Value() },
                 "--config" => options with { ConfigDirectory = Value() },
+                "--config-tree" => options.With(o => o.ConfigTrees.Add(Value())),
                 "--no-chroot" => options with { NoChroot = true },
                 "--source" => options with { Source = Value() },
                 "--binpkgs" => options with { Binpkgs = Value() },

@@ -55,6 +55,35 @@ public sealed class ManagedConfigTests : IDisposable
     }
 
     [Fact]
+    public void A_git_tree_laid_out_like_etc_portage_is_applied_after_the_configmap_keys()
+    {
+        var tree = Directory.CreateDirectory(Path.Combine(config.FullName, "..", Path.GetRandomFileName(), "portage")).FullName;
+        File.WriteAllText(Path.Combine(tree, "make.conf"), "USE=\"wayland\"\n");
+        Directory.CreateDirectory(Path.Combine(tree, "package.use"));
+        File.WriteAllText(Path.Combine(tree, "package.use", "kde"), "kde-plasma/plasma-meta discover\n");
+        File.WriteAllText(Path.Combine(tree, "package.accept_keywords"), "app-editors/neovim:0 ~amd64\n");
+        Directory.CreateDirectory(Path.Combine(tree, "env"));
+        Directory.CreateDirectory(Path.Combine(tree, ".git"));
+        Key("make.conf", "FEATURES=\"buildpkg\"\n");
+        var said = new List<string>();
+
+        ManagedConfig.Apply(config.FullName, [tree], root.FullName, said.Add);
+
+        File.ReadAllText(Portage("make.conf")).ShouldContain("FEATURES=\"buildpkg\"\nUSE=\"wayland\"\n");
+        File.ReadAllText(Portage("package.use")).ShouldContain("kde-plasma/plasma-meta discover");
+        File.ReadAllText(Portage("package.accept_keywords")).ShouldContain("app-editors/neovim:0 ~amd64");
+        said.ShouldHaveSingleItem().ShouldContain("env is not managed configuration");
+        Directory.Delete(Path.GetDirectoryName(tree)!, recursive: true);
+    }
+
+    [Fact]
+    public void A_missing_git_tree_is_refused_naming_it()
+    {
+        Should.Throw<ConfigException>(() => ManagedConfig.Apply(config.FullName, ["/nonexistent/portage"], root.FullName, _ => { }))
+            .Message.ShouldStartWith("configuration tree /nonexistent/portage does not exist");
+    }
+
+    [Fact]
     public void A_file_a_person_keeps_gets_only_a_marked_block_and_their_lines_stay()
     {
         Directory.CreateDirectory(Portage());

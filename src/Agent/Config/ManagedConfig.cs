@@ -21,9 +21,15 @@ public static class ManagedConfig
     private static readonly string[] PackageFiles = ["package.use", "package.accept_keywords", "package.mask", "package.unmask", "package.license", "package.env"];
 
     /// <summary>Applies <paramref name="configDirectory"/> to <paramref name="root"/>; returns the paths it changed.</summary>
-    public static IReadOnlyList<string> Apply(string configDirectory, string root)
+    public static IReadOnlyList<string> Apply(string configDirectory, string root) => Apply(configDirectory, [], root, _ => { });
+
+    /// <summary>
+    /// Applies the ConfigMap keys of <paramref name="configDirectory"/>, then each tree laid out like /etc/portage (a git
+    /// checkout) appended key by key, to <paramref name="root"/>; returns the paths it changed.
+    /// </summary>
+    public static IReadOnlyList<string> Apply(string? configDirectory, IReadOnlyList<string> trees, string root, Action<string> say)
     {
-        if (!Directory.Exists(configDirectory))
+        if (configDirectory is not null && !Directory.Exists(configDirectory))
         {
             throw new ConfigException($"configuration directory {configDirectory} does not exist (is the ConfigMap mounted?)");
         }
@@ -31,7 +37,7 @@ public static class ManagedConfig
         var portage = Path.Combine(root, "etc", "portage");
         Directory.CreateDirectory(portage);
         var desired = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var file in Directory.EnumerateFiles(configDirectory))
+        foreach (var file in configDirectory is null ? [] : Directory.EnumerateFiles(configDirectory))
         {
             var key = Path.GetFileName(file);
             if (key.StartsWith("..", StringComparison.Ordinal))
@@ -39,17 +45,15 @@ public static class ManagedConfig
                 continue; // the ConfigMap volume's own bookkeeping (..data, ..2026_...)
             }
 
-            string text;
-            try
-            {
-                text = File.ReadAllText(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new ConfigException($"configuration key {key} cannot be read: {e.Message}");
-            }
+            desired[key] = Read(file, $"configuration key {key}");
+        }
 
-            desired[key] = text;
+        foreach (var tree in trees)
+        {
+            foreach (var (key, text) in TreeKeys(tree, say))
+            {
+                desired[key] = desired.TryGetValue(key, out var before) ? before + (before.EndsWith('\n') || before.Length == 0 ? "" : "\n") + text : text;
+            }
         }
 
         var changed = new List<string>();
@@ -82,6 +86,59 @@ public static class ManagedConfig
 
         RemoveStale(portage, owned, changed);
         return changed;
+    }
+
+    /// <summary>
+    /// The keys a directory laid out like /etc/portage stands for: make.conf and repos.conf (a file, or a directory of
+    /// files), package.* files, and package.*/NAME files as package.*.NAME. Other entries (env/, patches/, make.profile)
+    /// are not managed here; each is named on the console so nothing is ignored silently.
+    /// </summary>
+    internal static IEnumerable<(string Key, string Text)> TreeKeys(string tree, Action<string> say)
+    {
+        if (!Directory.Exists(tree))
+        {
+            throw new ConfigException($"configuration tree {tree} does not exist (did the git checkout fail, or does configFrom[].git.path name a missing directory?)");
+        }
+
+        foreach (var entry in new DirectoryInfo(tree).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal))
+        {
+            var name = entry.Name;
+            if (name.StartsWith('.'))
+            {
+                continue; // .git and other hidden files
+            }
+
+            var managed = name is "make.conf" or "repos.conf" || PackageFiles.Contains(name);
+            if (!managed || entry.LinkTarget is not null)
+            {
+                say($">>> gentoo-builder: {Path.Combine(tree, name)} is not managed configuration (only make.conf, repos.conf and package.* are); not applied");
+                continue;
+            }
+
+            if (entry is FileInfo file)
+            {
+                yield return (name, Read(file.FullName, $"configuration file {file.FullName}"));
+                continue;
+            }
+
+            foreach (var inner in Directory.EnumerateFiles(entry.FullName).Order(StringComparer.Ordinal).Where(f => !Path.GetFileName(f).StartsWith('.')))
+            {
+                var text = Read(inner, $"configuration file {inner}");
+                yield return name is "make.conf" or "repos.conf" ? (name, text) : ($"{name}.{Path.GetFileName(inner)}", text);
+            }
+        }
+    }
+
+    private static string Read(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"{what} cannot be read: {e.Message}");
+        }
     }
 
     private static (string File, string? Suffix) SplitKey(string key)

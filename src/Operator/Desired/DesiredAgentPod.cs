@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Gentoo.Operator.Runtime;
+using Gentoo.Entities.V1Alpha1;
 using Gentoo.Portage.Kernels;
 using k8s;
 using k8s.Models;
@@ -37,7 +37,8 @@ public sealed record AgentPlacement(
     IList<V1Toleration>? Tolerations = null,
     KernelVersion? RequiredKernel = null,
     V1SecurityContext? SecurityContext = null,
-    string? PullPolicy = null);
+    string? PullPolicy = null,
+    IReadOnlyList<GitConfigSource>? ConfigGit = null);
 
 /// <summary>
 /// A pod running one agent step in a Gentoo root (build, bootstrap, update, sync). An init container copies the agent
@@ -85,6 +86,14 @@ public static class DesiredAgentPod
         IReadOnlyList<PodVolume> volumes, PodSettings settings)
     {
         labels[DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy;
+        var git = placement.ConfigGit ?? [];
+        if (git.Count > 0)
+        {
+            // The checkouts, applied by the agent after the ConfigMap keys in configFrom order.
+            args = [.. args, .. git.SelectMany((source, i) => new[] { "--config-tree", DesiredGitConfig.TreePath(i, source) })];
+            volumes = [.. volumes, new PodVolume(DesiredGitConfig.Volume, DesiredGitConfig.Mount, new V1Volume { Name = DesiredGitConfig.Volume, EmptyDir = new V1EmptyDirVolumeSource() }, ReadOnly: true)];
+        }
+
         return new V1Pod
         {
             ApiVersion = "v1",
@@ -110,6 +119,7 @@ public static class DesiredAgentPod
                         Command = ["cp", PodSettings.AgentInImage, AgentDirectory + "/gentoo-agent"],
                         VolumeMounts = [new V1VolumeMount { Name = "agent", MountPath = AgentDirectory }],
                     },
+                    .. git.Count > 0 ? [DesiredGitConfig.CheckoutContainer(git, settings.OperatorImage)] : Array.Empty<V1Container>(),
                 ],
                 Containers =
                 [

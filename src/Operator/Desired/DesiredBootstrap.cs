@@ -106,7 +106,8 @@ public static class DesiredBootstrap
     {
         var spec = bootstrap.Spec;
         var placement = new AgentPlacement(spec.Stage3.Image, spec.Resources, spec.NodeSelector, spec.Tolerations,
-            KernelVersion.TryParse(spec.MinKernel, out var kernel) ? kernel : null, PullPolicy: spec.Stage3.PullPolicy?.ToString());
+            KernelVersion.TryParse(spec.MinKernel, out var kernel) ? kernel : null, PullPolicy: spec.Stage3.PullPolicy?.ToString(),
+            ConfigGit: DesiredGitConfig.Sources(spec.ConfigFrom));
         var args = DesiredAgentPod.Arguments("bootstrap", spec.Resources, settings,
             "--config", DesiredAgentPod.ConfigMount, "--plan", PlanMount + "/" + PlanKey);
         var labels = new Dictionary<string, string>

@@ -18,7 +18,8 @@ public static class DesiredBuildPod
     /// <summary>RUN-N, shortened with a hash when the run's name is long, so that it is always a valid pod name.</summary>
     public static string PodName(string run, int attempt) => DesiredAgentPod.Name(run, attempt.ToString(CultureInfo.InvariantCulture));
 
-    public static V1Pod Build(BuildRun run, GentooBuilder builder, string image, int attempt, KernelVersion? requiredKernel, PodSettings settings)
+    public static V1Pod Build(
+        BuildRun run, GentooBuilder builder, string image, int attempt, KernelVersion? requiredKernel, PodSettings settings, IList<ConfigSource>? configFrom = null)
     {
         var spec = run.Spec;
         var more = new List<string>();
@@ -48,7 +49,7 @@ public static class DesiredBuildPod
             [BuildRunLabel] = run.Name(),
             [AttemptLabel] = attempt.ToString(CultureInfo.InvariantCulture),
         };
-        return DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel),
+        return DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel, configFrom),
             DesiredBuilderPods.Arguments("build", builder, settings, [.. more]), DesiredBuilderPods.Volumes(builder), settings);
     }
 }

@@ -26,8 +26,13 @@ public static class DesiredBuilderPods
 
     public static string CopyPodName(string builder) => DesiredAgentPod.Name(builder, "copy-root");
 
-    public static AgentPlacement Placement(GentooBuilder builder, string image, KernelVersion? requiredKernel) =>
-        new(image, builder.Spec.Resources, builder.Spec.NodeSelector, builder.Spec.Tolerations, requiredKernel, builder.Spec.SecurityContext);
+    /// <param name="builder">The builder.</param>
+    /// <param name="image">The Gentoo image (the bootstrap's stage3).</param>
+    /// <param name="requiredKernel">The kernel the node must have at least, if any.</param>
+    /// <param name="configFrom">The bootstrap's configFrom: its git sources are checked out for the pod.</param>
+    public static AgentPlacement Placement(GentooBuilder builder, string image, KernelVersion? requiredKernel, IList<ConfigSource>? configFrom) =>
+        new(image, builder.Spec.Resources, builder.Spec.NodeSelector, builder.Spec.Tolerations, requiredKernel, builder.Spec.SecurityContext,
+            ConfigGit: DesiredGitConfig.Sources(configFrom));
 
     public static List<string> Arguments(string step, GentooBuilder builder, PodSettings settings, params string[] more) =>
         DesiredAgentPod.Arguments(step, builder.Spec.Resources, settings,
@@ -54,10 +59,10 @@ public static class DesiredBuilderPods
     ];
 
     /// <summary>make update (sync, then what a world update would change) or a plain repository sync, on the builder's volumes.</summary>
-    public static V1Pod Maintenance(GentooBuilder builder, string step, string id, string image, PodSettings settings)
+    public static V1Pod Maintenance(GentooBuilder builder, string step, string id, string image, IList<ConfigSource>? configFrom, PodSettings settings)
     {
         var labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = builder.Name(), [MaintenanceLabel] = step };
-        return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null),
+        return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null, configFrom),
             Arguments(step, builder, settings), Volumes(builder), settings);
     }
 

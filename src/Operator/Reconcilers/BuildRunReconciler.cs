@@ -131,11 +131,8 @@ public sealed class BuildRunReconciler(
         }
 
         var podName = DesiredBuildPod.PodName(run.Name(), attempt);
-        if (pods.Get(new ObjectKey(request.Namespace, podName)) is not { } pod)
-        {
-            // Our pod vanished (deleted by a person, or its node lost): the attempt was interrupted.
-            pod = new V1Pod { Metadata = new V1ObjectMeta { Name = podName }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
-        }
+        // A pod that vanished (deleted by a person, or its node lost) judges as an interrupted attempt.
+        var pod = await CoreWrites.PodOrGoneAsync(kube, pods, request.Namespace, podName, ct);
 
         var verdict = BuildAttempts.Judge(pod);
         var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
@@ -210,11 +207,10 @@ public sealed class BuildRunReconciler(
             await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, name, FixAcceptance.Merge(existing?.Data, fixes)), ct);
         }
 
-        var image = builder.Spec.BootstrapRef is { } reference && bootstraps.Get(new ObjectKey(run.Namespace(), reference.Name)) is { } bootstrap
-            ? bootstrap.Spec.Stage3.Image
-            : settings.OperatorImage;
+        var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(run.Namespace(), reference.Name)) : null;
+        var image = bootstrap?.Spec.Stage3.Image ?? settings.OperatorImage;
         var kernel = RequiredKernels.For(run, builder);
-        var pod = DesiredBuildPod.Build(run, builder, image, attempt, KernelVersion.TryParse(kernel?.Version, out var k) ? k : null, settings);
+        var pod = DesiredBuildPod.Build(run, builder, image, attempt, KernelVersion.TryParse(kernel?.Version, out var k) ? k : null, settings, bootstrap?.Spec.ConfigFrom);
         // When the pod exists, an earlier reconcile created it: either it did not get to write status (an operator
         // restart), or it did and our cache is behind. The status write below settles both without going backwards.
         var created = await CoreWrites.CreateIfMissingAsync(kube, pod, ct);

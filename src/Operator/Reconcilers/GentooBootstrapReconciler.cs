@@ -138,8 +138,7 @@ public sealed class GentooBootstrapReconciler(
     private async Task<ReconcileResult> FollowAttemptAsync(GentooBootstrap bootstrap, int attempt, DateTime now, CancellationToken ct)
     {
         var podName = DesiredBootstrap.PodName(bootstrap.Name(), attempt);
-        var pod = pods.Get(new ObjectKey(bootstrap.Namespace(), podName))
-            ?? new V1Pod { Metadata = new V1ObjectMeta { Name = podName }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
+        var pod = await CoreWrites.PodOrGoneAsync(kube, pods, bootstrap.Namespace(), podName, ct);
         var verdict = BuildAttempts.Judge(pod);
         var ran = DesiredBootstrap.RemainingSteps(bootstrap);
         var next = BootstrapNext.Wait;

@@ -113,7 +113,7 @@ public sealed class GentooBuilderReconciler(
 
         var next = new List<TimeSpan?>
         {
-            await MaintenanceAsync(builder, holder, config.Digest, image, now, ct),
+            await MaintenanceAsync(builder, bootstrap, holder, config.Digest, image, now, ct),
             await AutoBuildAsync(builder, ofBuilder, holder, now, ct),
             await SnapshotsAsync(builder, lastSuccess is not null && lastSuccess.Name() != previousSuccess ? lastSuccess : null, now, ct),
         };
@@ -204,7 +204,9 @@ public sealed class GentooBuilderReconciler(
             data = DesiredBootstrap.Config(bootstrap, sources.ConfigMaps);
         }
 
-        var text = string.Concat(data.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "\0" + p.Value + "\0"));
+        // Git sources count by what they name: a new ref or path is a configuration change too.
+        var git = DesiredGitConfig.Sources(bootstrap?.Spec.ConfigFrom).Select(g => $"git\0{g.Url}\0{g.Ref}\0{g.Path}\0");
+        var text = string.Concat(data.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "\0" + p.Value + "\0").Concat(git));
         return new BuilderConfig(data, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16], null);
     }
 
@@ -212,12 +214,12 @@ public sealed class GentooBuilderReconciler(
     /// Update and sync pods: follows the running one, else starts one when asked (annotation), when the configuration
     /// changed, or when the sync interval is due; never while a BuildRun holds the builder. Returns when to look again.
     /// </summary>
-    private async Task<TimeSpan?> MaintenanceAsync(GentooBuilder builder, BuildRun? holder, string configDigest, string image, DateTime now, CancellationToken ct)
+    private async Task<TimeSpan?> MaintenanceAsync(
+        GentooBuilder builder, GentooBootstrap? bootstrap, BuildRun? holder, string configDigest, string image, DateTime now, CancellationToken ct)
     {
         if (builder.Status.CurrentMaintenance is { } current)
         {
-            var pod = pods.Get(new ObjectKey(builder.Namespace(), current))
-                ?? new V1Pod { Metadata = new V1ObjectMeta { Name = current }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
+            var pod = await CoreWrites.PodOrGoneAsync(kube, pods, builder.Namespace(), current, ct);
             var verdict = BuildAttempts.Judge(pod);
             if (verdict.Result is AttemptResult.Pending or AttemptResult.Running)
             {
@@ -274,7 +276,7 @@ public sealed class GentooBuilderReconciler(
             b.Status.LastHandledUpdate = token ?? b.Status.LastHandledUpdate;
             b.Status.ConfigDigest = configDigest;
         }, ct);
-        await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, image, settings), ct);
+        await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, image, bootstrap?.Spec.ConfigFrom, settings), ct);
         log.LogInformation("GentooBuilder {Namespace}/{Name}: {Step} pod {Pod} started ({Why})", builder.Namespace(), builder.Name(), what, name,
             token is not null ? "requested" : configChanged ? "configuration changed" : "sync interval");
         return null;

@@ -4,7 +4,7 @@ using k8s;
 
 namespace Gentoo.Operator.Reconcilers;
 
-/// <summary>The data of a spec's configFrom ConfigMaps, in order; or what is wrong with them, naming the field.</summary>
+/// <summary>The data of a spec's configFrom ConfigMaps, in order (git sources are checked out in the pod); or what is wrong, naming the field.</summary>
 public sealed record ConfigSources(IReadOnlyList<IDictionary<string, string>> ConfigMaps, string? Problem);
 
 public static class PortageConfigSources
@@ -13,13 +13,18 @@ public static class PortageConfigSources
 
     public static async Task<ConfigSources> ReadAsync(IKubernetes kube, string ns, IList<ConfigSource>? sources, CancellationToken ct)
     {
+        if (Desired.DesiredGitConfig.Problem(sources) is { } problem)
+        {
+            return new ConfigSources([], problem);
+        }
+
         var maps = new List<IDictionary<string, string>>();
         for (var i = 0; i < (sources?.Count ?? 0); i++)
         {
             var source = sources![i];
-            if (source.Git is { } git)
+            if (source.Git is not null)
             {
-                return new ConfigSources(maps, $"spec.configFrom[{i}].git ({git.Url}): configuration from git is not supported yet; use a configMapRef (a GitOps tool can render the ConfigMap from git)");
+                continue; // checked out in the pod itself (DesiredGitConfig)
             }
 
             var name = source.ConfigMapRef!.Name;

@@ -49,6 +49,27 @@ public static class CoreWrites
         return true;
     }
 
+    /// <summary>
+    /// The pod from the cache, else from the API server (a pod created a moment ago may not have reached the cache);
+    /// when neither has it, a stand-in saying it was deleted, which judges as an interrupted attempt.
+    /// </summary>
+    public static async Task<V1Pod> PodOrGoneAsync(IKubernetes kube, ICache<V1Pod> pods, string ns, string name, CancellationToken ct)
+    {
+        if (pods.Get(new ObjectKey(ns, name)) is { } cached)
+        {
+            return cached;
+        }
+
+        try
+        {
+            return await kube.CoreV1.ReadNamespacedPodAsync(name, ns, cancellationToken: ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return new V1Pod { Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
+        }
+    }
+
     public static async Task<V1ConfigMap?> ReadConfigMapAsync(IKubernetes kube, string ns, string name, CancellationToken ct)
     {
         try

@@ -57,6 +57,9 @@ public sealed class DockerImageTests
         agent.ExitCode.ShouldBe(30);
         agent.Error.Trim().ShouldStartWith("gentoo-agent: unknown step 'frobnicate'");
 
+        // configFrom git sources are checked out by an init container of this image.
+        Docker(["run", "--rm", "--entrypoint", "git", Tag, "--version"]).ExitCode.ShouldBe(0, "git is in the image");
+
         // Build pods copy the agent into a Gentoo image that has no .NET: it must be one self-contained file.
         var files = Docker(["run", "--rm", "--entrypoint", "ls", Tag, "/opt/gentoo-builder"]);
         files.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).ShouldBe(["gentoo-agent"]);

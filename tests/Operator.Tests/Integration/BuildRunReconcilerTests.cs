@@ -106,8 +106,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await Task.Delay(300);
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Count.ShouldBe(1);
 
-        awaiting.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "2026-11-25T03:00:00Z" };
-        await runs.ReplaceAsync(awaiting, CancellationToken.None);
+        await Requests.AnnotateAsync(runs, ns, "nightly", new Dictionary<string, string> { [RequestAnnotations.Resume] = "2026-11-25T03:00:00Z" });
 
         var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
         done.Status.AttemptCount.ShouldBe(2);
@@ -126,15 +125,13 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
         awaiting.Status.ProposedFixes.ShouldHaveSingleItem().Number.ShouldBe(1);
 
-        awaiting.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "first", [RequestAnnotations.AcceptFixes] = "7" };
-        awaiting = await runs.ReplaceAsync(awaiting, CancellationToken.None);
+        await Requests.AnnotateAsync(runs, ns, "nightly", new Dictionary<string, string> { [RequestAnnotations.Resume] = "first", [RequestAnnotations.AcceptFixes] = "7" });
         var refused = await WaitForAsync(ns, "nightly", r => r.Status.Conditions?.Any(c => c.Reason == Reasons.InvalidSpec) == true, "the bad fix number to be refused");
         Conditions.Find(refused.Status.Conditions, ConditionTypes.AwaitingOperator)!.Message.ShouldBe(
             "annotation gentoobuilder.io/accept-fixes: '7' is not a proposed fix number (proposed: 1); use numbers separated by commas, or all");
         refused.Status.AttemptCount.ShouldBe(1);
 
-        refused.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "second", [RequestAnnotations.AcceptFixes] = "1" };
-        await runs.ReplaceAsync(refused, CancellationToken.None);
+        await Requests.AnnotateAsync(runs, ns, "nightly", new Dictionary<string, string> { [RequestAnnotations.Resume] = "second", [RequestAnnotations.AcceptFixes] = "1" });
         var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
         done.Status.AppliedFixes.ShouldBe(["package.accept_keywords: app-misc/nightly:0 ~amd64"]);
         (await FixesAsync(ns)).Data["package.accept_keywords.fixes"].ShouldBe("app-misc/nightly:0 ~amd64\n");
@@ -202,7 +199,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await CreateRunAsync(ns, "downloader", "desktop", new FailureHandling { Policy = FailurePolicy.Retry, Retries = 2 }, "net-misc/downloader");
 
         var done = await WaitForAsync(ns, "downloader", r => r.Status.Phase is "Succeeded" or "AwaitingOperator" or "Failed", "the retried run to end");
-        done.Status.Phase.ShouldBe("Succeeded");
+        done.Status.Phase.ShouldBe("Succeeded", k8s.KubernetesJson.Serialize(done.Status));
         done.Status.AttemptCount.ShouldBe(2);
         done.Status.Attempts!.First().Outcome.ShouldBe("Transient");
         done.Status.Attempts![1].Outcome.ShouldBe("Succeeded");

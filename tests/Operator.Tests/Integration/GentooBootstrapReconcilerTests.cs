@@ -139,8 +139,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         awaiting.Status.CompletedSteps.ShouldBe(["freetype-without-harfbuzz"]);
         awaiting.Status.CurrentStep.ShouldBe("harfbuzz");
 
-        awaiting.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "fixed-by-hand" };
-        await bootstraps.ReplaceAsync(awaiting, CancellationToken.None);
+        await Requests.AnnotateAsync(bootstraps, ns, "plasma", new Dictionary<string, string> { [RequestAnnotations.Resume] = "fixed-by-hand" });
 
         var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the resumed bootstrap to be ready");
         ready.Status.AttemptCount.ShouldBe(2);
@@ -186,9 +185,10 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         await bootstraps.CreateAsync(Plasma(ns), CancellationToken.None);
         var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the bootstrap to be ready");
 
-        ready.Spec.BootstrapSteps!.Add(new BootstrapStep { Name = "qt", Atoms = ["dev-qt/qtbase"] });
-        ready.Spec.BootstrapSteps[1].Use = ["-icu"];
-        var changed = await bootstraps.ReplaceAsync(ready, CancellationToken.None);
+        var steps = ready.Spec.BootstrapSteps!;
+        steps.Add(new BootstrapStep { Name = "qt", Atoms = ["dev-qt/qtbase"] });
+        steps[1].Use = ["-icu"];
+        var changed = await bootstraps.PatchAsync(ns, "plasma", new V1Patch(new { spec = new { bootstrapSteps = steps } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
 
         var again = await WaitForAsync(ns, b => b.Status.ObservedGeneration == changed.Metadata.Generation && b.Status.Phase == "Ready", "the changed bootstrap to be ready");
         again.Status.AttemptCount.ShouldBe(2);

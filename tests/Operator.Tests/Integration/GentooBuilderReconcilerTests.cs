@@ -139,8 +139,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         var builder = await builders.CreateAsync(Builder(ns), CancellationToken.None);
         var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
 
-        ready.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Update] = "now" };
-        await builders.ReplaceAsync(ready, CancellationToken.None);
+        await Requests.AnnotateAsync(builders, ns, "desktop", new Dictionary<string, string> { [RequestAnnotations.Update] = "now" });
         var updating = await WaitForAsync(ns, b => b.Status.Phase == "Updating", "the update to start");
         updating.Status.LastHandledUpdate.ShouldBe("now");
         var podName = updating.Status.CurrentMaintenance!;
@@ -260,8 +259,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await builders.CreateAsync(Builder(ns, s => s.AutoBuild = new AutoBuild { Schedule = "@yearly", Packages = ["kde-plasma/plasma-meta"], Suspend = true }), CancellationToken.None);
         var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
 
-        ready.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Rebuild] = "please" };
-        await builders.ReplaceAsync(ready, CancellationToken.None);
+        await Requests.AnnotateAsync(builders, ns, "desktop", new Dictionary<string, string> { [RequestAnnotations.Rebuild] = "please" });
 
         await WaitForAsync(ns, b => b.Status.LastHandledRebuild == "please", "the rebuild request to be handled");
         var created = (await runs.ListAsync(ns, CancellationToken.None)).Items.ShouldHaveSingleItem();

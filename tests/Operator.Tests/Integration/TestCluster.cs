@@ -2,6 +2,7 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Kubernetes.TestServer.EnvTest;
 using Gentoo.Operator.Crds;
+using Gentoo.Operator.Runtime;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -131,6 +132,14 @@ public sealed class GarbageCollectorFactAttribute : FactAttribute
             Skip = "needs the garbage collector of kube-controller-manager, which envtest (KUBEBUILDER_ASSETS) does not run";
         }
     }
+}
+
+/// <summary>What kubectl annotate does: a merge patch of the annotations, which never conflicts with the operator's writes.</summary>
+public static class Requests
+{
+    public static Task AnnotateAsync<T>(ResourceApi<T> api, string ns, string name, IDictionary<string, string> annotations)
+        where T : class, k8s.IKubernetesObject<V1ObjectMeta> =>
+        api.PatchAsync(ns, name, new V1Patch(new { metadata = new { annotations } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
 }
 
 /// <summary>Polls until a condition holds; integration tests wait for convergence, never for a fixed time.</summary>
