@@ -42,6 +42,7 @@ public sealed class BuildRunReconciler(
     private readonly TimeSpan progressInterval = progressEvery ?? DefaultProgressInterval;
 
     private readonly ResourceApi<BuildRun> api = new(kube);
+    private readonly ResourceApi<GentooBuilder> builderApi = new(kube);
     private readonly StatusWriter<BuildRun, BuildRunStatus> status = new(new ResourceApi<BuildRun>(kube));
 
     public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
@@ -139,12 +140,25 @@ public sealed class BuildRunReconciler(
         var progress = verdict.Result == AttemptResult.Running ? await ReadProgressAsync(pod, ct) : null;
         var next = NextStep.Wait;
         var stale = false;
+        IReadOnlyList<ProposedFix> automatic = [];
         var updated = await status.UpdateAsync(run, r =>
         {
             stale = r.Status.AttemptCount != attempt || r.Status.Phase is "Succeeded" or "Failed" or "AwaitingOperator" or "Stalled";
             if (!stale)
             {
                 next = BuildRunStatuses.Apply(r, verdict, placement, now);
+                automatic = next == NextStep.AwaitOperator && r.Status.Phase == "AwaitingOperator"
+                    ? FixAcceptance.Automatic(builder.Spec.Autounmask ?? AutounmaskPolicy.Never, builder.Spec.KeywordScope ?? KeywordScope.Slot,
+                        r.Status.ProposedFixes, r.Status.AppliedFixes)
+                    : [];
+                if (automatic.Count > 0)
+                {
+                    // autounmask answers in the person's place: the run never shows as waiting for one.
+                    r.Status.Phase = "Pending";
+                    r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator);
+                    r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, "Autounmask",
+                        $"{verdict.Reason}: writing the proposed change (autounmask {builder.Spec.Autounmask}) and building on", r.Metadata.Generation, now);
+                }
             }
 
             r.Status.Progress = progress ?? r.Status.Progress;
@@ -154,9 +168,7 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.After(TimeSpan.FromSeconds(1)); // a stale view: the status has moved past this attempt; look again
         }
 
-        if (next == NextStep.AwaitOperator && updated.Status.Phase == "AwaitingOperator"
-            && FixAcceptance.Automatic(builder.Spec.Autounmask ?? AutounmaskPolicy.Never, builder.Spec.KeywordScope ?? KeywordScope.Slot,
-                updated.Status.ProposedFixes, updated.Status.AppliedFixes) is { Count: > 0 } automatic)
+        if (automatic.Count > 0)
         {
             var lines = string.Join("; ", automatic.SelectMany(FixAcceptance.Describe));
             await events.RecordAsync(updated, "Normal", "Autounmask", $"attempt {attempt}: {verdict.Reason}; writing {lines} (autounmask {builder.Spec.Autounmask}) and building on", ct);
@@ -199,6 +211,14 @@ public sealed class BuildRunReconciler(
     private async Task<ReconcileResult> StartAttemptAsync(
         BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, IReadOnlyList<ProposedFix> fixes, DateTime now, CancellationToken ct)
     {
+        // The builder marks a maintenance pod in its status before starting it; read that live, not from a cache that
+        // may lag, so that a build and an update never share the volumes.
+        if (await builderApi.GetAsync(run.Namespace(), builder.Name(), ct) is { Status.CurrentMaintenance: { } maintenance })
+        {
+            await WaitAsync(run, Reasons.Queued, $"waiting for GentooBuilder {builder.Name()}'s maintenance pod {maintenance} to finish", now, ct);
+            return ReconcileResult.After(TimeSpan.FromSeconds(5));
+        }
+
         if (fixes.Count > 0)
         {
             // Written before the pod starts, so the agent finds them among its managed configuration.

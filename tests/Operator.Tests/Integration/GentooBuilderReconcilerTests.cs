@@ -250,6 +250,76 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         left.ShouldBe(new[] { "by-hand", "desktop-old-2", name }.Order().ToList(), "runs a person made are never pruned");
     }
 
+    [TestServerFact]
+    public async Task A_builder_restored_from_a_snapshot_waits_for_it_then_uses_it_as_its_root()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await builders.CreateAsync(new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { RestoreFrom = new SnapshotReference { Name = "backup" } },
+        }, CancellationToken.None);
+        var waiting = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Reason == Reasons.SnapshotNotReady, "the builder to wait for its snapshot");
+        Conditions.Find(waiting.Status.Conditions, ConditionTypes.Ready)!.Message.ShouldContain("spec.restoreFrom");
+
+        await snapshots.CreateAsync(new VolumeSnapshot
+        {
+            Metadata = new V1ObjectMeta { Name = "backup", NamespaceProperty = ns },
+            Spec = new VolumeSnapshotSpec { Source = new VolumeSnapshotSource { PersistentVolumeClaimName = "old-root" } },
+        }, CancellationToken.None);
+        await MarkReadyAsync(ns, "backup");
+
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        var root = await cluster.Kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("desktop-root", ns);
+        root.Spec.DataSource.Name.ShouldBe("backup");
+    }
+
+    [PodDrivingFact]
+    public async Task A_configuration_change_and_the_sync_interval_run_update_and_sync_pods()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        ready.Status.LastUpdateTime.ShouldBeNull("the bootstrap's own configuration needs no update");
+
+        await bootstraps.PatchAsync(ns, "stage3", new V1Patch(new { spec = new { portage = new { packageUse = new[] { "app-editors/vim -X", "media-libs/mesa vulkan" } } } },
+            V1Patch.PatchType.MergePatch), CancellationToken.None);
+        var updated = await WaitForAsync(ns, b => b.Status.LastUpdateTime is not null, "the configuration change to run an update");
+        updated.Status.LastUpdateResult.ShouldNotBeNull();
+        var config = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBuilderPods.ConfigMapName("desktop"), ns);
+        config.Data["package.use"].ShouldContain("media-libs/mesa vulkan");
+
+        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { sync = new { interval = "1s" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        var synced = await WaitForAsync(ns, b => b.Status.LastSyncTime > updated.Status.LastUpdateTime && b.Status.CurrentMaintenance is null, "the sync interval to run a sync");
+        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldContain(p => p.Metadata.Labels.Any(l => l.Key == DesiredBuilderPods.MaintenanceLabel && l.Value == "sync"));
+        synced.Status.Phase.ShouldBe("Ready");
+    }
+
+    [PodDrivingFact]
+    public async Task A_due_schedule_while_a_run_is_open_is_skipped_not_overlapped()
+    {
+        await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
+        var ns = session.Namespace;
+        var open = await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "by-hand", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
+        }, CancellationToken.None);
+        open.Status = new BuildRunStatus { Phase = "Running", AttemptCount = 1 };
+        await runs.ReplaceStatusAsync(open, CancellationToken.None);
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        var builder = await builders.CreateAsync(Builder(ns, s => s.AutoBuild = new AutoBuild { Schedule = "* * * * *" }), CancellationToken.None);
+        await new StatusWriter<GentooBuilder, GentooBuilderStatus>(builders).UpdateAsync(builder, b => b.Status.LastScheduleTime = DateTime.UtcNow.AddMinutes(-2), CancellationToken.None);
+
+        await WaitForAsync(ns, b => b.Status.LastScheduleTime > DateTime.UtcNow.AddMinutes(-1.5), "the schedule to come due");
+        (await runs.ListAsync(ns, CancellationToken.None)).Items.Select(r => r.Name()).ShouldBe(["by-hand"]);
+        var events = await cluster.Kube.CoreV1.ListNamespacedEventAsync(ns);
+        events.Items.ShouldContain(e => e.Reason == "SkippedOverlap" && e.InvolvedObject.Name == "desktop");
+    }
+
     [PodDrivingFact]
     public async Task A_rebuild_request_creates_one_build_run_of_the_auto_build_packages()
     {
