@@ -321,6 +321,25 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task A_suspended_schedule_creates_nothing_and_resuming_it_catches_up_once()
+    {
+        await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        var builder = await builders.CreateAsync(Builder(ns, s => s.AutoBuild = new AutoBuild { Schedule = "* * * * *", Suspend = true }), CancellationToken.None);
+        var since = DateTime.UtcNow.AddMinutes(-5);
+        await new StatusWriter<GentooBuilder, GentooBuilderStatus>(builders).UpdateAsync(builder, b => b.Status.LastScheduleTime = since, CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        await Task.Delay(1000);
+        (await runs.ListAsync(ns, CancellationToken.None)).Items.ShouldBeEmpty("a suspended schedule creates no runs");
+
+        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { autoBuild = new { suspend = false } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+
+        await WaitForAsync(ns, b => b.Status.LastScheduleTime > since.AddMinutes(3), "the schedule to catch up");
+        (await runs.ListAsync(ns, CancellationToken.None)).Items.Count.ShouldBe(1, "only the newest missed occurrence runs");
+    }
+
+    [PodDrivingFact]
     public async Task A_rebuild_request_creates_one_build_run_of_the_auto_build_packages()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
