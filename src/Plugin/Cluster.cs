@@ -1,0 +1,89 @@
+using System.Net;
+using System.Text.Json;
+using Gentoo.Entities.V1Alpha1;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Gentoo.Plugin;
+
+/// <summary>A missing resource, a run not awaiting anyone, a bad flag: one line for the person, exit code 1.</summary>
+public sealed class PluginException(string message) : Exception(message);
+
+/// <summary>The cluster as kubectl sees it: the kubeconfig, its current (or chosen) context and namespace.</summary>
+public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
+{
+    public IKubernetes Kube { get; } = kube;
+
+    public string Namespace { get; } = ns;
+
+    public static Cluster Connect(string? kubeconfig, string? context, string? ns)
+    {
+        KubernetesClientConfiguration config;
+        try
+        {
+            var path = kubeconfig ?? Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(':', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(path, context);
+        }
+        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new PluginException($"no usable kubeconfig: {e.Message}");
+        }
+
+        return new Cluster(new Kubernetes(config), ns ?? config.Namespace ?? "default");
+    }
+
+    public async Task<T?> GetAsync<T>(string name, CancellationToken ct)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var (group, version, plural) = Kind<T>();
+        try
+        {
+            var body = await Kube.CustomObjects.GetNamespacedCustomObjectAsync<JsonElement>(group, version, Namespace, plural, name, ct);
+            return KubernetesJson.Deserialize<T>(body.GetRawText());
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public async Task<T> RequireAsync<T>(string name, CancellationToken ct)
+        where T : class, IKubernetesObject<V1ObjectMeta> =>
+        await GetAsync<T>(name, ct) ?? throw new PluginException($"{Kind<T>().Plural}.{GroupVersion.Group} \"{name}\" not found in namespace {Namespace}");
+
+    public async Task<IReadOnlyList<T>> ListAsync<T>(bool allNamespaces, CancellationToken ct)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var (group, version, plural) = Kind<T>();
+        var body = allNamespaces
+            ? await Kube.CustomObjects.ListClusterCustomObjectAsync<JsonElement>(group, version, plural, cancellationToken: ct)
+            : await Kube.CustomObjects.ListNamespacedCustomObjectAsync<JsonElement>(group, version, Namespace, plural, cancellationToken: ct);
+        return [.. body.GetProperty("items").EnumerateArray().Select(item => KubernetesJson.Deserialize<T>(item.GetRawText()))];
+    }
+
+    /// <summary>What kubectl annotate does: a merge patch of the annotations.</summary>
+    public async Task AnnotateAsync<T>(string name, IDictionary<string, string> annotations, CancellationToken ct)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var (group, version, plural) = Kind<T>();
+        await Kube.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch(new { metadata = new { annotations } }, V1Patch.PatchType.MergePatch), group, version, Namespace, plural, name, cancellationToken: ct);
+    }
+
+    public async Task<T> CreateAsync<T>(T obj, CancellationToken ct)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var (group, version, plural) = Kind<T>();
+        var body = await Kube.CustomObjects.CreateNamespacedCustomObjectAsync<JsonElement>(obj, group, version, Namespace, plural, cancellationToken: ct);
+        return KubernetesJson.Deserialize<T>(body.GetRawText());
+    }
+
+    private static (string Group, string Version, string Plural) Kind<T>()
+    {
+        var entity = (KubernetesEntityAttribute)Attribute.GetCustomAttribute(typeof(T), typeof(KubernetesEntityAttribute))!;
+        return (entity.Group, entity.ApiVersion, entity.PluralName);
+    }
+
+    public void Dispose() => Kube.Dispose();
+}

@@ -1,0 +1,270 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using Gentoo.Entities.V1Alpha1;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace Gentoo.Plugin;
+
+/// <summary>
+/// kubectl gentoo: what a person does with builders and runs, over the current kubeconfig context as kubectl does
+/// (--kubeconfig, --context, -n). Requests are annotations the operator acts on once, so GitOps never fights them.
+/// </summary>
+public static class PluginCommand
+{
+    private static readonly Option<string?> Kubeconfig = new("--kubeconfig") { Description = "Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)", Recursive = true };
+    private static readonly Option<string?> Context = new("--context") { Description = "The kubeconfig context to use", Recursive = true };
+    private static readonly Option<string?> Namespace = new("--namespace", "-n") { Description = "The namespace (default: the context's)", Recursive = true };
+
+    public static RootCommand Create(TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("kubectl gentoo: Gentoo builders and their builds on this cluster") { Kubeconfig, Context, Namespace };
+        root.Subcommands.Add(Status(output, error));
+        root.Subcommands.Add(Resume(output, error));
+        root.Subcommands.Add(Build(output, error));
+        root.Subcommands.Add(Request(output, error, "update", RequestAnnotations.Update, "sync the builder's repositories and configuration and show what would change"));
+        root.Subcommands.Add(Request(output, error, "snapshot", RequestAnnotations.Snapshot, "take a VolumeSnapshot of the builder's root volume now"));
+        root.Subcommands.Add(Logs(output, error));
+        root.Subcommands.Add(Explain(output, error));
+        return root;
+    }
+
+    private static Command Status(TextWriter output, TextWriter error)
+    {
+        var all = new Option<bool>("--all-namespaces", "-A") { Description = "Every namespace" };
+        var command = new Command("status", "Every bootstrap, builder and run with its phase and conditions") { all };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var everywhere = result.GetValue(all);
+            var rows = new List<string[]> { new[] { "NAMESPACE", "KIND", "NAME", "PHASE", "READY", "REASON", "MESSAGE" } };
+            void Add(IKubernetesObject<V1ObjectMeta> o, string kind, CommonStatus? status)
+            {
+                var ready = status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.Ready);
+                var waiting = status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.AwaitingOperator && c.Status == "True")
+                    ?? status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.Stalled && c.Status == "True");
+                var shown = waiting ?? ready;
+                rows.Add([o.Namespace(), kind, o.Name(), status?.Phase ?? "-", ready?.Status ?? "-", shown?.Reason ?? "-", Short(shown?.Message)]);
+            }
+
+            foreach (var b in await cluster.ListAsync<GentooBootstrap>(everywhere, ct))
+            {
+                Add(b, "GentooBootstrap", b.Status);
+            }
+
+            foreach (var b in await cluster.ListAsync<GentooBuilder>(everywhere, ct))
+            {
+                Add(b, "GentooBuilder", b.Status);
+            }
+
+            foreach (var r in await cluster.ListAsync<BuildRun>(everywhere, ct))
+            {
+                Add(r, "BuildRun", r.Status);
+            }
+
+            await output.WriteAsync(Table(rows));
+        }));
+        return command;
+    }
+
+    private static Command Resume(TextWriter output, TextWriter error)
+    {
+        var run = new Argument<string>("RUN") { Description = "The BuildRun (or GentooBootstrap) awaiting a person" };
+        var accept = new Option<string?>("--accept") { Description = "Proposed fixes to write as managed configuration: numbers (1,3) or all" };
+        var command = new Command("resume", "Start the next attempt of a run that waits for a person") { run, accept };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var name = result.GetValue(run)!;
+            var token = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+            if (await cluster.GetAsync<BuildRun>(name, ct) is { } buildRun)
+            {
+                if (buildRun.Status?.Phase is not ("AwaitingOperator" or "Stalled"))
+                {
+                    throw new PluginException($"BuildRun {name} is not awaiting anyone (phase {buildRun.Status?.Phase ?? "none yet"})");
+                }
+
+                var annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = token };
+                if (result.GetValue(accept) is { } fixes)
+                {
+                    var known = buildRun.Status.ProposedFixes?.Select(f => f.Number?.ToString(CultureInfo.InvariantCulture)).ToHashSet() ?? [];
+                    var unknown = fixes == "all" ? [] : fixes.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Where(n => !known.Contains(n)).ToList();
+                    if (unknown.Count > 0)
+                    {
+                        throw new PluginException($"--accept {fixes}: {string.Join(", ", unknown)} not among the proposed fixes of {name} ({(known.Count == 0 ? "there are none" : string.Join(", ", known))}); see kubectl gentoo explain {name}");
+                    }
+
+                    annotations[RequestAnnotations.AcceptFixes] = fixes;
+                }
+
+                await cluster.AnnotateAsync<BuildRun>(name, annotations, ct);
+                await output.WriteLineAsync($"buildrun.{GroupVersion.Group}/{name} resumed");
+                return;
+            }
+
+            var bootstrap = await cluster.GetAsync<GentooBootstrap>(name, ct)
+                ?? throw new PluginException($"no BuildRun or GentooBootstrap \"{name}\" in namespace {cluster.Namespace}");
+            if (bootstrap.Status?.Phase != "AwaitingOperator")
+            {
+                throw new PluginException($"GentooBootstrap {name} is not awaiting anyone (phase {bootstrap.Status?.Phase ?? "none yet"})");
+            }
+
+            await cluster.AnnotateAsync<GentooBootstrap>(name, new Dictionary<string, string> { [RequestAnnotations.Resume] = token }, ct);
+            await output.WriteLineAsync($"gentoobootstrap.{GroupVersion.Group}/{name} resumed");
+        }));
+        return command;
+    }
+
+    private static Command Build(TextWriter output, TextWriter error)
+    {
+        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder to build on" };
+        var atoms = new Argument<string[]>("ATOMS") { Description = "Packages or sets to build (default @world)", Arity = ArgumentArity.ZeroOrMore };
+        var command = new Command("build", "Create a BuildRun on a builder") { builder, atoms };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var name = result.GetValue(builder)!;
+            await cluster.RequireAsync<GentooBuilder>(name, ct);
+            var packages = result.GetValue(atoms) is { Length: > 0 } given ? given : ["@world"];
+            var created = await cluster.CreateAsync(new BuildRun
+            {
+                Metadata = new V1ObjectMeta { GenerateName = name + "-", NamespaceProperty = cluster.Namespace },
+                Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = name }, Packages = packages },
+            }, ct);
+            await output.WriteLineAsync($"buildrun.{GroupVersion.Group}/{created.Name()} created");
+        }));
+        return command;
+    }
+
+    private static Command Request(TextWriter output, TextWriter error, string verb, string annotation, string description)
+    {
+        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
+        var command = new Command(verb, description[..1].ToUpperInvariant() + description[1..]) { builder };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var name = result.GetValue(builder)!;
+            await cluster.RequireAsync<GentooBuilder>(name, ct);
+            await cluster.AnnotateAsync<GentooBuilder>(name, new Dictionary<string, string> { [annotation] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) }, ct);
+            await output.WriteLineAsync($"gentoobuilder.{GroupVersion.Group}/{name}: {verb} requested");
+        }));
+        return command;
+    }
+
+    private static Command Logs(TextWriter output, TextWriter error)
+    {
+        var run = new Argument<string>("RUN") { Description = "The BuildRun" };
+        var follow = new Option<bool>("--follow", "-f") { Description = "Keep streaming while the build runs" };
+        var command = new Command("logs", "The build log of a run's newest attempt") { run, follow };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var name = result.GetValue(run)!;
+            var buildRun = await cluster.RequireAsync<BuildRun>(name, ct);
+            var pod = buildRun.Status?.Attempts?.LastOrDefault()?.Pod ?? throw new PluginException($"BuildRun {name} has not started an attempt yet (phase {buildRun.Status?.Phase ?? "none yet"})");
+            try
+            {
+                await using var stream = await cluster.Kube.CoreV1.ReadNamespacedPodLogAsync(pod, cluster.Namespace, container: "build", follow: result.GetValue(follow), cancellationToken: ct);
+                using var reader = new StreamReader(stream);
+                var buffer = new char[8192];
+                int read;
+                while ((read = await reader.ReadAsync(buffer, ct)) > 0)
+                {
+                    await output.WriteAsync(buffer.AsMemory(0, read), ct);
+                }
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                throw new PluginException($"the pod {pod} of BuildRun {name} is gone; its log stays on the builder's root volume under /var/log/gentoo-builder");
+            }
+        }));
+        return command;
+    }
+
+    private static Command Explain(TextWriter output, TextWriter error)
+    {
+        var run = new Argument<string>("RUN") { Description = "The BuildRun" };
+        var command = new Command("explain", "Why a run failed: the failure, the fixes emerge proposed, the log excerpt") { run };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var name = result.GetValue(run)!;
+            var buildRun = await cluster.RequireAsync<BuildRun>(name, ct);
+            var status = buildRun.Status;
+            if (status?.Failure is not { } failure)
+            {
+                throw new PluginException($"BuildRun {name} has no failure to explain (phase {status?.Phase ?? "none yet"})");
+            }
+
+            var text = new StringBuilder();
+            text.Append(CultureInfo.InvariantCulture, $"BuildRun {name}: {status.Phase}\n");
+            text.Append(CultureInfo.InvariantCulture, $"Failure:   {failure.Class}{(failure.Atom is null ? "" : " of " + failure.Atom)}{(failure.Phase is null ? "" : " in " + failure.Phase)}\n");
+            text.Append(CultureInfo.InvariantCulture, $"Message:   {failure.Message}\n");
+            if (failure.BuildLog is not null)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"Build log: {failure.BuildLog}\n");
+            }
+
+            if (status.ProposedFixes is { Count: > 0 } fixes)
+            {
+                text.Append("Proposed fixes (kubectl gentoo resume ").Append(name).Append(" --accept N):\n");
+                foreach (var fix in fixes)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"  {fix.Number}. {fix.File}: {string.Join("; ", fix.Lines ?? [])}\n");
+                }
+            }
+
+            if (failure.LogExcerpt is { Count: > 0 } excerpt)
+            {
+                text.Append("Log excerpt:\n");
+                foreach (var line in excerpt)
+                {
+                    text.Append("  ").Append(line).Append('\n');
+                }
+            }
+
+            await output.WriteAsync(text.ToString());
+        }));
+        return command;
+    }
+
+    /// <summary>Connects as kubectl would, runs the command, and turns expected failures into one line and exit code 1.</summary>
+    private static async Task<int> RunAsync(ParseResult result, TextWriter error, Func<Cluster, Task> action)
+    {
+        try
+        {
+            using var cluster = Cluster.Connect(result.GetValue(Kubeconfig), result.GetValue(Context), result.GetValue(Namespace));
+            await action(cluster);
+            return 0;
+        }
+        catch (PluginException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
+        catch (HttpOperationException e)
+        {
+            await error.WriteLineAsync($"error: the API server answered {(int)e.Response.StatusCode}: {Short(e.Response.Content, 300)}");
+            return 1;
+        }
+        catch (HttpRequestException e)
+        {
+            await error.WriteLineAsync($"error: the API server cannot be reached: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static string Short(string? text, int length = 80)
+    {
+        var line = (text ?? "-").ReplaceLineEndings(" ");
+        return line.Length <= length ? line : line[..(length - 1)] + "…";
+    }
+
+    private static string Table(List<string[]> rows)
+    {
+        var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
+        var text = new StringBuilder();
+        foreach (var row in rows)
+        {
+            text.Append(string.Join("   ", row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i])))).Append('\n');
+        }
+
+        return text.ToString();
+    }
+}

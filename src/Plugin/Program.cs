@@ -1,0 +1,3 @@
+using Gentoo.Plugin;
+
+return await PluginCommand.Create(Console.Out, Console.Error).Parse(args).InvokeAsync();

@@ -1,0 +1,126 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Runtime;
+using Gentoo.Operator.Tests.Hosting;
+using Gentoo.Operator.Tests.Integration;
+using Gentoo.Plugin;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Operator.Tests.Plugin;
+
+/// <summary>kubectl gentoo against the API test server, through a kubeconfig as kubectl would use it.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class PluginTests(TestCluster cluster)
+{
+    private readonly ResourceApi<BuildRun> runs = new(cluster.Kube);
+    private readonly ResourceApi<GentooBuilder> builders = new(cluster.Kube);
+
+    private async Task<(int ExitCode, string Output, string Error)> RunAsync(string ns, params string[] args)
+    {
+        var kubeconfig = OperatorProcess.WriteKubeconfig(cluster.Server!.BaseAddress.ToString().TrimEnd('/'));
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exit = await PluginCommand.Create(output, error).Parse([.. args, "--kubeconfig", kubeconfig, "-n", ns]).InvokeAsync();
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    private async Task<BuildRun> RunWithStatusAsync(string ns, string name, BuildRunStatus status)
+    {
+        var run = await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["app-misc/nightly"] },
+        }, CancellationToken.None);
+        run.Status = status;
+        return await runs.ReplaceStatusAsync(run, CancellationToken.None);
+    }
+
+    private static BuildRunStatus Awaiting() => new()
+    {
+        Phase = "AwaitingOperator",
+        Conditions = Conditions.MarkTrue(null, ConditionTypes.AwaitingOperator, "KeywordChangeRequired", "accept the keyword", 1, DateTime.UtcNow),
+        ProposedFixes = [new ProposedFix { Number = 1, Class = FailureClass.KeywordChangeRequired, File = "package.accept_keywords", Lines = ["app-misc/nightly:0 ~amd64"] }],
+        Failure = new FailureInfo { Class = FailureClass.KeywordChangeRequired, Atom = "app-misc/nightly-0.9", Message = "keyword change required", LogExcerpt = ["!!! All ebuilds that could satisfy"] },
+        Attempts = [new BuildAttempt { Number = 1, Pod = "nightly-1" }],
+    };
+
+    [TestServerFact]
+    public async Task Status_shows_every_resource_with_phase_readiness_and_why_it_waits()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        await RunWithStatusAsync(ns, "nightly", Awaiting());
+
+        var (exit, output, _) = await RunAsync(ns, "status");
+
+        exit.ShouldBe(0);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines[0].ShouldStartWith("NAMESPACE");
+        lines.ShouldContain(l => l.Contains("BuildRun") && l.Contains("nightly") && l.Contains("AwaitingOperator") && l.Contains("KeywordChangeRequired"));
+    }
+
+    [TestServerFact]
+    public async Task Resume_with_accepted_fixes_annotates_the_run_and_refuses_runs_not_awaiting_anyone()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        await RunWithStatusAsync(ns, "nightly", Awaiting());
+        await RunWithStatusAsync(ns, "busy", new BuildRunStatus { Phase = "Running" });
+
+        (await RunAsync(ns, "resume", "busy")).ShouldBe((1, "", "error: BuildRun busy is not awaiting anyone (phase Running)\n"));
+        var wrong = await RunAsync(ns, "resume", "nightly", "--accept", "7");
+        wrong.Error.ShouldBe("error: --accept 7: 7 not among the proposed fixes of nightly (1); see kubectl gentoo explain nightly\n");
+        (await RunAsync(ns, "resume", "missing")).Error.ShouldBe($"error: no BuildRun or GentooBootstrap \"missing\" in namespace {ns}\n");
+
+        var (exit, output, _) = await RunAsync(ns, "resume", "nightly", "--accept", "1");
+        exit.ShouldBe(0);
+        output.ShouldBe("buildrun.gentoobuilder.io/nightly resumed\n");
+        var annotations = (await runs.GetAsync(ns, "nightly", CancellationToken.None))!.Metadata.Annotations;
+        annotations[RequestAnnotations.AcceptFixes].ShouldBe("1");
+        annotations.ShouldContainKey(RequestAnnotations.Resume);
+    }
+
+    [TestServerFact]
+    public async Task Build_update_and_snapshot_act_on_an_existing_builder_and_name_a_missing_one()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        (await RunAsync(ns, "build", "desktop")).Error.ShouldBe($"error: gentoobuilders.gentoobuilder.io \"desktop\" not found in namespace {ns}\n");
+        await builders.CreateAsync(new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+        }, CancellationToken.None);
+
+        var (exit, output, _) = await RunAsync(ns, "build", "desktop", "www-client/firefox", "app-editors/neovim");
+        exit.ShouldBe(0);
+        var created = (await runs.ListAsync(ns, CancellationToken.None)).Items.ShouldHaveSingleItem();
+        output.ShouldBe($"buildrun.gentoobuilder.io/{created.Name()} created\n");
+        created.Name().ShouldStartWith("desktop-");
+        created.Spec.Packages.ShouldBe(["www-client/firefox", "app-editors/neovim"]);
+
+        (await RunAsync(ns, "update", "desktop")).ExitCode.ShouldBe(0);
+        (await RunAsync(ns, "snapshot", "desktop")).Output.ShouldBe("gentoobuilder.gentoobuilder.io/desktop: snapshot requested\n");
+        var annotations = (await builders.GetAsync(ns, "desktop", CancellationToken.None))!.Metadata.Annotations;
+        annotations.Keys.ShouldBe([RequestAnnotations.Update, RequestAnnotations.Snapshot], ignoreOrder: true);
+    }
+
+    [TestServerFact]
+    public async Task Explain_shows_the_failure_the_numbered_fixes_and_the_excerpt_and_logs_show_the_attempts_log()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        await RunWithStatusAsync(ns, "nightly", Awaiting());
+        await RunWithStatusAsync(ns, "fine", new BuildRunStatus { Phase = "Succeeded" });
+
+        var (_, output, _) = await RunAsync(ns, "explain", "nightly");
+        output.ShouldContain("Failure:   KeywordChangeRequired of app-misc/nightly-0.9");
+        output.ShouldContain("  1. package.accept_keywords: app-misc/nightly:0 ~amd64");
+        output.ShouldContain("  !!! All ebuilds that could satisfy");
+        (await RunAsync(ns, "explain", "fine")).Error.ShouldBe("error: BuildRun fine has no failure to explain (phase Succeeded)\n");
+
+        await cluster.Kube.CoreV1.CreateNamespacedPodAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "nightly-1" },
+            Spec = new V1PodSpec { Containers = [new V1Container { Name = "build", Image = "stage3" }] },
+        }, ns);
+        cluster.Server!.AppendPodLog(ns, "nightly-1", ">>> Emerging (1 of 1) app-misc/nightly-0.9::gentoo\n");
+        (await RunAsync(ns, "logs", "nightly")).Output.ShouldBe(">>> Emerging (1 of 1) app-misc/nightly-0.9::gentoo\n");
+    }
+}
