@@ -27,6 +27,7 @@ public static class PluginCommand
         root.Subcommands.Add(Request(output, error, "update", RequestAnnotations.Update, "sync the builder's repositories and configuration and show what would change"));
         root.Subcommands.Add(Request(output, error, "snapshot", RequestAnnotations.Snapshot, "take a VolumeSnapshot of the builder's root volume now"));
         root.Subcommands.Add(Logs(output, error));
+        root.Subcommands.Add(Shell(output, error));
         root.Subcommands.Add(Explain(output, error));
         return root;
     }
@@ -173,6 +174,74 @@ public static class PluginCommand
             catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
             {
                 throw new PluginException($"the pod {pod} of BuildRun {name} is gone; its log stays on the builder's root volume under /var/log/gentoo-builder");
+            }
+        }));
+        return command;
+    }
+
+    private static Command Shell(TextWriter output, TextWriter error)
+    {
+        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the shell pod (a build in progress finishes first)", DefaultValueFactory = _ => 600 };
+        var command = new Command("shell", "An interactive chroot in the builder's root, on its volumes (make bash); builds wait until you leave") { builder, timeout };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var name = result.GetValue(builder)!;
+            await cluster.RequireAsync<GentooBuilder>(name, ct);
+            var token = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+            await cluster.AnnotateAsync<GentooBuilder>(name, new Dictionary<string, string> { [RequestAnnotations.Shell] = token }, ct);
+            var deadline = DateTime.UtcNow.AddSeconds(result.GetValue(timeout));
+            string? pod = null;
+            var told = false;
+            while (pod is null)
+            {
+                var current = await cluster.RequireAsync<GentooBuilder>(name, ct);
+                if (current.Status?.LastHandledShell == token && current.Status.CurrentMaintenance is { } maintenance
+                    && (await cluster.Kube.CoreV1.ReadNamespacedPodAsync(maintenance, cluster.Namespace, cancellationToken: ct)).Status?.Phase == "Running")
+                {
+                    pod = maintenance;
+                    break;
+                }
+
+                if (!told && current.Status?.CurrentBuildRun is { } run)
+                {
+                    await output.WriteLineAsync($"waiting for BuildRun {run} to finish on {name}...");
+                    told = true;
+                }
+
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new PluginException($"the shell pod of {name} did not start within {result.GetValue(timeout)} s; see kubectl describe gentoobuilder {name}");
+                }
+
+                await Task.Delay(1000, ct);
+            }
+
+            try
+            {
+                var kubectl = Environment.GetEnvironmentVariable("KUBECTL") is { Length: > 0 } path ? path : "kubectl";
+                var start = new System.Diagnostics.ProcessStartInfo(kubectl);
+                foreach (var (flag, value) in new[] { ("--kubeconfig", result.GetValue(Kubeconfig)), ("--context", result.GetValue(Context)) })
+                {
+                    if (value is not null)
+                    {
+                        start.ArgumentList.Add(flag);
+                        start.ArgumentList.Add(value);
+                    }
+                }
+
+                foreach (var arg in new[] { "exec", "-it", "-n", cluster.Namespace, pod, "-c", "build", "--", "chroot", "/mnt/gentoo", "/bin/bash", "--login" })
+                {
+                    start.ArgumentList.Add(arg);
+                }
+
+                using var process = System.Diagnostics.Process.Start(start) ?? throw new PluginException($"could not run {kubectl}");
+                await process.WaitForExitAsync(ct);
+            }
+            finally
+            {
+                await cluster.Kube.CoreV1.DeleteNamespacedPodAsync(pod, cluster.Namespace, cancellationToken: CancellationToken.None);
+                await output.WriteLineAsync($"shell pod {pod} stopped; builds on {name} may run again");
             }
         }));
         return command;

@@ -241,6 +241,9 @@ public static class RequestAnnotations
 
     /// <summary>On a GentooBootstrap: run the bootstrap again from its first step.</summary>
     public const string Rerun = GroupVersion.Group + "/rerun";
+
+    /// <summary>On a GentooBuilder: start a shell pod, a ready chroot on the builder's volumes for a person (make bash); builds wait until it ends.</summary>
+    public const string Shell = GroupVersion.Group + "/shell";
 }
 
 /// <summary>Condition types used by every kind, following the kstatus conventions Argo CD and Flux read.</summary>

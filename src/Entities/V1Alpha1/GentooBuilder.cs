@@ -310,7 +310,10 @@ public sealed class GentooBuilderStatus : CommonStatus
     /// <summary>The last snapshot token acted on (echo of the gentoobuilder.io/snapshot annotation).</summary>
     public string? LastHandledSnapshot { get; set; }
 
-    /// <summary>The maintenance pod (update or sync) running now; BuildRuns wait until it ends.</summary>
+    /// <summary>The last shell token acted on (echo of the gentoobuilder.io/shell annotation).</summary>
+    public string? LastHandledShell { get; set; }
+
+    /// <summary>The maintenance pod (update, sync or a person's shell) running now; BuildRuns wait until it ends.</summary>
     public string? CurrentMaintenance { get; set; }
 
     /// <summary>What the last update pod found: the outcome of the world update preview.</summary>

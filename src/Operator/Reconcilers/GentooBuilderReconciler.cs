@@ -36,6 +36,7 @@ public sealed class GentooBuilderReconciler(
     public const string Updating = "Updating";
     public const string Syncing = "Syncing";
     public const string Building = "Building";
+    public const string Shell = "Shell";
 
     private readonly TimeSpan poll = snapshotPoll ?? GentooBootstrapReconciler.DefaultSnapshotPoll;
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
@@ -226,29 +227,33 @@ public sealed class GentooBuilderReconciler(
                 return null; // the pod's events bring us back
             }
 
-            var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var s) == true ? s : "update";
-            var message = verdict.Result == AttemptResult.Succeeded
-                ? step == "sync" ? "repositories synced" : "repositories synced; the world update preview needs nothing from a person"
-                : $"{step}: {verdict.Message}";
+            var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var s) == true ? s
+                : current.Contains("-shell-", StringComparison.Ordinal) ? "shell" : "update";
+            var message = step == "shell" ? $"the shell pod {current} ended; builds may run again"
+                : verdict.Result == AttemptResult.Succeeded
+                    ? step == "sync" ? "repositories synced" : "repositories synced; the world update preview needs nothing from a person"
+                    : $"{step}: {verdict.Message}";
             await status.UpdateAsync(builder, b =>
             {
                 b.Status.CurrentMaintenance = null;
                 b.Status.Phase = Ready;
-                b.Status.LastSyncTime = now;
+                b.Status.LastSyncTime = step == "shell" ? b.Status.LastSyncTime : now;
                 if (step == "update")
                 {
                     b.Status.LastUpdateTime = now;
                     b.Status.LastUpdateResult = message.Length > 4096 ? message[..4096] : message;
                 }
             }, ct);
-            await events.RecordAsync(builder, verdict.Result == AttemptResult.Succeeded ? "Normal" : "Warning", step == "sync" ? "Synced" : "Updated", message, ct);
+            var reason = step switch { "sync" => "Synced", "shell" => "ShellEnded", _ => "Updated" };
+            await events.RecordAsync(builder, verdict.Result == AttemptResult.Succeeded || step == "shell" ? "Normal" : "Warning", reason, message, ct);
             return null;
         }
 
+        var shell = builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Shell, out var sh) == true && sh != builder.Status.LastHandledShell ? sh : null;
         var token = builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Update, out var t) == true && t != builder.Status.LastHandledUpdate ? t : null;
         var configChanged = builder.Status.ConfigDigest is { } known && known != configDigest;
         var (syncDue, nextSync) = SyncTimes(builder, now);
-        var what = token is not null || configChanged ? "update" : syncDue ? "sync" : null;
+        var what = shell is not null ? "shell" : token is not null || configChanged ? "update" : syncDue ? "sync" : null;
         if (what is null)
         {
             return nextSync;
@@ -260,7 +265,7 @@ public sealed class GentooBuilderReconciler(
         }
 
         var id = what == "sync" ? now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)
-            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes((token ?? "") + "/" + configDigest)))[..10];
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(what == "shell" ? shell! : (token ?? "") + "/" + configDigest)))[..10];
         var name = DesiredBuilderPods.MaintenancePodName(builder.Name(), what, id);
         foreach (var old in pods.OwnedBy(builder.Uid()).Where(p => p.Metadata.Labels?.ContainsKey(DesiredBuilderPods.MaintenanceLabel) == true
                      && p.Metadata.Labels[DesiredBuilderPods.MaintenanceLabel] != "copy-root" && p.Status?.Phase is "Succeeded" or "Failed"))
@@ -272,13 +277,19 @@ public sealed class GentooBuilderReconciler(
         await status.UpdateAsync(builder, b =>
         {
             b.Status.CurrentMaintenance = name;
-            b.Status.Phase = what == "sync" ? Syncing : Updating;
+            b.Status.Phase = what switch { "sync" => Syncing, "shell" => Shell, _ => Updating };
+            if (what == "shell")
+            {
+                b.Status.LastHandledShell = shell;
+                return; // a person's shell answers no update request and takes in no configuration change
+            }
+
             b.Status.LastHandledUpdate = token ?? b.Status.LastHandledUpdate;
             b.Status.ConfigDigest = configDigest;
         }, ct);
         await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, image, bootstrap?.Spec.ConfigFrom, settings), ct);
         log.LogInformation("GentooBuilder {Namespace}/{Name}: {Step} pod {Pod} started ({Why})", builder.Namespace(), builder.Name(), what, name,
-            token is not null ? "requested" : configChanged ? "configuration changed" : "sync interval");
+            shell is not null || token is not null ? "requested" : configChanged ? "configuration changed" : "sync interval");
         return null;
     }
 

@@ -103,6 +103,55 @@ public sealed class PluginTests(TestCluster cluster)
     }
 
     [TestServerFact]
+    public async Task Shell_gets_a_chroot_pod_on_the_builders_volumes_execs_into_it_and_stops_it_after()
+    {
+        const string Success = """{"result":"success","outcome":"success","emergeExitCode":0}""";
+        await using var session = await LifecycleSession.StartSimulatedAsync(cluster, pod => pod.Contains("-shell-", StringComparison.Ordinal) ? null : new Kubernetes.TestServer.PodScript(0, Success),
+            Gentoo.Operator.Hosting.Controllers.AddBootstraps, Gentoo.Operator.Hosting.Controllers.AddBuilders);
+        var ns = session.Namespace;
+        await new ResourceApi<GentooBootstrap>(cluster.Kube).CreateAsync(new GentooBootstrap
+        {
+            Metadata = new V1ObjectMeta { Name = "stage3", NamespaceProperty = ns },
+            Spec = new GentooBootstrapSpec { Stage3 = new Stage3Source { Image = "docker.io/gentoo/stage3:amd64-openrc" }, Profile = "default/linux/amd64/23.0" },
+        }, CancellationToken.None);
+        await builders.CreateAsync(new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+        }, CancellationToken.None);
+        await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!,
+            b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        var work = Directory.CreateTempSubdirectory("kubectl-stub-");
+        var kubectl = Path.Combine(work.FullName, "kubectl");
+        File.WriteAllText(kubectl, $"#!/bin/sh\necho \"$@\" > '{work.FullName}/args'\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(kubectl, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        Environment.SetEnvironmentVariable("KUBECTL", kubectl);
+        try
+        {
+            var (exit, output, error) = await RunAsync(ns, "shell", "desktop", "--timeout", "30");
+
+            exit.ShouldBe(0, error);
+            var args = File.ReadAllText(Path.Combine(work.FullName, "args")).Trim();
+            args.ShouldContain($"exec -it -n {ns} desktop-shell-");
+            args.ShouldEndWith("-c build -- chroot /mnt/gentoo /bin/bash --login");
+            var pod = args.Split(' ').Single(a => a.StartsWith("desktop-shell-", StringComparison.Ordinal));
+            output.ShouldContain($"shell pod {pod} stopped");
+            var after = await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!,
+                b => b.Status.CurrentMaintenance is null, "the builder to be free again");
+            after.Status.Phase.ShouldBe("Ready");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("KUBECTL", null);
+            work.Delete(recursive: true);
+        }
+    }
+
+    [TestServerFact]
     public async Task Explain_shows_the_failure_the_numbered_fixes_and_the_excerpt_and_logs_show_the_attempts_log()
     {
         var ns = await cluster.CreateNamespaceAsync();
