@@ -105,6 +105,7 @@ public static class OperatorCommand
         root.Subcommands.Add(GenerateCrdsCommand.Create());
         root.Subcommands.Add(PortageCommands.Classify());
         root.Subcommands.Add(PortageCommands.KernelRequirement());
+        root.Subcommands.Add(BinhostCommand.Create());
         return root;
     }
 

@@ -1,0 +1,140 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Gentoo.Operator.Binhost;
+using Gentoo.Portage.Binhost;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gentoo.Operator.Tests.Binhost;
+
+/// <summary>The binhost over real HTTP on 127.0.0.1, serving a copy of the real Portage PKGDIR fixture.</summary>
+public sealed class BinhostServerTests : IAsyncLifetime
+{
+    private readonly DirectoryInfo pkgdir = Directory.CreateTempSubdirectory("binhost-");
+    private WebApplication app = null!;
+    private HttpClient http = null!;
+    private Uri address = null!;
+
+    public async Task InitializeAsync()
+    {
+        Copy(new DirectoryInfo(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir")), pkgdir);
+        app = BinhostServer.Build(new BinhostOptions(pkgdir.FullName, "plasma-desktop", "127.0.0.1", 0), TimeProvider.System);
+        await app.StartAsync();
+        address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        http = new HttpClient { BaseAddress = address };
+    }
+
+    public async Task DisposeAsync()
+    {
+        http.Dispose();
+        await app.DisposeAsync();
+        pkgdir.Delete(recursive: true);
+    }
+
+    private static void Copy(DirectoryInfo from, DirectoryInfo to)
+    {
+        foreach (var file in from.EnumerateFiles("*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to.FullName, Path.GetRelativePath(from.FullName, file.FullName));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            file.CopyTo(target);
+        }
+    }
+
+    [Fact]
+    public async Task The_index_is_current_after_every_change_and_unchanged_it_answers_not_modified()
+    {
+        var first = await http.GetAsync("/Packages");
+        first.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var index = PackagesIndex.Parse(await first.Content.ReadAsStringAsync());
+        index.Packages.Select(p => p["CPV"]).ShouldBe(["app-misc/greeter-1.0", "app-text/wordcount-0.5-r1", "app-text/wordcount-0.5-r1", "dev-libs/libgreet-2.1", "dev-libs/libkver-0.3"]);
+        var tag = first.Headers.ETag!;
+
+        using var again = new HttpRequestMessage(HttpMethod.Get, "/Packages");
+        again.Headers.IfNoneMatch.Add(tag);
+        (await http.SendAsync(again)).StatusCode.ShouldBe(HttpStatusCode.NotModified);
+
+        File.Delete(Path.Combine(pkgdir.FullName, "app-text", "wordcount", "wordcount-0.5-r1-1.gpkg.tar"));
+        var changed = await http.GetAsync("/Packages");
+        changed.Headers.ETag.ShouldNotBe(tag);
+        PackagesIndex.Parse(await changed.Content.ReadAsStringAsync()).Packages.Count.ShouldBe(4);
+        (await http.GetAsync("/Packages.gz")).StatusCode.ShouldBe(HttpStatusCode.NotFound, "a stale compressed index on disk is never served");
+    }
+
+    [Fact]
+    public async Task Package_files_support_range_conditional_requests_and_head()
+    {
+        const string Path = "/dev-libs/libkver/libkver-0.3-1.gpkg.tar";
+        var whole = await http.GetAsync(Path);
+        whole.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var bytes = await whole.Content.ReadAsByteArrayAsync();
+        whole.Content.Headers.LastModified.ShouldNotBeNull();
+
+        using var range = new HttpRequestMessage(HttpMethod.Get, Path);
+        range.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 109);
+        var partial = await http.SendAsync(range);
+        partial.StatusCode.ShouldBe(HttpStatusCode.PartialContent);
+        (await partial.Content.ReadAsByteArrayAsync()).ShouldBe(bytes[100..110]);
+        partial.Content.Headers.ContentRange!.Length.ShouldBe(bytes.Length);
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, Path);
+        conditional.Headers.IfNoneMatch.Add(whole.Headers.ETag!);
+        (await http.SendAsync(conditional)).StatusCode.ShouldBe(HttpStatusCode.NotModified);
+
+        var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, Path));
+        head.StatusCode.ShouldBe(HttpStatusCode.OK);
+        head.Content.Headers.ContentLength.ShouldBe(bytes.Length);
+        (await head.Content.ReadAsByteArrayAsync()).ShouldBeEmpty();
+    }
+
+    [Theory]
+    [InlineData("/../../../../etc/passwd")]
+    [InlineData("/%2e%2e/%2e%2e/%2e%2e/etc/passwd")]
+    [InlineData("/app-misc/..%2f..%2f..%2fetc%2fpasswd")]
+    [InlineData("/app-misc/%2e%2e/%2e%2e/%2e%2e/etc/passwd")]
+    [InlineData("/outside/hostname")]
+    [InlineData("/escape")]
+    [InlineData("/.hidden")]
+    [InlineData("/app-misc")]
+    public async Task Nothing_outside_the_pkgdir_is_ever_served(string path)
+    {
+        Directory.CreateSymbolicLink(System.IO.Path.Combine(pkgdir.FullName, "outside"), "/etc");
+        File.CreateSymbolicLink(System.IO.Path.Combine(pkgdir.FullName, "escape"), "/etc/passwd");
+        File.WriteAllText(System.IO.Path.Combine(pkgdir.FullName, ".hidden"), "secret");
+
+        var status = await RawStatusAsync(path);
+
+        status.ShouldBeOneOf(400, 404);
+        (await RawStatusAsync("/dev-libs/libkver/libkver-0.3-1.gpkg.tar")).ShouldBe(200, "the same request for a package inside is served");
+    }
+
+    [Fact]
+    public async Task Clients_get_a_ready_binrepos_conf_and_which_packages_need_a_newer_kernel()
+    {
+        var conf = await http.GetStringAsync("/binrepos.conf");
+        conf.ShouldBe($"[plasma-desktop]\npriority = 10\nsync-uri = http://{address.Authority}/\n");
+
+        using var old = JsonDocument.Parse(await http.GetStringAsync("/kernel?notRunningOn=3.10"));
+        old.RootElement.GetProperty("packages").EnumerateArray().Select(p => (p.GetProperty("cpv").GetString(), p.GetProperty("requires").GetString()))
+            .ShouldBe([("dev-libs/libkver-0.3", "3.17.0")]);
+        using var older = JsonDocument.Parse(await http.GetStringAsync("/kernel?notRunningOn=3.1"));
+        older.RootElement.GetProperty("packages").GetArrayLength().ShouldBe(4, "every package with a Linux ABI tag above 3.1 (libgreet has none)");
+        (await http.GetAsync("/kernel?notRunningOn=latest")).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+    }
+
+    /// <summary>The status code for a request line sent as written: HttpClient would normalize the dots away.</summary>
+    private async Task<int> RawStatusAsync(string path)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync(address.Host, address.Port);
+        await using var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {address.Authority}\r\nConnection: close\r\n\r\n"));
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        var statusLine = await reader.ReadLineAsync() ?? "";
+        return int.Parse(statusLine.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
