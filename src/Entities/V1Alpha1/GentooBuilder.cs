@@ -130,6 +130,26 @@ public sealed class GentooBuilderSpec
     /// needs (privileged); narrow it only when the cluster provides those capabilities otherwise.
     /// </summary>
     public V1SecurityContext? SecurityContext { get; set; }
+
+    /// <summary>Serving the binary packages over HTTP to Portage clients.</summary>
+    [DefaultJson("{}")]
+    public BinhostSpec? Binhost { get; set; }
+}
+
+/// <summary>The builder's binhost: a Deployment serving the binpkgs volume read-only, and a Service in front of it.</summary>
+public sealed class BinhostSpec
+{
+    /// <summary>Whether the operator runs the binhost.</summary>
+    [DefaultJson("true")]
+    public bool? Enabled { get; set; }
+
+    /// <summary>The type of the binhost's Service: ClusterIP, NodePort or LoadBalancer.</summary>
+    [DefaultJson("\"ClusterIP\"")]
+    [RegularExpression("^(ClusterIP|NodePort|LoadBalancer)$")]
+    public string? ServiceType { get; set; }
+
+    /// <summary>Compute resources of the binhost container.</summary>
+    public V1ResourceRequirements? Resources { get; set; }
 }
 
 /// <summary>A VolumeSnapshot in the same namespace.</summary>
@@ -309,6 +329,9 @@ public sealed class GentooBuilderStatus : CommonStatus
 
     /// <summary>The last snapshot token acted on (echo of the gentoobuilder.io/snapshot annotation).</summary>
     public string? LastHandledSnapshot { get; set; }
+
+    /// <summary>Where Portage clients find the binhost (its Service), when it runs; GET binrepos.conf there for the client setup.</summary>
+    public string? BinhostUrl { get; set; }
 
     /// <summary>The last shell token acted on (echo of the gentoobuilder.io/shell annotation).</summary>
     public string? LastHandledShell { get; set; }

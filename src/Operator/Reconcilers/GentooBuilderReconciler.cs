@@ -112,6 +112,7 @@ public sealed class GentooBuilderReconciler(
                 Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) ? Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)!.Message : how, b.Metadata.Generation, now);
         }, ct);
 
+        await BinhostAsync(builder, ofBuilder, ct);
         var next = new List<TimeSpan?>
         {
             await MaintenanceAsync(builder, bootstrap, holder, config.Digest, image, now, ct),
@@ -121,6 +122,40 @@ public sealed class GentooBuilderReconciler(
         return next.Where(t => t is not null).Select(t => t!.Value).DefaultIfEmpty(TimeSpan.Zero).Min() is var soonest && soonest > TimeSpan.Zero
             ? ReconcileResult.After(soonest)
             : ReconcileResult.Done;
+    }
+
+    /// <summary>
+    /// Runs the builder's binhost (unless disabled) on the node its pods last used, where a ReadWriteOnce binpkgs
+    /// volume is attached, and records where clients find it.
+    /// </summary>
+    private async Task BinhostAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, CancellationToken ct)
+    {
+        var ns = builder.Namespace();
+        var name = DesiredBinhost.Name(builder.Name());
+        if (builder.Spec.Binhost?.Enabled == false)
+        {
+            await CoreWrites.DeleteIfPresentAsync(() => kube.AppsV1.DeleteNamespacedDeploymentAsync(name, ns, cancellationToken: ct));
+            await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedServiceAsync(name, ns, cancellationToken: ct));
+            await status.UpdateAsync(builder, b => b.Status.BinhostUrl = null, ct);
+            return;
+        }
+
+        var node = ofBuilder.SelectMany(r => r.Status?.Attempts ?? []).Where(a => a.Node is not null).MaxBy(a => a.StartTime ?? DateTime.MinValue)?.Node;
+        var desired = DesiredBinhost.Deployment(builder, settings.OperatorImage, node);
+        var existing = await CoreWrites.ReadDeploymentAsync(kube, ns, name, ct);
+        if (existing is null)
+        {
+            await CoreWrites.CreateIfMissingAsync(() => kube.AppsV1.CreateNamespacedDeploymentAsync(desired, ns, cancellationToken: ct));
+        }
+        else if (DesiredBinhost.Differs(existing, desired))
+        {
+            existing.Spec.Template = desired.Spec.Template;
+            await kube.AppsV1.ReplaceNamespacedDeploymentAsync(existing, name, ns, cancellationToken: ct);
+            log.LogInformation("GentooBuilder {Namespace}/{Name}: binhost moved to node {Node}", ns, builder.Name(), node ?? "(any)");
+        }
+
+        await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAsync(DesiredBinhost.Service(builder), ns, cancellationToken: ct));
+        await status.UpdateAsync(builder, b => b.Status.BinhostUrl = DesiredBinhost.Url(b), ct);
     }
 
     /// <summary>Where the root comes from, or why it cannot be made yet (reason and message for the Ready condition).</summary>

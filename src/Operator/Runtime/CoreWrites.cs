@@ -70,6 +70,30 @@ public static class CoreWrites
         }
     }
 
+    /// <summary>Deletes; a 404 means it was already gone.</summary>
+    public static async Task DeleteIfPresentAsync(Func<Task> delete)
+    {
+        try
+        {
+            await delete();
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    public static async Task<V1Deployment?> ReadDeploymentAsync(IKubernetes kube, string ns, string name, CancellationToken ct)
+    {
+        try
+        {
+            return await kube.AppsV1.ReadNamespacedDeploymentAsync(name, ns, cancellationToken: ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
     public static async Task<V1ConfigMap?> ReadConfigMapAsync(IKubernetes kube, string ns, string name, CancellationToken ct)
     {
         try

@@ -59,6 +59,12 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         }
     }
 
+    private Task<BuildRun> CreateFirefoxRunAsync(string ns) => runs.CreateAsync(new BuildRun
+    {
+        Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
+        Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
+    }, CancellationToken.None);
+
     private Task<LifecycleSession> StartAsync() =>
         LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
 
@@ -103,11 +109,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         root.Spec.DataSource.Name.ShouldBe(snapshotting.Status.Snapshot.Name);
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Name() == DesiredBuilderPods.CopyPodName("desktop"));
 
-        await runs.CreateAsync(new BuildRun
-        {
-            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
-            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
-        }, CancellationToken.None);
+        await CreateFirefoxRunAsync(ns);
         await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
         await WaitForAsync(ns, b => b.Status.LastSuccessfulBuildRun == "firefox", "the builder to record its last successful run");
     }
@@ -146,11 +148,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(podName, ns);
         pod.Spec.Containers[0].Args[0].ShouldBe("update");
 
-        await runs.CreateAsync(new BuildRun
-        {
-            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
-            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
-        }, CancellationToken.None);
+        await CreateFirefoxRunAsync(ns);
         var waiting = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!,
             r => r.Status.Conditions?.Any(c => c.Message?.Contains(podName, StringComparison.Ordinal) == true) == true, "the build to wait for the update");
         waiting.Status.AttemptCount.ShouldBeNull();
@@ -180,11 +178,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await session.CompleteAsync(DesiredBuilderPods.CopyPodName("desktop"), 0, null);
         await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready after the restart");
 
-        await runs.CreateAsync(new BuildRun
-        {
-            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
-            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
-        }, CancellationToken.None);
+        await CreateFirefoxRunAsync(ns);
         await RunningAsync(ns, DesiredBuildPod.PodName("firefox", 1));
         await session.StopControllersAsync();
         await session.StartControllersAsync();
@@ -337,6 +331,34 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
 
         await WaitForAsync(ns, b => b.Status.LastScheduleTime > since.AddMinutes(3), "the schedule to catch up");
         (await runs.ListAsync(ns, CancellationToken.None)).Items.Count.ShouldBe(1, "only the newest missed occurrence runs");
+    }
+
+    [PodDrivingFact]
+    public async Task A_ready_builder_serves_its_packages_from_a_binhost_that_follows_the_node_of_its_builds()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        var ready = await WaitForAsync(ns, b => b.Status.BinhostUrl is not null, "the binhost to be recorded");
+        ready.Status.BinhostUrl.ShouldBe($"http://desktop-binhost.{ns}.svc:80/");
+
+        var deployment = await cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns);
+        var container = deployment.Spec.Template.Spec.Containers.Single();
+        container.Args.ShouldBe(["binhost", "--pkgdir", "/var/cache/binpkgs", "--name", "desktop", "--port", "8080"]);
+        container.VolumeMounts.Single().ReadOnlyProperty.ShouldBe(true);
+        deployment.Spec.Template.Spec.Volumes.Single().PersistentVolumeClaim.ClaimName.ShouldBe("desktop-binpkgs");
+        (await cluster.Kube.CoreV1.ReadNamespacedServiceAsync("desktop-binhost", ns)).Spec.Ports.Single().Port.ShouldBe(80);
+
+        await CreateFirefoxRunAsync(ns);
+        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
+        var node = done.Status.Attempts!.Single().Node!;
+        await Eventually.GetAsync(() => cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns),
+            d => d.Spec.Template.Spec.NodeSelector?.TryGetValue("kubernetes.io/hostname", out var on) == true && on == node, "the binhost to follow the build's node");
+
+        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { binhost = new { enabled = false } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await WaitForAsync(ns, b => b.Status.BinhostUrl is null, "the binhost to be turned off");
+        (await cluster.Kube.AppsV1.ListNamespacedDeploymentAsync(ns)).Items.ShouldBeEmpty();
     }
 
     [PodDrivingFact]
