@@ -1,0 +1,48 @@
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Runtime;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Gentoo.Operator.Reconcilers;
+
+/// <summary>A builder's binhost Deployment and Service, following the node its builds use.</summary>
+public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogger log)
+{
+    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
+
+    /// <summary>
+    /// Runs the builder's binhost (unless disabled) on the node its pods last used, where a ReadWriteOnce binpkgs
+    /// volume is attached, and records where clients find it.
+    /// </summary>
+    public async Task RunAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, CancellationToken ct)
+    {
+        var ns = builder.Namespace();
+        var name = DesiredBinhost.Name(builder.Name());
+        if (builder.Spec.Binhost?.Enabled == false)
+        {
+            await CoreWrites.DeleteIfPresentAsync(() => kube.AppsV1.DeleteNamespacedDeploymentAsync(name, ns, cancellationToken: ct));
+            await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedServiceAsync(name, ns, cancellationToken: ct));
+            await status.UpdateAsync(builder, b => b.Status.BinhostUrl = null, ct);
+            return;
+        }
+
+        var node = ofBuilder.SelectMany(r => r.Status?.Attempts ?? []).Where(a => a.Node is not null).MaxBy(a => a.StartTime ?? DateTime.MinValue)?.Node;
+        var desired = DesiredBinhost.Deployment(builder, settings.OperatorImage, node);
+        var existing = await CoreWrites.ReadDeploymentAsync(kube, ns, name, ct);
+        if (existing is null)
+        {
+            await CoreWrites.CreateIfMissingAsync(() => kube.AppsV1.CreateNamespacedDeploymentAsync(desired, ns, cancellationToken: ct));
+        }
+        else if (DesiredBinhost.Differs(existing, desired))
+        {
+            existing.Spec.Template = desired.Spec.Template;
+            await kube.AppsV1.ReplaceNamespacedDeploymentAsync(existing, name, ns, cancellationToken: ct);
+            log.LogInformation("GentooBuilder {Namespace}/{Name}: binhost moved to node {Node}", ns, builder.Name(), node ?? "(any)");
+        }
+
+        await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAsync(DesiredBinhost.Service(builder), ns, cancellationToken: ct));
+        await status.UpdateAsync(builder, b => b.Status.BinhostUrl = DesiredBinhost.Url(b), ct);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Security.Cryptography;
+using System.Text;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Decisions;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Runtime;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Gentoo.Operator.Reconcilers;
+
+/// <summary>
+/// A builder's maintenance pods: update (on request or a configuration change), sync (interval or schedule) and a
+/// person's shell, one at a time and never during a build; their end is recorded in status and an Event.
+/// </summary>
+public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, PodSettings settings, EventRecorder events, ILogger log)
+{
+    private const string Ready = GentooBuilderReconciler.Ready;
+    private const string Updating = GentooBuilderReconciler.Updating;
+    private const string Syncing = GentooBuilderReconciler.Syncing;
+    private const string Shell = GentooBuilderReconciler.Shell;
+
+    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
+
+    /// <summary>
+    /// Update and sync pods: follows the running one, else starts one when asked (annotation), when the configuration
+    /// changed, or when the sync interval is due; never while a BuildRun holds the builder. Returns when to look again.
+    /// </summary>
+    public async Task<TimeSpan?> RunAsync(
+        GentooBuilder builder, GentooBootstrap? bootstrap, BuildRun? holder, string configDigest, string image, DateTime now, CancellationToken ct)
+    {
+        if (builder.Status.CurrentMaintenance is { } current)
+        {
+            var pod = await CoreWrites.PodOrGoneAsync(kube, pods, builder.Namespace(), current, ct);
+            var verdict = BuildAttempts.Judge(pod);
+            if (verdict.Result is AttemptResult.Pending or AttemptResult.Running)
+            {
+                return null; // the pod's events bring us back
+            }
+
+            var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var s) == true ? s
+                : current.Contains("-shell-", StringComparison.Ordinal) ? "shell" : "update";
+            var message = step == "shell" ? $"the shell pod {current} ended; builds may run again"
+                : verdict.Result == AttemptResult.Succeeded
+                    ? step == "sync" ? "repositories synced" : "repositories synced; the world update preview needs nothing from a person"
+                    : $"{step}: {verdict.Message}";
+            await status.UpdateAsync(builder, b =>
+            {
+                b.Status.CurrentMaintenance = null;
+                b.Status.Phase = Ready;
+                b.Status.LastSyncTime = step == "shell" ? b.Status.LastSyncTime : now;
+                if (step == "update")
+                {
+                    b.Status.LastUpdateTime = now;
+                    b.Status.LastUpdateResult = message.Length > 4096 ? message[..4096] : message;
+                }
+            }, ct);
+            var reason = step switch { "sync" => "Synced", "shell" => "ShellEnded", _ => "Updated" };
+            await events.RecordAsync(builder, verdict.Result == AttemptResult.Succeeded || step == "shell" ? "Normal" : "Warning", reason, message, ct);
+            return null;
+        }
+
+        var shell = builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Shell, out var sh) == true && sh != builder.Status.LastHandledShell ? sh : null;
+        var token = builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Update, out var t) == true && t != builder.Status.LastHandledUpdate ? t : null;
+        var configChanged = builder.Status.ConfigDigest is { } known && known != configDigest;
+        var (syncDue, nextSync) = SyncTimes(builder, now);
+        var what = shell is not null ? "shell" : token is not null || configChanged ? "update" : syncDue ? "sync" : null;
+        if (what is null)
+        {
+            return nextSync;
+        }
+
+        if (holder is not null)
+        {
+            return null; // after the build: the runs' changes bring us back
+        }
+
+        var id = what == "sync" ? now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(what == "shell" ? shell! : (token ?? "") + "/" + configDigest)))[..10];
+        var name = DesiredBuilderPods.MaintenancePodName(builder.Name(), what, id);
+        foreach (var old in pods.OwnedBy(builder.Uid()).Where(p => p.Metadata.Labels?.ContainsKey(DesiredBuilderPods.MaintenanceLabel) == true
+                     && p.Metadata.Labels[DesiredBuilderPods.MaintenanceLabel] != "copy-root" && p.Status?.Phase is "Succeeded" or "Failed"))
+        {
+            await kube.CoreV1.DeleteNamespacedPodAsync(old.Name(), old.Namespace(), cancellationToken: ct); // keep only the newest pod's log
+        }
+
+        // Status first: a BuildRun that looks now sees the builder busy before the pod exists.
+        await status.UpdateAsync(builder, b =>
+        {
+            b.Status.CurrentMaintenance = name;
+            b.Status.Phase = what switch { "sync" => Syncing, "shell" => Shell, _ => Updating };
+            if (what == "shell")
+            {
+                b.Status.LastHandledShell = shell;
+                return; // a person's shell answers no update request and takes in no configuration change
+            }
+
+            b.Status.LastHandledUpdate = token ?? b.Status.LastHandledUpdate;
+            b.Status.ConfigDigest = configDigest;
+        }, ct);
+        await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, image, bootstrap?.Spec.ConfigFrom, settings), ct);
+        log.LogInformation("GentooBuilder {Namespace}/{Name}: {Step} pod {Pod} started ({Why})", builder.Namespace(), builder.Name(), what, name,
+            shell is not null || token is not null ? "requested" : configChanged ? "configuration changed" : "sync interval");
+        return null;
+    }
+
+    private static (bool Due, TimeSpan? Next) SyncTimes(GentooBuilder builder, DateTime now)
+    {
+        var since = builder.Status.LastSyncTime ?? builder.Metadata.CreationTimestamp ?? now;
+        if (builder.Spec.Sync?.Interval is { } interval && Durations.TryParse(interval, out var every))
+        {
+            var due = since + every;
+            return (due <= now, due <= now ? null : due - now);
+        }
+
+        if (builder.Spec.Sync?.Schedule is { } schedule && AutoBuilds.TryParse(new AutoBuild { Schedule = schedule }, out var cron, out var zone, out _))
+        {
+            var times = AutoBuilds.Times(cron, zone, since, now);
+            return (times.Due is not null, times.Next - now);
+        }
+
+        return (false, null);
+    }
+}
