@@ -62,10 +62,18 @@ public static class DesiredBinhost
                                 ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/binrepos.conf", Port = "http" } },
                                 Resources = builder.Spec.Binhost?.Resources,
                                 SecurityContext = new V1SecurityContext { AllowPrivilegeEscalation = false, ReadOnlyRootFilesystem = true, Capabilities = new V1Capabilities { Drop = ["ALL"] } },
-                                VolumeMounts = [new V1VolumeMount { Name = "binpkgs", MountPath = PackageMount, ReadOnlyProperty = true }],
+                                VolumeMounts =
+                                [
+                                    new V1VolumeMount { Name = "binpkgs", MountPath = PackageMount, ReadOnlyProperty = true },
+                                    new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, // .NET's scratch space under a read-only root
+                                ],
                             },
                         ],
-                        Volumes = [PodVolume.Claim("binpkgs", PackageMount, DesiredVolumes.BinpkgsName(builder.Name()), readOnly: true).Source],
+                        Volumes =
+                        [
+                            PodVolume.Claim("binpkgs", PackageMount, DesiredVolumes.BinpkgsName(builder.Name()), readOnly: true).Source,
+                            new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
+                        ],
                     },
                 },
             },

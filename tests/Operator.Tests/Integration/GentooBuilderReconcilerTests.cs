@@ -346,8 +346,8 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         var deployment = await cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns);
         var container = deployment.Spec.Template.Spec.Containers.Single();
         container.Args.ShouldBe(["binhost", "--pkgdir", "/var/cache/binpkgs", "--name", "desktop", "--port", "8080"]);
-        container.VolumeMounts.Single().ReadOnlyProperty.ShouldBe(true);
-        deployment.Spec.Template.Spec.Volumes.Single().PersistentVolumeClaim.ClaimName.ShouldBe("desktop-binpkgs");
+        container.VolumeMounts.Single(m => m.MountPath == "/var/cache/binpkgs").ReadOnlyProperty.ShouldBe(true);
+        deployment.Spec.Template.Spec.Volumes.Single(v => v.PersistentVolumeClaim is not null).PersistentVolumeClaim.ClaimName.ShouldBe("desktop-binpkgs");
         (await cluster.Kube.CoreV1.ReadNamespacedServiceAsync("desktop-binhost", ns)).Spec.Ports.Single().Port.ShouldBe(80);
 
         await CreateFirefoxRunAsync(ns);
