@@ -104,7 +104,7 @@ public static class Controllers
 
     /// <summary>
     /// GentooBuilders, reconciled on their own changes, their pods' and volumes' changes, their bootstrap's changes, and
-    /// their BuildRuns' changes (a run that starts or ends moves the builder's current run, history and snapshots).
+    /// their BuildRuns' phase changes (a run that starts or ends moves the builder's current run, history and snapshots).
     /// </summary>
     public static void AddBuilders(LifecycleContext c)
     {
@@ -116,7 +116,9 @@ public static class Controllers
             .Owns(c.Caches.Pods)
             .Owns(c.Caches.Claims)
             .Watches(c.Caches.Bootstraps, bootstrap => builders.List(bootstrap.Namespace()).Where(b => b.Spec.BootstrapRef?.Name == bootstrap.Name()).Select(ObjectKey.Of))
-            .Watches(c.Caches.Runs, run => [new ObjectKey(run.Namespace(), run.Spec.BuilderRef.Name)]));
+            // A run's progress writes do not concern its builder; its phase changes (start, end) do.
+            .Watches(c.Caches.Runs, run => [new ObjectKey(run.Namespace(), run.Spec.BuilderRef.Name)],
+                change => change.Type != CacheEventType.Updated || change.Old?.Status?.Phase != change.Object.Status?.Phase));
     }
 
     /// <summary>

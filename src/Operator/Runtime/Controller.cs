@@ -83,12 +83,20 @@ public sealed class Controller<T> : IRunnable, IDisposable
         return this;
     }
 
-    /// <summary>Reconciles the keys <paramref name="map"/> names for every change to another kind.</summary>
-    public Controller<T> Watches<TOther>(Informer<TOther> other, Func<TOther, IEnumerable<ObjectKey>> map)
+    /// <summary>
+    /// Reconciles the keys <paramref name="map"/> names for every change to another kind, or only for the changes
+    /// <paramref name="when"/> accepts.
+    /// </summary>
+    public Controller<T> Watches<TOther>(Informer<TOther> other, Func<TOther, IEnumerable<ObjectKey>> map, Func<CacheEvent<TOther>, bool>? when = null)
         where TOther : class, IKubernetesObject<V1ObjectMeta>
     {
         other.AddHandler(change =>
         {
+            if (when is not null && !when(change))
+            {
+                return;
+            }
+
             foreach (var key in map(change.Object))
             {
                 Enqueue(key);
