@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using System.Text;
 using Gentoo.Portage.Binhost;
 using Gentoo.Portage.Kernels;
@@ -40,7 +39,7 @@ public sealed class BinhostContent(string pkgdir, TimeProvider clock)
             var previous = File.Exists(Path.Combine(root, "Packages")) ? SafeParse(Path.Combine(root, "Packages")) : null;
             var text = PackagesIndexBuilder.Build(root, previous, clock.GetUtcNow()).ToString();
             var bytes = Encoding.UTF8.GetBytes(text);
-            index = new ServedIndex(bytes, "\"" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(current)))[..32] + "\"", clock.GetUtcNow());
+            index = new ServedIndex(bytes, "\"" + Desired.Digest.Of(current, 32) + "\"", clock.GetUtcNow());
             fingerprint = current;
             return index;
         }

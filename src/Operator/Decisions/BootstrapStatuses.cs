@@ -137,8 +137,7 @@ public static class BootstrapStatuses
         var status = bootstrap.Status;
         var generation = bootstrap.Metadata.Generation;
         status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.AwaitingOperator);
-        status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Reconciling, reason, message, generation, now);
-        status.Conditions = Conditions.MarkFalse(status.Conditions, ConditionTypes.Ready, reason, message, generation, now);
+        status.Conditions = Conditions.MarkProgressing(status.Conditions, reason, message, generation, now);
     }
 
     private static void MarkCompleted(GentooBootstrap bootstrap, PlannedStep step)

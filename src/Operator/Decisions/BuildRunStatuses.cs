@@ -44,8 +44,7 @@ public static class BuildRunStatuses
         {
             attempt.Outcome = verdict.Result == AttemptResult.Running ? "Running" : "Pending";
             status.Phase = verdict.Result == AttemptResult.Running ? "Running" : "Pending";
-            status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Reconciling, verdict.Reason, verdict.Message, generation, now);
-            status.Conditions = Conditions.MarkFalse(status.Conditions, ConditionTypes.Ready, verdict.Reason, verdict.Message, generation, now);
+            status.Conditions = Conditions.MarkProgressing(status.Conditions, verdict.Reason, verdict.Message, generation, now);
             status.Duration = Duration(status.StartTime.Value, now);
             return NextStep.Wait;
         }

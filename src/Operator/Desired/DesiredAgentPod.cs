@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Portage.Kernels;
 using k8s;
@@ -63,7 +61,7 @@ public static class DesiredAgentPod
             return prefix + suffix;
         }
 
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(prefix)))[..8];
+        var hash = Digest.Of(prefix, 8);
         return prefix[..(63 - suffix.Length - 9)].TrimEnd('-', '.') + "-" + hash + suffix;
     }
 

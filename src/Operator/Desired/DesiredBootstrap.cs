@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gentoo.Entities.V1Alpha1;
@@ -69,7 +67,7 @@ public static class DesiredBootstrap
     public static string Digest(GentooBootstrapSpec spec, PlannedStep step)
     {
         var text = JsonSerializer.Serialize(new { spec.Profile, step.Atoms, step.Use, step.Oneshot, step.EmergeArgs });
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
+        return Desired.Digest.Of(text, 16);
     }
 
     /// <summary>The added one-shot step for a USE change emerge proposed ("=dev-libs/libmarkup-3.0 -doc").</summary>

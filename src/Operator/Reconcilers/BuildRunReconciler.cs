@@ -95,14 +95,13 @@ public sealed class BuildRunReconciler(
                 r.Status.Phase = "Queued";
                 r.Status.WaitingFor = waiting;
                 r.Status.ObservedGeneration = r.Metadata.Generation;
-                r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, Reasons.Queued, waiting, r.Metadata.Generation, now);
-                r.Status.Conditions = Conditions.MarkFalse(r.Status.Conditions, ConditionTypes.Ready, Reasons.Queued, waiting, r.Metadata.Generation, now);
+                r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, Reasons.Queued, waiting, r.Metadata.Generation, now);
             }, ct);
             return ReconcileResult.Done;
         }
 
         var attempt = run.Status.AttemptCount ?? 0;
-        var resume = run.Metadata.Annotations?.TryGetValue(RequestAnnotations.Resume, out var token) == true ? token : null;
+        var resume = RequestTokens.Of(run, RequestAnnotations.Resume);
         var resumed = resume is not null && resume != run.Status.LastHandledResume && run.Status.Phase is "AwaitingOperator" or "Stalled";
         if (attempt == 0 || resumed || run.Status.Phase == "Retrying")
         {
@@ -112,7 +111,7 @@ public sealed class BuildRunReconciler(
             }
 
             IReadOnlyList<ProposedFix> accepted = [];
-            if (resumed && run.Metadata.Annotations?.TryGetValue(RequestAnnotations.AcceptFixes, out var accept) == true)
+            if (resumed && RequestTokens.Of(run, RequestAnnotations.AcceptFixes) is { } accept)
             {
                 if (!FixAcceptance.TrySelect(accept, run.Status.ProposedFixes, out accepted, out var error))
                 {
@@ -286,8 +285,7 @@ public sealed class BuildRunReconciler(
         {
             r.Status.Phase = "Pending";
             r.Status.ObservedGeneration = r.Metadata.Generation;
-            r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, reason, message, r.Metadata.Generation, now);
-            r.Status.Conditions = Conditions.MarkFalse(r.Status.Conditions, ConditionTypes.Ready, reason, message, r.Metadata.Generation, now);
+            r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, reason, message, r.Metadata.Generation, now);
         }, ct);
 
     /// <summary>The backoff doubled per transient failure, from the end of the last attempt.</summary>

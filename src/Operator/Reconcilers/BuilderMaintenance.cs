@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
@@ -61,8 +59,8 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             return null;
         }
 
-        var shell = builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Shell, out var sh) == true && sh != builder.Status.LastHandledShell ? sh : null;
-        var token = builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Update, out var t) == true && t != builder.Status.LastHandledUpdate ? t : null;
+        var shell = RequestTokens.New(builder, RequestAnnotations.Shell, builder.Status.LastHandledShell);
+        var token = RequestTokens.New(builder, RequestAnnotations.Update, builder.Status.LastHandledUpdate);
         var configChanged = builder.Status.ConfigDigest is { } known && known != configDigest;
         var (syncDue, nextSync) = SyncTimes(builder, now);
         var what = shell is not null ? "shell" : token is not null || configChanged ? "update" : syncDue ? "sync" : null;
@@ -77,7 +75,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
         }
 
         var id = what == "sync" ? now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)
-            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(what == "shell" ? shell! : (token ?? "") + "/" + configDigest)))[..10];
+            : Digest.Of(what == "shell" ? shell! : (token ?? "") + "/" + configDigest, 10);
         var name = DesiredBuilderPods.MaintenancePodName(builder.Name(), what, id);
         foreach (var old in pods.OwnedBy(builder.Uid()).Where(p => p.Metadata.Labels?.ContainsKey(DesiredBuilderPods.MaintenanceLabel) == true
                      && p.Metadata.Labels[DesiredBuilderPods.MaintenanceLabel] != "copy-root" && p.Status?.Phase is "Succeeded" or "Failed"))

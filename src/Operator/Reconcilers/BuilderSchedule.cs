@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
@@ -18,10 +16,10 @@ public sealed class BuilderSchedule(IKubernetes kube, EventRecorder events)
     /// <summary>Creates the due scheduled BuildRun (unless one is open: no overlap), prunes the history; returns when the next is due.</summary>
     public async Task<TimeSpan?> RunAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, BuildRun? holder, DateTime now, CancellationToken ct)
     {
-        if (builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Rebuild, out var rebuild) == true && rebuild != builder.Status.LastHandledRebuild)
+        if (RequestTokens.New(builder, RequestAnnotations.Rebuild, builder.Status.LastHandledRebuild) is { } rebuild)
         {
             // A rebuild now: the autoBuild packages (or @world), queued behind any open run like every other.
-            var id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(rebuild)))[..8];
+            var id = Digest.Of(rebuild, 8);
             var run = ScheduledRun(builder, builder.Spec.AutoBuild ?? new AutoBuild(), now);
             run.Metadata.Name = DesiredAgentPod.Name(builder.Name(), "rebuild-" + id);
             run.Metadata.Labels.Remove(AutoBuilds.ScheduledByLabel);

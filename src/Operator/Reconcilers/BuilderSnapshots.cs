@@ -1,6 +1,5 @@
-using System.Security.Cryptography;
-using System.Text;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Runtime;
 using Gentoo.Operator.Storage;
@@ -22,7 +21,7 @@ public sealed class BuilderSnapshots(IKubernetes kube, ICache<V1PersistentVolume
     /// </summary>
     public async Task<TimeSpan?> RunAsync(GentooBuilder builder, BuildRun? newSuccess, DateTime now, CancellationToken ct)
     {
-        var token = builder.Metadata.Annotations?.TryGetValue(RequestAnnotations.Snapshot, out var t) == true && t != builder.Status.LastHandledSnapshot ? t : null;
+        var token = RequestTokens.New(builder, RequestAnnotations.Snapshot, builder.Status.LastHandledSnapshot);
         var onSuccess = builder.Spec.Snapshots?.OnSuccess == true && newSuccess is not null;
         var waiting = builder.Status.Snapshots?.Any(s => s.ReadyToUse != true) == true;
         if (!onSuccess && token is null && !waiting)
@@ -37,7 +36,7 @@ public sealed class BuilderSnapshots(IKubernetes kube, ICache<V1PersistentVolume
             var claim = claims.Get(new ObjectKey(ns, root)) ?? await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(root, ns, cancellationToken: ct);
             var choice = await SnapshotSupport.DiscoverAsync(kube, builder.Spec.Storage?.VolumeSnapshotClassName, claim, ct);
             var name = token is not null
-                ? DesiredAgentPod.Name(builder.Name(), "snapshot-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)))[..8])
+                ? DesiredAgentPod.Name(builder.Name(), "snapshot-" + Digest.Of(token, 8))
                 : DesiredAgentPod.Name(newSuccess!.Name(), "root");
             if (choice.CanSnapshot)
             {

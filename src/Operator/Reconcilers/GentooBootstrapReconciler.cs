@@ -62,8 +62,8 @@ public sealed class GentooBootstrapReconciler(
             return await FollowAttemptAsync(bootstrap, attempt, now, ct);
         }
 
-        var rerun = Token(bootstrap, RequestAnnotations.Rerun) is { } r && r != state.LastHandledRerun ? r : null;
-        var resume = Token(bootstrap, RequestAnnotations.Resume) is { } t && t != state.LastHandledResume && state.Phase == BootstrapStatuses.AwaitingOperator ? t : null;
+        var rerun = RequestTokens.New(bootstrap, RequestAnnotations.Rerun, state.LastHandledRerun);
+        var resume = state.Phase == BootstrapStatuses.AwaitingOperator ? RequestTokens.New(bootstrap, RequestAnnotations.Resume, state.LastHandledResume) : null;
         if (attempt == 0 || state.ObservedGeneration != bootstrap.Metadata.Generation || rerun is not null || resume is not null)
         {
             return await StartAttemptAsync(bootstrap, rerun, resume, now, ct);
@@ -224,7 +224,4 @@ public sealed class GentooBootstrapReconciler(
 
     private TimeSpan? RetryDue(GentooBootstrap bootstrap, DateTime now) =>
         Conditions.Find(bootstrap.Status.Conditions, ConditionTypes.Ready)?.LastTransitionTime is { } since ? since + retry - now : null;
-
-    private static string? Token(GentooBootstrap bootstrap, string annotation) =>
-        bootstrap.Metadata.Annotations?.TryGetValue(annotation, out var token) == true ? token : null;
 }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
@@ -212,7 +210,7 @@ public sealed class GentooBuilderReconciler(
         // Git sources count by what they name: a new ref or path is a configuration change too.
         var git = DesiredGitConfig.Sources(bootstrap?.Spec.ConfigFrom).Select(g => $"git\0{g.Url}\0{g.Ref}\0{g.Path}\0");
         var text = string.Concat(data.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "\0" + p.Value + "\0").Concat(git));
-        return new BuilderConfig(data, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16], null);
+        return new BuilderConfig(data, Digest.Of(text, 16), null);
     }
 
     /// <summary>The highest kernel the bootstrap's and the builds' binaries need (with kernelFromBinaries).</summary>
@@ -237,8 +235,9 @@ public sealed class GentooBuilderReconciler(
             b.Status.Phase = "Pending";
             b.Status.ObservedGeneration = b.Metadata.Generation;
             b.Status.Conditions = stalled
-                ? Conditions.MarkTrue(Conditions.Remove(b.Status.Conditions, ConditionTypes.Reconciling), ConditionTypes.Stalled, reason, message, b.Metadata.Generation, now)
-                : Conditions.MarkTrue(Conditions.Remove(b.Status.Conditions, ConditionTypes.Stalled), ConditionTypes.Reconciling, reason, message, b.Metadata.Generation, now);
-            b.Status.Conditions = Conditions.MarkFalse(b.Status.Conditions, ConditionTypes.Ready, reason, message, b.Metadata.Generation, now);
+                ? Conditions.MarkFalse(
+                    Conditions.MarkTrue(Conditions.Remove(b.Status.Conditions, ConditionTypes.Reconciling), ConditionTypes.Stalled, reason, message, b.Metadata.Generation, now),
+                    ConditionTypes.Ready, reason, message, b.Metadata.Generation, now)
+                : Conditions.MarkProgressing(Conditions.Remove(b.Status.Conditions, ConditionTypes.Stalled), reason, message, b.Metadata.Generation, now);
         }, ct);
 }

@@ -42,6 +42,10 @@ public static class Conditions
     public static IList<V1Condition> MarkFalse(IList<V1Condition>? conditions, string type, string reason, string message, long? generation, DateTime now) =>
         Set(conditions, type, false, reason, message, generation, now);
 
+    /// <summary>Work under way: Reconciling=True and Ready=False, with the same reason and message.</summary>
+    public static IList<V1Condition> MarkProgressing(IList<V1Condition>? conditions, string reason, string message, long? generation, DateTime now) =>
+        MarkFalse(MarkTrue(conditions, "Reconciling", reason, message, generation, now), "Ready", reason, message, generation, now);
+
     /// <summary>Removes a condition; Reconciling, Stalled and AwaitingOperator exist only while true.</summary>
     public static IList<V1Condition> Remove(IList<V1Condition>? conditions, string type)
     {

@@ -53,22 +53,10 @@ public static class CoreWrites
     /// The pod from the cache, else from the API server (a pod created a moment ago may not have reached the cache);
     /// when neither has it, a stand-in saying it was deleted, which judges as an interrupted attempt.
     /// </summary>
-    public static async Task<V1Pod> PodOrGoneAsync(IKubernetes kube, ICache<V1Pod> pods, string ns, string name, CancellationToken ct)
-    {
-        if (pods.Get(new ObjectKey(ns, name)) is { } cached)
-        {
-            return cached;
-        }
-
-        try
-        {
-            return await kube.CoreV1.ReadNamespacedPodAsync(name, ns, cancellationToken: ct);
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
-        {
-            return new V1Pod { Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
-        }
-    }
+    public static async Task<V1Pod> PodOrGoneAsync(IKubernetes kube, ICache<V1Pod> pods, string ns, string name, CancellationToken ct) =>
+        pods.Get(new ObjectKey(ns, name))
+        ?? await ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPodAsync(name, ns, cancellationToken: ct))
+        ?? new V1Pod { Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
 
     /// <summary>Deletes; a 404 means it was already gone.</summary>
     public static async Task DeleteIfPresentAsync(Func<Task> delete)
@@ -82,23 +70,19 @@ public static class CoreWrites
         }
     }
 
-    public static async Task<V1Deployment?> ReadDeploymentAsync(IKubernetes kube, string ns, string name, CancellationToken ct)
-    {
-        try
-        {
-            return await kube.AppsV1.ReadNamespacedDeploymentAsync(name, ns, cancellationToken: ct);
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
-        {
-            return null;
-        }
-    }
+    public static Task<V1Deployment?> ReadDeploymentAsync(IKubernetes kube, string ns, string name, CancellationToken ct) =>
+        ReadOrNullAsync(() => kube.AppsV1.ReadNamespacedDeploymentAsync(name, ns, cancellationToken: ct));
 
-    public static async Task<V1ConfigMap?> ReadConfigMapAsync(IKubernetes kube, string ns, string name, CancellationToken ct)
+    public static Task<V1ConfigMap?> ReadConfigMapAsync(IKubernetes kube, string ns, string name, CancellationToken ct) =>
+        ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedConfigMapAsync(name, ns, cancellationToken: ct));
+
+    /// <summary>The answer of <paramref name="read"/>, or null when the API server says 404 Not Found.</summary>
+    public static async Task<T?> ReadOrNullAsync<T>(Func<Task<T>> read)
+        where T : class
     {
         try
         {
-            return await kube.CoreV1.ReadNamespacedConfigMapAsync(name, ns, cancellationToken: ct);
+            return await read();
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {

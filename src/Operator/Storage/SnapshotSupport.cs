@@ -1,7 +1,5 @@
-using System.Net;
 using Gentoo.Operator.Runtime;
 using k8s;
-using k8s.Autorest;
 using k8s.Models;
 
 namespace Gentoo.Operator.Storage;
@@ -58,14 +56,7 @@ public static class SnapshotSupport
         }
         else
         {
-            try
-            {
-                storage = await kube.StorageV1.ReadStorageClassAsync(name, cancellationToken: ct);
-            }
-            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
-            {
-                storage = null;
-            }
+            storage = await CoreWrites.ReadOrNullAsync(() => kube.StorageV1.ReadStorageClassAsync(name, cancellationToken: ct));
         }
 
         return Choose(requestedClass, storage?.Metadata.Name ?? name, storage?.Provisioner, classes);
