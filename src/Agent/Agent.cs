@@ -38,6 +38,10 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         {
             gentoo.EnsurePopulated(options.Source);
             gentoo.Mount(new RootVolumes(options.Binpkgs, options.Distfiles, options.Repos));
+            if (options.SigningKey is not null)
+            {
+                gentoo.MountPrivate(Path.GetDirectoryName(BinpkgSigning.HomeInRoot)!.TrimStart('/'));
+            }
         }
 
         if (options.ConfigDirectory is not null || options.ConfigTrees.Count > 0)
@@ -96,7 +100,55 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             return failed;
         }
 
-        return await EmergeAsync(EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)), stop);
+        BinpkgSigning? signing = null;
+        if (options.SigningKey is { } keyFile)
+        {
+            signing = BinpkgSigning.For(keyFile);
+            if (await ImportSigningKeyAsync(keyFile, signing, stop) is { } importFailed)
+            {
+                return importFailed;
+            }
+        }
+
+        return await EmergeAsync(EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)), stop, signing);
+    }
+
+    /// <summary>Imports the signing key into the in-memory GNUPGHOME emerge signs from; null when that worked.</summary>
+    private async Task<(int ExitCode, AgentReport Report)?> ImportSigningKeyAsync(string keyFile, BinpkgSigning signing, CancellationToken stop)
+    {
+        var home = Path.Combine(options.Root, BinpkgSigning.HomeInRoot.TrimStart('/'));
+        Directory.CreateDirectory(home);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // gpg refuses a home others can read
+        }
+
+        Directory.CreateDirectory(Path.Combine(options.Root, "run", "lock")); // Portage's signing command takes its lock there
+        var import = Path.Combine(home, BinpkgSigning.ImportFile);
+        File.Copy(keyFile, import, overwrite: true);
+        CommandResult result;
+        try
+        {
+            result = await RunInRootAsync(options.Gpg, BinpkgSigning.ImportArguments(), classifier: null, stop);
+        }
+        finally
+        {
+            File.Delete(import);
+        }
+
+        if (result.ExitCode == 0 && !result.Interrupted)
+        {
+            Say($">>> gentoo-builder: signing binary packages with key 0x{signing.Fingerprint}");
+            return null;
+        }
+
+        return (result.Interrupted ? ExitCodes.Transient : ExitCodes.NeedsOperator, new AgentReport
+        {
+            Step = options.Step,
+            Result = result.Interrupted ? "transient" : "needs-operator",
+            Outcome = result.Interrupted ? "interrupted" : "signing-key-import-failed",
+            Error = $"gpg --import of the signing key exited {result.ExitCode}; see {LogPath}",
+        });
     }
 
     /// <summary>The ordered steps that break bootstrap cycles, each with its temporary USE, then the check.</summary>
@@ -156,7 +208,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         return Done("success");
     }
 
-    private async Task<(int ExitCode, AgentReport Report)> EmergeAsync(IReadOnlyList<string> args, CancellationToken stop)
+    private async Task<(int ExitCode, AgentReport Report)> EmergeAsync(IReadOnlyList<string> args, CancellationToken stop, BinpkgSigning? signing = null)
     {
         var classifier = new EmergeClassifier();
         var observability = ObservabilitySnapshots.Supported(options.Root);
@@ -185,7 +237,9 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         };
         using var polling = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var poll = observability ? PollSnapshotsAsync(Publish, polling.Token) : Task.CompletedTask;
-        var environment = observability ? EmergeInvocation.Environment(options.Cpus).Append(new("FEATURES", "observability")).ToDictionary() : null;
+        string[] features = observability ? ["observability"] : [];
+        IEnumerable<KeyValuePair<string, string>> added = signing?.Environment(features) ?? (features.Length > 0 ? [new("FEATURES", string.Join(' ', features))] : []);
+        var environment = EmergeInvocation.Environment(options.Cpus).Concat(added).ToDictionary();
         var result = await RunInRootAsync(options.Emerge, args, classifier, stop, environment);
         await polling.CancelAsync();
         await poll;

@@ -42,6 +42,9 @@ public sealed record AgentOptions
     /// <summary>The emaint executable, as seen from inside the root.</summary>
     public string Emaint { get; init; } = "/usr/sbin/emaint";
 
+    /// <summary>The gpg executable, as seen from inside the root.</summary>
+    public string Gpg { get; init; } = "/usr/bin/gpg";
+
     /// <summary>The bootstrap plan (bootstrap.json of the mounted ConfigMap).</summary>
     public string? Plan { get; init; }
 
@@ -55,6 +58,9 @@ public sealed record AgentOptions
     public bool Sync { get; init; }
 
     public int? Cpus { get; init; }
+
+    /// <summary>For build: the armored OpenPGP secret key binary packages are signed with (a mounted Secret).</summary>
+    public string? SigningKey { get; init; }
 
     /// <summary>Where the compact report goes (the container's terminationMessagePath).</summary>
     public string TerminationLog { get; init; } = "/dev/termination-log";
@@ -97,6 +103,7 @@ public sealed record AgentOptions
                 "--keep-going" => options with { KeepGoing = true },
                 "--sync" => options with { Sync = true },
                 "--cpus" => options with { Cpus = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var cpus) && cpus > 0 ? cpus : throw new UsageException($"--cpus {args[i]}: expected a whole number of CPUs above 0") },
+                "--signing-key" => options with { SigningKey = Value() },
                 "--termination-log" => options with { TerminationLog = Value() },
                 "--grace-period" => options with { GracePeriod = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) ? TimeSpan.FromSeconds(seconds) : throw new UsageException($"--grace-period {args[i]}: expected seconds") },
                 _ => throw new UsageException($"unknown argument '{name}'"),

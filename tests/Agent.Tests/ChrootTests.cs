@@ -74,7 +74,7 @@ public sealed class ChrootTests : IDisposable
         var bin = Path.Combine(Stage3, "bin");
         Directory.CreateDirectory(bin);
         File.Copy("/bin/busybox", Path.Combine(bin, "busybox"));
-        foreach (var applet in new[] { "sh", "cat", "ls", "mkdir", "cp", "sleep", "echo", "true" })
+        foreach (var applet in new[] { "sh", "cat", "ls", "mkdir", "cp", "sleep", "echo", "true", "env", "grep" })
         {
             File.CreateSymbolicLink(Path.Combine(bin, applet), "busybox");
         }
@@ -114,9 +114,9 @@ public sealed class ChrootTests : IDisposable
         exit 0
         """;
 
-    private async Task<(int ExitCode, Reports.AgentReport Report, string Console)> BuildAsync(CancellationToken stop = default)
+    private async Task<(int ExitCode, Reports.AgentReport Report, string Console)> BuildAsync(CancellationToken stop = default, params string[] more)
     {
-        var options = AgentOptions.Parse(["build", "--root", Root, "--source", Stage3, "--binpkgs", Binpkgs, "--package", "@world", "--grace-period", "10"]);
+        var options = AgentOptions.Parse(["build", "--root", Root, "--source", Stage3, "--binpkgs", Binpkgs, "--package", "@world", "--grace-period", "10", .. more]);
         using var console = new MemoryStream();
         var (exitCode, report) = await new BuilderAgent(options, console, TimeProvider.System).RunAsync(stop);
         return (exitCode, report, Encoding.UTF8.GetString(console.ToArray()));
@@ -137,6 +137,51 @@ public sealed class ChrootTests : IDisposable
         report.Outcome.ShouldBe("success");
         report.PackagesMerged.ShouldBe(4);
         report.RequiredKernel.ShouldBe("3.17.0");
+        File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
+    }
+
+    [ChrootFact]
+    public async Task A_signing_build_imports_the_key_into_a_memory_home_and_asks_emerge_to_sign_with_it()
+    {
+        MakeStage3(ReplayingEmerge.Replace("echo \"$*\" > /var/tmp/emerge.args", "echo \"$*\" > /var/tmp/emerge.args\nenv > /var/tmp/emerge.env", StringComparison.Ordinal));
+        // A stand-in gpg: records what it was asked, whether the key was there to import, and where its home lived.
+        var gpg = Path.Combine(Stage3, "usr", "bin", "gpg");
+        File.WriteAllText(gpg, """
+            #!/bin/sh
+            echo "$*" > /var/tmp/gpg.args
+            grep -q "BEGIN PGP PRIVATE KEY BLOCK" "$5" && echo present > /var/tmp/gpg.key
+            grep " /run/gentoo-builder " /proc/mounts > /var/tmp/gpg.mount
+            exit 0
+            """.ReplaceLineEndings("\n"));
+        File.SetUnixFileMode(gpg, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var fingerprint = File.ReadAllText(Fixtures.PathOf("signing", "ed25519.fingerprint")).Trim();
+
+        var (exitCode, _, console) = await BuildAsync(default, "--signing-key", Fixtures.PathOf("signing", "ed25519-unprotected.asc"));
+
+        exitCode.ShouldBe(ExitCodes.Success, console);
+        var tmp = Path.Combine(Root, "var", "tmp");
+        File.ReadAllText(Path.Combine(tmp, "gpg.args")).Trim().ShouldBe("--homedir /run/gentoo-builder/gnupg --batch --import /run/gentoo-builder/gnupg/import.asc");
+        File.ReadAllText(Path.Combine(tmp, "gpg.key")).Trim().ShouldBe("present");
+        File.ReadAllText(Path.Combine(tmp, "gpg.mount")).ShouldContain("tmpfs");
+        var environment = File.ReadAllLines(Path.Combine(tmp, "emerge.env"));
+        environment.ShouldContain("FEATURES=binpkg-signing");
+        environment.ShouldContain("BINPKG_FORMAT=gpkg");
+        environment.ShouldContain("BINPKG_GPG_SIGNING_GPG_HOME=/run/gentoo-builder/gnupg");
+        environment.ShouldContain($"BINPKG_GPG_SIGNING_KEY=0x{fingerprint}");
+        Directory.EnumerateFileSystemEntries(Path.Combine(Root, "run", "gentoo-builder")).ShouldBeEmpty("the key's home was in memory, not on the root volume");
+        File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
+    }
+
+    [ChrootFact]
+    public async Task A_signing_key_gpg_cannot_use_unattended_stops_the_build_before_emerge_naming_the_argument()
+    {
+        MakeStage3(ReplayingEmerge);
+
+        var error = await Should.ThrowAsync<UsageException>(() => BuildAsync(default, "--signing-key", Fixtures.PathOf("signing", "rsa-protected.asc")));
+
+        error.Message.ShouldContain("--signing-key");
+        error.Message.ShouldContain("passphrase");
+        File.Exists(Path.Combine(Root, "var", "tmp", "emerge.args")).ShouldBeFalse();
         File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
     }
 

@@ -82,6 +82,16 @@ public sealed class GentooRoot(string root, Action<string> say) : IDisposable
         }
     }
 
+    /// <summary>
+    /// A memory-backed directory in the root that only root can enter, gone when the pod ends: for what must never
+    /// reach the root volume (and so its snapshots), such as the signing key.
+    /// </summary>
+    public string MountPrivate(string target)
+    {
+        Bind("tmpfs", target, ["-t", "tmpfs", "-o", "mode=0700", "tmpfs"]);
+        return System.IO.Path.Combine(Path, target);
+    }
+
     private void Bind(string source, string target, string[] how)
     {
         var path = System.IO.Path.Combine(Path, target);

@@ -281,6 +281,8 @@ public static class Reasons
     public const string NoNodeWithRequiredKernel = "NoNodeWithRequiredKernel";
     public const string SnapshotNotReady = "SnapshotNotReady";
     public const string Suspended = "Suspended";
+    public const string SigningKeyMissing = "SigningKeyMissing";
+    public const string SigningKeyInvalid = "SigningKeyInvalid";
 }
 
 /// <summary>Status fields shared by every kind.</summary>

@@ -134,6 +134,45 @@ public sealed class GentooBuilderSpec
     /// <summary>Serving the binary packages over HTTP to Portage clients.</summary>
     [DefaultJson("{}")]
     public BinhostSpec? Binhost { get; set; }
+
+    /// <summary>
+    /// How binary packages are signed (FEATURES=binpkg-signing): Portage 3.0.78 and later verify what they fetch
+    /// by default. Empty signs with a key the operator makes in the Secret NAME-signing-key.
+    /// </summary>
+    [DefaultJson("{}")]
+    public SigningSpec? Signing { get; set; }
+}
+
+/// <summary>The key builds sign binary packages with, or the explicit choice not to sign.</summary>
+[CelRule("!(has(self.keySecretRef) && has(self.unsigned) && self.unsigned)", "set spec.signing.keySecretRef or spec.signing.unsigned: true, not both")]
+public sealed class SigningSpec
+{
+    /// <summary>
+    /// A Secret holding an unprotected OpenPGP secret key (gpg --armor --export-secret-keys). Empty: the operator
+    /// makes a key in the Secret NAME-signing-key on first use and keeps it when the builder is deleted, since
+    /// clients trust it.
+    /// </summary>
+    public SecretKeyReference? KeySecretRef { get; set; }
+
+    /// <summary>Build and serve unsigned packages; clients then need verify-signature = false, which the served binrepos.conf says.</summary>
+    [DefaultJson("false")]
+    public bool? Unsigned { get; set; }
+}
+
+/// <summary>A key of a Secret in the same namespace.</summary>
+public sealed class SecretKeyReference
+{
+    /// <summary>Name of the Secret.</summary>
+    [Required]
+    [MaxLength(253)]
+    [RegularExpression(Patterns.ObjectName)]
+    public string Name { get; set; } = "";
+
+    /// <summary>The key within the Secret's data.</summary>
+    [DefaultJson("\"signing.asc\"")]
+    [MaxLength(253)]
+    [RegularExpression("^[-._a-zA-Z0-9]+$")]
+    public string? Key { get; set; }
 }
 
 /// <summary>The builder's binhost: a Deployment serving the binpkgs volume read-only, and a Service in front of it.</summary>
@@ -332,6 +371,9 @@ public sealed class GentooBuilderStatus : CommonStatus
 
     /// <summary>Where Portage clients find the binhost (its Service), when it runs; GET binrepos.conf there for the client setup.</summary>
     public string? BinhostUrl { get; set; }
+
+    /// <summary>The fingerprint of the key builds sign with; clients trust this key (the binhost's /client-setup.sh).</summary>
+    public string? SigningKeyFingerprint { get; set; }
 
     /// <summary>The last shell token acted on (echo of the gentoobuilder.io/shell annotation).</summary>
     public string? LastHandledShell { get; set; }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gentoo.Portage.Kernels;
+using Gentoo.Portage.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,8 +8,11 @@ using Microsoft.Net.Http.Headers;
 
 namespace Gentoo.Operator.Binhost;
 
-/// <summary>How a binhost serves: its PKGDIR, name (the binrepos.conf section), address and port.</summary>
-public sealed record BinhostOptions(string PackageDirectory, string Name, string BindAddress = "0.0.0.0", int Port = 8080);
+/// <summary>
+/// How a binhost serves: its PKGDIR, name (the binrepos.conf section), address and port, and the public key its
+/// packages are signed with (none: they are not signed).
+/// </summary>
+public sealed record BinhostOptions(string PackageDirectory, string Name, string BindAddress = "0.0.0.0", int Port = 8080, string? PublicKeyPath = null);
 
 /// <summary>
 /// The binhost's HTTP surface: GET and HEAD of every package file (Range, ETag/If-None-Match, Last-Modified, all
@@ -30,8 +34,20 @@ public static class BinhostServer
             var index = content.Index();
             return Results.Bytes(index.Content, "text/plain; charset=utf-8", lastModified: index.LastModified, entityTag: new EntityTagHeaderValue(index.ETag));
         });
+        var signed = options.PublicKeyPath is not null;
+        static string Url(HttpRequest request) => $"{request.Scheme}://{request.Host}/";
         app.MapMethods("/binrepos.conf", ["GET", "HEAD"], (HttpRequest request) =>
-            Results.Text($"[{options.Name}]\npriority = 10\nsync-uri = {request.Scheme}://{request.Host}/\n", "text/plain; charset=utf-8"));
+            Results.Text(ClientSetup.BinreposConf(options.Name, Url(request), signed), "text/plain; charset=utf-8"));
+        app.MapMethods("/signing-key.asc", ["GET", "HEAD"], () => PublicKey(options) switch
+        {
+            { Error: { } error } => error,
+            var key => Results.Text(key.Armored!, "application/pgp-keys"),
+        });
+        app.MapMethods("/client-setup.sh", ["GET", "HEAD"], (HttpRequest request) => PublicKey(options) switch
+        {
+            { Error: { } error } when signed => error,
+            var key => Results.Text(ClientSetup.Script(options.Name, Url(request), key.Armored, key.Fingerprint), "text/x-shellscript; charset=utf-8"),
+        });
         app.MapGet("/kernel", (string? notRunningOn) =>
         {
             if (!KernelVersion.TryParse(notRunningOn, out var kernel))
@@ -52,6 +68,25 @@ public static class BinhostServer
             return Results.File(file.FullName, ContentType(file.Name), lastModified: file.LastWriteTimeUtc, entityTag: tag, enableRangeProcessing: true);
         });
         return app;
+    }
+
+    /// <summary>The public key, read on each request so that a rotated key (an updated ConfigMap) is served at once.</summary>
+    private static (string? Armored, string? Fingerprint, IResult? Error) PublicKey(BinhostOptions options)
+    {
+        if (options.PublicKeyPath is null)
+        {
+            return (null, null, Results.NotFound(new { error = "this binhost serves unsigned packages (spec.signing.unsigned: true); clients use verify-signature = false" }));
+        }
+
+        try
+        {
+            var bytes = File.ReadAllBytes(options.PublicKeyPath);
+            return (System.Text.Encoding.ASCII.GetString(bytes), SigningKey.PublicFingerprint(bytes), null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SigningKeyException)
+        {
+            return (null, null, Results.Problem($"the signing key {options.PublicKeyPath} cannot be read: {e.Message}", statusCode: 503));
+        }
     }
 
     private static string ContentType(string name) =>

@@ -12,7 +12,8 @@ public static class BinhostCommand
         var name = new Option<string>("--name") { Description = "The binrepos.conf section name (default: gentoo-builder)", DefaultValueFactory = _ => "gentoo-builder" };
         var port = new Option<int>("--port") { Description = "The port to listen on", DefaultValueFactory = _ => 8080 };
         var bind = new Option<string>("--bind-address") { Description = "The address to listen on", DefaultValueFactory = _ => "0.0.0.0" };
-        var command = new Command("binhost", "Serve binary packages over HTTP with a current Packages index") { pkgdir, name, port, bind };
+        var key = new Option<FileInfo?>("--signing-key") { Description = "The armored public key the packages are signed with; without it they are served as unsigned" };
+        var command = new Command("binhost", "Serve binary packages over HTTP with a current Packages index") { pkgdir, name, port, bind, key };
         command.SetAction(async (result, ct) =>
         {
             var directory = result.GetValue(pkgdir)!;
@@ -22,7 +23,7 @@ public static class BinhostCommand
                 return 2;
             }
 
-            await using var app = BinhostServer.Build(new BinhostOptions(directory.FullName, result.GetValue(name)!, result.GetValue(bind)!, result.GetValue(port)), TimeProvider.System);
+            await using var app = BinhostServer.Build(new BinhostOptions(directory.FullName, result.GetValue(name)!, result.GetValue(bind)!, result.GetValue(port), result.GetValue(key)?.FullName), TimeProvider.System);
             await app.RunAsync(ct);
             return 0;
         });

@@ -30,6 +30,7 @@ public static class DesiredBinhost
     public static V1Deployment Deployment(GentooBuilder builder, string operatorImage, string? node)
     {
         var labels = Labels(builder);
+        var signed = DesiredSigning.Signed(builder);
         return new V1Deployment
         {
             ApiVersion = "apps/v1",
@@ -57,7 +58,11 @@ public static class DesiredBinhost
                             {
                                 Name = Component,
                                 Image = operatorImage,
-                                Args = ["binhost", "--pkgdir", PackageMount, "--name", builder.Name(), "--port", ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+                                Args =
+                                [
+                                    "binhost", "--pkgdir", PackageMount, "--name", builder.Name(), "--port", ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                                    .. signed ? ["--signing-key", $"{DesiredSigning.PublicKeyMount}/{DesiredSigning.PublicKey}"] : Array.Empty<string>(),
+                                ],
                                 Ports = [new V1ContainerPort { Name = "http", ContainerPort = ContainerPort }],
                                 ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/binrepos.conf", Port = "http" } },
                                 Resources = builder.Spec.Binhost?.Resources,
@@ -66,6 +71,7 @@ public static class DesiredBinhost
                                 [
                                     new V1VolumeMount { Name = "binpkgs", MountPath = PackageMount, ReadOnlyProperty = true },
                                     new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, // .NET's scratch space under a read-only root
+                                    .. signed ? [new V1VolumeMount { Name = "signing", MountPath = DesiredSigning.PublicKeyMount, ReadOnlyProperty = true }] : Array.Empty<V1VolumeMount>(),
                                 ],
                             },
                         ],
@@ -73,6 +79,8 @@ public static class DesiredBinhost
                         [
                             PodVolume.Claim("binpkgs", PackageMount, DesiredVolumes.BinpkgsName(builder.Name()), readOnly: true).Source,
                             new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
+                            // The public half only: the secret key never leaves the build pods.
+                            .. signed ? [new V1Volume { Name = "signing", ConfigMap = new V1ConfigMapVolumeSource { Name = DesiredSigning.PublicConfigMapName(builder.Name()) } }] : Array.Empty<V1Volume>(),
                         ],
                     },
                 },

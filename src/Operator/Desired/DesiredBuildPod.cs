@@ -49,7 +49,9 @@ public static class DesiredBuildPod
             [BuildRunLabel] = run.Name(),
             [AttemptLabel] = attempt.ToString(CultureInfo.InvariantCulture),
         };
+        more.AddRange(DesiredSigning.KeyArguments(builder));
+        IReadOnlyList<PodVolume> volumes = DesiredSigning.KeyVolume(builder) is { } key ? [.. DesiredBuilderPods.Volumes(builder), key] : DesiredBuilderPods.Volumes(builder);
         return DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel, configFrom),
-            DesiredBuilderPods.Arguments("build", builder, settings, [.. more]), DesiredBuilderPods.Volumes(builder), settings);
+            DesiredBuilderPods.Arguments("build", builder, settings, [.. more]), volumes, settings);
     }
 }

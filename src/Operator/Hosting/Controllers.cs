@@ -2,6 +2,7 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Reconcilers;
 using Gentoo.Operator.Runtime;
+using Gentoo.Portage.Signing;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,6 +22,12 @@ public sealed record LifecycleSettings(PodSettings Pods)
     public TimeSpan? SnapshotPoll { get; init; }
 
     public TimeSpan? AutoBuildPoll { get; init; }
+
+    /// <summary>How soon a builder whose signing key is missing or unusable looks at its Secret again (Secrets are not watched).</summary>
+    public TimeSpan? SigningKeyPoll { get; init; }
+
+    /// <summary>Makes a builder's signing key when it brings none: an armored secret key for a user ID and creation time.</summary>
+    public Func<string, DateTimeOffset, string> MakeSigningKey { get; init; } = (userId, created) => SigningKeyGenerator.Generate(userId, created);
 }
 
 /// <summary>The informers the lifecycle controllers share: one cache per kind, whatever number of controllers read it.</summary>
@@ -110,7 +117,7 @@ public static class Controllers
     {
         var builders = c.Caches.Builders;
         var reconciler = new GentooBuilderReconciler(c.Kube, builders, c.Caches.Bootstraps, c.Caches.Runs, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events,
-            c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.SnapshotPoll);
+            c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.MakeSigningKey, c.Settings.SnapshotPoll, c.Settings.SigningKeyPoll);
         c.Manager.AddRunnable(new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.GentooBuilder"),
                 SpecMetadataOrPhase<GentooBuilder, GentooBuilderStatus>)
             .Owns(c.Caches.Pods)

@@ -28,7 +28,9 @@ public sealed class GentooBuilderReconciler(
     EventRecorder events,
     TimeProvider clock,
     ILogger<GentooBuilderReconciler> log,
-    TimeSpan? snapshotPoll = null) : IReconciler<GentooBuilder>
+    Func<string, DateTimeOffset, string> makeSigningKey,
+    TimeSpan? snapshotPoll = null,
+    TimeSpan? signingKeyPoll = null) : IReconciler<GentooBuilder>
 {
     public const string Ready = "Ready";
     public const string Updating = "Updating";
@@ -43,6 +45,7 @@ public sealed class GentooBuilderReconciler(
     private readonly BuilderSchedule schedule = new(kube, events);
     private readonly BuilderSnapshots snapshotting = new(kube, claims, events, log, snapshotPoll ?? GentooBootstrapReconciler.DefaultSnapshotPoll);
     private readonly BuilderBinhost binhost = new(kube, settings, log);
+    private readonly BuilderSigningKey signingKey = new(kube, events, clock, makeSigningKey);
 
     public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
     {
@@ -86,6 +89,13 @@ public sealed class GentooBuilderReconciler(
         }
 
         await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, DesiredBuilderPods.ConfigMapName(builder.Name()), config.Data), ct);
+        var signing = await signingKey.EnsureAsync(builder, ct);
+        if (signing.Reason is { } signingProblem)
+        {
+            await NotReadyAsync(builder, signingProblem, signing.Message!, now, ct);
+            return ReconcileResult.After(signingKeyPoll ?? TimeSpan.FromMinutes(1));
+        }
+
         var ofBuilder = runs.List(request.Namespace).Where(r => r.Spec.BuilderRef.Name == builder.Name()).ToList();
         var holder = BuilderQueue.Holder(ofBuilder);
         var lastSuccess = ofBuilder.Where(r => r.Status?.Phase == "Succeeded").MaxBy(r => r.Status.CompletionTime ?? DateTime.MinValue);
@@ -105,6 +115,7 @@ public sealed class GentooBuilderReconciler(
             b.Status.RequiredKernel = BuiltKernel(bootstrap, ofBuilder) ?? b.Status.RequiredKernel;
             b.Status.Phase = b.Status.CurrentMaintenance is not null ? b.Status.Phase : b.Status.CurrentBuildRun is not null ? Building : Ready;
             b.Status.Failure = null;
+            b.Status.SigningKeyFingerprint = signing.Fingerprint;
             var how = builder.Spec.RestoreFrom is { } from ? $"root restored from VolumeSnapshot {from.Name}"
                 : bootstrap?.Status.Snapshot is { } snapshot ? $"root made from {snapshot.Method} {snapshot.Name} of GentooBootstrap {bootstrap.Name()}"
                 : "volumes ready";

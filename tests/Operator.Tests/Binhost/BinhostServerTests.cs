@@ -116,7 +116,11 @@ public sealed class BinhostServerTests : IAsyncLifetime
     public async Task Clients_get_a_ready_binrepos_conf_and_which_packages_need_a_newer_kernel()
     {
         var conf = await http.GetStringAsync("/binrepos.conf");
-        conf.ShouldBe($"[plasma-desktop]\npriority = 10\nsync-uri = http://{address.Authority}/\n");
+        conf.ShouldBe($"[plasma-desktop]\npriority = 10\nsync-uri = http://{address.Authority}/\nverify-signature = false\n", "this binhost was started without a signing key");
+        (await http.GetAsync("/signing-key.asc")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        var setup = await http.GetStringAsync("/client-setup.sh");
+        setup.ShouldNotContain("gpg");
+        setup.ShouldContain("verify-signature = false");
 
         using var old = JsonDocument.Parse(await http.GetStringAsync("/kernel?notRunningOn=3.10"));
         old.RootElement.GetProperty("packages").EnumerateArray().Select(p => (p.GetProperty("cpv").GetString(), p.GetProperty("requires").GetString()))
@@ -124,6 +128,25 @@ public sealed class BinhostServerTests : IAsyncLifetime
         using var older = JsonDocument.Parse(await http.GetStringAsync("/kernel?notRunningOn=3.1"));
         older.RootElement.GetProperty("packages").GetArrayLength().ShouldBe(4, "every package with a Linux ABI tag above 3.1 (libgreet has none)");
         (await http.GetAsync("/kernel?notRunningOn=latest")).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task A_signing_binhost_serves_its_public_key_and_a_client_setup_that_trusts_exactly_that_key()
+    {
+        var publicKey = Checkout.PathOf("tests", "Fixtures", "signing", "ed25519-public.asc");
+        await using var signed = BinhostServer.Build(new BinhostOptions(pkgdir.FullName, "plasma-desktop", "127.0.0.1", 0, publicKey), TimeProvider.System);
+        await signed.StartAsync();
+        using var client = new HttpClient { BaseAddress = new Uri(signed.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+
+        var key = await client.GetAsync("/signing-key.asc");
+        key.Content.Headers.ContentType!.MediaType.ShouldBe("application/pgp-keys");
+        (await key.Content.ReadAsStringAsync()).ShouldBe(await File.ReadAllTextAsync(publicKey));
+        (await client.GetStringAsync("/binrepos.conf")).ShouldEndWith("verify-signature = true\n");
+        var setup = await client.GetStringAsync("/client-setup.sh");
+        var fingerprint = (await File.ReadAllTextAsync(Checkout.PathOf("tests", "Fixtures", "signing", "ed25519.fingerprint"))).Trim();
+        setup.ShouldContain("--quick-lsign-key " + fingerprint);
+        setup.ShouldContain("-----BEGIN PGP PUBLIC KEY BLOCK-----");
+        setup.ShouldContain("[ -f \"$gnupg/pass\" ] || getuto");
     }
 
     /// <summary>The status code for a request line sent as written: HttpClient would normalize the dots away.</summary>

@@ -81,8 +81,13 @@ public sealed class DesiredObjectsTests
         build.Command.ShouldBe(["/gentoo-builder/bin/gentoo-agent"]);
         build.Args.ShouldBe([
             "build", "--root", "/mnt/gentoo", "--config", "/etc/gentoo-builder/config", "--binpkgs", "/mnt/binpkgs", "--distfiles", "/mnt/distfiles",
-            "--package", "www-client/firefox", "--emerge-arg", "--update", "--emerge-arg", "--deep", "--keep-going", "--cpus", "8", "--grace-period", "300",
+            "--package", "www-client/firefox", "--emerge-arg", "--update", "--emerge-arg", "--deep", "--keep-going",
+            "--signing-key", "/etc/gentoo-builder/signing/signing.asc", "--cpus", "8", "--grace-period", "300",
         ]);
+        var key = pod.Spec.Volumes.Single(v => v.Name == "signing").Secret;
+        key.SecretName.ShouldBe("plasma-desktop-signing-key", "no keySecretRef: the key the operator makes");
+        key.Items.ShouldHaveSingleItem().Key.ShouldBe("signing.asc");
+        key.DefaultMode.ShouldBe(256, "readable by root only (0400)");
         build.SecurityContext.Privileged.ShouldBe(true);
         build.TerminationMessagePolicy.ShouldBe("FallbackToLogsOnError");
         pod.Spec.Volumes.Where(v => v.PersistentVolumeClaim is not null).Select(v => v.PersistentVolumeClaim.ClaimName)
@@ -90,6 +95,32 @@ public sealed class DesiredObjectsTests
         pod.Spec.Volumes.Single(v => v.Name == "config").Projected.Sources.Select(p => p.ConfigMap.Name).ShouldBe(["plasma-desktop-portage", "plasma-desktop-fixes"]);
         pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values.ShouldBe(["393471"]);
         pod.Spec.NodeSelector["kubernetes.io/arch"].ShouldBe("amd64");
+    }
+
+    [Fact]
+    public void Only_build_pods_of_a_signing_builder_get_the_secret_key_and_the_binhost_gets_only_the_public_one()
+    {
+        var own = Builder();
+        own.Spec.Signing = new SigningSpec { KeySecretRef = new SecretKeyReference { Name = "desktops-key", Key = "key.asc" } };
+        var unsigned = Builder();
+        unsigned.Spec.Signing = new SigningSpec { Unsigned = true };
+        var settings = new PodSettings("registry.local/gentoo-builder:1.0");
+
+        var pod = DesiredBuildPod.Build(Run(), own, "stage3", 1, null, settings);
+        pod.Spec.Volumes.Single(v => v.Name == "signing").Secret.ShouldSatisfyAllConditions(
+            s => s.SecretName.ShouldBe("desktops-key"),
+            s => s.Items.Single().Key.ShouldBe("key.asc"),
+            s => s.Items.Single().Path.ShouldBe("signing.asc"));
+        DesiredBuilderPods.Maintenance(own, "update", "1", "stage3", null, settings).Spec.Volumes.ShouldNotContain(v => v.Secret != null, "update pods do not build packages");
+        var binhost = DesiredBinhost.Deployment(own, "registry.local/gentoo-builder:1.0", null).Spec.Template.Spec;
+        binhost.Volumes.ShouldNotContain(v => v.Secret != null);
+        binhost.Volumes.Single(v => v.Name == "signing").ConfigMap.Name.ShouldBe("plasma-desktop-signing-public");
+        binhost.Containers[0].Args.ShouldContain("/etc/gentoo-binhost/signing/public.asc");
+
+        var plain = DesiredBuildPod.Build(Run(), unsigned, "stage3", 1, null, settings);
+        plain.Spec.Volumes.ShouldNotContain(v => v.Name == "signing");
+        plain.Spec.Containers[0].Args.ShouldNotContain("--signing-key");
+        DesiredBinhost.Deployment(unsigned, "registry.local/gentoo-builder:1.0", null).Spec.Template.Spec.Containers[0].Args.ShouldNotContain("--signing-key");
     }
 
     [Fact]

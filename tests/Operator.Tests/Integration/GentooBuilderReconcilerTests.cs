@@ -1,3 +1,4 @@
+using System.Text;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Decisions;
@@ -5,6 +6,7 @@ using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
 using Gentoo.Operator.Runtime;
 using Gentoo.Operator.Storage;
+using Gentoo.Portage.Signing;
 using k8s;
 using k8s.Models;
 
@@ -345,7 +347,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
 
         var deployment = await cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns);
         var container = deployment.Spec.Template.Spec.Containers.Single();
-        container.Args.ShouldBe(["binhost", "--pkgdir", "/var/cache/binpkgs", "--name", "desktop", "--port", "8080"]);
+        container.Args.ShouldBe(["binhost", "--pkgdir", "/var/cache/binpkgs", "--name", "desktop", "--port", "8080", "--signing-key", "/etc/gentoo-binhost/signing/public.asc"]);
         container.VolumeMounts.Single(m => m.MountPath == "/var/cache/binpkgs").ReadOnlyProperty.ShouldBe(true);
         deployment.Spec.Template.Spec.Volumes.Single(v => v.PersistentVolumeClaim is not null).PersistentVolumeClaim.ClaimName.ShouldBe("desktop-binpkgs");
         (await cluster.Kube.CoreV1.ReadNamespacedServiceAsync("desktop-binhost", ns)).Spec.Ports.Single().Port.ShouldBe(80);
@@ -430,5 +432,84 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         var left = await Eventually.GetAsync(async () => (await cluster.Kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(ns)).Items.Select(c => c.Name()).Order().ToList(),
             names => !names.Contains("desktop-root") && !names.Contains("desktop-distfiles"), "the builder's root and source archive volumes to go with it");
         left.ShouldContain("desktop-binpkgs");
+        (await cluster.Kube.CoreV1.ReadNamespacedSecretAsync("desktop-signing-key", ns)).Data.ShouldContainKey("signing.asc", "clients trust the key: it outlives the builder");
+        await Eventually.GetAsync(async () => (await cluster.Kube.CoreV1.ListNamespacedConfigMapAsync(ns)).Items.Select(c => c.Name()).ToList(),
+            names => !names.Contains(DesiredSigning.PublicConfigMapName("desktop")), "the published public key to go with the builder");
+    }
+
+    [PodDrivingFact]
+    public async Task A_builder_without_a_key_signs_with_one_the_operator_makes_once_and_publishes_its_public_half()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+
+        var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) && b.Status.SigningKeyFingerprint is not null, "the builder to sign");
+
+        var secret = await cluster.Kube.CoreV1.ReadNamespacedSecretAsync("desktop-signing-key", ns);
+        secret.Metadata.OwnerReferences.ShouldBeNull();
+        secret.Metadata.Labels[DesiredVolumes.BuilderLabel].ShouldBe("desktop");
+        var key = SigningKey.Parse(secret.Data["signing.asc"]);
+        key.Fingerprint.ShouldBe(ready.Status.SigningKeyFingerprint);
+        key.UserIds.ShouldBe([$"gentoo-builder binhost {ns}/desktop"]);
+        var published = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredSigning.PublicConfigMapName("desktop"), ns);
+        SigningKey.PublicFingerprint(Encoding.ASCII.GetBytes(published.Data["public.asc"])).ShouldBe(key.Fingerprint);
+        published.Data["public.asc"].ShouldNotContain("PRIVATE");
+
+        await CreateFirefoxRunAsync(ns);
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
+        var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("firefox", 1), ns);
+        pod.Spec.Volumes.Single(v => v.Name == "signing").Secret.SecretName.ShouldBe("desktop-signing-key");
+        (await cluster.Kube.CoreV1.ReadNamespacedSecretAsync("desktop-signing-key", ns)).Data["signing.asc"].ShouldBe(secret.Data["signing.asc"], "made once, never replaced");
+    }
+
+    [PodDrivingFact]
+    public async Task A_builder_naming_a_missing_or_unusable_key_waits_saying_what_to_fix_and_builds_once_it_can_sign()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        var both = Builder(ns, spec => spec.Signing = new SigningSpec { KeySecretRef = new SecretKeyReference { Name = "desktop-key" }, Unsigned = true });
+        var refused = await Should.ThrowAsync<k8s.Autorest.HttpOperationException>(() => builders.CreateAsync(both, CancellationToken.None));
+        refused.Response.Content.ShouldContain("set spec.signing.keySecretRef or spec.signing.unsigned: true, not both");
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns, spec => spec.Signing = new SigningSpec { KeySecretRef = new SecretKeyReference { Name = "desktop-key" } }), CancellationToken.None);
+        await CreateFirefoxRunAsync(ns);
+
+        var missing = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Reason == Reasons.SigningKeyMissing, "the builder to name its missing key");
+        Conditions.Find(missing.Status.Conditions, ConditionTypes.Ready)!.Message.ShouldContain("Secret desktop-key (spec.signing.keySecretRef)");
+        var secret = new V1Secret
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop-key", NamespaceProperty = ns },
+            Data = new Dictionary<string, byte[]> { ["signing.asc"] = File.ReadAllBytes(Checkout.PathOf("tests", "Fixtures", "signing", "rsa-protected.asc")) },
+        };
+        await cluster.Kube.CoreV1.CreateNamespacedSecretAsync(secret, ns);
+        var invalid = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Reason == Reasons.SigningKeyInvalid, "the builder to refuse the protected key");
+        Conditions.Find(invalid.Status.Conditions, ConditionTypes.Ready)!.Message.ShouldContain("passphrase");
+        (await runs.GetAsync(ns, "firefox", CancellationToken.None))!.Status.AttemptCount.GetValueOrDefault().ShouldBe(0, "nothing builds unsigned meanwhile");
+        (await cluster.Kube.CoreV1.ListNamespacedSecretAsync(ns)).Items.ShouldHaveSingleItem("the operator makes no key of its own when one is named");
+
+        secret.Data["signing.asc"] = File.ReadAllBytes(Checkout.PathOf("tests", "Fixtures", "signing", "ed25519-unprotected.asc"));
+        await cluster.Kube.CoreV1.ReplaceNamespacedSecretAsync(secret, "desktop-key", ns);
+
+        var signing = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to accept the key");
+        signing.Status.SigningKeyFingerprint.ShouldBe(File.ReadAllText(Checkout.PathOf("tests", "Fixtures", "signing", "ed25519.fingerprint")).Trim());
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to run once the key can sign");
+    }
+
+    [PodDrivingFact]
+    public async Task An_unsigned_builder_makes_no_key_and_its_binhost_tells_clients_not_to_verify()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns, spec => spec.Signing = new SigningSpec { Unsigned = true }), CancellationToken.None);
+
+        var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) && b.Status.BinhostUrl is not null, "the builder to be ready");
+
+        ready.Status.SigningKeyFingerprint.ShouldBeNull();
+        (await cluster.Kube.CoreV1.ListNamespacedSecretAsync(ns)).Items.ShouldBeEmpty();
+        var deployment = await cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns);
+        deployment.Spec.Template.Spec.Containers.Single().Args.ShouldNotContain("--signing-key");
     }
 }

@@ -22,6 +22,8 @@ public sealed class LifecycleSession : IAsyncDisposable
         BootstrapRetryBackoff = TimeSpan.FromMilliseconds(200),
         SnapshotPoll = TimeSpan.FromMilliseconds(200),
         AutoBuildPoll = TimeSpan.FromMilliseconds(200),
+        SigningKeyPoll = TimeSpan.FromMilliseconds(200),
+        MakeSigningKey = (userId, created) => Gentoo.Portage.Signing.SigningKeyGenerator.Generate(userId, created, bits: 1024), // fast; the size is not under test
     };
 
     private readonly TestCluster cluster;

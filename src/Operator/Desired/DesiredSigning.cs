@@ -1,0 +1,70 @@
+using Gentoo.Entities.V1Alpha1;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Operator.Desired;
+
+/// <summary>
+/// Where a builder's signing key lives and how pods reach it: build pods mount the secret key (and nothing else
+/// does); the binhost mounts the public half from a ConfigMap the operator writes.
+/// </summary>
+public static class DesiredSigning
+{
+    public const string DefaultKey = "signing.asc";
+    public const string PublicKey = "public.asc";
+    public const string KeyMount = "/etc/gentoo-builder/signing";
+    public const string PublicKeyMount = "/etc/gentoo-binhost/signing";
+
+    public static bool Signed(GentooBuilder builder) => builder.Spec.Signing?.Unsigned != true;
+
+    /// <summary>Whether the operator makes and keeps the key (no keySecretRef).</summary>
+    public static bool OperatorMadeKey(GentooBuilder builder) => builder.Spec.Signing?.KeySecretRef is null;
+
+    public static string SecretName(GentooBuilder builder) => builder.Spec.Signing?.KeySecretRef?.Name ?? builder.Name() + "-signing-key";
+
+    public static string SecretKey(GentooBuilder builder) => builder.Spec.Signing?.KeySecretRef?.Key ?? DefaultKey;
+
+    public static string PublicConfigMapName(string builder) => builder + "-signing-public";
+
+    /// <summary>The user ID of a key the operator makes: says what signs and for which builder.</summary>
+    public static string UserId(GentooBuilder builder) => $"gentoo-builder binhost {builder.Namespace()}/{builder.Name()}";
+
+    /// <summary>
+    /// The Secret holding a key the operator made. No owner reference: clients trust this key, so it outlives the
+    /// builder (a new builder of the same name signs with it again).
+    /// </summary>
+    public static V1Secret GeneratedSecret(GentooBuilder builder, string armoredSecretKey) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Secret",
+        Type = "Opaque",
+        Metadata = new V1ObjectMeta
+        {
+            Name = SecretName(builder),
+            NamespaceProperty = builder.Namespace(),
+            Labels = new Dictionary<string, string>
+            {
+                [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy,
+                [DesiredVolumes.BuilderLabel] = builder.Name(),
+            },
+        },
+        Data = new Dictionary<string, byte[]> { [DefaultKey] = System.Text.Encoding.ASCII.GetBytes(armoredSecretKey) },
+    };
+
+    /// <summary>The secret key for build pods, readable by root only; absent when the builder does not sign.</summary>
+    public static PodVolume? KeyVolume(GentooBuilder builder) => Signed(builder)
+        ? new PodVolume("signing", KeyMount, new V1Volume
+        {
+            Name = "signing",
+            Secret = new V1SecretVolumeSource
+            {
+                SecretName = SecretName(builder),
+                Items = [new V1KeyToPath { Key = SecretKey(builder), Path = DefaultKey }],
+                DefaultMode = Convert.ToInt32("0400", 8),
+            },
+        }, ReadOnly: true)
+        : null;
+
+    /// <summary>The agent's argument naming the mounted key.</summary>
+    public static string[] KeyArguments(GentooBuilder builder) => Signed(builder) ? ["--signing-key", $"{KeyMount}/{DefaultKey}"] : [];
+}
