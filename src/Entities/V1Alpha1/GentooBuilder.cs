@@ -168,8 +168,7 @@ public sealed class SecretKeyReference
     [RegularExpression(Patterns.ObjectName)]
     public string Name { get; set; } = "";
 
-    /// <summary>The key within the Secret's data.</summary>
-    [DefaultJson("\"signing.asc\"")]
+    /// <summary>The key within the Secret's data; empty means signing.asc for a signing key, token for a token.</summary>
     [MaxLength(253)]
     [RegularExpression("^[-._a-zA-Z0-9]+$")]
     public string? Key { get; set; }
@@ -189,6 +188,32 @@ public sealed class BinhostSpec
 
     /// <summary>Compute resources of the binhost container.</summary>
     public V1ResourceRequirements? Resources { get; set; }
+
+    /// <summary>Builds on demand: a client's authenticated request for packages not built yet creates a BuildRun.</summary>
+    [DefaultJson("{}")]
+    public OnDemandSpec? OnDemand { get; set; }
+}
+
+/// <summary>
+/// Builds on demand: POST /build on the binhost, with a bearer token, asks for packages; those not in the index
+/// become one BuildRun (deduplicated against open on-demand runs, at most maxRunsPerHour per builder).
+/// </summary>
+public sealed class OnDemandSpec
+{
+    /// <summary>Whether the binhost accepts build requests.</summary>
+    [DefaultJson("false")]
+    public bool? Enabled { get; set; }
+
+    /// <summary>
+    /// The Secret key holding the bearer token clients send (key defaults to token). Empty: the operator makes the
+    /// Secret NAME-binhost-token with a random token.
+    /// </summary>
+    public SecretKeyReference? TokenSecretRef { get; set; }
+
+    /// <summary>How many BuildRuns requests may create per builder in any hour; more are answered 429 with Retry-After.</summary>
+    [DefaultJson("6")]
+    [Range(1, 1000)]
+    public int? MaxRunsPerHour { get; set; }
 }
 
 /// <summary>A VolumeSnapshot in the same namespace.</summary>

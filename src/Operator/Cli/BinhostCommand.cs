@@ -1,5 +1,7 @@
 using System.CommandLine;
 using Gentoo.Operator.Binhost;
+using Gentoo.Operator.Hosting;
+using k8s;
 
 namespace Gentoo.Operator.Cli;
 
@@ -13,7 +15,11 @@ public static class BinhostCommand
         var port = new Option<int>("--port") { Description = "The port to listen on", DefaultValueFactory = _ => 8080 };
         var bind = new Option<string>("--bind-address") { Description = "The address to listen on", DefaultValueFactory = _ => "0.0.0.0" };
         var key = new Option<FileInfo?>("--signing-key") { Description = "The armored public key the packages are signed with; without it they are served as unsigned" };
-        var command = new Command("binhost", "Serve binary packages over HTTP with a current Packages index") { pkgdir, name, port, bind, key };
+        var token = new Option<FileInfo?>("--on-demand-token") { Description = "A file holding the bearer token of build requests (POST /build); without it builds on demand are off" };
+        var ns = new Option<string?>("--namespace") { Description = "The namespace of the builder (--name) whose BuildRuns requests create" };
+        var maxRuns = new Option<int>("--max-runs-per-hour") { Description = "How many BuildRuns requests may create in any hour", DefaultValueFactory = _ => 6 };
+        var kubeconfig = new Option<string?>("--kubeconfig") { Description = "The kubeconfig for builds on demand outside a cluster (default: in-cluster, else KUBECONFIG)" };
+        var command = new Command("binhost", "Serve binary packages over HTTP with a current Packages index") { pkgdir, name, port, bind, key, token, ns, maxRuns, kubeconfig };
         command.SetAction(async (result, ct) =>
         {
             var directory = result.GetValue(pkgdir)!;
@@ -23,7 +29,31 @@ public static class BinhostCommand
                 return 2;
             }
 
-            await using var app = BinhostServer.Build(new BinhostOptions(directory.FullName, result.GetValue(name)!, result.GetValue(bind)!, result.GetValue(port), result.GetValue(key)?.FullName), TimeProvider.System);
+            var options = new BinhostOptions(directory.FullName, result.GetValue(name)!, result.GetValue(bind)!, result.GetValue(port), result.GetValue(key)?.FullName)
+            {
+                OnDemandTokenFile = result.GetValue(token)?.FullName,
+            };
+            if (options.OnDemandTokenFile is not null && string.IsNullOrEmpty(result.GetValue(ns)))
+            {
+                await Console.Error.WriteLineAsync("gentoo-operator binhost: --on-demand-token needs --namespace (the builder's namespace)");
+                return 2;
+            }
+
+            KubernetesClientConfiguration? cluster = null;
+            try
+            {
+                cluster = options.OnDemandTokenFile is null ? null : ClusterConnection.LoadConfiguration(new OperatorOptions { Kubeconfig = result.GetValue(kubeconfig) });
+            }
+            catch (StartupException e)
+            {
+                await Console.Error.WriteLineAsync($"gentoo-operator binhost: builds on demand need the API server: {e.Message}");
+                return 2;
+            }
+
+            using var kube = cluster is null ? null : new Kubernetes(cluster);
+
+            using var onDemand = kube is null ? null : new OnDemandBuilds(kube, result.GetValue(ns)!, options.Name, result.GetValue(maxRuns), TimeProvider.System);
+            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand);
             await app.RunAsync(ct);
             return 0;
         });

@@ -18,6 +18,15 @@ public static class DesiredBinhost
 
     public static string Name(string builder) => DesiredAgentPod.Name(builder, Component);
 
+    public const string TokenMount = "/etc/gentoo-binhost/token";
+    public const string DefaultTokenKey = "token";
+
+    public static bool OnDemand(GentooBuilder builder) => builder.Spec.Binhost?.OnDemand?.Enabled == true;
+
+    public static string TokenSecretName(GentooBuilder builder) => builder.Spec.Binhost?.OnDemand?.TokenSecretRef?.Name ?? Name(builder.Name()) + "-token";
+
+    public static string TokenKey(GentooBuilder builder) => builder.Spec.Binhost?.OnDemand?.TokenSecretRef?.Key ?? DefaultTokenKey;
+
     public static string Url(GentooBuilder builder) => $"http://{Name(builder.Name())}.{builder.Namespace()}.svc:{ServicePort}/";
 
     private static Dictionary<string, string> Labels(GentooBuilder builder) => new()
@@ -31,11 +40,13 @@ public static class DesiredBinhost
     {
         var labels = Labels(builder);
         var signed = DesiredSigning.Signed(builder);
+        var onDemand = OnDemand(builder);
+        var maxRuns = (builder.Spec.Binhost?.OnDemand?.MaxRunsPerHour ?? 6).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return new V1Deployment
         {
             ApiVersion = "apps/v1",
             Kind = "Deployment",
-            Metadata = new V1ObjectMeta { Name = Name(builder.Name()), NamespaceProperty = builder.Namespace(), Labels = labels, OwnerReferences = [DesiredVolumes.OwnedBy(builder)] },
+            Metadata = Meta(builder, Name(builder.Name())),
             Spec = new V1DeploymentSpec
             {
                 Replicas = 1,
@@ -48,7 +59,9 @@ public static class DesiredBinhost
                     Spec = new V1PodSpec
                     {
                         EnableServiceLinks = false,
-                        AutomountServiceAccountToken = false,
+                        // Only a binhost that creates BuildRuns talks to the API server, as its own account.
+                        ServiceAccountName = onDemand ? Name(builder.Name()) : null,
+                        AutomountServiceAccountToken = onDemand,
                         NodeSelector = node is null ? builder.Spec.NodeSelector : new Dictionary<string, string>(builder.Spec.NodeSelector ?? new Dictionary<string, string>()) { ["kubernetes.io/hostname"] = node },
                         Tolerations = builder.Spec.Tolerations,
                         SecurityContext = new V1PodSecurityContext { RunAsNonRoot = true, RunAsUser = 65532, SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" } },
@@ -62,6 +75,7 @@ public static class DesiredBinhost
                                 [
                                     "binhost", "--pkgdir", PackageMount, "--name", builder.Name(), "--port", ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
                                     .. signed ? ["--signing-key", $"{DesiredSigning.PublicKeyMount}/{DesiredSigning.PublicKey}"] : Array.Empty<string>(),
+                                    .. onDemand ? ["--on-demand-token", $"{TokenMount}/{DefaultTokenKey}", "--namespace", builder.Namespace(), "--max-runs-per-hour", maxRuns] : Array.Empty<string>(),
                                 ],
                                 Ports = [new V1ContainerPort { Name = "http", ContainerPort = ContainerPort }],
                                 ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/binrepos.conf", Port = "http" } },
@@ -72,6 +86,7 @@ public static class DesiredBinhost
                                     new V1VolumeMount { Name = "binpkgs", MountPath = PackageMount, ReadOnlyProperty = true },
                                     new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, // .NET's scratch space under a read-only root
                                     .. signed ? [new V1VolumeMount { Name = "signing", MountPath = DesiredSigning.PublicKeyMount, ReadOnlyProperty = true }] : Array.Empty<V1VolumeMount>(),
+                                    .. onDemand ? [new V1VolumeMount { Name = "token", MountPath = TokenMount, ReadOnlyProperty = true }] : Array.Empty<V1VolumeMount>(),
                                 ],
                             },
                         ],
@@ -81,6 +96,9 @@ public static class DesiredBinhost
                             new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
                             // The public half only: the secret key never leaves the build pods.
                             .. signed ? [new V1Volume { Name = "signing", ConfigMap = new V1ConfigMapVolumeSource { Name = DesiredSigning.PublicConfigMapName(builder.Name()) } }] : Array.Empty<V1Volume>(),
+                            .. onDemand
+                                ? [new V1Volume { Name = "token", Secret = new V1SecretVolumeSource { SecretName = TokenSecretName(builder), Items = [new V1KeyToPath { Key = TokenKey(builder), Path = DefaultTokenKey }] } }]
+                                : Array.Empty<V1Volume>(),
                         ],
                     },
                 },
@@ -95,15 +113,56 @@ public static class DesiredBinhost
         string Selector(IDictionary<string, string>? s) => string.Join(",", (s ?? new Dictionary<string, string>()).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
         return have is null
             || Selector(have.NodeSelector) != Selector(want.NodeSelector)
+            || (have.ServiceAccountName ?? "default") != (want.ServiceAccountName ?? "default")
             || have.Containers.FirstOrDefault()?.Image != want.Containers[0].Image
             || !(have.Containers.FirstOrDefault()?.Args ?? []).SequenceEqual(want.Containers[0].Args);
     }
+
+    /// <summary>The account a binhost with builds on demand runs as.</summary>
+    public static V1ServiceAccount ServiceAccount(GentooBuilder builder) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "ServiceAccount",
+        Metadata = Meta(builder, Name(builder.Name())),
+        AutomountServiceAccountToken = false, // the Deployment asks for the token explicitly
+    };
+
+    /// <summary>What that account may do: read and create BuildRuns in the builder's namespace, nothing else.</summary>
+    public static V1Role Role(GentooBuilder builder) => new()
+    {
+        ApiVersion = "rbac.authorization.k8s.io/v1",
+        Kind = "Role",
+        Metadata = Meta(builder, Name(builder.Name())),
+        Rules = [new V1PolicyRule { ApiGroups = [GroupVersion.Group], Resources = [BuildRun.KubePlural], Verbs = ["get", "list", "create"] }],
+    };
+
+    public static V1RoleBinding RoleBinding(GentooBuilder builder) => new()
+    {
+        ApiVersion = "rbac.authorization.k8s.io/v1",
+        Kind = "RoleBinding",
+        Metadata = Meta(builder, Name(builder.Name())),
+        RoleRef = new V1RoleRef { ApiGroup = "rbac.authorization.k8s.io", Kind = "Role", Name = Name(builder.Name()) },
+        Subjects = [new Rbacv1Subject { Kind = "ServiceAccount", Name = Name(builder.Name()), NamespaceProperty = builder.Namespace() }],
+    };
+
+    /// <summary>The token clients send when the builder names no Secret of its own; it goes with the builder.</summary>
+    public static V1Secret TokenSecret(GentooBuilder builder, string token) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Secret",
+        Type = "Opaque",
+        Metadata = Meta(builder, TokenSecretName(builder)),
+        Data = new Dictionary<string, byte[]> { [DefaultTokenKey] = System.Text.Encoding.ASCII.GetBytes(token) },
+    };
+
+    private static V1ObjectMeta Meta(GentooBuilder builder, string name) =>
+        new() { Name = name, NamespaceProperty = builder.Namespace(), Labels = Labels(builder), OwnerReferences = [DesiredVolumes.OwnedBy(builder)] };
 
     public static V1Service Service(GentooBuilder builder) => new()
     {
         ApiVersion = "v1",
         Kind = "Service",
-        Metadata = new V1ObjectMeta { Name = Name(builder.Name()), NamespaceProperty = builder.Namespace(), Labels = Labels(builder), OwnerReferences = [DesiredVolumes.OwnedBy(builder)] },
+        Metadata = Meta(builder, Name(builder.Name())),
         Spec = new V1ServiceSpec
         {
             Type = builder.Spec.Binhost?.ServiceType ?? "ClusterIP",

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Runtime;
@@ -20,17 +21,33 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
     {
         var ns = builder.Namespace();
         var name = DesiredBinhost.Name(builder.Name());
+        var existing = await CoreWrites.ReadDeploymentAsync(kube, ns, name, ct);
+        var hadOnDemand = existing?.Spec?.Template?.Spec?.ServiceAccountName == name;
         if (builder.Spec.Binhost?.Enabled == false)
         {
             await CoreWrites.DeleteIfPresentAsync(() => kube.AppsV1.DeleteNamespacedDeploymentAsync(name, ns, cancellationToken: ct));
             await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedServiceAsync(name, ns, cancellationToken: ct));
+            if (hadOnDemand)
+            {
+                await RemoveOnDemandAsync(ns, name, ct);
+            }
+
             await status.UpdateAsync(builder, b => b.Status.BinhostUrl = null, ct);
             return;
         }
 
+        // The account and its grant are made when builds on demand are turned on, and taken away when turned off.
+        if (DesiredBinhost.OnDemand(builder) && !hadOnDemand)
+        {
+            await AddOnDemandAsync(builder, ct);
+        }
+        else if (!DesiredBinhost.OnDemand(builder) && hadOnDemand)
+        {
+            await RemoveOnDemandAsync(ns, name, ct);
+        }
+
         var node = ofBuilder.SelectMany(r => r.Status?.Attempts ?? []).Where(a => a.Node is not null).MaxBy(a => a.StartTime ?? DateTime.MinValue)?.Node;
         var desired = DesiredBinhost.Deployment(builder, settings.OperatorImage, node);
-        var existing = await CoreWrites.ReadDeploymentAsync(kube, ns, name, ct);
         if (existing is null)
         {
             await CoreWrites.CreateIfMissingAsync(() => kube.AppsV1.CreateNamespacedDeploymentAsync(desired, ns, cancellationToken: ct));
@@ -39,10 +56,30 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
         {
             existing.Spec.Template = desired.Spec.Template;
             await kube.AppsV1.ReplaceNamespacedDeploymentAsync(existing, name, ns, cancellationToken: ct);
-            log.LogInformation("GentooBuilder {Namespace}/{Name}: binhost moved to node {Node}", ns, builder.Name(), node ?? "(any)");
+            log.LogInformation("GentooBuilder {Namespace}/{Name}: binhost updated (node {Node}, builds on demand {OnDemand})", ns, builder.Name(), node ?? "(any)", DesiredBinhost.OnDemand(builder));
         }
 
         await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAsync(DesiredBinhost.Service(builder), ns, cancellationToken: ct));
         await status.UpdateAsync(builder, b => b.Status.BinhostUrl = DesiredBinhost.Url(b), ct);
+    }
+
+    private async Task AddOnDemandAsync(GentooBuilder builder, CancellationToken ct)
+    {
+        var ns = builder.Namespace();
+        await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAccountAsync(DesiredBinhost.ServiceAccount(builder), ns, cancellationToken: ct));
+        await CoreWrites.CreateIfMissingAsync(() => kube.RbacAuthorizationV1.CreateNamespacedRoleAsync(DesiredBinhost.Role(builder), ns, cancellationToken: ct));
+        await CoreWrites.CreateIfMissingAsync(() => kube.RbacAuthorizationV1.CreateNamespacedRoleBindingAsync(DesiredBinhost.RoleBinding(builder), ns, cancellationToken: ct));
+        if (builder.Spec.Binhost?.OnDemand?.TokenSecretRef is null
+            && await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedSecretAsync(DesiredBinhost.TokenSecret(builder, RandomNumberGenerator.GetHexString(64, lowercase: true)), ns, cancellationToken: ct)))
+        {
+            log.LogInformation("GentooBuilder {Namespace}/{Name}: made the build-request token in Secret {Secret}", ns, builder.Name(), DesiredBinhost.TokenSecretName(builder));
+        }
+    }
+
+    private async Task RemoveOnDemandAsync(string ns, string name, CancellationToken ct)
+    {
+        await CoreWrites.DeleteIfPresentAsync(() => kube.RbacAuthorizationV1.DeleteNamespacedRoleBindingAsync(name, ns, cancellationToken: ct));
+        await CoreWrites.DeleteIfPresentAsync(() => kube.RbacAuthorizationV1.DeleteNamespacedRoleAsync(name, ns, cancellationToken: ct));
+        await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedServiceAccountAsync(name, ns, cancellationToken: ct));
     }
 }

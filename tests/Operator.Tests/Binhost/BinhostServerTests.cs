@@ -21,7 +21,7 @@ public sealed class BinhostServerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Copy(new DirectoryInfo(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir")), pkgdir);
+        Checkout.CopyDirectory(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir"), pkgdir);
         app = BinhostServer.Build(new BinhostOptions(pkgdir.FullName, "plasma-desktop", "127.0.0.1", 0), TimeProvider.System);
         await app.StartAsync();
         address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
@@ -35,15 +35,6 @@ public sealed class BinhostServerTests : IAsyncLifetime
         pkgdir.Delete(recursive: true);
     }
 
-    private static void Copy(DirectoryInfo from, DirectoryInfo to)
-    {
-        foreach (var file in from.EnumerateFiles("*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(to.FullName, Path.GetRelativePath(from.FullName, file.FullName));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            file.CopyTo(target);
-        }
-    }
 
     [Fact]
     public async Task The_index_is_current_after_every_change_and_unchanged_it_answers_not_modified()

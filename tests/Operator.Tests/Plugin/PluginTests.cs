@@ -109,11 +109,7 @@ public sealed class PluginTests(TestCluster cluster)
         await using var session = await LifecycleSession.StartSimulatedAsync(cluster, pod => pod.Contains("-shell-", StringComparison.Ordinal) ? null : new Kubernetes.TestServer.PodScript(0, Success),
             Gentoo.Operator.Hosting.Controllers.AddBootstraps, Gentoo.Operator.Hosting.Controllers.AddBuilders);
         var ns = session.Namespace;
-        await new ResourceApi<GentooBootstrap>(cluster.Kube).CreateAsync(new GentooBootstrap
-        {
-            Metadata = new V1ObjectMeta { Name = "stage3", NamespaceProperty = ns },
-            Spec = new GentooBootstrapSpec { Stage3 = new Stage3Source { Image = "docker.io/gentoo/stage3:amd64-openrc" }, Profile = "default/linux/amd64/23.0" },
-        }, CancellationToken.None);
+        await new ResourceApi<GentooBootstrap>(cluster.Kube).CreateAsync(Integration.TestObjects.Stage3Bootstrap(ns), CancellationToken.None);
         await builders.CreateAsync(new GentooBuilder
         {
             Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
