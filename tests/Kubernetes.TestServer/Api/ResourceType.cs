@@ -40,6 +40,8 @@ public sealed record ResourceType(
         yield return new("apps", "v1", "deployments", "Deployment", true, true, true);
         yield return new("rbac.authorization.k8s.io", "v1", "roles", "Role", true, false, false);
         yield return new("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, false, false);
+        yield return new("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, false, false);
+        yield return new("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false, false, false);
         yield return new("storage.k8s.io", "v1", "storageclasses", "StorageClass", false, false, false);
         yield return new("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, true);
         if (volumeSnapshots)

@@ -116,14 +116,16 @@ public sealed class HelmChartTests
         documents.ShouldContain(d => Kind(d) == "Service" && d["spec"]!["ports"]![0]!["name"]!.GetValue<string>() == "metrics");
     }
 
-    private static List<JsonObject> Render(params string[] args)
+    private static List<JsonObject> Render(params string[] args) => RenderRelease("gentoo-builder", args);
+
+    internal static List<JsonObject> RenderRelease(string release, params string[] args)
     {
-        var template = Tools.Run("helm", ["template", "gentoo-builder", Chart, .. args]);
+        var template = Tools.Run("helm", ["template", release, Chart, .. args]);
         template.ExitCode.ShouldBe(0, template.Error);
         return [.. YamlJson.ReadDocuments(template.Output).OfType<JsonObject>()];
     }
 
-    private static string? Kind(JsonObject document) => document["kind"]?.GetValue<string>();
+    internal static string? Kind(JsonObject document) => document["kind"]?.GetValue<string>();
 
     private static List<string> Grants(IEnumerable<JsonNode?> rules) =>
         [.. rules.SelectMany(rule => Strings(rule!["apiGroups"]).SelectMany(group => Strings(rule["resources"]).SelectMany(resource =>
