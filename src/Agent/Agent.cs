@@ -100,22 +100,27 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             return failed;
         }
 
-        BinpkgSigning? signing = null;
-        if (options.SigningKey is { } keyFile)
+        var (signing, importFailed) = await SigningAsync(stop);
+        if (importFailed is { } failure)
         {
-            signing = BinpkgSigning.For(keyFile);
-            if (await ImportSigningKeyAsync(keyFile, signing, stop) is { } importFailed)
-            {
-                return importFailed;
-            }
+            return failure;
         }
 
         return await EmergeAsync(EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)), stop, signing);
     }
 
-    /// <summary>Imports the signing key into the in-memory GNUPGHOME emerge signs from; null when that worked.</summary>
-    private async Task<(int ExitCode, AgentReport Report)?> ImportSigningKeyAsync(string keyFile, BinpkgSigning signing, CancellationToken stop)
+    /// <summary>
+    /// With --signing-key: the key checked and imported into the in-memory GNUPGHOME emerge signs from, or the report
+    /// of why that failed. Without: nothing to sign with.
+    /// </summary>
+    private async Task<(BinpkgSigning? Signing, (int ExitCode, AgentReport Report)? Failure)> SigningAsync(CancellationToken stop)
     {
+        if (options.SigningKey is not { } keyFile)
+        {
+            return (null, null);
+        }
+
+        var signing = BinpkgSigning.For(keyFile);
         var home = Path.Combine(options.Root, BinpkgSigning.HomeInRoot.TrimStart('/'));
         Directory.CreateDirectory(home);
         if (!OperatingSystem.IsWindows())
@@ -139,16 +144,16 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         if (result.ExitCode == 0 && !result.Interrupted)
         {
             Say($">>> gentoo-builder: signing binary packages with key 0x{signing.Fingerprint}");
-            return null;
+            return (signing, null);
         }
 
-        return (result.Interrupted ? ExitCodes.Transient : ExitCodes.NeedsOperator, new AgentReport
+        return (null, (result.Interrupted ? ExitCodes.Transient : ExitCodes.NeedsOperator, new AgentReport
         {
             Step = options.Step,
             Result = result.Interrupted ? "transient" : "needs-operator",
             Outcome = result.Interrupted ? "interrupted" : "signing-key-import-failed",
             Error = $"gpg --import of the signing key exited {result.ExitCode}; see {LogPath}",
-        });
+        }));
     }
 
     /// <summary>The ordered steps that break bootstrap cycles, each with its temporary USE, then the check.</summary>
@@ -196,6 +201,18 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
     /// <summary>make bash: a ready chroot (mounted, configured) that a person enters with kubectl exec, until the pod ends.</summary>
     private async Task<(int ExitCode, AgentReport Report)> ShellAsync(CancellationToken stop)
     {
+        // What a person emerges lands in the same PKGDIR clients verify, so it is signed as builds sign.
+        var (signing, importFailed) = await SigningAsync(stop);
+        if (importFailed is { } failure)
+        {
+            return failure;
+        }
+
+        if (signing is not null)
+        {
+            BinpkgSigning.WriteShellProfile(options.Root, signing);
+        }
+
         Say($">>> gentoo-builder: the root is ready; enter it with: kubectl exec -it POD -- chroot {options.Root} /bin/bash --login");
         try
         {

@@ -173,6 +173,41 @@ public sealed class ChrootTests : IDisposable
     }
 
     [ChrootFact]
+    public async Task A_shell_pods_login_shell_signs_as_builds_do_and_the_key_leaves_with_the_pod()
+    {
+        MakeStage3(ReplayingEmerge);
+        var gpg = Path.Combine(Stage3, "usr", "bin", "gpg");
+        File.WriteAllText(gpg, "#!/bin/sh\nexit 0\n");
+        File.SetUnixFileMode(gpg, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var options = AgentOptions.Parse(["shell", "--root", Root, "--source", Stage3, "--binpkgs", Binpkgs, "--signing-key", Fixtures.PathOf("signing", "ed25519-unprotected.asc")]);
+        using var stop = new CancellationTokenSource();
+        using var console = new MemoryStream();
+        var shell = new BuilderAgent(options, console, TimeProvider.System).RunAsync(stop.Token);
+        var environment = Path.Combine(Root, "run", "gentoo-builder", "signing.env");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!File.Exists(environment))
+        {
+            DateTime.UtcNow.ShouldBeLessThan(deadline, "the shell to prepare signing");
+            if (shell.IsCompleted)
+            {
+                await shell;
+            }
+
+            await Task.Delay(20);
+        }
+
+        var fingerprint = File.ReadAllText(Fixtures.PathOf("signing", "ed25519.fingerprint")).Trim();
+        File.ReadAllText(environment).ShouldContain($"export BINPKG_GPG_SIGNING_KEY=\"0x{fingerprint}\"");
+        File.ReadAllText(environment).ShouldContain("export FEATURES=\"binpkg-signing\"");
+        await stop.CancelAsync();
+        (await shell).ExitCode.ShouldBe(ExitCodes.Success);
+
+        File.ReadAllText(Path.Combine(Root, "etc", "profile.d", "gentoo-builder-signing.sh")).ShouldContain(". /run/gentoo-builder/signing.env");
+        File.Exists(environment).ShouldBeFalse("the environment and the key were on the pod's tmpfs");
+        File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
+    }
+
+    [ChrootFact]
     public async Task A_signing_key_gpg_cannot_use_unattended_stops_the_build_before_emerge_naming_the_argument()
     {
         MakeStage3(ReplayingEmerge);

@@ -14,6 +14,22 @@ public sealed record BinpkgSigning(string Fingerprint)
     /// <summary>Where the key is put for gpg to import it, inside the GNUPGHOME.</summary>
     public const string ImportFile = "import.asc";
 
+    /// <summary>The signing environment of a person's shell, on the same tmpfs as the key: gone with the pod.</summary>
+    public const string ShellEnvironmentInRoot = "/run/gentoo-builder/signing.env";
+
+    /// <summary>The login-shell hook in the root that reads it; does nothing where no shell pod signs.</summary>
+    public const string ShellProfileInRoot = "/etc/profile.d/gentoo-builder-signing.sh";
+
+    /// <summary>Makes emerge in a login shell of the root sign as builds do, for as long as this pod runs.</summary>
+    public static void WriteShellProfile(string root, BinpkgSigning signing)
+    {
+        var environment = string.Concat(signing.Environment([]).Select(p => $"export {p.Key}=\"{p.Value}\"\n"));
+        File.WriteAllText(Path.Combine(root, ShellEnvironmentInRoot.TrimStart('/')), environment);
+        var profile = Path.Combine(root, ShellProfileInRoot.TrimStart('/'));
+        Directory.CreateDirectory(Path.GetDirectoryName(profile)!);
+        File.WriteAllText(profile, $"# gentoo-builder: in a builder's shell pod, emerge signs binary packages as its builds do.\n[ -r {ShellEnvironmentInRoot} ] && . {ShellEnvironmentInRoot}\n");
+    }
+
     /// <summary>Reads and checks the key before anything is built with it.</summary>
     public static BinpkgSigning For(string keyFile)
     {

@@ -62,8 +62,10 @@ public static class DesiredBuilderPods
     public static V1Pod Maintenance(GentooBuilder builder, string step, string id, string image, IList<ConfigSource>? configFrom, PodSettings settings)
     {
         var labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = builder.Name(), [MaintenanceLabel] = step };
+        // A person in a shell may emerge into the PKGDIR clients verify: the shell signs as builds do; updates and syncs build nothing.
+        var signs = step == "shell" && DesiredSigning.KeyVolume(builder) is not null;
         return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null, configFrom),
-            Arguments(step, builder, settings), Volumes(builder), settings);
+            Arguments(step, builder, settings, signs ? DesiredSigning.KeyArguments(builder) : []), signs ? [.. Volumes(builder), DesiredSigning.KeyVolume(builder)!] : Volumes(builder), settings);
     }
 
     /// <summary>

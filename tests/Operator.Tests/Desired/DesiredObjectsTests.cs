@@ -112,6 +112,9 @@ public sealed class DesiredObjectsTests
             s => s.Items.Single().Key.ShouldBe("key.asc"),
             s => s.Items.Single().Path.ShouldBe("signing.asc"));
         DesiredBuilderPods.Maintenance(own, "update", "1", "stage3", null, settings).Spec.Volumes.ShouldNotContain(v => v.Secret != null, "update pods do not build packages");
+        var shell = DesiredBuilderPods.Maintenance(own, "shell", "1", "stage3", null, settings);
+        shell.Spec.Volumes.Single(v => v.Name == "signing").Secret.SecretName.ShouldBe("desktops-key", "what a person emerges in a shell is signed too");
+        shell.Spec.Containers[0].Args.ShouldContain("--signing-key");
         var binhost = DesiredBinhost.Deployment(own, "registry.local/gentoo-builder:1.0", null).Spec.Template.Spec;
         binhost.Volumes.ShouldNotContain(v => v.Secret != null);
         binhost.Volumes.Single(v => v.Name == "signing").ConfigMap.Name.ShouldBe("plasma-desktop-signing-public");
