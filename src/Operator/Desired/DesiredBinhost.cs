@@ -94,7 +94,7 @@ public static class DesiredBinhost
                         [
                             PodVolume.Claim("binpkgs", PackageMount, DesiredVolumes.BinpkgsName(builder.Name()), readOnly: true).Source,
                             new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
-                            // The public half only: the secret key never leaves the build pods.
+                            // The public half only: the secret key is for build and shell pods alone.
                             .. signed ? [new V1Volume { Name = "signing", ConfigMap = new V1ConfigMapVolumeSource { Name = DesiredSigning.PublicConfigMapName(builder.Name()) } }] : Array.Empty<V1Volume>(),
                             .. onDemand
                                 ? [new V1Volume { Name = "token", Secret = new V1SecretVolumeSource { SecretName = TokenSecretName(builder), Items = [new V1KeyToPath { Key = TokenKey(builder), Path = DefaultTokenKey }] } }]

@@ -50,8 +50,7 @@ public static class DesiredBuildPod
             [AttemptLabel] = attempt.ToString(CultureInfo.InvariantCulture),
         };
         more.AddRange(DesiredSigning.KeyArguments(builder));
-        IReadOnlyList<PodVolume> volumes = DesiredSigning.KeyVolume(builder) is { } key ? [.. DesiredBuilderPods.Volumes(builder), key] : DesiredBuilderPods.Volumes(builder);
         return DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel, configFrom),
-            DesiredBuilderPods.Arguments("build", builder, settings, [.. more]), volumes, settings);
+            DesiredBuilderPods.Arguments("build", builder, settings, [.. more]), DesiredSigning.WithKey(builder, DesiredBuilderPods.Volumes(builder)), settings);
     }
 }

@@ -63,9 +63,9 @@ public static class DesiredBuilderPods
     {
         var labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = builder.Name(), [MaintenanceLabel] = step };
         // A person in a shell may emerge into the PKGDIR clients verify: the shell signs as builds do; updates and syncs build nothing.
-        var signs = step == "shell" && DesiredSigning.KeyVolume(builder) is not null;
+        var shell = step == "shell";
         return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null, configFrom),
-            Arguments(step, builder, settings, signs ? DesiredSigning.KeyArguments(builder) : []), signs ? [.. Volumes(builder), DesiredSigning.KeyVolume(builder)!] : Volumes(builder), settings);
+            Arguments(step, builder, settings, shell ? DesiredSigning.KeyArguments(builder) : []), shell ? DesiredSigning.WithKey(builder, Volumes(builder)) : Volumes(builder), settings);
     }
 
     /// <summary>

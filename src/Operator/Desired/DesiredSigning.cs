@@ -5,8 +5,8 @@ using k8s.Models;
 namespace Gentoo.Operator.Desired;
 
 /// <summary>
-/// Where a builder's signing key lives and how pods reach it: build pods mount the secret key (and nothing else
-/// does); the binhost mounts the public half from a ConfigMap the operator writes.
+/// Where a builder's signing key lives and how pods reach it: build pods and a person's shell pod mount the secret
+/// key (nothing else does); the binhost mounts the public half from a ConfigMap the operator writes.
 /// </summary>
 public static class DesiredSigning
 {
@@ -51,9 +51,9 @@ public static class DesiredSigning
         Data = new Dictionary<string, byte[]> { [DefaultKey] = System.Text.Encoding.ASCII.GetBytes(armoredSecretKey) },
     };
 
-    /// <summary>The secret key for build pods, readable by root only; absent when the builder does not sign.</summary>
-    public static PodVolume? KeyVolume(GentooBuilder builder) => Signed(builder)
-        ? new PodVolume("signing", KeyMount, new V1Volume
+    /// <summary>The pod's volumes and, when the builder signs, its secret key (readable by root only).</summary>
+    public static IReadOnlyList<PodVolume> WithKey(GentooBuilder builder, IReadOnlyList<PodVolume> volumes) => Signed(builder)
+        ? [.. volumes, new PodVolume("signing", KeyMount, new V1Volume
         {
             Name = "signing",
             Secret = new V1SecretVolumeSource
@@ -62,8 +62,8 @@ public static class DesiredSigning
                 Items = [new V1KeyToPath { Key = SecretKey(builder), Path = DefaultKey }],
                 DefaultMode = Convert.ToInt32("0400", 8),
             },
-        }, ReadOnly: true)
-        : null;
+        }, ReadOnly: true)]
+        : volumes;
 
     /// <summary>The agent's argument naming the mounted key.</summary>
     public static string[] KeyArguments(GentooBuilder builder) => Signed(builder) ? ["--signing-key", $"{KeyMount}/{DefaultKey}"] : [];

@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Gentoo.Operator.Decisions;
+using Gentoo.Portage.Binhost;
+using Microsoft.AspNetCore.Http;
+
+namespace Gentoo.Operator.Binhost;
+
+/// <summary>The binhost's POST /build: who may ask, what they may ask for, and what the answer says.</summary>
+public static class BuildRequestEndpoint
+{
+    /// <summary>
+    /// POST /build: the packages a client wants. Those already in the index are available; the rest become a
+    /// BuildRun (or join the open one that builds them), within the builder's hourly allowance.
+    /// </summary>
+    public static async Task<IResult> HandleAsync(HttpContext http, BinhostOptions options, BinhostContent content, OnDemandBuilds? onDemand)
+    {
+        if (onDemand is null || options.OnDemandTokenFile is null)
+        {
+            return Results.NotFound(new { error = "builds on demand are off for this binhost (spec.binhost.onDemand.enabled)" });
+        }
+
+        string token;
+        try
+        {
+            token = (await File.ReadAllTextAsync(options.OnDemandTokenFile, http.RequestAborted)).Trim();
+        }
+        catch (IOException e)
+        {
+            return Results.Problem($"the build-request token {options.OnDemandTokenFile} cannot be read: {e.Message}", statusCode: 503);
+        }
+
+        var sent = http.Request.Headers.Authorization.ToString();
+        if (token.Length == 0 || !sent.StartsWith("Bearer ", StringComparison.Ordinal)
+            || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(sent["Bearer ".Length..].Trim()), Encoding.UTF8.GetBytes(token)))
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"gentoo-builder\"";
+            return Results.Json(new { error = "send the builder's build-request token as Authorization: Bearer TOKEN" }, statusCode: 401);
+        }
+
+        var (packages, bodyError) = await RequestedPackagesAsync(http.Request);
+        var (atoms, error) = bodyError is null ? OnDemandRequests.Parse(packages!) : (null, bodyError);
+        if (atoms is null)
+        {
+            return Results.BadRequest(new { error });
+        }
+
+        var index = PackagesIndex.Parse(Encoding.UTF8.GetString(content.Index().Content));
+        var missing = OnDemandRequests.NotBuilt(atoms, index);
+        var available = atoms.Select(a => a.ToString()).Where(a => !missing.Contains(a)).Distinct(StringComparer.Ordinal).ToList();
+        if (missing.Count == 0)
+        {
+            return Results.Ok(new { buildRun = (string?)null, created = false, packages = missing, available });
+        }
+
+        var requester = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var answer = await onDemand.RequestAsync(missing, requester, http.RequestAborted);
+        if (answer.RetryAfter is { } wait)
+        {
+            var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+            http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            return Results.Json(new { error = $"this builder's allowance of BuildRuns on demand for the past hour is spent; try again in {seconds} s (spec.binhost.onDemand.maxRunsPerHour)" }, statusCode: 429);
+        }
+
+        return Results.Json(new { buildRun = answer.BuildRun, answer.Created, packages = missing, available }, statusCode: answer.Created ? 202 : 200);
+    }
+
+    /// <summary>The packages of a request: JSON {"packages": [...]}, or atoms separated by white space.</summary>
+    private static async Task<(IReadOnlyList<string>? Packages, string? Error)> RequestedPackagesAsync(HttpRequest request)
+    {
+        const int Limit = 64 * 1024;
+        if (request.ContentLength > Limit)
+        {
+            return (null, $"the request body is larger than {Limit} bytes");
+        }
+
+        // Read no more than the limit, whatever the client claims (a chunked body has no length).
+        using var reader = new StreamReader(request.Body, Encoding.UTF8);
+        var buffer = new char[Limit + 1];
+        var read = 0;
+        for (int n; read < buffer.Length && (n = await reader.ReadAsync(buffer.AsMemory(read), request.HttpContext.RequestAborted)) > 0;)
+        {
+            read += n;
+        }
+
+        if (read > Limit)
+        {
+            return (null, $"the request body is larger than {Limit} bytes");
+        }
+
+        var body = new string(buffer, 0, read);
+
+        if (request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            return (body.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries), null);
+        }
+
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            return json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("packages", out var list) && list.ValueKind == JsonValueKind.Array
+                && list.EnumerateArray().All(p => p.ValueKind == JsonValueKind.String)
+                ? (list.EnumerateArray().Select(p => p.GetString()!).ToList(), null)
+                : (null, "JSON body: expected {\"packages\": [\"category/package\", ...]}");
+        }
+        catch (JsonException e)
+        {
+            return (null, $"JSON body: {e.Message}");
+        }
+    }
+}
