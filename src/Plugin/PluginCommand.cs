@@ -29,6 +29,7 @@ public static class PluginCommand
         root.Subcommands.Add(Logs(output, error));
         root.Subcommands.Add(Shell(output, error));
         root.Subcommands.Add(Explain(output, error));
+        root.Subcommands.Add(Binhost(output, error));
         return root;
     }
 
@@ -132,6 +133,34 @@ public static class PluginCommand
                 Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = name }, Packages = packages },
             }, ct);
             await output.WriteLineAsync($"buildrun.{GroupVersion.Group}/{created.Name()} created");
+        }));
+        return command;
+    }
+
+    private static Command Binhost(TextWriter output, TextWriter error)
+    {
+        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
+        var command = new Command("binhost", "Where a builder's binhost is, the key its packages are signed with, and the commands a client runs") { builder };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var name = result.GetValue(builder)!;
+            var found = await cluster.RequireAsync<GentooBuilder>(name, ct);
+            var url = found.Status?.BinhostUrl ?? throw new PluginException(found.Spec.Binhost?.Enabled == false
+                ? $"GentooBuilder {name} runs no binhost (spec.binhost.enabled: false)"
+                : $"GentooBuilder {name} has no binhost yet (phase {found.Status?.Phase ?? "none yet"}); see kubectl gentoo status");
+            var text = new StringBuilder();
+            text.Append("binhost:        ").Append(url).Append('\n');
+            text.Append("signing key:    ").Append(found.Status?.SigningKeyFingerprint is { } fingerprint
+                ? fingerprint
+                : found.Spec.Signing?.Unsigned == true ? "none: packages are unsigned (spec.signing.unsigned)" : "not ready yet").Append('\n');
+            text.Append("client setup:   curl -fsS ").Append(url).Append("client-setup.sh | sh    # as root on the client\n");
+            if (found.Status?.BuildRequestTokenSecret is { } secret)
+            {
+                text.Append("build request:  curl -fsS -H \"Authorization: Bearer $(kubectl get secret -n ").Append(cluster.Namespace).Append(' ').Append(secret)
+                    .Append(" -o jsonpath='{.data.token}' | base64 -d)\" --data-binary 'CATEGORY/PACKAGE ...' ").Append(url).Append("build\n");
+            }
+
+            await output.WriteAsync(text.ToString());
         }));
         return command;
     }

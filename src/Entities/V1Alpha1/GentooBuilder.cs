@@ -397,6 +397,9 @@ public sealed class GentooBuilderStatus : CommonStatus
     /// <summary>Where Portage clients find the binhost (its Service), when it runs; GET binrepos.conf there for the client setup.</summary>
     public string? BinhostUrl { get; set; }
 
+    /// <summary>The Secret holding the token of build requests to the binhost, while builds on demand are on.</summary>
+    public string? BuildRequestTokenSecret { get; set; }
+
     /// <summary>The fingerprint of the key builds sign with; clients trust this key (the binhost's /client-setup.sh).</summary>
     public string? SigningKeyFingerprint { get; set; }
 

@@ -32,7 +32,7 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
                 await RemoveOnDemandAsync(ns, name, ct);
             }
 
-            await status.UpdateAsync(builder, b => b.Status.BinhostUrl = null, ct);
+            await status.UpdateAsync(builder, b => (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (null, null), ct);
             return;
         }
 
@@ -60,7 +60,8 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
         }
 
         await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAsync(DesiredBinhost.Service(builder), ns, cancellationToken: ct));
-        await status.UpdateAsync(builder, b => b.Status.BinhostUrl = DesiredBinhost.Url(b), ct);
+        await status.UpdateAsync(builder, b =>
+            (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (DesiredBinhost.Url(b), DesiredBinhost.OnDemand(b) ? DesiredBinhost.TokenSecretName(b) : null), ct);
     }
 
     private async Task AddOnDemandAsync(GentooBuilder builder, CancellationToken ct)

@@ -46,6 +46,7 @@ public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
         }, CancellationToken.None);
         var builder = await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!,
             b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) && b.Status.BinhostUrl is not null, "the builder and its binhost");
+        builder.Status.BuildRequestTokenSecret.ShouldBe("desktop-binhost-token");
         var secret = await cluster.Kube.CoreV1.ReadNamespacedSecretAsync("desktop-binhost-token", ns);
         return (builder, Encoding.ASCII.GetString(secret.Data["token"]));
     }

@@ -103,6 +103,36 @@ public sealed class PluginTests(TestCluster cluster)
     }
 
     [TestServerFact]
+    public async Task Binhost_shows_where_clients_go_the_key_they_trust_and_how_to_ask_for_builds()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var builder = await builders.CreateAsync(new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+        }, CancellationToken.None);
+        (await RunAsync(ns, "binhost", "desktop")).Error.ShouldBe("error: GentooBuilder desktop has no binhost yet (phase none yet); see kubectl gentoo status\n");
+
+        builder.Status = new GentooBuilderStatus
+        {
+            Phase = "Ready",
+            BinhostUrl = $"http://desktop-binhost.{ns}.svc:80/",
+            SigningKeyFingerprint = "9E6B054A08F7B3D3749B3FFE8DE29A6307CC76B7",
+            BuildRequestTokenSecret = "desktop-binhost-token",
+        };
+        await builders.ReplaceStatusAsync(builder, CancellationToken.None);
+        var (exit, output, error) = await RunAsync(ns, "binhost", "desktop");
+
+        exit.ShouldBe(0, error);
+        output.ShouldBe(
+            $"binhost:        http://desktop-binhost.{ns}.svc:80/\n"
+            + "signing key:    9E6B054A08F7B3D3749B3FFE8DE29A6307CC76B7\n"
+            + $"client setup:   curl -fsS http://desktop-binhost.{ns}.svc:80/client-setup.sh | sh    # as root on the client\n"
+            + $"build request:  curl -fsS -H \"Authorization: Bearer $(kubectl get secret -n {ns} desktop-binhost-token -o jsonpath='{{.data.token}}' | base64 -d)\" "
+            + $"--data-binary 'CATEGORY/PACKAGE ...' http://desktop-binhost.{ns}.svc:80/build\n");
+    }
+
+    [TestServerFact]
     public async Task Shell_gets_a_chroot_pod_on_the_builders_volumes_execs_into_it_and_stops_it_after()
     {
         const string Success = """{"result":"success","outcome":"success","emergeExitCode":0}""";
