@@ -29,7 +29,7 @@ public static class BuildRequestEndpoint
         }
         catch (IOException e)
         {
-            return Results.Problem($"the build-request token {options.OnDemandTokenFile} cannot be read: {e.Message}", statusCode: 503);
+            return Results.Problem($"the build-request token {options.OnDemandTokenFile} cannot be read ({e.Message}): does the Secret named by spec.binhost.onDemand.tokenSecretRef exist, with that key?", statusCode: 503);
         }
 
         var sent = http.Request.Headers.Authorization.ToString();

@@ -97,7 +97,8 @@ public static class DesiredBinhost
                             // The public half only: the secret key is for build and shell pods alone.
                             .. signed ? [new V1Volume { Name = "signing", ConfigMap = new V1ConfigMapVolumeSource { Name = DesiredSigning.PublicConfigMapName(builder.Name()) } }] : Array.Empty<V1Volume>(),
                             .. onDemand
-                                ? [new V1Volume { Name = "token", Secret = new V1SecretVolumeSource { SecretName = TokenSecretName(builder), Items = [new V1KeyToPath { Key = TokenKey(builder), Path = DefaultTokenKey }] } }]
+                                // Optional: without the Secret the binhost still serves packages and answers build requests 503.
+                                ? [new V1Volume { Name = "token", Secret = new V1SecretVolumeSource { SecretName = TokenSecretName(builder), Items = [new V1KeyToPath { Key = TokenKey(builder), Path = DefaultTokenKey }], Optional = true } }]
                                 : Array.Empty<V1Volume>(),
                         ],
                     },

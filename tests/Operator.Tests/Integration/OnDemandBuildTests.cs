@@ -91,7 +91,9 @@ public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
         pod.ServiceAccountName.ShouldBe("desktop-binhost");
         pod.AutomountServiceAccountToken.ShouldBe(true);
         pod.Containers[0].Args.ShouldContain("--on-demand-token");
-        pod.Volumes.Single(v => v.Name == "token").Secret.SecretName.ShouldBe("desktop-binhost-token");
+        pod.Volumes.Single(v => v.Name == "token").Secret.ShouldSatisfyAllConditions(
+            v => v.SecretName.ShouldBe("desktop-binhost-token"),
+            v => v.Optional.ShouldBe(true, "a missing token must not keep the binhost from serving packages"));
         var role = await cluster.Kube.RbacAuthorizationV1.ReadNamespacedRoleAsync("desktop-binhost", ns);
         role.Rules.ShouldHaveSingleItem().Resources.ShouldBe(["buildruns"]);
         role.Rules[0].Verbs.ShouldBe(["get", "list", "create"]);
@@ -102,6 +104,14 @@ public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
         await using (app)
         using (http)
         {
+            var tokenFile = Path.Combine(work.FullName, "token");
+            File.Move(tokenFile, tokenFile + ".away"); // as when the Secret is missing: the optional volume stays empty
+            var unavailable = await PostAsync(http, token, "app-editors/vim");
+            unavailable.Status.ShouldBe(HttpStatusCode.ServiceUnavailable);
+            unavailable.Body.GetProperty("detail").GetString()!.ShouldContain("spec.binhost.onDemand.tokenSecretRef");
+            File.Move(tokenFile + ".away", tokenFile);
+            (await http.GetAsync("/Packages")).StatusCode.ShouldBe(HttpStatusCode.OK, "serving packages never depends on builds on demand");
+
             (await PostAsync(http, null, "app-editors/vim")).Status.ShouldBe(HttpStatusCode.Unauthorized);
             var wrong = await PostAsync(http, "not-the-token", "app-editors/vim");
             wrong.Status.ShouldBe(HttpStatusCode.Unauthorized);
