@@ -129,16 +129,30 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         }
 
         Directory.CreateDirectory(Path.Combine(options.Root, "run", "lock")); // Portage's signing command takes its lock there
-        var import = Path.Combine(home, BinpkgSigning.ImportFile);
-        File.Copy(keyFile, import, overwrite: true);
-        CommandResult result;
+        var files = signing.ImportFiles(await File.ReadAllTextAsync(keyFile, stop));
+        foreach (var (name, content) in files)
+        {
+            await File.WriteAllTextAsync(Path.Combine(home, name), content, stop);
+        }
+
+        var result = new CommandResult(0, false);
         try
         {
-            result = await RunInRootAsync(options.Gpg, BinpkgSigning.ImportArguments(), classifier: null, stop);
+            foreach (var args in BinpkgSigning.ImportCommands(BinpkgSigning.HomeInRoot))
+            {
+                result = await RunInRootAsync(options.Gpg, args, classifier: null, stop);
+                if (result.ExitCode != 0 || result.Interrupted)
+                {
+                    break;
+                }
+            }
         }
         finally
         {
-            File.Delete(import);
+            foreach (var name in files.Keys)
+            {
+                File.Delete(Path.Combine(home, name));
+            }
         }
 
         if (result.ExitCode == 0 && !result.Interrupted)
@@ -152,7 +166,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             Step = options.Step,
             Result = result.Interrupted ? "transient" : "needs-operator",
             Outcome = result.Interrupted ? "interrupted" : "signing-key-import-failed",
-            Error = $"gpg --import of the signing key exited {result.ExitCode}; see {LogPath}",
+            Error = $"gpg could not import the signing key (exit {result.ExitCode}); see {LogPath}",
         }));
     }
 

@@ -148,8 +148,11 @@ public sealed class ChrootTests : IDisposable
         var gpg = Path.Combine(Stage3, "usr", "bin", "gpg");
         File.WriteAllText(gpg, """
             #!/bin/sh
-            echo "$*" > /var/tmp/gpg.args
-            grep -q "BEGIN PGP PRIVATE KEY BLOCK" "$5" && echo present > /var/tmp/gpg.key
+            echo "$*" >> /var/tmp/gpg.args
+            case "$4" in
+              --import) grep -q "BEGIN PGP PRIVATE KEY BLOCK" "$5" && echo present > /var/tmp/gpg.key ;;
+              --import-ownertrust) cat "$5" > /var/tmp/gpg.ownertrust ;;
+            esac
             grep " /run/gentoo-builder " /proc/mounts > /var/tmp/gpg.mount
             exit 0
             """.ReplaceLineEndings("\n"));
@@ -160,14 +163,20 @@ public sealed class ChrootTests : IDisposable
 
         exitCode.ShouldBe(ExitCodes.Success, console);
         var tmp = Path.Combine(Root, "var", "tmp");
-        File.ReadAllText(Path.Combine(tmp, "gpg.args")).Trim().ShouldBe("--homedir /run/gentoo-builder/gnupg --batch --import /run/gentoo-builder/gnupg/import.asc");
+        File.ReadAllLines(Path.Combine(tmp, "gpg.args")).ShouldBe([
+            "--homedir /run/gentoo-builder/gnupg --batch --import /run/gentoo-builder/gnupg/import.asc",
+            "--homedir /run/gentoo-builder/gnupg --batch --import-ownertrust /run/gentoo-builder/gnupg/ownertrust.txt",
+            "--homedir /run/gentoo-builder/gnupg --batch --check-trustdb",
+        ]);
         File.ReadAllText(Path.Combine(tmp, "gpg.key")).Trim().ShouldBe("present");
+        File.ReadAllText(Path.Combine(tmp, "gpg.ownertrust")).ShouldBe($"{fingerprint}:6:\n");
         File.ReadAllText(Path.Combine(tmp, "gpg.mount")).ShouldContain("tmpfs");
         var environment = File.ReadAllLines(Path.Combine(tmp, "emerge.env"));
         environment.ShouldContain("FEATURES=binpkg-signing");
         environment.ShouldContain("BINPKG_FORMAT=gpkg");
         environment.ShouldContain("BINPKG_GPG_SIGNING_GPG_HOME=/run/gentoo-builder/gnupg");
         environment.ShouldContain($"BINPKG_GPG_SIGNING_KEY=0x{fingerprint}");
+        environment.ShouldContain("BINPKG_GPG_VERIFY_GPG_HOME=/run/gentoo-builder/gnupg");
         Directory.EnumerateFileSystemEntries(Path.Combine(Root, "run", "gentoo-builder")).ShouldBeEmpty("the key's home was in memory, not on the root volume");
         File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
     }

@@ -14,6 +14,9 @@ public sealed record BinpkgSigning(string Fingerprint)
     /// <summary>Where the key is put for gpg to import it, inside the GNUPGHOME.</summary>
     public const string ImportFile = "import.asc";
 
+    /// <summary>Where the key's ownertrust is put for gpg to import it, inside the GNUPGHOME.</summary>
+    public const string OwnertrustFile = "ownertrust.txt";
+
     /// <summary>The signing environment of a person's shell, on the same tmpfs as the key: gone with the pod.</summary>
     public const string ShellEnvironmentInRoot = "/run/gentoo-builder/signing.env";
 
@@ -48,8 +51,27 @@ public sealed record BinpkgSigning(string Fingerprint)
         }
     }
 
-    /// <summary>gpg's arguments that import the key (placed at <see cref="ImportFile"/>) into the signing home.</summary>
-    public static IReadOnlyList<string> ImportArguments() => ["--homedir", HomeInRoot, "--batch", "--import", $"{HomeInRoot}/{ImportFile}"];
+    /// <summary>
+    /// What <see cref="ImportCommands"/> reads: the key at <see cref="ImportFile"/>, and an ultimate ownertrust for
+    /// it at <see cref="OwnertrustFile"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ImportFiles(string armoredKey) => new Dictionary<string, string>
+    {
+        [ImportFile] = armoredKey,
+        [OwnertrustFile] = $"{Fingerprint}:6:\n",
+    };
+
+    /// <summary>
+    /// The gpg runs that make <paramref name="home"/> sign with the key and also verify with it: a build that
+    /// re-uses its own signed packages (--usepkg after a restart) has them verified, and Portage accepts only a
+    /// fully or ultimately trusted signer, so the key is trusted ultimately and the trust database brought up to date.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<string>> ImportCommands(string home) =>
+    [
+        ["--homedir", home, "--batch", "--import", $"{home}/{ImportFile}"],
+        ["--homedir", home, "--batch", "--import-ownertrust", $"{home}/{OwnertrustFile}"],
+        ["--homedir", home, "--batch", "--check-trustdb"],
+    ];
 
     /// <summary>
     /// What emerge needs in its environment to sign. FEATURES is incremental in Portage, so this adds to the
@@ -61,5 +83,6 @@ public sealed record BinpkgSigning(string Fingerprint)
         new("BINPKG_FORMAT", "gpkg"),
         new("BINPKG_GPG_SIGNING_GPG_HOME", HomeInRoot),
         new("BINPKG_GPG_SIGNING_KEY", "0x" + Fingerprint),
+        new("BINPKG_GPG_VERIFY_GPG_HOME", HomeInRoot),
     ];
 }
