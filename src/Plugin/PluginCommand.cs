@@ -24,7 +24,7 @@ public static class PluginCommand
         root.Subcommands.Add(Status(output, error));
         root.Subcommands.Add(Resume(output, error));
         root.Subcommands.Add(Build(output, error));
-        root.Subcommands.Add(Request(output, error, "update", RequestAnnotations.Update, "sync the builder's repositories and configuration and show what would change"));
+        root.Subcommands.Add(Update(output, error));
         root.Subcommands.Add(Request(output, error, "snapshot", RequestAnnotations.Snapshot, "take a VolumeSnapshot of the builder's root volume now"));
         root.Subcommands.Add(Logs(output, error));
         root.Subcommands.Add(Shell(output, error));
@@ -165,7 +165,44 @@ public static class PluginCommand
         return command;
     }
 
-    private static Command Request(TextWriter output, TextWriter error, string verb, string annotation, string description)
+    private static Command Update(TextWriter output, TextWriter error)
+    {
+        var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the update pod and print what a world update would merge" };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait with --wait (a build in progress finishes first)", DefaultValueFactory = _ => 3600 };
+        var command = Request(output, error, "update", RequestAnnotations.Update, "sync the builder's repositories and configuration and show what a world update would merge",
+            async (cluster, name, token, result, ct) =>
+            {
+                if (!result.GetValue(wait))
+                {
+                    return;
+                }
+
+                var deadline = DateTime.UtcNow.AddSeconds(result.GetValue(timeout));
+                while (true)
+                {
+                    var current = await cluster.RequireAsync<GentooBuilder>(name, ct);
+                    if (current.Status?.LastHandledUpdate == token && current.Status.CurrentMaintenance is null && current.Status.LastUpdateResult is { } found)
+                    {
+                        await output.WriteLineAsync(found);
+                        return;
+                    }
+
+                    if (DateTime.UtcNow > deadline)
+                    {
+                        throw new PluginException($"the update of {name} did not finish within {result.GetValue(timeout)} s; see kubectl gentoo status");
+                    }
+
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                }
+            });
+        command.Options.Add(wait);
+        command.Options.Add(timeout);
+        return command;
+    }
+
+    private static Command Request(
+        TextWriter output, TextWriter error, string verb, string annotation, string description,
+        Func<Cluster, string, string, ParseResult, CancellationToken, Task>? then = null)
     {
         var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
         var command = new Command(verb, description[..1].ToUpperInvariant() + description[1..]) { builder };
@@ -173,8 +210,13 @@ public static class PluginCommand
         {
             var name = result.GetValue(builder)!;
             await cluster.RequireAsync<GentooBuilder>(name, ct);
-            await cluster.AnnotateAsync<GentooBuilder>(name, new Dictionary<string, string> { [annotation] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) }, ct);
+            var token = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+            await cluster.AnnotateAsync<GentooBuilder>(name, new Dictionary<string, string> { [annotation] = token }, ct);
             await output.WriteLineAsync($"gentoobuilder.{GroupVersion.Group}/{name}: {verb} requested");
+            if (then is not null)
+            {
+                await then(cluster, name, token, result, ct);
+            }
         }));
         return command;
     }

@@ -35,6 +35,19 @@ public sealed class AgentReportTests
     }
 
     [Fact]
+    public void A_long_planned_list_is_cut_with_one_note_counting_every_package_left_out()
+    {
+        var report = new AgentReport { Step = "update", Result = "success", Outcome = "success", Atoms = Enumerable.Range(0, 400).Select(i => $"dev-libs/library-number-{i}-1.0").ToList() };
+
+        using var json = JsonDocument.Parse(report.ToTerminationMessage());
+
+        var atoms = json.RootElement.GetProperty("atoms").EnumerateArray().Select(a => a.GetString()!).ToList();
+        var notes = atoms.Where(a => a.StartsWith("... ", StringComparison.Ordinal)).ToList();
+        notes.ShouldHaveSingleItem();
+        (atoms.Count - 1 + int.Parse(notes[0].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture)).ShouldBe(400, "kept and left out add up to all planned packages");
+    }
+
+    [Fact]
     public void Small_report_is_not_cut()
     {
         var report = new AgentReport { Step = "check", Result = "success", Outcome = "success", Excerpt = ["a", "b"] };

@@ -130,8 +130,21 @@ public sealed record AgentReport
         }
     }
 
-    private static List<string> Cut(IReadOnlyList<string> values) =>
-        values.Count <= 1 ? values.ToList() : values.Take(values.Count / 2).Append($"... {values.Count - (values.Count / 2)} more").ToList();
+    /// <summary>Half the entries, then "... N more" counting every entry left out, including those an earlier cut left out.</summary>
+    private static List<string> Cut(IReadOnlyList<string> values)
+    {
+        var entries = values.Where(v => !IsMore(v)).ToList();
+        if (entries.Count <= 1)
+        {
+            return values.ToList();
+        }
+
+        var earlier = values.Where(IsMore).Sum(v => int.Parse(v.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture));
+        var kept = entries.Count / 2;
+        return [.. entries.Take(kept), $"... {entries.Count - kept + earlier} more"];
+    }
+
+    private static bool IsMore(string value) => value.StartsWith("... ", StringComparison.Ordinal) && value.EndsWith(" more", StringComparison.Ordinal);
 
     private static string? Clip(string? text, int length) => text is null || text.Length <= length ? text : text[..length];
 }

@@ -41,7 +41,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
                 : current.Contains("-shell-", StringComparison.Ordinal) ? "shell" : "update";
             var message = step == "shell" ? $"the shell pod {current} ended; builds may run again"
                 : verdict.Result == AttemptResult.Succeeded
-                    ? step == "sync" ? "repositories synced" : "repositories synced; the world update preview needs nothing from a person"
+                    ? step == "sync" ? "repositories synced" : "repositories synced; " + UpdatePreviews.Summary(verdict.Report)
                     : $"{step}: {verdict.Message}";
             await status.UpdateAsync(builder, b =>
             {

@@ -24,6 +24,19 @@ public sealed class PluginTests(TestCluster cluster)
         return (exit, output.ToString(), error.ToString());
     }
 
+    /// <summary>The bootstrap "stage3" and the builder "desktop" made from it, once the running controllers made it ready.</summary>
+    private async Task ReadyBuilderAsync(string ns)
+    {
+        await new ResourceApi<GentooBootstrap>(cluster.Kube).CreateAsync(Integration.TestObjects.Stage3Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+        }, CancellationToken.None);
+        await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!,
+            b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+    }
+
     private async Task<BuildRun> RunWithStatusAsync(string ns, string name, BuildRunStatus status)
     {
         var run = await runs.CreateAsync(new BuildRun
@@ -103,6 +116,24 @@ public sealed class PluginTests(TestCluster cluster)
     }
 
     [TestServerFact]
+    public async Task Update_with_wait_prints_what_a_world_update_would_merge()
+    {
+        const string Success = """{"result":"success","outcome":"success","emergeExitCode":0}""";
+        const string Preview = """{"result":"success","outcome":"success","emergeExitCode":0,"atoms":["dev-libs/nss-3.46","www-client/firefox-128.1.0"]}""";
+        await using var session = await LifecycleSession.StartSimulatedAsync(cluster,
+            pod => new Kubernetes.TestServer.PodScript(0, pod.Contains("-update-", StringComparison.Ordinal) ? Preview : Success),
+            Gentoo.Operator.Hosting.Controllers.AddBootstraps, Gentoo.Operator.Hosting.Controllers.AddBuilders);
+        var ns = session.Namespace;
+        await ReadyBuilderAsync(ns);
+
+        var (exit, output, error) = await RunAsync(ns, "update", "desktop", "--wait", "--timeout", "60");
+
+        exit.ShouldBe(0, error);
+        output.ShouldBe("gentoobuilder.gentoobuilder.io/desktop: update requested\n"
+            + "repositories synced; a world update would merge 2 package(s): dev-libs/nss-3.46, www-client/firefox-128.1.0\n");
+    }
+
+    [TestServerFact]
     public async Task Binhost_shows_where_clients_go_the_key_they_trust_and_how_to_ask_for_builds()
     {
         var ns = await cluster.CreateNamespaceAsync();
@@ -139,14 +170,7 @@ public sealed class PluginTests(TestCluster cluster)
         await using var session = await LifecycleSession.StartSimulatedAsync(cluster, pod => pod.Contains("-shell-", StringComparison.Ordinal) ? null : new Kubernetes.TestServer.PodScript(0, Success),
             Gentoo.Operator.Hosting.Controllers.AddBootstraps, Gentoo.Operator.Hosting.Controllers.AddBuilders);
         var ns = session.Namespace;
-        await new ResourceApi<GentooBootstrap>(cluster.Kube).CreateAsync(Integration.TestObjects.Stage3Bootstrap(ns), CancellationToken.None);
-        await builders.CreateAsync(new GentooBuilder
-        {
-            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
-            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
-        }, CancellationToken.None);
-        await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!,
-            b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        await ReadyBuilderAsync(ns);
         var work = Directory.CreateTempSubdirectory("kubectl-stub-");
         var kubectl = Path.Combine(work.FullName, "kubectl");
         File.WriteAllText(kubectl, $"#!/bin/sh\necho \"$@\" > '{work.FullName}/args'\n");
