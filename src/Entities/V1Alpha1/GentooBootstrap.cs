@@ -190,6 +190,13 @@ public sealed class GitConfigSource
     /// <summary>Directory inside the repository; empty means its top.</summary>
     [MaxLength(1024)]
     public string? Path { get; set; }
+
+    /// <summary>
+    /// A Secret in the same namespace with the credentials of a private repository: username and password (or a
+    /// token) for https, as in a kubernetes.io/basic-auth Secret; or ssh-privatekey and known_hosts for ssh, as in
+    /// a kubernetes.io/ssh-auth Secret with the host keys added.
+    /// </summary>
+    public LocalReference? SecretRef { get; set; }
 }
 
 /// <summary>One bootstrap step: emerge some atoms, optionally with temporary USE flags.</summary>

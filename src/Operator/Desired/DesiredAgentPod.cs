@@ -140,7 +140,7 @@ public static class DesiredAgentPod
                         ],
                     },
                 ],
-                Volumes = [new V1Volume { Name = "agent", EmptyDir = new V1EmptyDirVolumeSource() }, .. volumes.Select(v => v.Source)],
+                Volumes = [new V1Volume { Name = "agent", EmptyDir = new V1EmptyDirVolumeSource() }, .. volumes.Select(v => v.Source), .. DesiredGitConfig.AuthVolumes(git)],
             },
         };
     }

@@ -23,6 +23,9 @@ public sealed record LifecycleSettings(PodSettings Pods)
 
     public TimeSpan? AutoBuildPoll { get; init; }
 
+    /// <summary>How soon a bootstrap or builder whose configuration sources are missing looks again (ConfigMaps and Secrets are not watched).</summary>
+    public TimeSpan? ConfigPoll { get; init; }
+
     /// <summary>How soon a builder whose signing key is missing or unusable looks at its Secret again (Secrets are not watched).</summary>
     public TimeSpan? SigningKeyPoll { get; init; }
 
@@ -102,7 +105,7 @@ public static class Controllers
     public static void AddBootstraps(LifecycleContext c)
     {
         var reconciler = new GentooBootstrapReconciler(c.Kube, c.Caches.Bootstraps, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events, c.Clock,
-            c.Loggers.CreateLogger<GentooBootstrapReconciler>(), c.Settings.BootstrapRetryBackoff, c.Settings.SnapshotPoll);
+            c.Loggers.CreateLogger<GentooBootstrapReconciler>(), c.Settings.BootstrapRetryBackoff, c.Settings.SnapshotPoll, c.Settings.ConfigPoll);
         c.Manager.AddRunnable(new Controller<GentooBootstrap>(c.Caches.Bootstraps, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock,
                 c.Loggers.CreateLogger("Controller.GentooBootstrap"), SpecMetadataOrPhase<GentooBootstrap, GentooBootstrapStatus>)
             .Owns(c.Caches.Pods)
@@ -117,7 +120,7 @@ public static class Controllers
     {
         var builders = c.Caches.Builders;
         var reconciler = new GentooBuilderReconciler(c.Kube, builders, c.Caches.Bootstraps, c.Caches.Runs, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events,
-            c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.MakeSigningKey, c.Settings.SnapshotPoll, c.Settings.SigningKeyPoll);
+            c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.MakeSigningKey, c.Settings.SnapshotPoll, c.Settings.SigningKeyPoll, c.Settings.ConfigPoll);
         c.Manager.AddRunnable(new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.GentooBuilder"),
                 SpecMetadataOrPhase<GentooBuilder, GentooBuilderStatus>)
             .Owns(c.Caches.Pods)

@@ -26,13 +26,17 @@ public sealed class GentooBootstrapReconciler(
     TimeProvider clock,
     ILogger<GentooBootstrapReconciler> log,
     TimeSpan? retryBackoff = null,
-    TimeSpan? snapshotPoll = null) : IReconciler<GentooBootstrap>
+    TimeSpan? snapshotPoll = null,
+    TimeSpan? configPoll = null) : IReconciler<GentooBootstrap>
 {
     /// <summary>The wait before another bootstrap pod after a transient failure.</summary>
     public static readonly TimeSpan DefaultRetryBackoff = TimeSpan.FromSeconds(60);
 
     /// <summary>How often a VolumeSnapshot is looked at until it is ready (the operator does not watch snapshots).</summary>
     public static readonly TimeSpan DefaultSnapshotPoll = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often missing configuration sources are looked for (ConfigMaps and Secrets are not watched).</summary>
+    public static readonly TimeSpan DefaultConfigPoll = TimeSpan.FromSeconds(30);
 
     private static readonly TimeSpan StaleViewRecheck = TimeSpan.FromSeconds(1);
 
@@ -91,7 +95,7 @@ public sealed class GentooBootstrapReconciler(
                 b.Status.ObservedGeneration = b.Metadata.Generation;
                 BootstrapStatuses.Progressing(b, PortageConfigSources.ConfigNotFound, problem, now);
             }, ct);
-            return ReconcileResult.After(TimeSpan.FromSeconds(30)); // ConfigMaps are not watched: look again
+            return ReconcileResult.After(configPoll ?? DefaultConfigPoll);
         }
 
         var steps = rerun is not null ? DesiredBootstrap.AllSteps(bootstrap) : DesiredBootstrap.RemainingSteps(bootstrap);

@@ -30,7 +30,8 @@ public sealed class GentooBuilderReconciler(
     ILogger<GentooBuilderReconciler> log,
     Func<string, DateTimeOffset, string> makeSigningKey,
     TimeSpan? snapshotPoll = null,
-    TimeSpan? signingKeyPoll = null) : IReconciler<GentooBuilder>
+    TimeSpan? signingKeyPoll = null,
+    TimeSpan? configPoll = null) : IReconciler<GentooBuilder>
 {
     public const string Ready = "Ready";
     public const string Updating = "Updating";
@@ -85,7 +86,7 @@ public sealed class GentooBuilderReconciler(
         if (config.Problem is { } problem)
         {
             await NotReadyAsync(builder, PortageConfigSources.ConfigNotFound, problem, now, ct);
-            return ReconcileResult.After(TimeSpan.FromSeconds(30));
+            return ReconcileResult.After(configPoll ?? GentooBootstrapReconciler.DefaultConfigPoll);
         }
 
         await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, DesiredBuilderPods.ConfigMapName(builder.Name()), config.Data), ct);

@@ -24,7 +24,13 @@ public static class PortageConfigSources
             var source = sources![i];
             if (source.Git is not null)
             {
-                continue; // checked out in the pod itself (DesiredGitConfig)
+                // Checked out in the pod itself (DesiredGitConfig); only its credentials are looked at here.
+                if (source.Git.SecretRef is { } secretRef && await GitCredentialsProblemAsync(kube, ns, secretRef.Name, i, source.Git.Url, ct) is { } credentials)
+                {
+                    return new ConfigSources(maps, credentials);
+                }
+
+                continue;
             }
 
             var name = source.ConfigMapRef!.Name;
@@ -37,5 +43,24 @@ public static class PortageConfigSources
         }
 
         return new ConfigSources(maps, null);
+    }
+
+    /// <summary>What is wrong with a git source's credentials Secret, naming the field; null when it can be used.</summary>
+    private static async Task<string?> GitCredentialsProblemAsync(IKubernetes kube, string ns, string name, int index, string url, CancellationToken ct)
+    {
+        var field = $"spec.configFrom[{index}].git.secretRef";
+        var secret = await CoreWrites.ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedSecretAsync(name, ns, cancellationToken: ct));
+        if (secret is null)
+        {
+            return $"{field}: Secret {name} does not exist in {ns}";
+        }
+
+        var keys = secret.Data?.Keys.ToHashSet(StringComparer.Ordinal) ?? [];
+        var ssh = !url.StartsWith("http://", StringComparison.Ordinal) && !url.StartsWith("https://", StringComparison.Ordinal);
+        return ssh && !(keys.Contains("ssh-privatekey") && keys.Contains("known_hosts"))
+                ? $"{field}: Secret {name} needs ssh-privatekey and known_hosts (the host keys to trust, e.g. from ssh-keyscan) for {url}"
+            : !ssh && !(keys.Contains("username") && keys.Contains("password"))
+                ? $"{field}: Secret {name} needs username and password (or a token as the password) for {url}"
+            : null;
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
@@ -421,6 +422,11 @@ public sealed partial class ObjectStore(TimeProvider clock)
 
     private JsonObject Admit(ResourceType type, JsonObject candidate, JsonObject? old)
     {
+        if (type.Key == "/secrets")
+        {
+            MergeStringData(candidate);
+        }
+
         if (type.Schema is null)
         {
             return candidate;
@@ -433,6 +439,24 @@ public sealed partial class ObjectStore(TimeProvider clock)
         }
 
         return admission.Object;
+    }
+
+    /// <summary>A Secret's stringData is write-only: the API server merges it into data (base64, over equal keys) and never stores it.</summary>
+    private static void MergeStringData(JsonObject secret)
+    {
+        if (secret["stringData"] is not JsonObject strings)
+        {
+            return;
+        }
+
+        var data = secret["data"] as JsonObject ?? new JsonObject();
+        foreach (var (key, value) in strings)
+        {
+            data[key] = Convert.ToBase64String(Encoding.UTF8.GetBytes(value?.GetValue<string>() ?? ""));
+        }
+
+        secret["data"] = data;
+        secret.Remove("stringData");
     }
 
     private static void InitialStatus(ResourceType type, JsonObject body)

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Desired;
 
 namespace Gentoo.Operator.Tests.Image;
 
@@ -59,6 +61,25 @@ public sealed class DockerImageTests
 
         // configFrom git sources are checked out by an init container of this image.
         Docker(["run", "--rm", "--entrypoint", "git", Tag, "--version"]).ExitCode.ShouldBe(0, "git is in the image");
+        // Private ones: as the checkout container runs, it reads a Secret's root-only files and ssh knows its user.
+        var auth = Directory.CreateTempSubdirectory("git-auth-");
+        try
+        {
+            File.WriteAllText(Path.Combine(auth.FullName, "ssh-privatekey"), "key");
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(Path.Combine(auth.FullName, "ssh-privatekey"), UnixFileMode.UserRead); // as a Secret volume's defaultMode 0400
+            }
+
+            var checkoutUser = DesiredGitConfig.CheckoutContainer([new GitConfigSource { Url = "git@example.org:portage.git" }], Tag).SecurityContext.RunAsUser!.Value;
+            var checkout = Docker(["run", "--rm", "--user", $"{checkoutUser}:{checkoutUser}", "-v", $"{auth.FullName}:{DesiredGitConfig.AuthPath(0)}:ro", "--entrypoint", "sh", Tag,
+                "-c", $"cat {DesiredGitConfig.AuthPath(0)}/ssh-privatekey >/dev/null && ssh -V"]);
+            checkout.ExitCode.ShouldBe(0, "the checkout container reads its credentials and runs ssh: " + checkout.Error);
+        }
+        finally
+        {
+            auth.Delete(recursive: true);
+        }
 
         // Build pods copy the agent into a Gentoo image that has no .NET: it must be one self-contained file.
         var files = Docker(["run", "--rm", "--entrypoint", "ls", Tag, "/opt/gentoo-builder"]);

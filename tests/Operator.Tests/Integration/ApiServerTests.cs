@@ -87,6 +87,26 @@ public sealed class ApiServerTests(TestCluster cluster)
         error.Response.Content.ShouldContain("AlreadyExists");
     }
 
+    [Fact]
+    public async Task A_secrets_string_data_is_merged_into_its_data_and_never_read_back()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var created = await cluster.Kube.CoreV1.CreateNamespacedSecretAsync(new V1Secret
+        {
+            Metadata = new V1ObjectMeta { Name = "git" },
+            Data = new Dictionary<string, byte[]> { ["username"] = "someone"u8.ToArray(), ["password"] = "old"u8.ToArray() },
+            StringData = new Dictionary<string, string> { ["username"] = "builder" },
+        }, ns);
+        created.StringData.ShouldBeNull();
+
+        created.StringData = new Dictionary<string, string> { ["password"] = "token" };
+        await cluster.Kube.CoreV1.ReplaceNamespacedSecretAsync(created, "git", ns);
+
+        var read = await cluster.Kube.CoreV1.ReadNamespacedSecretAsync("git", ns);
+        read.StringData.ShouldBeNull();
+        read.Data.ToDictionary(p => p.Key, p => System.Text.Encoding.UTF8.GetString(p.Value)).ShouldBe(new Dictionary<string, string> { ["username"] = "builder", ["password"] = "token" });
+    }
+
     [GarbageCollectorFact]
     public async Task Owned_objects_are_garbage_collected_with_their_owner()
     {

@@ -4,6 +4,7 @@ using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
+using Gentoo.Operator.Reconcilers;
 using Gentoo.Operator.Runtime;
 using Gentoo.Operator.Storage;
 using k8s;
@@ -193,6 +194,48 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         var again = await WaitForAsync(ns, b => b.Status.ObservedGeneration == changed.Metadata.Generation && b.Status.Phase == "Ready", "the changed bootstrap to be ready");
         again.Status.AttemptCount.ShouldBe(2);
         (await PlanStepsAsync(ns)).ShouldBe(["harfbuzz", "qt"]);
+    }
+
+    [PodDrivingFact]
+    public async Task Missing_configuration_sources_keep_the_bootstrap_pending_naming_the_field_until_they_exist()
+    {
+        await using var session = await LifecycleSession.StartAsync(cluster, _ => null, Controllers.AddBootstraps);
+        var ns = session.Namespace;
+        var plasma = Plasma(ns);
+        plasma.Spec.ConfigFrom =
+        [
+            new ConfigSource { ConfigMapRef = new LocalReference { Name = "portage-extra" } },
+            new ConfigSource { Git = new GitConfigSource { Url = "https://git.example.org/portage.git", SecretRef = new LocalReference { Name = "portage-git" } } },
+        ];
+        await bootstraps.CreateAsync(plasma, CancellationToken.None);
+
+        async Task<V1Condition> NotReadyAsync(string message)
+        {
+            var pending = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Message == message, message);
+            pending.Status.Phase.ShouldBe("Pending");
+            (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldBeEmpty("nothing runs on a configuration that is not all there");
+            return Conditions.Find(pending.Status.Conditions, ConditionTypes.Ready)!;
+        }
+
+        var ready = await NotReadyAsync($"spec.configFrom[0].configMapRef: ConfigMap portage-extra does not exist in {ns}");
+        ready.Status.ShouldBe("False");
+        ready.Reason.ShouldBe(PortageConfigSources.ConfigNotFound);
+
+        await cluster.Kube.CoreV1.CreateNamespacedConfigMapAsync(
+            new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "portage-extra" }, Data = new Dictionary<string, string> { ["package.use"] = "media-libs/mesa vulkan\n" } }, ns);
+        await NotReadyAsync($"spec.configFrom[1].git.secretRef: Secret portage-git does not exist in {ns}");
+
+        var secret = await cluster.Kube.CoreV1.CreateNamespacedSecretAsync(
+            new V1Secret { Metadata = new V1ObjectMeta { Name = "portage-git" }, StringData = new Dictionary<string, string> { ["username"] = "builder" } }, ns);
+        await NotReadyAsync("spec.configFrom[1].git.secretRef: Secret portage-git needs username and password (or a token as the password) for https://git.example.org/portage.git");
+
+        secret.StringData = new Dictionary<string, string> { ["username"] = "builder", ["password"] = "token" };
+        await cluster.Kube.CoreV1.ReplaceNamespacedSecretAsync(secret, "portage-git", ns);
+        await WaitForAsync(ns, b => b.Status.Phase == "Bootstrapping", "the bootstrap to start once its configuration is all there");
+        var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBootstrap.PodName("plasma", 1), ns);
+        pod.Spec.Volumes.Single(v => v.Secret is not null).Secret.SecretName.ShouldBe("portage-git");
+        var config = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBootstrap.ConfigMapName("plasma"), ns);
+        config.Data["package.use"].ShouldBe("media-libs/mesa vulkan\n");
     }
 
     [PodDrivingFact]
