@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Binhost throughput and latency against nginx serving the same PKGDIR, both on loopback, measured with wrk.
-# Prints one table: requests/s, transfer/s and p50/p99 latency per server and request.
-#   bash bench/binhost/run.sh [seconds per run, default 10] [connections, default 32]
+# Prints one table: requests/s, transfer/s and p50/p99 latency per server and request; then how long the binhost's
+# first /Packages takes after one new package arrives in a large PKGDIR (nginx has no index to compare with).
+#   bash bench/binhost/run.sh [seconds per run, default 10] [connections, default 32] [large PKGDIR packages, default 200]
 # Installs nginx and wrk from Debian's packages when missing (needs root then).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
 connections=${2:-32}
+large_count=${3:-200}
 
 if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null
 fi
 
 work=$(mktemp -d)
-cleanup() { [ -n "${binhost_pid:-}" ] && kill "$binhost_pid" 2>/dev/null; nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { [ -n "${binhost_pid:-}" ] && kill "$binhost_pid" 2>/dev/null; [ -n "${large_pid:-}" ] && kill "$large_pid" 2>/dev/null; nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 # The real Portage PKGDIR fixture, plus one large package-sized file (binary packages of big programs are tens of MB).
@@ -65,3 +67,30 @@ for path in /Packages /app-misc/greeter/greeter-1.0-1.gpkg.tar /app-misc/greeter
   measure nginx 18082 "$path"
 done
 echo "($seconds s per run, $connections connections, 2 threads, loopback, $(nproc) CPUs)"
+
+# A PKGDIR the size of a desktop's (LARGE_COUNT packages of 8 MB): a new package must cost its own reading, not all of them.
+gpkg() { # PATH CATEGORY PF MEGABYTES: a GPKG as Portage lays it out (gpkg-1, metadata.tar.gz, image.tar, Manifest)
+  local dir name
+  dir=$(mktemp -d -p "$work") name=$(basename "$1" .gpkg.tar)
+  mkdir -p "$dir/$name" "$dir/meta/metadata" "$dir/img/image/usr/share/$3"
+  echo "$2" > "$dir/meta/metadata/CATEGORY"; echo "$3" > "$dir/meta/metadata/PF"; echo 1 > "$dir/meta/metadata/BUILD_ID"
+  tar -C "$dir/meta" -czf "$dir/$name/metadata.tar.gz" metadata
+  head -c "$(($4 * 1024 * 1024))" /dev/zero > "$dir/img/image/usr/share/$3/data"
+  tar -C "$dir/img" -cf "$dir/$name/image.tar" image
+  : > "$dir/$name/gpkg-1"; : > "$dir/$name/Manifest"
+  tar -C "$dir" -cf "$1" "$name/gpkg-1" "$name/metadata.tar.gz" "$name/image.tar" "$name/Manifest"
+  rm -rf "$dir"
+}
+mkdir -p "$work/large/app-misc/bulk"
+for i in $(seq 1 "$large_count"); do gpkg "$work/large/app-misc/bulk/bulk-$i-1.gpkg.tar" app-misc "bulk-$i" 8; done
+dotnet src/Operator/bin/Release/net10.0/gentoo-operator.dll binhost --pkgdir "$work/large" --port 18083 --bind-address 127.0.0.1 >"$work/large.log" 2>&1 &
+large_pid=$!
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:18083/binrepos.conf" && break; sleep 0.1; done
+seconds_for() { curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:18083/Packages"; }
+cold=$(seconds_for)
+unchanged=$(seconds_for)
+gpkg "$work/large/app-misc/bulk/bulk-new-1.gpkg.tar" app-misc bulk-new 8
+one_new=$(seconds_for)
+echo
+printf '%-60s %10s\n' "binhost /Packages, PKGDIR of $large_count packages ($((large_count * 8)) MB)" seconds
+printf '%-60s %10s\n' "  first request (every package read)" "$cold" "  nothing changed" "$unchanged" "  after one new package" "$one_new"

@@ -72,6 +72,69 @@ public sealed class BinhostIndexTests
     }
 
     [Fact]
+    public void An_incremental_index_reads_only_new_and_changed_packages_and_matches_a_full_rebuild()
+    {
+        var directory = Directory.CreateTempSubdirectory("pkgdir-");
+        try
+        {
+            CopyPkgDir(directory.FullName);
+            var incremental = new IncrementalPackagesIndex(directory.FullName);
+            string Full() => PackagesIndexBuilder.Build(directory.FullName, null, DateTimeOffset.UnixEpoch).ToString();
+            string Next() => incremental.Build(PackageFile.Scan(directory.FullName), null, DateTimeOffset.UnixEpoch).ToString();
+
+            Next().ShouldBe(Full());
+            incremental.PackagesRead.ShouldBe(5);
+            Next().ShouldBe(Full());
+            incremental.PackagesRead.ShouldBe(5, "nothing changed, nothing is read");
+
+            var added = Path.Combine(directory.FullName, "app-misc", "foo-1.0-1.gpkg.tar");
+            WriteGpkg(added, "gz", new Dictionary<string, string> { ["CATEGORY"] = "app-misc", ["PF"] = "foo-1.0", ["BUILD_ID"] = "1" });
+            Next().ShouldBe(Full());
+            incremental.PackagesRead.ShouldBe(6, "only the new package is read");
+
+            WriteGpkg(added, "gz", new Dictionary<string, string> { ["CATEGORY"] = "app-misc", ["PF"] = "foo-1.0", ["BUILD_ID"] = "1", ["SLOT"] = "2" });
+            File.SetLastWriteTimeUtc(added, File.GetLastWriteTimeUtc(added).AddSeconds(5));
+            var replaced = Next();
+            replaced.ShouldBe(Full());
+            replaced.ShouldContain("SLOT: 2");
+            incremental.PackagesRead.ShouldBe(7, "a replaced package is read again");
+
+            File.WriteAllBytes(added, new byte[512]);
+            var errors = new List<string>();
+            incremental.Build(PackageFile.Scan(directory.FullName), null, DateTimeOffset.UnixEpoch, (path, _) => errors.Add(path)).Packages.Count.ShouldBe(5);
+            incremental.Build(PackageFile.Scan(directory.FullName), null, DateTimeOffset.UnixEpoch, (path, _) => errors.Add(path));
+            errors.ShouldBe([added, added], "an unreadable package is left out and tried again, not remembered");
+            incremental.CpvOf(added).ShouldBeNull();
+
+            File.Delete(added);
+            Next().ShouldBe(Full());
+            incremental.CpvOf(Path.Combine(directory.FullName, "dev-libs", "libkver", "libkver-0.3-1.gpkg.tar")).ShouldBe("dev-libs/libkver-0.3");
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("image/usr/lib64/libQt6Core.so.6", "/usr/lib64/libQt6Core.so.6")]
+    [InlineData("./image/usr/bin/greeter", "/usr/bin/greeter")]
+    [InlineData("usr/lib/libkver.so.0", "/usr/lib/libkver.so.0")]
+    [InlineData("image/image/x", "/image/x")]
+    public void Image_members_are_named_where_they_are_installed(string member, string installed) =>
+        PackageKernels.InstalledPath(member).ShouldBe(installed);
+
+    private static void CopyPkgDir(string target)
+    {
+        foreach (var file in Directory.EnumerateFiles(PkgDir, "*.gpkg.tar", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(target, Path.GetRelativePath(PkgDir, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+    }
+
+    [Fact]
     public void Image_files_of_a_gpkg_carry_the_abi_tags_readelf_reported()
     {
         var expected = JsonNode.Parse(File.ReadAllText(Fixtures.PathOf("portage", "pkgdir.expected.json")))!["packages"]!.AsArray();

@@ -5,71 +5,95 @@ using Gentoo.Portage.Kernels;
 
 namespace Gentoo.Operator.Binhost;
 
-/// <summary>The Packages index as served: its bytes, an entity tag and when it last changed.</summary>
-public sealed record ServedIndex(byte[] Content, string ETag, DateTimeOffset LastModified);
+/// <summary>The Packages index as served: its bytes, the index itself, an entity tag and when it last changed.</summary>
+public sealed record ServedIndex(byte[] Content, PackagesIndex Parsed, string ETag, DateTimeOffset LastModified);
 
-/// <summary>A package that needs a newer kernel than asked about.</summary>
-public sealed record KernelMismatch(string Cpv, string Path, string Requires, string? File);
+/// <summary>A package and the kernel its ELF files need (null: no Linux ABI tag in it), with the file that needs it.</summary>
+public sealed record PackageKernelRequirement(string Cpv, string Path, string? Requires, string? File);
 
 /// <summary>
 /// What a binhost serves from a PKGDIR: the Packages index, rebuilt whenever a package file was added, replaced or
-/// removed (never stale, never rebuilt for nothing), each package's kernel requirement from its ELF notes (cached by
-/// file identity), and files resolved so that nothing outside the PKGDIR is ever reachable.
+/// removed (never stale, never rebuilt for nothing, reading only the packages that changed), each package's kernel
+/// requirement from its ELF notes (kept per file identity), and files resolved so that nothing outside the PKGDIR is
+/// ever reachable. Concurrent requests share one look at the PKGDIR begun after they arrived.
 /// </summary>
-public sealed class BinhostContent(string pkgdir, TimeProvider clock)
+public sealed class BinhostContent
 {
-    private readonly string root = Path.GetFullPath(pkgdir).TrimEnd('/');
-    private readonly Lock gate = new();
-    private readonly ConcurrentDictionary<(string Path, long Size, DateTime Modified), PackageKernel> kernels = new();
-    private string? fingerprint;
-    private ServedIndex? index;
+    private readonly string root;
+    private readonly TimeProvider clock;
+    private readonly IncrementalPackagesIndex packages;
+    private readonly SharedRefresh<Snapshot> refresh;
+    private readonly ConcurrentDictionary<PackageFile, PackageKernel> kernels = new();
+    private Snapshot? last;
+
+    public BinhostContent(string pkgdir, TimeProvider clock)
+    {
+        root = Path.GetFullPath(pkgdir).TrimEnd('/');
+        this.clock = clock;
+        packages = new IncrementalPackagesIndex(root);
+        refresh = new SharedRefresh<Snapshot>(Refresh);
+    }
+
+    private sealed record Snapshot(IReadOnlyList<PackageFile> Files, ServedIndex Index);
 
     public string Root => root;
 
-    public ServedIndex Index()
-    {
-        var current = Fingerprint();
-        lock (gate)
-        {
-            if (index is not null && current == fingerprint)
-            {
-                return index;
-            }
+    /// <summary>How many package files were read to index them: each once per version of the file.</summary>
+    public long PackagesRead => packages.PackagesRead;
 
-            var previous = File.Exists(Path.Combine(root, "Packages")) ? SafeParse(Path.Combine(root, "Packages")) : null;
-            var text = PackagesIndexBuilder.Build(root, previous, clock.GetUtcNow()).ToString();
-            var bytes = Encoding.UTF8.GetBytes(text);
-            index = new ServedIndex(bytes, "\"" + Desired.Digest.Of(current, 32) + "\"", clock.GetUtcNow());
-            fingerprint = current;
-            return index;
-        }
-    }
+    public async Task<ServedIndex> IndexAsync() => (await refresh.GetAsync()).Index;
 
-    /// <summary>Every package whose binaries need a kernel newer than <paramref name="kernel"/>.</summary>
-    public IReadOnlyList<KernelMismatch> NotRunningOn(KernelVersion kernel)
+    /// <summary>
+    /// Every package with the kernel it needs, in CPV order; with <paramref name="notRunningOn"/>, only those whose
+    /// binaries need a newer kernel than that.
+    /// </summary>
+    public async Task<IReadOnlyList<PackageKernelRequirement>> KernelRequirementsAsync(KernelVersion? notRunningOn = null)
     {
-        var result = new List<KernelMismatch>();
-        foreach (var path in Directory.EnumerateFiles(root, "*.gpkg.tar", SearchOption.AllDirectories))
+        var files = (await refresh.GetAsync()).Files;
+        var result = new List<PackageKernelRequirement>();
+        foreach (var file in files)
         {
-            var info = new FileInfo(path);
             PackageKernel requirement;
             try
             {
-                requirement = kernels.GetOrAdd((path, info.Length, info.LastWriteTimeUtc), key => PackageKernels.Of(key.Path));
+                requirement = kernels.GetOrAdd(file, f => PackageKernels.Of(f.Path));
             }
             catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
             {
                 continue; // half-written: the next request sees it whole
             }
 
-            if (requirement.Required is { } required && required.CompareTo(kernel) > 0)
+            var runs = notRunningOn is { } kernel && !(requirement.Required is { } required && required.CompareTo(kernel) > 0);
+            if (!runs && packages.CpvOf(file.Path) is { } cpv)
             {
-                var cpv = Gpkg.Read(path).Cpv ?? Path.GetFileName(path);
-                result.Add(new KernelMismatch(cpv, Path.GetRelativePath(root, path), required.ToString(), requirement.File));
+                result.Add(new PackageKernelRequirement(cpv, Path.GetRelativePath(root, file.Path), requirement.Required?.ToString(), requirement.File));
             }
         }
 
-        return [.. result.OrderBy(m => m.Cpv, StringComparer.Ordinal)];
+        // Replaced and removed packages are forgotten.
+        var current = files.ToHashSet();
+        foreach (var gone in kernels.Keys.Where(k => !current.Contains(k)))
+        {
+            kernels.TryRemove(gone, out _);
+        }
+
+        return [.. result.OrderBy(r => r.Cpv, StringComparer.Ordinal).ThenBy(r => r.Path, StringComparer.Ordinal)];
+    }
+
+    /// <summary>One look at the PKGDIR (a stat per package); the index is rebuilt only when what it saw changed.</summary>
+    private Snapshot Refresh()
+    {
+        var files = PackageFile.Scan(root);
+        if (last is { } unchanged && unchanged.Files.SequenceEqual(files))
+        {
+            return unchanged;
+        }
+
+        var previous = File.Exists(Path.Combine(root, "Packages")) ? SafeParse(Path.Combine(root, "Packages")) : null;
+        var index = packages.Build(files, previous, clock.GetUtcNow());
+        var identity = string.Concat(files.Select(f => $"{f.Path}\0{f.Size}\0{f.ModifiedTicks}\n"));
+        last = new Snapshot(files, new ServedIndex(Encoding.UTF8.GetBytes(index.ToString()), index, "\"" + Desired.Digest.Of(identity, 32) + "\"", clock.GetUtcNow()));
+        return last;
     }
 
     /// <summary>
@@ -127,19 +151,6 @@ public sealed class BinhostContent(string pkgdir, TimeProvider clock)
         }
 
         return current;
-    }
-
-    /// <summary>Which package files exist, how big and how new: the index is rebuilt exactly when this changes.</summary>
-    private string Fingerprint()
-    {
-        var text = new StringBuilder();
-        foreach (var path in Directory.EnumerateFiles(root, "*.gpkg.tar", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-        {
-            var info = new FileInfo(path);
-            text.Append(path).Append('\0').Append(info.Length).Append('\0').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
-        }
-
-        return text.ToString();
     }
 
     private static PackagesIndex? SafeParse(string path)

@@ -20,8 +20,8 @@ public sealed record BinhostOptions(string PackageDirectory, string Name, string
 
 /// <summary>
 /// The binhost's HTTP surface: GET and HEAD of every package file (Range, ETag/If-None-Match, Last-Modified, all
-/// by ASP.NET Core's file results), the always current Packages index, a ready binrepos.conf, and which packages
-/// will not run on a given kernel.
+/// by ASP.NET Core's file results), the always current Packages index, a ready binrepos.conf, and the kernel each
+/// package needs (all of them, or those that will not run on a given kernel).
 /// </summary>
 public static class BinhostServer
 {
@@ -33,9 +33,9 @@ public static class BinhostServer
         var app = builder.Build();
         var content = new BinhostContent(options.PackageDirectory, clock);
 
-        app.MapMethods("/Packages", ["GET", "HEAD"], () =>
+        app.MapMethods("/Packages", ["GET", "HEAD"], async () =>
         {
-            var index = content.Index();
+            var index = await content.IndexAsync();
             return Results.Bytes(index.Content, "text/plain; charset=utf-8", lastModified: index.LastModified, entityTag: new EntityTagHeaderValue(index.ETag));
         });
         var signed = options.PublicKeyPath is not null;
@@ -53,14 +53,19 @@ public static class BinhostServer
             var key => Results.Text(ClientSetup.Script(options.Name, Url(request), key.Armored, key.Fingerprint), "text/x-shellscript; charset=utf-8"),
         });
         app.MapPost("/build", (Delegate)((HttpContext http) => BuildRequestEndpoint.HandleAsync(http, options, content, onDemand)));
-        app.MapGet("/kernel", (string? notRunningOn) =>
+        app.MapGet("/kernel", async (string? notRunningOn) =>
         {
+            if (notRunningOn is null)
+            {
+                return Results.Json(new { packages = await content.KernelRequirementsAsync() });
+            }
+
             if (!KernelVersion.TryParse(notRunningOn, out var kernel))
             {
                 return Results.BadRequest(new { error = $"query parameter notRunningOn '{notRunningOn}': expected a kernel release such as 6.1 or 6.6.30" });
             }
 
-            return Results.Json(new { kernel = kernel.ToString(), packages = content.NotRunningOn(kernel) });
+            return Results.Json(new { kernel = kernel.ToString(), packages = await content.KernelRequirementsAsync(kernel) });
         });
         app.MapMethods("/{**path}", ["GET", "HEAD"], (string? path) =>
         {

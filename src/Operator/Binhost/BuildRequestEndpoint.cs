@@ -47,7 +47,7 @@ public static class BuildRequestEndpoint
             return Results.BadRequest(new { error });
         }
 
-        var index = PackagesIndex.Parse(Encoding.UTF8.GetString(content.Index().Content));
+        var index = (await content.IndexAsync()).Parsed;
         var missing = OnDemandRequests.NotBuilt(atoms, index);
         var available = atoms.Select(a => a.ToString()).Where(a => !missing.Contains(a)).Distinct(StringComparer.Ordinal).ToList();
         if (missing.Count == 0)

@@ -16,9 +16,16 @@ public static class PackageKernels
         {
             if (ElfAbiTag.Read(name, stream).LinuxAbi is { } abi && (highest is not { } best || abi.CompareTo(best) > 0))
             {
-                (highest, file) = (abi, "/" + name.TrimStart('.', '/'));
+                (highest, file) = (abi, InstalledPath(name));
             }
         });
         return new PackageKernel(highest, file);
+    }
+
+    /// <summary>Where an image.tar member ("image/usr/lib64/libfoo.so", "./image/...") is installed: "/usr/lib64/libfoo.so".</summary>
+    public static string InstalledPath(string member)
+    {
+        var path = member.TrimStart('.', '/');
+        return "/" + (path.StartsWith("image/", StringComparison.Ordinal) ? path["image/".Length..] : path);
     }
 }

@@ -114,11 +114,22 @@ public sealed class BinhostServerTests : IAsyncLifetime
         setup.ShouldContain("verify-signature = false");
 
         using var old = JsonDocument.Parse(await http.GetStringAsync("/kernel?notRunningOn=3.10"));
-        old.RootElement.GetProperty("packages").EnumerateArray().Select(p => (p.GetProperty("cpv").GetString(), p.GetProperty("requires").GetString()))
-            .ShouldBe([("dev-libs/libkver-0.3", "3.17.0")]);
+        old.RootElement.GetProperty("packages").EnumerateArray().Select(p => (p.GetProperty("cpv").GetString(), p.GetProperty("requires").GetString(), p.GetProperty("file").GetString()))
+            .ShouldBe([("dev-libs/libkver-0.3", "3.17.0", "/tmp/portage-exp2/prefixes/a-world/eprefix/usr/lib/libkver.so.0")], "the file as installed (this fixture was built in a prefix)");
         using var older = JsonDocument.Parse(await http.GetStringAsync("/kernel?notRunningOn=3.1"));
         older.RootElement.GetProperty("packages").GetArrayLength().ShouldBe(4, "every package with a Linux ABI tag above 3.1 (libgreet has none)");
         (await http.GetAsync("/kernel?notRunningOn=latest")).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        using var all = JsonDocument.Parse(await http.GetStringAsync("/kernel"));
+        all.RootElement.GetProperty("packages").EnumerateArray()
+            .Select(p => (p.GetProperty("cpv").GetString(), p.GetProperty("path").GetString(), p.GetProperty("requires").GetString()))
+            .ShouldBe(
+            [
+                ("app-misc/greeter-1.0", "app-misc/greeter/greeter-1.0-1.gpkg.tar", "3.2.0"),
+                ("app-text/wordcount-0.5-r1", "app-text/wordcount/wordcount-0.5-r1-1.gpkg.tar", "3.2.0"),
+                ("app-text/wordcount-0.5-r1", "app-text/wordcount/wordcount-0.5-r1-2.gpkg.tar", "3.2.0"),
+                ("dev-libs/libgreet-2.1", "dev-libs/libgreet/libgreet-2.1-1.gpkg.tar", null),
+                ("dev-libs/libkver-0.3", "dev-libs/libkver/libkver-0.3-1.gpkg.tar", "3.17.0"),
+            ], "every package with the kernel its binaries need, none for one without a Linux ABI tag");
     }
 
     [Fact]
