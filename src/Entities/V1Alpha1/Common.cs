@@ -80,6 +80,17 @@ public enum RetainPolicy
     Delete,
 }
 
+/// <summary>How a persistent volume may be attached (the PersistentVolumeClaim's access mode).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<VolumeAccessMode>))]
+public enum VolumeAccessMode
+{
+    /// <summary>Read and written by the pods of one node at a time.</summary>
+    ReadWriteOnce,
+
+    /// <summary>Read and written by pods on any number of nodes.</summary>
+    ReadWriteMany,
+}
+
 /// <summary>Size and class of one persistent volume.</summary>
 public sealed class VolumeSpec
 {

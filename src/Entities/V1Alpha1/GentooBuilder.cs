@@ -274,6 +274,15 @@ public sealed class BinpkgsVolumeSpec
     /// <summary>Whether the binary packages survive deletion of the GentooBuilder (Retain, the default) or are deleted with it.</summary>
     [DefaultJson("\"Retain\"")]
     public RetainPolicy? RetainPolicy { get; set; }
+
+    /// <summary>
+    /// How the volume may be attached. ReadWriteOnce (the default) attaches it to one node, so the binhost follows the
+    /// node the builds ran on; ReadWriteMany (NFS, CephFS and the like; the StorageClass must offer it) lets the binhost
+    /// run on any node. Immutable, as a volume's access mode is.
+    /// </summary>
+    [DefaultJson("\"ReadWriteOnce\"")]
+    [CelRule("self == oldSelf", "spec.storage.binpkgs.accessMode is immutable: a volume's access mode cannot change")]
+    public VolumeAccessMode? AccessMode { get; set; }
 }
 
 /// <summary>The source archive volume.</summary>

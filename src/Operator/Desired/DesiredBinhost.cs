@@ -7,7 +7,7 @@ namespace Gentoo.Operator.Desired;
 /// <summary>
 /// A builder's binhost: a Deployment of the operator image running `binhost` on the binpkgs volume (read-only), and
 /// a Service in front of it. A ReadWriteOnce volume attaches to one node, so the binhost follows the node the
-/// builder's pods last ran on.
+/// builder's pods last ran on; a ReadWriteMany volume lets it run anywhere.
 /// </summary>
 public static class DesiredBinhost
 {
@@ -36,8 +36,20 @@ public static class DesiredBinhost
         ["app.kubernetes.io/component"] = Component,
     };
 
-    public static V1Deployment Deployment(GentooBuilder builder, string operatorImage, string? node)
+    /// <summary>
+    /// Whether the binhost must run where the builds ran: unless the binpkgs volume attaches to many nodes, as the
+    /// volume says once it is seen (a retained one may predate the spec), else as the spec asks.
+    /// </summary>
+    public static bool FollowsBuilds(GentooBuilder builder, V1PersistentVolumeClaim? binpkgs) =>
+        binpkgs?.Spec?.AccessModes is { } modes
+            ? !modes.Contains(nameof(VolumeAccessMode.ReadWriteMany))
+            : builder.Spec.Storage?.Binpkgs?.AccessMode != VolumeAccessMode.ReadWriteMany;
+
+    /// <param name="followsBuilds">Whether the volume attaches to one node only (see <see cref="FollowsBuilds"/>).</param>
+    /// <param name="node">With <paramref name="followsBuilds"/>, the node of the latest build, if there was one.</param>
+    public static V1Deployment Deployment(GentooBuilder builder, string operatorImage, bool followsBuilds, string? node)
     {
+        node = followsBuilds ? node : null;
         var labels = Labels(builder);
         var signed = DesiredSigning.Signed(builder);
         var onDemand = OnDemand(builder);
@@ -50,8 +62,9 @@ public static class DesiredBinhost
             Spec = new V1DeploymentSpec
             {
                 Replicas = 1,
-                // One pod on the volume at a time: a new one starts only when the old one has let go of it.
-                Strategy = new V1DeploymentStrategy { Type = "Recreate" },
+                // Pinned to a node, one pod on the volume at a time: a new one starts only when the old one has let go of it
+                // (it may move to another node). On any node, the new one starts before the old one stops.
+                Strategy = new V1DeploymentStrategy { Type = followsBuilds ? "Recreate" : "RollingUpdate" },
                 Selector = new V1LabelSelector { MatchLabels = labels },
                 Template = new V1PodTemplateSpec
                 {
@@ -113,6 +126,7 @@ public static class DesiredBinhost
         var (have, want) = (existing.Spec?.Template?.Spec, desired.Spec.Template.Spec);
         string Selector(IDictionary<string, string>? s) => string.Join(",", (s ?? new Dictionary<string, string>()).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
         return have is null
+            || existing.Spec?.Strategy?.Type != desired.Spec.Strategy.Type
             || Selector(have.NodeSelector) != Selector(want.NodeSelector)
             || (have.ServiceAccountName ?? "default") != (want.ServiceAccountName ?? "default")
             || have.Containers.FirstOrDefault()?.Image != want.Containers[0].Image

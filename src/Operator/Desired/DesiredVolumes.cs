@@ -49,7 +49,7 @@ public static class DesiredVolumes
                 // A copy starts empty and is filled by the copy pod: the storage that cannot snapshot cannot clone either.
                 root.Kind == "VolumeSnapshot" ? new V1TypedLocalObjectReference { ApiGroup = "snapshot.storage.k8s.io", Kind = root.Kind, Name = root.Name } : null),
             Claim(BinpkgsName(builder.Name()), builder.Namespace(), storage?.Binpkgs?.Size ?? "50Gi", storage?.Binpkgs?.StorageClassName, labels("binpkgs"),
-                retained ? null : OwnedBy(builder), dataSource: null),
+                retained ? null : OwnedBy(builder), dataSource: null, (storage?.Binpkgs?.AccessMode ?? VolumeAccessMode.ReadWriteOnce).ToString()),
             Claim(DistfilesName(builder.Name()), builder.Namespace(), storage?.Distfiles?.Size ?? "20Gi", storage?.Distfiles?.StorageClassName, labels("distfiles"),
                 OwnedBy(builder), dataSource: null),
         ];
@@ -67,7 +67,8 @@ public static class DesiredVolumes
     };
 
     private static V1PersistentVolumeClaim Claim(
-        string name, string ns, string size, string? storageClass, Dictionary<string, string> labels, V1OwnerReference? owner, V1TypedLocalObjectReference? dataSource)
+        string name, string ns, string size, string? storageClass, Dictionary<string, string> labels, V1OwnerReference? owner, V1TypedLocalObjectReference? dataSource,
+        string accessMode = nameof(VolumeAccessMode.ReadWriteOnce))
     {
         labels[ManagedByLabel] = ManagedBy;
         return new V1PersistentVolumeClaim
@@ -83,7 +84,7 @@ public static class DesiredVolumes
             },
             Spec = new V1PersistentVolumeClaimSpec
             {
-                AccessModes = ["ReadWriteOnce"],
+                AccessModes = [accessMode],
                 StorageClassName = string.IsNullOrEmpty(storageClass) ? null : storageClass,
                 Resources = new V1VolumeResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["storage"] = new(size) } },
                 DataSource = dataSource,

@@ -17,7 +17,7 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
     /// Runs the builder's binhost (unless disabled) on the node its pods last used, where a ReadWriteOnce binpkgs
     /// volume is attached, and records where clients find it.
     /// </summary>
-    public async Task RunAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, CancellationToken ct)
+    public async Task RunAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, V1PersistentVolumeClaim? binpkgs, CancellationToken ct)
     {
         var ns = builder.Namespace();
         var name = DesiredBinhost.Name(builder.Name());
@@ -47,14 +47,14 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
         }
 
         var node = ofBuilder.SelectMany(r => r.Status?.Attempts ?? []).Where(a => a.Node is not null).MaxBy(a => a.StartTime ?? DateTime.MinValue)?.Node;
-        var desired = DesiredBinhost.Deployment(builder, settings.OperatorImage, node);
+        var desired = DesiredBinhost.Deployment(builder, settings.OperatorImage, DesiredBinhost.FollowsBuilds(builder, binpkgs), node);
         if (existing is null)
         {
             await CoreWrites.CreateIfMissingAsync(() => kube.AppsV1.CreateNamespacedDeploymentAsync(desired, ns, cancellationToken: ct));
         }
         else if (DesiredBinhost.Differs(existing, desired))
         {
-            existing.Spec.Template = desired.Spec.Template;
+            (existing.Spec.Template, existing.Spec.Strategy) = (desired.Spec.Template, desired.Spec.Strategy);
             await kube.AppsV1.ReplaceNamespacedDeploymentAsync(existing, name, ns, cancellationToken: ct);
             log.LogInformation("GentooBuilder {Namespace}/{Name}: binhost updated (node {Node}, builds on demand {OnDemand})", ns, builder.Name(), node ?? "(any)", DesiredBinhost.OnDemand(builder));
         }

@@ -125,7 +125,7 @@ public sealed class GentooBuilderReconciler(
                 Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) ? Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)!.Message : how, b.Metadata.Generation, now);
         }, ct);
 
-        await binhost.RunAsync(builder, ofBuilder, ct);
+        await binhost.RunAsync(builder, ofBuilder, claims.Get(new ObjectKey(request.Namespace, DesiredVolumes.BinpkgsName(builder.Name()))), ct);
         var next = new List<TimeSpan?>
         {
             await maintenance.RunAsync(builder, bootstrap, holder, config.Digest, image, now, ct),

@@ -115,7 +115,7 @@ public sealed class DesiredObjectsTests
         var shell = DesiredBuilderPods.Maintenance(own, "shell", "1", "stage3", null, settings);
         shell.Spec.Volumes.Single(v => v.Name == "signing").Secret.SecretName.ShouldBe("desktops-key", "what a person emerges in a shell is signed too");
         shell.Spec.Containers[0].Args.ShouldContain("--signing-key");
-        var binhost = DesiredBinhost.Deployment(own, "registry.local/gentoo-builder:1.0", null).Spec.Template.Spec;
+        var binhost = DesiredBinhost.Deployment(own, "registry.local/gentoo-builder:1.0", true, null).Spec.Template.Spec;
         binhost.Volumes.ShouldNotContain(v => v.Secret != null);
         binhost.Volumes.Single(v => v.Name == "signing").ConfigMap.Name.ShouldBe("plasma-desktop-signing-public");
         binhost.Containers[0].Args.ShouldContain("/etc/gentoo-binhost/signing/public.asc");
@@ -123,7 +123,32 @@ public sealed class DesiredObjectsTests
         var plain = DesiredBuildPod.Build(Run(), unsigned, "stage3", 1, null, settings);
         plain.Spec.Volumes.ShouldNotContain(v => v.Name == "signing");
         plain.Spec.Containers[0].Args.ShouldNotContain("--signing-key");
-        DesiredBinhost.Deployment(unsigned, "registry.local/gentoo-builder:1.0", null).Spec.Template.Spec.Containers[0].Args.ShouldNotContain("--signing-key");
+        DesiredBinhost.Deployment(unsigned, "registry.local/gentoo-builder:1.0", true, null).Spec.Template.Spec.Containers[0].Args.ShouldNotContain("--signing-key");
+    }
+
+    [Fact]
+    public void The_binhost_follows_the_builds_unless_its_volume_attaches_on_many_nodes()
+    {
+        var builder = Builder();
+        var once = DesiredVolumes.Builder(builder, RootSource.CopyOf("stage3-root")).Single(c => c.Metadata.Name == "plasma-desktop-binpkgs");
+        once.Spec.AccessModes.ShouldBe(["ReadWriteOnce"]);
+        DesiredBinhost.FollowsBuilds(builder, null).ShouldBeTrue();
+        var pinned = DesiredBinhost.Deployment(builder, "registry.local/gentoo-builder:1.0", true, "node-a").Spec;
+        pinned.Template.Spec.NodeSelector["kubernetes.io/hostname"].ShouldBe("node-a");
+        pinned.Strategy.Type.ShouldBe("Recreate", "a pinned binhost lets go of the volume before the next one starts, wherever it goes");
+        DesiredBinhost.Deployment(builder, "registry.local/gentoo-builder:1.0", true, null).Spec.Strategy.Type.ShouldBe("Recreate", "also before the first build");
+
+        var shared = Builder();
+        shared.Spec.Storage = new BuilderStorage { Binpkgs = new BinpkgsVolumeSpec { AccessMode = VolumeAccessMode.ReadWriteMany } };
+        var many = DesiredVolumes.Builder(shared, RootSource.CopyOf("stage3-root")).Single(c => c.Metadata.Name == "plasma-desktop-binpkgs");
+        many.Spec.AccessModes.ShouldBe(["ReadWriteMany"]);
+        DesiredBinhost.FollowsBuilds(shared, null).ShouldBeFalse("the spec asks until the volume is seen");
+        DesiredBinhost.FollowsBuilds(shared, once).ShouldBeTrue("a retained ReadWriteOnce volume is what there is");
+        DesiredBinhost.FollowsBuilds(builder, many).ShouldBeFalse();
+        var anywhere = DesiredBinhost.Deployment(shared, "registry.local/gentoo-builder:1.0", false, "node-a").Spec;
+        (anywhere.Template.Spec.NodeSelector ?? new Dictionary<string, string>()).ShouldNotContainKey("kubernetes.io/hostname");
+        anywhere.Strategy.Type.ShouldBe("RollingUpdate");
+        DesiredBinhost.Differs(new V1Deployment { Spec = pinned }, DesiredBinhost.Deployment(shared, "registry.local/gentoo-builder:1.0", false, null)).ShouldBeTrue();
     }
 
     [Fact]

@@ -364,6 +364,26 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task On_a_read_write_many_package_volume_the_binhost_runs_on_any_node()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns, s => s.Storage = new BuilderStorage { Binpkgs = new BinpkgsVolumeSpec { AccessMode = VolumeAccessMode.ReadWriteMany } }), CancellationToken.None);
+        await WaitForAsync(ns, b => b.Status.BinhostUrl is not null, "the binhost to be recorded");
+        (await cluster.Kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("desktop-binpkgs", ns)).Spec.AccessModes.ShouldBe(["ReadWriteMany"]);
+
+        await CreateFirefoxRunAsync(ns);
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
+        await WaitForAsync(ns, b => b.Status.LastSuccessfulBuildRun == "firefox", "the builder to see the finished run");
+        await Task.Delay(1000); // the reconcile that recorded it goes on to the binhost, which a ReadWriteOnce volume would pin by now
+
+        var deployment = await cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns);
+        (deployment.Spec.Template.Spec.NodeSelector ?? new Dictionary<string, string>()).ShouldNotContainKey("kubernetes.io/hostname", "the volume attaches on any node");
+        deployment.Spec.Strategy.Type.ShouldBe("RollingUpdate");
+    }
+
+    [PodDrivingFact]
     public async Task A_rebuild_request_creates_one_build_run_of_the_auto_build_packages()
     {
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps, Controllers.AddBuilders);
