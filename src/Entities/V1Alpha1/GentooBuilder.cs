@@ -373,7 +373,7 @@ public sealed class GentooBuilderStatus : CommonStatus
     /// <summary>Names of the builder's PersistentVolumeClaims.</summary>
     public BuilderVolumes? Volumes { get; set; }
 
-    /// <summary>The BuildRun that runs now.</summary>
+    /// <summary>The BuildRun whose pod has the builder's volumes now; maintenance pods wait until it lets go of them.</summary>
     public string? CurrentBuildRun { get; set; }
 
     /// <summary>The last BuildRun that succeeded.</summary>
@@ -415,7 +415,7 @@ public sealed class GentooBuilderStatus : CommonStatus
     /// <summary>The last shell token acted on (echo of the gentoobuilder.io/shell annotation).</summary>
     public string? LastHandledShell { get; set; }
 
-    /// <summary>The maintenance pod (update, sync or a person's shell) running now; BuildRuns wait until it ends.</summary>
+    /// <summary>The maintenance pod (update, sync or a person's shell) that has the builder's volumes now; BuildRuns wait until it ends.</summary>
     public string? CurrentMaintenance { get; set; }
 
     /// <summary>What the last update pod found: the outcome of the world update preview.</summary>

@@ -22,6 +22,13 @@ public static class BuilderQueue
         return open.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0) ?? open.FirstOrDefault();
     }
 
+    /// <summary>
+    /// The run whose claim on the builder's volumes still stands: the claimed one while it exists and has not finished
+    /// (a run releases its claim itself when its pod ends; this clears what a run deleted or finished left behind).
+    /// </summary>
+    public static string? ClaimStillHeld(string? claimedBy, IEnumerable<BuildRun> runsOfBuilder) =>
+        claimedBy is not null && runsOfBuilder.Any(r => r.Metadata.Name == claimedBy && !Finished.Contains(r.Status?.Phase)) ? claimedBy : null;
+
     /// <summary>Why <paramref name="run"/> waits, or null when it holds the builder.</summary>
     public static string? WaitingFor(BuildRun run, BuildRun? holder) =>
         holder is null || holder.Metadata.Name == run.Metadata.Name ? null : $"BuildRun {holder.Metadata.Name} is using builder {run.Spec.BuilderRef.Name}";

@@ -113,8 +113,9 @@ public static class Controllers
     }
 
     /// <summary>
-    /// GentooBuilders, reconciled on their own changes, their pods' and volumes' changes, their bootstrap's changes, and
-    /// their BuildRuns' phase changes (a run that starts or ends moves the builder's current run, history and snapshots).
+    /// GentooBuilders, reconciled on their own changes (status only where a run claims or releases the volumes), their
+    /// pods' and volumes' changes, their bootstrap's changes, and their BuildRuns' phase changes (a run that starts or
+    /// ends moves the builder's history and snapshots).
     /// </summary>
     public static void AddBuilders(LifecycleContext c)
     {
@@ -122,7 +123,8 @@ public static class Controllers
         var reconciler = new GentooBuilderReconciler(c.Kube, builders, c.Caches.Bootstraps, c.Caches.Runs, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events,
             c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.MakeSigningKey, c.Settings.SnapshotPoll, c.Settings.SigningKeyPoll, c.Settings.ConfigPoll);
         c.Manager.AddRunnable(new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.GentooBuilder"),
-                SpecMetadataOrPhase<GentooBuilder, GentooBuilderStatus>)
+                // A build pod letting go of the volumes is a status write of its run's: a maintenance pod may be waiting for it.
+                change => SpecMetadataOrPhase<GentooBuilder, GentooBuilderStatus>(change) || change.Old?.Status?.CurrentBuildRun != change.Object.Status?.CurrentBuildRun)
             .Owns(c.Caches.Pods)
             .Owns(c.Caches.Claims)
             .Watches(c.Caches.Bootstraps, bootstrap => builders.List(bootstrap.Namespace()).Where(b => b.Spec.BootstrapRef?.Name == bootstrap.Name()).Select(ObjectKey.Of))

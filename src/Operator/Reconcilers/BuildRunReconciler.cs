@@ -43,6 +43,7 @@ public sealed class BuildRunReconciler(
 
     private readonly ResourceApi<BuildRun> api = new(kube);
     private readonly ResourceApi<GentooBuilder> builderApi = new(kube);
+    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> builderStatus = new(new ResourceApi<GentooBuilder>(kube));
     private readonly StatusWriter<BuildRun, BuildRunStatus> status = new(new ResourceApi<BuildRun>(kube));
 
     public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
@@ -64,12 +65,14 @@ public sealed class BuildRunReconciler(
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
+        var cachedBuilder = builders.Get(new ObjectKey(request.Namespace, run.Spec.BuilderRef.Name));
         if (run.Status.Phase is "Succeeded" or "Failed")
         {
+            await ReleaseVolumesAsync(run, cachedBuilder, ct);
             return ReconcileResult.Done;
         }
 
-        if (builders.Get(new ObjectKey(request.Namespace, run.Spec.BuilderRef.Name)) is not { } builder)
+        if (cachedBuilder is not { } builder)
         {
             await WaitAsync(run, Reasons.BuilderNotFound, $"GentooBuilder {run.Spec.BuilderRef.Name} does not exist in {request.Namespace}", now, ct);
             return ReconcileResult.Done;
@@ -102,8 +105,10 @@ public sealed class BuildRunReconciler(
 
         var attempt = run.Status.AttemptCount ?? 0;
         var resume = RequestTokens.Of(run, RequestAnnotations.Resume);
-        var resumed = resume is not null && resume != run.Status.LastHandledResume && run.Status.Phase is "AwaitingOperator" or "Stalled";
-        if (attempt == 0 || resumed || run.Status.Phase == "Retrying")
+        // Queued with attempts behind it: the next attempt was decided and waits for the builder's volumes.
+        var decided = attempt > 0 && run.Status.Phase == "Queued";
+        var resumed = resume is not null && resume != run.Status.LastHandledResume && (run.Status.Phase is "AwaitingOperator" or "Stalled" || decided);
+        if (attempt == 0 || resumed || decided || run.Status.Phase == "Retrying")
         {
             if (run.Status.Phase == "Retrying" && RetryDelay(run, now) is { } delay && delay > TimeSpan.Zero)
             {
@@ -127,6 +132,7 @@ public sealed class BuildRunReconciler(
 
         if (run.Status.Phase is "AwaitingOperator" or "Stalled")
         {
+            await ReleaseVolumesAsync(run, builder, ct); // a person may look into the build tree now (kubectl gentoo shell)
             return ReconcileResult.Done;
         }
 
@@ -165,6 +171,13 @@ public sealed class BuildRunReconciler(
         if (stale)
         {
             return ReconcileResult.After(TimeSpan.FromSeconds(1)); // a stale view: the status has moved past this attempt; look again
+        }
+
+        if (verdict.Result is not (AttemptResult.Pending or AttemptResult.Running) && automatic.Count == 0)
+        {
+            // This attempt's pod has ended: the volumes are free for a maintenance pod until a next attempt claims them again
+            // (autounmask's next attempt follows at once and keeps them).
+            await ReleaseVolumesAsync(run, await builderApi.GetAsync(run.Namespace(), builder.Name(), ct), ct);
         }
 
         if (automatic.Count > 0)
@@ -210,12 +223,18 @@ public sealed class BuildRunReconciler(
     private async Task<ReconcileResult> StartAttemptAsync(
         BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, IReadOnlyList<ProposedFix> fixes, DateTime now, CancellationToken ct)
     {
-        // The builder marks a maintenance pod in its status before starting it; read that live, not from a cache that
-        // may lag, so that a build and an update never share the volumes.
-        if (await builderApi.GetAsync(run.Namespace(), builder.Name(), ct) is { Status.CurrentMaintenance: { } maintenance })
+        if (await ClaimVolumesAsync(run, builder.Name(), ct) is { } holder)
         {
-            await WaitAsync(run, Reasons.Queued, $"waiting for GentooBuilder {builder.Name()}'s maintenance pod {maintenance} to finish", now, ct);
-            return ReconcileResult.After(TimeSpan.FromSeconds(5));
+            var waiting = $"{holder} is using GentooBuilder {builder.Name()}'s volumes";
+            await status.UpdateAsync(run, r =>
+            {
+                r.Status.Phase = "Queued"; // with attempts behind it: this next attempt is decided, see ReconcileAsync
+                r.Status.WaitingFor = waiting;
+                r.Status.ObservedGeneration = r.Metadata.Generation;
+                r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator); // answered, if it was
+                r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, Reasons.Queued, waiting, r.Metadata.Generation, now);
+            }, ct);
+            return ReconcileResult.After(TimeSpan.FromSeconds(5)); // the builder's change brings us back sooner
         }
 
         if (fixes.Count > 0)
@@ -276,8 +295,48 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.After(TimeSpan.FromSeconds(5));
         }
 
+        if (await builderApi.GetAsync(run.Namespace(), run.Spec.BuilderRef.Name, ct) is { } builder)
+        {
+            await ReleaseVolumesAsync(run, builder, ct);
+        }
+
         await Finalizers.RemoveAsync(api, run, Finalizer, ct);
         return ReconcileResult.Done;
+    }
+
+    /// <summary>
+    /// Claims the builder's volumes for this run's next pod. The claim is a write of the builder's status that is made
+    /// only while no maintenance pod (update, sync, a person's shell) and no other run holds them; maintenance pods are
+    /// claimed the same way, and a conflicting write is retried on a fresh read, so of a build and a maintenance pod
+    /// starting at the same instant exactly one gets the volumes. Returns what holds them instead, or null.
+    /// </summary>
+    private async Task<string?> ClaimVolumesAsync(BuildRun run, string builderName, CancellationToken ct)
+    {
+        var builder = await builderApi.GetAsync(run.Namespace(), builderName, ct);
+        if (builder is null)
+        {
+            return $"GentooBuilder {builderName} to exist";
+        }
+
+        var stored = await builderStatus.UpdateAsync(builder, b =>
+        {
+            if (b.Status.CurrentMaintenance is null && (b.Status.CurrentBuildRun is null || b.Status.CurrentBuildRun == run.Name()))
+            {
+                b.Status.CurrentBuildRun = run.Name();
+            }
+        }, ct);
+        return stored.Status.CurrentBuildRun == run.Name() ? null
+            : stored.Status.CurrentMaintenance is { } maintenance ? $"maintenance pod {maintenance}"
+            : $"BuildRun {stored.Status.CurrentBuildRun}";
+    }
+
+    /// <summary>Gives the builder's volumes back once this run has no pod on them; nothing when the builder shows no claim of this run's.</summary>
+    private async Task ReleaseVolumesAsync(BuildRun run, GentooBuilder? builder, CancellationToken ct)
+    {
+        if (builder?.Status?.CurrentBuildRun == run.Name())
+        {
+            await builderStatus.UpdateAsync(builder, b => b.Status.CurrentBuildRun = b.Status.CurrentBuildRun == run.Name() ? null : b.Status.CurrentBuildRun, ct);
+        }
     }
 
     private async Task WaitAsync(BuildRun run, string reason, string message, DateTime now, CancellationToken ct) =>

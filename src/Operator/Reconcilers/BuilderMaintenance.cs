@@ -10,7 +10,7 @@ namespace Gentoo.Operator.Reconcilers;
 
 /// <summary>
 /// A builder's maintenance pods: update (on request or a configuration change), sync (interval or schedule) and a
-/// person's shell, one at a time and never during a build; their end is recorded in status and an Event.
+/// person's shell, one at a time and never beside a build pod; their end is recorded in status and an Event.
 /// </summary>
 public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, PodSettings settings, EventRecorder events, ILogger log)
 {
@@ -22,8 +22,10 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
 
     /// <summary>
-    /// Update and sync pods: follows the running one, else starts one when asked (annotation), when the configuration
-    /// changed, or when the sync interval is due; never while a BuildRun holds the builder. Returns when to look again.
+    /// Update, sync and shell pods: follows the running one, else starts one when asked (annotation), when the
+    /// configuration changed, or when the sync interval is due. Updates and syncs wait while a BuildRun holds the
+    /// builder (one awaiting a person keeps its build tree as it was); a person's shell waits only for a build pod, so
+    /// that a failed build can be looked into before it is resumed. Returns when to look again.
     /// </summary>
     public async Task<TimeSpan?> RunAsync(
         GentooBuilder builder, GentooBootstrap? bootstrap, BuildRun? holder, string configDigest, string image, DateTime now, CancellationToken ct)
@@ -69,7 +71,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             return nextSync;
         }
 
-        if (holder is not null)
+        if (holder is not null && what != "shell")
         {
             return null; // after the build: the runs' changes bring us back
         }
@@ -83,9 +85,15 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             await kube.CoreV1.DeleteNamespacedPodAsync(old.Name(), old.Namespace(), cancellationToken: ct); // keep only the newest pod's log
         }
 
-        // Status first: a BuildRun that looks now sees the builder busy before the pod exists.
-        await status.UpdateAsync(builder, b =>
+        // The volumes are claimed in status before the pod exists, and only while no build pod has them: runs claim them
+        // the same way, and a conflicting write is retried on a fresh read, so of two starting at once exactly one wins.
+        var stored = await status.UpdateAsync(builder, b =>
         {
+            if (b.Status.CurrentBuildRun is not null || b.Status.CurrentMaintenance is not null)
+            {
+                return;
+            }
+
             b.Status.CurrentMaintenance = name;
             b.Status.Phase = what switch { "sync" => Syncing, "shell" => Shell, _ => Updating };
             if (what == "shell")
@@ -97,6 +105,10 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             b.Status.LastHandledUpdate = token ?? b.Status.LastHandledUpdate;
             b.Status.ConfigDigest = configDigest;
         }, ct);
+        if (stored.Status.CurrentMaintenance != name)
+        {
+            return null; // a build pod has the volumes: its release of them brings us back
+        }
         await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, image, bootstrap?.Spec.ConfigFrom, settings), ct);
         log.LogInformation("GentooBuilder {Namespace}/{Name}: {Step} pod {Pod} started ({Why})", builder.Namespace(), builder.Name(), what, name,
             shell is not null || token is not null ? "requested" : configChanged ? "configuration changed" : "sync interval");

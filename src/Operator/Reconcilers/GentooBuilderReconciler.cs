@@ -111,7 +111,8 @@ public sealed class GentooBuilderReconciler(
             };
             b.Status.ObservedGeneration = b.Metadata.Generation;
             b.Status.ConfigDigest ??= config.Digest; // the first configuration is the bootstrap's: nothing to update for
-            b.Status.CurrentBuildRun = holder?.Status?.AttemptCount > 0 ? holder.Name() : null;
+            // Runs claim the volumes for their pods themselves (compare-and-swap on this status); only leftovers go here.
+            b.Status.CurrentBuildRun = BuilderQueue.ClaimStillHeld(b.Status.CurrentBuildRun, ofBuilder);
             b.Status.LastSuccessfulBuildRun = lastSuccess?.Name() ?? b.Status.LastSuccessfulBuildRun;
             b.Status.RequiredKernel = BuiltKernel(bootstrap, ofBuilder) ?? b.Status.RequiredKernel;
             b.Status.Phase = b.Status.CurrentMaintenance is not null ? b.Status.Phase : b.Status.CurrentBuildRun is not null ? Building : Ready;

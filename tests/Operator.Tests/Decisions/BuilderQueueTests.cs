@@ -31,6 +31,20 @@ public sealed class BuilderQueueTests
         BuilderQueue.Holder([Run("done", 0, "Failed", 2)]).ShouldBeNull();
     }
 
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("running", "running")]
+    [InlineData("waiting", "waiting")]
+    [InlineData("done", null)]
+    [InlineData("failed", null)]
+    [InlineData("deleted", null)]
+    public void A_claim_on_the_volumes_stands_while_its_run_exists_unfinished(string? claimedBy, string? stands)
+    {
+        BuildRun[] runs = [Run("running", 0, "Running", 1), Run("waiting", 1, "AwaitingOperator", 1), Run("done", 2, "Succeeded", 1), Run("failed", 3, "Failed", 2)];
+
+        BuilderQueue.ClaimStillHeld(claimedBy, runs).ShouldBe(stands);
+    }
+
     [Fact]
     public void A_run_awaiting_a_person_keeps_the_builder()
     {

@@ -162,6 +162,47 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task A_shell_waits_for_a_build_pod_but_not_for_a_run_awaiting_a_person_and_the_resumed_run_waits_for_the_shell()
+    {
+        const string Keyword = """{"step":"build","result":"needs-operator","outcome":"keyword-change-required","emergeExitCode":1,"atoms":["app-misc/nightly-0.9"],"fixes":[{"file":"package.accept_keywords","line":"app-misc/nightly:0 ~amd64","temporary":false}]}""";
+        await using var session = await LifecycleSession.StartAsync(cluster,
+            pod => pod == "firefox-1" || pod.Contains("-shell-", StringComparison.Ordinal) ? null : new PodScript(0, Success),
+            Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        await CreateFirefoxRunAsync(ns);
+        await Eventually.GetAsync(async () => (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.FirstOrDefault(p => p.Metadata.Name == "firefox-1"),
+            p => p?.Status?.Phase == "Running", "the build pod to run");
+        (await builders.GetAsync(ns, "desktop", CancellationToken.None))!.Status.CurrentBuildRun.ShouldBe("firefox", "the run claimed the volumes before its pod started");
+
+        await Requests.AnnotateAsync(builders, ns, "desktop", new Dictionary<string, string> { [RequestAnnotations.Shell] = "look" });
+        await Task.Delay(1000);
+        var meanwhile = (await builders.GetAsync(ns, "desktop", CancellationToken.None))!;
+        meanwhile.Status.CurrentMaintenance.ShouldBeNull("no shell beside a running build");
+        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Metadata.Name.Contains("-shell-", StringComparison.Ordinal));
+
+        await session.CompleteAsync("firefox-1", 10, Keyword);
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
+        var shell = await WaitForAsync(ns, b => b.Status.Phase == "Shell", "the shell to start while the run awaits a person");
+        shell.Status.CurrentBuildRun.ShouldBeNull();
+        var shellPod = shell.Status.CurrentMaintenance!;
+
+        await Requests.AnnotateAsync(runs, ns, "firefox", new Dictionary<string, string> { [RequestAnnotations.Resume] = "fixed" });
+        var queued = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Queued", "the resumed run to wait for the shell");
+        queued.Status.WaitingFor.ShouldBe($"maintenance pod {shellPod} is using GentooBuilder desktop's volumes");
+        Conditions.Find(queued.Status.Conditions, ConditionTypes.AwaitingOperator).ShouldBeNull("the person has answered");
+        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Metadata.Name == "firefox-2");
+
+        await session.CompleteAsync(shellPod, 0, Success);
+        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the run to build on after the shell");
+        done.Status.AttemptCount.ShouldBe(2);
+        done.Status.LastHandledResume.ShouldBe("fixed");
+        await WaitForAsync(ns, b => b.Status.CurrentBuildRun is null && b.Status.Phase == "Ready", "the volumes to be free again");
+    }
+
+    [PodDrivingFact]
     public async Task An_operator_restart_during_the_root_copy_and_during_a_build_starts_nothing_twice()
     {
         PodScript? copy = null;
