@@ -6,6 +6,7 @@ using Gentoo.Agent.Progress;
 using Gentoo.Agent.Reports;
 using Gentoo.Agent.Root;
 using Gentoo.Portage.Emerge;
+using Gentoo.Portage.Repositories;
 
 namespace Gentoo.Agent;
 
@@ -241,7 +242,9 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
 
     private async Task<(int ExitCode, AgentReport Report)> EmergeAsync(IReadOnlyList<string> args, CancellationToken stop, BinpkgSigning? signing = null)
     {
-        var classifier = new EmergeClassifier();
+        // Keyword changes are proposed at the builder's width; the slot comes from the root's repositories, as Portage reads it.
+        var repositories = EbuildRepositories.Under(Path.Combine(options.Root, "var", "db", "repos"));
+        var classifier = new EmergeClassifier(new ClassifierOptions { KeywordScope = options.KeywordScope, SlotOf = cpv => EbuildRepositories.SlotOf(repositories, cpv) });
         var observability = ObservabilitySnapshots.Supported(options.Root);
         EmergeProgress? published = null;
         void Publish(EmergeProgress p)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gentoo.Portage.Atoms;
 
 namespace Gentoo.Agent;
 
@@ -62,6 +63,9 @@ public sealed record AgentOptions
     /// <summary>For build: the armored OpenPGP secret key binary packages are signed with (a mounted Secret).</summary>
     public string? SigningKey { get; init; }
 
+    /// <summary>How wide proposed keyword and license changes are written (the builder's keywordScope).</summary>
+    public AtomScope KeywordScope { get; init; } = AtomScope.Slot;
+
     /// <summary>Where the compact report goes (the container's terminationMessagePath).</summary>
     public string TerminationLog { get; init; } = "/dev/termination-log";
 
@@ -105,6 +109,7 @@ public sealed record AgentOptions
                 "--cpus" => options with { Cpus = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var cpus) && cpus > 0 ? cpus : throw new UsageException($"--cpus {args[i]}: expected a whole number of CPUs above 0") },
                 "--signing-key" => options with { SigningKey = Value() },
                 "--termination-log" => options with { TerminationLog = Value() },
+                "--keyword-scope" => options with { KeywordScope = Enum.TryParse<AtomScope>(Value(), ignoreCase: false, out var scope) && Enum.IsDefined(scope) ? scope : throw new UsageException($"--keyword-scope {args[i]}: expected Version, Slot or Package") },
                 "--grace-period" => options with { GracePeriod = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) ? TimeSpan.FromSeconds(seconds) : throw new UsageException($"--grace-period {args[i]}: expected seconds") },
                 _ => throw new UsageException($"unknown argument '{name}'"),
             };

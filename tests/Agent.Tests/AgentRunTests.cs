@@ -196,6 +196,27 @@ public sealed class AgentRunTests : IDisposable
         report.KernelFiles.ShouldBe(["/usr/lib64/libkver.so.0"]);
     }
 
+    [Theory]
+    [InlineData("Slot", "app-misc/nightly:0 ~amd64")]
+    [InlineData("Version", "=app-misc/nightly-0.9 ~amd64")]
+    [InlineData("Package", "app-misc/nightly ~amd64")]
+    public async Task Keyword_changes_are_proposed_at_the_builders_scope_with_the_slot_from_the_roots_repositories(string scope, string line)
+    {
+        // The repository the log was made with, where the root has its repositories.
+        var repository = Path.Combine(Root, "var", "db", "repos", "demo");
+        foreach (var file in Directory.EnumerateFiles(Fixtures.PathOf("portage", "ebuild-repo"), "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(repository, Path.GetRelativePath(Fixtures.PathOf("portage", "ebuild-repo"), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+
+        var (exitCode, report, _) = await RunAsync(StandIn("09-keyword-change-autounmask", 1), default, "--keyword-scope", scope);
+
+        exitCode.ShouldBe(ExitCodes.NeedsOperator);
+        report.Fixes.ShouldHaveSingleItem().Line.ShouldBe(line);
+    }
+
     [Fact]
     public async Task Bad_input_fails_fast_with_one_line_and_the_agent_error_code()
     {
@@ -205,6 +226,7 @@ public sealed class AgentRunTests : IDisposable
                  {
                      (new[] { "frobnicate" }, "gentoo-agent: unknown step 'frobnicate': expected one of configure, sync, update, bootstrap, check, build, shell"),
                      (["build", "--root", Root], "gentoo-agent: build needs at least one --package (an atom or a set such as @world)"),
+                     (["build", "--package", "@world", "--keyword-scope", "slot"], "gentoo-agent: --keyword-scope slot: expected Version, Slot or Package"),
                      (["check", "--root", "/no/such/volume", "--termination-log", termination], "gentoo-agent: the root volume /no/such/volume is missing: is the PersistentVolumeClaim mounted there?"),
                  })
         {

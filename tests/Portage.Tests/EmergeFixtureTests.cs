@@ -76,7 +76,8 @@ public sealed class EmergeFixtureTests
         foreach (var name in new[] { "08-keyword-masked-no-autounmask", "09-keyword-change-autounmask" })
         {
             await using var log = File.OpenRead(Fixtures.PathOf("portage", "logs", name + ".log"));
-            var options = new ClassifierOptions { KeywordScope = scope, SlotOf = cpv => cpv == "app-misc/nightly-0.9" ? "0" : null };
+            // The slot as the agent finds it: in the ebuild repository the log was made with.
+            var options = new ClassifierOptions { KeywordScope = scope, SlotOf = cpv => Repositories.EbuildRepositories.SlotOf([Fixtures.PathOf("portage", "ebuild-repo")], cpv) };
 
             var outcome = await EmergeClassifier.ClassifyAsync(log, options);
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Gentoo.Portage.Atoms;
 using Gentoo.Portage.Elf;
 using Gentoo.Portage.Emerge;
+using Gentoo.Portage.Repositories;
 
 namespace Gentoo.Operator.Cli;
 
@@ -21,7 +22,12 @@ public static class PortageCommands
             Description = "How accepted keywords and licenses are written in the proposed fixes: Version, Slot or Package",
             DefaultValueFactory = _ => AtomScope.Slot,
         };
-        var command = new Command("classify", "Classify the console output of an emerge run and print one JSON object") { file, exitCode, scope };
+        var repos = new Option<string>("--repos")
+        {
+            Description = "Where the ebuild repositories are, for the slot of a Slot-scoped keyword change",
+            DefaultValueFactory = _ => "/var/db/repos",
+        };
+        var command = new Command("classify", "Classify the console output of an emerge run and print one JSON object") { file, exitCode, scope, repos };
         command.SetAction(async (result, ct) =>
         {
             var path = result.GetValue(file)!;
@@ -32,7 +38,9 @@ public static class PortageCommands
             }
 
             await using var input = path == "-" ? Console.OpenStandardInput() : File.OpenRead(path);
-            var outcome = await EmergeClassifier.ClassifyAsync(input, new ClassifierOptions { KeywordScope = result.GetValue(scope) }, result.GetValue(exitCode), ct);
+            var repositories = EbuildRepositories.Under(result.GetValue(repos)!);
+            var options = new ClassifierOptions { KeywordScope = result.GetValue(scope), SlotOf = cpv => EbuildRepositories.SlotOf(repositories, cpv) };
+            var outcome = await EmergeClassifier.ClassifyAsync(input, options, result.GetValue(exitCode), ct);
             await using var output = Console.OpenStandardOutput();
             WriteOutcome(output, outcome);
             return 0;

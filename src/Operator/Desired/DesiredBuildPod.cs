@@ -43,6 +43,9 @@ public static class DesiredBuildPod
             more.Add("--keep-going");
         }
 
+        // The agent proposes keyword changes at this width, the slot read from the repositories where it is asked for.
+        more.AddRange(["--keyword-scope", (builder.Spec.KeywordScope ?? KeywordScope.Slot).ToString()]);
+
         var labels = new Dictionary<string, string>
         {
             [DesiredVolumes.BuilderLabel] = builder.Name(),

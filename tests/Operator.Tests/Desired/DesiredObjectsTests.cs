@@ -81,9 +81,13 @@ public sealed class DesiredObjectsTests
         build.Command.ShouldBe(["/gentoo-builder/bin/gentoo-agent"]);
         build.Args.ShouldBe([
             "build", "--root", "/mnt/gentoo", "--config", "/etc/gentoo-builder/config", "--binpkgs", "/mnt/binpkgs", "--distfiles", "/mnt/distfiles",
-            "--package", "www-client/firefox", "--emerge-arg", "--update", "--emerge-arg", "--deep", "--keep-going",
+            "--package", "www-client/firefox", "--emerge-arg", "--update", "--emerge-arg", "--deep", "--keep-going", "--keyword-scope", "Slot",
             "--signing-key", "/etc/gentoo-builder/signing/signing.asc", "--cpus", "8", "--grace-period", "300",
         ]);
+        var exact = Builder();
+        exact.Spec.KeywordScope = KeywordScope.Version;
+        DesiredBuildPod.Build(Run(), exact, "stage3", 1, null, new PodSettings("registry.local/gentoo-builder:1.0")).Spec.Containers[0].Args
+            .ShouldContain("Version", "the agent proposes keyword changes at the builder's keywordScope");
         var key = pod.Spec.Volumes.Single(v => v.Name == "signing").Secret;
         key.SecretName.ShouldBe("plasma-desktop-signing-key", "no keySecretRef: the key the operator makes");
         key.Items.ShouldHaveSingleItem().Key.ShouldBe("signing.asc");

@@ -21,6 +21,27 @@ public sealed class PortageCommandTests
     }
 
     [Fact]
+    public async Task Classify_at_slot_scope_reads_the_slot_from_the_repositories()
+    {
+        var log = Checkout.PathOf("tests", "Fixtures", "portage", "logs", "08-keyword-masked-no-autounmask.log");
+        var repos = Directory.CreateTempSubdirectory("repos-");
+        try
+        {
+            Directory.CreateSymbolicLink(Path.Combine(repos.FullName, "demo"), Checkout.PathOf("tests", "Fixtures", "portage", "ebuild-repo"));
+
+            var outcome = await OperatorProcess.RunAsync(["classify", log, "--keyword-scope", "Slot", "--repos", repos.FullName]);
+
+            outcome.ExitCode.ShouldBe(0, outcome.StandardError);
+            var fix = JsonNode.Parse(outcome.StandardOutput)!["fixes"]!.AsArray().Single()!;
+            fix["line"]!.GetValue<string>().ShouldBe("app-misc/nightly:0 ~amd64");
+        }
+        finally
+        {
+            repos.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Kernel_requirement_prints_the_highest_abi_and_its_files()
     {
         var elf = Checkout.PathOf("tests", "Fixtures", "portage", "elf");
