@@ -243,8 +243,11 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
     private async Task<(int ExitCode, AgentReport Report)> EmergeAsync(IReadOnlyList<string> args, CancellationToken stop, BinpkgSigning? signing = null)
     {
         // Keyword changes are proposed at the builder's width; the slot comes from the root's repositories, as Portage reads it.
-        var repositories = EbuildRepositories.Under(Path.Combine(options.Root, "var", "db", "repos"));
-        var classifier = new EmergeClassifier(new ClassifierOptions { KeywordScope = options.KeywordScope, SlotOf = cpv => EbuildRepositories.SlotOf(repositories, cpv) });
+        var classifier = new EmergeClassifier(new ClassifierOptions
+        {
+            KeywordScope = options.KeywordScope,
+            SlotOf = EbuildRepositories.SlotLookup(Path.Combine(options.Root, "var", "db", "repos")),
+        });
         var observability = ObservabilitySnapshots.Supported(options.Root);
         EmergeProgress? published = null;
         void Publish(EmergeProgress p)

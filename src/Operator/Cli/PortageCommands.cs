@@ -38,8 +38,7 @@ public static class PortageCommands
             }
 
             await using var input = path == "-" ? Console.OpenStandardInput() : File.OpenRead(path);
-            var repositories = EbuildRepositories.Under(result.GetValue(repos)!);
-            var options = new ClassifierOptions { KeywordScope = result.GetValue(scope), SlotOf = cpv => EbuildRepositories.SlotOf(repositories, cpv) };
+            var options = new ClassifierOptions { KeywordScope = result.GetValue(scope), SlotOf = EbuildRepositories.SlotLookup(result.GetValue(repos)!) };
             var outcome = await EmergeClassifier.ClassifyAsync(input, options, result.GetValue(exitCode), ct);
             await using var output = Console.OpenStandardOutput();
             WriteOutcome(output, outcome);

@@ -93,19 +93,22 @@ public static class DesiredGitConfig
             VolumeMounts =
             [
                 new V1VolumeMount { Name = Volume, MountPath = Mount },
-                .. sources.Select((s, i) => (s, i)).Where(p => p.s.SecretRef is not null)
-                    .Select(p => new V1VolumeMount { Name = AuthVolume(p.i), MountPath = AuthPath(p.i), ReadOnlyProperty = true }),
+                .. WithCredentials(sources).Select(p => new V1VolumeMount { Name = AuthVolume(p.Index), MountPath = AuthPath(p.Index), ReadOnlyProperty = true }),
             ],
         };
     }
 
     /// <summary>The Secret volumes of the sources with credentials: root-only files, mounted in the init container alone.</summary>
     public static IEnumerable<V1Volume> AuthVolumes(IReadOnlyList<GitConfigSource> sources) =>
-        sources.Select((s, i) => (s, i)).Where(p => p.s.SecretRef is not null).Select(p => new V1Volume
+        WithCredentials(sources).Select(p => new V1Volume
         {
-            Name = AuthVolume(p.i),
-            Secret = new V1SecretVolumeSource { SecretName = p.s.SecretRef!.Name, DefaultMode = Convert.ToInt32("0400", 8) },
+            Name = AuthVolume(p.Index),
+            Secret = new V1SecretVolumeSource { SecretName = p.Secret, DefaultMode = Convert.ToInt32("0400", 8) },
         });
+
+    /// <summary>The sources that name a credentials Secret, with their position (which names their mount).</summary>
+    private static IEnumerable<(int Index, string Secret)> WithCredentials(IReadOnlyList<GitConfigSource> sources) =>
+        sources.Select((s, i) => (Index: i, Secret: s.SecretRef?.Name)).Where(p => p.Secret is not null).Select(p => (p.Index, p.Secret!));
 
     private static string AuthVolume(int index) => $"{Volume}-auth-{index.ToString(CultureInfo.InvariantCulture)}";
 }

@@ -223,9 +223,8 @@ public sealed class BuildRunReconciler(
     private async Task<ReconcileResult> StartAttemptAsync(
         BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, IReadOnlyList<ProposedFix> fixes, DateTime now, CancellationToken ct)
     {
-        if (await ClaimVolumesAsync(run, builder.Name(), ct) is { } holder)
+        if (await ClaimVolumesAsync(run, builder.Name(), ct) is { } waiting)
         {
-            var waiting = $"{holder} is using GentooBuilder {builder.Name()}'s volumes";
             await status.UpdateAsync(run, r =>
             {
                 r.Status.Phase = "Queued"; // with attempts behind it: this next attempt is decided, see ReconcileAsync
@@ -308,14 +307,16 @@ public sealed class BuildRunReconciler(
     /// Claims the builder's volumes for this run's next pod. The claim is a write of the builder's status that is made
     /// only while no maintenance pod (update, sync, a person's shell) and no other run holds them; maintenance pods are
     /// claimed the same way, and a conflicting write is retried on a fresh read, so of a build and a maintenance pod
-    /// starting at the same instant exactly one gets the volumes. Returns what holds them instead, or null.
+    /// starting at the same instant exactly one gets the volumes. Returns why the run waits instead, or null.
     /// </summary>
     private async Task<string?> ClaimVolumesAsync(BuildRun run, string builderName, CancellationToken ct)
     {
+        // Read fresh, not from the cache: a stale view still showing this run's earlier claim would write nothing, and an
+        // unwritten claim is no compare-and-swap.
         var builder = await builderApi.GetAsync(run.Namespace(), builderName, ct);
         if (builder is null)
         {
-            return $"GentooBuilder {builderName} to exist";
+            return $"GentooBuilder {builderName} does not exist in {run.Namespace()}";
         }
 
         var stored = await builderStatus.UpdateAsync(builder, b =>
@@ -325,9 +326,10 @@ public sealed class BuildRunReconciler(
                 b.Status.CurrentBuildRun = run.Name();
             }
         }, ct);
-        return stored.Status.CurrentBuildRun == run.Name() ? null
+        var holder = stored.Status.CurrentBuildRun == run.Name() ? null
             : stored.Status.CurrentMaintenance is { } maintenance ? $"maintenance pod {maintenance}"
             : $"BuildRun {stored.Status.CurrentBuildRun}";
+        return holder is null ? null : $"{holder} is using GentooBuilder {builderName}'s volumes";
     }
 
     /// <summary>Gives the builder's volumes back once this run has no pod on them; nothing when the builder shows no claim of this run's.</summary>

@@ -12,6 +12,13 @@ public static partial class EbuildRepositories
             ? [.. Directory.EnumerateDirectories(reposDirectory).OrderBy(d => Path.GetFileName(d) == "gentoo" ? 0 : 1).ThenBy(d => d, StringComparer.Ordinal)]
             : [];
 
+    /// <summary>The classifier's slot lookup over the repositories under <paramref name="reposDirectory"/> (/var/db/repos).</summary>
+    public static Func<string, string?> SlotLookup(string reposDirectory)
+    {
+        var repositories = Under(reposDirectory);
+        return cpv => SlotOf(repositories, cpv);
+    }
+
     /// <summary>
     /// The SLOT, without its sub-slot, of "category/name-version" in the first repository that has it: from the
     /// metadata cache a synced repository carries (metadata/md5-cache/CATEGORY/PF), else from a literal SLOT="..."
@@ -19,22 +26,21 @@ public static partial class EbuildRepositories
     /// </summary>
     public static string? SlotOf(IEnumerable<string> repositories, string cpv)
     {
-        var slash = cpv.IndexOf('/', StringComparison.Ordinal);
-        if (slash <= 0 || !Atom.TryParse("=" + cpv, out var atom, out _) || Atom.SplitVersion(cpv[(slash + 1)..]) is not { } split)
+        if (!Atom.TryParse("=" + cpv, out var atom, out _) || atom.Version is null)
         {
             return null;
         }
 
-        var (category, pf) = (atom.Category, cpv[(slash + 1)..]);
+        var pf = cpv[(cpv.IndexOf('/', StringComparison.Ordinal) + 1)..];
         foreach (var repository in repositories)
         {
-            var cached = Path.Combine(repository, "metadata", "md5-cache", category, pf);
+            var cached = Path.Combine(repository, "metadata", "md5-cache", atom.Category, pf);
             if (File.Exists(cached) && File.ReadLines(cached).FirstOrDefault(l => l.StartsWith("SLOT=", StringComparison.Ordinal)) is { } line)
             {
                 return WithoutSubSlot(line["SLOT=".Length..]);
             }
 
-            var ebuild = Path.Combine(repository, category, split.Name, pf + ".ebuild");
+            var ebuild = Path.Combine(repository, atom.Category, atom.Name, pf + ".ebuild");
             if (File.Exists(ebuild) && LiteralSlot().Match(File.ReadAllText(ebuild)) is { Success: true } literal)
             {
                 return WithoutSubSlot(literal.Groups["slot"].Value);
