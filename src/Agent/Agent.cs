@@ -41,7 +41,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             gentoo.Mount(new RootVolumes(options.Binpkgs, options.Distfiles, options.Repos));
             if (options.SigningKey is not null)
             {
-                gentoo.MountPrivate(Path.GetDirectoryName(BinpkgSigning.HomeInRoot)!.TrimStart('/'));
+                gentoo.MountMemory(BinpkgSigning.RuntimeInRoot.TrimStart('/'));
             }
         }
 
@@ -122,43 +122,60 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         }
 
         var signing = BinpkgSigning.For(keyFile);
-        var home = Path.Combine(options.Root, BinpkgSigning.HomeInRoot.TrimStart('/'));
-        Directory.CreateDirectory(home);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // gpg refuses a home others can read
-        }
-
         Directory.CreateDirectory(Path.Combine(options.Root, "run", "lock")); // Portage's signing command takes its lock there
-        var files = signing.ImportFiles(await File.ReadAllTextAsync(keyFile, stop));
-        foreach (var (name, content) in files)
+        var homes = new[]
         {
-            await File.WriteAllTextAsync(Path.Combine(home, name), content, stop);
-        }
-
+            (InRoot: BinpkgSigning.HomeInRoot, Files: signing.SigningImportFiles(await File.ReadAllTextAsync(keyFile, stop)), Commands: BinpkgSigning.SigningImportCommands(BinpkgSigning.HomeInRoot)),
+            (InRoot: BinpkgSigning.VerifyHomeInRoot, Files: signing.VerifyImportFiles(), Commands: BinpkgSigning.VerifyImportCommands(BinpkgSigning.VerifyHomeInRoot)),
+        };
         var result = new CommandResult(0, false);
-        try
+        foreach (var home in homes)
         {
-            foreach (var args in BinpkgSigning.ImportCommands(BinpkgSigning.HomeInRoot))
+            var path = Path.Combine(options.Root, home.InRoot.TrimStart('/'));
+            Directory.CreateDirectory(path);
+            if (!OperatingSystem.IsWindows())
             {
-                result = await RunInRootAsync(options.Gpg, args, classifier: null, stop);
-                if (result.ExitCode != 0 || result.Interrupted)
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // gpg refuses a home others can write
+            }
+
+            foreach (var (name, content) in home.Files)
+            {
+                await File.WriteAllTextAsync(Path.Combine(path, name), content, stop);
+            }
+
+            try
+            {
+                foreach (var args in home.Commands)
                 {
-                    break;
+                    result = await RunInRootAsync(options.Gpg, args, classifier: null, stop);
+                    if (result.ExitCode != 0 || result.Interrupted)
+                    {
+                        break;
+                    }
                 }
             }
-        }
-        finally
-        {
-            foreach (var name in files.Keys)
+            finally
             {
-                File.Delete(Path.Combine(home, name));
+                foreach (var name in home.Files.Keys)
+                {
+                    File.Delete(Path.Combine(path, name));
+                }
+            }
+
+            if (result.ExitCode != 0 || result.Interrupted)
+            {
+                break;
+            }
+
+            if (home.InRoot == BinpkgSigning.VerifyHomeInRoot)
+            {
+                BinpkgSigning.OpenForVerification(path);
             }
         }
 
         if (result.ExitCode == 0 && !result.Interrupted)
         {
-            Say($">>> gentoo-builder: signing binary packages with key 0x{signing.Fingerprint}");
+            Say($">>> gentoo-builder: signing binary packages with key 0x{signing.Fingerprint}; Portage verifies them with its public half in {BinpkgSigning.VerifyHomeInRoot}");
             return (signing, null);
         }
 
@@ -166,8 +183,8 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         {
             Step = options.Step,
             Result = result.Interrupted ? "transient" : "needs-operator",
-            Outcome = result.Interrupted ? "interrupted" : "signing-key-import-failed",
-            Error = $"gpg could not import the signing key (exit {result.ExitCode}); see {LogPath}",
+            Outcome = result.Interrupted ? "interrupted" : OutcomeClasses.Name(OutcomeClass.SigningFailure),
+            Error = $"gpg could not import the signing key (exit {result.ExitCode}); see {LogPath}: check spec.signing's key (an unprotected OpenPGP secret key with a signing subkey) or set spec.signing.unsigned: true",
         }));
     }
 
@@ -248,7 +265,11 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             KeywordScope = options.KeywordScope,
             SlotOf = EbuildRepositories.SlotLookup(Path.Combine(options.Root, "var", "db", "repos")),
         });
+        RemovePackageLeftovers("an earlier attempt");
         var observability = ObservabilitySnapshots.Supported(options.Root);
+        // A killed emerge's snapshot stays behind on the root volume: only what this run's emerge writes is its progress.
+        // (A second's slack for filesystems whose timestamps lag the clock; an earlier attempt's pod ended before that.)
+        var since = clock.GetUtcNow().UtcDateTime - TimeSpan.FromSeconds(1);
         EmergeProgress? published = null;
         void Publish(EmergeProgress p)
         {
@@ -267,13 +288,13 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         // Portage's own snapshots, where it publishes them, are the better source; the console lines work everywhere.
         classifier.ProgressChanged += p =>
         {
-            if (!observability || ObservabilitySnapshots.Read(options.Root) is null)
+            if (!observability || ObservabilitySnapshots.Read(options.Root, since) is null)
             {
                 Publish(p);
             }
         };
         using var polling = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var poll = observability ? PollSnapshotsAsync(Publish, polling.Token) : Task.CompletedTask;
+        var poll = observability ? PollSnapshotsAsync(Publish, since, polling.Token) : Task.CompletedTask;
         string[] features = observability ? ["observability"] : [];
         IEnumerable<KeyValuePair<string, string>> added = signing?.Environment(features) ?? (features.Length > 0 ? [new("FEATURES", string.Join(' ', features))] : []);
         var environment = EmergeInvocation.Environment(options.Cpus).Concat(added).ToDictionary();
@@ -281,6 +302,10 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         await polling.CancelAsync();
         await poll;
         var outcome = classifier.Complete(result.Interrupted ? 143 : result.ExitCode);
+
+        // A snapshot is taken while a package is still being merged; the console's count of completions is the final word.
+        Publish(classifier.Progress with { Package = null, Phase = null, Total = Math.Max(classifier.Progress.Total, classifier.Progress.Done) });
+        RemovePackageLeftovers("this attempt");
         var (exitCode, meaning) = Meaning(outcome);
         var kernel = MergedPackages.Scan(options.Root, outcome.Merged);
         var report = AgentReport.FromOutcome(options.Step, meaning, outcome, result.ExitCode) with
@@ -291,14 +316,24 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         return (exitCode, report);
     }
 
-    private async Task PollSnapshotsAsync(Action<EmergeProgress> publish, CancellationToken stop)
+    /// <summary>Removes the placeholders and temporary files an emerge that did not finish left in PKGDIR, saying which.</summary>
+    private void RemovePackageLeftovers(string whose)
+    {
+        var pkgdir = options.Binpkgs ?? Path.Combine(options.Root, "var", "cache", "binpkgs");
+        foreach (var file in PackageLeftovers.Remove(pkgdir))
+        {
+            Say($">>> gentoo-builder: removed {file} from PKGDIR: left unfinished by {whose}");
+        }
+    }
+
+    private async Task PollSnapshotsAsync(Action<EmergeProgress> publish, DateTime since, CancellationToken stop)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), clock);
         try
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
-                if (ObservabilitySnapshots.Read(options.Root) is { } snapshot)
+                if (ObservabilitySnapshots.Read(options.Root, since) is { } snapshot)
                 {
                     publish(snapshot);
                 }

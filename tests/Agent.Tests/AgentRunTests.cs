@@ -101,6 +101,62 @@ public sealed class AgentRunTests : IDisposable
         progress.ToString().ShouldContain(AgentReport.ProgressPrefix + """{"package":"www-client/firefox-128.0","phase":"compile","done":2,"total":9}""");
     }
 
+    private void PortageWithObservability()
+    {
+        var emergeModule = Path.Combine(Root, "usr", "lib", "python3.13", "site-packages", "_emerge");
+        Directory.CreateDirectory(emergeModule);
+        File.WriteAllText(Path.Combine(emergeModule, "_observability.py"), "");
+    }
+
+    private static string Snapshot(string cpv, int completed, int total) =>
+        $$"""{"emerge_pid": 4242, "jobs": {"completed": {{completed}}, "total": {{total}}}, "tasks": [{"cpv": "{{cpv}}", "phase": "compile"}], "timestamp": 1795570800.5, "type": "snapshot"}""";
+
+    [Fact]
+    public async Task A_killed_emerges_snapshot_left_on_the_root_volume_is_not_this_steps_progress()
+    {
+        PortageWithObservability();
+        var stale = Path.Combine(Root, "run", "portage", "emerge-31337.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(stale)!);
+        File.WriteAllText(stale, Snapshot("www-client/firefox-128.0", 3, 9));
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddHours(-2)); // the emerge of an attempt killed two hours ago
+        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", StandIn("01-success-build", 0), "--package", "@world"]);
+        using var console = new MemoryStream();
+        using var progress = new StringWriter();
+
+        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
+
+        progress.ToString().ShouldNotContain("firefox");
+        progress.ToString().ShouldContain("dev-libs/libgreet-2.1");
+        progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].ShouldBe(AgentReport.ProgressPrefix + """{"package":null,"phase":null,"done":4,"total":4}""");
+    }
+
+    [Fact]
+    public async Task The_last_progress_of_a_finished_build_counts_every_package_even_when_portages_last_snapshot_did_not()
+    {
+        PortageWithObservability();
+        var script = Path.Combine(work.FullName, "emerge");
+        // Portage's last snapshot is written while the package is still being merged: completed 0 of 1.
+        File.WriteAllText(script, $$"""
+            #!/bin/sh
+            mkdir -p '{{Root}}/run/portage'
+            echo '{{Snapshot("app-misc/greeter-1.0", 0, 1)}}' > '{{Root}}/run/portage/emerge-4242.json'
+            echo '>>> Emerging (1 of 1) app-misc/greeter-1.0::demo'
+            sleep 1.5
+            echo '>>> Completed (1 of 1) app-misc/greeter-1.0::demo'
+            exit 0
+            """);
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", script, "--package", "app-misc/greeter"]);
+        using var console = new MemoryStream();
+        using var progress = new StringWriter();
+
+        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
+
+        var lines = progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.ShouldContain(AgentReport.ProgressPrefix + """{"package":"app-misc/greeter-1.0","phase":"compile","done":0,"total":1}""");
+        lines[^1].ShouldBe(AgentReport.ProgressPrefix + """{"package":null,"phase":null,"done":1,"total":1}""");
+    }
+
     [Theory]
     [InlineData("17-build-failure-compile", 1, ExitCodes.NeedsOperator, "build-failure")]
     [InlineData("09-keyword-change-autounmask", 1, ExitCodes.NeedsOperator, "keyword-change-required")]

@@ -23,7 +23,8 @@ public sealed class BinpkgSigningGpgTests : IDisposable
 
     public void Dispose()
     {
-        Gpg("--homedir", home.FullName, "--kill", "all");
+        Gpg("--homedir", Path.Combine(home.FullName, "gnupg"), "--kill", "all");
+        Gpg("--homedir", Path.Combine(home.FullName, "gnupg-verify"), "--kill", "all");
         home.Delete(recursive: true);
     }
 
@@ -43,34 +44,68 @@ public sealed class BinpkgSigningGpgTests : IDisposable
     }
 
     [GpgFact]
-    public void After_the_import_a_restarted_build_verifies_its_own_signed_packages_as_ultimately_trusted()
+    public void After_the_imports_portages_drop_user_verifies_what_the_signing_home_signs_as_ultimately_trusted()
     {
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(home.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-
         var keyFile = Fixtures.PathOf("signing", "ed25519-unprotected.asc");
         var signing = BinpkgSigning.For(keyFile);
-        foreach (var (name, content) in signing.ImportFiles(File.ReadAllText(keyFile)))
+        var signingHome = Import(Path.Combine(home.FullName, "gnupg"), signing.SigningImportFiles(File.ReadAllText(keyFile)), BinpkgSigning.SigningImportCommands);
+        var verifyHome = Import(Path.Combine(home.FullName, "gnupg-verify"), signing.VerifyImportFiles(), BinpkgSigning.VerifyImportCommands);
+        BinpkgSigning.OpenForVerification(verifyHome);
+        File.SetUnixFileMode(home.FullName, (UnixFileMode)0b111_101_101);
+
+        // Portage's signing command, then its verifying one: as GPG_VERIFY_USER_DROP when run as root, data on stdin.
+        var package = Path.Combine(home.FullName, "Manifest");
+        File.WriteAllText(package, "DATA image.tar 1024 SHA512 00\n");
+        Gpg("--homedir", signingHome, "--batch", "--no-tty", "--local-user", "0x" + signing.Fingerprint, "--armor", "--detach-sign", "--output", package + ".sig", package)
+            .ExitCode.ShouldBe(0);
+        File.SetUnixFileMode(package + ".sig", (UnixFileMode)0b110_100_100);
+        var asDropUser = Environment.UserName == "root" ? new[] { "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups" } : [];
+        var verified = Run([.. asDropUser, "gpg", "--homedir", verifyHome, "--batch", "--no-tty", "--no-auto-check-trustdb", "--status-fd", "1", "--verify", package + ".sig", "-"], stdin: package);
+        verified.ExitCode.ShouldBe(0, verified.Output);
+        verified.Output.ShouldContain("[GNUPG:] TRUST_ULTIMATE");
+        Directory.EnumerateFiles(verifyHome, "*", SearchOption.AllDirectories).Select(Path.GetFileName).ShouldNotContain(BinpkgSigning.PublicImportFile);
+        Directory.EnumerateDirectories(verifyHome, "private-keys-v1.d").SelectMany(d => Directory.EnumerateFiles(d)).ShouldBeEmpty("the verifying home never holds the secret key");
+        signing.Environment([]).ShouldContain(new KeyValuePair<string, string>("BINPKG_GPG_VERIFY_GPG_HOME", BinpkgSigning.VerifyHomeInRoot));
+        signing.Environment([]).ShouldContain(new KeyValuePair<string, string>("BINPKG_GPG_SIGNING_GPG_HOME", BinpkgSigning.HomeInRoot));
+    }
+
+    private static string Import(string path, IReadOnlyDictionary<string, string> files, Func<string, IReadOnlyList<IReadOnlyList<string>>> commands)
+    {
+        Directory.CreateDirectory(path);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        foreach (var (name, content) in files)
         {
-            File.WriteAllText(Path.Combine(home.FullName, name), content);
+            File.WriteAllText(Path.Combine(path, name), content);
         }
 
-        foreach (var args in BinpkgSigning.ImportCommands(home.FullName))
+        foreach (var args in commands(path))
         {
             var run = Gpg([.. args]);
             run.ExitCode.ShouldBe(0, run.Output);
         }
 
-        // Portage's signing and verifying commands, with the environment the agent gives emerge.
-        var package = Path.Combine(home.FullName, "Manifest");
-        File.WriteAllText(package, "DATA image.tar 1024 SHA512 00\n");
-        Gpg("--homedir", home.FullName, "--batch", "--no-tty", "--local-user", "0x" + signing.Fingerprint, "--armor", "--detach-sign", "--output", package + ".sig", package)
-            .ExitCode.ShouldBe(0);
-        var verified = Gpg("--homedir", home.FullName, "--verify", "--batch", "--no-tty", "--no-auto-check-trustdb", "--status-fd", "1", package + ".sig", package);
-        verified.ExitCode.ShouldBe(0, verified.Output);
-        verified.Output.ShouldContain("[GNUPG:] TRUST_ULTIMATE");
-        signing.Environment([]).ShouldContain(new KeyValuePair<string, string>("BINPKG_GPG_VERIFY_GPG_HOME", BinpkgSigning.HomeInRoot));
+        foreach (var name in files.Keys)
+        {
+            File.Delete(Path.Combine(path, name));
+        }
+
+        return path;
+    }
+
+    private static (int ExitCode, string Output) Run(string[] command, string stdin)
+    {
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var arg in command.Skip(1))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        process.StandardInput.BaseStream.Write(File.ReadAllBytes(stdin));
+        process.StandardInput.Close();
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output.Result + error);
     }
 }

@@ -62,6 +62,7 @@ public sealed class ChrootTests : IDisposable
 
     public void Dispose()
     {
+        EndProcessesIn(Root);
         // Never delete through a mount that is still there.
         if (!File.ReadAllText("/proc/mounts").Contains(work.FullName, StringComparison.Ordinal))
         {
@@ -69,12 +70,61 @@ public sealed class ChrootTests : IDisposable
         }
     }
 
+    /// <summary>Ends what still runs with its root in <paramref name="root"/>: the gpg-agent a real gpg started there.</summary>
+    private static void EndProcessesIn(string root)
+    {
+        foreach (var process in Directory.EnumerateDirectories("/proc").Where(d => Path.GetFileName(d).All(char.IsAsciiDigit)))
+        {
+            try
+            {
+                if (new DirectoryInfo(Path.Combine(process, "root")).LinkTarget == root)
+                {
+                    Process.GetProcessById(int.Parse(Path.GetFileName(process), System.Globalization.CultureInfo.InvariantCulture)).Kill();
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            {
+                // gone already, or not ours
+            }
+        }
+    }
+
+    /// <summary>
+    /// The host's real gpg (with gpg-agent and the libraries they load) in the stage3, and the accounts a stage3 has:
+    /// root, and nobody:nogroup, whom Portage verifies binary packages as.
+    /// </summary>
+    private void AddRealGpg()
+    {
+        foreach (var tool in new[] { "/usr/bin/gpg", "/usr/bin/gpg-agent", "/usr/bin/gpgconf", "/usr/bin/gpg-connect-agent" })
+        {
+            CopyIntoStage3(tool);
+            using var ldd = Process.Start(new ProcessStartInfo("ldd", [tool]) { RedirectStandardOutput = true })!;
+            foreach (var library in ldd.StandardOutput.ReadToEnd().Split((char[])[' ', '\t', '\n']).Where(w => w.StartsWith('/')))
+            {
+                CopyIntoStage3(library);
+            }
+
+            ldd.WaitForExit();
+        }
+
+        File.WriteAllText(Path.Combine(Stage3, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/var/empty:/bin/sh\n");
+        File.WriteAllText(Path.Combine(Stage3, "etc", "group"), "root:x:0:\nnogroup:x:65534:\n");
+    }
+
+    private void CopyIntoStage3(string path)
+    {
+        var target = Path.Combine(Stage3, path.TrimStart('/'));
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        File.Copy(new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path, target, overwrite: true);
+    }
+
     private void MakeStage3(string emergeScript)
     {
         var bin = Path.Combine(Stage3, "bin");
         Directory.CreateDirectory(bin);
         File.Copy("/bin/busybox", Path.Combine(bin, "busybox"));
-        foreach (var applet in new[] { "sh", "cat", "ls", "mkdir", "cp", "sleep", "echo", "true", "env", "grep" })
+        Directory.CreateDirectory(Path.Combine(Stage3, "etc"));
+        foreach (var applet in new[] { "sh", "cat", "ls", "mkdir", "cp", "mv", "rm", "chmod", "sleep", "echo", "true", "env", "grep", "su", "touch" })
         {
             File.CreateSymbolicLink(Path.Combine(bin, applet), "busybox");
         }
@@ -167,6 +217,9 @@ public sealed class ChrootTests : IDisposable
             "--homedir /run/gentoo-builder/gnupg --batch --import /run/gentoo-builder/gnupg/import.asc",
             "--homedir /run/gentoo-builder/gnupg --batch --import-ownertrust /run/gentoo-builder/gnupg/ownertrust.txt",
             "--homedir /run/gentoo-builder/gnupg --batch --check-trustdb",
+            "--homedir /run/gentoo-builder/gnupg-verify --batch --import /run/gentoo-builder/gnupg-verify/public.asc",
+            "--homedir /run/gentoo-builder/gnupg-verify --batch --import-ownertrust /run/gentoo-builder/gnupg-verify/ownertrust.txt",
+            "--homedir /run/gentoo-builder/gnupg-verify --batch --check-trustdb",
         ]);
         File.ReadAllText(Path.Combine(tmp, "gpg.key")).Trim().ShouldBe("present");
         File.ReadAllText(Path.Combine(tmp, "gpg.ownertrust")).ShouldBe($"{fingerprint}:6:\n");
@@ -176,7 +229,7 @@ public sealed class ChrootTests : IDisposable
         environment.ShouldContain("BINPKG_FORMAT=gpkg");
         environment.ShouldContain("BINPKG_GPG_SIGNING_GPG_HOME=/run/gentoo-builder/gnupg");
         environment.ShouldContain($"BINPKG_GPG_SIGNING_KEY=0x{fingerprint}");
-        environment.ShouldContain("BINPKG_GPG_VERIFY_GPG_HOME=/run/gentoo-builder/gnupg");
+        environment.ShouldContain("BINPKG_GPG_VERIFY_GPG_HOME=/run/gentoo-builder/gnupg-verify");
         Directory.EnumerateFileSystemEntries(Path.Combine(Root, "run", "gentoo-builder")).ShouldBeEmpty("the key's home was in memory, not on the root volume");
         File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
     }
@@ -214,6 +267,80 @@ public sealed class ChrootTests : IDisposable
         File.ReadAllText(Path.Combine(Root, "etc", "profile.d", "gentoo-builder-signing.sh")).ShouldContain(". /run/gentoo-builder/signing.env");
         File.Exists(environment).ShouldBeFalse("the environment and the key were on the pod's tmpfs");
         File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
+    }
+
+    // A stand-in for emerge with FEATURES=binpkg-signing, built from what Portage does: it reserves the package's
+    // name with an empty file (binpkg-multi-instance), writes the package to NAME.PID, signs it with the signing home,
+    // and before taking it verifies it as Portage does: gpg as GPG_VERIFY_USER_DROP (nobody:nogroup) with the
+    // verifying home, the signature in a file anyone can read, the data on stdin, and GOODSIG plus TRUST_ULTIMATE or
+    // TRUST_FULLY required. A failed verification prints what Portage prints and leaves what Portage leaves.
+    private const string SigningEmerge = """
+        #!/bin/sh
+        pkg=/var/cache/binpkgs/dev-libs/libkver/libkver-0.3-1.gpkg.tar
+        echo ">>> Emerging (1 of 1) dev-libs/libkver-0.3::demo"
+        echo ">>> Compiling source in /var/tmp/portage/dev-libs/libkver-0.3/work ..."
+        echo ">>> Creating binpkg"
+        mkdir -p /var/cache/binpkgs/dev-libs/libkver
+        touch "$pkg"
+        cp /var/tmp/replay/libkver-0.3-1.gpkg.tar "$pkg.$$"
+        gpg --homedir "$BINPKG_GPG_SIGNING_GPG_HOME" --local-user "$BINPKG_GPG_SIGNING_KEY" --batch --no-tty --armor --detach-sign --output /var/tmp/portage-sign.sig "$pkg.$$" || { echo "!!! GPG signing failed"; exit 1; }
+        chmod 644 /var/tmp/portage-sign.sig
+        su -s /bin/sh nobody -c "gpg --homedir $VERIFY_HOME --batch --no-tty --no-auto-check-trustdb --status-fd 1 --verify /var/tmp/portage-sign.sig -" < "$pkg.$$" > /var/tmp/gpg.status 2> /var/tmp/gpg.err
+        if grep -q "GOODSIG" /var/tmp/gpg.status && grep -q "TRUST_ULTIMATE\|TRUST_FULLY" /var/tmp/gpg.status; then
+          mv "$pkg.$$" "$pkg"
+          echo ">>> Done."
+          echo ">>> Completed (1 of 1) dev-libs/libkver-0.3::demo"
+          exit 0
+        fi
+        echo "!!!"
+        cat /var/tmp/gpg.err
+        echo "!!! Invalid binary package: '$pkg', GnuPG verification failed"
+        echo ">>> Failed to emerge dev-libs/libkver-0.3::demo"
+        exit 1
+        """;
+
+    private string SigningStage3(string verifyHome)
+    {
+        MakeStage3(SigningEmerge.Replace("$VERIFY_HOME", verifyHome, StringComparison.Ordinal));
+        AddRealGpg();
+        return Fixtures.PathOf("signing", "ed25519-unprotected.asc");
+    }
+
+    [ChrootFact]
+    public async Task A_signed_package_verifies_as_portages_unprivileged_user_with_the_public_half_only()
+    {
+        var key = SigningStage3("$BINPKG_GPG_VERIFY_GPG_HOME");
+
+        var (exitCode, report, console) = await BuildAsync(default, "--signing-key", key);
+
+        exitCode.ShouldBe(ExitCodes.Success, console);
+        report.Outcome.ShouldBe("success");
+        var package = new FileInfo(Path.Combine(Binpkgs, "dev-libs", "libkver", "libkver-0.3-1.gpkg.tar"));
+        package.Length.ShouldBeGreaterThan(0);
+        File.ReadAllText(Path.Combine(Root, "var", "tmp", "gpg.status")).ShouldContain("[GNUPG:] TRUST_ULTIMATE");
+    }
+
+    [ChrootFact]
+    public async Task A_package_portage_cannot_verify_is_a_signing_failure_and_its_leftovers_leave_pkgdir()
+    {
+        // What the agent did before: one home for both, 0700 root, which nobody cannot read.
+        var key = SigningStage3("$BINPKG_GPG_SIGNING_GPG_HOME");
+        var finished = Path.Combine(Binpkgs, "app-misc", "greeter", "greeter-1.0-1.gpkg.tar");
+        Directory.CreateDirectory(Path.GetDirectoryName(finished)!);
+        File.Copy(Fixtures.PathOf("portage", "pkgdir", "app-misc", "greeter", "greeter-1.0-1.gpkg.tar"), finished);
+        var killedEarlier = Path.Combine(Binpkgs, "app-misc", "greeter", "greeter-1.0-2.gpkg.tar");
+        File.WriteAllBytes(killedEarlier, []);
+
+        var (exitCode, report, console) = await BuildAsync(default, "--signing-key", key);
+
+        exitCode.ShouldBe(ExitCodes.NeedsOperator, console);
+        report.Outcome.ShouldBe("signing-failure");
+        report.Atoms.ShouldBe(["dev-libs/libkver-0.3"]);
+        report.Excerpt.ShouldContain(l => l.Contains("Permission denied", StringComparison.Ordinal));
+        File.Exists(killedEarlier).ShouldBeFalse("an earlier attempt's placeholder is removed before emerge runs");
+        Directory.EnumerateFiles(Path.Combine(Binpkgs, "dev-libs", "libkver")).ShouldBeEmpty("the placeholder and the NAME.PID file of this attempt are removed");
+        new FileInfo(finished).Length.ShouldBe(new FileInfo(Fixtures.PathOf("portage", "pkgdir", "app-misc", "greeter", "greeter-1.0-1.gpkg.tar")).Length);
+        console.ShouldContain("removed dev-libs/libkver/libkver-0.3-1.gpkg.tar from PKGDIR");
     }
 
     [ChrootFact]

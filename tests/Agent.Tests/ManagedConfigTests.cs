@@ -99,6 +99,63 @@ public sealed class ManagedConfigTests : IDisposable
     }
 
     [Fact]
+    public void Every_make_conf_portage_reads_is_accepted()
+    {
+        Key("make.conf", """
+            # values spanning lines, as make.conf.example writes them
+            FEATURES="buildpkg
+              binpkg-multi-instance"
+            COMMON_FLAGS='-O2 -pipe -march=native'
+            CFLAGS="${COMMON_FLAGS}"
+            CXXFLAGS=${CFLAGS}
+            export MAKEOPTS="-j8 -l8"
+            GENTOO_MIRRORS = "https://distfiles.gentoo.org"
+            USE="wayland \
+              -X"
+            VIDEO_CARDS=amdgpu\ radeonsi
+            EMPTY=""
+            source /etc/portage/make.conf.local
+            ACCEPT_LICENSE="-* @FREE" # trailing comment
+            """);
+
+        ManagedConfig.Apply(config.FullName, root.FullName);
+
+        File.ReadAllText(Portage("make.conf")).ShouldContain("FEATURES=\"buildpkg\n  binpkg-multi-instance\"\n");
+    }
+
+    [Fact]
+    public void Each_key_of_one_file_keeps_its_own_block_and_a_persons_lines_stay()
+    {
+        Directory.CreateDirectory(Portage());
+        File.WriteAllText(Portage("package.use"), "app-editors/vim -X\n");
+        Key("package.use", "sys-apps/fileinfo zlib\n");
+        Key("package.use.fixes", "media-libs/mesa vulkan\n");
+        Key("package.use.kde", "kde-plasma/plasma-meta discover\n");
+
+        ManagedConfig.Apply(config.FullName, root.FullName);
+
+        var text = File.ReadAllText(Portage("package.use"));
+        text.ShouldStartWith("app-editors/vim -X\n");
+        foreach (var line in new[] { "sys-apps/fileinfo zlib", "media-libs/mesa vulkan", "kde-plasma/plasma-meta discover" })
+        {
+            text.ShouldContain(line + "\n", Case.Sensitive, "no key's lines are dropped");
+        }
+
+        ManagedConfig.Apply(config.FullName, root.FullName).ShouldBeEmpty();
+        Key("package.use.fixes", "media-libs/mesa vulkan\ndev-lang/rust system-llvm\n");
+        File.Delete(Path.Combine(config.FullName, "package.use.kde"));
+        ManagedConfig.Apply(config.FullName, root.FullName).ShouldBe([Portage("package.use")]);
+
+        File.ReadAllText(Portage("package.use")).ShouldBe(
+            $"app-editors/vim -X\n{ManagedConfig.BlockBegin(null)}\nsys-apps/fileinfo zlib\n{ManagedConfig.BlockEnd(null)}\n"
+            + $"{ManagedConfig.BlockBegin("fixes")}\nmedia-libs/mesa vulkan\ndev-lang/rust system-llvm\n{ManagedConfig.BlockEnd("fixes")}\n");
+        File.Delete(Path.Combine(config.FullName, "package.use"));
+        File.Delete(Path.Combine(config.FullName, "package.use.fixes"));
+        ManagedConfig.Apply(config.FullName, root.FullName);
+        File.ReadAllText(Portage("package.use")).ShouldBe("app-editors/vim -X\n");
+    }
+
+    [Fact]
     public void Removed_keys_remove_only_what_the_agent_wrote()
     {
         Directory.CreateDirectory(Portage("package.accept_keywords"));
@@ -140,7 +197,10 @@ public sealed class ManagedConfigTests : IDisposable
     [Theory]
     [InlineData("package.colour", "x", "unknown configuration key 'package.colour'")]
     [InlineData("package.use", "media-libs/mesa vulkan\nfirefox +wayland\n", "configuration key package.use, line 2: atom 'firefox': expected category/package")]
-    [InlineData("make.conf", "USE=\"x\"\nthis is not a variable\n", "configuration key make.conf, line 2: expected NAME=\"value\"")]
+    [InlineData("make.conf", "USE=\"x\"\nthis is not a variable\n", "configuration key make.conf, line 2: expected NAME=\"value\" after this, got 'is'")]
+    [InlineData("make.conf", "USE=\"x\"\nCFLAGS=-O2 -pipe\n", "configuration key make.conf, line 2: the value of CFLAGS goes on after a space ('-pipe'): quote a value that holds spaces")]
+    [InlineData("make.conf", "# mine\n\nFEATURES=\"buildpkg\n  binpkg-multi-instance\n", "configuration key make.conf, line 3: the double quote opened here is never closed")]
+    [InlineData("make.conf", "2FAST=\"x\"\n", "configuration key make.conf, line 1: expected a variable name")]
     public void Bad_configuration_is_refused_naming_the_key_and_line(string key, string text, string says)
     {
         Key(key, text);

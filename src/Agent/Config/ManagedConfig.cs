@@ -1,5 +1,7 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Gentoo.Portage.Atoms;
+using Gentoo.Portage.Config;
 
 namespace Gentoo.Agent.Config;
 
@@ -10,9 +12,10 @@ public sealed class ConfigException(string message) : Exception(message);
 /// Writes the desired Portage configuration (a mounted ConfigMap: one file per key) into a Gentoo root's
 /// /etc/portage as clearly marked managed files. Files and lines a person added are never touched: where
 /// /etc/portage/package.use is a directory the agent owns its own file in it, where it is a file the agent owns
-/// only a marked block inside it; the world file only gains atoms.
+/// only a marked block inside it, one block per key (package.use and package.use.fixes each keep their own lines);
+/// the world file only gains atoms.
 /// </summary>
-public static class ManagedConfig
+public static partial class ManagedConfig
 {
     public const string ManagedFileName = "zz-gentoo-builder";
     public const string BeginMarker = "# BEGIN gentoo-builder: managed by the operator; edit the GentooBootstrap or GentooBuilder instead";
@@ -58,16 +61,32 @@ public static class ManagedConfig
 
         var changed = new List<string>();
         var owned = new HashSet<string>(StringComparer.Ordinal);
+        var blocks = new Dictionary<string, List<(string? Key, string Body)>>(StringComparer.Ordinal);
+        void Write(string path, string? suffix, string managedName, string text)
+        {
+            var body = text.EndsWith('\n') || text.Length == 0 ? text : text + "\n";
+            if (Directory.Exists(path))
+            {
+                var file = Path.Combine(path, managedName);
+                owned.Add(file);
+                WriteIfChanged(file, BeginMarker + "\n" + body, changed);
+                return;
+            }
+
+            owned.Add(path);
+            (blocks.TryGetValue(path, out var list) ? list : blocks[path] = []).Add((suffix, body));
+        }
+
         foreach (var (key, text) in desired.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             switch (key)
             {
                 case "make.conf":
                     ValidateMakeConf(text);
-                    Write(Path.Combine(portage, "make.conf"), ManagedFileName, text, changed, owned);
+                    Write(Path.Combine(portage, "make.conf"), null, ManagedFileName, text);
                     break;
                 case "repos.conf":
-                    Write(Path.Combine(portage, "repos.conf"), ManagedFileName + ".conf", text, changed, owned);
+                    Write(Path.Combine(portage, "repos.conf"), null, ManagedFileName + ".conf", text);
                     break;
                 case "make.profile":
                     LinkProfile(Path.Combine(portage, "make.profile"), text.Trim(), changed);
@@ -79,9 +98,14 @@ public static class ManagedConfig
                 default:
                     var (file, suffix) = SplitKey(key);
                     ValidateAtoms(key, text);
-                    Write(Path.Combine(portage, file), suffix is null ? ManagedFileName : $"{ManagedFileName}-{suffix}", text, changed, owned);
+                    Write(Path.Combine(portage, file), suffix, suffix is null ? ManagedFileName : $"{ManagedFileName}-{suffix}", text);
                     break;
             }
+        }
+
+        foreach (var (path, wanted) in blocks)
+        {
+            WriteIfChanged(path, ReplaceBlocks(File.Exists(path) ? File.ReadAllText(path) : "", wanted), changed);
         }
 
         RemoveStale(portage, owned, changed);
@@ -160,43 +184,67 @@ public static class ManagedConfig
             $"unknown configuration key '{key}': expected make.conf, make.profile, repos.conf, world, or one of {string.Join(", ", PackageFiles)} (optionally with a .NAME suffix, written to package.X/NAME)");
     }
 
-    /// <summary>Writes into a directory (our own file) or a file (our own marked block), whichever the path is.</summary>
-    private static void Write(string path, string managedName, string text, List<string> changed, HashSet<string> owned)
-    {
-        var body = text.EndsWith('\n') || text.Length == 0 ? text : text + "\n";
-        if (Directory.Exists(path))
-        {
-            var file = Path.Combine(path, managedName);
-            owned.Add(file);
-            WriteIfChanged(file, BeginMarker + "\n" + body, changed);
-            return;
-        }
+    /// <summary>The line that opens the block of key <paramref name="suffix"/> (package.use.SUFFIX) in a file; the plain key's block has none.</summary>
+    public static string BlockBegin(string? suffix) =>
+        suffix is null ? BeginMarker : BeginMarker.Replace("gentoo-builder:", $"gentoo-builder {suffix}:", StringComparison.Ordinal);
 
-        owned.Add(path);
-        var existing = File.Exists(path) ? File.ReadAllText(path) : "";
-        WriteIfChanged(path, ReplaceBlock(existing, body), changed);
-    }
+    /// <summary>The line that closes the block of key <paramref name="suffix"/>.</summary>
+    public static string BlockEnd(string? suffix) => suffix is null ? EndMarker : $"{EndMarker} {suffix}";
 
-    /// <summary>The file with our block replaced (or appended); everything outside the markers stays as it was.</summary>
-    internal static string ReplaceBlock(string existing, string body)
+    /// <summary>
+    /// The file with each of our blocks replaced by the wanted one of its key, blocks of keys no longer wanted removed,
+    /// and new keys' blocks appended; every line outside our markers stays as and where it was.
+    /// </summary>
+    internal static string ReplaceBlocks(string existing, IReadOnlyList<(string? Key, string Body)> wanted)
     {
-        var block = BeginMarker + "\n" + body + EndMarker + "\n";
-        var begin = existing.IndexOf(BeginMarker, StringComparison.Ordinal);
-        var end = begin < 0 ? -1 : existing.IndexOf(EndMarker, begin, StringComparison.Ordinal);
-        if (begin >= 0 && end >= 0)
+        string Block((string? Key, string Body) b) => BlockBegin(b.Key) + "\n" + b.Body + BlockEnd(b.Key) + "\n";
+        var result = new StringBuilder();
+        var written = new HashSet<string?>();
+        var lines = existing.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
         {
-            var after = end + EndMarker.Length;
-            if (after < existing.Length && existing[after] == '\n')
+            var last = i == lines.Length - 1;
+            if (BlockStart().Match(lines[i]) is not { Success: true } begin)
             {
-                after++;
+                if (!(last && lines[i].Length == 0))
+                {
+                    result.Append(lines[i]).Append(last ? "" : "\n");
+                }
+
+                continue;
             }
 
-            return existing[..begin] + block + existing[after..];
+            var key = begin.Groups["key"].Success ? begin.Groups["key"].Value : null;
+            var end = Array.FindIndex(lines, i + 1, l => l == BlockEnd(key));
+            if (end < 0)
+            {
+                result.Append(lines[i]).Append(last ? "" : "\n"); // not a block of ours after all: a person's line
+                continue;
+            }
+
+            if (wanted.FirstOrDefault(b => b.Key == key) is { Body: not null } replacement && written.Add(key))
+            {
+                result.Append(Block(replacement));
+            }
+
+            i = end;
         }
 
-        var separator = existing.Length == 0 || existing.EndsWith('\n') ? "" : "\n";
-        return existing + separator + block;
+        foreach (var block in wanted.Where(b => !written.Contains(b.Key)))
+        {
+            if (result.Length > 0 && result[^1] != '\n')
+            {
+                result.Append('\n');
+            }
+
+            result.Append(Block(block));
+        }
+
+        return result.ToString();
     }
+
+    [GeneratedRegex(@"^# BEGIN gentoo-builder(?: (?<key>[^:\s]+))?: ")]
+    private static partial Regex BlockStart();
 
     /// <summary>What eselect profile set does: /etc/portage/make.profile becomes a relative link to the profile directory.</summary>
     private static void LinkProfile(string link, string profile, List<string> changed)
@@ -253,16 +301,9 @@ public static class ManagedConfig
 
         foreach (var file in PackageFiles.Append("make.conf").Append("repos.conf").Select(f => Path.Combine(portage, f)).Where(File.Exists))
         {
-            var text = File.ReadAllText(file);
-            if (!owned.Contains(file) && text.Contains(BeginMarker, StringComparison.Ordinal))
+            if (!owned.Contains(file))
             {
-                var begin = text.IndexOf(BeginMarker, StringComparison.Ordinal);
-                var end = text.IndexOf(EndMarker, begin, StringComparison.Ordinal);
-                if (end > begin)
-                {
-                    var after = Math.Min(text.Length, end + EndMarker.Length + 1);
-                    WriteIfChanged(file, text[..begin] + text[after..], changed);
-                }
+                WriteIfChanged(file, ReplaceBlocks(File.ReadAllText(file), []), changed);
             }
         }
     }
@@ -281,15 +322,16 @@ public static class ManagedConfig
         changed.Add(path);
     }
 
+    /// <summary>Refuses exactly what Portage would refuse to read, naming the line.</summary>
     private static void ValidateMakeConf(string text)
     {
-        foreach (var (number, trimmed) in Settings(text))
+        try
         {
-            var equals = trimmed.IndexOf('=', StringComparison.Ordinal);
-            if (equals <= 0 || !trimmed[..equals].All(c => char.IsAsciiLetterOrDigit(c) || c == '_') || char.IsAsciiDigit(trimmed[0]))
-            {
-                throw new ConfigException($"configuration key make.conf, line {number}: expected NAME=\"value\", got '{trimmed}'");
-            }
+            MakeConf.Parse(text);
+        }
+        catch (MakeConfException e)
+        {
+            throw new ConfigException($"configuration key make.conf, {e.Message}");
         }
     }
 

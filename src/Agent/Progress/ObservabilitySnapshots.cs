@@ -18,8 +18,12 @@ public static class ObservabilitySnapshots
             && Directory.EnumerateDirectories(lib, "python3*").Any(python => File.Exists(Path.Combine(python, "site-packages", "_emerge", "_observability.py")));
     }
 
-    /// <summary>The progress in the newest snapshot under <paramref name="root"/>/run/portage, or null.</summary>
-    public static EmergeProgress? Read(string root)
+    /// <summary>
+    /// The progress in the newest snapshot under <paramref name="root"/>/run/portage written at or after
+    /// <paramref name="since"/> (UTC), or null. Older files are another emerge's: a killed one leaves its last
+    /// snapshot on the root volume, and it says nothing about this run.
+    /// </summary>
+    public static EmergeProgress? Read(string root, DateTime since)
     {
         var directory = Path.Combine(root, "run", "portage");
         if (!Directory.Exists(directory))
@@ -33,6 +37,11 @@ public static class ObservabilitySnapshots
         {
             try
             {
+                if (File.GetLastWriteTimeUtc(file) < since)
+                {
+                    continue;
+                }
+
                 using var document = JsonDocument.Parse(File.ReadAllText(file));
                 var snapshot = document.RootElement;
                 if (snapshot.ValueKind != JsonValueKind.Object

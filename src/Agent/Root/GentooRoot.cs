@@ -83,12 +83,13 @@ public sealed class GentooRoot(string root, Action<string> say) : IDisposable
     }
 
     /// <summary>
-    /// A memory-backed directory in the root that only root can enter, gone when the pod ends: for what must never
-    /// reach the root volume (and so its snapshots), such as the signing key.
+    /// A memory-backed directory in the root, gone when the pod ends: for what must never reach the root volume (and so
+    /// its snapshots), such as the signing key. Anyone may enter it, since Portage verifies packages as an unprivileged
+    /// user with a keyring kept there; what is secret lives in a 0700 directory of its own inside.
     /// </summary>
-    public string MountPrivate(string target)
+    public string MountMemory(string target)
     {
-        Bind("tmpfs", target, ["-t", "tmpfs", "-o", "mode=0700", "tmpfs"]);
+        Bind("tmpfs", target, ["-t", "tmpfs", "-o", "mode=0755", "tmpfs"]);
         return System.IO.Path.Combine(Path, target);
     }
 

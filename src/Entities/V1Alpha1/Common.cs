@@ -182,6 +182,12 @@ public enum FailureClass
     /// <summary>A package failed to build in one of its ebuild phases.</summary>
     BuildFailure,
 
+    /// <summary>
+    /// A binary package could not be signed, or Portage could not verify one it made or re-used (its gpg runs as an
+    /// unprivileged user): the signing key or its verification keyring is at fault, not the package.
+    /// </summary>
+    SigningFailure,
+
     /// <summary>The build was interrupted: killed, evicted, timed out, or its node was lost.</summary>
     Interrupted,
 

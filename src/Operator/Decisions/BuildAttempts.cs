@@ -154,6 +154,14 @@ public static class BuildAttempts
             return "the build failed without a report; see the pod log";
         }
 
+        if (report.Outcome == "signing-failure")
+        {
+            var package = report.Atoms.Count > 0 ? " for " + string.Join(", ", report.Atoms.Take(5)) : "";
+            var detail = report.Error ?? (report.BuildLog is not null ? $"build log: {report.BuildLog}" : "see the pod log for gpg's own words");
+            return $"signing failure{package}: gpg could not sign the binary package or Portage could not verify it (Portage verifies as GPG_VERIFY_USER_DROP, nobody); "
+                + $"check the builder's spec.signing key (an unprotected secret key with a signing subkey), then resume; {detail}";
+        }
+
         var what = report.Outcome?.Replace('-', ' ') ?? "failure";
         var atoms = report.Atoms.Count > 0 ? " of " + string.Join(", ", report.Atoms.Take(5)) : "";
         var phase = report.Phase is null ? "" : $" in the {report.Phase} phase";

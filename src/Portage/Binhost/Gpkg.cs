@@ -38,6 +38,32 @@ public static class Gpkg
     private static bool IsTextVariable(string name) =>
         name.Length > 0 && name.All(c => char.IsAsciiLetterUpper(c) || char.IsAsciiDigit(c) || c is '_' or '.') || name == "repository";
 
+    /// <summary>The endings of binary package files in a PKGDIR, newest format first.</summary>
+    public static readonly string[] PackageFileEndings = [".gpkg.tar", ".tbz2", ".xpak"];
+
+    /// <summary>
+    /// category/name-version of a binary package file's path in a PKGDIR: CATEGORY/NAME/NAME-VERSION-BUILDID.gpkg.tar
+    /// with binpkg-multi-instance, CATEGORY/NAME-VERSION.gpkg.tar without; null for any other path.
+    /// </summary>
+    public static string? CpvOfPath(string path)
+    {
+        var parts = path.Replace('\\', '/').Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var ending = parts.Length < 2 ? null : PackageFileEndings.FirstOrDefault(e => parts[^1].EndsWith(e, StringComparison.Ordinal));
+        if (ending is null)
+        {
+            return null;
+        }
+
+        var stem = parts[^1][..^ending.Length];
+        if (parts.Length >= 3 && stem.StartsWith(parts[^2] + "-", StringComparison.Ordinal) && stem.LastIndexOf('-') is var build and > 0
+            && stem[(build + 1)..].All(char.IsAsciiDigit) && Atoms.Atom.SplitVersion(stem[..build]) is { } multi && multi.Name == parts[^2])
+        {
+            return $"{parts[^3]}/{stem[..build]}";
+        }
+
+        return Atoms.Atom.SplitVersion(stem) is not null ? $"{parts[^2]}/{stem}" : null;
+    }
+
     public static GpkgInfo Read(string path)
     {
         var file = new FileInfo(path);

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Gentoo.Portage.Atoms;
+using Gentoo.Portage.Binhost;
 
 namespace Gentoo.Portage.Emerge;
 
@@ -51,6 +52,7 @@ public sealed partial class EmergeClassifier
     private int? signal;
     private bool sawPlan;
     private bool blockerError;
+    private readonly HashSet<string> signingFailed = new(StringComparer.Ordinal);
 
     public EmergeClassifier(ClassifierOptions? options = null)
     {
@@ -175,6 +177,11 @@ public sealed partial class EmergeClassifier
 
     private void Dispatch(string line)
     {
+        if ((line.Contains("GPG", StringComparison.Ordinal) || line.Contains("GnuPG", StringComparison.Ordinal)) && SigningProblem(line))
+        {
+            return;
+        }
+
         if (line.StartsWith(">>> ", StringComparison.Ordinal))
         {
             MergeProgress(line);
@@ -398,6 +405,30 @@ public sealed partial class EmergeClassifier
             Resolution(OutcomeClass.UnknownAtom, invalid.Groups[1].Value);
             Trigger(line);
         }
+    }
+
+    /// <summary>
+    /// Portage's gpg failures: a package it could not sign ("GPG signing failed"), or could not verify after making or
+    /// re-using it ("Invalid binary package: 'PATH', GnuPG verification failed"), often after gpg's own complaint about
+    /// the keyring it was given.
+    /// </summary>
+    private bool SigningProblem(string line)
+    {
+        if (InvalidBinaryPackage().Match(line) is { Success: true } invalid)
+        {
+            signingFailed.Add(Gpkg.CpvOfPath(invalid.Groups["path"].Value) ?? current ?? invalid.Groups["path"].Value);
+            Trigger(line);
+            return true;
+        }
+
+        if (line.Contains("GPG signing failed", StringComparison.Ordinal) || line.Contains("GPG verify failed", StringComparison.Ordinal))
+        {
+            signingFailed.Add(current ?? "");
+            Trigger(line);
+            return true;
+        }
+
+        return false;
     }
 
     private void EmergeMessage(string line)
@@ -679,6 +710,12 @@ public sealed partial class EmergeClassifier
             return (OutcomeClass.Interrupted, atom is null ? [] : [atom], atom is null ? null : started[atom].Phase);
         }
 
+        if (signingFailed.Count > 0)
+        {
+            // The package was built; gpg refused it. Such a failure names no phase, and retrying as is cannot help.
+            return (OutcomeClass.SigningFailure, signingFailed.Where(a => a.Length > 0).ToList(), null);
+        }
+
         if (failures.Count > 0)
         {
             var allFetch = failures.All(f => fetchFailed.Contains(f.Atom));
@@ -790,6 +827,9 @@ public sealed partial class EmergeClassifier
 
     [GeneratedRegex("^!!! '([^']+)' is not a valid package atom")]
     private static partial Regex InvalidAtom();
+
+    [GeneratedRegex("^!!! Invalid binary package: '(?<path>[^']+)'.*(GnuPG|GPG|signature)", RegexOptions.IgnoreCase)]
+    private static partial Regex InvalidBinaryPackage();
 
     [GeneratedRegex("\\d+")]
     private static partial Regex Digits();

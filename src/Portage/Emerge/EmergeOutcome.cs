@@ -14,6 +14,9 @@ public enum OutcomeClass
     UnknownAtom,
     FetchFailure,
     BuildFailure,
+
+    /// <summary>gpg could not sign a package, or Portage could not verify one it made or re-used.</summary>
+    SigningFailure,
     Interrupted,
     Unknown,
 }
@@ -67,6 +70,7 @@ public static class OutcomeClasses
         OutcomeClass.UnknownAtom => "unknown-atom",
         OutcomeClass.FetchFailure => "fetch-failure",
         OutcomeClass.BuildFailure => "build-failure",
+        OutcomeClass.SigningFailure => "signing-failure",
         OutcomeClass.Interrupted => "interrupted",
         _ => "unknown",
     };
