@@ -37,7 +37,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         using var gentoo = options.NoChroot ? null : new GentooRoot(options.Root, line => Say(line));
         if (gentoo is not null)
         {
-            gentoo.EnsurePopulated(options.Source);
+            gentoo.EnsurePopulated(options.PopulateFrom, options.Step, clock.GetUtcNow());
             gentoo.Mount(new RootVolumes(options.Binpkgs, options.Distfiles, options.Repos));
             if (options.SigningKey is not null)
             {

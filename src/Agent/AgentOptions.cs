@@ -25,8 +25,11 @@ public sealed record AgentOptions
     /// <summary>Run emerge directly instead of in a chroot of <see cref="Root"/> (the container's own root is the Gentoo system).</summary>
     public bool NoChroot { get; init; }
 
-    /// <summary>Where the stage3 filesystem is that fills an empty root volume (the container's own /).</summary>
-    public string Source { get; init; } = "/";
+    /// <summary>
+    /// Where the stage3 filesystem is that fills an empty root volume (the bootstrap's container's own /). Without it an
+    /// empty root is an error: filling a root is a deliberate act, never a fallback.
+    /// </summary>
+    public string? PopulateFrom { get; init; }
 
     /// <summary>The binary package volume's mount point in the container, bound at /var/cache/binpkgs.</summary>
     public string? Binpkgs { get; init; }
@@ -95,7 +98,7 @@ public sealed record AgentOptions
                 "--config" => options with { ConfigDirectory = Value() },
                 "--config-tree" => options.With(o => o.ConfigTrees.Add(Value())),
                 "--no-chroot" => options with { NoChroot = true },
-                "--source" => options with { Source = Value() },
+                "--populate-from" => options with { PopulateFrom = Value() },
                 "--binpkgs" => options with { Binpkgs = Value() },
                 "--distfiles" => options with { Distfiles = Value() },
                 "--repos" => options with { Repos = Value() },

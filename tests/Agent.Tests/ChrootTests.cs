@@ -166,7 +166,7 @@ public sealed class ChrootTests : IDisposable
 
     private async Task<(int ExitCode, Reports.AgentReport Report, string Console)> BuildAsync(CancellationToken stop = default, params string[] more)
     {
-        var options = AgentOptions.Parse(["build", "--root", Root, "--source", Stage3, "--binpkgs", Binpkgs, "--package", "@world", "--grace-period", "10", .. more]);
+        var options = AgentOptions.Parse(["build", "--root", Root, "--populate-from", Stage3, "--binpkgs", Binpkgs, "--package", "@world", "--grace-period", "10", .. more]);
         using var console = new MemoryStream();
         var (exitCode, report) = await new BuilderAgent(options, console, TimeProvider.System).RunAsync(stop);
         return (exitCode, report, Encoding.UTF8.GetString(console.ToArray()));
@@ -188,6 +188,25 @@ public sealed class ChrootTests : IDisposable
         report.PackagesMerged.ShouldBe(4);
         report.RequiredKernel.ShouldBe("3.17.0");
         File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
+    }
+
+    [ChrootFact]
+    public async Task An_empty_root_is_filled_only_when_asked_and_never_from_the_agents_own_filesystem()
+    {
+        MakeStage3(ReplayingEmerge);
+        var options = AgentOptions.Parse(["build", "--root", Root, "--binpkgs", Binpkgs, "--package", "@world"]);
+        using var console = new MemoryStream();
+
+        var error = await Should.ThrowAsync<UsageException>(() => new BuilderAgent(options, console, TimeProvider.System).RunAsync(default));
+
+        error.Message.ShouldContain("holds no Gentoo system");
+        error.Message.ShouldContain("--populate-from");
+        Directory.EnumerateFileSystemEntries(Root).ShouldBeEmpty("nothing was copied into the root");
+        File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
+
+        var (exitCode, _, built) = await BuildAsync();
+        exitCode.ShouldBe(ExitCodes.Success, built);
+        File.ReadAllText(Path.Combine(Root, ".gentoo-builder-root")).ShouldStartWith($"unpacked from {Stage3} (build, ");
     }
 
     [ChrootFact]
@@ -241,7 +260,7 @@ public sealed class ChrootTests : IDisposable
         var gpg = Path.Combine(Stage3, "usr", "bin", "gpg");
         File.WriteAllText(gpg, "#!/bin/sh\nexit 0\n");
         File.SetUnixFileMode(gpg, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var options = AgentOptions.Parse(["shell", "--root", Root, "--source", Stage3, "--binpkgs", Binpkgs, "--signing-key", Fixtures.PathOf("signing", "ed25519-unprotected.asc")]);
+        var options = AgentOptions.Parse(["shell", "--root", Root, "--populate-from", Stage3, "--binpkgs", Binpkgs, "--signing-key", Fixtures.PathOf("signing", "ed25519-unprotected.asc")]);
         using var stop = new CancellationTokenSource();
         using var console = new MemoryStream();
         var shell = new BuilderAgent(options, console, TimeProvider.System).RunAsync(stop.Token);

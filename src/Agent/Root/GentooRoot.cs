@@ -6,8 +6,8 @@ namespace Gentoo.Agent.Root;
 public sealed record RootVolumes(string? Binpkgs, string? Distfiles, string? Repos);
 
 /// <summary>
-/// Makes the root volume a usable Gentoo root: fills it once from the stage3 image's filesystem (a marker file
-/// records that it is complete, so an interrupted copy starts over), then mounts what a chroot needs (proc, sys,
+/// Makes the root volume a usable Gentoo root: fills it once from the stage3 image's filesystem when asked to (a marker
+/// file records from where, when and by which step, and that it is complete, so an interrupted copy starts over), then mounts what a chroot needs (proc, sys,
 /// dev with pts and shm, resolv.conf) and binds the binary package, source archive and repository volumes at
 /// PKGDIR, DISTDIR and /var/db/repos. Everything mounted is unmounted on dispose.
 /// </summary>
@@ -19,8 +19,12 @@ public sealed class GentooRoot(string root, Action<string> say) : IDisposable
 
     public string Path { get; } = root;
 
-    /// <summary>Copies <paramref name="source"/> (the stage3 container's own /) into the root, once.</summary>
-    public void EnsurePopulated(string source)
+    /// <summary>
+    /// Makes sure the root holds a Gentoo system: one filled earlier (the marker), one restored from a snapshot or
+    /// copied from a bootstrap, or, only when <paramref name="source"/> is given, the stage3 container's own / copied in
+    /// once. An empty root without a source is refused: copying whatever filesystem the agent runs in would be a guess.
+    /// </summary>
+    public void EnsurePopulated(string? source, string step, DateTimeOffset now)
     {
         var marker = System.IO.Path.Combine(Path, Marker);
         if (File.Exists(marker))
@@ -31,8 +35,14 @@ public sealed class GentooRoot(string root, Action<string> say) : IDisposable
         if (File.Exists(System.IO.Path.Combine(Path, "etc", "gentoo-release")) && Directory.Exists(System.IO.Path.Combine(Path, "var", "db", "pkg")))
         {
             // Restored from a snapshot or a clone: already a Gentoo system.
-            File.WriteAllText(marker, "restored\n");
+            File.WriteAllText(marker, $"found a Gentoo system in place ({step}, {now:O})\n");
             return;
+        }
+
+        if (source is null)
+        {
+            throw new UsageException(
+                $"the root volume {Path} holds no Gentoo system (no {Marker}, /etc/gentoo-release or /var/db/pkg): a builder's root comes from its bootstrap's snapshot or copy, and only a bootstrap fills an empty root from its stage3 (--populate-from); nothing was copied");
         }
 
         say($">>> gentoo-builder: unpacking the stage3 filesystem from {source} into {Path} (once)");
@@ -45,7 +55,7 @@ public sealed class GentooRoot(string root, Action<string> say) : IDisposable
             Directory.CreateDirectory(System.IO.Path.Combine(Path, directory));
         }
 
-        File.WriteAllText(marker, $"unpacked from {source}\n");
+        File.WriteAllText(marker, $"unpacked from {source} ({step}, {now:O})\n");
     }
 
     /// <summary>Mounts proc, sys, dev and the volumes; copies resolv.conf so the chroot resolves names.</summary>

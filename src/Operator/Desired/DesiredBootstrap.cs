@@ -106,8 +106,9 @@ public static class DesiredBootstrap
         var placement = new AgentPlacement(spec.Stage3.Image, spec.Resources, spec.NodeSelector, spec.Tolerations,
             KernelVersion.TryParse(spec.MinKernel, out var kernel) ? kernel : null, PullPolicy: spec.Stage3.PullPolicy?.ToString(),
             ConfigGit: DesiredGitConfig.Sources(spec.ConfigFrom));
+        // The bootstrap alone fills its empty root volume, from the stage3 image it runs in.
         var args = DesiredAgentPod.Arguments("bootstrap", spec.Resources, settings,
-            "--config", DesiredAgentPod.ConfigMount, "--plan", PlanMount + "/" + PlanKey);
+            "--config", DesiredAgentPod.ConfigMount, "--plan", PlanMount + "/" + PlanKey, "--populate-from", "/");
         var labels = new Dictionary<string, string>
         {
             [DesiredVolumes.BootstrapLabel] = bootstrap.Name(),
