@@ -24,12 +24,18 @@ public sealed class BinhostContent
     private readonly IncrementalPackagesIndex packages;
     private readonly SharedRefresh<Snapshot> refresh;
     private readonly ConcurrentDictionary<PackageFile, PackageKernel> kernels = new();
+    private readonly ConcurrentDictionary<string, byte> reported = new(StringComparer.Ordinal);
+    private readonly Action<string> warn;
     private Snapshot? last;
 
-    public BinhostContent(string pkgdir, TimeProvider clock)
+    /// <param name="pkgdir">The PKGDIR served.</param>
+    /// <param name="clock">The time the index carries.</param>
+    /// <param name="warn">Told, once per path, of what the PKGDIR holds that cannot be served (unreadable, a link).</param>
+    public BinhostContent(string pkgdir, TimeProvider clock, Action<string>? warn = null)
     {
         root = Path.GetFullPath(pkgdir).TrimEnd('/');
         this.clock = clock;
+        this.warn = warn ?? (_ => { });
         packages = new IncrementalPackagesIndex(root);
         refresh = new SharedRefresh<Snapshot>(Refresh);
     }
@@ -58,9 +64,9 @@ public sealed class BinhostContent
             {
                 requirement = kernels.GetOrAdd(file, f => PackageKernels.Of(f.Path));
             }
-            catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
+            catch (Exception e) when (e is InvalidDataException or IOException or FormatException or UnauthorizedAccessException)
             {
-                continue; // half-written: the next request sees it whole
+                continue; // half-written (the next request sees it whole) or unreadable (said once when indexed)
             }
 
             var runs = notRunningOn is { } kernel && !(requirement.Required is { } required && required.CompareTo(kernel) > 0);
@@ -83,17 +89,25 @@ public sealed class BinhostContent
     /// <summary>One look at the PKGDIR (a stat per package); the index is rebuilt only when what it saw changed.</summary>
     private Snapshot Refresh()
     {
-        var files = PackageFile.Scan(root);
+        var files = PackageFile.Scan(root, Skipped);
         if (last is { } unchanged && unchanged.Files.SequenceEqual(files))
         {
             return unchanged;
         }
 
         var previous = File.Exists(Path.Combine(root, "Packages")) ? SafeParse(Path.Combine(root, "Packages")) : null;
-        var index = packages.Build(files, previous, clock.GetUtcNow());
+        var index = packages.Build(files, previous, clock.GetUtcNow(), (path, e) => Skipped(path, e.Message));
         var identity = string.Concat(files.Select(f => $"{f.Path}\0{f.Size}\0{f.ModifiedTicks}\n"));
         last = new Snapshot(files, new ServedIndex(Encoding.UTF8.GetBytes(index.ToString()), index, "\"" + Desired.Digest.Of(identity, 32) + "\"", clock.GetUtcNow()));
         return last;
+    }
+
+    private void Skipped(string path, string why)
+    {
+        if (reported.TryAdd(path, 0))
+        {
+            warn($"{Path.GetRelativePath(root, path)} in the PKGDIR is not served: {why}");
+        }
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using Gentoo.Portage.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 
 namespace Gentoo.Operator.Binhost;
@@ -31,7 +32,7 @@ public static class BinhostServer
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(options.BindAddress), options.Port));
         builder.Services.AddRoutingCore();
         var app = builder.Build();
-        var content = new BinhostContent(options.PackageDirectory, clock);
+        var content = new BinhostContent(options.PackageDirectory, clock, message => app.Logger.LogWarning("{Message}", message));
 
         app.MapMethods("/Packages", ["GET", "HEAD"], async () =>
         {

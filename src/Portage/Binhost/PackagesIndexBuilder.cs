@@ -5,20 +5,62 @@ namespace Gentoo.Portage.Binhost;
 /// <summary>A package file as found on disk: it is read again exactly when its size or modification time changes.</summary>
 public readonly record struct PackageFile(string Path, long Size, long ModifiedTicks)
 {
-    /// <summary>Every .gpkg.tar under <paramref name="pkgdir"/>, in ordinal order of path: one stat each, no reading.</summary>
-    public static IReadOnlyList<PackageFile> Scan(string pkgdir)
+    /// <summary>
+    /// Every .gpkg.tar under <paramref name="pkgdir"/>, in ordinal order of path: one stat each, no reading. Links are
+    /// never followed (a link to / would walk into /proc), so nothing outside the PKGDIR is listed; a directory the
+    /// reader may not enter (every ext4 volume's root-owned 0700 lost+found) is left out and named to
+    /// <paramref name="skipped"/>, with why. (A package it may not read is left out when it is read.)
+    /// </summary>
+    public static IReadOnlyList<PackageFile> Scan(string pkgdir, Action<string, string>? skipped = null)
     {
         var files = new List<PackageFile>();
-        foreach (var path in Directory.EnumerateFiles(pkgdir, "*.gpkg.tar", SearchOption.AllDirectories))
+        var pending = new Stack<string>([pkgdir]);
+        while (pending.Count > 0)
         {
-            var info = new FileInfo(path);
+            var directory = pending.Pop();
+            FileSystemInfo[] entries;
             try
             {
-                files.Add(new PackageFile(path, info.Length, info.LastWriteTimeUtc.Ticks));
+                entries = new DirectoryInfo(directory).GetFileSystemInfos();
             }
-            catch (FileNotFoundException)
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
             {
-                // removed between listing and stat: it is simply not there
+                if (directory == pkgdir && e is DirectoryNotFoundException)
+                {
+                    throw;
+                }
+
+                skipped?.Invoke(directory, e.Message);
+                continue;
+            }
+
+            foreach (var entry in entries)
+            {
+                if (entry.LinkTarget is not null)
+                {
+                    if (entry.Name.EndsWith(".gpkg.tar", StringComparison.Ordinal) || entry is DirectoryInfo)
+                    {
+                        skipped?.Invoke(entry.FullName, $"a symbolic link (to {entry.LinkTarget}); links are never followed");
+                    }
+
+                    continue;
+                }
+
+                if (entry is DirectoryInfo)
+                {
+                    pending.Push(entry.FullName);
+                }
+                else if (entry is FileInfo file && file.Name.EndsWith(".gpkg.tar", StringComparison.Ordinal))
+                {
+                    try
+                    {
+                        files.Add(new PackageFile(file.FullName, file.Length, file.LastWriteTimeUtc.Ticks));
+                    }
+                    catch (FileNotFoundException)
+                    {
+                        // removed between listing and stat: it is simply not there
+                    }
+                }
             }
         }
 
@@ -101,9 +143,9 @@ public sealed class IncrementalPackagesIndex(string pkgdir)
             PackagesRead++;
             info = Gpkg.Read(file.Path);
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or FormatException)
+        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or UnauthorizedAccessException)
         {
-            // A half-written or corrupt package must not take the whole index down.
+            // A half-written, corrupt or unreadable package must not take the whole index down.
             onError?.Invoke(file.Path, e);
             return null;
         }

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Gentoo.Portage.Binhost;
+
+namespace Gentoo.Operator.Tests.Binhost;
+
+/// <summary>
+/// The binhost on a PKGDIR as a real volume holds it: ext4's root-owned 0700 lost+found, which the binhost's own
+/// account (uid 65532 in its pod) cannot enter, and links a person made. The binhost runs as its own process, as that
+/// account when the tests run as root (as CI does), else as the tester with lost+found closed to them.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class BinhostVolumeTests : IDisposable
+{
+    private const int BinhostUser = 65532;
+    private readonly DirectoryInfo pkgdir = Directory.CreateTempSubdirectory("binhost-volume-");
+
+    public void Dispose()
+    {
+        File.SetUnixFileMode(Path.Combine(pkgdir.FullName, "lost+found"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        pkgdir.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task An_unenterable_lost_and_found_and_links_out_of_the_pkgdir_leave_the_index_whole_and_nothing_outside_is_listed()
+    {
+        Checkout.CopyDirectory(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir"), pkgdir);
+        File.SetUnixFileMode(pkgdir.FullName, (UnixFileMode)0b111_101_101);
+        var lostFound = Directory.CreateDirectory(Path.Combine(pkgdir.FullName, "lost+found"));
+        File.WriteAllText(Path.Combine(lostFound.FullName, "#1234"), "a file fsck found");
+        var asRoot = Environment.UserName == "root";
+        File.SetUnixFileMode(lostFound.FullName, asRoot ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute : UnixFileMode.None);
+        Directory.CreateSymbolicLink(Path.Combine(pkgdir.FullName, "everything"), "/");
+        var expected = PackageFile.Scan(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir")).Count;
+        var port = FreePort();
+
+        var start = new ProcessStartInfo(asRoot ? "setpriv" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])[.. asRoot ? ["--reuid", $"{BinhostUser}", "--regid", $"{BinhostUser}", "--clear-groups", "dotnet"] : Array.Empty<string>(),
+                     Path.Combine(AppContext.BaseDirectory, "gentoo-operator.dll"), "binhost", "--pkgdir", pkgdir.FullName, "--bind-address", "127.0.0.1", "--port", $"{port}"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["HOME"] = Path.GetTempPath();
+        using var binhost = Process.Start(start)!;
+        var errors = binhost.StandardError.ReadToEndAsync();
+        var output = binhost.StandardOutput.ReadToEndAsync();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+            var response = await AnswerAsync(http, binhost);
+
+            response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+            var index = PackagesIndex.Parse(await response.Content.ReadAsStringAsync());
+            index.Packages.Count.ShouldBe(expected);
+            index.Packages.ShouldAllBe(p => !p["PATH"]!.StartsWith("everything/", StringComparison.Ordinal) && !p["PATH"]!.StartsWith("lost+found/", StringComparison.Ordinal));
+            (await http.GetAsync(new Uri("everything/etc/hostname", UriKind.Relative))).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        }
+        finally
+        {
+            binhost.Kill(entireProcessTree: true);
+            await binhost.WaitForExitAsync();
+        }
+
+        var log = await output + await errors;
+        log.ShouldContain("lost+found in the PKGDIR is not served");
+        log.ShouldContain("everything in the PKGDIR is not served: a symbolic link");
+        log.Split("lost+found in the PKGDIR is not served").Length.ShouldBe(2, "said once, not on every request");
+    }
+
+    private static async Task<HttpResponseMessage> AnswerAsync(HttpClient http, Process binhost)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                await http.GetAsync(new Uri("Packages", UriKind.Relative)); // the first look; the second must say nothing new
+                return await http.GetAsync(new Uri("Packages", UriKind.Relative));
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < deadline && !binhost.HasExited)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
