@@ -40,6 +40,8 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
 
     private ResourceType Nodes => Store.FindType("", "v1", "nodes")!;
 
+    private ResourceType Claims => Store.FindType("", "v1", "persistentvolumeclaims")!;
+
     internal void Start()
     {
         Store.GracefulPodDeletion = true;
@@ -124,6 +126,19 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
 
     private async Task OnChangeAsync(ChangeEvent change)
     {
+        if (change.TypeKey == Claims.Key)
+        {
+            // A claim created or gone may let a pod that waits for it be scheduled.
+            var ns = ObjectStore.Namespace(change.New);
+            foreach (var waiting in Store.List(Pods, ns, LabelSelector.Everything, FieldSelector.Parse(null)).Items
+                         .Where(p => p["spec"]?["nodeName"] is null && p["metadata"]?["deletionTimestamp"] is null && !IgnoredNamespaces.ContainsKey(ns)))
+            {
+                Schedule(waiting);
+            }
+
+            return;
+        }
+
         if (change.TypeKey == Nodes.Key && change.Type != "DELETED")
         {
             foreach (var pending in Store.List(Pods, null, LabelSelector.Everything, FieldSelector.Parse(null)).Items
@@ -189,8 +204,38 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
 
         if (phase == "Pending" && AutoStart && IsScheduled(pod))
         {
+            if (MountsOneClaimTwice(pod) is { } twice)
+            {
+                // The kubelet cannot attach one claim to two volumes of a pod: the pod never starts.
+                WaitForVolumes(pod, twice);
+                return;
+            }
+
             MarkRunning(pod);
             return;
+        }
+
+        if (phase == "Running" && change.Old?["status"]?["phase"]?.GetValue<string>() != "Running"
+            && JsonNumbers.Integer(pod["spec"]?["activeDeadlineSeconds"]) is { } deadline)
+        {
+            // activeDeadlineSeconds: the kubelet stops the pod (SIGTERM to its containers) and fails it as DeadlineExceeded.
+            var ns = ObjectStore.Namespace(pod);
+            var name = Name(pod);
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(deadline), stopping.Token);
+                try
+                {
+                    if (Store.Get(Pods, ns, name)["status"]?["phase"]?.GetValue<string>() == "Running")
+                    {
+                        Terminate(Store.Get(Pods, ns, name), 143, "Error", null, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline");
+                    }
+                }
+                catch (ApiException)
+                {
+                    // Deleted before its deadline.
+                }
+            });
         }
 
         if (phase == "Running" && change.Old?["status"]?["phase"]?.GetValue<string>() != "Running" && Script?.Invoke(pod) is { } script)
@@ -214,9 +259,79 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
         await Task.CompletedTask;
     }
 
+    /// <summary>The first volume naming a claim an earlier volume of <paramref name="pod"/> already names, or null.</summary>
+    private static string? MountsOneClaimTwice(JsonObject pod)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var volume in pod["spec"]?["volumes"] as JsonArray ?? [])
+        {
+            if (volume?["persistentVolumeClaim"]?["claimName"]?.GetValue<string>() is { } claim && !seen.Add(claim))
+            {
+                return volume["name"]?.GetValue<string>();
+            }
+        }
+
+        return null;
+    }
+
+    private void WaitForVolumes(JsonObject pod, string volume)
+    {
+        var current = Store.Get(Pods, ObjectStore.Namespace(pod), Name(pod));
+        var message = $"Unable to attach or mount volumes: unmounted volumes=[{volume}]: timed out waiting for the condition";
+        if (current["status"]?["containerStatuses"]?[0]?["state"]?["waiting"]?["message"]?.GetValue<string>() == message)
+        {
+            return;
+        }
+
+        current["status"]!["containerStatuses"] = new JsonArray((current["spec"]?["containers"] as JsonArray ?? []).Select(c => (JsonNode)ContainerStatus(c!, new JsonObject
+        {
+            ["waiting"] = new JsonObject { ["reason"] = "ContainerCreating", ["message"] = message },
+        }, ready: false)).ToArray());
+        Store.Update(Pods, ObjectStore.Namespace(pod), Name(pod), current, "status");
+    }
+
+    /// <summary>What the scheduler's volume binding says of a pod whose claims are not all there to use; null when they are.</summary>
+    private string? ClaimsUnusable(JsonObject pod)
+    {
+        var ns = ObjectStore.Namespace(pod);
+        foreach (var volume in pod["spec"]?["volumes"] as JsonArray ?? [])
+        {
+            if (volume?["persistentVolumeClaim"]?["claimName"]?.GetValue<string>() is not { } name)
+            {
+                continue;
+            }
+
+            var claim = Store.List(Claims, ns, LabelSelector.Everything, FieldSelector.Parse(null)).Items.FirstOrDefault(c => Name(c) == name);
+            if (claim is null)
+            {
+                return $"persistentvolumeclaim \"{name}\" not found";
+            }
+
+            if (claim["metadata"]?["deletionTimestamp"] is not null)
+            {
+                return $"persistentvolumeclaim \"{name}\" is being deleted";
+            }
+        }
+
+        return null;
+    }
+
     private void Schedule(JsonObject pod)
     {
         var nodes = Store.List(Nodes, null, LabelSelector.Everything, FieldSelector.Parse(null)).Items;
+        if (ClaimsUnusable(pod) is { } unusable)
+        {
+            var waiting = Store.Get(Pods, ObjectStore.Namespace(pod), Name(pod));
+            var why = $"0/{nodes.Count} nodes are available: {unusable}.";
+            if (Condition(waiting, "PodScheduled")?["message"]?.GetValue<string>() != why)
+            {
+                SetCondition(waiting, "PodScheduled", "False", "Unschedulable", why);
+                Store.Update(Pods, ObjectStore.Namespace(pod), Name(pod), waiting, "status");
+            }
+
+            return;
+        }
+
         var reasons = new Dictionary<string, int>();
         JsonObject? chosen = null;
         foreach (var node in nodes)
@@ -348,9 +463,15 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
         Store.Update(Pods, ObjectStore.Namespace(pod), Name(pod), current, "status");
     }
 
-    private void Terminate(JsonObject pod, int exitCode, string reason, string? message)
+    private void Terminate(JsonObject pod, int exitCode, string reason, string? message, string? podReason = null, string? podMessage = null)
     {
         var current = Store.Get(Pods, ObjectStore.Namespace(pod), Name(pod));
+        if (podReason is not null)
+        {
+            current["status"]!["reason"] = podReason;
+            current["status"]!["message"] = podMessage;
+        }
+
         var now = Now();
         var status = current["status"]!.AsObject();
         var started = status["startTime"]?.GetValue<string>() ?? now;

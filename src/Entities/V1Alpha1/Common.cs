@@ -299,6 +299,15 @@ public static class Reasons
     public const string SnapshotNotReady = "SnapshotNotReady";
     public const string Suspended = "Suspended";
     public const string SigningKeyMissing = "SigningKeyMissing";
+
+    /// <summary>An object the operator would make under its name exists and is not this resource's.</summary>
+    public const string NameConflict = "NameConflict";
+
+    /// <summary>A volume this resource needs is being deleted; pods still using it keep it (pvc-protection).</summary>
+    public const string VolumeTerminating = "VolumeTerminating";
+
+    /// <summary>The attempt ran past spec.timeout and was stopped.</summary>
+    public const string Timeout = "Timeout";
     public const string SigningKeyInvalid = "SigningKeyInvalid";
 }
 

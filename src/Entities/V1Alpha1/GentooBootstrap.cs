@@ -130,10 +130,15 @@ public enum SyncType
     /// <summary>emerge-webrsync: a signed daily snapshot over HTTP.</summary>
     [JsonStringEnumMemberName("webrsync")]
     Webrsync,
+
+    /// <summary>Never synced: a repository already in the root (shipped in the stage3 image, or put there by a person), as repos.conf without sync-type.</summary>
+    [JsonStringEnumMemberName("none")]
+    None,
 }
 
 /// <summary>An ebuild repository and how it is synced (repos.conf).</summary>
-[CelRule("self.syncType == 'webrsync' || has(self.uri)", "uri is required unless syncType is webrsync")]
+[CelRule("self.syncType == 'webrsync' || self.syncType == 'none' || has(self.uri)", "uri is required unless syncType is webrsync or none")]
+[CelRule("self.syncType != 'none' || !has(self.uri)", "uri does not apply to syncType none: a repository that is never synced has no source")]
 [CelRule("self.syncType == 'git' || !has(self.branch)", "branch applies only to syncType git")]
 public sealed class RepositorySpec
 {
@@ -150,6 +155,14 @@ public sealed class RepositorySpec
     /// <summary>Where it is synced from (git URL or rsync URI).</summary>
     [MaxLength(1024)]
     public string? Uri { get; set; }
+
+    /// <summary>
+    /// Where the repository lives in the root, an absolute path such as /var/db/repos/local (the default:
+    /// /var/db/repos/NAME). With syncType none it must already hold the repository (profiles/repo_name, metadata/layout.conf).
+    /// </summary>
+    [MaxLength(512)]
+    [RegularExpression("^(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+$")]
+    public string? Location { get; set; }
 
     /// <summary>The git branch, for syncType Git.</summary>
     [MaxLength(256)]

@@ -128,7 +128,18 @@ public static class BootstrapStatuses
         status.Failure = null;
         status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Reconciling);
         status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.AwaitingOperator);
+        status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Stalled);
         status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Ready, Reasons.Succeeded, how, bootstrap.Metadata.Generation, now);
+    }
+
+    /// <summary>Only a person can help: Stalled=True and Ready=False with the same reason; nothing is retried until the spec or the cluster changes.</summary>
+    public static void Stall(GentooBootstrap bootstrap, string reason, string message, DateTime now)
+    {
+        var status = bootstrap.Status;
+        var generation = bootstrap.Metadata.Generation;
+        status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Reconciling);
+        status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Stalled, reason, message, generation, now);
+        status.Conditions = Conditions.MarkFalse(status.Conditions, ConditionTypes.Ready, reason, message, generation, now);
     }
 
     /// <summary>Work is under way: Reconciling=True and Ready=False with the same reason.</summary>
@@ -137,6 +148,7 @@ public static class BootstrapStatuses
         var status = bootstrap.Status;
         var generation = bootstrap.Metadata.Generation;
         status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.AwaitingOperator);
+        status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Stalled);
         status.Conditions = Conditions.MarkProgressing(status.Conditions, reason, message, generation, now);
     }
 

@@ -63,7 +63,11 @@ public sealed record AgentReportView
 public sealed record ReportFixView(string File, string Line, bool Temporary);
 
 /// <summary>The verdict on an attempt: the result, why, and what the agent reported.</summary>
-public sealed record AttemptVerdict(AttemptResult Result, string Reason, string Message, int? ExitCode, AgentReportView? Report);
+public sealed record AttemptVerdict(AttemptResult Result, string Reason, string Message, int? ExitCode, AgentReportView? Report)
+{
+    /// <summary>When the build container ended, as its node saw it (not when the operator noticed); null while it runs.</summary>
+    public DateTime? Finished { get; init; }
+}
 
 /// <summary>Judges a build pod from what the API server shows of it: phase, conditions, the container's termination state and message.</summary>
 public static class BuildAttempts
@@ -85,6 +89,17 @@ public static class BuildAttempts
 
         var build = status?.ContainerStatuses?.FirstOrDefault(c => c.Name == "build");
         var terminated = build?.State?.Terminated;
+        if (status?.Reason == "DeadlineExceeded")
+        {
+            // The kubelet stopped the pod at activeDeadlineSeconds (spec.timeout): what the agent reported on SIGTERM, if it got to.
+            var deadline = pod.Spec?.ActiveDeadlineSeconds is { } seconds ? $" ({TimeSpan.FromSeconds(seconds):g})" : "";
+            return new AttemptVerdict(AttemptResult.Transient, Reasons.Timeout,
+                $"the attempt ran longer than spec.timeout{deadline} and was stopped; what it built is kept and the next attempt re-uses it", terminated?.ExitCode, ParseReport(terminated?.Message))
+            {
+                Finished = terminated?.FinishedAt,
+            };
+        }
+
         if (terminated is null)
         {
             if (status?.Phase is "Failed" or "Unknown")
@@ -106,6 +121,11 @@ public static class BuildAttempts
 
         var report = ParseReport(terminated.Message);
         var exitCode = terminated.ExitCode;
+        return JudgeTerminated(terminated, report, exitCode) with { Finished = terminated.FinishedAt };
+    }
+
+    private static AttemptVerdict JudgeTerminated(V1ContainerStateTerminated terminated, AgentReportView? report, int exitCode)
+    {
         if (terminated.Reason == "OOMKilled")
         {
             return new AttemptVerdict(AttemptResult.NeedsOperator, "OutOfMemory",
@@ -114,14 +134,27 @@ public static class BuildAttempts
 
         return exitCode switch
         {
-            ExitSuccess => new AttemptVerdict(AttemptResult.Succeeded, Reasons.Succeeded,
-                $"built {report?.PackagesMerged ?? 0} package(s), {report?.BinariesReused ?? 0} re-used from binary packages", exitCode, report),
+            ExitSuccess => new AttemptVerdict(AttemptResult.Succeeded, Reasons.Succeeded, Built(report), exitCode, report),
             ExitNeedsOperator => new AttemptVerdict(AttemptResult.NeedsOperator, ReasonOf(report?.Outcome) ?? Reasons.Failed, Explain(report), exitCode, report),
             ExitTransient => new AttemptVerdict(AttemptResult.Transient, ReasonOf(report?.Outcome) ?? Reasons.Interrupted, Explain(report), exitCode, report),
             ExitAgentError => new AttemptVerdict(AttemptResult.AgentError, "AgentError", report?.Error ?? "the agent could not run the build; see the pod log", exitCode, report),
             137 or 143 => new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the build container was killed (exit {exitCode})", exitCode, report),
             _ => new AttemptVerdict(AttemptResult.AgentError, "AgentError", $"the build container exited {exitCode} without a report: {terminated.Message}".TrimEnd(' ', ':'), exitCode, report),
         };
+    }
+
+    /// <summary>How many packages a report's atoms stand for: a cut list ends in "... N more", which counts N.</summary>
+    public static int CountAtoms(IReadOnlyList<string> atoms) =>
+        atoms.Sum(a => a.StartsWith("... ", StringComparison.Ordinal) && a.EndsWith(" more", StringComparison.Ordinal)
+            && int.TryParse(a[4..^5], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var more) ? more : 1);
+
+    /// <summary>What a successful attempt did: merged packages are either compiled now or re-used binary packages.</summary>
+    public static string Built(AgentReportView? report)
+    {
+        var merged = report?.PackagesMerged ?? 0;
+        var reused = Math.Min(merged, report?.BinariesReused ?? 0);
+        return merged == 0 ? "nothing to merge: everything asked for is installed and current"
+            : $"built {merged - reused} package(s), {reused} re-used from binary packages";
     }
 
     /// <summary>The termination message as a report; null when it is not the agent's JSON (the log tail, with FallbackToLogsOnError).</summary>

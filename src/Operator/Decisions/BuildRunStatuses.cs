@@ -49,7 +49,9 @@ public static class BuildRunStatuses
             return NextStep.Wait;
         }
 
-        attempt.EndTime = now;
+        // The container's own end, not the moment the operator looked (it may have been down meanwhile).
+        var ended = verdict.Finished is { } finished && finished <= now ? finished : now;
+        attempt.EndTime = ended;
         attempt.ExitCode = verdict.ExitCode;
         attempt.PackagesMerged = report?.PackagesMerged;
         attempt.Atom = report is { Atoms.Count: > 0 } ? report.Atoms[0] : null;
@@ -58,7 +60,8 @@ public static class BuildRunStatuses
         {
             Built = (status.Packages?.Built ?? 0) + Math.Max(0, (report?.PackagesMerged ?? 0) - (report?.BinariesReused ?? 0)),
             Reused = (status.Packages?.Reused ?? 0) + (report?.BinariesReused ?? 0),
-            Failed = verdict.Result == AttemptResult.Succeeded ? status.Packages?.Failed ?? 0 : (status.Packages?.Failed ?? 0) + (report?.Atoms.Count ?? 0),
+            // The packages failing now: the last attempt's, not a sum over attempts that each retried the same ones.
+            Failed = verdict.Result == AttemptResult.Succeeded ? 0 : BuildAttempts.CountAtoms(report?.Atoms ?? []),
         };
         if (report?.RequiredKernel is { } kernel)
         {
@@ -72,8 +75,8 @@ public static class BuildRunStatuses
             attempt.Outcome = "Succeeded";
             status.Phase = "Succeeded";
             status.Failure = null;
-            status.CompletionTime = now;
-            status.Duration = Duration(status.StartTime.Value, now);
+            status.CompletionTime = ended;
+            status.Duration = Duration(status.StartTime.Value, ended);
             status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.AwaitingOperator);
             status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Stalled);
             status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Ready, verdict.Reason, verdict.Message, generation, now);
@@ -123,15 +126,15 @@ public static class BuildRunStatuses
         if (policy == FailurePolicy.Fail)
         {
             status.Phase = "Failed";
-            status.CompletionTime = now;
+            status.CompletionTime = ended;
             status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.AwaitingOperator);
-            status.Duration = Duration(status.StartTime.Value, now);
+            status.Duration = Duration(status.StartTime.Value, ended);
             return NextStep.Done;
         }
 
         status.Phase = status.Phase == "Stalled" ? "Stalled" : "AwaitingOperator";
         status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.AwaitingOperator, verdict.Reason, verdict.Message, generation, now);
-        status.Duration = Duration(status.StartTime.Value, now);
+        status.Duration = Duration(status.StartTime.Value, ended);
         return NextStep.AwaitOperator;
     }
 

@@ -22,9 +22,9 @@ public static class DesiredBootstrap
     public const string PlanMount = "/etc/gentoo-builder/plan";
     public const string CheckStep = "check";
 
-    public static string ConfigMapName(string bootstrap) => bootstrap + "-portage";
+    public static string ConfigMapName(string bootstrap) => bootstrap + "-bootstrap-portage";
 
-    public static string PlanConfigMapName(string bootstrap) => bootstrap + "-plan";
+    public static string PlanConfigMapName(string bootstrap) => bootstrap + "-bootstrap-plan";
 
     public static string PodName(string bootstrap, int attempt) => DesiredAgentPod.Name(bootstrap, "bootstrap-" + attempt.ToString(CultureInfo.InvariantCulture));
 
@@ -116,7 +116,7 @@ public static class DesiredBootstrap
         };
         return DesiredAgentPod.Build(PodName(bootstrap.Name(), attempt), bootstrap, labels, placement, args,
         [
-            PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.RootName(bootstrap.Name())),
+            PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.BootstrapRootName(bootstrap)),
             PodVolume.ConfigMap("config", DesiredAgentPod.ConfigMount, ConfigMapName(bootstrap.Name())),
             PodVolume.ConfigMap("plan", PlanMount, PlanConfigMapName(bootstrap.Name())),
         ], settings);

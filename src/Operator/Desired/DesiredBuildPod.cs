@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Decisions;
 using Gentoo.Portage.Kernels;
 using k8s;
 using k8s.Models;
@@ -53,7 +54,16 @@ public static class DesiredBuildPod
             [AttemptLabel] = attempt.ToString(CultureInfo.InvariantCulture),
         };
         more.AddRange(DesiredSigning.KeyArguments(builder));
-        return DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel, configFrom),
+        var pod = DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel, configFrom),
             DesiredBuilderPods.Arguments("build", builder, settings, [.. more]), DesiredSigning.WithKey(builder, DesiredBuilderPods.Volumes(builder)), settings);
+
+        // spec.timeout bounds one attempt: the kubelet stops the pod gracefully (emerge gets SIGTERM, what it built stays)
+        // and marks it DeadlineExceeded, which the run reports as Timeout before acting on onFailure.
+        if (Durations.TryParse(spec.Timeout, out var timeout) && timeout > TimeSpan.Zero)
+        {
+            pod.Spec.ActiveDeadlineSeconds = Math.Max(1, (long)Math.Ceiling(timeout.TotalSeconds));
+        }
+
+        return pod;
     }
 }

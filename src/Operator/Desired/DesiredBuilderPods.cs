@@ -21,6 +21,13 @@ public static class DesiredBuilderPods
     /// <summary>The fixes accepted for this builder (by a person on resume, or by autounmask), beside its configuration.</summary>
     public static string FixesConfigMapName(string builder) => builder + "-fixes";
 
+    /// <summary>
+    /// The fixes a person accepted (and autounmask wrote): configuration, kept as the packages built with it are. Under
+    /// the default retainPolicy it has no owner reference and a re-created builder of the same name takes it up again.
+    /// </summary>
+    public static V1ConfigMap FixesConfigMap(GentooBuilder builder, IDictionary<string, string> data) =>
+        DesiredConfig.ConfigMap(builder, FixesConfigMapName(builder.Name()), data, retained: builder.Spec.Storage?.Binpkgs?.RetainPolicy != RetainPolicy.Delete);
+
     /// <summary>BUILDER-STEP-ID, where the id comes from what asked for it (a request token, a configuration, a schedule time).</summary>
     public static string MaintenancePodName(string builder, string step, string id) => DesiredAgentPod.Name(builder, $"{step}-{id}");
 

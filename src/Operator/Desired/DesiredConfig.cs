@@ -59,8 +59,11 @@ public static class DesiredConfig
         return data.ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
     }
 
-    /// <summary>A ConfigMap of <paramref name="owner"/> (a GentooBootstrap or GentooBuilder), labelled with its kind's label.</summary>
-    public static V1ConfigMap ConfigMap(IKubernetesObject<V1ObjectMeta> owner, string name, IDictionary<string, string> data) => new()
+    /// <summary>
+    /// A ConfigMap of <paramref name="owner"/> (a GentooBootstrap or GentooBuilder), labelled with its kind's label; a
+    /// <paramref name="retained"/> one carries no owner reference, so it outlives its owner as the packages do.
+    /// </summary>
+    public static V1ConfigMap ConfigMap(IKubernetesObject<V1ObjectMeta> owner, string name, IDictionary<string, string> data, bool retained = false) => new()
     {
         ApiVersion = "v1",
         Kind = "ConfigMap",
@@ -73,7 +76,7 @@ public static class DesiredConfig
                 [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy,
                 [owner.Kind == GentooBuilder.KubeKind ? DesiredVolumes.BuilderLabel : DesiredVolumes.BootstrapLabel] = owner.Name(),
             },
-            OwnerReferences = [DesiredVolumes.OwnedBy(owner)],
+            OwnerReferences = retained ? null : [DesiredVolumes.OwnedBy(owner)],
         },
         Data = data,
     };
@@ -86,13 +89,17 @@ public static class DesiredConfig
         foreach (var repository in repositories)
         {
             text.Append('\n').Append('[').Append(repository.Name).Append("]\n");
-            text.Append("location = /var/db/repos/").Append(repository.Name).Append('\n');
-            text.Append("sync-type = ").Append(repository.SyncType switch
+            text.Append("location = ").Append(repository.Location ?? "/var/db/repos/" + repository.Name).Append('\n');
+            if (repository.SyncType != SyncType.None)
             {
-                SyncType.Git => "git",
-                SyncType.Rsync => "rsync",
-                _ => "webrsync",
-            }).Append('\n');
+                // Without a sync-type, emaint sync and emerge --sync leave the repository as it is.
+                text.Append("sync-type = ").Append(repository.SyncType switch
+                {
+                    SyncType.Git => "git",
+                    SyncType.Rsync => "rsync",
+                    _ => "webrsync",
+                }).Append('\n');
+            }
             if (!string.IsNullOrEmpty(repository.Uri))
             {
                 text.Append("sync-uri = ").Append(repository.Uri).Append('\n');

@@ -25,7 +25,14 @@ public static class DesiredVolumes
     public const string BuilderLabel = GroupVersion.Group + "/builder";
     public const string VolumeLabel = GroupVersion.Group + "/volume";
 
-    public static string RootName(string owner) => owner + "-root";
+    /// <summary>A builder's root volume.</summary>
+    public static string RootName(string builder) => builder + "-root";
+
+    /// <summary>
+    /// A bootstrap's root volume: named apart from a builder's, since the two are often named alike (the samples do),
+    /// and a bootstrap made before the names parted keeps the volume its status records.
+    /// </summary>
+    public static string BootstrapRootName(GentooBootstrap bootstrap) => bootstrap.Status?.RootVolume ?? bootstrap.Name() + "-bootstrap-root";
 
     public static string BinpkgsName(string builder) => builder + "-binpkgs";
 
@@ -34,7 +41,7 @@ public static class DesiredVolumes
     public static V1PersistentVolumeClaim BootstrapRoot(GentooBootstrap bootstrap)
     {
         var storage = bootstrap.Spec.Storage;
-        return Claim(RootName(bootstrap.Name()), bootstrap.Namespace(), storage?.Size ?? "60Gi", storage?.StorageClassName,
+        return Claim(BootstrapRootName(bootstrap), bootstrap.Namespace(), storage?.Size ?? "60Gi", storage?.StorageClassName,
             new Dictionary<string, string> { [BootstrapLabel] = bootstrap.Name(), [VolumeLabel] = "root" }, OwnedBy(bootstrap), dataSource: null);
     }
 

@@ -66,6 +66,11 @@ public sealed class BuildRunReconciler(
 
         var now = clock.GetUtcNow().UtcDateTime;
         var cachedBuilder = builders.Get(new ObjectKey(request.Namespace, run.Spec.BuilderRef.Name));
+        if (cachedBuilder is null or { Metadata.DeletionTimestamp: not null })
+        {
+            await LetGoOfDeletedBuildersVolumesAsync(run, ct);
+        }
+
         if (run.Status.Phase is "Succeeded" or "Failed")
         {
             await ReleaseVolumesAsync(run, cachedBuilder, ct);
@@ -241,7 +246,7 @@ public sealed class BuildRunReconciler(
             // Written before the pod starts, so the agent finds them among its managed configuration.
             var name = DesiredBuilderPods.FixesConfigMapName(builder.Name());
             var existing = await CoreWrites.ReadConfigMapAsync(kube, run.Namespace(), name, ct);
-            await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, name, FixAcceptance.Merge(existing?.Data, fixes)), ct);
+            await CoreWrites.ApplyConfigMapAsync(kube, DesiredBuilderPods.FixesConfigMap(builder, FixAcceptance.Merge(existing?.Data, fixes)), builder, ct);
         }
 
         var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(run.Namespace(), reference.Name)) : null;
@@ -301,6 +306,27 @@ public sealed class BuildRunReconciler(
 
         await Finalizers.RemoveAsync(api, run, Finalizer, ct);
         return ReconcileResult.Done;
+    }
+
+    /// <summary>
+    /// A deleted builder's root and source volumes go with it, but pvc-protection keeps a claim while any pod names it,
+    /// a finished one too: this run's pods (which outlive the builder, as runs do) would pin them as Terminating for ever
+    /// and a builder re-created under the name would wait for them. So they go, once the API server confirms the builder
+    /// is gone; a running one is stopped gracefully, keeping what it built.
+    /// </summary>
+    private async Task LetGoOfDeletedBuildersVolumesAsync(BuildRun run, CancellationToken ct)
+    {
+        var owned = pods.OwnedBy(run.Metadata.Uid).Where(p => p.Metadata.DeletionTimestamp is null).ToList();
+        if (owned.Count == 0 || await builderApi.GetAsync(run.Namespace(), run.Spec.BuilderRef.Name, ct) is { Metadata.DeletionTimestamp: null })
+        {
+            return;
+        }
+
+        foreach (var pod in owned)
+        {
+            await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedPodAsync(pod.Name(), pod.Namespace(), cancellationToken: ct));
+            log.LogInformation("BuildRun {Namespace}/{Name}: deleted pod {Pod}, which kept the volumes of deleted GentooBuilder {Builder}", run.Namespace(), run.Name(), pod.Name(), run.Spec.BuilderRef.Name);
+        }
     }
 
     /// <summary>

@@ -66,7 +66,7 @@ public sealed class BuilderSigningKey(IKubernetes kube, EventRecorder events, Ti
             return new SigningOutcome(null, Reasons.SigningKeyInvalid, $"Secret {name} key '{key}' cannot sign binary packages: {e.Message}");
         }
 
-        await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, publicName, new Dictionary<string, string> { [DesiredSigning.PublicKey] = signing.PublicKeyArmored }), ct);
+        await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, publicName, new Dictionary<string, string> { [DesiredSigning.PublicKey] = signing.PublicKeyArmored }), builder, ct);
         return new SigningOutcome(signing.Fingerprint);
     }
 }

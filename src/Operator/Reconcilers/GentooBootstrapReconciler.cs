@@ -53,10 +53,41 @@ public sealed class GentooBootstrapReconciler(
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
-        var root = DesiredVolumes.RootName(bootstrap.Name());
-        if (claims.Get(new ObjectKey(request.Namespace, root)) is null)
+        try
         {
-            await CoreWrites.CreateIfMissingAsync(kube, DesiredVolumes.BootstrapRoot(bootstrap), ct);
+            return await ReconcileBootstrapAsync(request, bootstrap, now, ct);
+        }
+        catch (OwnershipConflictException e)
+        {
+            await StopAsync(bootstrap, new ClaimProblem(Reasons.NameConflict, e.Message, Stalled: true), now, ct);
+            return ReconcileResult.After(poll);
+        }
+    }
+
+    private async Task StopAsync(GentooBootstrap bootstrap, ClaimProblem problem, DateTime now, CancellationToken ct) =>
+        await status.UpdateAsync(bootstrap, b =>
+        {
+            b.Status.ObservedGeneration = b.Metadata.Generation;
+            if (problem.Stalled)
+            {
+                BootstrapStatuses.Stall(b, problem.Reason, problem.Message, now);
+            }
+            else
+            {
+                BootstrapStatuses.Progressing(b, problem.Reason, problem.Message, now);
+            }
+        }, ct);
+
+    private async Task<ReconcileResult> ReconcileBootstrapAsync(ReconcileRequest request, GentooBootstrap bootstrap, DateTime now, CancellationToken ct)
+    {
+        var desiredRoot = DesiredVolumes.BootstrapRoot(bootstrap);
+        // The cache holds only the operator's own claims: a claim somebody else made under the name shows on creating.
+        var existingRoot = claims.Get(new ObjectKey(request.Namespace, desiredRoot.Name())) ?? await CoreWrites.CreateOrReadAsync(kube, desiredRoot, ct);
+        if (existingRoot is not null && ClaimChecks.Check(existingRoot, desiredRoot, bootstrap, pods.List(request.Namespace)) is { } problem)
+        {
+            // Another object's claim is not watched: look again now and then, in case a person moved it away.
+            await StopAsync(bootstrap, problem, now, ct);
+            return ReconcileResult.After(poll);
         }
 
         var state = bootstrap.Status;
@@ -100,9 +131,9 @@ public sealed class GentooBootstrapReconciler(
 
         var steps = rerun is not null ? DesiredBootstrap.AllSteps(bootstrap) : DesiredBootstrap.RemainingSteps(bootstrap);
         var name = bootstrap.Name();
-        await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(bootstrap, DesiredBootstrap.ConfigMapName(name), DesiredBootstrap.Config(bootstrap, sources.ConfigMaps)), ct);
+        await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(bootstrap, DesiredBootstrap.ConfigMapName(name), DesiredBootstrap.Config(bootstrap, sources.ConfigMaps)), bootstrap, ct);
         await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(bootstrap, DesiredBootstrap.PlanConfigMapName(name),
-            new Dictionary<string, string> { [DesiredBootstrap.PlanKey] = DesiredBootstrap.Plan(bootstrap, steps) }), ct);
+            new Dictionary<string, string> { [DesiredBootstrap.PlanKey] = DesiredBootstrap.Plan(bootstrap, steps) }), bootstrap, ct);
 
         var attempt = (bootstrap.Status.AttemptCount ?? 0) + 1;
         var created = await CoreWrites.CreateIfMissingAsync(kube, DesiredBootstrap.Pod(bootstrap, attempt, settings), ct);
@@ -116,7 +147,7 @@ public sealed class GentooBootstrapReconciler(
 
             b.Status.AttemptCount = attempt;
             b.Status.ObservedGeneration = b.Metadata.Generation;
-            b.Status.RootVolume = DesiredVolumes.RootName(name);
+            b.Status.RootVolume = DesiredVolumes.BootstrapRootName(b);
             b.Status.LastHandledRerun = rerun ?? b.Status.LastHandledRerun;
             b.Status.LastHandledResume = resume ?? b.Status.LastHandledResume;
             if (rerun is not null)
@@ -182,7 +213,7 @@ public sealed class GentooBootstrapReconciler(
     private async Task<ReconcileResult> SnapshotAsync(GentooBootstrap bootstrap, DateTime now, CancellationToken ct)
     {
         var ns = bootstrap.Namespace();
-        var root = DesiredVolumes.RootName(bootstrap.Name());
+        var root = DesiredVolumes.BootstrapRootName(bootstrap);
         var name = DesiredAgentPod.Name(bootstrap.Name(), "root-" + bootstrap.Status.AttemptCount);
         var snapshot = await snapshots.GetAsync(ns, name, ct);
         if (snapshot is null)

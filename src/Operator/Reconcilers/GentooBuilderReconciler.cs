@@ -56,6 +56,19 @@ public sealed class GentooBuilderReconciler(
             return ReconcileResult.Done;
         }
 
+        try
+        {
+            return await ReconcileBuilderAsync(request, builder, ct);
+        }
+        catch (OwnershipConflictException e)
+        {
+            await NotReadyAsync(builder, Reasons.NameConflict, e.Message, clock.GetUtcNow().UtcDateTime, ct, stalled: true);
+            return ReconcileResult.After(poll);
+        }
+    }
+
+    private async Task<ReconcileResult> ReconcileBuilderAsync(ReconcileRequest request, GentooBuilder builder, CancellationToken ct)
+    {
         var now = clock.GetUtcNow().UtcDateTime;
         var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(request.Namespace, reference.Name)) : null;
         var image = bootstrap?.Spec.Stage3.Image ?? settings.OperatorImage;
@@ -71,15 +84,22 @@ public sealed class GentooBuilderReconciler(
                 return builder.Spec.RestoreFrom is not null ? ReconcileResult.After(poll) : ReconcileResult.Done;
             }
 
-            await EnsureVolumesAsync(builder, source, ct);
+            if (await EnsureVolumesAsync(builder, source, ct) is { } volumeProblem)
+            {
+                // Another object's claim is not watched: look again now and then, in case a person moved it away.
+                await NotReadyAsync(builder, volumeProblem.Reason, volumeProblem.Message, now, ct, volumeProblem.Stalled);
+                return ReconcileResult.After(poll);
+            }
+
             if (source.Kind == "PersistentVolumeClaim" && await CopyRootAsync(builder, source.Name, image, now, ct) is { } waiting)
             {
                 return waiting;
             }
         }
-        else
+        else if (await EnsureVolumesAsync(builder, null, ct) is { } volumeProblem)
         {
-            await EnsureVolumesAsync(builder, null, ct);
+            await NotReadyAsync(builder, volumeProblem.Reason, volumeProblem.Message, now, ct, volumeProblem.Stalled);
+            return ReconcileResult.After(poll);
         }
 
         var config = await ConfigAsync(builder, bootstrap, ct);
@@ -89,7 +109,7 @@ public sealed class GentooBuilderReconciler(
             return ReconcileResult.After(configPoll ?? GentooBootstrapReconciler.DefaultConfigPoll);
         }
 
-        await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, DesiredBuilderPods.ConfigMapName(builder.Name()), config.Data), ct);
+        await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, DesiredBuilderPods.ConfigMapName(builder.Name()), config.Data), builder, ct);
         var signing = await signingKey.EnsureAsync(builder, ct);
         if (signing.Reason is { } signingProblem)
         {
@@ -122,6 +142,7 @@ public sealed class GentooBuilderReconciler(
                 : bootstrap?.Status.Snapshot is { } snapshot ? $"root made from {snapshot.Method} {snapshot.Name} of GentooBootstrap {bootstrap.Name()}"
                 : "volumes ready";
             b.Status.Conditions = Conditions.Remove(b.Status.Conditions, ConditionTypes.Reconciling);
+            b.Status.Conditions = Conditions.Remove(b.Status.Conditions, ConditionTypes.Stalled);
             b.Status.Conditions = Conditions.MarkTrue(b.Status.Conditions, ConditionTypes.Ready, Reasons.Succeeded,
                 Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) ? Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)!.Message : how, b.Metadata.Generation, now);
         }, ct);
@@ -164,16 +185,29 @@ public sealed class GentooBuilderReconciler(
         return (snapshotStatus.Method == "VolumeSnapshot" ? RootSource.Snapshot(snapshotName) : RootSource.CopyOf(snapshotName), "", "");
     }
 
-    private async Task EnsureVolumesAsync(GentooBuilder builder, RootSource? source, CancellationToken ct)
+    /// <summary>
+    /// Creates the volumes that are missing (the root only once its source is known); null when every one is there and
+    /// this builder's, else why not: another object's claim under one of the names, or one still being deleted.
+    /// </summary>
+    private async Task<ClaimProblem?> EnsureVolumesAsync(GentooBuilder builder, RootSource? source, CancellationToken ct)
     {
         foreach (var claim in DesiredVolumes.Builder(builder, source ?? RootSource.CopyOf("")))
         {
             var isRoot = claim.Metadata.Name == DesiredVolumes.RootName(builder.Name());
-            if ((source is not null || !isRoot) && claims.Get(ObjectKey.Of(claim)) is null)
+            var existing = claims.Get(ObjectKey.Of(claim));
+            if (existing is null && (source is not null || !isRoot))
             {
-                await CoreWrites.CreateIfMissingAsync(kube, claim, ct);
+                // The cache holds only the operator's own claims: a claim somebody else made under the name shows here.
+                existing = await CoreWrites.CreateOrReadAsync(kube, claim, ct);
+            }
+
+            if (existing is not null && ClaimChecks.Check(existing, claim, builder, pods.List(builder.Namespace())) is { } problem)
+            {
+                return problem;
             }
         }
+
+        return null;
     }
 
     /// <summary>Runs the copy pod until it succeeded; null once the root is filled, else when to look again.</summary>

@@ -25,11 +25,24 @@ public static class CoreWrites
     public static Task<bool> CreateIfMissingAsync(IKubernetes kube, V1PersistentVolumeClaim claim, CancellationToken ct) =>
         CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(claim, claim.Namespace(), cancellationToken: ct));
 
+    /// <summary>
+    /// Creates the claim; null when that made it, else the claim that was there already (made by an earlier reconcile,
+    /// or by someone else under the same name: the caller judges whose it is).
+    /// </summary>
+    public static async Task<V1PersistentVolumeClaim?> CreateOrReadAsync(IKubernetes kube, V1PersistentVolumeClaim claim, CancellationToken ct) =>
+        await CreateIfMissingAsync(kube, claim, ct)
+            ? null
+            : await ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claim.Name(), claim.Namespace(), cancellationToken: ct));
+
     public static Task<bool> CreateIfMissingAsync(IKubernetes kube, V1Pod pod, CancellationToken ct) =>
         CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedPodAsync(pod, pod.Namespace(), cancellationToken: ct));
 
-    /// <summary>Makes the ConfigMap hold exactly <paramref name="desired"/>'s data; true when that changed anything.</summary>
-    public static async Task<bool> ApplyConfigMapAsync(IKubernetes kube, V1ConfigMap desired, CancellationToken ct)
+    /// <summary>
+    /// Makes the ConfigMap hold exactly <paramref name="desired"/>'s data; true when that changed anything. One left by
+    /// an earlier object of <paramref name="owner"/>'s kind and name is adopted; one of anybody else's is never
+    /// touched (<see cref="OwnershipConflictException"/>).
+    /// </summary>
+    public static async Task<bool> ApplyConfigMapAsync(IKubernetes kube, V1ConfigMap desired, IKubernetesObject<V1ObjectMeta> owner, CancellationToken ct)
     {
         var existing = await ReadConfigMapAsync(kube, desired.Namespace(), desired.Name(), ct);
         if (existing is null)
@@ -37,13 +50,20 @@ public static class CoreWrites
             return await CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedConfigMapAsync(desired, desired.Namespace(), cancellationToken: ct));
         }
 
+        var holder = Ownership.Of(existing.Metadata, desired.Metadata, owner);
+        if (holder == Holder.Foreign)
+        {
+            throw new OwnershipConflictException(Ownership.Conflict("ConfigMap", existing.Metadata, owner));
+        }
+
         var data = desired.Data ?? new Dictionary<string, string>();
         var current = existing.Data ?? new Dictionary<string, string>();
-        if (data.Count == current.Count && data.All(p => current.TryGetValue(p.Key, out var v) && v == p.Value))
+        if (holder == Holder.Ours && data.Count == current.Count && data.All(p => current.TryGetValue(p.Key, out var v) && v == p.Value))
         {
             return false;
         }
 
+        existing.Metadata.OwnerReferences = desired.Metadata.OwnerReferences;
         existing.Data = data;
         await kube.CoreV1.ReplaceNamespacedConfigMapAsync(existing, existing.Name(), existing.Namespace(), cancellationToken: ct);
         return true;

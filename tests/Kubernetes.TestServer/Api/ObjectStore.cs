@@ -19,6 +19,9 @@ public sealed partial class ObjectStore(TimeProvider clock)
 {
     private const int HistoryLimit = 50_000;
 
+    /// <summary>The finalizer Kubernetes puts on every claim so that it outlives the pods using it.</summary>
+    public const string PvcProtection = "kubernetes.io/pvc-protection";
+
     private readonly Lock gate = new();
     private readonly Dictionary<string, ResourceType> types = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SortedDictionary<(string Namespace, string Name), JsonObject>> objects = new(StringComparer.Ordinal);
@@ -468,6 +471,14 @@ public sealed partial class ObjectStore(TimeProvider clock)
                 break;
             case "/persistentvolumeclaims":
                 body["status"] = new JsonObject { ["phase"] = "Pending" };
+                // The StorageObjectInUseProtection admission plugin: every claim is protected from its creation.
+                var finalizers = body["metadata"]!["finalizers"] as JsonArray ?? [];
+                if (!finalizers.Any(f => f?.GetValue<string>() == PvcProtection))
+                {
+                    finalizers.Add(PvcProtection);
+                }
+
+                body["metadata"]!["finalizers"] = finalizers;
                 break;
             case "/namespaces":
                 body["status"] = new JsonObject { ["phase"] = "Active" };
@@ -488,7 +499,41 @@ public sealed partial class ObjectStore(TimeProvider clock)
         stored["metadata"]!["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture);
         objects[type.Key][(ns, name)] = stored;
         Publish(new ChangeEvent(type.Key, eventType, old?.DeepClone().AsObject(), stored.DeepClone().AsObject(), revision));
+        if (type.Key is "/persistentvolumeclaims" or "/pods")
+        {
+            ReleaseUnusedClaims(ns);
+        }
     }
+
+    /// <summary>
+    /// The pvc-protection controller as Kubernetes 1.26 runs it: a claim being deleted keeps its finalizer while any pod
+    /// in its namespace names it in spec.volumes, whatever the pod's phase (finished pods count until they are deleted;
+    /// only Kubernetes 1.30 and later let completed pods go), and loses it, and so goes, once none does.
+    /// </summary>
+    private void ReleaseUnusedClaims(string ns)
+    {
+        if (!types.TryGetValue("/persistentvolumeclaims", out var claimType) || !types.TryGetValue("/pods", out var podType))
+        {
+            return;
+        }
+
+        var releasable = objects[claimType.Key].Where(p => p.Key.Item1 == ns)
+            .Select(p => p.Value)
+            .Where(c => c["metadata"]?["deletionTimestamp"] is not null && (c["metadata"]?["finalizers"] as JsonArray)?.Any(f => f?.GetValue<string>() == PvcProtection) == true)
+            .Where(c => !objects[podType.Key].Where(p => p.Key.Item1 == ns).Any(p => NamesClaim(p.Value, Name(c))))
+            .ToList();
+        foreach (var claim in releasable)
+        {
+            var next = claim.DeepClone().AsObject();
+            next["metadata"]!["finalizers"] = new JsonArray([.. ((JsonArray)claim["metadata"]!["finalizers"]!).Where(f => f?.GetValue<string>() != PvcProtection).Select(f => f?.DeepClone())]);
+            Commit(claimType, ns, Name(claim), claim, next);
+        }
+    }
+
+    private static bool NamesClaim(JsonObject pod, string claim) =>
+        pod["spec"]?["volumes"] is JsonArray volumes && volumes.Any(v => v?["persistentVolumeClaim"]?["claimName"]?.GetValue<string>() == claim);
+
+    private static string Name(JsonObject obj) => obj["metadata"]!["name"]!.GetValue<string>();
 
     private void Remove(ResourceType type, string ns, string name)
     {
@@ -499,6 +544,10 @@ public sealed partial class ObjectStore(TimeProvider clock)
         final["metadata"]!["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture);
         Publish(new ChangeEvent(type.Key, "DELETED", current.DeepClone().AsObject(), final, revision));
         CollectGarbage(current["metadata"]!["uid"]!.GetValue<string>());
+        if (type.Key == "/pods")
+        {
+            ReleaseUnusedClaims(ns);
+        }
         if (type.Namespaced)
         {
             FinishNamespaceDeletion(ns);

@@ -49,6 +49,36 @@ public sealed class BuildRunStatusesTests
     }
 
     [Fact]
+    public void An_attempt_ends_when_its_container_ended_not_when_the_operator_looked()
+    {
+        var run = Run();
+        var verdict = Verdict(AttemptResult.Succeeded, Reasons.Succeeded, "success", merged: 2, reused: 2) with { Finished = T0.AddMinutes(30) };
+
+        BuildRunStatuses.Apply(run, verdict, Attempt(1), T0.AddMinutes(95)); // the operator was down for an hour
+
+        run.Status.Attempts!.Single().EndTime.ShouldBe(T0.AddMinutes(30));
+        run.Status.CompletionTime.ShouldBe(T0.AddMinutes(30));
+        run.Status.Duration.ShouldBe("30m00s");
+        run.Status.Packages!.Built.ShouldBe(0, "both merged packages were re-used binary packages");
+        BuildAttempts.Built(verdict.Report).ShouldBe("built 0 package(s), 2 re-used from binary packages");
+    }
+
+    [Fact]
+    public void The_failed_count_is_what_fails_now_not_a_sum_over_attempts()
+    {
+        var run = Run(FailurePolicy.Retry, retries: 3);
+        var failing = new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, "message", 20, new AgentReportView
+        {
+            Outcome = "fetch-failure", Atoms = ["net-misc/downloader-1.0", "net-misc/fetcher-2.0", "... 3 more"],
+        });
+
+        BuildRunStatuses.Apply(run, failing, Attempt(1), T0);
+        BuildRunStatuses.Apply(run, failing, Attempt(2), T0.AddMinutes(5));
+
+        run.Status.Packages!.Failed.ShouldBe(5);
+    }
+
+    [Fact]
     public void Failure_awaits_a_person_with_the_reason_and_numbered_fixes()
     {
         var run = Run();

@@ -54,6 +54,29 @@ public sealed class DesiredConfigTests
     }
 
     [Fact]
+    public void A_repository_that_is_never_synced_has_no_sync_type_and_may_live_anywhere_in_the_root()
+    {
+        var text = DesiredConfig.ReposConf([
+            new RepositorySpec { Name = "gentoo", SyncType = SyncType.Webrsync },
+            new RepositorySpec { Name = "local", SyncType = SyncType.None, Location = "/usr/local/portage", Priority = 50 },
+        ]);
+
+        text.ShouldBe("""
+            [DEFAULT]
+            main-repo = gentoo
+
+            [gentoo]
+            location = /var/db/repos/gentoo
+            sync-type = webrsync
+
+            [local]
+            location = /usr/local/portage
+            priority = 50
+
+            """.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public void Sample_bootstrap_configuration_becomes_the_keys_the_agent_reads()
     {
         var sample = k8s.KubernetesJson.Deserialize<GentooBootstrap>(

@@ -7,9 +7,11 @@ using k8s.Models;
 namespace Gentoo.Operator.Tests.Integration;
 
 /// <summary>
-/// Stands in for the scheduler and a kubelet through the API alone, so lifecycle tests run on any API server, envtest
-/// included (it has neither): binds the namespace's pods to one node (pods/binding), reports them running, ends them
-/// as the script says with an exit code and termination message, and finishes graceful deletions.
+/// Stands in for the scheduler, a kubelet and the pvc-protection controller through the API alone, so lifecycle tests
+/// run on any API server, envtest included (it has none of them): binds the namespace's pods to one node (pods/binding)
+/// once their claims exist and are not being deleted, reports them running unless they mount one claim twice (which a
+/// kubelet cannot attach), ends them as the script says with an exit code and termination message, finishes graceful
+/// deletions, and lets a claim being deleted go once no pod names it, as Kubernetes 1.26 does.
 /// </summary>
 public sealed class ApiKubelet : IAsyncDisposable
 {
@@ -47,11 +49,22 @@ public sealed class ApiKubelet : IAsyncDisposable
         return new ApiKubelet(kube, ns, name, script);
     }
 
-    /// <summary>Ends a running pod now, whatever the script says.</summary>
+    /// <summary>Ends a running pod now, whatever the script says; a conflicting write is tried again on a fresh read, as a kubelet does.</summary>
     public async Task CompleteAsync(string pod, int exitCode, string? message)
     {
-        var current = await kube.CoreV1.ReadNamespacedPodAsync(pod, ns);
-        await TerminateAsync(current, exitCode, message);
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await kube.CoreV1.ReadNamespacedPodAsync(pod, ns);
+            try
+            {
+                await TerminateAsync(current, exitCode, message);
+                return;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict && attempt < 10)
+            {
+                // The loop wrote the pod meanwhile (running, say): read it again and end it from there.
+            }
+        }
     }
 
     private async Task RunAsync()
@@ -60,10 +73,14 @@ public sealed class ApiKubelet : IAsyncDisposable
         {
             try
             {
-                foreach (var pod in (await kube.CoreV1.ListNamespacedPodAsync(ns, cancellationToken: stop.Token)).Items)
+                var pods = (await kube.CoreV1.ListNamespacedPodAsync(ns, cancellationToken: stop.Token)).Items;
+                var claims = (await kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(ns, cancellationToken: stop.Token)).Items;
+                foreach (var pod in pods)
                 {
-                    await StepAsync(pod);
+                    await StepAsync(pod, claims);
                 }
+
+                await ReleaseUnusedClaimsAsync(pods, claims);
 
                 await Task.Delay(50, stop.Token);
             }
@@ -78,7 +95,21 @@ public sealed class ApiKubelet : IAsyncDisposable
         }
     }
 
-    private async Task StepAsync(V1Pod pod)
+    /// <summary>The pvc-protection controller of Kubernetes 1.26: any pod naming a claim, finished ones too, keeps it.</summary>
+    private async Task ReleaseUnusedClaimsAsync(IList<V1Pod> pods, IList<V1PersistentVolumeClaim> claims)
+    {
+        const string Protection = "kubernetes.io/pvc-protection";
+        foreach (var claim in claims.Where(c => c.Metadata.DeletionTimestamp is not null && c.Metadata.Finalizers?.Contains(Protection) == true))
+        {
+            if (!pods.Any(p => p.Spec.Volumes?.Any(v => v.PersistentVolumeClaim?.ClaimName == claim.Name()) == true))
+            {
+                claim.Metadata.Finalizers = [.. claim.Metadata.Finalizers!.Where(f => f != Protection)];
+                await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimAsync(claim, claim.Name(), ns, cancellationToken: stop.Token);
+            }
+        }
+    }
+
+    private async Task StepAsync(V1Pod pod, IList<V1PersistentVolumeClaim> claims)
     {
         var phase = pod.Status?.Phase;
         if (pod.Metadata.DeletionTimestamp is not null)
@@ -92,8 +123,14 @@ public sealed class ApiKubelet : IAsyncDisposable
             return;
         }
 
+        var named = pod.Spec.Volumes?.Select(v => v.PersistentVolumeClaim?.ClaimName).OfType<string>().ToList() ?? [];
         if (string.IsNullOrEmpty(pod.Spec.NodeName))
         {
+            if (named.Any(n => claims.FirstOrDefault(c => c.Name() == n) is null or { Metadata.DeletionTimestamp: not null }))
+            {
+                return; // the scheduler's volume binding: a claim that is missing or being deleted keeps the pod Pending
+            }
+
             await kube.CoreV1.CreateNamespacedPodBindingAsync(
                 new V1Binding { Metadata = new V1ObjectMeta { Name = pod.Name() }, Target = new V1ObjectReference { Kind = "Node", Name = node } }, pod.Name(), ns,
                 cancellationToken: stop.Token);
@@ -102,6 +139,11 @@ public sealed class ApiKubelet : IAsyncDisposable
 
         if (phase is null or "Pending")
         {
+            if (named.Count != named.Distinct().Count())
+            {
+                return; // a kubelet cannot attach one claim to two volumes of a pod: it never starts
+            }
+
             var now = DateTime.UtcNow;
             pod.Status ??= new V1PodStatus();
             pod.Status.Phase = "Running";
@@ -113,6 +155,15 @@ public sealed class ApiKubelet : IAsyncDisposable
                 State = new V1ContainerState { Running = new V1ContainerStateRunning { StartedAt = now } },
             }).ToList();
             await kube.CoreV1.ReplaceNamespacedPodStatusAsync(pod, pod.Name(), ns, cancellationToken: stop.Token);
+            return;
+        }
+
+        if (phase == "Running" && pod.Spec.ActiveDeadlineSeconds is { } deadline && pod.Status!.StartTime + TimeSpan.FromSeconds(deadline) <= DateTime.UtcNow)
+        {
+            // activeDeadlineSeconds: a kubelet stops the pod and fails it as DeadlineExceeded.
+            pod.Status.Reason = "DeadlineExceeded";
+            pod.Status.Message = "Pod was active on the node longer than the specified deadline";
+            await TerminateAsync(pod, 143, null);
             return;
         }
 

@@ -36,6 +36,12 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
             Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
             Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" }, Autounmask = autounmask, KeywordScope = scope },
         }, CancellationToken.None);
+        // Its volumes, as the builder controller makes them: a pod naming a claim that does not exist is never scheduled.
+        foreach (var claim in DesiredVolumes.Builder(builder, RootSource.CopyOf("stage3-bootstrap-root")))
+        {
+            await cluster.Kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(claim, ns);
+        }
+
         builder.Status = new GentooBuilderStatus
         {
             Conditions = Conditions.MarkTrue(null, ConditionTypes.Ready, "Ready", "root volume ready", builder.Metadata.Generation, DateTime.UtcNow),
@@ -203,6 +209,31 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         done.Status.AttemptCount.ShouldBe(2);
         done.Status.Attempts!.First().Outcome.ShouldBe("Transient");
         done.Status.Attempts![1].Outcome.ShouldBe("Succeeded");
+    }
+
+    [PodDrivingFact]
+    public async Task An_attempt_that_runs_past_spec_timeout_is_stopped_reported_as_timeout_and_handled_by_on_failure()
+    {
+        // The build never ends by itself: only the deadline stops it.
+        await using var session = await StartSessionAsync(null, null);
+        var ns = session.Namespace;
+        await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "slowpoke", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["app-misc/slowpoke"], Timeout = "1s" },
+        }, CancellationToken.None);
+
+        var stopped = await WaitForAsync(ns, "slowpoke", r => r.Status.Phase is "AwaitingOperator" or "Succeeded" or "Failed", "the attempt to hit its deadline");
+
+        stopped.Status.Phase.ShouldBe("AwaitingOperator", "onFailure defaults to AwaitOperator");
+        var ready = Conditions.Find(stopped.Status.Conditions, ConditionTypes.Ready)!;
+        ready.Reason.ShouldBe(Reasons.Timeout);
+        ready.Message.ShouldContain("spec.timeout");
+        Conditions.Find(stopped.Status.Conditions, ConditionTypes.AwaitingOperator)!.Reason.ShouldBe(Reasons.Timeout);
+        stopped.Status.Attempts!.Single().Outcome.ShouldBe("Transient");
+        var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("slowpoke", 1), ns);
+        pod.Spec.ActiveDeadlineSeconds.ShouldBe(1);
+        pod.Status.Reason.ShouldBe("DeadlineExceeded");
     }
 
     [PodDrivingFact]

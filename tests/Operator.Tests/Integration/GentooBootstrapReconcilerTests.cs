@@ -73,13 +73,13 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the bootstrap to be ready");
         ready.Status.CompletedSteps.ShouldBe(["freetype-without-harfbuzz", "harfbuzz"]);
         ready.Status.Snapshot!.Method.ShouldBe("PvcCopy");
-        ready.Status.Snapshot.Name.ShouldBe("plasma-root");
+        ready.Status.Snapshot.Name.ShouldBe("plasma-bootstrap-root");
         var condition = Conditions.Find(ready.Status.Conditions, ConditionTypes.Ready)!;
         condition.Status.ShouldBe("True");
         condition.Message.ShouldContain("copied instead", customMessage: "status says why the root is copied rather than snapshotted");
         Conditions.Find(ready.Status.Conditions, ConditionTypes.Reconciling).ShouldBeNull();
 
-        var root = await cluster.Kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("plasma-root", ns);
+        var root = await cluster.Kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("plasma-bootstrap-root", ns);
         root.Metadata.OwnerReferences.Single().Uid.ShouldBe(ready.Metadata.Uid);
         var config = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBootstrap.ConfigMapName("plasma"), ns);
         config.Data["make.profile"].ShouldBe("/var/db/repos/gentoo/profiles/default/linux/amd64/23.0/desktop/plasma\n");
@@ -111,7 +111,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         Conditions.Find(snapshotting.Status.Conditions, ConditionTypes.Ready)!.Reason.ShouldBe(Reasons.SnapshotNotReady);
         var snapshots = new ResourceApi<VolumeSnapshot>(cluster.Kube);
         var snapshot = (await snapshots.GetAsync(ns, snapshotting.Status.Snapshot!.Name!, CancellationToken.None))!;
-        snapshot.Spec.Source.PersistentVolumeClaimName.ShouldBe("plasma-root");
+        snapshot.Spec.Source.PersistentVolumeClaimName.ShouldBe("plasma-bootstrap-root");
         snapshot.Spec.VolumeSnapshotClassName.ShouldBe("snap-" + suffix);
         snapshot.Metadata.OwnerReferences.ShouldBeNull("a snapshot outlives the bootstrap it was taken of");
 

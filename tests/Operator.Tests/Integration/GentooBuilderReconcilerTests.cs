@@ -84,7 +84,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
 
         ready.Status.Volumes!.Root.ShouldBe("desktop-root");
         var copy = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuilderPods.CopyPodName("desktop"), ns);
-        copy.Spec.Volumes.Single(v => v.Name == "source").PersistentVolumeClaim.ClaimName.ShouldBe("stage3-root");
+        copy.Spec.Volumes.Single(v => v.Name == "source").PersistentVolumeClaim.ClaimName.ShouldBe("stage3-bootstrap-root");
         var binpkgs = await cluster.Kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("desktop-binpkgs", ns);
         binpkgs.Metadata.OwnerReferences.ShouldBeNull();
         var config = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBuilderPods.ConfigMapName("desktop"), ns);

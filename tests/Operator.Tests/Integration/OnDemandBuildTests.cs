@@ -148,8 +148,10 @@ public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
         }
 
         await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { binhost = new { onDemand = new { enabled = false } } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        // The operator deletes them itself (a spec change is no owner deletion, and envtest has no garbage collector), one after the other.
         await Eventually.GetAsync(async () => (await cluster.Kube.RbacAuthorizationV1.ListNamespacedRoleAsync(ns)).Items.Count, count => count == 0, "the binhost's grant to be taken away");
-        (await cluster.Kube.CoreV1.ListNamespacedServiceAccountAsync(ns)).Items.ShouldNotContain(a => a.Name() == "desktop-binhost");
+        await Eventually.GetAsync(async () => (await cluster.Kube.CoreV1.ListNamespacedServiceAccountAsync(ns)).Items.Select(a => a.Name()).ToList(),
+            accounts => !accounts.Contains("desktop-binhost"), "the binhost's account to be deleted");
         var plain = await cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns);
         plain.Spec.Template.Spec.AutomountServiceAccountToken.ShouldBe(false);
         plain.Spec.Template.Spec.Containers[0].Args.ShouldNotContain("--on-demand-token");
