@@ -53,6 +53,8 @@ public sealed partial class EmergeClassifier
     private bool sawPlan;
     private bool blockerError;
     private readonly HashSet<string> signingFailed = new(StringComparer.Ordinal);
+    private bool fetchVerifyFailed;
+    private bool nothingToDo;
 
     public EmergeClassifier(ClassifierOptions? options = null)
     {
@@ -115,6 +117,12 @@ public sealed partial class EmergeClassifier
     /// <summary>One plain line of output (already free of colours and line-end characters).</summary>
     public void Line(string line)
     {
+        // Emerge run by a CI system or docker build, whose log prefixes every line: the emerge output is what follows.
+        if (line.Length > 0 && (line[0] == '#' || char.IsAsciiDigit(line[0])) && CiPrefix().Match(line) is { Success: true } prefix)
+        {
+            line = line[prefix.Length..];
+        }
+
         if (line.StartsWith(">>> Jobs:", StringComparison.Ordinal))
         {
             return;
@@ -242,6 +250,27 @@ public sealed partial class EmergeClassifier
             sawPlan = true;
         }
 
+        if (line.StartsWith("Conflict: ", StringComparison.Ordinal) && UnsatisfiedBlocks().Match(line) is { Success: true } conflict && conflict.Groups[1].Value != "0")
+        {
+            // The plan's own summary of blockers it could not resolve: whatever the list above it, nothing can be merged.
+            blockerError = true;
+            Trigger(line);
+        }
+
+        if (line.StartsWith("It might be possible to break this cycle", StringComparison.Ordinal))
+        {
+            // Some reports give the way out before the cycle itself.
+            Resolution(OutcomeClass.CircularDependency, null);
+            block = Block.CycleFix;
+            Trigger(line);
+            return;
+        }
+
+        if (line.StartsWith("Nothing to merge; quitting.", StringComparison.Ordinal))
+        {
+            nothingToDo = true;
+        }
+
         if (line.StartsWith("*** Resuming merge", StringComparison.Ordinal))
         {
             // --keep-going starts a new, shorter list: its counts start again.
@@ -251,6 +280,12 @@ public sealed partial class EmergeClassifier
 
     private void MergeProgress(string line)
     {
+        if (line.StartsWith(">>> No outdated packages were found", StringComparison.Ordinal))
+        {
+            nothingToDo = true; // an update found everything current: nothing to build is a success
+            return;
+        }
+
         if (Emerging().Match(line) is { Success: true } emerging)
         {
             var atom = WithoutRepository(emerging.Groups["atom"].Value);
@@ -365,6 +400,15 @@ public sealed partial class EmergeClassifier
 
     private void Bang(string line)
     {
+        if (FetchVerifyFailed().Match(line) is { Success: true })
+        {
+            // The download does not match the Manifest. Portage fetches it again from the next mirror, so it is a failure only
+            // if the run does not succeed after all (and then a fetch failure, whether or not "Couldn't download" follows).
+            fetchVerifyFailed = true;
+            Trigger(line);
+            return;
+        }
+
         if (line.StartsWith("!!! Couldn't download", StringComparison.Ordinal) || line.StartsWith("!!! Fetch failed for", StringComparison.Ordinal)
             || line.StartsWith("!!! Couldn't fetch", StringComparison.Ordinal))
         {
@@ -452,7 +496,11 @@ public sealed partial class EmergeClassifier
         {
             if (blocks.Count < MaxListed)
             {
-                blocks.Add((WithoutRepository(blocker.Groups["blocker"].Value), blocker.Groups["blocked"].Value));
+                // "A is blocking X" or, in the list form, "A is blocking X, Y".
+            foreach (var blocked in blocker.Groups["blocker"].Value.Split(", ", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                blocks.Add((WithoutRepository(blocked), blocker.Groups["blocked"].Value));
+            }
             }
 
             return;
@@ -602,16 +650,24 @@ public sealed partial class EmergeClassifier
     {
         var atom = Atom.TryParse("=" + cpv, out var parsed) ? parsed : null;
         var scoped = atom is null ? cpv : Scoped(atom);
-        if (reasons.Contains("package.mask", StringComparison.Ordinal) || reasons.Contains("profile", StringComparison.Ordinal)
-            || reasons.Contains("EAPI", StringComparison.Ordinal))
+        if (reasons.Contains("EAPI", StringComparison.Ordinal) || reasons.Contains("corruption", StringComparison.Ordinal))
+        {
+            // Not a choice a configuration line makes: an EAPI this Portage cannot read (upgrade sys-apps/portage
+            // first), or an ebuild or its metadata that is damaged (sync the repository again).
+            AddResolutionAtom(OutcomeClass.MaskedPackage, cpv);
+            AddSuggested(reasons.Contains("EAPI", StringComparison.Ordinal)
+                ? $"{cpv} needs a newer Portage ({reasons}): update sys-apps/portage first"
+                : $"{cpv} is masked by corruption: its ebuild or metadata is damaged; sync the repository again");
+        }
+        else if (reasons.Contains("package.mask", StringComparison.Ordinal) || reasons.Contains("profile", StringComparison.Ordinal))
         {
             AddResolutionAtom(OutcomeClass.MaskedPackage, cpv);
             AddFix(new ConfigurationFix("package.unmask", "=" + cpv));
         }
-        else if (LicenseReason().Match(reasons) is { Success: true } license)
+        else if (LicenseNames(reasons) is { Count: > 0 } licenses)
         {
             AddResolutionAtom(OutcomeClass.LicenseRequired, cpv);
-            AddFix(new ConfigurationFix("package.license", $"{scoped} {license.Groups[1].Value}"));
+            AddFix(new ConfigurationFix("package.license", $"{scoped} {string.Join(' ', licenses)}"));
         }
         else if (KeywordReason().Match(reasons) is { Success: true } keyword)
         {
@@ -623,6 +679,27 @@ public sealed partial class EmergeClassifier
         {
             AddResolutionAtom(OutcomeClass.MaskedPackage, cpv);
         }
+    }
+
+    /// <summary>
+    /// The licenses of a mask reason such as "XMAME license(s)", "PUEL license(s), missing keyword" or the any-of form
+    /// "|| ( Oracle-BCLA-JavaSE Oracle-BCLA ) license(s)"; empty when no license masks it.
+    /// </summary>
+    private static List<string> LicenseNames(string reasons)
+    {
+        var names = new List<string>();
+        foreach (var reason in reasons.Split(", ", StringSplitOptions.TrimEntries))
+        {
+            var at = reason.IndexOf(" license", StringComparison.Ordinal);
+            if (at <= 0)
+            {
+                continue;
+            }
+
+            names.AddRange(reason[..at].Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(n => n is not ("||" or "(" or ")") && !names.Contains(n)));
+        }
+
+        return names;
     }
 
     private string Scoped(Atom atom)
@@ -723,6 +800,13 @@ public sealed partial class EmergeClassifier
             return (allFetch ? OutcomeClass.FetchFailure : OutcomeClass.BuildFailure, failures.Select(f => f.Atom).ToList(), phase);
         }
 
+        if (fetchVerifyFailed && !killed && exitCode is not 0)
+        {
+            // The output stopped at the failed verification (a refetch that never came back): nothing names the package
+            // unless a merge was under way.
+            return (OutcomeClass.FetchFailure, inFlight.TakeLast(1).ToList(), null);
+        }
+
         if (blockerError || (blocks.Count > 0 && resolutionAtoms.Count == 0 && exitCode is not (null or 0)))
         {
             var atoms = blocks.SelectMany(b => new[] { b.Blocker, b.Blocked }).Distinct().ToList();
@@ -751,7 +835,7 @@ public sealed partial class EmergeClassifier
             return (OutcomeClass.Unknown, inFlight, null);
         }
 
-        if (completed.Count > 0 || sawPlan || exitCode == 0)
+        if (completed.Count > 0 || sawPlan || nothingToDo || exitCode == 0)
         {
             return (OutcomeClass.Success, completed.Count > 0 ? completed : planned, null);
         }
@@ -798,11 +882,8 @@ public sealed partial class EmergeClassifier
     [GeneratedRegex("^- (?<atom>\\S+) \\(Change USE: (?<use>[^)]+)\\)")]
     private static partial Regex CycleChange();
 
-    [GeneratedRegex("^- (?<atom>\\S+) \\(masked by: (?<reasons>[^)]*)\\)")]
+    [GeneratedRegex("^- (?<atom>\\S+) \\(masked by: (?<reasons>.*)\\)\\s*$")]
     private static partial Regex MaskedEntry();
-
-    [GeneratedRegex("([^\\s,]+) license")]
-    private static partial Regex LicenseReason();
 
     [GeneratedRegex("(~?[A-Za-z0-9_*-]+|missing) keyword")]
     private static partial Regex KeywordReason();
@@ -816,7 +897,7 @@ public sealed partial class EmergeClassifier
     [GeneratedRegex("^([A-Za-z0-9_][A-Za-z0-9+_.-]*/[A-Za-z0-9_][A-Za-z0-9+_-]*):\\S+$")]
     private static partial Regex SlotKey();
 
-    [GeneratedRegex("^\\[blocks [Bb][^\\]]*\\] (?<blocked>\\S+) \\(\"[^\"]*\" is (?:hard |soft )?blocking (?<blocker>[^)\\s]+)\\)")]
+    [GeneratedRegex("^\\[blocks [Bb][^\\]]*\\] (?<blocked>\\S+) \\(\"[^\"]*\" is (?:hard |soft )?blocking (?<blocker>[^)]+)\\)")]
     private static partial Regex BlockerLine();
 
     [GeneratedRegex("^\\[(?:ebuild|binary)[^\\]]*\\] (?<atom>\\S+)")]
@@ -830,6 +911,16 @@ public sealed partial class EmergeClassifier
 
     [GeneratedRegex("^!!! Invalid binary package: '(?<path>[^']+)'.*(GnuPG|GPG|signature)", RegexOptions.IgnoreCase)]
     private static partial Regex InvalidBinaryPackage();
+
+    /// <summary>BuildKit's "#13 4.504 " (step and seconds) and GitHub Actions' "2023-11-12T10:00:00.1234567Z " before each line.</summary>
+    [GeneratedRegex("^(?:#[0-9]+ [0-9]+\\.[0-9]+ ?|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]+)?Z ?)")]
+    private static partial Regex CiPrefix();
+
+    [GeneratedRegex("\\(([0-9]+) unsatisfied\\)")]
+    private static partial Regex UnsatisfiedBlocks();
+
+    [GeneratedRegex("^!!! Fetched file: (?<file>\\S+) VERIFY FAILED!")]
+    private static partial Regex FetchVerifyFailed();
 
     [GeneratedRegex("\\d+")]
     private static partial Regex Digits();
