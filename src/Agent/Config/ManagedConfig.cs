@@ -249,10 +249,11 @@ public static partial class ManagedConfig
     /// <summary>What eselect profile set does: /etc/portage/make.profile becomes a relative link to the profile directory.</summary>
     private static void LinkProfile(string link, string profile, List<string> changed)
     {
-        const string Repositories = "/var/db/repos/";
-        if (!profile.StartsWith(Repositories, StringComparison.Ordinal) || profile.Split('/').Any(part => part is ".." or ".") || profile.Contains('\n', StringComparison.Ordinal))
+        // Under a repository's profiles/ (anywhere: a repository's location may be outside /var/db/repos).
+        if (!profile.StartsWith('/') || !profile.Contains("/profiles/", StringComparison.Ordinal) || profile.Split('/').Any(part => part is ".." or ".")
+            || profile.Contains('\n', StringComparison.Ordinal))
         {
-            throw new ConfigException($"configuration key make.profile: expected a profile directory under {Repositories}REPO/profiles/, got '{profile}'");
+            throw new ConfigException($"configuration key make.profile: expected a profile directory under a repository's profiles/, such as /var/db/repos/gentoo/profiles/default/linux/amd64/23.0, got '{profile}'");
         }
 
         var target = "../.." + profile;

@@ -28,15 +28,13 @@ public static class DesiredBootstrap
 
     public static string PodName(string bootstrap, int attempt) => DesiredAgentPod.Name(bootstrap, "bootstrap-" + attempt.ToString(CultureInfo.InvariantCulture));
 
-    /// <summary>The repository whose profiles the profile is taken from: the first listed, or gentoo.</summary>
-    public static string MainRepository(GentooBootstrapSpec spec) => spec.Repositories is { Count: > 0 } repos ? repos[0].Name : "gentoo";
-
     /// <summary>The managed Portage configuration: inline, repositories, configFrom ConfigMaps in order, and the profile link.</summary>
     public static Dictionary<string, string> Config(GentooBootstrap bootstrap, IEnumerable<IDictionary<string, string>> configMaps)
     {
         var spec = bootstrap.Spec;
         var data = DesiredConfig.Portage(spec.Portage, spec.Repositories?.ToList(), configMaps).ToDictionary(StringComparer.Ordinal);
-        data["make.profile"] = $"/var/db/repos/{MainRepository(spec)}/profiles/{spec.Profile}\n";
+        // The profile is one of the main repository's: the first listed, or gentoo.
+        data["make.profile"] = $"{DesiredConfig.Location(spec.Repositories is { Count: > 0 } repos ? repos[0] : new RepositorySpec { Name = "gentoo" })}/profiles/{spec.Profile}\n";
         return data;
     }
 

@@ -89,7 +89,7 @@ public static class DesiredConfig
         foreach (var repository in repositories)
         {
             text.Append('\n').Append('[').Append(repository.Name).Append("]\n");
-            text.Append("location = ").Append(repository.Location ?? "/var/db/repos/" + repository.Name).Append('\n');
+            text.Append("location = ").Append(Location(repository)).Append('\n');
             if (repository.SyncType != SyncType.None)
             {
                 // Without a sync-type, emaint sync and emerge --sync leave the repository as it is.
@@ -118,6 +118,9 @@ public static class DesiredConfig
 
         return text.ToString();
     }
+
+    /// <summary>Where a repository lives in the root: its location, else /var/db/repos/NAME.</summary>
+    public static string Location(RepositorySpec repository) => repository.Location ?? "/var/db/repos/" + repository.Name;
 
     private static string Escape(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
 }

@@ -77,6 +77,22 @@ public sealed class DesiredConfigTests
     }
 
     [Fact]
+    public void The_profile_is_the_main_repositorys_wherever_that_repository_lives()
+    {
+        var bootstrap = new GentooBootstrap
+        {
+            Metadata = new k8s.Models.V1ObjectMeta { Name = "demo" },
+            Spec = new GentooBootstrapSpec
+            {
+                Profile = "default",
+                Repositories = [new RepositorySpec { Name = "demo", SyncType = SyncType.None, Location = "/usr/local/demo" }],
+            },
+        };
+
+        Gentoo.Operator.Desired.DesiredBootstrap.Config(bootstrap, [])["make.profile"].ShouldBe("/usr/local/demo/profiles/default\n");
+    }
+
+    [Fact]
     public void Sample_bootstrap_configuration_becomes_the_keys_the_agent_reads()
     {
         var sample = k8s.KubernetesJson.Deserialize<GentooBootstrap>(
