@@ -121,6 +121,30 @@ public sealed class OtherReportShapeTests
     }
 
     [Fact]
+    public void A_slot_conflict_in_the_old_tuple_form_names_both_instances()
+    {
+        // The shape Portage 2.1.6 printed (as in a 2009 LinuxQuestions post copied at ribisaciaservi.netlify.app).
+        var outcome = EmergeClassifier.Classify("""
+            [ebuild     U ] app-text/poppler-bindings-0.10.5-r1 [0.10.4]
+
+            !!! Multiple package instances within a single package slot have been pulled
+            !!! into the dependency graph, resulting in a slot conflict:
+
+            app-text/poppler-bindings:0
+
+              ('installed', '/', 'app-text/poppler-bindings-0.10.4', 'nomerge') pulled in by
+                =app-text/poppler-bindings-0.10.4 required by ('installed', '/', 'app-office/openoffice-3.0.1', 'nomerge')
+
+              ('ebuild', '/', 'app-text/poppler-bindings-0.10.5-r1', 'merge') pulled in by
+                app-text/poppler-bindings required by world
+
+            """);
+
+        outcome.Class.ShouldBe(OutcomeClass.SlotConflict);
+        outcome.Atoms.ShouldBe(["app-text/poppler-bindings-0.10.4", "app-text/poppler-bindings-0.10.5-r1"]);
+    }
+
+    [Fact]
     public void Corruption_and_an_unreadable_eapi_are_masks_no_configuration_line_lifts()
     {
         var outcome = EmergeClassifier.Classify("""

@@ -596,6 +596,14 @@ public sealed partial class EmergeClassifier
                     return true;
                 }
 
+                // Portage before 2.2 named an instance as a tuple: "  ('installed', '/', 'cat/pkg-ver', 'nomerge') pulled in by".
+                if (TupleInstance().Match(line) is { Success: true } tuple
+                    && (conflictSlots.Count == 0 || conflictSlots.Contains(KeyOf(tuple.Groups["cpv"].Value))))
+                {
+                    AddResolutionAtom(OutcomeClass.SlotConflict, tuple.Groups["cpv"].Value);
+                    return true;
+                }
+
                 if (line.StartsWith("It may be possible", StringComparison.Ordinal) || line.StartsWith("NOTE:", StringComparison.Ordinal)
                     || line.StartsWith(">>>", StringComparison.Ordinal))
                 {
@@ -915,6 +923,9 @@ public sealed partial class EmergeClassifier
     /// <summary>BuildKit's "#13 4.504 " (step and seconds) and GitHub Actions' "2023-11-12T10:00:00.1234567Z " before each line.</summary>
     [GeneratedRegex("^(?:#[0-9]+ [0-9]+\\.[0-9]+ ?|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]+)?Z ?)")]
     private static partial Regex CiPrefix();
+
+    [GeneratedRegex("^\\s{0,2}\\('(?:ebuild|installed|binary)', '[^']*', '(?<cpv>[^']+)', '[a-z]+'\\) pulled in by")]
+    private static partial Regex TupleInstance();
 
     [GeneratedRegex("\\(([0-9]+) unsatisfied\\)")]
     private static partial Regex UnsatisfiedBlocks();
