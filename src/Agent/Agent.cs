@@ -138,6 +138,9 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
                 File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // gpg refuses a home others can write
             }
 
+            // Keys in pubring.kbx, which the unprivileged verification reads as a file: gnupg 2.4 would otherwise keep
+            // them in a keyboxd daemon of root's in a home it takes for a fresh install.
+            await File.WriteAllTextAsync(Path.Combine(path, "common.conf"), "# gentoo-builder: keyring files, no keyboxd\n", stop);
             foreach (var (name, content) in home.Files)
             {
                 await File.WriteAllTextAsync(Path.Combine(path, name), content, stop);
