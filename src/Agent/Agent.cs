@@ -7,6 +7,7 @@ using Gentoo.Agent.Reports;
 using Gentoo.Agent.Root;
 using Gentoo.Portage.Emerge;
 using Gentoo.Portage.Repositories;
+using Gentoo.Protocol;
 
 namespace Gentoo.Agent;
 
@@ -23,7 +24,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
 
     private string LogDirectory => Path.Combine(options.Root, "var", "log", "gentoo-builder");
 
-    private string LogPath => Path.Combine(LogDirectory, $"{options.Step}-{stamp}.log");
+    private string LogPath => Path.Combine(LogDirectory, $"{options.Step.Name()}-{stamp}.log");
 
     public async Task<(int ExitCode, AgentReport Report)> RunAsync(CancellationToken stop)
     {
@@ -37,7 +38,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         using var gentoo = options.NoChroot ? null : new GentooRoot(options.Root, line => Say(line));
         if (gentoo is not null)
         {
-            gentoo.EnsurePopulated(options.PopulateFrom, options.Step, clock.GetUtcNow());
+            gentoo.EnsurePopulated(options.PopulateFrom, options.Step.Name(), clock.GetUtcNow());
             gentoo.Mount(new RootVolumes(options.Binpkgs, options.Distfiles, options.Repos));
             if (options.SigningKey is not null)
             {
@@ -53,17 +54,17 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
 
         var (exitCode, report) = options.Step switch
         {
-            "configure" => Done("success"),
-            "sync" => await SyncAsync(stop),
-            "update" => await UpdateAsync(stop),
-            "bootstrap" => await BootstrapAsync(plan!, stop),
-            "check" => await EmergeAsync(EmergeInvocation.Check(options.EmergeArgs.Count > 0 ? options.EmergeArgs : DefaultCheck), stop),
-            "build" => await BuildAsync(stop),
-            _ => await ShellAsync(stop),
+            AgentStep.Configure => Done(),
+            AgentStep.Sync => await SyncAsync(stop),
+            AgentStep.Update => await UpdateAsync(stop),
+            AgentStep.Bootstrap => await BootstrapAsync(plan!, stop),
+            AgentStep.Check => await EmergeAsync(EmergeInvocation.Check(options.EmergeArgs.Count > 0 ? options.EmergeArgs : DefaultCheck), stop),
+            AgentStep.Build => await BuildAsync(stop),
+            AgentStep.Shell => await ShellAsync(stop),
         };
         report = report with { Step = options.Step, Log = LogPath, Started = started, Finished = clock.GetUtcNow() };
         Directory.CreateDirectory(LogDirectory);
-        await File.WriteAllTextAsync(Path.Combine(LogDirectory, $"{options.Step}-{stamp}.json"), report.ToJson(), CancellationToken.None);
+        await File.WriteAllTextAsync(Path.Combine(LogDirectory, $"{options.Step.Name()}-{stamp}.json"), report.ToJson(), CancellationToken.None);
         return (exitCode, report);
     }
 
@@ -73,14 +74,14 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         var result = await RunInRootAsync(options.Emaint, ["--auto", "sync"], classifier: null, stop);
         if (result.ExitCode == 0 && !result.Interrupted)
         {
-            return Done("success");
+            return Done();
         }
 
         return (ExitCodes.Transient, new AgentReport
         {
             Step = options.Step,
-            Result = "transient",
-            Outcome = result.Interrupted ? "interrupted" : "sync-failed",
+            Result = AgentResult.Transient,
+            Outcome = result.Interrupted ? Outcome.Interrupted : Outcome.SyncFailure,
             EmergeExitCode = result.ExitCode,
             Error = $"emaint sync exited {result.ExitCode}; see {LogPath}",
         });
@@ -185,8 +186,8 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         return (null, (result.Interrupted ? ExitCodes.Transient : ExitCodes.NeedsOperator, new AgentReport
         {
             Step = options.Step,
-            Result = result.Interrupted ? "transient" : "needs-operator",
-            Outcome = result.Interrupted ? "interrupted" : OutcomeClasses.Name(OutcomeClass.SigningFailure),
+            Result = result.Interrupted ? AgentResult.Transient : AgentResult.NeedsOperator,
+            Outcome = result.Interrupted ? Outcome.Interrupted : Outcome.SigningFailure,
             Error = $"gpg could not import the signing key (exit {result.ExitCode}); see {LogPath}: check spec.signing's key (an unprotected OpenPGP secret key with a signing subkey) or set spec.signing.unsigned: true",
         }));
     }
@@ -226,7 +227,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
 
         if (plan.Check is { Enabled: false })
         {
-            return (ExitCodes.Success, new AgentReport { Step = options.Step, Result = "success", CompletedSteps = completed });
+            return (ExitCodes.Success, new AgentReport { Step = options.Step, Result = AgentResult.Success, CompletedSteps = completed });
         }
 
         var check = await EmergeAsync(EmergeInvocation.Check(plan.Check?.EmergeArgs is { Count: > 0 } args ? args : DefaultCheck), stop);
@@ -257,7 +258,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         {
         }
 
-        return Done("success");
+        return Done();
     }
 
     private async Task<(int ExitCode, AgentReport Report)> EmergeAsync(IReadOnlyList<string> args, CancellationToken stop, BinpkgSigning? signing = null)
@@ -284,7 +285,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
                 }
 
                 published = p;
-                progress.WriteLine(AgentReport.ProgressLine(p));
+                progress.WriteLine(ProgressLines.Format(new AgentProgress(p.Package, p.Phase, p.Done, p.Total)));
             }
         }
 
@@ -311,7 +312,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         RemovePackageLeftovers("this attempt");
         var (exitCode, meaning) = Meaning(outcome);
         var kernel = MergedPackages.Scan(options.Root, outcome.Merged);
-        var report = AgentReport.FromOutcome(options.Step, meaning, outcome, result.ExitCode) with
+        var report = AgentReports.FromOutcome(options.Step, meaning, outcome, result.ExitCode) with
         {
             RequiredKernel = kernel.Required?.ToString(),
             KernelFiles = kernel.RequiringFiles.Select(f => "/" + Path.GetRelativePath(options.Root, f.Path)).Take(20).ToList(),
@@ -358,14 +359,18 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
     }
 
     /// <summary>What the emerge outcome means for the operator: done, ask a person, or retry.</summary>
-    internal static (int ExitCode, string Meaning) Meaning(EmergeOutcome outcome) => outcome.Class switch
+    internal static (int ExitCode, AgentResult Meaning) Meaning(EmergeOutcome outcome)
     {
-        OutcomeClass.Success => (ExitCodes.Success, "success"),
-        OutcomeClass.FetchFailure or OutcomeClass.Interrupted => (ExitCodes.Transient, "transient"),
-        _ => (ExitCodes.NeedsOperator, "needs-operator"),
-    };
+        var result = outcome.Class switch
+        {
+            OutcomeClass.Success => AgentResult.Success,
+            OutcomeClass.FetchFailure or OutcomeClass.Interrupted => AgentResult.Transient,
+            _ => AgentResult.NeedsOperator,
+        };
+        return (ExitCodes.Of(result), result);
+    }
 
-    private (int ExitCode, AgentReport Report) Done(string result) => (ExitCodes.Success, new AgentReport { Step = options.Step, Result = result });
+    private (int ExitCode, AgentReport Report) Done() => (ExitCodes.Success, new AgentReport { Step = options.Step, Result = AgentResult.Success });
 
     private void Say(string line)
     {

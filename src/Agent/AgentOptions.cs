@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gentoo.Portage.Atoms;
+using Gentoo.Protocol;
 
 namespace Gentoo.Agent;
 
@@ -9,12 +10,10 @@ public sealed class UsageException(string message) : Exception(message);
 /// <summary>What the operator asked the agent to do, from the container's arguments.</summary>
 public sealed record AgentOptions
 {
-    public static readonly string[] Steps = ["configure", "sync", "update", "bootstrap", "check", "build", "shell"];
-
-    public required string Step { get; init; }
+    public required AgentStep Step { get; init; }
 
     /// <summary>The Gentoo root (the root volume's mount point).</summary>
-    public string Root { get; init; } = "/mnt/gentoo";
+    public string Root { get; init; } = AgentPod.RootMount;
 
     /// <summary>The mounted ConfigMap with the desired Portage configuration; none leaves /etc/portage alone.</summary>
     public string? ConfigDirectory { get; init; }
@@ -70,7 +69,7 @@ public sealed record AgentOptions
     public AtomScope KeywordScope { get; init; } = AtomScope.Slot;
 
     /// <summary>Where the compact report goes (the container's terminationMessagePath).</summary>
-    public string TerminationLog { get; init; } = "/dev/termination-log";
+    public string TerminationLog { get; init; } = AgentPod.TerminationLog;
 
     /// <summary>How long emerge may take to stop after SIGTERM before it is killed.</summary>
     public TimeSpan GracePeriod { get; init; } = TimeSpan.FromSeconds(90);
@@ -79,15 +78,15 @@ public sealed record AgentOptions
     {
         if (args.Count == 0 || args[0].StartsWith('-'))
         {
-            throw new UsageException($"missing step: expected one of {string.Join(", ", Steps)} as the first argument");
+            throw new UsageException($"missing step: expected one of {string.Join(", ", AgentSteps.Names)} as the first argument");
         }
 
-        if (!Steps.Contains(args[0]))
+        if (!AgentSteps.TryParse(args[0], out var step))
         {
-            throw new UsageException($"unknown step '{args[0]}': expected one of {string.Join(", ", Steps)}");
+            throw new UsageException($"unknown step '{args[0]}': expected one of {string.Join(", ", AgentSteps.Names)}");
         }
 
-        var options = new AgentOptions { Step = args[0] };
+        var options = new AgentOptions { Step = step };
         for (var i = 1; i < args.Count; i++)
         {
             var name = args[i];
@@ -118,12 +117,12 @@ public sealed record AgentOptions
             };
         }
 
-        if (options.Step == "build" && options.Packages.Count == 0)
+        if (options.Step == AgentStep.Build && options.Packages.Count == 0)
         {
             throw new UsageException("build needs at least one --package (an atom or a set such as @world)");
         }
 
-        if (options.Step == "bootstrap" && options.Plan is null)
+        if (options.Step == AgentStep.Bootstrap && options.Plan is null)
         {
             throw new UsageException("bootstrap needs --plan (the bootstrap.json the operator writes)");
         }

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Gentoo.Agent;
 using Gentoo.Agent.Config;
-using Gentoo.Agent.Reports;
+using Gentoo.Protocol;
 
 using var stop = new CancellationTokenSource();
 using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
@@ -27,12 +27,13 @@ try
 }
 catch (Exception e) when (e is UsageException or ConfigException or IOException or UnauthorizedAccessException)
 {
-    var step = options?.Step ?? (args.Length > 0 ? args[0] : "none");
+    // Without a step the report still names one: the usage error came before the agent knew what it was asked to do.
+    var step = options?.Step ?? (args.Length > 0 && AgentSteps.TryParse(args[0], out var named) ? named : AgentStep.Configure);
     Console.Error.WriteLine($"gentoo-agent: {e.Message}");
-    WriteTerminationMessage(options?.TerminationLog ?? "/dev/termination-log", new AgentReport
+    WriteTerminationMessage(options?.TerminationLog ?? AgentPod.TerminationLog, new AgentReport
     {
         Step = step,
-        Result = "agent-error",
+        Result = AgentResult.AgentError,
         Error = e.Message,
         Started = DateTimeOffset.UtcNow,
         Finished = DateTimeOffset.UtcNow,

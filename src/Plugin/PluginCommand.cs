@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Protocol;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -233,7 +234,7 @@ public static class PluginCommand
             var pod = buildRun.Status?.Attempts?.LastOrDefault()?.Pod ?? throw new PluginException($"BuildRun {name} has not started an attempt yet (phase {buildRun.Status?.Phase ?? "none yet"})");
             try
             {
-                await using var stream = await cluster.Kube.CoreV1.ReadNamespacedPodLogAsync(pod, cluster.Namespace, container: "build", follow: result.GetValue(follow), cancellationToken: ct);
+                await using var stream = await cluster.Kube.CoreV1.ReadNamespacedPodLogAsync(pod, cluster.Namespace, container: AgentPod.Container, follow: result.GetValue(follow), cancellationToken: ct);
                 using var reader = new StreamReader(stream);
                 var buffer = new char[8192];
                 int read;
@@ -301,7 +302,7 @@ public static class PluginCommand
                     }
                 }
 
-                foreach (var arg in new[] { "exec", "-it", "-n", cluster.Namespace, pod, "-c", "build", "--", "chroot", "/mnt/gentoo", "/bin/bash", "--login" })
+                foreach (var arg in new[] { "exec", "-it", "-n", cluster.Namespace, pod, "-c", AgentPod.Container, "--", "chroot", AgentPod.RootMount, "/bin/bash", "--login" })
                 {
                     start.ArgumentList.Add(arg);
                 }

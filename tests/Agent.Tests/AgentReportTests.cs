@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Gentoo.Agent.Reports;
 
 namespace Gentoo.Agent.Tests;
 
@@ -11,9 +10,9 @@ public sealed class AgentReportTests
     {
         var report = new AgentReport
         {
-            Step = "build",
-            Result = "needs-operator",
-            Outcome = "build-failure",
+            Step = AgentStep.Build,
+            Result = AgentResult.NeedsOperator,
+            Outcome = Outcome.BuildFailure,
             EmergeExitCode = 1,
             Atoms = Enumerable.Range(0, 300).Select(i => $"dev-libs/lib{i}-1.0").ToList(),
             Phase = "compile",
@@ -37,7 +36,7 @@ public sealed class AgentReportTests
     [Fact]
     public void A_long_planned_list_is_cut_with_one_note_counting_every_package_left_out()
     {
-        var report = new AgentReport { Step = "update", Result = "success", Outcome = "success", Atoms = Enumerable.Range(0, 400).Select(i => $"dev-libs/library-number-{i}-1.0").ToList() };
+        var report = new AgentReport { Step = AgentStep.Update, Result = AgentResult.Success, Outcome = Outcome.Success, Atoms = Enumerable.Range(0, 400).Select(i => $"dev-libs/library-number-{i}-1.0").ToList() };
 
         using var json = JsonDocument.Parse(report.ToTerminationMessage());
 
@@ -50,8 +49,29 @@ public sealed class AgentReportTests
     [Fact]
     public void Small_report_is_not_cut()
     {
-        var report = new AgentReport { Step = "check", Result = "success", Outcome = "success", Excerpt = ["a", "b"] };
+        var report = new AgentReport { Step = AgentStep.Check, Result = AgentResult.Success, Outcome = Outcome.Success, Excerpt = ["a", "b"] };
 
         report.ToTerminationMessage().ShouldBe(report.ToJson());
+    }
+
+    [Fact]
+    public void The_wire_form_is_kebab_case_and_reads_back_as_written()
+    {
+        var report = new AgentReport { Step = AgentStep.Build, Result = AgentResult.NeedsOperator, Outcome = Outcome.KeywordChangeRequired, Fixes = [new ReportFix("package.accept_keywords", "dev-libs/nss:0 ~amd64", false)] };
+
+        var json = report.ToJson();
+
+        json.ShouldContain("\"step\":\"build\"");
+        json.ShouldContain("\"result\":\"needs-operator\"");
+        json.ShouldContain("\"outcome\":\"keyword-change-required\"");
+        AgentReport.Parse(json).ShouldBe(report with { }, new ReportComparer());
+        AgentReport.Parse("make: *** [Makefile:12: all] Error 1").ShouldBeNull("a log tail (FallbackToLogsOnError) is no report");
+    }
+
+    private sealed class ReportComparer : IEqualityComparer<AgentReport>
+    {
+        public bool Equals(AgentReport? x, AgentReport? y) => x?.ToJson() == y?.ToJson();
+
+        public int GetHashCode(AgentReport obj) => obj.ToJson().GetHashCode(StringComparison.Ordinal);
     }
 }

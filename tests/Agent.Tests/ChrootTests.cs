@@ -164,7 +164,7 @@ public sealed class ChrootTests : IDisposable
         exit 0
         """;
 
-    private async Task<(int ExitCode, Reports.AgentReport Report, string Console)> BuildAsync(CancellationToken stop = default, params string[] more)
+    private async Task<(int ExitCode, AgentReport Report, string Console)> BuildAsync(CancellationToken stop = default, params string[] more)
     {
         var options = AgentOptions.Parse(["build", "--root", Root, "--populate-from", Stage3, "--binpkgs", Binpkgs, "--package", "@world", "--grace-period", "10", .. more]);
         using var console = new MemoryStream();
@@ -184,7 +184,7 @@ public sealed class ChrootTests : IDisposable
         File.Exists(Path.Combine(Root, "bin", "busybox")).ShouldBeTrue("the stage3 filesystem was unpacked onto the root volume");
         File.Exists(Path.Combine(Binpkgs, "dev-libs", "libkver", "libkver-0.3-1.gpkg.tar")).ShouldBeTrue("emerge in the chroot wrote to the bound volume");
         File.ReadAllText(Path.Combine(Root, "var", "tmp", "emerge.args")).Trim().ShouldBe("--buildpkg --usepkg --ask=n @world");
-        report.Outcome.ShouldBe("success");
+        report.Outcome.ShouldBe(Outcome.Success);
         report.PackagesMerged.ShouldBe(4);
         report.RequiredKernel.ShouldBe("3.17.0");
         File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
@@ -333,7 +333,7 @@ public sealed class ChrootTests : IDisposable
         var (exitCode, report, console) = await BuildAsync(default, "--signing-key", key);
 
         exitCode.ShouldBe(ExitCodes.Success, console);
-        report.Outcome.ShouldBe("success");
+        report.Outcome.ShouldBe(Outcome.Success);
         var package = new FileInfo(Path.Combine(Binpkgs, "dev-libs", "libkver", "libkver-0.3-1.gpkg.tar"));
         package.Length.ShouldBeGreaterThan(0);
         File.ReadAllText(Path.Combine(Root, "var", "tmp", "gpg.status")).ShouldContain("[GNUPG:] TRUST_ULTIMATE");
@@ -353,7 +353,7 @@ public sealed class ChrootTests : IDisposable
         var (exitCode, report, console) = await BuildAsync(default, "--signing-key", key);
 
         exitCode.ShouldBe(ExitCodes.NeedsOperator, console);
-        report.Outcome.ShouldBe("signing-failure");
+        report.Outcome.ShouldBe(Outcome.SigningFailure);
         report.Atoms.ShouldBe(["dev-libs/libkver-0.3"]);
         report.Excerpt.ShouldContain(l => l.Contains("Permission denied", StringComparison.Ordinal));
         File.Exists(killedEarlier).ShouldBeFalse("an earlier attempt's placeholder is removed before emerge runs");
@@ -421,7 +421,7 @@ public sealed class ChrootTests : IDisposable
         var (exitCode, report, console) = await run;
 
         exitCode.ShouldBe(ExitCodes.Transient, console);
-        report.Outcome.ShouldBe("interrupted");
+        report.Outcome.ShouldBe(Outcome.Interrupted);
         report.Phase.ShouldBe("compile");
         File.ReadAllText("/proc/mounts").ShouldNotContain(Root);
     }

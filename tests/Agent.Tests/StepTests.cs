@@ -39,7 +39,7 @@ public sealed class StepTests : IDisposable
         return script;
     }
 
-    private async Task<(int ExitCode, Reports.AgentReport Report)> RunAsync(string[] args, CancellationToken stop = default)
+    private async Task<(int ExitCode, AgentReport Report)> RunAsync(string[] args, CancellationToken stop = default)
     {
         Directory.CreateDirectory(Root);
         var options = AgentOptions.Parse([.. args, "--root", Root, "--no-chroot"]);
@@ -87,7 +87,7 @@ public sealed class StepTests : IDisposable
         var (exitCode, report) = await RunAsync(["bootstrap", "--plan", Plan(TwoSteps), "--emerge", emerge]);
 
         exitCode.ShouldBe(ExitCodes.NeedsOperator);
-        report.Outcome.ShouldBe("circular-dependency");
+        report.Outcome.ShouldBe(Outcome.CircularDependency);
         report.BootstrapStep.ShouldBe("harfbuzz");
         report.CompletedSteps.ShouldBe(["freetype-without-harfbuzz"]);
         report.Fixes.ShouldHaveSingleItem().Line.ShouldBe("=dev-libs/libmarkup-3.0 -doc");
@@ -103,7 +103,7 @@ public sealed class StepTests : IDisposable
         var (exitCode, report) = await RunAsync(["update", "--emaint", emaint, "--emerge", emerge]);
 
         exitCode.ShouldBe(ExitCodes.NeedsOperator);
-        report.Outcome.ShouldBe("keyword-change-required");
+        report.Outcome.ShouldBe(Outcome.KeywordChangeRequired);
         File.ReadAllLines(Calls).ShouldBe(["emaint --auto sync", "emerge --ask=n --pretend --verbose --update --deep --newuse @world"]);
     }
 
@@ -116,7 +116,7 @@ public sealed class StepTests : IDisposable
         var (exitCode, report) = await RunAsync(["update", "--emaint", emaint, "--emerge", emerge]);
 
         exitCode.ShouldBe(ExitCodes.Transient);
-        report.Outcome.ShouldBe("sync-failed");
+        report.Outcome.ShouldBe(Outcome.SyncFailure);
         File.ReadAllLines(Calls).ShouldBe(["emaint --auto sync"]);
     }
 
@@ -133,7 +133,7 @@ public sealed class StepTests : IDisposable
 
         var (failedExit, failed) = await RunAsync(["build", "--sync", "--package", "@world", "--emaint", emaint, "--emerge", emerge]);
         failedExit.ShouldBe(ExitCodes.Transient);
-        failed.Outcome.ShouldBe("sync-failed");
+        failed.Outcome.ShouldBe(Outcome.SyncFailure);
         File.ReadAllLines(Calls).Length.ShouldBe(3);
     }
 

@@ -188,6 +188,9 @@ public enum FailureClass
     /// </summary>
     SigningFailure,
 
+    /// <summary>A repository could not be synced (emaint sync failed).</summary>
+    SyncFailure,
+
     /// <summary>The build was interrupted: killed, evicted, timed out, or its node was lost.</summary>
     Interrupted,
 

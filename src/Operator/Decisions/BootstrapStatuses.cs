@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Protocol;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Runtime;
 
@@ -57,7 +58,7 @@ public static class BootstrapStatuses
 
         // Only what ran for the current spec counts as done; a spec changed during the attempt is run again.
         var sameSpec = status.ObservedGeneration == generation;
-        var completed = verdict.Result == AttemptResult.Succeeded ? ran.Select(s => s.Name).ToList() : report?.CompletedSteps.ToList() ?? [];
+        var completed = verdict.Result == AttemptResult.Succeeded ? ran.Select(s => s.Name).ToList() : report?.CompletedSteps?.ToList() ?? [];
         if (sameSpec)
         {
             foreach (var step in ran.Where(s => completed.Contains(s.Name)))
@@ -91,7 +92,7 @@ public static class BootstrapStatuses
         }
 
         var failedAt = report?.BootstrapStep ?? status.CurrentStep ?? DesiredBootstrap.CheckStep;
-        if (report?.Outcome == "circular-dependency" && bootstrap.Spec.AutoBreakCycles == true && NewCycleBreak(bootstrap, report, failedAt) is { } applied)
+        if (report?.Outcome == Outcome.CircularDependency && bootstrap.Spec.AutoBreakCycles == true && NewCycleBreak(bootstrap, report, failedAt) is { } applied)
         {
             status.AppliedCycleBreaks = [.. status.AppliedCycleBreaks ?? [], applied];
             status.CurrentStep = applied.Step;
@@ -101,11 +102,11 @@ public static class BootstrapStatuses
 
         status.Phase = AwaitingOperator;
         status.CurrentStep = failedAt;
-        var reason = report?.Outcome == "circular-dependency" ? nameof(FailureClass.CircularDependency) : verdict.Reason;
+        var reason = report?.Outcome == Outcome.CircularDependency ? nameof(FailureClass.CircularDependency) : verdict.Reason;
         var message = $"step {failedAt}: {Explain(bootstrap, verdict)}";
         status.Failure = new FailureInfo
         {
-            Class = BuildRunStatuses.FailureClassOf(report?.Outcome) ?? FailureClass.Unknown,
+            Class = Outcomes.FailureClassOf(report?.Outcome) ?? FailureClass.Unknown,
             Atom = report is { Atoms.Count: > 0 } ? report.Atoms[0] : null,
             Phase = report?.Phase,
             Message = message.Length > 4096 ? message[..4096] : message,
@@ -163,7 +164,7 @@ public static class BootstrapStatuses
     }
 
     /// <summary>The proposed USE change as a one-shot step, unless that very change was already tried (then a person decides).</summary>
-    private static AppliedCycleBreak? NewCycleBreak(GentooBootstrap bootstrap, AgentReportView report, string failedAt)
+    private static AppliedCycleBreak? NewCycleBreak(GentooBootstrap bootstrap, AgentReport report, string failedAt)
     {
         var fix = report.Fixes.FirstOrDefault(f => f.Temporary && f.File == "package.use");
         var applied = bootstrap.Status.AppliedCycleBreaks ?? [];
@@ -184,7 +185,7 @@ public static class BootstrapStatuses
     private static string Explain(GentooBootstrap bootstrap, AttemptVerdict verdict)
     {
         var report = verdict.Report;
-        if (report?.Outcome != "circular-dependency")
+        if (report?.Outcome != Outcome.CircularDependency)
         {
             return verdict.Message;
         }

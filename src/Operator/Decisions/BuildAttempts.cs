@@ -1,6 +1,5 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Protocol;
 using k8s.Models;
 
 namespace Gentoo.Operator.Decisions;
@@ -23,47 +22,8 @@ public enum AttemptResult
     AgentError,
 }
 
-/// <summary>The agent's termination report as the operator reads it (the agent's AgentReport, tolerant of additions).</summary>
-public sealed record AgentReportView
-{
-    public string? Step { get; init; }
-
-    public string? Result { get; init; }
-
-    public string? Outcome { get; init; }
-
-    public int? EmergeExitCode { get; init; }
-
-    public IReadOnlyList<string> Atoms { get; init; } = [];
-
-    public string? Phase { get; init; }
-
-    public int PackagesMerged { get; init; }
-
-    public int BinariesReused { get; init; }
-
-    public string? BuildLog { get; init; }
-
-    public string? RequiredKernel { get; init; }
-
-    public IReadOnlyList<string> KernelFiles { get; init; } = [];
-
-    public IReadOnlyList<ReportFixView> Fixes { get; init; } = [];
-
-    public IReadOnlyList<string> Excerpt { get; init; } = [];
-
-    public string? Error { get; init; }
-
-    /// <summary>For the bootstrap step: the step that stopped it ("check" for the check), and the steps completed before.</summary>
-    public string? BootstrapStep { get; init; }
-
-    public IReadOnlyList<string> CompletedSteps { get; init; } = [];
-}
-
-public sealed record ReportFixView(string File, string Line, bool Temporary);
-
 /// <summary>The verdict on an attempt: the result, why, and what the agent reported.</summary>
-public sealed record AttemptVerdict(AttemptResult Result, string Reason, string Message, int? ExitCode, AgentReportView? Report)
+public sealed record AttemptVerdict(AttemptResult Result, string Reason, string Message, int? ExitCode, AgentReport? Report)
 {
     /// <summary>When the build container ended, as its node saw it (not when the operator noticed); null while it runs.</summary>
     public DateTime? Finished { get; init; }
@@ -72,13 +32,6 @@ public sealed record AttemptVerdict(AttemptResult Result, string Reason, string 
 /// <summary>Judges a build pod from what the API server shows of it: phase, conditions, the container's termination state and message.</summary>
 public static class BuildAttempts
 {
-    public const int ExitSuccess = 0;
-    public const int ExitNeedsOperator = 10;
-    public const int ExitTransient = 20;
-    public const int ExitAgentError = 30;
-
-    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true, NumberHandling = JsonNumberHandling.AllowReadingFromString };
-
     public static AttemptVerdict Judge(V1Pod pod)
     {
         var status = pod.Status;
@@ -87,14 +40,14 @@ public static class BuildAttempts
             return new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the pod was evicted: {status.Message}", null, null);
         }
 
-        var build = status?.ContainerStatuses?.FirstOrDefault(c => c.Name == "build");
+        var build = status?.ContainerStatuses?.FirstOrDefault(c => c.Name == AgentPod.Container);
         var terminated = build?.State?.Terminated;
         if (status?.Reason == "DeadlineExceeded")
         {
             // The kubelet stopped the pod at activeDeadlineSeconds (spec.timeout): what the agent reported on SIGTERM, if it got to.
             var deadline = pod.Spec?.ActiveDeadlineSeconds is { } seconds ? $" ({TimeSpan.FromSeconds(seconds):g})" : "";
             return new AttemptVerdict(AttemptResult.Transient, Reasons.Timeout,
-                $"the attempt ran longer than spec.timeout{deadline} and was stopped; what it built is kept and the next attempt re-uses it", terminated?.ExitCode, ParseReport(terminated?.Message))
+                $"the attempt ran longer than spec.timeout{deadline} and was stopped; what it built is kept and the next attempt re-uses it", terminated?.ExitCode, AgentReport.Parse(terminated?.Message))
             {
                 Finished = terminated?.FinishedAt,
             };
@@ -119,12 +72,12 @@ public static class BuildAttempts
                 : new AttemptVerdict(AttemptResult.Pending, Reasons.Pending, "waiting for the build pod to start", null, null);
         }
 
-        var report = ParseReport(terminated.Message);
+        var report = AgentReport.Parse(terminated.Message);
         var exitCode = terminated.ExitCode;
         return JudgeTerminated(terminated, report, exitCode) with { Finished = terminated.FinishedAt };
     }
 
-    private static AttemptVerdict JudgeTerminated(V1ContainerStateTerminated terminated, AgentReportView? report, int exitCode)
+    private static AttemptVerdict JudgeTerminated(V1ContainerStateTerminated terminated, AgentReport? report, int exitCode)
     {
         if (terminated.Reason == "OOMKilled")
         {
@@ -134,22 +87,17 @@ public static class BuildAttempts
 
         return exitCode switch
         {
-            ExitSuccess => new AttemptVerdict(AttemptResult.Succeeded, Reasons.Succeeded, Built(report), exitCode, report),
-            ExitNeedsOperator => new AttemptVerdict(AttemptResult.NeedsOperator, ReasonOf(report?.Outcome) ?? Reasons.Failed, Explain(report), exitCode, report),
-            ExitTransient => new AttemptVerdict(AttemptResult.Transient, ReasonOf(report?.Outcome) ?? Reasons.Interrupted, Explain(report), exitCode, report),
-            ExitAgentError => new AttemptVerdict(AttemptResult.AgentError, "AgentError", report?.Error ?? "the agent could not run the build; see the pod log", exitCode, report),
+            ExitCodes.Success => new AttemptVerdict(AttemptResult.Succeeded, Reasons.Succeeded, Built(report), exitCode, report),
+            ExitCodes.NeedsOperator => new AttemptVerdict(AttemptResult.NeedsOperator, Outcomes.ReasonOf(report?.Outcome) ?? Reasons.Failed, Explain(report), exitCode, report),
+            ExitCodes.Transient => new AttemptVerdict(AttemptResult.Transient, Outcomes.ReasonOf(report?.Outcome) ?? Reasons.Interrupted, Explain(report), exitCode, report),
+            ExitCodes.AgentError => new AttemptVerdict(AttemptResult.AgentError, "AgentError", report?.Error ?? "the agent could not run the build; see the pod log", exitCode, report),
             137 or 143 => new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the build container was killed (exit {exitCode})", exitCode, report),
             _ => new AttemptVerdict(AttemptResult.AgentError, "AgentError", $"the build container exited {exitCode} without a report: {terminated.Message}".TrimEnd(' ', ':'), exitCode, report),
         };
     }
 
-    /// <summary>How many packages a report's atoms stand for: a cut list ends in "... N more", which counts N.</summary>
-    public static int CountAtoms(IReadOnlyList<string> atoms) =>
-        atoms.Sum(a => a.StartsWith("... ", StringComparison.Ordinal) && a.EndsWith(" more", StringComparison.Ordinal)
-            && int.TryParse(a[4..^5], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var more) ? more : 1);
-
     /// <summary>What a successful attempt did: merged packages are either compiled now or re-used binary packages.</summary>
-    public static string Built(AgentReportView? report)
+    public static string Built(AgentReport? report)
     {
         var merged = report?.PackagesMerged ?? 0;
         var reused = Math.Min(merged, report?.BinariesReused ?? 0);
@@ -157,37 +105,15 @@ public static class BuildAttempts
             : $"built {merged - reused} package(s), {reused} re-used from binary packages";
     }
 
-    /// <summary>The termination message as a report; null when it is not the agent's JSON (the log tail, with FallbackToLogsOnError).</summary>
-    public static AgentReportView? ParseReport(string? message)
-    {
-        if (string.IsNullOrWhiteSpace(message) || !message.TrimStart().StartsWith('{'))
-        {
-            return null;
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize<AgentReportView>(message, Json);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>The CamelCase condition reason of an outcome class ("keyword-change-required" -> KeywordChangeRequired).</summary>
-    public static string? ReasonOf(string? outcome) =>
-        string.IsNullOrEmpty(outcome) ? null : string.Concat(outcome.Split('-').Select(part => part.Length == 0 ? "" : char.ToUpperInvariant(part[0]) + part[1..]));
-
     /// <summary>One message for a person: what failed, where, and the fix emerge proposed.</summary>
-    public static string Explain(AgentReportView? report)
+    public static string Explain(AgentReport? report)
     {
         if (report is null)
         {
             return "the build failed without a report; see the pod log";
         }
 
-        if (report.Outcome == "signing-failure")
+        if (report.Outcome == Outcome.SigningFailure)
         {
             var package = report.Atoms.Count > 0 ? " for " + string.Join(", ", report.Atoms.Take(5)) : "";
             var detail = report.Error ?? (report.BuildLog is not null ? $"build log: {report.BuildLog}" : "see the pod log for gpg's own words");
@@ -195,7 +121,7 @@ public static class BuildAttempts
                 + $"check the builder's spec.signing key (an unprotected secret key with a signing subkey), then resume; {detail}";
         }
 
-        var what = report.Outcome?.Replace('-', ' ') ?? "failure";
+        var what = report.Outcome is { } outcome ? Outcomes.Words(outcome) : "failure";
         var atoms = report.Atoms.Count > 0 ? " of " + string.Join(", ", report.Atoms.Take(5)) : "";
         var phase = report.Phase is null ? "" : $" in the {report.Phase} phase";
         var fix = report.Fixes.Count > 0

@@ -55,13 +55,13 @@ public static class BuildRunStatuses
         attempt.ExitCode = verdict.ExitCode;
         attempt.PackagesMerged = report?.PackagesMerged;
         attempt.Atom = report is { Atoms.Count: > 0 } ? report.Atoms[0] : null;
-        attempt.FailureClass = FailureClassOf(report?.Outcome);
+        attempt.FailureClass = Outcomes.FailureClassOf(report?.Outcome);
         status.Packages = new PackageCounts
         {
             Built = (status.Packages?.Built ?? 0) + Math.Max(0, (report?.PackagesMerged ?? 0) - (report?.BinariesReused ?? 0)),
             Reused = (status.Packages?.Reused ?? 0) + (report?.BinariesReused ?? 0),
             // The packages failing now: the last attempt's, not a sum over attempts that each retried the same ones.
-            Failed = verdict.Result == AttemptResult.Succeeded ? 0 : BuildAttempts.CountAtoms(report?.Atoms ?? []),
+            Failed = verdict.Result == AttemptResult.Succeeded ? 0 : report?.AtomCount ?? 0,
         };
         if (report?.RequiredKernel is { } kernel)
         {
@@ -169,9 +169,6 @@ public static class BuildRunStatuses
         attempt.StartTime ??= placement.Started;
         return attempt;
     }
-
-    public static FailureClass? FailureClassOf(string? outcome) =>
-        BuildAttempts.ReasonOf(outcome) is { } name && Enum.TryParse<FailureClass>(name, out var value) ? value : null;
 
     /// <summary>"1h12m", "3m05s", "42s": the Duration printer column.</summary>
     public static string Duration(DateTime from, DateTime to)

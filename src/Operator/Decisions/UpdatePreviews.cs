@@ -1,3 +1,5 @@
+using Gentoo.Protocol;
+
 namespace Gentoo.Operator.Decisions;
 
 /// <summary>What an update pod found, in one status line: the packages a world update would merge.</summary>
@@ -9,18 +11,16 @@ public static class UpdatePreviews
     /// "a world update would merge 3 package(s): a, b, c", or that nothing needs merging. The agent's report lists
     /// the planned packages, cut to fit its termination message with a "... N more" entry, which is counted.
     /// </summary>
-    public static string Summary(AgentReportView? report)
+    public static string Summary(AgentReport? report)
     {
-        var atoms = report?.Atoms ?? [];
-        if (atoms.Count == 0)
+        if (report is not { Atoms.Count: > 0 })
         {
             return "a world update would merge nothing: the builder is current";
         }
 
-        var listed = atoms.Where(a => !a.StartsWith(More, StringComparison.Ordinal)).ToList();
-        var left = atoms.Where(a => a.StartsWith(More, StringComparison.Ordinal))
-            .Sum(a => int.TryParse(a[More.Length..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0);
-        var total = listed.Count + left;
+        var listed = report.Atoms.Where(a => !a.StartsWith(More, StringComparison.Ordinal)).ToList();
+        var total = report.AtomCount;
+        var left = total - listed.Count;
         return $"a world update would merge {total} package(s): {string.Join(", ", listed)}{(left > 0 ? $" and {left} more" : "")}";
     }
 }

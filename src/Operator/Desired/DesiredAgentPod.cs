@@ -1,6 +1,7 @@
 using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Portage.Kernels;
+using Gentoo.Protocol;
 using k8s;
 using k8s.Models;
 
@@ -9,8 +10,6 @@ namespace Gentoo.Operator.Desired;
 /// <summary>What every agent pod shares: the operator's own image (which carries the agent) and how long emerge may take to stop.</summary>
 public sealed record PodSettings(string OperatorImage)
 {
-    public const string AgentInImage = "/opt/gentoo-builder/gentoo-agent";
-
     /// <summary>Emerge finishes its running ebuild phase after SIGTERM; the agent waits this long for it.</summary>
     public int AgentGracePeriodSeconds { get; init; } = 300;
 
@@ -45,13 +44,6 @@ public sealed record AgentPlacement(
 /// </summary>
 public static class DesiredAgentPod
 {
-    public const string AgentContainer = "build";
-    public const string AgentDirectory = "/gentoo-builder/bin";
-    public const string RootMount = "/mnt/gentoo";
-    public const string BinpkgsMount = "/mnt/binpkgs";
-    public const string DistfilesMount = "/mnt/distfiles";
-    public const string ConfigMount = "/etc/gentoo-builder/config";
-
     /// <summary>PREFIX-SUFFIX, shortened with a hash of the prefix when long, so that it is always a valid object name.</summary>
     public static string Name(string prefix, string suffix)
     {
@@ -66,9 +58,9 @@ public static class DesiredAgentPod
     }
 
     /// <summary>The agent's arguments shared by every step: the root, CPUs for MAKEOPTS and the grace period.</summary>
-    public static List<string> Arguments(string step, V1ResourceRequirements? resources, PodSettings settings, params string[] more)
+    public static List<string> Arguments(AgentStep step, V1ResourceRequirements? resources, PodSettings settings, params string[] more)
     {
-        var args = new List<string> { step, "--root", RootMount };
+        var args = new List<string> { step.Name(), "--root", AgentPod.RootMount };
         args.AddRange(more);
         if (Cpus(resources) is { } cpus)
         {
@@ -114,8 +106,8 @@ public static class DesiredAgentPod
                     {
                         Name = "agent",
                         Image = settings.OperatorImage,
-                        Command = ["cp", PodSettings.AgentInImage, AgentDirectory + "/gentoo-agent"],
-                        VolumeMounts = [new V1VolumeMount { Name = "agent", MountPath = AgentDirectory }],
+                        Command = ["cp", AgentPod.AgentInImage, AgentPod.AgentDirectory + "/gentoo-agent"],
+                        VolumeMounts = [new V1VolumeMount { Name = "agent", MountPath = AgentPod.AgentDirectory }],
                     },
                     .. git.Count > 0 ? [DesiredGitConfig.CheckoutContainer(git, settings.OperatorImage)] : Array.Empty<V1Container>(),
                 ],
@@ -123,19 +115,19 @@ public static class DesiredAgentPod
                 [
                     new V1Container
                     {
-                        Name = AgentContainer,
+                        Name = AgentPod.Container,
                         Image = placement.Image,
                         ImagePullPolicy = placement.PullPolicy,
-                        Command = [AgentDirectory + "/gentoo-agent"],
+                        Command = [AgentPod.AgentDirectory + "/gentoo-agent"],
                         Args = [.. args],
                         Resources = placement.Resources,
                         // Chroot with bind mounts needs these; a cluster that grants them otherwise may narrow it.
                         SecurityContext = placement.SecurityContext ?? new V1SecurityContext { Privileged = true, RunAsUser = 0 },
-                        TerminationMessagePath = "/dev/termination-log",
+                        TerminationMessagePath = AgentPod.TerminationLog,
                         TerminationMessagePolicy = "FallbackToLogsOnError",
                         VolumeMounts =
                         [
-                            new V1VolumeMount { Name = "agent", MountPath = AgentDirectory, ReadOnlyProperty = true },
+                            new V1VolumeMount { Name = "agent", MountPath = AgentPod.AgentDirectory, ReadOnlyProperty = true },
                             .. volumes.Select(v => new V1VolumeMount { Name = v.Name, MountPath = v.MountPath, ReadOnlyProperty = v.ReadOnly ? true : null }),
                         ],
                     },

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Protocol;
 using Gentoo.Portage.Kernels;
 using k8s;
 using k8s.Models;
@@ -105,8 +106,8 @@ public static class DesiredBootstrap
             KernelVersion.TryParse(spec.MinKernel, out var kernel) ? kernel : null, PullPolicy: spec.Stage3.PullPolicy?.ToString(),
             ConfigGit: DesiredGitConfig.Sources(spec.ConfigFrom));
         // The bootstrap alone fills its empty root volume, from the stage3 image it runs in.
-        var args = DesiredAgentPod.Arguments("bootstrap", spec.Resources, settings,
-            "--config", DesiredAgentPod.ConfigMount, "--plan", PlanMount + "/" + PlanKey, "--populate-from", "/");
+        var args = DesiredAgentPod.Arguments(AgentStep.Bootstrap, spec.Resources, settings,
+            "--config", AgentPod.ConfigMount, "--plan", PlanMount + "/" + PlanKey, "--populate-from", "/");
         var labels = new Dictionary<string, string>
         {
             [DesiredVolumes.BootstrapLabel] = bootstrap.Name(),
@@ -114,8 +115,8 @@ public static class DesiredBootstrap
         };
         return DesiredAgentPod.Build(PodName(bootstrap.Name(), attempt), bootstrap, labels, placement, args,
         [
-            PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.BootstrapRootName(bootstrap)),
-            PodVolume.ConfigMap("config", DesiredAgentPod.ConfigMount, ConfigMapName(bootstrap.Name())),
+            PodVolume.Claim("root", AgentPod.RootMount, DesiredVolumes.BootstrapRootName(bootstrap)),
+            PodVolume.ConfigMap("config", AgentPod.ConfigMount, ConfigMapName(bootstrap.Name())),
             PodVolume.ConfigMap("plan", PlanMount, PlanConfigMapName(bootstrap.Name())),
         ], settings);
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Protocol;
 using Gentoo.Operator.Decisions;
 using Gentoo.Portage.Kernels;
 using k8s;
@@ -55,7 +56,7 @@ public static class DesiredBuildPod
         };
         more.AddRange(DesiredSigning.KeyArguments(builder));
         var pod = DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel, configFrom),
-            DesiredBuilderPods.Arguments("build", builder, settings, [.. more]), DesiredSigning.WithKey(builder, DesiredBuilderPods.Volumes(builder)), settings);
+            DesiredBuilderPods.Arguments(AgentStep.Build, builder, settings, [.. more]), DesiredSigning.WithKey(builder, DesiredBuilderPods.Volumes(builder)), settings);
 
         // spec.timeout bounds one attempt: the kubelet stops the pod gracefully (emerge gets SIGTERM, what it built stays)
         // and marks it DeadlineExceeded, which the run reports as Timeout before acting on onFailure.

@@ -1,4 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Protocol;
 using Gentoo.Portage.Kernels;
 using k8s;
 using k8s.Models;
@@ -29,7 +30,7 @@ public static class DesiredBuilderPods
         DesiredConfig.ConfigMap(builder, FixesConfigMapName(builder.Name()), data, retained: builder.Spec.Storage?.Binpkgs?.RetainPolicy != RetainPolicy.Delete);
 
     /// <summary>BUILDER-STEP-ID, where the id comes from what asked for it (a request token, a configuration, a schedule time).</summary>
-    public static string MaintenancePodName(string builder, string step, string id) => DesiredAgentPod.Name(builder, $"{step}-{id}");
+    public static string MaintenancePodName(string builder, AgentStep step, string id) => DesiredAgentPod.Name(builder, $"{step.Name()}-{id}");
 
     public static string CopyPodName(string builder) => DesiredAgentPod.Name(builder, "copy-root");
 
@@ -41,17 +42,17 @@ public static class DesiredBuilderPods
         new(image, builder.Spec.Resources, builder.Spec.NodeSelector, builder.Spec.Tolerations, requiredKernel, builder.Spec.SecurityContext,
             ConfigGit: DesiredGitConfig.Sources(configFrom));
 
-    public static List<string> Arguments(string step, GentooBuilder builder, PodSettings settings, params string[] more) =>
+    public static List<string> Arguments(AgentStep step, GentooBuilder builder, PodSettings settings, params string[] more) =>
         DesiredAgentPod.Arguments(step, builder.Spec.Resources, settings,
-            ["--config", DesiredAgentPod.ConfigMount, "--binpkgs", DesiredAgentPod.BinpkgsMount, "--distfiles", DesiredAgentPod.DistfilesMount, .. more]);
+            ["--config", AgentPod.ConfigMount, "--binpkgs", AgentPod.BinpkgsMount, "--distfiles", AgentPod.DistfilesMount, .. more]);
 
     public static IReadOnlyList<PodVolume> Volumes(GentooBuilder builder) =>
     [
-        PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.RootName(builder.Name())),
-        PodVolume.Claim("binpkgs", DesiredAgentPod.BinpkgsMount, DesiredVolumes.BinpkgsName(builder.Name())),
-        PodVolume.Claim("distfiles", DesiredAgentPod.DistfilesMount, DesiredVolumes.DistfilesName(builder.Name())),
+        PodVolume.Claim("root", AgentPod.RootMount, DesiredVolumes.RootName(builder.Name())),
+        PodVolume.Claim("binpkgs", AgentPod.BinpkgsMount, DesiredVolumes.BinpkgsName(builder.Name())),
+        PodVolume.Claim("distfiles", AgentPod.DistfilesMount, DesiredVolumes.DistfilesName(builder.Name())),
         // One directory for the agent: the configuration and the accepted fixes (their keys end in .fixes, so never collide).
-        new("config", DesiredAgentPod.ConfigMount, new V1Volume
+        new("config", AgentPod.ConfigMount, new V1Volume
         {
             Name = "config",
             Projected = new V1ProjectedVolumeSource
@@ -66,11 +67,11 @@ public static class DesiredBuilderPods
     ];
 
     /// <summary>make update (sync, then what a world update would change) or a plain repository sync, on the builder's volumes.</summary>
-    public static V1Pod Maintenance(GentooBuilder builder, string step, string id, string image, IList<ConfigSource>? configFrom, PodSettings settings)
+    public static V1Pod Maintenance(GentooBuilder builder, AgentStep step, string id, string image, IList<ConfigSource>? configFrom, PodSettings settings)
     {
-        var labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = builder.Name(), [MaintenanceLabel] = step };
+        var labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = builder.Name(), [MaintenanceLabel] = step.Name() };
         // A person in a shell may emerge into the PKGDIR clients verify: the shell signs as builds do; updates and syncs build nothing.
-        var shell = step == "shell";
+        var shell = step == AgentStep.Shell;
         return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null, configFrom),
             Arguments(step, builder, settings, shell ? DesiredSigning.KeyArguments(builder) : []), shell ? DesiredSigning.WithKey(builder, Volumes(builder)) : Volumes(builder), settings);
     }
@@ -81,8 +82,8 @@ public static class DesiredBuilderPods
     /// </summary>
     public static V1Pod CopyRoot(GentooBuilder builder, string sourceClaim, string image)
     {
-        var script = $"set -eu; if [ -e {DesiredAgentPod.RootMount}/{CopyMarker} ]; then echo 'root already copied'; exit 0; fi; "
-            + $"cp -a {CopySourceMount}/. {DesiredAgentPod.RootMount}/ && touch {DesiredAgentPod.RootMount}/{CopyMarker} && echo 'root copied from {sourceClaim}'";
+        var script = $"set -eu; if [ -e {AgentPod.RootMount}/{CopyMarker} ]; then echo 'root already copied'; exit 0; fi; "
+            + $"cp -a {CopySourceMount}/. {AgentPod.RootMount}/ && touch {AgentPod.RootMount}/{CopyMarker} && echo 'root copied from {sourceClaim}'";
         return new V1Pod
         {
             ApiVersion = "v1",
@@ -110,21 +111,21 @@ public static class DesiredBuilderPods
                 [
                     new V1Container
                     {
-                        Name = DesiredAgentPod.AgentContainer,
+                        Name = AgentPod.Container,
                         Image = image,
                         Command = ["/bin/sh", "-c", script],
                         SecurityContext = new V1SecurityContext { RunAsUser = 0 },
                         VolumeMounts =
                         [
                             new V1VolumeMount { Name = "source", MountPath = CopySourceMount, ReadOnlyProperty = true },
-                            new V1VolumeMount { Name = "root", MountPath = DesiredAgentPod.RootMount },
+                            new V1VolumeMount { Name = "root", MountPath = AgentPod.RootMount },
                         ],
                     },
                 ],
                 Volumes =
                 [
                     PodVolume.Claim("source", CopySourceMount, sourceClaim, readOnly: true).Source,
-                    PodVolume.Claim("root", DesiredAgentPod.RootMount, DesiredVolumes.RootName(builder.Name())).Source,
+                    PodVolume.Claim("root", AgentPod.RootMount, DesiredVolumes.RootName(builder.Name())).Source,
                 ],
             },
         };

@@ -1,5 +1,6 @@
 using System.Net;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Protocol;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Runtime;
@@ -212,10 +213,12 @@ public sealed class BuildRunReconciler(
     {
         try
         {
-            await using var stream = await kube.CoreV1.ReadNamespacedPodLogAsync(pod.Name(), pod.Namespace(), container: DesiredAgentPod.AgentContainer,
+            await using var stream = await kube.CoreV1.ReadNamespacedPodLogAsync(pod.Name(), pod.Namespace(), container: AgentPod.Container,
                 tailLines: 100, cancellationToken: ct);
             using var reader = new StreamReader(stream);
-            return BuildProgressLines.Last(await reader.ReadToEndAsync(ct));
+            return ProgressLines.Last(await reader.ReadToEndAsync(ct)) is { } last
+                ? new BuildProgress { CurrentPackage = last.Package, Phase = last.Phase, Done = last.Done, Total = last.Total }
+                : null;
         }
         catch (HttpOperationException e)
         {

@@ -1,4 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Protocol;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Runtime;
@@ -39,25 +40,25 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
                 return null; // the pod's events bring us back
             }
 
-            var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var s) == true ? s
-                : current.Contains("-shell-", StringComparison.Ordinal) ? "shell" : "update";
-            var message = step == "shell" ? $"the shell pod {current} ended; builds may run again"
+            var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var label) == true && AgentSteps.TryParse(label, out var labelled) ? labelled
+                : current.Contains("-shell-", StringComparison.Ordinal) ? AgentStep.Shell : AgentStep.Update;
+            var message = step == AgentStep.Shell ? $"the shell pod {current} ended; builds may run again"
                 : verdict.Result == AttemptResult.Succeeded
-                    ? step == "sync" ? "repositories synced" : "repositories synced; " + UpdatePreviews.Summary(verdict.Report)
-                    : $"{step}: {verdict.Message}";
+                    ? step == AgentStep.Sync ? "repositories synced" : "repositories synced; " + UpdatePreviews.Summary(verdict.Report)
+                    : $"{step.Name()}: {verdict.Message}";
             await status.UpdateAsync(builder, b =>
             {
                 b.Status.CurrentMaintenance = null;
                 b.Status.Phase = Ready;
-                b.Status.LastSyncTime = step == "shell" ? b.Status.LastSyncTime : now;
-                if (step == "update")
+                b.Status.LastSyncTime = step == AgentStep.Shell ? b.Status.LastSyncTime : now;
+                if (step == AgentStep.Update)
                 {
                     b.Status.LastUpdateTime = now;
                     b.Status.LastUpdateResult = message.Length > 4096 ? message[..4096] : message;
                 }
             }, ct);
-            var reason = step switch { "sync" => "Synced", "shell" => "ShellEnded", _ => "Updated" };
-            await events.RecordAsync(builder, verdict.Result == AttemptResult.Succeeded || step == "shell" ? "Normal" : "Warning", reason, message, ct);
+            var reason = step switch { AgentStep.Sync => "Synced", AgentStep.Shell => "ShellEnded", _ => "Updated" };
+            await events.RecordAsync(builder, verdict.Result == AttemptResult.Succeeded || step == AgentStep.Shell ? "Normal" : "Warning", reason, message, ct);
             return null;
         }
 
@@ -65,19 +66,19 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
         var token = RequestTokens.New(builder, RequestAnnotations.Update, builder.Status.LastHandledUpdate);
         var configChanged = builder.Status.ConfigDigest is { } known && known != configDigest;
         var (syncDue, nextSync) = SyncTimes(builder, now);
-        var what = shell is not null ? "shell" : token is not null || configChanged ? "update" : syncDue ? "sync" : null;
-        if (what is null)
+        AgentStep? next = shell is not null ? AgentStep.Shell : token is not null || configChanged ? AgentStep.Update : syncDue ? AgentStep.Sync : null;
+        if (next is not { } what)
         {
             return nextSync;
         }
 
-        if (holder is not null && what != "shell")
+        if (holder is not null && what != AgentStep.Shell)
         {
             return null; // after the build: the runs' changes bring us back
         }
 
-        var id = what == "sync" ? now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)
-            : Digest.Of(what == "shell" ? shell! : (token ?? "") + "/" + configDigest, 10);
+        var id = what == AgentStep.Sync ? now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)
+            : Digest.Of(what == AgentStep.Shell ? shell! : (token ?? "") + "/" + configDigest, 10);
         var name = DesiredBuilderPods.MaintenancePodName(builder.Name(), what, id);
         foreach (var old in pods.OwnedBy(builder.Uid()).Where(p => p.Metadata.Labels?.ContainsKey(DesiredBuilderPods.MaintenanceLabel) == true
                      && p.Metadata.Labels[DesiredBuilderPods.MaintenanceLabel] != "copy-root" && p.Status?.Phase is "Succeeded" or "Failed"))
@@ -95,8 +96,8 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             }
 
             b.Status.CurrentMaintenance = name;
-            b.Status.Phase = what switch { "sync" => Syncing, "shell" => Shell, _ => Updating };
-            if (what == "shell")
+            b.Status.Phase = what switch { AgentStep.Sync => Syncing, AgentStep.Shell => Shell, _ => Updating };
+            if (what == AgentStep.Shell)
             {
                 b.Status.LastHandledShell = shell;
                 return; // a person's shell answers no update request and takes in no configuration change

@@ -27,9 +27,11 @@ public sealed class BootstrapDecisionsTests
         Status = new GentooBootstrapStatus { ObservedGeneration = 2, AttemptCount = 1, Phase = BootstrapStatuses.Bootstrapping },
     };
 
-    private static AttemptVerdict Verdict(AttemptResult result, string? outcome = null, params ReportFixView[] fixes) => new(result, "Reason", "message", 10,
-        new AgentReportView
+    private static AttemptVerdict Verdict(AttemptResult result, Outcome? outcome = null, params ReportFix[] fixes) => new(result, "Reason", "message", 10,
+        new AgentReport
         {
+            Step = AgentStep.Bootstrap,
+            Result = AgentResult.NeedsOperator,
             Outcome = outcome,
             Atoms = ["app-text/docgen-1.4", "dev-libs/libmarkup-3.0"],
             Fixes = fixes,
@@ -37,7 +39,7 @@ public sealed class BootstrapDecisionsTests
             CompletedSteps = ["freetype-without-harfbuzz"],
         });
 
-    private static readonly ReportFixView UseChange = new("package.use", "=dev-libs/libmarkup-3.0 -doc", Temporary: true);
+    private static readonly ReportFix UseChange = new("package.use", "=dev-libs/libmarkup-3.0 -doc", Temporary: true);
 
     [Fact]
     public void The_plan_skips_steps_done_with_the_same_definition_and_reruns_changed_ones()
@@ -73,7 +75,7 @@ public sealed class BootstrapDecisionsTests
     public void A_circular_dependency_without_auto_break_awaits_a_person_naming_cycle_step_and_change()
     {
         var bootstrap = Bootstrap();
-        var next = BootstrapStatuses.Apply(bootstrap, Verdict(AttemptResult.NeedsOperator, "circular-dependency", UseChange), DesiredBootstrap.AllSteps(bootstrap), Now);
+        var next = BootstrapStatuses.Apply(bootstrap, Verdict(AttemptResult.NeedsOperator, Outcome.CircularDependency, UseChange), DesiredBootstrap.AllSteps(bootstrap), Now);
 
         next.ShouldBe(BootstrapNext.AwaitOperator);
         var awaiting = Conditions.Find(bootstrap.Status.Conditions, ConditionTypes.AwaitingOperator)!;
@@ -89,7 +91,7 @@ public sealed class BootstrapDecisionsTests
     public void With_auto_break_the_change_is_added_once_and_a_second_time_goes_to_a_person()
     {
         var bootstrap = Bootstrap(autoBreakCycles: true);
-        var verdict = Verdict(AttemptResult.NeedsOperator, "circular-dependency", UseChange);
+        var verdict = Verdict(AttemptResult.NeedsOperator, Outcome.CircularDependency, UseChange);
 
         BootstrapStatuses.Apply(bootstrap, verdict, DesiredBootstrap.AllSteps(bootstrap), Now).ShouldBe(BootstrapNext.StartAttempt);
         var applied = bootstrap.Status.AppliedCycleBreaks.ShouldHaveSingleItem();
@@ -113,7 +115,7 @@ public sealed class BootstrapDecisionsTests
     public void Success_completes_every_planned_step_and_moves_on_to_the_snapshot()
     {
         var bootstrap = Bootstrap();
-        var next = BootstrapStatuses.Apply(bootstrap, Verdict(AttemptResult.Succeeded) with { Report = new AgentReportView { RequiredKernel = "6.1.0" } },
+        var next = BootstrapStatuses.Apply(bootstrap, Verdict(AttemptResult.Succeeded) with { Report = new AgentReport { Step = AgentStep.Bootstrap, Result = AgentResult.Success, RequiredKernel = "6.1.0" } },
             DesiredBootstrap.AllSteps(bootstrap), Now);
 
         next.ShouldBe(BootstrapNext.Snapshot);

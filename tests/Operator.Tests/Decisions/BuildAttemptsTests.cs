@@ -32,8 +32,8 @@ public sealed class BuildAttemptsTests
 
     [Theory]
     [InlineData(0, null, AttemptResult.Succeeded, "Succeeded")]
-    [InlineData(20, """{"outcome":"fetch-failure","atoms":["net-misc/downloader-1.0"]}""", AttemptResult.Transient, "FetchFailure")]
-    [InlineData(30, """{"result":"agent-error","error":"the root volume /mnt/gentoo is missing"}""", AttemptResult.AgentError, "AgentError")]
+    [InlineData(20, """{"step":"build","result":"transient","outcome":"fetch-failure","atoms":["net-misc/downloader-1.0"]}""", AttemptResult.Transient, "FetchFailure")]
+    [InlineData(30, """{"step":"build","result":"agent-error","error":"the root volume /mnt/gentoo is missing"}""", AttemptResult.AgentError, "AgentError")]
     [InlineData(143, "Exiting on signal 15", AttemptResult.Transient, "Interrupted")]
     [InlineData(2, "panic: something", AttemptResult.AgentError, "AgentError")]
     public void Exit_codes_map_to_what_happens_next(int exitCode, string? message, AttemptResult result, string reason)
@@ -83,8 +83,9 @@ public sealed class BuildAttemptsTests
     [Fact]
     public void A_log_tail_instead_of_a_report_is_not_mistaken_for_one()
     {
-        BuildAttempts.ParseReport(">>> Emerging (1 of 1) dev-libs/nss-3.46").ShouldBeNull();
-        BuildAttempts.ParseReport("{broken").ShouldBeNull();
-        BuildAttempts.ReasonOf("circular-dependency").ShouldBe("CircularDependency");
+        AgentReport.Parse(">>> Emerging (1 of 1) dev-libs/nss-3.46").ShouldBeNull();
+        AgentReport.Parse("{broken").ShouldBeNull();
+        Outcomes.ReasonOf(Outcome.CircularDependency).ShouldBe("CircularDependency");
+        Outcomes.ReasonOf(Outcome.SyncFailure).ShouldBe("SyncFailure", "an agent outcome of its own is a failure class of its own, never Unknown");
     }
 }

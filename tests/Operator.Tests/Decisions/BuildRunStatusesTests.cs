@@ -17,15 +17,17 @@ public sealed class BuildRunStatusesTests
 
     private static AttemptPlacement Attempt(int n) => new(n, $"firefox-{n}", "node-a", "6.6.30", T0);
 
-    private static AttemptVerdict Verdict(AttemptResult result, string reason, string? outcome = null, string atom = "www-client/firefox-128.0", int merged = 0, int reused = 0) =>
-        new(result, reason, "message", result == AttemptResult.Succeeded ? 0 : 10, new AgentReportView
+    private static AttemptVerdict Verdict(AttemptResult result, string reason, Outcome? outcome = null, string atom = "www-client/firefox-128.0", int merged = 0, int reused = 0) =>
+        new(result, reason, "message", result == AttemptResult.Succeeded ? 0 : 10, new AgentReport
         {
+            Step = AgentStep.Build,
+            Result = result == AttemptResult.Succeeded ? AgentResult.Success : AgentResult.NeedsOperator,
             Outcome = outcome,
             Atoms = [atom],
             PackagesMerged = merged,
             BinariesReused = reused,
             RequiredKernel = "3.17.0",
-            Fixes = outcome == "keyword-change-required" ? [new ReportFixView("package.accept_keywords", "dev-libs/nss:0 ~amd64", false)] : [],
+            Fixes = outcome == Outcome.KeywordChangeRequired ? [new ReportFix("package.accept_keywords", "dev-libs/nss:0 ~amd64", false)] : [],
         });
 
     [Fact]
@@ -34,7 +36,7 @@ public sealed class BuildRunStatusesTests
         var run = Run();
         BuildRunStatuses.Apply(run, new AttemptVerdict(AttemptResult.Running, Reasons.Running, "building", null, null), Attempt(1), T0.AddMinutes(1));
 
-        var next = BuildRunStatuses.Apply(run, Verdict(AttemptResult.Succeeded, Reasons.Succeeded, "success", merged: 10, reused: 4), Attempt(1), T0.AddMinutes(72));
+        var next = BuildRunStatuses.Apply(run, Verdict(AttemptResult.Succeeded, Reasons.Succeeded, Outcome.Success, merged: 10, reused: 4), Attempt(1), T0.AddMinutes(72));
 
         next.ShouldBe(NextStep.Done);
         run.Status.Phase.ShouldBe("Succeeded");
@@ -52,7 +54,7 @@ public sealed class BuildRunStatusesTests
     public void An_attempt_ends_when_its_container_ended_not_when_the_operator_looked()
     {
         var run = Run();
-        var verdict = Verdict(AttemptResult.Succeeded, Reasons.Succeeded, "success", merged: 2, reused: 2) with { Finished = T0.AddMinutes(30) };
+        var verdict = Verdict(AttemptResult.Succeeded, Reasons.Succeeded, Outcome.Success, merged: 2, reused: 2) with { Finished = T0.AddMinutes(30) };
 
         BuildRunStatuses.Apply(run, verdict, Attempt(1), T0.AddMinutes(95)); // the operator was down for an hour
 
@@ -67,9 +69,9 @@ public sealed class BuildRunStatusesTests
     public void The_failed_count_is_what_fails_now_not_a_sum_over_attempts()
     {
         var run = Run(FailurePolicy.Retry, retries: 3);
-        var failing = new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, "message", 20, new AgentReportView
+        var failing = new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, "message", 20, new AgentReport
         {
-            Outcome = "fetch-failure", Atoms = ["net-misc/downloader-1.0", "net-misc/fetcher-2.0", "... 3 more"],
+            Step = AgentStep.Build, Result = AgentResult.Transient, Outcome = Outcome.FetchFailure, Atoms = ["net-misc/downloader-1.0", "net-misc/fetcher-2.0", "... 3 more"],
         });
 
         BuildRunStatuses.Apply(run, failing, Attempt(1), T0);
@@ -83,7 +85,7 @@ public sealed class BuildRunStatusesTests
     {
         var run = Run();
 
-        var next = BuildRunStatuses.Apply(run, Verdict(AttemptResult.NeedsOperator, "KeywordChangeRequired", "keyword-change-required", "dev-libs/nss-3.46"), Attempt(1), T0);
+        var next = BuildRunStatuses.Apply(run, Verdict(AttemptResult.NeedsOperator, "KeywordChangeRequired", Outcome.KeywordChangeRequired, "dev-libs/nss-3.46"), Attempt(1), T0);
 
         next.ShouldBe(NextStep.AwaitOperator);
         run.Status.Phase.ShouldBe("AwaitingOperator");
@@ -101,7 +103,7 @@ public sealed class BuildRunStatusesTests
     public void Transient_failures_retry_up_to_the_count_then_wait_for_a_person()
     {
         var run = Run(FailurePolicy.Retry, retries: 2);
-        var fetch = Verdict(AttemptResult.Transient, "FetchFailure", "fetch-failure", "net-misc/a-1", merged: 3);
+        var fetch = Verdict(AttemptResult.Transient, "FetchFailure", Outcome.FetchFailure, "net-misc/a-1", merged: 3);
 
         BuildRunStatuses.Apply(run, fetch, Attempt(1), T0).ShouldBe(NextStep.Retry);
         run.Status.Phase.ShouldBe("Retrying");
@@ -115,7 +117,7 @@ public sealed class BuildRunStatusesTests
     public void The_same_package_failing_twice_the_same_way_is_stalled()
     {
         var run = Run();
-        var failure = Verdict(AttemptResult.NeedsOperator, "BuildFailure", "build-failure", "dev-libs/libparse-0.2", merged: 2);
+        var failure = Verdict(AttemptResult.NeedsOperator, "BuildFailure", Outcome.BuildFailure, "dev-libs/libparse-0.2", merged: 2);
 
         BuildRunStatuses.Apply(run, failure, Attempt(1), T0);
         Conditions.Find(run.Status.Conditions, ConditionTypes.Stalled).ShouldBeNull();
@@ -131,7 +133,7 @@ public sealed class BuildRunStatusesTests
     {
         var run = Run(FailurePolicy.Fail);
 
-        BuildRunStatuses.Apply(run, Verdict(AttemptResult.NeedsOperator, "BuildFailure", "build-failure"), Attempt(1), T0).ShouldBe(NextStep.Done);
+        BuildRunStatuses.Apply(run, Verdict(AttemptResult.NeedsOperator, "BuildFailure", Outcome.BuildFailure), Attempt(1), T0).ShouldBe(NextStep.Done);
 
         run.Status.Phase.ShouldBe("Failed");
         Conditions.Find(run.Status.Conditions, ConditionTypes.AwaitingOperator).ShouldBeNull();

@@ -115,8 +115,8 @@ public sealed class DesiredObjectsTests
             s => s.SecretName.ShouldBe("desktops-key"),
             s => s.Items.Single().Key.ShouldBe("key.asc"),
             s => s.Items.Single().Path.ShouldBe("signing.asc"));
-        DesiredBuilderPods.Maintenance(own, "update", "1", "stage3", null, settings).Spec.Volumes.ShouldNotContain(v => v.Secret != null, "update pods do not build packages");
-        var shell = DesiredBuilderPods.Maintenance(own, "shell", "1", "stage3", null, settings);
+        DesiredBuilderPods.Maintenance(own, AgentStep.Update, "1", "stage3", null, settings).Spec.Volumes.ShouldNotContain(v => v.Secret != null, "update pods do not build packages");
+        var shell = DesiredBuilderPods.Maintenance(own, AgentStep.Shell, "1", "stage3", null, settings);
         shell.Spec.Volumes.Single(v => v.Name == "signing").Secret.SecretName.ShouldBe("desktops-key", "what a person emerges in a shell is signed too");
         shell.Spec.Containers[0].Args.ShouldContain("--signing-key");
         var binhost = DesiredBinhost.Deployment(own, "registry.local/gentoo-builder:1.0", true, null).Spec.Template.Spec;

@@ -63,7 +63,7 @@ public sealed class OperatorProcessIntegrationTests
         var ns = (await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "gentoo-builder" } })).Name();
         server.Kubelet.AddNode("node-1", "6.6.30-gentoo", new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" });
         // Every pod does what the agent would report on success; the copy pod just exits 0.
-        server.Kubelet.Script = _ => new PodScript(0, """{"result":"success","outcome":"success","emergeExitCode":0,"packagesMerged":1}""");
+        server.Kubelet.Script = _ => new PodScript(0, """{"step":"build","result":"success","outcome":"success","emergeExitCode":0,"packagesMerged":1}""");
         foreach (var file in new[] { "configmap", "gentoobootstrap", "gentoobuilder", "buildrun" })
         {
             await SampleManifests.ApplyAsync(kube, ns, Checkout.PathOf("config", "samples", $"gentoobuilder_v1alpha1_{file}.yaml"));

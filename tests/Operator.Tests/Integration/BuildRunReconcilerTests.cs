@@ -186,9 +186,9 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
 
         cluster.Server!.AppendPodLog(ns, DesiredBuildPod.PodName("plasma", 1), string.Join('\n',
             ">>> Emerging (1 of 3) media-libs/freetype-2.13.2::gentoo",
-            BuildProgressLines.Prefix + """{"package":"media-libs/freetype-2.13.2","phase":"compile","done":0,"total":3}""",
+            ProgressLines.Prefix + """{"package":"media-libs/freetype-2.13.2","phase":"compile","done":0,"total":3}""",
             ">>> Emerging (2 of 3) media-libs/harfbuzz-8.3.0::gentoo",
-            BuildProgressLines.Prefix + """{"package":"media-libs/harfbuzz-8.3.0","phase":"configure","done":1,"total":3}""",
+            ProgressLines.Prefix + """{"package":"media-libs/harfbuzz-8.3.0","phase":"configure","done":1,"total":3}""",
             "checking for gcc... gcc") + "\n");
 
         var running = await WaitForAsync(ns, "plasma", r => r.Status.Progress?.Done == 1, "the run to show the newest progress");

@@ -15,7 +15,7 @@ namespace Gentoo.Operator.Tests.Integration;
 [Collection(ClusterCollection.Name)]
 public sealed class BuilderVolumesTests(TestCluster cluster)
 {
-    private const string Success = """{"result":"success","outcome":"success","emergeExitCode":0,"packagesMerged":1}""";
+    private const string Success = """{"step":"build","result":"success","outcome":"success","emergeExitCode":0,"packagesMerged":1}""";
 
     private readonly ResourceApi<GentooBootstrap> bootstraps = new(cluster.Kube);
     private readonly ResourceApi<GentooBuilder> builders = new(cluster.Kube);

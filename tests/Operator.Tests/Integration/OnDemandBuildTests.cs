@@ -24,7 +24,7 @@ namespace Gentoo.Operator.Tests.Integration;
 [Collection(ClusterCollection.Name)]
 public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
 {
-    private const string Success = """{"result":"success","outcome":"success","emergeExitCode":0,"packagesMerged":1}""";
+    private const string Success = """{"step":"build","result":"success","outcome":"success","emergeExitCode":0,"packagesMerged":1}""";
 
     private readonly ResourceApi<GentooBuilder> builders = new(cluster.Kube);
     private readonly ResourceApi<BuildRun> runs = new(cluster.Kube);

@@ -118,8 +118,8 @@ public sealed class PluginTests(TestCluster cluster)
     [TestServerFact]
     public async Task Update_with_wait_prints_what_a_world_update_would_merge()
     {
-        const string Success = """{"result":"success","outcome":"success","emergeExitCode":0}""";
-        const string Preview = """{"result":"success","outcome":"success","emergeExitCode":0,"atoms":["dev-libs/nss-3.46","www-client/firefox-128.1.0"]}""";
+        const string Success = """{"step":"build","result":"success","outcome":"success","emergeExitCode":0}""";
+        const string Preview = """{"step":"update","result":"success","outcome":"success","emergeExitCode":0,"atoms":["dev-libs/nss-3.46","www-client/firefox-128.1.0"]}""";
         await using var session = await LifecycleSession.StartSimulatedAsync(cluster,
             pod => new Kubernetes.TestServer.PodScript(0, pod.Contains("-update-", StringComparison.Ordinal) ? Preview : Success),
             Gentoo.Operator.Hosting.Controllers.AddBootstraps, Gentoo.Operator.Hosting.Controllers.AddBuilders);
@@ -166,7 +166,7 @@ public sealed class PluginTests(TestCluster cluster)
     [TestServerFact]
     public async Task Shell_gets_a_chroot_pod_on_the_builders_volumes_execs_into_it_and_stops_it_after()
     {
-        const string Success = """{"result":"success","outcome":"success","emergeExitCode":0}""";
+        const string Success = """{"step":"build","result":"success","outcome":"success","emergeExitCode":0}""";
         await using var session = await LifecycleSession.StartSimulatedAsync(cluster, pod => pod.Contains("-shell-", StringComparison.Ordinal) ? null : new Kubernetes.TestServer.PodScript(0, Success),
             Gentoo.Operator.Hosting.Controllers.AddBootstraps, Gentoo.Operator.Hosting.Controllers.AddBuilders);
         var ns = session.Namespace;

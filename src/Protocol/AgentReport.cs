@@ -2,41 +2,42 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Gentoo.Portage.Emerge;
 
-namespace Gentoo.Agent.Reports;
+namespace Gentoo.Protocol;
 
 /// <summary>A fix proposed to a person or applied by autounmask: a line for a file under /etc/portage.</summary>
 public sealed record ReportFix(string File, string Line, bool Temporary);
 
 /// <summary>
-/// What one agent run came to. The operator reads the compact form from the container's termination message
-/// (at most 4 KiB, always valid JSON); the full form is written to the root volume next to the log.
+/// What one agent run came to. The operator reads the compact form from the container's termination message (at most
+/// 4 KiB, always valid JSON); the full form is written to the root volume next to the log. One type, written by the
+/// agent and read by the operator: the agent is copied from the operator's own image, so both always agree on it.
 /// </summary>
 public sealed record AgentReport
 {
     public const int TerminationMessageLimit = 4096;
-
-    /// <summary>
-    /// Prefix of the progress lines written to stderr while emerge runs (one JSON object each). They go to stderr so
-    /// that a line never lands inside a half-written line of emerge's output; the operator reads them from the log.
-    /// </summary>
-    public const string ProgressPrefix = "gentoo-builder-progress ";
 
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        PropertyNameCaseInsensitive = true,
+        Converters =
+        {
+            new JsonStringEnumConverter<AgentStep>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false),
+            new JsonStringEnumConverter<AgentResult>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false),
+            new JsonStringEnumConverter<Outcome>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false),
+        },
     };
 
-    public required string Step { get; init; }
+    public required AgentStep Step { get; init; }
 
-    /// <summary>success, needs-operator, transient or agent-error: the exit code's meaning.</summary>
-    public required string Result { get; init; }
+    /// <summary>The exit code's meaning.</summary>
+    public required AgentResult Result { get; init; }
 
-    /// <summary>The emerge outcome class (build-failure, keyword-change-required, ...), when emerge ran.</summary>
-    public string? Outcome { get; init; }
+    /// <summary>What the run came to, when it ran anything (build-failure, keyword-change-required, ...).</summary>
+    public Outcome? Outcome { get; init; }
 
     public int? EmergeExitCode { get; init; }
 
@@ -74,26 +75,25 @@ public sealed record AgentReport
 
     public DateTimeOffset Finished { get; init; }
 
-    public static AgentReport FromOutcome(string step, string result, EmergeOutcome outcome, int exitCode) => new()
-    {
-        Step = step,
-        Result = result,
-        Outcome = OutcomeClasses.Name(outcome.Class),
-        EmergeExitCode = exitCode,
-        Atoms = outcome.Atoms,
-        Phase = outcome.Phase,
-        PackagesMerged = outcome.PackagesMerged,
-        BinariesReused = outcome.BinariesReused,
-        BuildLog = outcome.BuildLog,
-        Fixes = outcome.Fixes.Select(f => new ReportFix(f.File, f.Line, f.Temporary)).ToList(),
-        Excerpt = outcome.Excerpt,
-    };
-
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>One progress line, as the operator reads it into BuildRun status.progress.</summary>
-    public static string ProgressLine(EmergeProgress progress) =>
-        ProgressPrefix + JsonSerializer.Serialize(new { package = progress.Package, phase = progress.Phase, done = progress.Done, total = progress.Total });
+    /// <summary>A termination message as a report; null when it is not the agent's (the log tail, with FallbackToLogsOnError).</summary>
+    public static AgentReport? Parse(string? message)
+    {
+        if (string.IsNullOrWhiteSpace(message) || !message.TrimStart().StartsWith('{'))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<AgentReport>(message, Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>
     /// The report within <paramref name="limit"/> bytes: the excerpt shrinks first (oldest lines first), then the
@@ -116,6 +116,9 @@ public sealed record AgentReport
         var minimal = report with { Excerpt = [], Fixes = [], KernelFiles = [], Atoms = report.Atoms.Take(1).ToList(), BuildLog = null, Log = null, Error = Clip(report.Error, 512) };
         return minimal.ToJson();
     }
+
+    /// <summary>How many packages the atoms stand for: a cut list ends in "... N more", which counts N.</summary>
+    public int AtomCount => Atoms.Sum(a => IsMore(a) && int.TryParse(a[4..^5], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var more) ? more : 1);
 
     private static IEnumerable<Func<AgentReport, AgentReport>> Shrinkers()
     {

@@ -1,9 +1,10 @@
 using Gentoo.Agent.Reports;
 using Gentoo.Operator.Decisions;
 using Gentoo.Portage.Emerge;
+using Gentoo.Portage.Tests;
 using k8s.Models;
 
-namespace Gentoo.Operator.Tests.Contracts;
+namespace Gentoo.Agent.Tests;
 
 /// <summary>What the agent writes as its termination message is what the operator reads, for real emerge outcomes.</summary>
 public sealed class AgentReportContractTests
@@ -13,21 +14,21 @@ public sealed class AgentReportContractTests
         Status = new V1PodStatus
         {
             Phase = exitCode == 0 ? "Succeeded" : "Failed",
-            ContainerStatuses = [new V1ContainerStatus { Name = "build", State = new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = exitCode, Message = message, Reason = exitCode == 0 ? "Completed" : "Error" } } }],
+            ContainerStatuses = [new V1ContainerStatus { Name = AgentPod.Container, State = new V1ContainerState { Terminated = new V1ContainerStateTerminated { ExitCode = exitCode, Message = message, Reason = exitCode == 0 ? "Completed" : "Error" } } }],
         },
     };
 
-    private static AgentReport ReportOf(string fixture, string result, int emergeExitCode)
+    private static AgentReport ReportOf(string fixture, AgentResult result, int emergeExitCode)
     {
-        var outcome = EmergeClassifier.Classify(File.ReadAllText(Checkout.PathOf("tests", "Fixtures", "portage", "logs", fixture + ".log")), exitCode: emergeExitCode);
-        return AgentReport.FromOutcome("build", result, outcome, emergeExitCode);
+        var outcome = EmergeClassifier.Classify(File.ReadAllText(Fixtures.PathOf("portage", "logs", fixture + ".log")), exitCode: emergeExitCode);
+        return AgentReports.FromOutcome(AgentStep.Build, result, outcome, emergeExitCode);
     }
 
     [Theory]
-    [InlineData("01-success-build", "success", 0, 0, AttemptResult.Succeeded)]
-    [InlineData("09-keyword-change-autounmask", "needs-operator", 1, 10, AttemptResult.NeedsOperator)]
-    [InlineData("15-fetch-failure", "transient", 1, 20, AttemptResult.Transient)]
-    public void The_operator_reads_back_what_the_agent_reported(string fixture, string result, int emergeExitCode, int agentExitCode, AttemptResult expected)
+    [InlineData("01-success-build", AgentResult.Success, 0, ExitCodes.Success, AttemptResult.Succeeded)]
+    [InlineData("09-keyword-change-autounmask", AgentResult.NeedsOperator, 1, ExitCodes.NeedsOperator, AttemptResult.NeedsOperator)]
+    [InlineData("15-fetch-failure", AgentResult.Transient, 1, ExitCodes.Transient, AttemptResult.Transient)]
+    public void The_operator_reads_back_what_the_agent_reported(string fixture, AgentResult result, int emergeExitCode, int agentExitCode, AttemptResult expected)
     {
         var report = ReportOf(fixture, result, emergeExitCode);
 
@@ -45,7 +46,7 @@ public sealed class AgentReportContractTests
     [Fact]
     public void A_report_cut_to_the_termination_message_limit_still_reads_with_its_outcome_and_first_atom()
     {
-        var report = ReportOf("09-keyword-change-autounmask", "needs-operator", 1) with
+        var report = ReportOf("09-keyword-change-autounmask", AgentResult.NeedsOperator, 1) with
         {
             Excerpt = Enumerable.Range(0, 500).Select(i => $"line {i}: " + new string('x', 80)).ToList(),
         };
@@ -62,11 +63,11 @@ public sealed class AgentReportContractTests
     [Fact]
     public void The_operator_reads_the_agents_progress_lines()
     {
-        var log = AgentReport.ProgressLine(new EmergeProgress("kde-plasma/kwin-6.2.4", "compile", 41, 97)) + "\n"
+        var log = ProgressLines.Format(new AgentProgress("kde-plasma/kwin-6.2.4", "compile", 41, 97)) + "\n"
             + ">>> Emerging (42 of 97) kde-plasma/kwin-6.2.4::gentoo\n";
 
-        var progress = BuildProgressLines.Last(log).ShouldNotBeNull();
+        var progress = ProgressLines.Last(log).ShouldNotBeNull();
 
-        (progress.CurrentPackage, progress.Phase, progress.Done, progress.Total).ShouldBe(("kde-plasma/kwin-6.2.4", "compile", 41, 97));
+        (progress.Package, progress.Phase, progress.Done, progress.Total).ShouldBe(("kde-plasma/kwin-6.2.4", "compile", 41, 97));
     }
 }

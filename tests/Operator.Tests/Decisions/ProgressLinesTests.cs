@@ -2,7 +2,7 @@ using Gentoo.Operator.Decisions;
 
 namespace Gentoo.Operator.Tests.Decisions;
 
-public sealed class BuildProgressLinesTests
+public sealed class ProgressLinesTests
 {
     [Fact]
     public void The_newest_progress_line_wins_over_older_ones_and_emerge_output()
@@ -15,9 +15,9 @@ public sealed class BuildProgressLinesTests
             >>> Installing (2 of 2) dev-libs/nspr-4.35::gentoo
             """;
 
-        var progress = BuildProgressLines.Last(log).ShouldNotBeNull();
+        var progress = ProgressLines.Last(log).ShouldNotBeNull();
 
-        progress.CurrentPackage.ShouldBe("dev-libs/nspr-4.35");
+        progress.Package.ShouldBe("dev-libs/nspr-4.35");
         progress.Phase.ShouldBe("install");
         progress.Done.ShouldBe(1);
         progress.Total.ShouldBe(2);
@@ -28,7 +28,7 @@ public sealed class BuildProgressLinesTests
     {
         var log = "gentoo-builder-progress {\"package\":\"a/b-1\",\"phase\":\"unpack\",\"done\":0,\"total\":1}\r\ngentoo-builder-progress {\"package\":\"a/c";
 
-        BuildProgressLines.Last(log).ShouldNotBeNull().CurrentPackage.ShouldBe("a/b-1");
+        ProgressLines.Last(log).ShouldNotBeNull().Package.ShouldBe("a/b-1");
     }
 
     [Theory]
@@ -36,5 +36,5 @@ public sealed class BuildProgressLinesTests
     [InlineData("")]
     [InlineData(">>> Emerging (1 of 1) app-misc/hello-1::gentoo\n")]
     [InlineData("gentoo-builder-progress [1,2]\n")]
-    public void No_progress_line_means_no_progress(string? log) => BuildProgressLines.Last(log).ShouldBeNull();
+    public void No_progress_line_means_no_progress(string? log) => ProgressLines.Last(log).ShouldBeNull();
 }

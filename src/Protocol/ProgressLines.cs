@@ -1,18 +1,24 @@
 using System.Text.Json;
-using Gentoo.Entities.V1Alpha1;
 
-namespace Gentoo.Operator.Decisions;
+namespace Gentoo.Protocol;
+
+/// <summary>Where a running emerge is: the package it works on, its phase, and how many of how many are done.</summary>
+public sealed record AgentProgress(string? Package, string? Phase, int? Done, int? Total);
 
 /// <summary>
-/// The agent's live progress, read back from the build container's log: it writes one
-/// <c>gentoo-builder-progress {"package","phase","done","total"}</c> line to stderr whenever the progress changes.
+/// The agent's live progress: one <c>gentoo-builder-progress {"package","phase","done","total"}</c> line on stderr
+/// whenever it changes (stderr, so that a line never lands inside a half-written line of emerge's output). The operator
+/// reads the newest back from the container's log.
 /// </summary>
-public static class BuildProgressLines
+public static class ProgressLines
 {
     public const string Prefix = "gentoo-builder-progress ";
 
+    public static string Format(AgentProgress progress) =>
+        Prefix + JsonSerializer.Serialize(new { package = progress.Package, phase = progress.Phase, done = progress.Done, total = progress.Total });
+
     /// <summary>The newest well-formed progress line in <paramref name="log"/>, or null when there is none.</summary>
-    public static BuildProgress? Last(string? log)
+    public static AgentProgress? Last(string? log)
     {
         if (string.IsNullOrEmpty(log))
         {
@@ -33,24 +39,15 @@ public static class BuildProgressLines
         return null;
     }
 
-    private static BuildProgress? Parse(string json)
+    private static AgentProgress? Parse(string json)
     {
         try
         {
             using var document = JsonDocument.Parse(json);
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return null;
-            }
-
-            return new BuildProgress
-            {
-                CurrentPackage = Text(root, "package"),
-                Phase = Text(root, "phase"),
-                Done = Number(root, "done"),
-                Total = Number(root, "total"),
-            };
+            return root.ValueKind != JsonValueKind.Object
+                ? null
+                : new AgentProgress(Text(root, "package"), Text(root, "phase"), Number(root, "done"), Number(root, "total"));
         }
         catch (JsonException)
         {

@@ -1,0 +1,29 @@
+namespace Gentoo.Protocol;
+
+/// <summary>Where things are in an agent pod: the names the operator gives, the agent reads and kubectl gentoo uses.</summary>
+public static class AgentPod
+{
+    /// <summary>The container that runs the agent (logs, exec, the termination report).</summary>
+    public const string Container = "build";
+
+    /// <summary>The root volume: the Gentoo system builds run in (chroot target).</summary>
+    public const string RootMount = "/mnt/gentoo";
+
+    /// <summary>The binary package volume, bound at PKGDIR inside the root.</summary>
+    public const string BinpkgsMount = "/mnt/binpkgs";
+
+    /// <summary>The source archive volume, bound at DISTDIR inside the root.</summary>
+    public const string DistfilesMount = "/mnt/distfiles";
+
+    /// <summary>The desired Portage configuration (a mounted ConfigMap, one file per key).</summary>
+    public const string ConfigMount = "/etc/gentoo-builder/config";
+
+    /// <summary>Where the init container puts the agent for the Gentoo container to run.</summary>
+    public const string AgentDirectory = "/gentoo-builder/bin";
+
+    /// <summary>The agent inside the operator image.</summary>
+    public const string AgentInImage = "/opt/gentoo-builder/gentoo-agent";
+
+    /// <summary>The container's terminationMessagePath, where the agent writes its compact report.</summary>
+    public const string TerminationLog = "/dev/termination-log";
+}
