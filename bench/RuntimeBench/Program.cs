@@ -10,7 +10,7 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Crds;
 using Gentoo.Operator.Hosting;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -52,7 +52,7 @@ var informer = new Informer<BuildRun>(api, "bench", metrics, NullLogger.Instance
 var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 var reconciler = new BenchReconciler(informer, writer, reconciled, count, done);
 using var controller = new Controller<BuildRun>(informer, () => reconciler, new ControllerOptions { Workers = 8 }, metrics, TimeProvider.System, NullLogger.Instance);
-var manager = new ControllerManager(kube, new OperatorOptions { WatchNamespace = "bench", LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
+var manager = new ControllerManager(kube, new LeaderElectionSettings { Enabled = false, Namespace = "bench" }, metrics, NullLogger<ControllerManager>.Instance);
 manager.AddInformer(informer);
 manager.AddRunnable(controller);
 

@@ -1,6 +1,6 @@
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 
 namespace Gentoo.Operator.Binhost;

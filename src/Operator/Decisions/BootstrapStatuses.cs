@@ -2,7 +2,7 @@ using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Protocol;
 using Gentoo.Operator.Desired;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 
 namespace Gentoo.Operator.Decisions;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 
 namespace Gentoo.Operator.Decisions;
 

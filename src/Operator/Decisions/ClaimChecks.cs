@@ -1,5 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 

@@ -1,5 +1,5 @@
 using Gentoo.Operator.Crds;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -72,6 +72,9 @@ public static class OperatorHost
         builder.Services.AddSingleton<EventRecorder>();
         builder.Services.AddSingleton(new LeaderElectionSettings
         {
+            Enabled = options.LeaderElection,
+            Namespace = options.LeaderElectionNamespace ?? options.WatchNamespace ?? "default",
+            ShutdownTimeout = options.ShutdownTimeout,
             Identity = $"{Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName}_{Guid.NewGuid():N}",
         });
         builder.Services.AddSingleton(sp => Controllers.Register(sp, options));

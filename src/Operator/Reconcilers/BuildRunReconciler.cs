@@ -3,7 +3,7 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Protocol;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Gentoo.Portage.Kernels;
 using k8s;
 using k8s.Autorest;

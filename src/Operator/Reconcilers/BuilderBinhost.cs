@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Desired;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;

@@ -2,7 +2,7 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Protocol;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;

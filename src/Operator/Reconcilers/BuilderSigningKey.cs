@@ -1,6 +1,6 @@
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Desired;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Gentoo.Portage.Signing;
 using k8s;
 using k8s.Models;

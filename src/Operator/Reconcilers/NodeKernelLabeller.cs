@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Gentoo.Operator.Desired;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Gentoo.Portage.Kernels;
 using k8s;
 using k8s.Models;

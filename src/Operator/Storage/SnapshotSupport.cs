@@ -1,4 +1,4 @@
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 

@@ -1,7 +1,7 @@
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s.Models;
 
 namespace Gentoo.Operator.Tests.Decisions;

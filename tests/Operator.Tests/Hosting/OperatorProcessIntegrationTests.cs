@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Crds;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer.Yaml;
 using k8s;

@@ -2,7 +2,7 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 

@@ -5,7 +5,7 @@ using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
 using Gentoo.Operator.Reconcilers;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Gentoo.Operator.Storage;
 using k8s;
 using k8s.Models;

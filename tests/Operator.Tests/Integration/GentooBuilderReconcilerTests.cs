@@ -4,7 +4,7 @@ using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Gentoo.Operator.Storage;
 using Gentoo.Portage.Signing;
 using k8s;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 

@@ -1,7 +1,7 @@
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
 
@@ -89,7 +89,7 @@ public sealed class LifecycleSession : IAsyncDisposable
     public async Task StartControllersAsync()
     {
         var metrics = new OperatorMetrics(Metrics.NewCustomRegistry());
-        manager = new ControllerManager(cluster.Kube, new OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
+        manager = new ControllerManager(cluster.Kube, new LeaderElectionSettings { Enabled = false }, metrics, NullLogger<ControllerManager>.Instance);
         var context = new Controllers.LifecycleContext(manager, LifecycleCaches.Add(manager, cluster.Kube, Namespace, metrics, NullLoggerFactory.Instance), cluster.Kube,
             FastSettings, new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), metrics, TimeProvider.System, NullLoggerFactory.Instance);
         foreach (var add in controllers)

@@ -1,6 +1,6 @@
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Reconcilers;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Gentoo.Portage.Kernels;
 using k8s;
 using k8s.Models;
@@ -17,7 +17,7 @@ public sealed class NodeKernelLabellerTests(TestCluster cluster)
         var metrics = new OperatorMetrics(Metrics.NewCustomRegistry());
         var nodes = new Informer<V1Node>(CoreKinds.Nodes(cluster.Kube), null, metrics, NullLogger.Instance);
         var labeller = new NodeKernelLabeller(cluster.Kube, nodes, NullLogger<NodeKernelLabeller>.Instance);
-        var manager = new ControllerManager(cluster.Kube, new Gentoo.Operator.Hosting.OperatorOptions { LeaderElection = false }, new LeaderElectionSettings(), metrics, NullLogger<ControllerManager>.Instance);
+        var manager = new ControllerManager(cluster.Kube, new LeaderElectionSettings { Enabled = false }, metrics, NullLogger<ControllerManager>.Instance);
         manager.AddInformer(nodes);
         manager.AddRunnable(new Controller<V1Node>(nodes, () => labeller, new ControllerOptions(), metrics, TimeProvider.System, NullLogger.Instance, _ => true));
         var stop = new CancellationTokenSource();

@@ -8,7 +8,7 @@ using Gentoo.Operator.Binhost;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 using Microsoft.AspNetCore.Hosting.Server;

@@ -1,5 +1,5 @@
 using Gentoo.Operator.Desired;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;

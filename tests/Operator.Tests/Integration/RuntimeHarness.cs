@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Hosting;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
@@ -54,8 +54,7 @@ public sealed class RuntimeHarness : IAsyncDisposable
         Api = new ResourceApi<BuildRun>(kube);
         Informer = new Informer<BuildRun>(Api, ns, Metrics, NullLogger.Instance, new InformerOptions { InitialBackoff = TimeSpan.FromMilliseconds(20) });
         Controller = new Controller<BuildRun>(Informer, () => reconciler, controllerOptions ?? new ControllerOptions { Workers = 8 }, Metrics, TimeProvider.System, NullLogger.Instance);
-        var options = new OperatorOptions { WatchNamespace = ns, LeaderElection = leaderElection, LeaderElectionNamespace = ns };
-        Manager = new ControllerManager(kube, options, election ?? new LeaderElectionSettings(), Metrics, NullLogger<ControllerManager>.Instance);
+        Manager = new ControllerManager(kube, (election ?? new LeaderElectionSettings()) with { Enabled = leaderElection, Namespace = ns }, Metrics, NullLogger<ControllerManager>.Instance);
         Manager.AddInformer(Informer);
         Manager.AddRunnable(Controller);
     }

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 

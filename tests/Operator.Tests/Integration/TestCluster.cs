@@ -2,7 +2,7 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Kubernetes.TestServer.EnvTest;
 using Gentoo.Operator.Crds;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;

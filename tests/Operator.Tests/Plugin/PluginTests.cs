@@ -1,5 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 using Gentoo.Operator.Tests.Hosting;
 using Gentoo.Operator.Tests.Integration;
 using Gentoo.Plugin;

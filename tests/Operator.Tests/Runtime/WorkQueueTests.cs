@@ -1,4 +1,4 @@
-using Gentoo.Operator.Runtime;
+using Gentoo.Runtime;
 
 namespace Gentoo.Operator.Tests.Runtime;
 

@@ -1,7 +1,7 @@
 using k8s;
 using k8s.Models;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>Whose an object found under a name is, seen from the owner that wants to make an object of that name.</summary>
 public enum Holder

@@ -1,6 +1,6 @@
 using Prometheus;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>The runtime's Prometheus metrics, on a registry of its own (served at /metrics).</summary>
 public sealed class OperatorMetrics

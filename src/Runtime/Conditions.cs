@@ -1,6 +1,6 @@
 using k8s.Models;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>
 /// Condition helpers following the Kubernetes conventions: one entry per type, lastTransitionTime moves only when

@@ -2,7 +2,7 @@ using System.Net;
 using k8s;
 using k8s.Autorest;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>Which optional APIs the cluster serves (snapshot.storage.k8s.io is an add-on many clusters lack).</summary>
 public static class ApiDiscovery

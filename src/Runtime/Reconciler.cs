@@ -1,7 +1,7 @@
 using k8s;
 using k8s.Models;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>What to reconcile: just namespace/name; the reconciler reads the current state itself (level-based).</summary>
 public readonly record struct ReconcileRequest(string Namespace, string Name, string ReconcileId)

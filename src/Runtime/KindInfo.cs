@@ -2,7 +2,7 @@ using System.Reflection;
 using k8s;
 using k8s.Models;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>Where a kind lives in the API: group, version, plural, as its [KubernetesEntity] attribute says.</summary>
 public sealed record KindInfo(string Group, string Version, string Plural, string Kind)

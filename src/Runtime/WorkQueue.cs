@@ -1,4 +1,4 @@
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>
 /// The controller work queue: a key waits at most once (duplicates collapse), a key being processed is never handed

@@ -1,4 +1,3 @@
-using Gentoo.Operator.Hosting;
 using k8s;
 using k8s.LeaderElection;
 using k8s.LeaderElection.ResourceLock;
@@ -6,11 +5,20 @@ using k8s.Models;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>Leader election settings; the defaults are controller-runtime's.</summary>
 public sealed record LeaderElectionSettings
 {
+    /// <summary>Off: this replica leads at once (one replica, or a test).</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Where the Lease lives.</summary>
+    public string Namespace { get; init; } = "default";
+
+    /// <summary>How long in-flight reconciles may take to finish once the replica stops leading or shuts down.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public string LeaseName { get; init; } = "gentoo-operator-leader";
 
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(15);
@@ -29,7 +37,6 @@ public sealed record LeaderElectionSettings
 /// </summary>
 public sealed class ControllerManager(
     IKubernetes kube,
-    OperatorOptions options,
     LeaderElectionSettings election,
     OperatorMetrics metrics,
     ILogger<ControllerManager> log) : BackgroundService
@@ -69,10 +76,10 @@ public sealed class ControllerManager(
             await Task.WhenAll(syncWaits.Select(wait => wait(stoppingToken)));
             synced = true;
             log.LogInformation("Caches synced for {Count} informers", informers.Count);
-            if (!options.LeaderElection)
+            if (!election.Enabled)
             {
                 using var abort = new CancellationTokenSource();
-                using var drain = stoppingToken.Register(() => abort.CancelAfter(options.ShutdownTimeout));
+                using var drain = stoppingToken.Register(() => abort.CancelAfter(election.ShutdownTimeout));
                 IsLeader = true;
                 await LeadAsync(stoppingToken, abort.Token);
                 IsLeader = false;
@@ -91,7 +98,7 @@ public sealed class ControllerManager(
 
     private async Task ElectAsync(CancellationToken stoppingToken)
     {
-        var ns = options.LeaderElectionNamespace ?? options.WatchNamespace ?? "default";
+        var ns = election.Namespace;
         while (!stoppingToken.IsCancellationRequested)
         {
             var config = new LeaderElectionConfig(new LeaseLock(kube, ns, election.LeaseName, election.Identity))

@@ -4,7 +4,7 @@ using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>What happened to an object in the cache.</summary>
 public enum CacheEventType

@@ -4,7 +4,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>A page of objects and the resourceVersion to watch from.</summary>
 public sealed class ResourceList<T> : IKubernetesObject<V1ListMeta>, IItems<T>

@@ -5,7 +5,7 @@ using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>Status writes with conflict retry, for any kind with a status subresource.</summary>
 public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)

@@ -4,7 +4,7 @@ using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Serilog.Context;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>Settings of one controller.</summary>
 public sealed record ControllerOptions

@@ -3,7 +3,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
-namespace Gentoo.Operator.Runtime;
+namespace Gentoo.Runtime;
 
 /// <summary>Idempotent writes of the core objects reconcilers own: safe to repeat after a crash or a stale cache.</summary>
 public static class CoreWrites
