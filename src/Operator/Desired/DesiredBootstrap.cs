@@ -27,6 +27,9 @@ public static class DesiredBootstrap
 
     public static string PlanConfigMapName(string bootstrap) => bootstrap + "-bootstrap-plan";
 
+    /// <summary>What the configuration and plan ConfigMaps were named before: a builder of the same name wants the first.</summary>
+    public static IReadOnlyList<string> LegacyConfigMapNames(string bootstrap) => [bootstrap + "-portage", bootstrap + "-plan"];
+
     public static string PodName(string bootstrap, int attempt) => DesiredAgentPod.Name(bootstrap, "bootstrap-" + attempt.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>The managed Portage configuration: inline, repositories, configFrom ConfigMaps in order, and the profile link.</summary>

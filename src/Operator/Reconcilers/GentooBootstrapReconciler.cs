@@ -64,6 +64,25 @@ public sealed class GentooBootstrapReconciler(
         }
     }
 
+    /// <summary>
+    /// Before bootstrap objects carried "bootstrap" in their names, a bootstrap's configuration and plan were NAME-portage
+    /// and NAME-plan, which a builder of the same name wants for its own configuration. Those this bootstrap owns go: it
+    /// writes its configuration under the new names before any pod of its reads it.
+    /// </summary>
+    private async Task RetireLegacyConfigMapsAsync(GentooBootstrap bootstrap, CancellationToken ct)
+    {
+        foreach (var name in DesiredBootstrap.LegacyConfigMapNames(bootstrap.Name()))
+        {
+            if (await CoreWrites.ReadConfigMapAsync(kube, bootstrap.Namespace(), name, ct) is { } legacy
+                && legacy.Metadata.OwnerReferences?.Any(o => o.Controller == true && o.Uid == bootstrap.Uid()) == true)
+            {
+                await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedConfigMapAsync(name, bootstrap.Namespace(), cancellationToken: ct));
+                log.LogInformation("GentooBootstrap {Namespace}/{Name}: removed ConfigMap {ConfigMap}, named as before bootstrap objects carried 'bootstrap' in their names",
+                    bootstrap.Namespace(), bootstrap.Name(), name);
+            }
+        }
+    }
+
     private async Task StopAsync(GentooBootstrap bootstrap, ClaimProblem problem, DateTime now, CancellationToken ct) =>
         await status.UpdateAsync(bootstrap, b =>
         {
@@ -80,6 +99,7 @@ public sealed class GentooBootstrapReconciler(
 
     private async Task<ReconcileResult> ReconcileBootstrapAsync(ReconcileRequest request, GentooBootstrap bootstrap, DateTime now, CancellationToken ct)
     {
+        await RetireLegacyConfigMapsAsync(bootstrap, ct);
         var desiredRoot = DesiredVolumes.BootstrapRoot(bootstrap);
         // The cache holds only the operator's own claims: a claim somebody else made under the name shows on creating.
         var existingRoot = claims.Get(new ObjectKey(request.Namespace, desiredRoot.Name())) ?? await CoreWrites.CreateOrReadAsync(kube, desiredRoot, ct);

@@ -68,6 +68,25 @@ public sealed class BuilderVolumesTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task A_bootstrap_made_before_the_names_parted_lets_go_of_the_configuration_name_its_builder_needs()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        var bootstrap = await bootstraps.CreateAsync(Bootstrap(ns, "desktop"), CancellationToken.None);
+        // What an older operator made for this bootstrap, and a ConfigMap of a person's under the other old name.
+        await cluster.Kube.CoreV1.CreateNamespacedConfigMapAsync(DesiredConfig.ConfigMap(bootstrap, "desktop-portage", new Dictionary<string, string> { ["world"] = "app-misc/old\n" }), ns);
+        await cluster.Kube.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "desktop-plan" }, Data = new Dictionary<string, string> { ["mine"] = "x" } }, ns);
+        await builders.CreateAsync(Builder(ns, "desktop"), CancellationToken.None);
+
+        var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) || Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Stalled), "the builder to be ready");
+
+        Conditions.IsTrue(ready.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue(KubernetesJson.Serialize(ready.Status));
+        var portage = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync("desktop-portage", ns);
+        OwnerOf(portage.Metadata).ShouldBe(GentooBuilder.KubeKind, "the builder's own configuration now has the name");
+        (await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync("desktop-plan", ns)).Data["mine"].ShouldBe("x", "what is not the bootstrap's stays");
+    }
+
+    [PodDrivingFact]
     public async Task A_claim_of_anothers_under_a_builders_volume_name_stops_it_naming_the_claim_and_is_never_mounted()
     {
         await using var session = await StartAsync();
