@@ -241,6 +241,16 @@ public sealed class KernelRequirement
     public IList<string>? Files { get; set; }
 }
 
+/// <summary>Labels on what the operator and the binhost make, so that every component finds a builder's objects alike.</summary>
+public static class ObjectLabels
+{
+    public const string ManagedBy = "app.kubernetes.io/managed-by";
+    public const string ManagedByOperator = "gentoo-operator";
+    public const string Bootstrap = GroupVersion.Group + "/bootstrap";
+    public const string Builder = GroupVersion.Group + "/builder";
+    public const string Volume = GroupVersion.Group + "/volume";
+}
+
 /// <summary>Request annotations that a person or the kubectl plugin sets; each value is a token acted on once and echoed in status.</summary>
 public static class RequestAnnotations
 {

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Gentoo.Operator.Binhost;
+using Gentoo.Binhost;
 using Gentoo.Operator.Hosting;
 using k8s;
 

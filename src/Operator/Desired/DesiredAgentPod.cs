@@ -2,6 +2,7 @@ using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Portage.Kernels;
 using Gentoo.Protocol;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 

@@ -69,7 +69,7 @@ public static class DesiredBootstrap
     public static string Digest(GentooBootstrapSpec spec, PlannedStep step)
     {
         var text = JsonSerializer.Serialize(new { spec.Profile, step.Atoms, step.Use, step.Oneshot, step.EmergeArgs });
-        return Desired.Digest.Of(text, 16);
+        return Gentoo.Runtime.Digest.Of(text, 16);
     }
 
     /// <summary>The added one-shot step for a USE change emerge proposed ("=dev-libs/libmarkup-3.0 -doc").</summary>

@@ -19,11 +19,11 @@ public sealed record RootSource(string Kind, string Name)
 /// </summary>
 public static class DesiredVolumes
 {
-    public const string ManagedByLabel = "app.kubernetes.io/managed-by";
-    public const string ManagedBy = "gentoo-operator";
-    public const string BootstrapLabel = GroupVersion.Group + "/bootstrap";
-    public const string BuilderLabel = GroupVersion.Group + "/builder";
-    public const string VolumeLabel = GroupVersion.Group + "/volume";
+    public const string ManagedByLabel = ObjectLabels.ManagedBy;
+    public const string ManagedBy = ObjectLabels.ManagedByOperator;
+    public const string BootstrapLabel = ObjectLabels.Bootstrap;
+    public const string BuilderLabel = ObjectLabels.Builder;
+    public const string VolumeLabel = ObjectLabels.Volume;
 
     /// <summary>A builder's root volume.</summary>
     public static string RootName(string builder) => builder + "-root";

@@ -1,4 +1,4 @@
-using Gentoo.Operator.Binhost;
+using Gentoo.Binhost;
 
 namespace Gentoo.Operator.Tests.Binhost;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using Gentoo.Operator.Binhost;
+using Gentoo.Binhost;
 using Gentoo.Operator.Tests.Chart;
 using Gentoo.Portage.Signing;
 

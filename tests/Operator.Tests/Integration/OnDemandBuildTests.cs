@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
-using Gentoo.Operator.Binhost;
+using Gentoo.Binhost;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;

@@ -2,12 +2,13 @@ using System.Globalization;
 using Gentoo.Portage.Kernels;
 using Gentoo.Portage.Signing;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 
-namespace Gentoo.Operator.Binhost;
+namespace Gentoo.Binhost;
 
 /// <summary>
 /// How a binhost serves: its PKGDIR, name (the binrepos.conf section), address and port, and the public key its

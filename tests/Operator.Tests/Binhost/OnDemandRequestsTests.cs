@@ -1,9 +1,9 @@
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Operator.Decisions;
+using Gentoo.Binhost;
 using Gentoo.Portage.Binhost;
 using k8s.Models;
 
-namespace Gentoo.Operator.Tests.Decisions;
+namespace Gentoo.Operator.Tests.Binhost;
 
 public sealed class OnDemandRequestsTests
 {

@@ -1,9 +1,8 @@
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Operator.Decisions;
 using Gentoo.Runtime;
 using k8s;
 
-namespace Gentoo.Operator.Binhost;
+namespace Gentoo.Binhost;
 
 /// <summary>What became of a request for packages not built yet.</summary>
 public sealed record OnDemandAnswer(string? BuildRun, bool Created, TimeSpan? RetryAfter);

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Gentoo.Operator.Desired;
+namespace Gentoo.Runtime;
 
 /// <summary>Short, stable names for content: the first hex digits of its SHA-256 (in object names, ETags, change checks).</summary>
 public static class Digest

@@ -2,11 +2,10 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Gentoo.Operator.Decisions;
 using Gentoo.Portage.Binhost;
 using Microsoft.AspNetCore.Http;
 
-namespace Gentoo.Operator.Binhost;
+namespace Gentoo.Binhost;
 
 /// <summary>The binhost's POST /build: who may ask, what they may ask for, and what the answer says.</summary>
 public static class BuildRequestEndpoint

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Gentoo.Operator.Binhost;
+namespace Gentoo.Binhost;
 
 /// <summary>
 /// What a Portage client needs to use a binhost: its binrepos.conf section, and a script that trusts the binhost's

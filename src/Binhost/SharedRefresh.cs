@@ -1,4 +1,4 @@
-namespace Gentoo.Operator.Binhost;
+namespace Gentoo.Binhost;
 
 /// <summary>
 /// Runs a refresh for callers that each need a result begun no earlier than their own call, sharing one run among

@@ -1,9 +1,10 @@
+using Gentoo.Runtime;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Portage.Atoms;
 using Gentoo.Portage.Binhost;
 using k8s.Models;
 
-namespace Gentoo.Operator.Decisions;
+namespace Gentoo.Binhost;
 
 /// <summary>
 /// What a client's request for packages the binhost lacks becomes: which atoms are valid, which are built already,
@@ -98,7 +99,7 @@ public static class OnDemandRequests
         {
             GenerateName = builder + "-ondemand-",
             NamespaceProperty = ns,
-            Labels = new Dictionary<string, string> { [Label] = "true", [Desired.DesiredVolumes.BuilderLabel] = builder },
+            Labels = new Dictionary<string, string> { [Label] = "true", [ObjectLabels.Builder] = builder },
             Annotations = new Dictionary<string, string> { [RequesterAnnotation] = requester },
         },
         Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = builder }, Packages = [.. atoms] },

@@ -1,9 +1,10 @@
+using Gentoo.Runtime;
 using System.Collections.Concurrent;
 using System.Text;
 using Gentoo.Portage.Binhost;
 using Gentoo.Portage.Kernels;
 
-namespace Gentoo.Operator.Binhost;
+namespace Gentoo.Binhost;
 
 /// <summary>The Packages index as served: its bytes, the index itself, an entity tag and when it last changed.</summary>
 public sealed record ServedIndex(byte[] Content, PackagesIndex Parsed, string ETag, DateTimeOffset LastModified);
@@ -98,7 +99,7 @@ public sealed class BinhostContent
         var previous = File.Exists(Path.Combine(root, "Packages")) ? SafeParse(Path.Combine(root, "Packages")) : null;
         var index = packages.Build(files, previous, clock.GetUtcNow(), (path, e) => Skipped(path, e.Message));
         var identity = string.Concat(files.Select(f => $"{f.Path}\0{f.Size}\0{f.ModifiedTicks}\n"));
-        last = new Snapshot(files, new ServedIndex(Encoding.UTF8.GetBytes(index.ToString()), index, "\"" + Desired.Digest.Of(identity, 32) + "\"", clock.GetUtcNow()));
+        last = new Snapshot(files, new ServedIndex(Encoding.UTF8.GetBytes(index.ToString()), index, "\"" + Digest.Of(identity, 32) + "\"", clock.GetUtcNow()));
         return last;
     }
 
