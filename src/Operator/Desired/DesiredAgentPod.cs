@@ -76,7 +76,7 @@ public static class DesiredAgentPod
         string name, IKubernetesObject<V1ObjectMeta> owner, IDictionary<string, string> labels, AgentPlacement placement, IReadOnlyList<string> args,
         IReadOnlyList<PodVolume> volumes, PodSettings settings)
     {
-        labels[DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy;
+        labels[ObjectLabels.ManagedBy] = ObjectLabels.ManagedByOperator;
         var git = placement.ConfigGit ?? [];
         if (git.Count > 0)
         {

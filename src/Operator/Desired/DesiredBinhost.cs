@@ -31,8 +31,8 @@ public static class DesiredBinhost
 
     private static Dictionary<string, string> Labels(GentooBuilder builder) => new()
     {
-        [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy,
-        [DesiredVolumes.BuilderLabel] = builder.Name(),
+        [ObjectLabels.ManagedBy] = ObjectLabels.ManagedByOperator,
+        [ObjectLabels.Builder] = builder.Name(),
         ["app.kubernetes.io/component"] = Component,
     };
 

@@ -113,7 +113,7 @@ public static class DesiredBootstrap
             "--config", AgentPod.ConfigMount, "--plan", PlanMount + "/" + PlanKey, "--populate-from", "/");
         var labels = new Dictionary<string, string>
         {
-            [DesiredVolumes.BootstrapLabel] = bootstrap.Name(),
+            [ObjectLabels.Bootstrap] = bootstrap.Name(),
             [DesiredBuildPod.AttemptLabel] = attempt.ToString(CultureInfo.InvariantCulture),
         };
         return DesiredAgentPod.Build(PodName(bootstrap.Name(), attempt), bootstrap, labels, placement, args,

@@ -50,7 +50,7 @@ public static class DesiredBuildPod
 
         var labels = new Dictionary<string, string>
         {
-            [DesiredVolumes.BuilderLabel] = builder.Name(),
+            [ObjectLabels.Builder] = builder.Name(),
             [BuildRunLabel] = run.Name(),
             [AttemptLabel] = attempt.ToString(CultureInfo.InvariantCulture),
         };

@@ -69,7 +69,7 @@ public static class DesiredBuilderPods
     /// <summary>make update (sync, then what a world update would change) or a plain repository sync, on the builder's volumes.</summary>
     public static V1Pod Maintenance(GentooBuilder builder, AgentStep step, string id, string image, IList<ConfigSource>? configFrom, PodSettings settings)
     {
-        var labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = builder.Name(), [MaintenanceLabel] = step.Name() };
+        var labels = new Dictionary<string, string> { [ObjectLabels.Builder] = builder.Name(), [MaintenanceLabel] = step.Name() };
         // A person in a shell may emerge into the PKGDIR clients verify: the shell signs as builds do; updates and syncs build nothing.
         var shell = step == AgentStep.Shell;
         return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null, configFrom),
@@ -94,8 +94,8 @@ public static class DesiredBuilderPods
                 NamespaceProperty = builder.Namespace(),
                 Labels = new Dictionary<string, string>
                 {
-                    [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy,
-                    [DesiredVolumes.BuilderLabel] = builder.Name(),
+                    [ObjectLabels.ManagedBy] = ObjectLabels.ManagedByOperator,
+                    [ObjectLabels.Builder] = builder.Name(),
                     [MaintenanceLabel] = "copy-root",
                 },
                 OwnerReferences = [DesiredVolumes.OwnedBy(builder)],

@@ -73,8 +73,8 @@ public static class DesiredConfig
             NamespaceProperty = owner.Namespace(),
             Labels = new Dictionary<string, string>
             {
-                [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy,
-                [owner.Kind == GentooBuilder.KubeKind ? DesiredVolumes.BuilderLabel : DesiredVolumes.BootstrapLabel] = owner.Name(),
+                [ObjectLabels.ManagedBy] = ObjectLabels.ManagedByOperator,
+                [owner.Kind == GentooBuilder.KubeKind ? ObjectLabels.Builder : ObjectLabels.Bootstrap] = owner.Name(),
             },
             OwnerReferences = retained ? null : [DesiredVolumes.OwnedBy(owner)],
         },

@@ -44,8 +44,8 @@ public static class DesiredSigning
             NamespaceProperty = builder.Namespace(),
             Labels = new Dictionary<string, string>
             {
-                [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy,
-                [DesiredVolumes.BuilderLabel] = builder.Name(),
+                [ObjectLabels.ManagedBy] = ObjectLabels.ManagedByOperator,
+                [ObjectLabels.Builder] = builder.Name(),
             },
         },
         Data = new Dictionary<string, byte[]> { [DefaultKey] = System.Text.Encoding.ASCII.GetBytes(armoredSecretKey) },

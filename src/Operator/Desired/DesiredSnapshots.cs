@@ -1,3 +1,4 @@
+using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Storage;
 using k8s.Models;
 
@@ -11,7 +12,7 @@ public static class DesiredSnapshots
 {
     public static VolumeSnapshot Of(string claim, string name, string ns, string snapshotClass, Dictionary<string, string> labels)
     {
-        labels[DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy;
+        labels[ObjectLabels.ManagedBy] = ObjectLabels.ManagedByOperator;
         return new VolumeSnapshot
         {
             Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns, Labels = labels },

@@ -19,12 +19,6 @@ public sealed record RootSource(string Kind, string Name)
 /// </summary>
 public static class DesiredVolumes
 {
-    public const string ManagedByLabel = ObjectLabels.ManagedBy;
-    public const string ManagedBy = ObjectLabels.ManagedByOperator;
-    public const string BootstrapLabel = ObjectLabels.Bootstrap;
-    public const string BuilderLabel = ObjectLabels.Builder;
-    public const string VolumeLabel = ObjectLabels.Volume;
-
     /// <summary>A builder's root volume.</summary>
     public static string RootName(string builder) => builder + "-root";
 
@@ -42,13 +36,13 @@ public static class DesiredVolumes
     {
         var storage = bootstrap.Spec.Storage;
         return Claim(BootstrapRootName(bootstrap), bootstrap.Namespace(), storage?.Size ?? "60Gi", storage?.StorageClassName,
-            new Dictionary<string, string> { [BootstrapLabel] = bootstrap.Name(), [VolumeLabel] = "root" }, OwnedBy(bootstrap), dataSource: null);
+            new Dictionary<string, string> { [ObjectLabels.Bootstrap] = bootstrap.Name(), [ObjectLabels.Volume] = "root" }, OwnedBy(bootstrap), dataSource: null);
     }
 
     public static IReadOnlyList<V1PersistentVolumeClaim> Builder(GentooBuilder builder, RootSource root)
     {
         var storage = builder.Spec.Storage;
-        var labels = (string volume) => new Dictionary<string, string> { [BuilderLabel] = builder.Name(), [VolumeLabel] = volume };
+        var labels = (string volume) => new Dictionary<string, string> { [ObjectLabels.Builder] = builder.Name(), [ObjectLabels.Volume] = volume };
         var retained = storage?.Binpkgs?.RetainPolicy != RetainPolicy.Delete;
         return
         [
@@ -77,7 +71,7 @@ public static class DesiredVolumes
         string name, string ns, string size, string? storageClass, Dictionary<string, string> labels, V1OwnerReference? owner, V1TypedLocalObjectReference? dataSource,
         string accessMode = nameof(VolumeAccessMode.ReadWriteOnce))
     {
-        labels[ManagedByLabel] = ManagedBy;
+        labels[ObjectLabels.ManagedBy] = ObjectLabels.ManagedByOperator;
         return new V1PersistentVolumeClaim
         {
             ApiVersion = "v1",

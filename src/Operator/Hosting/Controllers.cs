@@ -47,7 +47,7 @@ public sealed class LifecycleCaches
         }
 
         // Only our own pods and volumes (they carry the managed-by label): the caches never hold the rest of the cluster's.
-        var ours = DesiredVolumes.ManagedByLabel + "=" + DesiredVolumes.ManagedBy;
+        var ours = ObjectLabels.ManagedBy + "=" + ObjectLabels.ManagedByOperator;
         Bootstraps = Add(new ResourceApi<GentooBootstrap>(kube));
         Builders = Add(new ResourceApi<GentooBuilder>(kube));
         Runs = Add(new ResourceApi<BuildRun>(kube));

@@ -77,7 +77,7 @@ public sealed class BuilderSchedule(IKubernetes kube, EventRecorder events)
         {
             Name = AutoBuilds.RunName(builder.Name(), due),
             NamespaceProperty = builder.Namespace(),
-            Labels = new Dictionary<string, string> { [AutoBuilds.ScheduledByLabel] = builder.Name(), [DesiredVolumes.ManagedByLabel] = DesiredVolumes.ManagedBy },
+            Labels = new Dictionary<string, string> { [AutoBuilds.ScheduledByLabel] = builder.Name(), [ObjectLabels.ManagedBy] = ObjectLabels.ManagedByOperator },
             Annotations = new Dictionary<string, string> { [GroupVersion.Group + "/scheduled-at"] = due.ToString("O") },
             OwnerReferences = [DesiredVolumes.OwnedBy(builder)],
         },

@@ -40,7 +40,7 @@ public sealed class BuilderSnapshots(IKubernetes kube, ICache<V1PersistentVolume
                 : DesiredAgentPod.Name(newSuccess!.Name(), "root");
             if (choice.CanSnapshot)
             {
-                var labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = builder.Name() };
+                var labels = new Dictionary<string, string> { [ObjectLabels.Builder] = builder.Name() };
                 if (token is null)
                 {
                     labels[DesiredBuildPod.BuildRunLabel] = newSuccess!.Name();
@@ -56,8 +56,8 @@ public sealed class BuilderSnapshots(IKubernetes kube, ICache<V1PersistentVolume
         }
 
         var ours = (await snapshots.ListAsync(ns, ct)).Items
-            .Where(s => s.Metadata.Labels?.TryGetValue(DesiredVolumes.ManagedByLabel, out var by) == true && by == DesiredVolumes.ManagedBy
-                        && s.Metadata.Labels.TryGetValue(DesiredVolumes.BuilderLabel, out var of) && of == builder.Name() && s.Metadata.DeletionTimestamp is null)
+            .Where(s => s.Metadata.Labels?.TryGetValue(ObjectLabels.ManagedBy, out var by) == true && by == ObjectLabels.ManagedByOperator
+                        && s.Metadata.Labels.TryGetValue(ObjectLabels.Builder, out var of) && of == builder.Name() && s.Metadata.DeletionTimestamp is null)
             .OrderByDescending(s => s.Metadata.CreationTimestamp).ThenByDescending(s => s.Metadata.Name, StringComparer.Ordinal)
             .ToList();
         var keep = builder.Spec.Snapshots?.Keep ?? 3;

@@ -245,7 +245,7 @@ public sealed class GentooBootstrapReconciler(
                 return await ReadyAsync(bootstrap, new BootstrapSnapshot { Method = "PvcCopy", Name = root, ReadyToUse = true, CreationTime = now }, choice.Explanation, now, ct);
             }
 
-            snapshot = await snapshots.CreateAsync(DesiredSnapshots.Of(root, name, ns, choice.ClassName!, new Dictionary<string, string> { [DesiredVolumes.BootstrapLabel] = bootstrap.Name() }), ct);
+            snapshot = await snapshots.CreateAsync(DesiredSnapshots.Of(root, name, ns, choice.ClassName!, new Dictionary<string, string> { [ObjectLabels.Bootstrap] = bootstrap.Name() }), ct);
             log.LogInformation("GentooBootstrap {Namespace}/{Name}: snapshot {Snapshot} requested ({How})", ns, bootstrap.Name(), name, choice.Explanation);
         }
 

@@ -14,7 +14,7 @@ public sealed class ClaimChecksTests
     };
 
     private static V1PersistentVolumeClaim Desired(string volume) =>
-        DesiredVolumes.Builder(Builder, RootSource.CopyOf("desktop-bootstrap-root")).Single(c => c.Metadata.Labels[DesiredVolumes.VolumeLabel] == volume);
+        DesiredVolumes.Builder(Builder, RootSource.CopyOf("desktop-bootstrap-root")).Single(c => c.Metadata.Labels[ObjectLabels.Volume] == volume);
 
     private static V1PersistentVolumeClaim Existing(V1PersistentVolumeClaim desired, V1OwnerReference? owner, IDictionary<string, string>? labels = null, bool deleting = false) => new()
     {

@@ -449,7 +449,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await SnapshotClassAsync(ns);
         await snapshots.CreateAsync(new VolumeSnapshot
         {
-            Metadata = new V1ObjectMeta { Name = "made-by-hand", NamespaceProperty = ns, Labels = new Dictionary<string, string> { [DesiredVolumes.BuilderLabel] = "desktop" } },
+            Metadata = new V1ObjectMeta { Name = "made-by-hand", NamespaceProperty = ns, Labels = new Dictionary<string, string> { [ObjectLabels.Builder] = "desktop" } },
             Spec = new VolumeSnapshotSpec { Source = new VolumeSnapshotSource { PersistentVolumeClaimName = "desktop-root" } },
         }, CancellationToken.None);
         await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
@@ -510,7 +510,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
 
         var secret = await cluster.Kube.CoreV1.ReadNamespacedSecretAsync("desktop-signing-key", ns);
         secret.Metadata.OwnerReferences.ShouldBeNull();
-        secret.Metadata.Labels[DesiredVolumes.BuilderLabel].ShouldBe("desktop");
+        secret.Metadata.Labels[ObjectLabels.Builder].ShouldBe("desktop");
         var key = SigningKey.Parse(secret.Data["signing.asc"]);
         key.Fingerprint.ShouldBe(ready.Status.SigningKeyFingerprint);
         key.UserIds.ShouldBe([$"gentoo-builder binhost {ns}/desktop"]);
