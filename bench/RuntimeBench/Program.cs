@@ -8,7 +8,7 @@ using System.Text.Json;
 using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
-using Gentoo.Operator.Crds;
+using Gentoo.Crds;
 using Gentoo.Operator.Hosting;
 using Gentoo.Runtime;
 using k8s;

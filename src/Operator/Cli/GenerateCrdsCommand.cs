@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Gentoo.Operator.Crds;
+using Gentoo.Crds;
 
 namespace Gentoo.Operator.Cli;
 

@@ -1,4 +1,4 @@
-using Gentoo.Operator.Crds;
+using Gentoo.Crds;
 using Gentoo.Runtime;
 using k8s;
 using Microsoft.AspNetCore.Builder;
@@ -42,12 +42,19 @@ public static class OperatorHost
 
         var app = Build(options, logger, clientConfiguration);
         var installer = app.Services.GetRequiredService<CrdInstaller>();
-        if (options.InstallCrds)
+        try
         {
-            await installer.InstallAsync(ct);
-        }
+            if (options.InstallCrds)
+            {
+                await installer.InstallAsync(ct);
+            }
 
-        await installer.EnsureServedAsync(ct);
+            await installer.EnsureServedAsync(ct);
+        }
+        catch (CrdInstallException e)
+        {
+            throw new StartupException(e.Message, e);
+        }
         if (!await ApiDiscovery.ServesAsync(app.Services.GetRequiredService<IKubernetes>(), ApiDiscovery.SnapshotGroup, "v1", ct))
         {
             logger.Warning("The cluster does not serve {Group}/v1: root volumes are copied instead of snapshotted", ApiDiscovery.SnapshotGroup);

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Gentoo.Kubernetes.TestServer.Schema;
 using Gentoo.Kubernetes.TestServer.Yaml;
 using Gentoo.Operator.Cli;
-using Gentoo.Operator.Crds;
+using Gentoo.Crds;
 
 namespace Gentoo.Operator.Tests.Crds;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Gentoo.Kubernetes.TestServer;
-using Gentoo.Operator.Crds;
+using Gentoo.Crds;
 using Gentoo.Runtime;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer.Yaml;

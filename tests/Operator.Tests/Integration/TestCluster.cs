@@ -1,7 +1,7 @@
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Kubernetes.TestServer.EnvTest;
-using Gentoo.Operator.Crds;
+using Gentoo.Crds;
 using Gentoo.Runtime;
 using k8s;
 using k8s.Models;

@@ -9,7 +9,7 @@ using Gentoo.Entities.V1Alpha1;
 using k8s;
 using k8s.Models;
 
-namespace Gentoo.Operator.Crds;
+namespace Gentoo.Crds;
 
 /// <summary>
 /// Builds CustomResourceDefinitions from the entity types: a structural OpenAPI v3 schema whose descriptions

@@ -1,12 +1,14 @@
 using System.Net;
 using System.Reflection;
-using Gentoo.Operator.Hosting;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 
-namespace Gentoo.Operator.Crds;
+namespace Gentoo.Crds;
+
+/// <summary>The CRDs cannot be installed or are not served: the message says which and what to do.</summary>
+public sealed class CrdInstallException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>Applies the generated CRDs (embedded from config/crd) with server-side apply, and checks they are served.</summary>
 public sealed class CrdInstaller(IKubernetes kube, ILogger<CrdInstaller> log)
@@ -66,13 +68,13 @@ public sealed class CrdInstaller(IKubernetes kube, ILogger<CrdInstaller> log)
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
             {
-                throw new StartupException(
+                throw new CrdInstallException(
                     $"the CustomResourceDefinition {name} is not installed: start the operator with --install-crds, or run kubectl apply --server-side -f config/crd/");
             }
 
             if (!IsEstablished(crd))
             {
-                throw new StartupException($"the CustomResourceDefinition {name} is not established yet: {ConditionText(crd)}");
+                throw new CrdInstallException($"the CustomResourceDefinition {name} is not established yet: {ConditionText(crd)}");
             }
         }
     }
@@ -92,7 +94,7 @@ public sealed class CrdInstaller(IKubernetes kube, ILogger<CrdInstaller> log)
 
                 if (DateTime.UtcNow > deadline)
                 {
-                    throw new StartupException($"the CustomResourceDefinition {name} was applied but is not established: {ConditionText(crd)}");
+                    throw new CrdInstallException($"the CustomResourceDefinition {name} was applied but is not established: {ConditionText(crd)}");
                 }
 
                 await Task.Delay(TimeSpan.FromMilliseconds(250), ct);

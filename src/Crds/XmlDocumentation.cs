@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 
-namespace Gentoo.Operator.Crds;
+namespace Gentoo.Crds;
 
 /// <summary>
 /// The summaries of the XML documentation files that sit next to assemblies, keyed by member id

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Gentoo.Operator.Crds;
+namespace Gentoo.Crds;
 
 /// <summary>
 /// Writes a JSON tree as block-style YAML, deterministically: keys in their given order, strings plain where
