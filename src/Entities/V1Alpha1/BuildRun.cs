@@ -181,7 +181,7 @@ public sealed class BuildAttempt
     /// <summary>The build container's exit code.</summary>
     public int? ExitCode { get; set; }
 
-    /// <summary>Succeeded, Failed, NeedsOperator, Transient, Interrupted or Running.</summary>
+    /// <summary>Pending, Running, Succeeded, NeedsOperator (a person must act), Transient (a retry may succeed) or AgentError.</summary>
     public string? Outcome { get; set; }
 
     /// <summary>The failure class, when it failed.</summary>
@@ -237,4 +237,15 @@ public sealed class ProposedFix
 
     /// <summary>The configuration lines.</summary>
     public IList<string>? Lines { get; set; }
+}
+
+/// <summary>What became of one attempt, as status.attempts[].outcome spells it.</summary>
+public static class AttemptOutcomes
+{
+    public const string Pending = "Pending";
+    public const string Running = "Running";
+    public const string Succeeded = "Succeeded";
+    public const string NeedsOperator = "NeedsOperator";
+    public const string Transient = "Transient";
+    public const string AgentError = "AgentError";
 }

@@ -42,7 +42,7 @@ public static class BuildRunStatuses
 
         if (verdict.Result is AttemptResult.Pending or AttemptResult.Running)
         {
-            attempt.Outcome = verdict.Result == AttemptResult.Running ? "Running" : "Pending";
+            attempt.Outcome = verdict.Result == AttemptResult.Running ? AttemptOutcomes.Running : AttemptOutcomes.Pending;
             status.Phase = verdict.Result == AttemptResult.Running ? "Running" : "Pending";
             status.Conditions = Conditions.MarkProgressing(status.Conditions, verdict.Reason, verdict.Message, generation, now);
             status.Duration = Duration(status.StartTime.Value, now);
@@ -72,7 +72,7 @@ public static class BuildRunStatuses
         status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Reconciling);
         if (verdict.Result == AttemptResult.Succeeded)
         {
-            attempt.Outcome = "Succeeded";
+            attempt.Outcome = AttemptOutcomes.Succeeded;
             status.Phase = "Succeeded";
             status.Failure = null;
             status.CompletionTime = ended;
@@ -100,8 +100,8 @@ public static class BuildRunStatuses
         var retries = run.Spec.OnFailure?.Retries ?? 3;
         if (verdict.Result == AttemptResult.Transient)
         {
-            attempt.Outcome = "Transient";
-            var failedAttempts = status.Attempts!.Count(a => a.Outcome is "Transient");
+            attempt.Outcome = AttemptOutcomes.Transient;
+            var failedAttempts = status.Attempts!.Count(a => a.Outcome == AttemptOutcomes.Transient);
             if (policy == FailurePolicy.Retry && failedAttempts <= retries)
             {
                 status.Phase = "Retrying";
@@ -112,7 +112,7 @@ public static class BuildRunStatuses
         }
         else
         {
-            attempt.Outcome = verdict.Result == AttemptResult.AgentError ? "AgentError" : "NeedsOperator";
+            attempt.Outcome = verdict.Result == AttemptResult.AgentError ? AttemptOutcomes.AgentError : AttemptOutcomes.NeedsOperator;
         }
 
         if (NoProgress(status.Attempts!))
@@ -141,7 +141,7 @@ public static class BuildRunStatuses
     /// <summary>The same package failed the same way in the last two attempts, or the last failed attempt merged nothing after a previous attempt.</summary>
     public static bool NoProgress(IList<BuildAttempt> attempts)
     {
-        var ended = attempts.Where(a => a.EndTime is not null && a.Outcome is not "Succeeded").ToList();
+        var ended = attempts.Where(a => a.EndTime is not null && a.Outcome != AttemptOutcomes.Succeeded).ToList();
         if (ended.Count < 2)
         {
             return false;

@@ -387,7 +387,7 @@ public sealed class BuildRunReconciler(
             return null;
         }
 
-        var failures = run.Status.Attempts!.Count(a => a.Outcome == "Transient");
+        var failures = run.Status.Attempts!.Count(a => a.Outcome == AttemptOutcomes.Transient);
         var delay = TimeSpan.FromTicks(retryBase.Ticks * (1L << Math.Min(failures - 1, 10)));
         return ended + delay - now;
     }
