@@ -124,56 +124,15 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
 
         var signing = BinpkgSigning.For(keyFile);
         Directory.CreateDirectory(Path.Combine(options.Root, "run", "lock")); // Portage's signing command takes its lock there
-        var homes = new[]
+        var result = await ImportIntoHomeAsync(BinpkgSigning.HomeInRoot, signing.SigningImportFiles(await File.ReadAllTextAsync(keyFile, stop)),
+            BinpkgSigning.SigningImportCommands(BinpkgSigning.HomeInRoot), stop);
+        if (result.ExitCode == 0 && !result.Interrupted)
         {
-            (InRoot: BinpkgSigning.HomeInRoot, Files: signing.SigningImportFiles(await File.ReadAllTextAsync(keyFile, stop)), Commands: BinpkgSigning.SigningImportCommands(BinpkgSigning.HomeInRoot)),
-            (InRoot: BinpkgSigning.VerifyHomeInRoot, Files: signing.VerifyImportFiles(), Commands: BinpkgSigning.VerifyImportCommands(BinpkgSigning.VerifyHomeInRoot)),
-        };
-        var result = new CommandResult(0, false);
-        foreach (var home in homes)
-        {
-            var path = Path.Combine(options.Root, home.InRoot.TrimStart('/'));
-            Directory.CreateDirectory(path);
-            if (!OperatingSystem.IsWindows())
+            result = await ImportIntoHomeAsync(BinpkgSigning.VerifyHomeInRoot, signing.VerifyImportFiles(),
+                BinpkgSigning.VerifyImportCommands(BinpkgSigning.VerifyHomeInRoot), stop);
+            if (result.ExitCode == 0 && !result.Interrupted)
             {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // gpg refuses a home others can write
-            }
-
-            // Keys in pubring.kbx, which the unprivileged verification reads as a file: gnupg 2.4 would otherwise keep
-            // them in a keyboxd daemon of root's in a home it takes for a fresh install.
-            await File.WriteAllTextAsync(Path.Combine(path, "common.conf"), "# gentoo-builder: keyring files, no keyboxd\n", stop);
-            foreach (var (name, content) in home.Files)
-            {
-                await File.WriteAllTextAsync(Path.Combine(path, name), content, stop);
-            }
-
-            try
-            {
-                foreach (var args in home.Commands)
-                {
-                    result = await RunInRootAsync(options.Gpg, args, classifier: null, stop);
-                    if (result.ExitCode != 0 || result.Interrupted)
-                    {
-                        break;
-                    }
-                }
-            }
-            finally
-            {
-                foreach (var name in home.Files.Keys)
-                {
-                    File.Delete(Path.Combine(path, name));
-                }
-            }
-
-            if (result.ExitCode != 0 || result.Interrupted)
-            {
-                break;
-            }
-
-            if (home.InRoot == BinpkgSigning.VerifyHomeInRoot)
-            {
-                BinpkgSigning.OpenForVerification(path);
+                BinpkgSigning.OpenForVerification(Path.Combine(options.Root, BinpkgSigning.VerifyHomeInRoot.TrimStart('/')));
             }
         }
 
@@ -190,6 +149,51 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             Outcome = result.Interrupted ? Outcome.Interrupted : Outcome.SigningFailure,
             Error = $"gpg could not import the signing key (exit {result.ExitCode}); see {LogPath}: check spec.signing's key (an unprotected OpenPGP secret key with a signing subkey) or set spec.signing.unsigned: true",
         }));
+    }
+
+    /// <summary>
+    /// Makes a private GNUPGHOME at <paramref name="homeInRoot"/>, writes <paramref name="files"/> into it only for as
+    /// long as the gpg <paramref name="commands"/> run (the secret key never stays on disk), and stops at the first
+    /// command that fails.
+    /// </summary>
+    private async Task<CommandResult> ImportIntoHomeAsync(string homeInRoot, IReadOnlyDictionary<string, string> files, IEnumerable<IReadOnlyList<string>> commands, CancellationToken stop)
+    {
+        var path = Path.Combine(options.Root, homeInRoot.TrimStart('/'));
+        Directory.CreateDirectory(path);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // gpg refuses a home others can write
+        }
+
+        // Keys in pubring.kbx, which the unprivileged verification reads as a file: gnupg 2.4 would otherwise keep
+        // them in a keyboxd daemon of root's in a home it takes for a fresh install.
+        await File.WriteAllTextAsync(Path.Combine(path, "common.conf"), "# gentoo-builder: keyring files, no keyboxd\n", stop);
+        foreach (var (name, content) in files)
+        {
+            await File.WriteAllTextAsync(Path.Combine(path, name), content, stop);
+        }
+
+        try
+        {
+            var result = new CommandResult(0, false);
+            foreach (var args in commands)
+            {
+                result = await RunInRootAsync(options.Gpg, args, classifier: null, stop);
+                if (result.ExitCode != 0 || result.Interrupted)
+                {
+                    break;
+                }
+            }
+
+            return result;
+        }
+        finally
+        {
+            foreach (var name in files.Keys)
+            {
+                File.Delete(Path.Combine(path, name));
+            }
+        }
     }
 
     /// <summary>The ordered steps that break bootstrap cycles, each with its temporary USE, then the check.</summary>

@@ -32,7 +32,7 @@ public static class Ownership
     /// </summary>
     public static Holder Of(V1ObjectMeta existing, V1ObjectMeta desired, IKubernetesObject<V1ObjectMeta> owner)
     {
-        var controller = existing.OwnerReferences?.FirstOrDefault(r => r.Controller == true) ?? existing.OwnerReferences?.FirstOrDefault();
+        var controller = ControllerOf(existing);
         if (controller is null)
         {
             var labels = desired.Labels ?? new Dictionary<string, string>();
@@ -50,9 +50,13 @@ public static class Ownership
     /// <summary>What a person reads when <paramref name="existing"/> (of <paramref name="kind"/>) is not <paramref name="owner"/>'s.</summary>
     public static string Conflict(string kind, V1ObjectMeta existing, IKubernetesObject<V1ObjectMeta> owner)
     {
-        var controller = existing.OwnerReferences?.FirstOrDefault(r => r.Controller == true) ?? existing.OwnerReferences?.FirstOrDefault();
+        var controller = ControllerOf(existing);
         var whose = controller is null ? "no owner the operator recognises" : $"{controller.Kind} {controller.Name}";
         return $"{kind} {existing.Name} already exists and belongs to {whose}, not to {owner.Kind} {owner.Name()}: "
             + $"rename the {owner.Kind} or move the {kind} away; the operator never takes over or mounts an object that is not its own";
     }
+
+    /// <summary>The controller reference, or the first owner where none is marked as controller.</summary>
+    private static V1OwnerReference? ControllerOf(V1ObjectMeta meta) =>
+        meta.OwnerReferences?.FirstOrDefault(r => r.Controller == true) ?? meta.OwnerReferences?.FirstOrDefault();
 }

@@ -17,18 +17,32 @@ public sealed class AgentRunTests : IDisposable
 
     private string Root => Path.Combine(work.FullName, "root");
 
-    private string StandIn(string fixture, int exitCode)
+    private string StandIn(string fixture, int exitCode) => EmergeScript($"""
+        #!/bin/sh
+        # Stand-in for emerge: replays what real Portage printed, then exits as it did.
+        printf '%s\n' "$*" > '{work.FullName}/emerge.args'
+        cat '{Fixtures.PathOf("portage", "logs", fixture + ".log")}'
+        exit {exitCode}
+        """);
+
+    /// <summary>An executable emerge stand-in running <paramref name="body"/>.</summary>
+    private string EmergeScript(string body)
     {
         var script = Path.Combine(work.FullName, "emerge");
-        File.WriteAllText(script, $"""
-            #!/bin/sh
-            # Stand-in for emerge: replays what real Portage printed, then exits as it did.
-            printf '%s\n' "$*" > '{work.FullName}/emerge.args'
-            cat '{Fixtures.PathOf("portage", "logs", fixture + ".log")}'
-            exit {exitCode}
-            """);
+        File.WriteAllText(script, body);
         File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return script;
+    }
+
+    /// <summary>The progress lines the agent published while building <paramref name="package"/> with <paramref name="emerge"/>.</summary>
+    private async Task<string> ProgressOfBuildAsync(string emerge, string package)
+    {
+        Directory.CreateDirectory(Root);
+        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", emerge, "--package", package]);
+        using var console = new MemoryStream();
+        using var progress = new StringWriter();
+        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
+        return progress.ToString();
     }
 
     private async Task<(int ExitCode, AgentReport Report, string Console)> RunAsync(string emerge, CancellationToken stop = default, params string[] extra)
@@ -57,14 +71,9 @@ public sealed class AgentRunTests : IDisposable
     [Fact]
     public async Task Progress_is_published_as_json_lines_while_emerge_runs()
     {
-        Directory.CreateDirectory(Root);
-        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", StandIn("01-success-build", 0), "--package", "@world"]);
-        using var console = new MemoryStream();
-        using var progress = new StringWriter();
+        var progress = await ProgressOfBuildAsync(StandIn("01-success-build", 0), "@world");
 
-        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
-
-        var lines = progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = progress.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.ShouldAllBe(l => l.StartsWith(ProgressLines.Prefix, StringComparison.Ordinal));
         lines.ShouldContain(ProgressLines.Prefix + """{"package":"dev-libs/libgreet-2.1","phase":"compile","done":0,"total":4}""");
         lines[^1].ShouldBe(ProgressLines.Prefix + """{"package":null,"phase":null,"done":4,"total":4}""");
@@ -73,10 +82,8 @@ public sealed class AgentRunTests : IDisposable
     [Fact]
     public async Task Portage_observability_snapshots_are_enabled_and_published_where_portage_has_them()
     {
-        Directory.CreateDirectory(Path.Combine(Root, "usr", "lib", "python3.13", "site-packages", "_emerge"));
-        File.WriteAllText(Path.Combine(Root, "usr", "lib", "python3.13", "site-packages", "_emerge", "_observability.py"), "");
-        var script = Path.Combine(work.FullName, "emerge");
-        File.WriteAllText(script, $$"""
+        PortageWithObservability();
+        var script = EmergeScript($$"""
             #!/bin/sh
             echo "$FEATURES" > '{{work.FullName}}/features'
             mkdir -p '{{Root}}/run/portage'
@@ -89,15 +96,11 @@ public sealed class AgentRunTests : IDisposable
             rm -f '{{Root}}/run/portage/emerge-4242.json'
             exit 0
             """);
-        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", script, "--package", "www-client/firefox"]);
-        using var console = new MemoryStream();
-        using var progress = new StringWriter();
 
-        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
+        var progress = await ProgressOfBuildAsync(script, "www-client/firefox");
 
         File.ReadAllText(Path.Combine(work.FullName, "features")).Trim().ShouldBe("observability");
-        progress.ToString().ShouldContain(ProgressLines.Prefix + """{"package":"www-client/firefox-128.0","phase":"compile","done":2,"total":9}""");
+        progress.ShouldContain(ProgressLines.Prefix + """{"package":"www-client/firefox-128.0","phase":"compile","done":2,"total":9}""");
     }
 
     private void PortageWithObservability()
@@ -118,24 +121,19 @@ public sealed class AgentRunTests : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(stale)!);
         File.WriteAllText(stale, Snapshot("www-client/firefox-128.0", 3, 9));
         File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddHours(-2)); // the emerge of an attempt killed two hours ago
-        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", StandIn("01-success-build", 0), "--package", "@world"]);
-        using var console = new MemoryStream();
-        using var progress = new StringWriter();
+        var progress = await ProgressOfBuildAsync(StandIn("01-success-build", 0), "@world");
 
-        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
-
-        progress.ToString().ShouldNotContain("firefox");
-        progress.ToString().ShouldContain("dev-libs/libgreet-2.1");
-        progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].ShouldBe(ProgressLines.Prefix + """{"package":null,"phase":null,"done":4,"total":4}""");
+        progress.ShouldNotContain("firefox");
+        progress.ShouldContain("dev-libs/libgreet-2.1");
+        progress.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].ShouldBe(ProgressLines.Prefix + """{"package":null,"phase":null,"done":4,"total":4}""");
     }
 
     [Fact]
     public async Task The_last_progress_of_a_finished_build_counts_every_package_even_when_portages_last_snapshot_did_not()
     {
         PortageWithObservability();
-        var script = Path.Combine(work.FullName, "emerge");
         // Portage's last snapshot is written while the package is still being merged: completed 0 of 1.
-        File.WriteAllText(script, $$"""
+        var script = EmergeScript($$"""
             #!/bin/sh
             mkdir -p '{{Root}}/run/portage'
             echo '{{Snapshot("app-misc/greeter-1.0", 0, 1)}}' > '{{Root}}/run/portage/emerge-4242.json'
@@ -144,14 +142,10 @@ public sealed class AgentRunTests : IDisposable
             echo '>>> Completed (1 of 1) app-misc/greeter-1.0::demo'
             exit 0
             """);
-        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var options = AgentOptions.Parse(["build", "--root", Root, "--no-chroot", "--emerge", script, "--package", "app-misc/greeter"]);
-        using var console = new MemoryStream();
-        using var progress = new StringWriter();
 
-        await new BuilderAgent(options, console, TimeProvider.System, progress).RunAsync(CancellationToken.None);
+        var progress = await ProgressOfBuildAsync(script, "app-misc/greeter");
 
-        var lines = progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = progress.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.ShouldContain(ProgressLines.Prefix + """{"package":"app-misc/greeter-1.0","phase":"compile","done":0,"total":1}""");
         lines[^1].ShouldBe(ProgressLines.Prefix + """{"package":null,"phase":null,"done":1,"total":1}""");
     }
@@ -202,14 +196,12 @@ public sealed class AgentRunTests : IDisposable
         var partial = Path.Combine(work.FullName, "partial.log");
         var lines = File.ReadAllLines(Fixtures.PathOf("portage", "logs", "21-killed-sigterm.log"));
         File.WriteAllLines(partial, lines.TakeWhile(l => !l.StartsWith("Exiting", StringComparison.Ordinal)));
-        var script = Path.Combine(work.FullName, "emerge");
-        File.WriteAllText(script, $"""
+        var script = EmergeScript($"""
             #!/bin/sh
             trap 'echo "Exiting on signal 15"; exit 143' TERM
             cat '{partial}'
             while :; do sleep 0.1; done
             """);
-        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         using var stop = new CancellationTokenSource();
         var log = Path.Combine(Root, "var", "log", "gentoo-builder");
 

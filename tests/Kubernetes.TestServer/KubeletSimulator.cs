@@ -293,15 +293,19 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
     /// <summary>What the scheduler's volume binding says of a pod whose claims are not all there to use; null when they are.</summary>
     private string? ClaimsUnusable(JsonObject pod)
     {
-        var ns = ObjectStore.Namespace(pod);
-        foreach (var volume in pod["spec"]?["volumes"] as JsonArray ?? [])
+        var claimNames = (pod["spec"]?["volumes"] as JsonArray ?? [])
+            .Select(v => v?["persistentVolumeClaim"]?["claimName"]?.GetValue<string>())
+            .OfType<string>()
+            .ToList();
+        if (claimNames.Count == 0)
         {
-            if (volume?["persistentVolumeClaim"]?["claimName"]?.GetValue<string>() is not { } name)
-            {
-                continue;
-            }
+            return null;
+        }
 
-            var claim = Store.List(Claims, ns, LabelSelector.Everything, FieldSelector.Parse(null)).Items.FirstOrDefault(c => Name(c) == name);
+        var claims = Store.List(Claims, ObjectStore.Namespace(pod), LabelSelector.Everything, FieldSelector.Parse(null)).Items.ToDictionary(Name);
+        foreach (var name in claimNames)
+        {
+            var claim = claims.GetValueOrDefault(name);
             if (claim is null)
             {
                 return $"persistentvolumeclaim \"{name}\" not found";

@@ -191,6 +191,7 @@ public sealed class GentooBuilderReconciler(
     /// </summary>
     private async Task<ClaimProblem?> EnsureVolumesAsync(GentooBuilder builder, RootSource? source, CancellationToken ct)
     {
+        var podsHere = pods.List(builder.Namespace());
         foreach (var claim in DesiredVolumes.Builder(builder, source ?? RootSource.CopyOf("")))
         {
             var isRoot = claim.Metadata.Name == DesiredVolumes.RootName(builder.Name());
@@ -201,7 +202,7 @@ public sealed class GentooBuilderReconciler(
                 existing = await CoreWrites.CreateOrReadAsync(kube, claim, ct);
             }
 
-            if (existing is not null && ClaimChecks.Check(existing, claim, builder, pods.List(builder.Namespace())) is { } problem)
+            if (existing is not null && ClaimChecks.Check(existing, claim, builder, podsHere) is { } problem)
             {
                 return problem;
             }

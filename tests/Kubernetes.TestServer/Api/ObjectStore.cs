@@ -507,8 +507,9 @@ public sealed partial class ObjectStore(TimeProvider clock)
 
     /// <summary>
     /// The pvc-protection controller as Kubernetes 1.26 runs it: a claim being deleted keeps its finalizer while any pod
-    /// in its namespace names it in spec.volumes, whatever the pod's phase (finished pods count until they are deleted;
-    /// only Kubernetes 1.30 and later let completed pods go), and loses it, and so goes, once none does.
+    /// in its namespace names it in spec.volumes, whatever the pod's phase (finished pods count until they are deleted,
+    /// as the reviewers saw on 1.26; whether a later release lets finished pods go is not settled here, and holding on
+    /// is the stricter of the two), and loses it, and so goes, once none does.
     /// </summary>
     private void ReleaseUnusedClaims(string ns)
     {
