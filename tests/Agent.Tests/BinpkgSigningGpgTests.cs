@@ -1,17 +1,19 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using Gentoo.Agent.Emerge;
 using Gentoo.Portage.Tests;
+using Gentoo.Tests;
 
 namespace Gentoo.Agent.Tests;
 
 /// <summary>gpg is on PATH, or the test is skipped saying how to get it.</summary>
-public sealed class GpgFactAttribute : FactAttribute
+public sealed class GpgFactAttribute : SkippableFactAttribute
 {
-    public GpgFactAttribute()
+    public GpgFactAttribute([CallerMemberName] string test = "") : base(test)
     {
         if (!(Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "gpg"))))
         {
-            Skip = "gpg is not on PATH (apt-get install gnupg)";
+            SkipBecause("gpg is not on PATH (apt-get install gnupg)");
         }
     }
 }

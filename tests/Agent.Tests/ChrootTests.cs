@@ -1,19 +1,21 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Text;
 using Gentoo.Portage.Tests;
+using Gentoo.Tests;
 
 namespace Gentoo.Agent.Tests;
 
 /// <summary>Runs only as root with a static busybox (CI installs busybox-static); says why it skipped otherwise.</summary>
-public sealed class ChrootFactAttribute : FactAttribute
+public sealed class ChrootFactAttribute : SkippableFactAttribute
 {
     private static readonly Lazy<string?> Missing = new(Probe);
 
-    public ChrootFactAttribute()
+    public ChrootFactAttribute([CallerMemberName] string test = "") : base(test)
     {
         if (Missing.Value is { } reason)
         {
-            Skip = reason;
+            SkipBecause(reason);
         }
     }
 

@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
+using Gentoo.Tests;
 
 namespace Gentoo.EndToEnd;
 
@@ -72,13 +74,13 @@ public sealed record EndToEndSettings(string? Kubeconfig, string? K3sImage, stri
 }
 
 /// <summary>A step of the end-to-end scenario; skipped, naming what is missing, where there is no cluster or images.</summary>
-public sealed class EndToEndFactAttribute : FactAttribute
+public sealed class EndToEndFactAttribute : SkippableFactAttribute
 {
-    public EndToEndFactAttribute()
+    public EndToEndFactAttribute([CallerMemberName] string test = "") : base(test)
     {
         if (EndToEndSettings.FromEnvironment.Missing is { } missing)
         {
-            Skip = missing;
+            SkipBecause(missing);
         }
     }
 }

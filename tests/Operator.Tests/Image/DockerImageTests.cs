@@ -1,11 +1,13 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Desired;
+using Gentoo.Tests;
 
 namespace Gentoo.Operator.Tests.Image;
 
 /// <summary>Runs when a Docker engine and the local base images (hack/local-base-images.sh) are there; says why it skipped otherwise.</summary>
-public sealed class DockerImageFactAttribute : FactAttribute
+public sealed class DockerImageFactAttribute : SkippableFactAttribute
 {
     public const string SdkImage = "gentoo-builder/sdk:local";
     public const string RuntimeImage = "gentoo-builder/runtime-deps:local";
@@ -28,11 +30,11 @@ public sealed class DockerImageFactAttribute : FactAttribute
         return null;
     });
 
-    public DockerImageFactAttribute()
+    public DockerImageFactAttribute([CallerMemberName] string test = "") : base(test)
     {
         if (Missing.Value is { } reason)
         {
-            Skip = reason;
+            SkipBecause(reason);
         }
     }
 }

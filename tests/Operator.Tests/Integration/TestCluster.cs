@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Kubernetes.TestServer.EnvTest;
@@ -6,6 +7,7 @@ using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
+using Gentoo.Tests;
 
 namespace Gentoo.Operator.Tests.Integration;
 
@@ -96,13 +98,13 @@ public sealed class ClusterCollection : ICollectionFixture<TestCluster>
 }
 
 /// <summary>A test that needs the in-process server's fault hooks; skipped, saying why, against a real cluster.</summary>
-public sealed class TestServerFactAttribute : FactAttribute
+public sealed class TestServerFactAttribute : SkippableFactAttribute
 {
-    public TestServerFactAttribute()
+    public TestServerFactAttribute([CallerMemberName] string test = "") : base(test)
     {
         if (TestCluster.IsReal)
         {
-            Skip = "injects faults (dropped watches, compaction, failing requests) that only the in-process API server offers";
+            SkipBecause("injects faults (dropped watches, compaction, failing requests) that only the in-process API server offers");
         }
     }
 }
@@ -111,25 +113,25 @@ public sealed class TestServerFactAttribute : FactAttribute
 /// A test that plays scheduler and kubelet for its pods (the in-process simulator, or <see cref="ApiKubelet"/> through the
 /// API on envtest); skipped against a real cluster, whose own kubelets would really run the Gentoo pods.
 /// </summary>
-public sealed class PodDrivingFactAttribute : FactAttribute
+public sealed class PodDrivingFactAttribute : SkippableFactAttribute
 {
-    public PodDrivingFactAttribute()
+    public PodDrivingFactAttribute([CallerMemberName] string test = "") : base(test)
     {
         if (TestCluster.HasKubelets)
         {
-            Skip = "drives its pods itself; a cluster with kubelets (GENTOO_TEST_KUBECONFIG) would run the Gentoo images for real: use envtest (KUBEBUILDER_ASSETS)";
+            SkipBecause("drives its pods itself; a cluster with kubelets (GENTOO_TEST_KUBECONFIG) would run the Gentoo images for real: use envtest (KUBEBUILDER_ASSETS)");
         }
     }
 }
 
 /// <summary>A test that needs garbage collection; skipped on bare envtest, which runs no controller manager.</summary>
-public sealed class GarbageCollectorFactAttribute : FactAttribute
+public sealed class GarbageCollectorFactAttribute : SkippableFactAttribute
 {
-    public GarbageCollectorFactAttribute()
+    public GarbageCollectorFactAttribute([CallerMemberName] string test = "") : base(test)
     {
         if (!TestCluster.HasControllerManager)
         {
-            Skip = "needs the garbage collector of kube-controller-manager, which envtest (KUBEBUILDER_ASSETS) does not run";
+            SkipBecause("needs the garbage collector of kube-controller-manager, which envtest (KUBEBUILDER_ASSETS) does not run");
         }
     }
 }
