@@ -106,7 +106,7 @@ internal sealed class BenchReconciler(
             return ReconcileResult.Done;
         }
 
-        await writer.UpdateAsync(run, r => r.Status.Phase = "Queued", ct);
+        await writer.UpdateAsync(run, r => r.Status.Phase = BuildRunPhase.Queued, ct);
         if (reconciled.TryAdd(request.Name, 0) && reconciled.Count == expected)
         {
             done.TrySetResult();

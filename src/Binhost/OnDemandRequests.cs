@@ -72,7 +72,7 @@ public static class OnDemandRequests
 
     /// <summary>An on-demand run of the builder, not finished yet, that already builds every one of the atoms.</summary>
     public static BuildRun? Covering(IEnumerable<BuildRun> runs, string builder, IReadOnlyList<string> atoms) =>
-        runs.Where(r => r.Spec.BuilderRef.Name == builder && IsOnDemand(r) && r.Status?.Phase is not ("Succeeded" or "Failed"))
+        runs.Where(r => r.Spec.BuilderRef.Name == builder && IsOnDemand(r) && !(r.Status?.Phase).IsFinished())
             .Where(r => atoms.All(a => r.Spec.Packages?.Contains(a) == true))
             .OrderBy(r => r.Metadata.CreationTimestamp ?? DateTime.MaxValue)
             .FirstOrDefault();

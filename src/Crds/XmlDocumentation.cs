@@ -43,7 +43,12 @@ public sealed partial class XmlDocumentation
 
     private string? Find(string id) => summaries.TryGetValue(id, out var text) ? text : null;
 
-    private static string MemberId(Type type) => (type.FullName ?? type.Name).Replace('+', '.');
+    /// <summary>Members of a generic base (CommonStatus&lt;TPhase&gt;) are documented on its definition.</summary>
+    private static string MemberId(Type type)
+    {
+        var documented = type.IsGenericType ? type.GetGenericTypeDefinition() : type;
+        return (documented.FullName ?? documented.Name).Replace('+', '.');
+    }
 
     private void Load(XDocument document)
     {

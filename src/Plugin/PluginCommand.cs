@@ -42,13 +42,14 @@ public static class PluginCommand
         {
             var everywhere = result.GetValue(all);
             var rows = new List<string[]> { new[] { "NAMESPACE", "KIND", "NAME", "PHASE", "READY", "REASON", "MESSAGE" } };
-            void Add(IKubernetesObject<V1ObjectMeta> o, string kind, CommonStatus? status)
+            void Add<TPhase>(IKubernetesObject<V1ObjectMeta> o, string kind, CommonStatus<TPhase>? status)
+                where TPhase : struct, Enum
             {
                 var ready = status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.Ready);
                 var waiting = status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.AwaitingOperator && c.Status == "True")
                     ?? status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.Stalled && c.Status == "True");
                 var shown = waiting ?? ready;
-                rows.Add([o.Namespace(), kind, o.Name(), status?.Phase ?? "-", ready?.Status ?? "-", shown?.Reason ?? "-", Short(shown?.Message)]);
+                rows.Add([o.Namespace(), kind, o.Name(), status?.Phase?.ToString() ?? "-", ready?.Status ?? "-", shown?.Reason ?? "-", Short(shown?.Message)]);
             }
 
             foreach (var b in await cluster.ListAsync<GentooBootstrap>(everywhere, ct))
@@ -82,9 +83,9 @@ public static class PluginCommand
             var token = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
             if (await cluster.GetAsync<BuildRun>(name, ct) is { } buildRun)
             {
-                if (buildRun.Status?.Phase is not ("AwaitingOperator" or "Stalled"))
+                if (buildRun.Status?.Phase is not (BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled))
                 {
-                    throw new PluginException($"BuildRun {name} is not awaiting anyone (phase {buildRun.Status?.Phase ?? "none yet"})");
+                    throw new PluginException($"BuildRun {name} is not awaiting anyone (phase {buildRun.Status?.Phase?.ToString() ?? "none yet"})");
                 }
 
                 var annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = token };
@@ -107,9 +108,9 @@ public static class PluginCommand
 
             var bootstrap = await cluster.GetAsync<GentooBootstrap>(name, ct)
                 ?? throw new PluginException($"no BuildRun or GentooBootstrap \"{name}\" in namespace {cluster.Namespace}");
-            if (bootstrap.Status?.Phase != "AwaitingOperator")
+            if (bootstrap.Status?.Phase != BootstrapPhase.AwaitingOperator)
             {
-                throw new PluginException($"GentooBootstrap {name} is not awaiting anyone (phase {bootstrap.Status?.Phase ?? "none yet"})");
+                throw new PluginException($"GentooBootstrap {name} is not awaiting anyone (phase {bootstrap.Status?.Phase?.ToString() ?? "none yet"})");
             }
 
             await cluster.AnnotateAsync<GentooBootstrap>(name, new Dictionary<string, string> { [RequestAnnotations.Resume] = token }, ct);
@@ -148,7 +149,7 @@ public static class PluginCommand
             var found = await cluster.RequireAsync<GentooBuilder>(name, ct);
             var url = found.Status?.BinhostUrl ?? throw new PluginException(found.Spec.Binhost?.Enabled == false
                 ? $"GentooBuilder {name} runs no binhost (spec.binhost.enabled: false)"
-                : $"GentooBuilder {name} has no binhost yet (phase {found.Status?.Phase ?? "none yet"}); see kubectl gentoo status");
+                : $"GentooBuilder {name} has no binhost yet (phase {found.Status?.Phase?.ToString() ?? "none yet"}); see kubectl gentoo status");
             var text = new StringBuilder();
             text.Append("binhost:        ").Append(url).Append('\n');
             text.Append("signing key:    ").Append(found.Status?.SigningKeyFingerprint is { } fingerprint
@@ -231,7 +232,7 @@ public static class PluginCommand
         {
             var name = result.GetValue(run)!;
             var buildRun = await cluster.RequireAsync<BuildRun>(name, ct);
-            var pod = buildRun.Status?.Attempts?.LastOrDefault()?.Pod ?? throw new PluginException($"BuildRun {name} has not started an attempt yet (phase {buildRun.Status?.Phase ?? "none yet"})");
+            var pod = buildRun.Status?.Attempts?.LastOrDefault()?.Pod ?? throw new PluginException($"BuildRun {name} has not started an attempt yet (phase {buildRun.Status?.Phase?.ToString() ?? "none yet"})");
             try
             {
                 await using var stream = await cluster.Kube.CoreV1.ReadNamespacedPodLogAsync(pod, cluster.Namespace, container: AgentPod.Container, follow: result.GetValue(follow), cancellationToken: ct);
@@ -269,7 +270,7 @@ public static class PluginCommand
             {
                 var current = await cluster.RequireAsync<GentooBuilder>(name, ct);
                 if (current.Status?.LastHandledShell == token && current.Status.CurrentMaintenance is { } maintenance
-                    && (await cluster.Kube.CoreV1.ReadNamespacedPodAsync(maintenance, cluster.Namespace, cancellationToken: ct)).Status?.Phase == "Running")
+                    && (await cluster.Kube.CoreV1.ReadNamespacedPodAsync(maintenance, cluster.Namespace, cancellationToken: ct)).Status?.Phase == PodPhases.Running)
                 {
                     pod = maintenance;
                     break;
@@ -330,7 +331,7 @@ public static class PluginCommand
             var status = buildRun.Status;
             if (status?.Failure is not { } failure)
             {
-                throw new PluginException($"BuildRun {name} has no failure to explain (phase {status?.Phase ?? "none yet"})");
+                throw new PluginException($"BuildRun {name} has no failure to explain (phase {status?.Phase?.ToString() ?? "none yet"})");
             }
 
             var text = new StringBuilder();

@@ -69,15 +69,6 @@ public static class CoreWrites
         return true;
     }
 
-    /// <summary>
-    /// The pod from the cache, else from the API server (a pod created a moment ago may not have reached the cache);
-    /// when neither has it, a stand-in saying it was deleted, which judges as an interrupted attempt.
-    /// </summary>
-    public static async Task<V1Pod> PodOrGoneAsync(IKubernetes kube, ICache<V1Pod> pods, string ns, string name, CancellationToken ct) =>
-        pods.Get(new ObjectKey(ns, name))
-        ?? await ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPodAsync(name, ns, cancellationToken: ct))
-        ?? new V1Pod { Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns }, Status = new V1PodStatus { Phase = "Unknown", Reason = "Deleted" } };
-
     /// <summary>Deletes; a 404 means it was already gone.</summary>
     public static async Task DeleteIfPresentAsync(Func<Task> delete)
     {

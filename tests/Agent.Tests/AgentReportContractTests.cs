@@ -1,3 +1,4 @@
+using Gentoo.Entities.V1Alpha1;
 using Gentoo.Agent.Reports;
 using Gentoo.Operator.Decisions;
 using Gentoo.Portage.Emerge;
@@ -25,10 +26,10 @@ public sealed class AgentReportContractTests
     }
 
     [Theory]
-    [InlineData("01-success-build", AgentResult.Success, 0, ExitCodes.Success, AttemptResult.Succeeded)]
-    [InlineData("09-keyword-change-autounmask", AgentResult.NeedsOperator, 1, ExitCodes.NeedsOperator, AttemptResult.NeedsOperator)]
-    [InlineData("15-fetch-failure", AgentResult.Transient, 1, ExitCodes.Transient, AttemptResult.Transient)]
-    public void The_operator_reads_back_what_the_agent_reported(string fixture, AgentResult result, int emergeExitCode, int agentExitCode, AttemptResult expected)
+    [InlineData("01-success-build", AgentResult.Success, 0, ExitCodes.Success, AttemptOutcome.Succeeded)]
+    [InlineData("09-keyword-change-autounmask", AgentResult.NeedsOperator, 1, ExitCodes.NeedsOperator, AttemptOutcome.NeedsOperator)]
+    [InlineData("15-fetch-failure", AgentResult.Transient, 1, ExitCodes.Transient, AttemptOutcome.Transient)]
+    public void The_operator_reads_back_what_the_agent_reported(string fixture, AgentResult result, int emergeExitCode, int agentExitCode, AttemptOutcome expected)
     {
         var report = ReportOf(fixture, result, emergeExitCode);
 
@@ -55,7 +56,7 @@ public sealed class AgentReportContractTests
         var verdict = BuildAttempts.Judge(Terminated(10, message));
 
         System.Text.Encoding.UTF8.GetByteCount(message).ShouldBeLessThanOrEqualTo(AgentReport.TerminationMessageLimit);
-        verdict.Result.ShouldBe(AttemptResult.NeedsOperator);
+        verdict.Result.ShouldBe(AttemptOutcome.NeedsOperator);
         verdict.Report.ShouldNotBeNull().Outcome.ShouldBe(report.Outcome);
         verdict.Report!.Atoms[0].ShouldBe(report.Atoms[0]);
     }

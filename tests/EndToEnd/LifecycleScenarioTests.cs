@@ -66,8 +66,8 @@ public sealed class LifecycleScenarioTests(EndToEndCluster cluster)
         await EnsureBuilderAsync();
         await CreateRunAsync("nightly", "app-misc/nightly");
 
-        var waiting = await WaitForRunAsync("nightly", r => r.Status.Phase is "AwaitingOperator" or "Succeeded" or "Failed" or "Stalled", "the keyword failure to wait for a person");
-        waiting.Status.Phase.ShouldBe("AwaitingOperator");
+        var waiting = await WaitForRunAsync("nightly", r => r.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Succeeded or BuildRunPhase.Failed or BuildRunPhase.Stalled, "the keyword failure to wait for a person");
+        waiting.Status.Phase.ShouldBe(BuildRunPhase.AwaitingOperator);
         Conditions.Find(waiting.Status.Conditions, ConditionTypes.AwaitingOperator)!.Reason.ShouldBe(nameof(FailureClass.KeywordChangeRequired));
         var fix = waiting.Status.ProposedFixes.ShouldHaveSingleItem();
         fix.File.ShouldBe("package.accept_keywords");
@@ -77,8 +77,8 @@ public sealed class LifecycleScenarioTests(EndToEndCluster cluster)
             metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "e2e-1", [RequestAnnotations.AcceptFixes] = "1" } },
         }, V1Patch.PatchType.MergePatch), CancellationToken.None);
 
-        var built = await WaitForRunAsync("nightly", r => r.Status.Phase is "Succeeded" or "Failed" or "Stalled" || r.Status.AttemptCount >= 3, "the resumed run to build");
-        built.Status.Phase.ShouldBe("Succeeded");
+        var built = await WaitForRunAsync("nightly", r => r.Status.Phase is BuildRunPhase.Succeeded or BuildRunPhase.Failed or BuildRunPhase.Stalled || r.Status.AttemptCount >= 3, "the resumed run to build");
+        built.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
         built.Status.AppliedFixes.ShouldNotBeNull().ShouldContain(l => l.Contains("app-misc/nightly", StringComparison.Ordinal));
         (await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync($"{Name}-fixes", Ns)).Data.Values.ShouldContain(v => v.Contains("app-misc/nightly", StringComparison.Ordinal));
     }
@@ -88,7 +88,7 @@ public sealed class LifecycleScenarioTests(EndToEndCluster cluster)
     {
         await EnsureBuilderAsync();
         await CreateRunAsync("slowpoke", "app-misc/slowpoke");
-        await WaitForRunAsync("slowpoke", r => r.Status.Phase == "Running", "the slow build to run");
+        await WaitForRunAsync("slowpoke", r => r.Status.Phase == BuildRunPhase.Running, "the slow build to run");
 
         for (var kill = 0; kill < 3; kill++)
         {
@@ -98,8 +98,8 @@ public sealed class LifecycleScenarioTests(EndToEndCluster cluster)
             await Task.Delay(TimeSpan.FromSeconds(5));
         }
 
-        var done = await WaitForRunAsync("slowpoke", r => r.Status.Phase is "Succeeded" or "Failed" or "AwaitingOperator" or "Stalled", "the slow build to end");
-        done.Status.Phase.ShouldBe("Succeeded");
+        var done = await WaitForRunAsync("slowpoke", r => r.Status.Phase is BuildRunPhase.Succeeded or BuildRunPhase.Failed or BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled, "the slow build to end");
+        done.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
         done.Status.AttemptCount.ShouldBe(1, "killing the operator never starts a second attempt");
         var pods = (await cluster.Kube.CoreV1.ListNamespacedPodAsync(Ns, labelSelector: $"{GroupVersion.Group}/buildrun=slowpoke")).Items;
         pods.Count.ShouldBe(1);
@@ -142,7 +142,7 @@ public sealed class LifecycleScenarioTests(EndToEndCluster cluster)
         }
 
         return await cluster.WaitForAsync(() => Bootstraps.GetAsync(Ns, Name, CancellationToken.None),
-            b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) || Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Stalled) || b.Status.Phase == "AwaitingOperator",
+            b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) || Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Stalled) || b.Status.Phase == BootstrapPhase.AwaitingOperator,
             "the bootstrap to be ready", Bootstrapping) is var bootstrap && Conditions.IsTrue(bootstrap.Status.Conditions, ConditionTypes.Ready)
             ? bootstrap
             : throw new InvalidOperationException($"the bootstrap stopped: {KubernetesJson.Serialize(bootstrap.Status)}");
@@ -182,8 +182,8 @@ public sealed class LifecycleScenarioTests(EndToEndCluster cluster)
             await CreateRunAsync(run, package);
         }
 
-        var done = await WaitForRunAsync(run, r => r.Status.Phase is "Succeeded" or "Failed" or "AwaitingOperator" or "Stalled", $"BuildRun {run} to end");
-        done.Status.Phase.ShouldBe("Succeeded", KubernetesJson.Serialize(done.Status));
+        var done = await WaitForRunAsync(run, r => r.Status.Phase is BuildRunPhase.Succeeded or BuildRunPhase.Failed or BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled, $"BuildRun {run} to end");
+        done.Status.Phase.ShouldBe(BuildRunPhase.Succeeded, KubernetesJson.Serialize(done.Status));
     }
 
     private Task<BuildRun> CreateRunAsync(string name, string package) => Runs.CreateAsync(new BuildRun

@@ -57,6 +57,65 @@ public enum FailurePolicy
     Retry,
 }
 
+/// <summary>Where a BuildRun is in its lifecycle.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BuildRunPhase>))]
+public enum BuildRunPhase
+{
+    /// <summary>Accepted; waiting for its builder, or an attempt pod is starting.</summary>
+    Pending,
+
+    /// <summary>Waiting for the run or maintenance pod that has the builder's volumes.</summary>
+    Queued,
+
+    /// <summary>An attempt pod is building.</summary>
+    Running,
+
+    /// <summary>A transient failure; the next attempt starts after the backoff.</summary>
+    Retrying,
+
+    /// <summary>A person must look (a failure to fix, fixes to accept) and resume.</summary>
+    AwaitingOperator,
+
+    /// <summary>Retries are used up or the agent failed; a person may still resume.</summary>
+    Stalled,
+
+    /// <summary>Every requested package was built or already current.</summary>
+    Succeeded,
+
+    /// <summary>Failed under policy Fail; nothing more happens.</summary>
+    Failed,
+}
+
+/// <summary>What the phases of a BuildRun mean together.</summary>
+public static class BuildRunPhases
+{
+    /// <summary>Succeeded or Failed: nothing more happens to the run.</summary>
+    public static bool IsFinished(this BuildRunPhase? phase) => phase is BuildRunPhase.Succeeded or BuildRunPhase.Failed;
+}
+
+/// <summary>What became of one attempt.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<AttemptOutcome>))]
+public enum AttemptOutcome
+{
+    /// <summary>The pod is starting.</summary>
+    Pending,
+
+    /// <summary>The pod is building.</summary>
+    Running,
+
+    /// <summary>The attempt built what it was asked to.</summary>
+    Succeeded,
+
+    /// <summary>A person must act before another attempt can succeed.</summary>
+    NeedsOperator,
+
+    /// <summary>A retry may succeed (fetch failure, lost node, eviction, interruption).</summary>
+    Transient,
+
+    /// <summary>The agent itself failed, not the build.</summary>
+    AgentError,
+}
+
 /// <summary>The desired build.</summary>
 public sealed class BuildRunSpec
 {
@@ -118,7 +177,7 @@ public sealed class FailureHandling
 }
 
 /// <summary>What the operator observed of a build.</summary>
-public sealed class BuildRunStatus : CommonStatus
+public sealed class BuildRunStatus : CommonStatus<BuildRunPhase>
 {
     /// <summary>Why a queued run waits, for example the BuildRun active on the same builder.</summary>
     public string? WaitingFor { get; set; }
@@ -181,8 +240,8 @@ public sealed class BuildAttempt
     /// <summary>The build container's exit code.</summary>
     public int? ExitCode { get; set; }
 
-    /// <summary>Pending, Running, Succeeded, NeedsOperator (a person must act), Transient (a retry may succeed) or AgentError.</summary>
-    public string? Outcome { get; set; }
+    /// <summary>What became of the attempt.</summary>
+    public AttemptOutcome? Outcome { get; set; }
 
     /// <summary>The failure class, when it failed.</summary>
     public FailureClass? FailureClass { get; set; }
@@ -239,13 +298,3 @@ public sealed class ProposedFix
     public IList<string>? Lines { get; set; }
 }
 
-/// <summary>What became of one attempt, as status.attempts[].outcome spells it.</summary>
-public static class AttemptOutcomes
-{
-    public const string Pending = "Pending";
-    public const string Running = "Running";
-    public const string Succeeded = "Succeeded";
-    public const string NeedsOperator = "NeedsOperator";
-    public const string Transient = "Transient";
-    public const string AgentError = "AgentError";
-}

@@ -303,6 +303,10 @@ public static class Reasons
     public const string Failed = "Failed";
     public const string Interrupted = "Interrupted";
     public const string Retrying = "Retrying";
+    public const string Bootstrapping = "Bootstrapping";
+    public const string Snapshotting = "Snapshotting";
+    public const string Ready = "Ready";
+    public const string AgentError = "AgentError";
     public const string NoProgress = "NoProgress";
     public const string InvalidSpec = "InvalidSpec";
     public const string BuilderNotFound = "BuilderNotFound";
@@ -324,11 +328,13 @@ public static class Reasons
     public const string SigningKeyInvalid = "SigningKeyInvalid";
 }
 
-/// <summary>Status fields shared by every kind.</summary>
-public abstract class CommonStatus
+/// <summary>Status fields shared by every kind; each kind has its own phases.</summary>
+/// <typeparam name="TPhase">The kind's phases, written as their names.</typeparam>
+public abstract class CommonStatus<TPhase>
+    where TPhase : struct, Enum
 {
     /// <summary>A one-word summary of where the resource is in its lifecycle.</summary>
-    public string? Phase { get; set; }
+    public TPhase? Phase { get; set; }
 
     /// <summary>The metadata.generation the operator last handled.</summary>
     public long? ObservedGeneration { get; set; }

@@ -274,8 +274,31 @@ public sealed class BootstrapStorage
     public string? VolumeSnapshotClassName { get; set; }
 }
 
+/// <summary>Where a GentooBootstrap is in its lifecycle.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BootstrapPhase>))]
+public enum BootstrapPhase
+{
+    /// <summary>Waiting for its volume or configuration.</summary>
+    Pending,
+
+    /// <summary>A bootstrap pod runs the steps.</summary>
+    Bootstrapping,
+
+    /// <summary>A transient failure; the next attempt starts after the backoff.</summary>
+    Retrying,
+
+    /// <summary>A step failed; a person must fix it and resume.</summary>
+    AwaitingOperator,
+
+    /// <summary>The steps passed; waiting for the snapshot of the root.</summary>
+    Snapshotting,
+
+    /// <summary>The root is bootstrapped and its snapshot (or copy source) ready for builders.</summary>
+    Ready,
+}
+
 /// <summary>What the operator observed of a bootstrap.</summary>
-public sealed class GentooBootstrapStatus : CommonStatus
+public sealed class GentooBootstrapStatus : CommonStatus<BootstrapPhase>
 {
     /// <summary>Name of the PersistentVolumeClaim holding the bootstrapped root.</summary>
     public string? RootVolume { get; set; }

@@ -367,8 +367,31 @@ public sealed class SnapshotPolicy
     public int? Keep { get; set; }
 }
 
+/// <summary>Where a GentooBuilder is in its lifecycle.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BuilderPhase>))]
+public enum BuilderPhase
+{
+    /// <summary>Waiting for its bootstrap, configuration, signing key or volumes (the root being copied or restored).</summary>
+    Pending,
+
+    /// <summary>Ready for builds; nothing runs on its volumes.</summary>
+    Ready,
+
+    /// <summary>A BuildRun's pod has the volumes.</summary>
+    Building,
+
+    /// <summary>A world update runs.</summary>
+    Updating,
+
+    /// <summary>The ebuild repositories are being synced.</summary>
+    Syncing,
+
+    /// <summary>A person's shell pod has the volumes.</summary>
+    Shell,
+}
+
 /// <summary>What the operator observed of a builder.</summary>
-public sealed class GentooBuilderStatus : CommonStatus
+public sealed class GentooBuilderStatus : CommonStatus<BuilderPhase>
 {
     /// <summary>Names of the builder's PersistentVolumeClaims.</summary>
     public BuilderVolumes? Volumes { get; set; }

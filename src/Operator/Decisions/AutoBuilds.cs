@@ -63,8 +63,8 @@ public static class AutoBuilds
         var finished = scheduled.Where(r => r.Metadata.DeletionTimestamp is null).OrderByDescending(r => r.Metadata.CreationTimestamp).ToList();
         return
         [
-            .. finished.Where(r => r.Status?.Phase == "Succeeded").Skip(autoBuild.SuccessfulRunsHistoryLimit ?? 3),
-            .. finished.Where(r => r.Status?.Phase == "Failed").Skip(autoBuild.FailedRunsHistoryLimit ?? 3),
+            .. finished.Where(r => r.Status?.Phase == BuildRunPhase.Succeeded).Skip(autoBuild.SuccessfulRunsHistoryLimit ?? 3),
+            .. finished.Where(r => r.Status?.Phase == BuildRunPhase.Failed).Skip(autoBuild.FailedRunsHistoryLimit ?? 3),
         ];
     }
 }

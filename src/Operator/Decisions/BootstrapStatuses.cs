@@ -32,13 +32,6 @@ public enum BootstrapNext
 /// </summary>
 public static class BootstrapStatuses
 {
-    public const string Pending = "Pending";
-    public const string Bootstrapping = "Bootstrapping";
-    public const string Retrying = "Retrying";
-    public const string AwaitingOperator = "AwaitingOperator";
-    public const string Snapshotting = "Snapshotting";
-    public const string Ready = "Ready";
-
     /// <param name="bootstrap">The bootstrap; its status is changed in place.</param>
     /// <param name="verdict">The verdict on the newest bootstrap pod.</param>
     /// <param name="ran">The steps that pod was asked to run, in order.</param>
@@ -48,9 +41,9 @@ public static class BootstrapStatuses
         var status = bootstrap.Status;
         var generation = bootstrap.Metadata.Generation;
         var report = verdict.Report;
-        if (verdict.Result is AttemptResult.Pending or AttemptResult.Running)
+        if (verdict.Result is AttemptOutcome.Pending or AttemptOutcome.Running)
         {
-            status.Phase = Bootstrapping;
+            status.Phase = BootstrapPhase.Bootstrapping;
             status.CurrentStep ??= ran.Count > 0 ? ran[0].Name : DesiredBootstrap.CheckStep;
             Progressing(bootstrap, verdict.Reason, $"{status.CurrentStep}: {verdict.Message}", now);
             return BootstrapNext.Wait;
@@ -58,7 +51,7 @@ public static class BootstrapStatuses
 
         // Only what ran for the current spec counts as done; a spec changed during the attempt is run again.
         var sameSpec = status.ObservedGeneration == generation;
-        var completed = verdict.Result == AttemptResult.Succeeded ? ran.Select(s => s.Name).ToList() : report?.CompletedSteps?.ToList() ?? [];
+        var completed = verdict.Result == AttemptOutcome.Succeeded ? ran.Select(s => s.Name).ToList() : report?.CompletedSteps?.ToList() ?? [];
         if (sameSpec)
         {
             foreach (var step in ran.Where(s => completed.Contains(s.Name)))
@@ -80,13 +73,13 @@ public static class BootstrapStatuses
         status.Failure = null;
         switch (verdict.Result)
         {
-            case AttemptResult.Succeeded:
+            case AttemptOutcome.Succeeded:
                 status.CurrentStep = null;
-                status.Phase = Snapshotting;
-                Progressing(bootstrap, "Snapshotting", "steps and check passed; taking the snapshot builders are made from", now);
+                status.Phase = BootstrapPhase.Snapshotting;
+                Progressing(bootstrap, Reasons.Snapshotting, "steps and check passed; taking the snapshot builders are made from", now);
                 return BootstrapNext.Snapshot;
-            case AttemptResult.Transient:
-                status.Phase = Retrying;
+            case AttemptOutcome.Transient:
+                status.Phase = BootstrapPhase.Retrying;
                 Progressing(bootstrap, Reasons.Retrying, $"{verdict.Message}; retrying", now);
                 return BootstrapNext.Retry;
         }
@@ -100,7 +93,7 @@ public static class BootstrapStatuses
             return BootstrapNext.StartAttempt;
         }
 
-        status.Phase = AwaitingOperator;
+        status.Phase = BootstrapPhase.AwaitingOperator;
         status.CurrentStep = failedAt;
         var reason = report?.Outcome == Outcome.CircularDependency ? nameof(FailureClass.CircularDependency) : verdict.Reason;
         var message = $"step {failedAt}: {Explain(bootstrap, verdict)}";
@@ -124,7 +117,7 @@ public static class BootstrapStatuses
     public static void MarkReady(GentooBootstrap bootstrap, BootstrapSnapshot snapshot, string how, DateTime now)
     {
         var status = bootstrap.Status;
-        status.Phase = Ready;
+        status.Phase = BootstrapPhase.Ready;
         status.Snapshot = snapshot;
         status.Failure = null;
         status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Reconciling);

@@ -4,26 +4,8 @@ using k8s.Models;
 
 namespace Gentoo.Operator.Decisions;
 
-/// <summary>What became of one build attempt.</summary>
-public enum AttemptResult
-{
-    /// <summary>Not placed yet: waiting for a node (see the verdict's reason).</summary>
-    Pending,
-    Running,
-    Succeeded,
-
-    /// <summary>A person must act: configuration or a build failure.</summary>
-    NeedsOperator,
-
-    /// <summary>A retry may succeed: fetch failure, interruption, eviction, lost node.</summary>
-    Transient,
-
-    /// <summary>The agent could not run the step (bad input, missing volume): a person must look.</summary>
-    AgentError,
-}
-
 /// <summary>The verdict on an attempt: the result, why, and what the agent reported.</summary>
-public sealed record AttemptVerdict(AttemptResult Result, string Reason, string Message, int? ExitCode, AgentReport? Report)
+public sealed record AttemptVerdict(AttemptOutcome Result, string Reason, string Message, int? ExitCode, AgentReport? Report)
 {
     /// <summary>When the build container ended, as its node saw it (not when the operator noticed); null while it runs.</summary>
     public DateTime? Finished { get; init; }
@@ -37,7 +19,7 @@ public static class BuildAttempts
         var status = pod.Status;
         if (status?.Reason == "Evicted")
         {
-            return new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the pod was evicted: {status.Message}", null, null);
+            return new AttemptVerdict(AttemptOutcome.Transient, Reasons.Interrupted, $"the pod was evicted: {status.Message}", null, null);
         }
 
         var build = status?.ContainerStatuses?.FirstOrDefault(c => c.Name == AgentPod.Container);
@@ -46,7 +28,7 @@ public static class BuildAttempts
         {
             // The kubelet stopped the pod at activeDeadlineSeconds (spec.timeout): what the agent reported on SIGTERM, if it got to.
             var deadline = pod.Spec?.ActiveDeadlineSeconds is { } seconds ? $" ({TimeSpan.FromSeconds(seconds):g})" : "";
-            return new AttemptVerdict(AttemptResult.Transient, Reasons.Timeout,
+            return new AttemptVerdict(AttemptOutcome.Transient, Reasons.Timeout,
                 $"the attempt ran longer than spec.timeout{deadline} and was stopped; what it built is kept and the next attempt re-uses it", terminated?.ExitCode, AgentReport.Parse(terminated?.Message))
             {
                 Finished = terminated?.FinishedAt,
@@ -55,21 +37,21 @@ public static class BuildAttempts
 
         if (terminated is null)
         {
-            if (status?.Phase is "Failed" or "Unknown")
+            if (status?.Phase is PodPhases.Failed or PodPhases.Unknown)
             {
-                return new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the pod ended without a build result ({status.Phase}: {status.Reason} {status.Message})".TrimEnd(), null, null);
+                return new AttemptVerdict(AttemptOutcome.Transient, Reasons.Interrupted, $"the pod ended without a build result ({status.Phase}: {status.Reason} {status.Message})".TrimEnd(), null, null);
             }
 
             var scheduled = status?.Conditions?.FirstOrDefault(c => c.Type == "PodScheduled");
             if (scheduled is { Status: "False", Reason: "Unschedulable" })
             {
                 var kernel = scheduled.Message?.Contains("affinity", StringComparison.OrdinalIgnoreCase) == true;
-                return new AttemptVerdict(AttemptResult.Pending, kernel ? Reasons.NoNodeWithRequiredKernel : Reasons.Pending, scheduled.Message ?? "no node can take the build", null, null);
+                return new AttemptVerdict(AttemptOutcome.Pending, kernel ? Reasons.NoNodeWithRequiredKernel : Reasons.Pending, scheduled.Message ?? "no node can take the build", null, null);
             }
 
-            return status?.Phase == "Running"
-                ? new AttemptVerdict(AttemptResult.Running, Reasons.Running, "building", null, null)
-                : new AttemptVerdict(AttemptResult.Pending, Reasons.Pending, "waiting for the build pod to start", null, null);
+            return status?.Phase == PodPhases.Running
+                ? new AttemptVerdict(AttemptOutcome.Running, Reasons.Running, "building", null, null)
+                : new AttemptVerdict(AttemptOutcome.Pending, Reasons.Pending, "waiting for the build pod to start", null, null);
         }
 
         var report = AgentReport.Parse(terminated.Message);
@@ -81,18 +63,18 @@ public static class BuildAttempts
     {
         if (terminated.Reason == "OOMKilled")
         {
-            return new AttemptVerdict(AttemptResult.NeedsOperator, "OutOfMemory",
+            return new AttemptVerdict(AttemptOutcome.NeedsOperator, "OutOfMemory",
                 "the build ran out of memory: raise the builder's memory limit or lower its CPU limit (MAKEOPTS follows it), then resume", exitCode, report);
         }
 
         return exitCode switch
         {
-            ExitCodes.Success => new AttemptVerdict(AttemptResult.Succeeded, Reasons.Succeeded, Built(report), exitCode, report),
-            ExitCodes.NeedsOperator => new AttemptVerdict(AttemptResult.NeedsOperator, Outcomes.ReasonOf(report?.Outcome) ?? Reasons.Failed, Explain(report), exitCode, report),
-            ExitCodes.Transient => new AttemptVerdict(AttemptResult.Transient, Outcomes.ReasonOf(report?.Outcome) ?? Reasons.Interrupted, Explain(report), exitCode, report),
-            ExitCodes.AgentError => new AttemptVerdict(AttemptResult.AgentError, "AgentError", report?.Error ?? "the agent could not run the build; see the pod log", exitCode, report),
-            137 or 143 => new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, $"the build container was killed (exit {exitCode})", exitCode, report),
-            _ => new AttemptVerdict(AttemptResult.AgentError, "AgentError", $"the build container exited {exitCode} without a report: {terminated.Message}".TrimEnd(' ', ':'), exitCode, report),
+            ExitCodes.Success => new AttemptVerdict(AttemptOutcome.Succeeded, Reasons.Succeeded, Built(report), exitCode, report),
+            ExitCodes.NeedsOperator => new AttemptVerdict(AttemptOutcome.NeedsOperator, Outcomes.ReasonOf(report?.Outcome) ?? Reasons.Failed, Explain(report), exitCode, report),
+            ExitCodes.Transient => new AttemptVerdict(AttemptOutcome.Transient, Outcomes.ReasonOf(report?.Outcome) ?? Reasons.Interrupted, Explain(report), exitCode, report),
+            ExitCodes.AgentError => new AttemptVerdict(AttemptOutcome.AgentError, Reasons.AgentError, report?.Error ?? "the agent could not run the build; see the pod log", exitCode, report),
+            137 or 143 => new AttemptVerdict(AttemptOutcome.Transient, Reasons.Interrupted, $"the build container was killed (exit {exitCode})", exitCode, report),
+            _ => new AttemptVerdict(AttemptOutcome.AgentError, Reasons.AgentError, $"the build container exited {exitCode} without a report: {terminated.Message}".TrimEnd(' ', ':'), exitCode, report),
         };
     }
 

@@ -38,12 +38,12 @@ public static class BuildRunStatuses
         status.StartTime ??= placement.Started ?? now;
         status.AttemptCount = Math.Max(status.AttemptCount ?? 0, placement.Number);
         var attempt = Record(status, placement);
+        attempt.Outcome = verdict.Result;
         var report = verdict.Report;
 
-        if (verdict.Result is AttemptResult.Pending or AttemptResult.Running)
+        if (verdict.Result is AttemptOutcome.Pending or AttemptOutcome.Running)
         {
-            attempt.Outcome = verdict.Result == AttemptResult.Running ? AttemptOutcomes.Running : AttemptOutcomes.Pending;
-            status.Phase = verdict.Result == AttemptResult.Running ? "Running" : "Pending";
+            status.Phase = verdict.Result == AttemptOutcome.Running ? BuildRunPhase.Running : BuildRunPhase.Pending;
             status.Conditions = Conditions.MarkProgressing(status.Conditions, verdict.Reason, verdict.Message, generation, now);
             status.Duration = Duration(status.StartTime.Value, now);
             return NextStep.Wait;
@@ -61,7 +61,7 @@ public static class BuildRunStatuses
             Built = (status.Packages?.Built ?? 0) + Math.Max(0, (report?.PackagesMerged ?? 0) - (report?.BinariesReused ?? 0)),
             Reused = (status.Packages?.Reused ?? 0) + (report?.BinariesReused ?? 0),
             // The packages failing now: the last attempt's, not a sum over attempts that each retried the same ones.
-            Failed = verdict.Result == AttemptResult.Succeeded ? 0 : report?.AtomCount ?? 0,
+            Failed = verdict.Result == AttemptOutcome.Succeeded ? 0 : report?.AtomCount ?? 0,
         };
         if (report?.RequiredKernel is { } kernel)
         {
@@ -70,10 +70,9 @@ public static class BuildRunStatuses
 
         status.Progress = null;
         status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.Reconciling);
-        if (verdict.Result == AttemptResult.Succeeded)
+        if (verdict.Result == AttemptOutcome.Succeeded)
         {
-            attempt.Outcome = AttemptOutcomes.Succeeded;
-            status.Phase = "Succeeded";
+            status.Phase = BuildRunPhase.Succeeded;
             status.Failure = null;
             status.CompletionTime = ended;
             status.Duration = Duration(status.StartTime.Value, ended);
@@ -98,26 +97,21 @@ public static class BuildRunStatuses
 
         var policy = run.Spec.OnFailure?.Policy ?? FailurePolicy.AwaitOperator;
         var retries = run.Spec.OnFailure?.Retries ?? 3;
-        if (verdict.Result == AttemptResult.Transient)
+        if (verdict.Result == AttemptOutcome.Transient)
         {
-            attempt.Outcome = AttemptOutcomes.Transient;
-            var failedAttempts = status.Attempts!.Count(a => a.Outcome == AttemptOutcomes.Transient);
+            var failedAttempts = status.Attempts!.Count(a => a.Outcome == AttemptOutcome.Transient);
             if (policy == FailurePolicy.Retry && failedAttempts <= retries)
             {
-                status.Phase = "Retrying";
+                status.Phase = BuildRunPhase.Retrying;
                 status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Reconciling, Reasons.Retrying,
                     $"{verdict.Message}; retry {failedAttempts} of {retries}", generation, now);
                 return NextStep.Retry;
             }
         }
-        else
-        {
-            attempt.Outcome = verdict.Result == AttemptResult.AgentError ? AttemptOutcomes.AgentError : AttemptOutcomes.NeedsOperator;
-        }
 
         if (NoProgress(status.Attempts!))
         {
-            status.Phase = "Stalled";
+            status.Phase = BuildRunPhase.Stalled;
             status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.Stalled, Reasons.NoProgress,
                 $"{attempt.Atom ?? "the build"} failed twice in a row the same way, or an attempt built nothing new: change the configuration or the spec; resuming as is will not help",
                 generation, now);
@@ -125,14 +119,14 @@ public static class BuildRunStatuses
 
         if (policy == FailurePolicy.Fail)
         {
-            status.Phase = "Failed";
+            status.Phase = BuildRunPhase.Failed;
             status.CompletionTime = ended;
             status.Conditions = Conditions.Remove(status.Conditions, ConditionTypes.AwaitingOperator);
             status.Duration = Duration(status.StartTime.Value, ended);
             return NextStep.Done;
         }
 
-        status.Phase = status.Phase == "Stalled" ? "Stalled" : "AwaitingOperator";
+        status.Phase = status.Phase == BuildRunPhase.Stalled ? BuildRunPhase.Stalled : BuildRunPhase.AwaitingOperator;
         status.Conditions = Conditions.MarkTrue(status.Conditions, ConditionTypes.AwaitingOperator, verdict.Reason, verdict.Message, generation, now);
         status.Duration = Duration(status.StartTime.Value, ended);
         return NextStep.AwaitOperator;
@@ -141,7 +135,7 @@ public static class BuildRunStatuses
     /// <summary>The same package failed the same way in the last two attempts, or the last failed attempt merged nothing after a previous attempt.</summary>
     public static bool NoProgress(IList<BuildAttempt> attempts)
     {
-        var ended = attempts.Where(a => a.EndTime is not null && a.Outcome != AttemptOutcomes.Succeeded).ToList();
+        var ended = attempts.Where(a => a.EndTime is not null && a.Outcome != AttemptOutcome.Succeeded).ToList();
         if (ended.Count < 2)
         {
             return false;

@@ -10,12 +10,10 @@ namespace Gentoo.Operator.Decisions;
 /// </summary>
 public static class BuilderQueue
 {
-    private static readonly string[] Finished = ["Succeeded", "Failed"];
-
     public static BuildRun? Holder(IEnumerable<BuildRun> runsOfBuilder)
     {
         var open = runsOfBuilder
-            .Where(r => r.Metadata.DeletionTimestamp is null && !Finished.Contains(r.Status?.Phase))
+            .Where(r => r.Metadata.DeletionTimestamp is null && !(r.Status?.Phase).IsFinished())
             .OrderBy(r => r.Metadata.CreationTimestamp ?? DateTime.MaxValue)
             .ThenBy(r => r.Metadata.Name, StringComparer.Ordinal)
             .ToList();
@@ -27,7 +25,7 @@ public static class BuilderQueue
     /// (a run releases its claim itself when its pod ends; this clears what a run deleted or finished left behind).
     /// </summary>
     public static string? ClaimStillHeld(string? claimedBy, IEnumerable<BuildRun> runsOfBuilder) =>
-        claimedBy is not null && runsOfBuilder.Any(r => r.Metadata.Name == claimedBy && !Finished.Contains(r.Status?.Phase)) ? claimedBy : null;
+        claimedBy is not null && runsOfBuilder.Any(r => r.Metadata.Name == claimedBy && !(r.Status?.Phase).IsFinished()) ? claimedBy : null;
 
     /// <summary>Why <paramref name="run"/> waits, or null when it holds the builder.</summary>
     public static string? WaitingFor(BuildRun run, BuildRun? holder) =>

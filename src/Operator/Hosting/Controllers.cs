@@ -107,7 +107,7 @@ public static class Controllers
         var reconciler = new GentooBootstrapReconciler(c.Kube, c.Caches.Bootstraps, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events, c.Clock,
             c.Loggers.CreateLogger<GentooBootstrapReconciler>(), c.Settings.BootstrapRetryBackoff, c.Settings.SnapshotPoll, c.Settings.ConfigPoll);
         c.Manager.AddRunnable(new Controller<GentooBootstrap>(c.Caches.Bootstraps, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock,
-                c.Loggers.CreateLogger("Controller.GentooBootstrap"), SpecMetadataOrPhase<GentooBootstrap, GentooBootstrapStatus>)
+                c.Loggers.CreateLogger("Controller.GentooBootstrap"), SpecMetadataOrPhase<GentooBootstrap, GentooBootstrapStatus, BootstrapPhase>)
             .Owns(c.Caches.Pods)
             .Owns(c.Caches.Claims));
     }
@@ -124,7 +124,7 @@ public static class Controllers
             c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.MakeSigningKey, c.Settings.SnapshotPoll, c.Settings.SigningKeyPoll, c.Settings.ConfigPoll);
         c.Manager.AddRunnable(new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.GentooBuilder"),
                 // A build pod letting go of the volumes is a status write of its run's: a maintenance pod may be waiting for it.
-                change => SpecMetadataOrPhase<GentooBuilder, GentooBuilderStatus>(change) || change.Old?.Status?.CurrentBuildRun != change.Object.Status?.CurrentBuildRun)
+                change => SpecMetadataOrPhase<GentooBuilder, GentooBuilderStatus, BuilderPhase>(change) || change.Old?.Status?.CurrentBuildRun != change.Object.Status?.CurrentBuildRun)
             .Owns(c.Caches.Pods)
             .Owns(c.Caches.Claims)
             .Watches(c.Caches.Bootstraps, bootstrap => builders.List(bootstrap.Namespace()).Where(b => b.Spec.BootstrapRef?.Name == bootstrap.Name()).Select(ObjectKey.Of))
@@ -143,7 +143,7 @@ public static class Controllers
         var reconciler = new BuildRunReconciler(c.Kube, runs, c.Caches.Builders, c.Caches.Bootstraps, c.Caches.Pods, c.Settings.Pods, c.Events, c.Clock,
             c.Loggers.CreateLogger<BuildRunReconciler>(), c.Settings.BuildRetryBackoff, c.Settings.ProgressInterval);
         c.Manager.AddRunnable(new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.BuildRun"),
-                SpecMetadataOrPhase<BuildRun, BuildRunStatus>)
+                SpecMetadataOrPhase<BuildRun, BuildRunStatus, BuildRunPhase>)
             .Owns(c.Caches.Pods)
             .Watches(c.Caches.Builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
             .Watches(runs, run => RunsOf(runs, run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name())));
@@ -153,10 +153,11 @@ public static class Controllers
     /// Spec and metadata changes, and phase changes too: a reconcile may decide on a cache that has not seen its own last
     /// status write yet, and a phase change is the write that must not go unnoticed (there are few, so no churn).
     /// </summary>
-    private static bool SpecMetadataOrPhase<T, TStatus>(CacheEvent<T> change)
+    private static bool SpecMetadataOrPhase<T, TStatus, TPhase>(CacheEvent<T> change)
         where T : class, IKubernetesObject<V1ObjectMeta>, IStatus<TStatus>
-        where TStatus : CommonStatus =>
-        ChangeFilters.SpecOrMetadataChanged(change) || change.Old?.Status?.Phase != change.Object.Status?.Phase;
+        where TStatus : CommonStatus<TPhase>
+        where TPhase : struct, Enum =>
+        ChangeFilters.SpecOrMetadataChanged(change) || !Nullable.Equals(change.Old?.Status?.Phase, change.Object.Status?.Phase);
 
     private static IEnumerable<ObjectKey> RunsOf(ICache<BuildRun> runs, string ns, string builder) =>
         runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder).Select(ObjectKey.Of);

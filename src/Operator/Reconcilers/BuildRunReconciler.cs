@@ -72,7 +72,7 @@ public sealed class BuildRunReconciler(
             await LetGoOfDeletedBuildersVolumesAsync(run, ct);
         }
 
-        if (run.Status.Phase is "Succeeded" or "Failed")
+        if (run.Status.Phase.IsFinished())
         {
             await ReleaseVolumesAsync(run, cachedBuilder, ct);
             return ReconcileResult.Done;
@@ -101,7 +101,7 @@ public sealed class BuildRunReconciler(
         {
             await status.UpdateAsync(run, r =>
             {
-                r.Status.Phase = "Queued";
+                r.Status.Phase = BuildRunPhase.Queued;
                 r.Status.WaitingFor = waiting;
                 r.Status.ObservedGeneration = r.Metadata.Generation;
                 r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, Reasons.Queued, waiting, r.Metadata.Generation, now);
@@ -112,11 +112,11 @@ public sealed class BuildRunReconciler(
         var attempt = run.Status.AttemptCount ?? 0;
         var resume = RequestTokens.Of(run, RequestAnnotations.Resume);
         // Queued with attempts behind it: the next attempt was decided and waits for the builder's volumes.
-        var decided = attempt > 0 && run.Status.Phase == "Queued";
-        var resumed = resume is not null && resume != run.Status.LastHandledResume && (run.Status.Phase is "AwaitingOperator" or "Stalled" || decided);
-        if (attempt == 0 || resumed || decided || run.Status.Phase == "Retrying")
+        var decided = attempt > 0 && run.Status.Phase == BuildRunPhase.Queued;
+        var resumed = resume is not null && resume != run.Status.LastHandledResume && (run.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled || decided);
+        if (attempt == 0 || resumed || decided || run.Status.Phase == BuildRunPhase.Retrying)
         {
-            if (run.Status.Phase == "Retrying" && RetryDelay(run, now) is { } delay && delay > TimeSpan.Zero)
+            if (run.Status.Phase == BuildRunPhase.Retrying && RetryDelay(run, now) is { } delay && delay > TimeSpan.Zero)
             {
                 return ReconcileResult.After(delay);
             }
@@ -136,7 +136,7 @@ public sealed class BuildRunReconciler(
             return await StartAttemptAsync(run, builder, attempt + 1, resumed ? resume : null, accepted, now, ct);
         }
 
-        if (run.Status.Phase is "AwaitingOperator" or "Stalled")
+        if (run.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled)
         {
             await ReleaseVolumesAsync(run, builder, ct); // a person may look into the build tree now (kubectl gentoo shell)
             return ReconcileResult.Done;
@@ -144,28 +144,28 @@ public sealed class BuildRunReconciler(
 
         var podName = DesiredBuildPod.PodName(run.Name(), attempt);
         // A pod that vanished (deleted by a person, or its node lost) judges as an interrupted attempt.
-        var pod = await CoreWrites.PodOrGoneAsync(kube, pods, request.Namespace, podName, ct);
+        var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, request.Namespace, podName, ct);
 
         var verdict = BuildAttempts.Judge(pod);
         var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
-        var progress = verdict.Result == AttemptResult.Running ? await ReadProgressAsync(pod, ct) : null;
+        var progress = verdict.Result == AttemptOutcome.Running ? await ReadProgressAsync(pod, ct) : null;
         var next = NextStep.Wait;
         var stale = false;
         IReadOnlyList<ProposedFix> automatic = [];
         var updated = await status.UpdateAsync(run, r =>
         {
-            stale = r.Status.AttemptCount != attempt || r.Status.Phase is "Succeeded" or "Failed" or "AwaitingOperator" or "Stalled";
+            stale = r.Status.AttemptCount != attempt || r.Status.Phase.IsFinished() || r.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled;
             if (!stale)
             {
                 next = BuildRunStatuses.Apply(r, verdict, placement, now);
-                automatic = next == NextStep.AwaitOperator && r.Status.Phase == "AwaitingOperator"
+                automatic = next == NextStep.AwaitOperator && r.Status.Phase == BuildRunPhase.AwaitingOperator
                     ? FixAcceptance.Automatic(builder.Spec.Autounmask ?? AutounmaskPolicy.Never, builder.Spec.KeywordScope ?? KeywordScope.Slot,
                         r.Status.ProposedFixes, r.Status.AppliedFixes)
                     : [];
                 if (automatic.Count > 0)
                 {
                     // autounmask answers in the person's place: the run never shows as waiting for one.
-                    r.Status.Phase = "Pending";
+                    r.Status.Phase = BuildRunPhase.Pending;
                     r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator);
                     r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, "Autounmask",
                         $"{verdict.Reason}: writing the proposed change (autounmask {builder.Spec.Autounmask}) and building on", r.Metadata.Generation, now);
@@ -179,7 +179,7 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.After(TimeSpan.FromSeconds(1)); // a stale view: the status has moved past this attempt; look again
         }
 
-        if (verdict.Result is not (AttemptResult.Pending or AttemptResult.Running) && automatic.Count == 0)
+        if (verdict.Result is not (AttemptOutcome.Pending or AttemptOutcome.Running) && automatic.Count == 0)
         {
             // This attempt's pod has ended: the volumes are free for a maintenance pod until a next attempt claims them again
             // (autounmask's next attempt follows at once and keeps them).
@@ -195,7 +195,7 @@ public sealed class BuildRunReconciler(
 
         if (next is NextStep.Done or NextStep.AwaitOperator)
         {
-            var type = verdict.Result == AttemptResult.Succeeded ? "Normal" : "Warning";
+            var type = verdict.Result == AttemptOutcome.Succeeded ? "Normal" : "Warning";
             await events.RecordAsync(updated, type, verdict.Reason, verdict.Message, ct);
             log.LogInformation("BuildRun {Namespace}/{Name} attempt {Attempt}: {Reason}: {Message}", request.Namespace, request.Name, attempt, verdict.Reason, verdict.Message);
         }
@@ -206,7 +206,7 @@ public sealed class BuildRunReconciler(
         }
 
         // Pod events say when the build ends, not how far it got: look at its progress lines now and then.
-        return verdict.Result == AttemptResult.Running ? ReconcileResult.After(progressInterval) : ReconcileResult.Done;
+        return verdict.Result == AttemptOutcome.Running ? ReconcileResult.After(progressInterval) : ReconcileResult.Done;
     }
 
     private async Task<BuildProgress?> ReadProgressAsync(V1Pod pod, CancellationToken ct)
@@ -235,7 +235,7 @@ public sealed class BuildRunReconciler(
         {
             await status.UpdateAsync(run, r =>
             {
-                r.Status.Phase = "Queued"; // with attempts behind it: this next attempt is decided, see ReconcileAsync
+                r.Status.Phase = BuildRunPhase.Queued; // with attempts behind it: this next attempt is decided, see ReconcileAsync
                 r.Status.WaitingFor = waiting;
                 r.Status.ObservedGeneration = r.Metadata.Generation;
                 r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator); // answered, if it was
@@ -276,7 +276,7 @@ public sealed class BuildRunReconciler(
             }
 
             r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator);
-            BuildRunStatuses.Apply(r, new AttemptVerdict(AttemptResult.Pending, Reasons.Pending, $"attempt {attempt} starting", null, null),
+            BuildRunStatuses.Apply(r, new AttemptVerdict(AttemptOutcome.Pending, Reasons.Pending, $"attempt {attempt} starting", null, null),
                 new AttemptPlacement(attempt, pod.Metadata.Name, null, null, now), now);
         }, ct);
         if (!created)
@@ -373,7 +373,7 @@ public sealed class BuildRunReconciler(
     private async Task WaitAsync(BuildRun run, string reason, string message, DateTime now, CancellationToken ct) =>
         await status.UpdateAsync(run, r =>
         {
-            r.Status.Phase = "Pending";
+            r.Status.Phase = BuildRunPhase.Pending;
             r.Status.ObservedGeneration = r.Metadata.Generation;
             r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, reason, message, r.Metadata.Generation, now);
         }, ct);
@@ -387,7 +387,7 @@ public sealed class BuildRunReconciler(
             return null;
         }
 
-        var failures = run.Status.Attempts!.Count(a => a.Outcome == AttemptOutcomes.Transient);
+        var failures = run.Status.Attempts!.Count(a => a.Outcome == AttemptOutcome.Transient);
         var delay = TimeSpan.FromTicks(retryBase.Ticks * (1L << Math.Min(failures - 1, 10)));
         return ended + delay - now;
     }

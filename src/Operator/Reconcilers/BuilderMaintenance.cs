@@ -15,10 +15,6 @@ namespace Gentoo.Operator.Reconcilers;
 /// </summary>
 public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, PodSettings settings, EventRecorder events, ILogger log)
 {
-    private const string Ready = GentooBuilderReconciler.Ready;
-    private const string Updating = GentooBuilderReconciler.Updating;
-    private const string Syncing = GentooBuilderReconciler.Syncing;
-    private const string Shell = GentooBuilderReconciler.Shell;
 
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
 
@@ -33,9 +29,9 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
     {
         if (builder.Status.CurrentMaintenance is { } current)
         {
-            var pod = await CoreWrites.PodOrGoneAsync(kube, pods, builder.Namespace(), current, ct);
+            var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, builder.Namespace(), current, ct);
             var verdict = BuildAttempts.Judge(pod);
-            if (verdict.Result is AttemptResult.Pending or AttemptResult.Running)
+            if (verdict.Result is AttemptOutcome.Pending or AttemptOutcome.Running)
             {
                 return null; // the pod's events bring us back
             }
@@ -43,13 +39,13 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var label) == true && AgentSteps.TryParse(label, out var labelled) ? labelled
                 : current.Contains("-shell-", StringComparison.Ordinal) ? AgentStep.Shell : AgentStep.Update;
             var message = step == AgentStep.Shell ? $"the shell pod {current} ended; builds may run again"
-                : verdict.Result == AttemptResult.Succeeded
+                : verdict.Result == AttemptOutcome.Succeeded
                     ? step == AgentStep.Sync ? "repositories synced" : "repositories synced; " + UpdatePreviews.Summary(verdict.Report)
                     : $"{step.Name()}: {verdict.Message}";
             await status.UpdateAsync(builder, b =>
             {
                 b.Status.CurrentMaintenance = null;
-                b.Status.Phase = Ready;
+                b.Status.Phase = BuilderPhase.Ready;
                 b.Status.LastSyncTime = step == AgentStep.Shell ? b.Status.LastSyncTime : now;
                 if (step == AgentStep.Update)
                 {
@@ -58,7 +54,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
                 }
             }, ct);
             var reason = step switch { AgentStep.Sync => "Synced", AgentStep.Shell => "ShellEnded", _ => "Updated" };
-            await events.RecordAsync(builder, verdict.Result == AttemptResult.Succeeded || step == AgentStep.Shell ? "Normal" : "Warning", reason, message, ct);
+            await events.RecordAsync(builder, verdict.Result == AttemptOutcome.Succeeded || step == AgentStep.Shell ? "Normal" : "Warning", reason, message, ct);
             return null;
         }
 
@@ -81,7 +77,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             : Digest.Of(what == AgentStep.Shell ? shell! : (token ?? "") + "/" + configDigest, 10);
         var name = DesiredBuilderPods.MaintenancePodName(builder.Name(), what, id);
         foreach (var old in pods.OwnedBy(builder.Uid()).Where(p => p.Metadata.Labels?.ContainsKey(DesiredBuilderPods.MaintenanceLabel) == true
-                     && p.Metadata.Labels[DesiredBuilderPods.MaintenanceLabel] != "copy-root" && p.Status?.Phase is "Succeeded" or "Failed"))
+                     && p.Metadata.Labels[DesiredBuilderPods.MaintenanceLabel] != "copy-root" && PodPhases.HasEnded(p.Status?.Phase)))
         {
             await kube.CoreV1.DeleteNamespacedPodAsync(old.Name(), old.Namespace(), cancellationToken: ct); // keep only the newest pod's log
         }
@@ -96,7 +92,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             }
 
             b.Status.CurrentMaintenance = name;
-            b.Status.Phase = what switch { AgentStep.Sync => Syncing, AgentStep.Shell => Shell, _ => Updating };
+            b.Status.Phase = what switch { AgentStep.Sync => BuilderPhase.Syncing, AgentStep.Shell => BuilderPhase.Shell, _ => BuilderPhase.Updating };
             if (what == AgentStep.Shell)
             {
                 b.Status.LastHandledShell = shell;

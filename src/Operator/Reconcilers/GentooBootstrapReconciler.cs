@@ -112,13 +112,13 @@ public sealed class GentooBootstrapReconciler(
 
         var state = bootstrap.Status;
         var attempt = state.AttemptCount ?? 0;
-        if (state.Phase == BootstrapStatuses.Bootstrapping && attempt > 0)
+        if (state.Phase == BootstrapPhase.Bootstrapping && attempt > 0)
         {
             return await FollowAttemptAsync(bootstrap, attempt, now, ct);
         }
 
         var rerun = RequestTokens.New(bootstrap, RequestAnnotations.Rerun, state.LastHandledRerun);
-        var resume = state.Phase == BootstrapStatuses.AwaitingOperator ? RequestTokens.New(bootstrap, RequestAnnotations.Resume, state.LastHandledResume) : null;
+        var resume = state.Phase == BootstrapPhase.AwaitingOperator ? RequestTokens.New(bootstrap, RequestAnnotations.Resume, state.LastHandledResume) : null;
         if (attempt == 0 || state.ObservedGeneration != bootstrap.Metadata.Generation || rerun is not null || resume is not null)
         {
             return await StartAttemptAsync(bootstrap, rerun, resume, now, ct);
@@ -126,11 +126,11 @@ public sealed class GentooBootstrapReconciler(
 
         return state.Phase switch
         {
-            BootstrapStatuses.Retrying => RetryDue(bootstrap, now) is { } wait && wait > TimeSpan.Zero
+            BootstrapPhase.Retrying => RetryDue(bootstrap, now) is { } wait && wait > TimeSpan.Zero
                 ? ReconcileResult.After(wait)
                 : await StartAttemptAsync(bootstrap, null, null, now, ct),
-            BootstrapStatuses.Snapshotting => await SnapshotAsync(bootstrap, now, ct),
-            BootstrapStatuses.Pending => await StartAttemptAsync(bootstrap, null, null, now, ct),
+            BootstrapPhase.Snapshotting => await SnapshotAsync(bootstrap, now, ct),
+            BootstrapPhase.Pending => await StartAttemptAsync(bootstrap, null, null, now, ct),
             _ => ReconcileResult.Done, // Ready, or AwaitingOperator until a person answers
         };
     }
@@ -142,7 +142,7 @@ public sealed class GentooBootstrapReconciler(
         {
             await status.UpdateAsync(bootstrap, b =>
             {
-                b.Status.Phase = BootstrapStatuses.Pending;
+                b.Status.Phase = BootstrapPhase.Pending;
                 b.Status.ObservedGeneration = b.Metadata.Generation;
                 BootstrapStatuses.Progressing(b, PortageConfigSources.ConfigNotFound, problem, now);
             }, ct);
@@ -176,9 +176,9 @@ public sealed class GentooBootstrapReconciler(
                 b.Status.CompletedStepDigests = null;
             }
 
-            b.Status.Phase = BootstrapStatuses.Bootstrapping;
+            b.Status.Phase = BootstrapPhase.Bootstrapping;
             b.Status.CurrentStep = steps.Count > 0 ? steps[0].Name : DesiredBootstrap.CheckStep;
-            BootstrapStatuses.Progressing(b, BootstrapStatuses.Bootstrapping, $"pod {DesiredBootstrap.PodName(name, attempt)} runs {what}", now);
+            BootstrapStatuses.Progressing(b, Reasons.Bootstrapping, $"pod {DesiredBootstrap.PodName(name, attempt)} runs {what}", now);
         }, ct);
         if (!created)
         {
@@ -193,7 +193,7 @@ public sealed class GentooBootstrapReconciler(
     private async Task<ReconcileResult> FollowAttemptAsync(GentooBootstrap bootstrap, int attempt, DateTime now, CancellationToken ct)
     {
         var podName = DesiredBootstrap.PodName(bootstrap.Name(), attempt);
-        var pod = await CoreWrites.PodOrGoneAsync(kube, pods, bootstrap.Namespace(), podName, ct);
+        var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, bootstrap.Namespace(), podName, ct);
         var verdict = BuildAttempts.Judge(pod);
         var ran = DesiredBootstrap.RemainingSteps(bootstrap);
         var next = BootstrapNext.Wait;
@@ -201,7 +201,7 @@ public sealed class GentooBootstrapReconciler(
         var updated = await status.UpdateAsync(bootstrap, b =>
         {
             // A stale view may name an older pod than the status now does: its verdict is history, not news.
-            stale = b.Status.AttemptCount != attempt || b.Status.Phase != BootstrapStatuses.Bootstrapping;
+            stale = b.Status.AttemptCount != attempt || b.Status.Phase != BootstrapPhase.Bootstrapping;
             next = stale ? BootstrapNext.Wait : BootstrapStatuses.Apply(b, verdict, ran, now);
         }, ct);
         if (stale)
@@ -272,7 +272,7 @@ public sealed class GentooBootstrapReconciler(
     private async Task<ReconcileResult> ReadyAsync(GentooBootstrap bootstrap, BootstrapSnapshot snapshot, string how, DateTime now, CancellationToken ct)
     {
         var updated = await status.UpdateAsync(bootstrap, b => BootstrapStatuses.MarkReady(b, snapshot, how, now), ct);
-        await events.RecordAsync(updated, "Normal", "Ready", how, ct);
+        await events.RecordAsync(updated, "Normal", Reasons.Ready, how, ct);
         log.LogInformation("GentooBootstrap {Namespace}/{Name} is ready: {How}", bootstrap.Namespace(), bootstrap.Name(), how);
         return ReconcileResult.Done;
     }

@@ -1,3 +1,4 @@
+using Gentoo.Protocol;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
@@ -33,12 +34,6 @@ public sealed class GentooBuilderReconciler(
     TimeSpan? signingKeyPoll = null,
     TimeSpan? configPoll = null) : IReconciler<GentooBuilder>
 {
-    public const string Ready = "Ready";
-    public const string Updating = "Updating";
-    public const string Syncing = "Syncing";
-    public const string Building = "Building";
-    public const string Shell = "Shell";
-
     private readonly TimeSpan poll = snapshotPoll ?? GentooBootstrapReconciler.DefaultSnapshotPoll;
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
@@ -119,7 +114,7 @@ public sealed class GentooBuilderReconciler(
 
         var ofBuilder = runs.List(request.Namespace).Where(r => r.Spec.BuilderRef.Name == builder.Name()).ToList();
         var holder = BuilderQueue.Holder(ofBuilder);
-        var lastSuccess = ofBuilder.Where(r => r.Status?.Phase == "Succeeded").MaxBy(r => r.Status.CompletionTime ?? DateTime.MinValue);
+        var lastSuccess = ofBuilder.Where(r => r.Status?.Phase == BuildRunPhase.Succeeded).MaxBy(r => r.Status.CompletionTime ?? DateTime.MinValue);
         var previousSuccess = builder.Status.LastSuccessfulBuildRun;
         builder = await status.UpdateAsync(builder, b =>
         {
@@ -135,7 +130,7 @@ public sealed class GentooBuilderReconciler(
             b.Status.CurrentBuildRun = BuilderQueue.ClaimStillHeld(b.Status.CurrentBuildRun, ofBuilder);
             b.Status.LastSuccessfulBuildRun = lastSuccess?.Name() ?? b.Status.LastSuccessfulBuildRun;
             b.Status.RequiredKernel = BuiltKernel(bootstrap, ofBuilder) ?? b.Status.RequiredKernel;
-            b.Status.Phase = b.Status.CurrentMaintenance is not null ? b.Status.Phase : b.Status.CurrentBuildRun is not null ? Building : Ready;
+            b.Status.Phase = b.Status.CurrentMaintenance is not null ? b.Status.Phase : b.Status.CurrentBuildRun is not null ? BuilderPhase.Building : BuilderPhase.Ready;
             b.Status.Failure = null;
             b.Status.SigningKeyFingerprint = signing.Fingerprint;
             var how = builder.Spec.RestoreFrom is { } from ? $"root restored from VolumeSnapshot {from.Name}"
@@ -224,10 +219,10 @@ public sealed class GentooBuilderReconciler(
 
         switch (pod.Status?.Phase)
         {
-            case "Succeeded":
+            case PodPhases.Succeeded:
                 await events.RecordAsync(builder, "Normal", "RootCopied", $"root copied from PersistentVolumeClaim {sourceClaim}", ct);
                 return null;
-            case "Failed":
+            case PodPhases.Failed:
                 var terminated = pod.Status.ContainerStatuses?.FirstOrDefault()?.State?.Terminated;
                 var message = $"copying the root from {sourceClaim} failed (exit {terminated?.ExitCode}): {terminated?.Message ?? "see kubectl logs " + name}; delete pod {name} to try again";
                 await NotReadyAsync(builder, "CopyFailed", message, now, ct, stalled: true);
@@ -280,7 +275,7 @@ public sealed class GentooBuilderReconciler(
     private async Task NotReadyAsync(GentooBuilder builder, string reason, string message, DateTime now, CancellationToken ct, bool stalled = false) =>
         await status.UpdateAsync(builder, b =>
         {
-            b.Status.Phase = "Pending";
+            b.Status.Phase = BuilderPhase.Pending;
             b.Status.ObservedGeneration = b.Metadata.Generation;
             b.Status.Conditions = stalled
                 ? Conditions.MarkFalse(

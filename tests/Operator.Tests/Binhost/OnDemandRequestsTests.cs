@@ -11,7 +11,7 @@ public sealed class OnDemandRequestsTests
 
     private static PackagesIndex Index() => PackagesIndex.Parse(File.ReadAllText(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir", "Packages")));
 
-    private static BuildRun Run(string name, string phase, DateTime created, bool onDemand = true, params string[] packages) => new()
+    private static BuildRun Run(string name, BuildRunPhase? phase, DateTime created, bool onDemand = true, params string[] packages) => new()
     {
         Metadata = new V1ObjectMeta
         {
@@ -51,10 +51,10 @@ public sealed class OnDemandRequestsTests
     {
         var runs = new[]
         {
-            Run("done", "Succeeded", Now.AddMinutes(-50), true, "app-editors/vim"),
-            Run("nightly", "Running", Now.AddMinutes(-40), false, "app-editors/vim"),
-            Run("partial", "Queued", Now.AddMinutes(-30), true, "app-editors/vim"),
-            Run("both", "Queued", Now.AddMinutes(-20), true, "app-editors/vim", "app-misc/screen"),
+            Run("done", BuildRunPhase.Succeeded, Now.AddMinutes(-50), true, "app-editors/vim"),
+            Run("nightly", BuildRunPhase.Running, Now.AddMinutes(-40), false, "app-editors/vim"),
+            Run("partial", BuildRunPhase.Queued, Now.AddMinutes(-30), true, "app-editors/vim"),
+            Run("both", BuildRunPhase.Queued, Now.AddMinutes(-20), true, "app-editors/vim", "app-misc/screen"),
         };
 
         OnDemandRequests.Covering(runs, "desktop", ["app-editors/vim", "app-misc/screen"])!.Metadata.Name.ShouldBe("both");
@@ -68,10 +68,10 @@ public sealed class OnDemandRequestsTests
     {
         var runs = new[]
         {
-            Run("old", "Succeeded", Now.AddMinutes(-70)),
-            Run("a", "Succeeded", Now.AddMinutes(-45)),
-            Run("b", "Failed", Now.AddMinutes(-10)),
-            Run("nightly", "Running", Now.AddMinutes(-5), onDemand: false),
+            Run("old", BuildRunPhase.Succeeded, Now.AddMinutes(-70)),
+            Run("a", BuildRunPhase.Succeeded, Now.AddMinutes(-45)),
+            Run("b", BuildRunPhase.Failed, Now.AddMinutes(-10)),
+            Run("nightly", BuildRunPhase.Running, Now.AddMinutes(-5), onDemand: false),
         };
 
         OnDemandRequests.RetryAfter(runs, "desktop", 3, Now).ShouldBeNull();

@@ -41,12 +41,12 @@ public sealed class AutoBuildsTests
     [Fact]
     public void History_keeps_the_newest_finished_runs_per_outcome_and_every_open_one()
     {
-        BuildRun Run(string name, int hour, string? phase) => new()
+        BuildRun Run(string name, int hour, BuildRunPhase? phase) => new()
         {
             Metadata = new V1ObjectMeta { Name = name, CreationTimestamp = T0.AddHours(hour) },
             Status = new BuildRunStatus { Phase = phase },
         };
-        var runs = new[] { Run("s1", 1, "Succeeded"), Run("s2", 2, "Succeeded"), Run("s3", 3, "Succeeded"), Run("f1", 4, "Failed"), Run("f2", 5, "Failed"), Run("wait", 0, "AwaitingOperator") };
+        var runs = new[] { Run("s1", 1, BuildRunPhase.Succeeded), Run("s2", 2, BuildRunPhase.Succeeded), Run("s3", 3, BuildRunPhase.Succeeded), Run("f1", 4, BuildRunPhase.Failed), Run("f2", 5, BuildRunPhase.Failed), Run("wait", 0, BuildRunPhase.AwaitingOperator) };
 
         var pruned = AutoBuilds.Prunable(runs, new AutoBuild { Schedule = "@daily", SuccessfulRunsHistoryLimit = 2, FailedRunsHistoryLimit = 1 });
 

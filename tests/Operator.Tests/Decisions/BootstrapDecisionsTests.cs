@@ -24,10 +24,10 @@ public sealed class BootstrapDecisionsTests
             ],
             AutoBreakCycles = autoBreakCycles,
         },
-        Status = new GentooBootstrapStatus { ObservedGeneration = 2, AttemptCount = 1, Phase = BootstrapStatuses.Bootstrapping },
+        Status = new GentooBootstrapStatus { ObservedGeneration = 2, AttemptCount = 1, Phase = BootstrapPhase.Bootstrapping },
     };
 
-    private static AttemptVerdict Verdict(AttemptResult result, Outcome? outcome = null, params ReportFix[] fixes) => new(result, "Reason", "message", 10,
+    private static AttemptVerdict Verdict(AttemptOutcome result, Outcome? outcome = null, params ReportFix[] fixes) => new(result, "Reason", "message", 10,
         new AgentReport
         {
             Step = AgentStep.Bootstrap,
@@ -75,7 +75,7 @@ public sealed class BootstrapDecisionsTests
     public void A_circular_dependency_without_auto_break_awaits_a_person_naming_cycle_step_and_change()
     {
         var bootstrap = Bootstrap();
-        var next = BootstrapStatuses.Apply(bootstrap, Verdict(AttemptResult.NeedsOperator, Outcome.CircularDependency, UseChange), DesiredBootstrap.AllSteps(bootstrap), Now);
+        var next = BootstrapStatuses.Apply(bootstrap, Verdict(AttemptOutcome.NeedsOperator, Outcome.CircularDependency, UseChange), DesiredBootstrap.AllSteps(bootstrap), Now);
 
         next.ShouldBe(BootstrapNext.AwaitOperator);
         var awaiting = Conditions.Find(bootstrap.Status.Conditions, ConditionTypes.AwaitingOperator)!;
@@ -91,7 +91,7 @@ public sealed class BootstrapDecisionsTests
     public void With_auto_break_the_change_is_added_once_and_a_second_time_goes_to_a_person()
     {
         var bootstrap = Bootstrap(autoBreakCycles: true);
-        var verdict = Verdict(AttemptResult.NeedsOperator, Outcome.CircularDependency, UseChange);
+        var verdict = Verdict(AttemptOutcome.NeedsOperator, Outcome.CircularDependency, UseChange);
 
         BootstrapStatuses.Apply(bootstrap, verdict, DesiredBootstrap.AllSteps(bootstrap), Now).ShouldBe(BootstrapNext.StartAttempt);
         var applied = bootstrap.Status.AppliedCycleBreaks.ShouldHaveSingleItem();
@@ -107,7 +107,7 @@ public sealed class BootstrapDecisionsTests
         var bootstrap = Bootstrap();
         bootstrap.Metadata.Generation = 3;
 
-        BootstrapStatuses.Apply(bootstrap, Verdict(AttemptResult.Succeeded), DesiredBootstrap.AllSteps(bootstrap), Now).ShouldBe(BootstrapNext.StartAttempt);
+        BootstrapStatuses.Apply(bootstrap, Verdict(AttemptOutcome.Succeeded), DesiredBootstrap.AllSteps(bootstrap), Now).ShouldBe(BootstrapNext.StartAttempt);
         bootstrap.Status.CompletedSteps.ShouldBeNull();
     }
 
@@ -115,11 +115,11 @@ public sealed class BootstrapDecisionsTests
     public void Success_completes_every_planned_step_and_moves_on_to_the_snapshot()
     {
         var bootstrap = Bootstrap();
-        var next = BootstrapStatuses.Apply(bootstrap, Verdict(AttemptResult.Succeeded) with { Report = new AgentReport { Step = AgentStep.Bootstrap, Result = AgentResult.Success, RequiredKernel = "6.1.0" } },
+        var next = BootstrapStatuses.Apply(bootstrap, Verdict(AttemptOutcome.Succeeded) with { Report = new AgentReport { Step = AgentStep.Bootstrap, Result = AgentResult.Success, RequiredKernel = "6.1.0" } },
             DesiredBootstrap.AllSteps(bootstrap), Now);
 
         next.ShouldBe(BootstrapNext.Snapshot);
-        bootstrap.Status.Phase.ShouldBe(BootstrapStatuses.Snapshotting);
+        bootstrap.Status.Phase.ShouldBe(BootstrapPhase.Snapshotting);
         bootstrap.Status.CompletedSteps.ShouldBe(["freetype-without-harfbuzz", "harfbuzz"]);
         bootstrap.Status.RequiredKernel!.Version.ShouldBe("6.1.0");
     }

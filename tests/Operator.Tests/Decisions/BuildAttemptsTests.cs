@@ -1,3 +1,4 @@
+using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
 using k8s.Models;
 
@@ -24,19 +25,19 @@ public sealed class BuildAttemptsTests
     {
         var verdict = BuildAttempts.Judge(Terminated(10, KeywordReport));
 
-        verdict.Result.ShouldBe(AttemptResult.NeedsOperator);
+        verdict.Result.ShouldBe(AttemptOutcome.NeedsOperator);
         verdict.Reason.ShouldBe("KeywordChangeRequired");
         verdict.Message.ShouldBe("keyword change required of app-misc/nightly-0.9; emerge proposes: package.accept_keywords: app-misc/nightly:0 ~amd64 (kubectl gentoo resume RUN --accept N)");
         verdict.Report!.Fixes.ShouldHaveSingleItem().Line.ShouldBe("app-misc/nightly:0 ~amd64");
     }
 
     [Theory]
-    [InlineData(0, null, AttemptResult.Succeeded, "Succeeded")]
-    [InlineData(20, """{"step":"build","result":"transient","outcome":"fetch-failure","atoms":["net-misc/downloader-1.0"]}""", AttemptResult.Transient, "FetchFailure")]
-    [InlineData(30, """{"step":"build","result":"agent-error","error":"the root volume /mnt/gentoo is missing"}""", AttemptResult.AgentError, "AgentError")]
-    [InlineData(143, "Exiting on signal 15", AttemptResult.Transient, "Interrupted")]
-    [InlineData(2, "panic: something", AttemptResult.AgentError, "AgentError")]
-    public void Exit_codes_map_to_what_happens_next(int exitCode, string? message, AttemptResult result, string reason)
+    [InlineData(0, null, AttemptOutcome.Succeeded, "Succeeded")]
+    [InlineData(20, """{"step":"build","result":"transient","outcome":"fetch-failure","atoms":["net-misc/downloader-1.0"]}""", AttemptOutcome.Transient, "FetchFailure")]
+    [InlineData(30, """{"step":"build","result":"agent-error","error":"the root volume /mnt/gentoo is missing"}""", AttemptOutcome.AgentError, "AgentError")]
+    [InlineData(143, "Exiting on signal 15", AttemptOutcome.Transient, "Interrupted")]
+    [InlineData(2, "panic: something", AttemptOutcome.AgentError, "AgentError")]
+    public void Exit_codes_map_to_what_happens_next(int exitCode, string? message, AttemptOutcome result, string reason)
     {
         var verdict = BuildAttempts.Judge(Terminated(exitCode, message));
 
@@ -50,7 +51,7 @@ public sealed class BuildAttemptsTests
     {
         var verdict = BuildAttempts.Judge(Terminated(137, null, "OOMKilled"));
 
-        verdict.Result.ShouldBe(AttemptResult.NeedsOperator);
+        verdict.Result.ShouldBe(AttemptOutcome.NeedsOperator);
         verdict.Reason.ShouldBe("OutOfMemory");
     }
 
@@ -58,8 +59,8 @@ public sealed class BuildAttemptsTests
     public void Eviction_and_lost_pods_are_transient()
     {
         BuildAttempts.Judge(new V1Pod { Status = new V1PodStatus { Phase = "Failed", Reason = "Evicted", Message = "The node was low on resource: ephemeral-storage." } })
-            .Result.ShouldBe(AttemptResult.Transient);
-        BuildAttempts.Judge(new V1Pod { Status = new V1PodStatus { Phase = "Unknown" } }).Result.ShouldBe(AttemptResult.Transient);
+            .Result.ShouldBe(AttemptOutcome.Transient);
+        BuildAttempts.Judge(new V1Pod { Status = new V1PodStatus { Phase = "Unknown" } }).Result.ShouldBe(AttemptOutcome.Transient);
     }
 
     [Fact]
@@ -76,7 +77,7 @@ public sealed class BuildAttemptsTests
 
         var verdict = BuildAttempts.Judge(pod);
 
-        verdict.Result.ShouldBe(AttemptResult.Pending);
+        verdict.Result.ShouldBe(AttemptOutcome.Pending);
         verdict.Reason.ShouldBe("NoNodeWithRequiredKernel");
     }
 

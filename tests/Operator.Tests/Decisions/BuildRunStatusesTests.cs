@@ -17,11 +17,11 @@ public sealed class BuildRunStatusesTests
 
     private static AttemptPlacement Attempt(int n) => new(n, $"firefox-{n}", "node-a", "6.6.30", T0);
 
-    private static AttemptVerdict Verdict(AttemptResult result, string reason, Outcome? outcome = null, string atom = "www-client/firefox-128.0", int merged = 0, int reused = 0) =>
-        new(result, reason, "message", result == AttemptResult.Succeeded ? 0 : 10, new AgentReport
+    private static AttemptVerdict Verdict(AttemptOutcome result, string reason, Outcome? outcome = null, string atom = "www-client/firefox-128.0", int merged = 0, int reused = 0) =>
+        new(result, reason, "message", result == AttemptOutcome.Succeeded ? 0 : 10, new AgentReport
         {
             Step = AgentStep.Build,
-            Result = result == AttemptResult.Succeeded ? AgentResult.Success : AgentResult.NeedsOperator,
+            Result = result == AttemptOutcome.Succeeded ? AgentResult.Success : AgentResult.NeedsOperator,
             Outcome = outcome,
             Atoms = [atom],
             PackagesMerged = merged,
@@ -34,12 +34,12 @@ public sealed class BuildRunStatusesTests
     public void Success_makes_ready_with_counts_kernel_and_no_abnormal_conditions()
     {
         var run = Run();
-        BuildRunStatuses.Apply(run, new AttemptVerdict(AttemptResult.Running, Reasons.Running, "building", null, null), Attempt(1), T0.AddMinutes(1));
+        BuildRunStatuses.Apply(run, new AttemptVerdict(AttemptOutcome.Running, Reasons.Running, "building", null, null), Attempt(1), T0.AddMinutes(1));
 
-        var next = BuildRunStatuses.Apply(run, Verdict(AttemptResult.Succeeded, Reasons.Succeeded, Outcome.Success, merged: 10, reused: 4), Attempt(1), T0.AddMinutes(72));
+        var next = BuildRunStatuses.Apply(run, Verdict(AttemptOutcome.Succeeded, Reasons.Succeeded, Outcome.Success, merged: 10, reused: 4), Attempt(1), T0.AddMinutes(72));
 
         next.ShouldBe(NextStep.Done);
-        run.Status.Phase.ShouldBe("Succeeded");
+        run.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
         run.Status.ObservedGeneration.ShouldBe(3);
         run.Status.Packages!.Built.ShouldBe(6);
         run.Status.Packages.Reused.ShouldBe(4);
@@ -47,14 +47,14 @@ public sealed class BuildRunStatusesTests
         run.Status.RequiredKernel!.Version.ShouldBe("3.17.0");
         Conditions.IsTrue(run.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
         run.Status.Conditions!.Select(c => c.Type).ShouldBe([ConditionTypes.Ready]);
-        run.Status.Attempts.ShouldHaveSingleItem().Outcome.ShouldBe("Succeeded");
+        run.Status.Attempts.ShouldHaveSingleItem().Outcome.ShouldBe(AttemptOutcome.Succeeded);
     }
 
     [Fact]
     public void An_attempt_ends_when_its_container_ended_not_when_the_operator_looked()
     {
         var run = Run();
-        var verdict = Verdict(AttemptResult.Succeeded, Reasons.Succeeded, Outcome.Success, merged: 2, reused: 2) with { Finished = T0.AddMinutes(30) };
+        var verdict = Verdict(AttemptOutcome.Succeeded, Reasons.Succeeded, Outcome.Success, merged: 2, reused: 2) with { Finished = T0.AddMinutes(30) };
 
         BuildRunStatuses.Apply(run, verdict, Attempt(1), T0.AddMinutes(95)); // the operator was down for an hour
 
@@ -69,7 +69,7 @@ public sealed class BuildRunStatusesTests
     public void The_failed_count_is_what_fails_now_not_a_sum_over_attempts()
     {
         var run = Run(FailurePolicy.Retry, retries: 3);
-        var failing = new AttemptVerdict(AttemptResult.Transient, Reasons.Interrupted, "message", 20, new AgentReport
+        var failing = new AttemptVerdict(AttemptOutcome.Transient, Reasons.Interrupted, "message", 20, new AgentReport
         {
             Step = AgentStep.Build, Result = AgentResult.Transient, Outcome = Outcome.FetchFailure, Atoms = ["net-misc/downloader-1.0", "net-misc/fetcher-2.0", "... 3 more"],
         });
@@ -85,10 +85,10 @@ public sealed class BuildRunStatusesTests
     {
         var run = Run();
 
-        var next = BuildRunStatuses.Apply(run, Verdict(AttemptResult.NeedsOperator, "KeywordChangeRequired", Outcome.KeywordChangeRequired, "dev-libs/nss-3.46"), Attempt(1), T0);
+        var next = BuildRunStatuses.Apply(run, Verdict(AttemptOutcome.NeedsOperator, "KeywordChangeRequired", Outcome.KeywordChangeRequired, "dev-libs/nss-3.46"), Attempt(1), T0);
 
         next.ShouldBe(NextStep.AwaitOperator);
-        run.Status.Phase.ShouldBe("AwaitingOperator");
+        run.Status.Phase.ShouldBe(BuildRunPhase.AwaitingOperator);
         var awaiting = Conditions.Find(run.Status.Conditions, ConditionTypes.AwaitingOperator)!;
         awaiting.Status.ShouldBe("True");
         awaiting.Reason.ShouldBe("KeywordChangeRequired");
@@ -103,13 +103,13 @@ public sealed class BuildRunStatusesTests
     public void Transient_failures_retry_up_to_the_count_then_wait_for_a_person()
     {
         var run = Run(FailurePolicy.Retry, retries: 2);
-        var fetch = Verdict(AttemptResult.Transient, "FetchFailure", Outcome.FetchFailure, "net-misc/a-1", merged: 3);
+        var fetch = Verdict(AttemptOutcome.Transient, "FetchFailure", Outcome.FetchFailure, "net-misc/a-1", merged: 3);
 
         BuildRunStatuses.Apply(run, fetch, Attempt(1), T0).ShouldBe(NextStep.Retry);
-        run.Status.Phase.ShouldBe("Retrying");
+        run.Status.Phase.ShouldBe(BuildRunPhase.Retrying);
         BuildRunStatuses.Apply(run, fetch with { Report = fetch.Report! with { Atoms = ["net-misc/b-1"] } }, Attempt(2), T0).ShouldBe(NextStep.Retry);
         BuildRunStatuses.Apply(run, fetch with { Report = fetch.Report! with { Atoms = ["net-misc/c-1"] } }, Attempt(3), T0).ShouldBe(NextStep.AwaitOperator);
-        run.Status.Phase.ShouldBe("AwaitingOperator");
+        run.Status.Phase.ShouldBe(BuildRunPhase.AwaitingOperator);
         run.Status.AttemptCount.ShouldBe(3);
     }
 
@@ -117,13 +117,13 @@ public sealed class BuildRunStatusesTests
     public void The_same_package_failing_twice_the_same_way_is_stalled()
     {
         var run = Run();
-        var failure = Verdict(AttemptResult.NeedsOperator, "BuildFailure", Outcome.BuildFailure, "dev-libs/libparse-0.2", merged: 2);
+        var failure = Verdict(AttemptOutcome.NeedsOperator, "BuildFailure", Outcome.BuildFailure, "dev-libs/libparse-0.2", merged: 2);
 
         BuildRunStatuses.Apply(run, failure, Attempt(1), T0);
         Conditions.Find(run.Status.Conditions, ConditionTypes.Stalled).ShouldBeNull();
         BuildRunStatuses.Apply(run, failure, Attempt(2), T0.AddHours(1));
 
-        run.Status.Phase.ShouldBe("Stalled");
+        run.Status.Phase.ShouldBe(BuildRunPhase.Stalled);
         Conditions.Find(run.Status.Conditions, ConditionTypes.Stalled)!.Reason.ShouldBe(Reasons.NoProgress);
         Conditions.IsTrue(run.Status.Conditions, ConditionTypes.AwaitingOperator).ShouldBeTrue();
     }
@@ -133,9 +133,9 @@ public sealed class BuildRunStatusesTests
     {
         var run = Run(FailurePolicy.Fail);
 
-        BuildRunStatuses.Apply(run, Verdict(AttemptResult.NeedsOperator, "BuildFailure", Outcome.BuildFailure), Attempt(1), T0).ShouldBe(NextStep.Done);
+        BuildRunStatuses.Apply(run, Verdict(AttemptOutcome.NeedsOperator, "BuildFailure", Outcome.BuildFailure), Attempt(1), T0).ShouldBe(NextStep.Done);
 
-        run.Status.Phase.ShouldBe("Failed");
+        run.Status.Phase.ShouldBe(BuildRunPhase.Failed);
         Conditions.Find(run.Status.Conditions, ConditionTypes.AwaitingOperator).ShouldBeNull();
         run.Status.CompletionTime.ShouldBe(T0);
     }
@@ -145,7 +145,7 @@ public sealed class BuildRunStatusesTests
     {
         var run = Run();
 
-        BuildRunStatuses.Apply(run, new AttemptVerdict(AttemptResult.Pending, Reasons.NoNodeWithRequiredKernel, "0/3 nodes are available", null, null), Attempt(1), T0)
+        BuildRunStatuses.Apply(run, new AttemptVerdict(AttemptOutcome.Pending, Reasons.NoNodeWithRequiredKernel, "0/3 nodes are available", null, null), Attempt(1), T0)
             .ShouldBe(NextStep.Wait);
 
         Conditions.Find(run.Status.Conditions, ConditionTypes.Ready)!.Reason.ShouldBe(Reasons.NoNodeWithRequiredKernel);

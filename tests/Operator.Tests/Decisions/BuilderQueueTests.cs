@@ -8,7 +8,7 @@ public sealed class BuilderQueueTests
 {
     private static readonly DateTime T0 = new(2026, 11, 25, 2, 0, 0, DateTimeKind.Utc);
 
-    private static BuildRun Run(string name, int minutes, string? phase = null, int attempts = 0) => new()
+    private static BuildRun Run(string name, int minutes, BuildRunPhase? phase = null, int attempts = 0) => new()
     {
         Metadata = new V1ObjectMeta { Name = name, CreationTimestamp = T0.AddMinutes(minutes) },
         Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "plasma" } },
@@ -18,7 +18,7 @@ public sealed class BuilderQueueTests
     [Fact]
     public void The_started_run_holds_the_builder_even_when_an_older_one_waits()
     {
-        var holder = BuilderQueue.Holder([Run("older", 0), Run("started", 5, "Running", 1), Run("newer", 9)]);
+        var holder = BuilderQueue.Holder([Run("older", 0), Run("started", 5, BuildRunPhase.Running, 1), Run("newer", 9)]);
 
         holder!.Metadata.Name.ShouldBe("started");
         BuilderQueue.WaitingFor(Run("older", 0), holder).ShouldBe("BuildRun started is using builder plasma");
@@ -27,8 +27,8 @@ public sealed class BuilderQueueTests
     [Fact]
     public void Without_a_started_run_the_oldest_goes_first_and_finished_runs_do_not_count()
     {
-        BuilderQueue.Holder([Run("done", 0, "Succeeded", 1), Run("b", 7), Run("a", 3)])!.Metadata.Name.ShouldBe("a");
-        BuilderQueue.Holder([Run("done", 0, "Failed", 2)]).ShouldBeNull();
+        BuilderQueue.Holder([Run("done", 0, BuildRunPhase.Succeeded, 1), Run("b", 7), Run("a", 3)])!.Metadata.Name.ShouldBe("a");
+        BuilderQueue.Holder([Run("done", 0, BuildRunPhase.Failed, 2)]).ShouldBeNull();
     }
 
     [Theory]
@@ -40,7 +40,7 @@ public sealed class BuilderQueueTests
     [InlineData("deleted", null)]
     public void A_claim_on_the_volumes_stands_while_its_run_exists_unfinished(string? claimedBy, string? stands)
     {
-        BuildRun[] runs = [Run("running", 0, "Running", 1), Run("waiting", 1, "AwaitingOperator", 1), Run("done", 2, "Succeeded", 1), Run("failed", 3, "Failed", 2)];
+        BuildRun[] runs = [Run("running", 0, BuildRunPhase.Running, 1), Run("waiting", 1, BuildRunPhase.AwaitingOperator, 1), Run("done", 2, BuildRunPhase.Succeeded, 1), Run("failed", 3, BuildRunPhase.Failed, 2)];
 
         BuilderQueue.ClaimStillHeld(claimedBy, runs).ShouldBe(stands);
     }
@@ -48,7 +48,7 @@ public sealed class BuilderQueueTests
     [Fact]
     public void A_run_awaiting_a_person_keeps_the_builder()
     {
-        BuilderQueue.Holder([Run("stuck", 0, "AwaitingOperator", 1), Run("next", 5)])!.Metadata.Name.ShouldBe("stuck");
+        BuilderQueue.Holder([Run("stuck", 0, BuildRunPhase.AwaitingOperator, 1), Run("next", 5)])!.Metadata.Name.ShouldBe("stuck");
     }
 
     [Fact]

@@ -80,7 +80,7 @@ public sealed class OperatorProcessIntegrationTests
             try
             {
                 run = await Integration.Eventually.GetAsync(async () => await runs.GetAsync(ns, "firefox", CancellationToken.None),
-                    r => r?.Status.Phase == "Succeeded" || process.HasExited, "the operator to bootstrap, make the builder and run the build", TimeSpan.FromSeconds(60));
+                    r => r?.Status.Phase == BuildRunPhase.Succeeded || process.HasExited, "the operator to bootstrap, make the builder and run the build", TimeSpan.FromSeconds(60));
             }
             catch (TimeoutException e)
             {

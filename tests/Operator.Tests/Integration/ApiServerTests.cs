@@ -68,10 +68,10 @@ public sealed class ApiServerTests(TestCluster cluster)
         var conflict = await Should.ThrowAsync<HttpOperationException>(() => api.ReplaceAsync(stale, CancellationToken.None));
         conflict.Response.StatusCode.ShouldBe(HttpStatusCode.Conflict);
 
-        updated.Status.Phase = "Running";
+        updated.Status.Phase = BuildRunPhase.Running;
         var withStatus = await api.ReplaceStatusAsync(updated, CancellationToken.None);
         withStatus.Metadata.Generation.ShouldBe(2);
-        withStatus.Status.Phase.ShouldBe("Running");
+        withStatus.Status.Phase.ShouldBe(BuildRunPhase.Running);
     }
 
     [Fact]

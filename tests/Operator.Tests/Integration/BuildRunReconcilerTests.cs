@@ -85,13 +85,13 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await using var session = await StartSessionAsync(new PodScript(0, SuccessReport), new PodScript(0, SuccessReport), readyBuilder: false);
         var ns = session.Namespace;
         await CreateRunAsync(ns, "firefox", "desktop", "www-client/firefox");
-        var waiting = await WaitForAsync(ns, "firefox", r => r.Status.Phase == "Pending" && r.Status.Conditions?.Any(c => c.Reason == Reasons.BuilderNotFound) == true,
+        var waiting = await WaitForAsync(ns, "firefox", r => r.Status.Phase == BuildRunPhase.Pending && r.Status.Conditions?.Any(c => c.Reason == Reasons.BuilderNotFound) == true,
             "the run to wait for its missing builder");
         waiting.Metadata.Finalizers.ShouldContain(BuildRunReconciler.Finalizer);
 
         await CreateReadyBuilderAsync(ns, "desktop");
 
-        var done = await WaitForAsync(ns, "firefox", r => r.Status.Phase == "Succeeded", "the run to succeed");
+        var done = await WaitForAsync(ns, "firefox", r => r.Status.Phase == BuildRunPhase.Succeeded, "the run to succeed");
         done.Status.AttemptCount.ShouldBe(1);
         Conditions.IsTrue(done.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
         var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("firefox", 1), ns);
@@ -104,7 +104,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport));
         var ns = session.Namespace;
         await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
-        var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
+        var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == BuildRunPhase.AwaitingOperator, "the run to wait for a person");
         awaiting.Status.Conditions!.Single(c => c.Type == ConditionTypes.Ready).Reason.ShouldBe("KeywordChangeRequired");
         awaiting.Status.AttemptCount.ShouldBe(1);
 
@@ -114,7 +114,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
 
         await Requests.AnnotateAsync(runs, ns, "nightly", new Dictionary<string, string> { [RequestAnnotations.Resume] = "2026-11-25T03:00:00Z" });
 
-        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
+        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == BuildRunPhase.Succeeded, "the resumed run to succeed");
         done.Status.AttemptCount.ShouldBe(2);
         done.Status.LastHandledResume.ShouldBe("2026-11-25T03:00:00Z");
     }
@@ -128,7 +128,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport));
         var ns = session.Namespace;
         await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
-        var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
+        var awaiting = await WaitForAsync(ns, "nightly", r => r.Status.Phase == BuildRunPhase.AwaitingOperator, "the run to wait for a person");
         awaiting.Status.ProposedFixes.ShouldHaveSingleItem().Number.ShouldBe(1);
 
         await Requests.AnnotateAsync(runs, ns, "nightly", new Dictionary<string, string> { [RequestAnnotations.Resume] = "first", [RequestAnnotations.AcceptFixes] = "7" });
@@ -138,7 +138,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         refused.Status.AttemptCount.ShouldBe(1);
 
         await Requests.AnnotateAsync(runs, ns, "nightly", new Dictionary<string, string> { [RequestAnnotations.Resume] = "second", [RequestAnnotations.AcceptFixes] = "1" });
-        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == "Succeeded", "the resumed run to succeed");
+        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase == BuildRunPhase.Succeeded, "the resumed run to succeed");
         done.Status.AppliedFixes.ShouldBe(["package.accept_keywords: app-misc/nightly:0 ~amd64"]);
         (await FixesAsync(ns)).Data["package.accept_keywords.fixes"].ShouldBe("app-misc/nightly:0 ~amd64\n");
     }
@@ -151,8 +151,8 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await CreateReadyBuilderAsync(ns, "desktop", AutounmaskPolicy.Keywords, KeywordScope.Package);
         await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
 
-        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase is "Succeeded" or "AwaitingOperator", "the run to go on by itself");
-        done.Status.Phase.ShouldBe("Succeeded");
+        var done = await WaitForAsync(ns, "nightly", r => r.Status.Phase is BuildRunPhase.Succeeded or BuildRunPhase.AwaitingOperator, "the run to go on by itself");
+        done.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
         done.Status.AttemptCount.ShouldBe(2);
         done.Status.AppliedFixes.ShouldBe(["package.accept_keywords: app-misc/nightly ~amd64"]);
         (await FixesAsync(ns)).Data["package.accept_keywords.fixes"].ShouldBe("app-misc/nightly ~amd64\n");
@@ -170,7 +170,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
 
         var pending = await WaitForAsync(ns, "future", r => Conditions.Find(r.Status.Conditions, ConditionTypes.Ready)?.Reason == Reasons.NoNodeWithRequiredKernel,
             "the run to say no node has the kernel");
-        pending.Status.Phase.ShouldBe("Pending");
+        pending.Status.Phase.ShouldBe(BuildRunPhase.Pending);
         pending.Status.RequiredKernel!.Version.ShouldBe("99.0.0");
         Conditions.Find(pending.Status.Conditions, ConditionTypes.Ready)!.Message.ShouldContain("affinity");
     }
@@ -204,11 +204,11 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         var ns = session.Namespace;
         await CreateRunAsync(ns, "downloader", "desktop", new FailureHandling { Policy = FailurePolicy.Retry, Retries = 2 }, "net-misc/downloader");
 
-        var done = await WaitForAsync(ns, "downloader", r => r.Status.Phase is "Succeeded" or "AwaitingOperator" or "Failed", "the retried run to end");
-        done.Status.Phase.ShouldBe("Succeeded", k8s.KubernetesJson.Serialize(done.Status));
+        var done = await WaitForAsync(ns, "downloader", r => r.Status.Phase is BuildRunPhase.Succeeded or BuildRunPhase.AwaitingOperator or BuildRunPhase.Failed, "the retried run to end");
+        done.Status.Phase.ShouldBe(BuildRunPhase.Succeeded, k8s.KubernetesJson.Serialize(done.Status));
         done.Status.AttemptCount.ShouldBe(2);
-        done.Status.Attempts!.First().Outcome.ShouldBe("Transient");
-        done.Status.Attempts![1].Outcome.ShouldBe("Succeeded");
+        done.Status.Attempts!.First().Outcome.ShouldBe(AttemptOutcome.Transient);
+        done.Status.Attempts![1].Outcome.ShouldBe(AttemptOutcome.Succeeded);
     }
 
     [PodDrivingFact]
@@ -223,14 +223,14 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
             Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["app-misc/slowpoke"], Timeout = "1s" },
         }, CancellationToken.None);
 
-        var stopped = await WaitForAsync(ns, "slowpoke", r => r.Status.Phase is "AwaitingOperator" or "Succeeded" or "Failed", "the attempt to hit its deadline");
+        var stopped = await WaitForAsync(ns, "slowpoke", r => r.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Succeeded or BuildRunPhase.Failed, "the attempt to hit its deadline");
 
-        stopped.Status.Phase.ShouldBe("AwaitingOperator", "onFailure defaults to AwaitOperator");
+        stopped.Status.Phase.ShouldBe(BuildRunPhase.AwaitingOperator, "onFailure defaults to AwaitOperator");
         var ready = Conditions.Find(stopped.Status.Conditions, ConditionTypes.Ready)!;
         ready.Reason.ShouldBe(Reasons.Timeout);
         ready.Message.ShouldContain("spec.timeout");
         Conditions.Find(stopped.Status.Conditions, ConditionTypes.AwaitingOperator)!.Reason.ShouldBe(Reasons.Timeout);
-        stopped.Status.Attempts!.Single().Outcome.ShouldBe("Transient");
+        stopped.Status.Attempts!.Single().Outcome.ShouldBe(AttemptOutcome.Transient);
         var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("slowpoke", 1), ns);
         pod.Spec.ActiveDeadlineSeconds.ShouldBe(1);
         pod.Status.Reason.ShouldBe("DeadlineExceeded");
@@ -244,7 +244,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await CreateRunAsync(ns, "first", "desktop", "www-client/firefox");
         await WaitForAsync(ns, "first", r => r.Status.AttemptCount == 1, "the first run to start");
         await CreateRunAsync(ns, "second", "desktop", "kde-plasma/plasma-meta");
-        var queued = await WaitForAsync(ns, "second", r => r.Status.Phase == "Queued", "the second run to queue");
+        var queued = await WaitForAsync(ns, "second", r => r.Status.Phase == BuildRunPhase.Queued, "the second run to queue");
         queued.Status.WaitingFor.ShouldNotBeNull().ShouldContain("first");
 
         // The running pod keeps running (no script): deleting the run stops it gracefully, then frees the builder.

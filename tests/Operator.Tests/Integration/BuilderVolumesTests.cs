@@ -130,7 +130,7 @@ public sealed class BuilderVolumesTests(TestCluster cluster)
             Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
             Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
         }, CancellationToken.None);
-        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the run to succeed");
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the run to succeed");
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldContain(p => p.Name() == "firefox-1" && p.Status.Phase == "Succeeded");
 
         await builders.DeleteAsync(ns, "desktop", CancellationToken.None);
@@ -140,7 +140,7 @@ public sealed class BuilderVolumesTests(TestCluster cluster)
             names => !names.Contains("desktop-root") && !names.Contains("desktop-distfiles"), "the deleted builder's root and source volumes to go");
         left.ShouldContain("desktop-binpkgs");
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Name() == "firefox-1");
-        (await runs.GetAsync(ns, "firefox", CancellationToken.None))!.Status.Phase.ShouldBe("Succeeded", "the run's record stays");
+        (await runs.GetAsync(ns, "firefox", CancellationToken.None))!.Status.Phase.ShouldBe(BuildRunPhase.Succeeded, "the run's record stays");
 
         await builders.CreateAsync(Builder(ns, "stage3"), CancellationToken.None);
         var again = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the re-created builder to be ready");

@@ -70,7 +70,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         var ns = session.Namespace;
         await bootstraps.CreateAsync(Plasma(ns), CancellationToken.None);
 
-        var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the bootstrap to be ready");
+        var ready = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Ready, "the bootstrap to be ready");
         ready.Status.CompletedSteps.ShouldBe(["freetype-without-harfbuzz", "harfbuzz"]);
         ready.Status.Snapshot!.Method.ShouldBe("PvcCopy");
         ready.Status.Snapshot.Name.ShouldBe("plasma-bootstrap-root");
@@ -107,7 +107,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         await bootstraps.CreateAsync(plasma, CancellationToken.None);
 
         var snapshotting = await WaitForAsync(ns, b => b.Status.Snapshot?.Method == "VolumeSnapshot", "the snapshot to be requested");
-        snapshotting.Status.Phase.ShouldBe("Snapshotting");
+        snapshotting.Status.Phase.ShouldBe(BootstrapPhase.Snapshotting);
         Conditions.Find(snapshotting.Status.Conditions, ConditionTypes.Ready)!.Reason.ShouldBe(Reasons.SnapshotNotReady);
         var snapshots = new ResourceApi<VolumeSnapshot>(cluster.Kube);
         var snapshot = (await snapshots.GetAsync(ns, snapshotting.Status.Snapshot!.Name!, CancellationToken.None))!;
@@ -119,7 +119,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         snapshot.Status = new VolumeSnapshotStatus { ReadyToUse = true, CreationTime = DateTime.UtcNow };
         await snapshots.ReplaceStatusAsync(snapshot, CancellationToken.None);
 
-        var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the bootstrap to be ready");
+        var ready = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Ready, "the bootstrap to be ready");
         ready.Status.Snapshot!.ReadyToUse.ShouldBe(true);
         ready.Status.Snapshot.Name.ShouldBe(snapshot.Metadata.Name);
     }
@@ -132,7 +132,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         var ns = session.Namespace;
         await bootstraps.CreateAsync(Plasma(ns), CancellationToken.None);
 
-        var awaiting = await WaitForAsync(ns, b => b.Status.Phase == "AwaitingOperator", "the bootstrap to wait for a person");
+        var awaiting = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.AwaitingOperator, "the bootstrap to wait for a person");
         var condition = Conditions.Find(awaiting.Status.Conditions, ConditionTypes.AwaitingOperator)!;
         condition.Reason.ShouldBe("CircularDependency");
         condition.Message.ShouldContain("app-text/docgen-1.4 -> dev-libs/libmarkup-3.0");
@@ -142,7 +142,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
 
         await Requests.AnnotateAsync(bootstraps, ns, "plasma", new Dictionary<string, string> { [RequestAnnotations.Resume] = "fixed-by-hand" });
 
-        var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the resumed bootstrap to be ready");
+        var ready = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Ready, "the resumed bootstrap to be ready");
         ready.Status.AttemptCount.ShouldBe(2);
         ready.Status.LastHandledResume.ShouldBe("fixed-by-hand");
         (await PlanStepsAsync(ns)).ShouldBe(["harfbuzz"], "the step that completed is not run again");
@@ -156,7 +156,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         var ns = session.Namespace;
         await bootstraps.CreateAsync(Plasma(ns, autoBreakCycles: true), CancellationToken.None);
 
-        var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the bootstrap to break the cycle and be ready");
+        var ready = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Ready, "the bootstrap to break the cycle and be ready");
         var applied = ready.Status.AppliedCycleBreaks.ShouldHaveSingleItem();
         applied.UseChange.ShouldBe("=dev-libs/libmarkup-3.0 -doc");
         applied.Before.ShouldBe("harfbuzz");
@@ -172,7 +172,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         var ns = session.Namespace;
         await bootstraps.CreateAsync(Plasma(ns, autoBreakCycles: true), CancellationToken.None);
 
-        var awaiting = await WaitForAsync(ns, b => b.Status.Phase == "AwaitingOperator", "the bootstrap to give up breaking the cycle");
+        var awaiting = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.AwaitingOperator, "the bootstrap to give up breaking the cycle");
         awaiting.Status.AttemptCount.ShouldBe(2);
         awaiting.Status.AppliedCycleBreaks.ShouldHaveSingleItem();
         Conditions.Find(awaiting.Status.Conditions, ConditionTypes.AwaitingOperator)!.Message.ShouldContain("still there");
@@ -184,14 +184,14 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), Controllers.AddBootstraps);
         var ns = session.Namespace;
         await bootstraps.CreateAsync(Plasma(ns), CancellationToken.None);
-        var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the bootstrap to be ready");
+        var ready = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Ready, "the bootstrap to be ready");
 
         var steps = ready.Spec.BootstrapSteps!;
         steps.Add(new BootstrapStep { Name = "qt", Atoms = ["dev-qt/qtbase"] });
         steps[1].Use = ["-icu"];
         var changed = await bootstraps.PatchAsync(ns, "plasma", new V1Patch(new { spec = new { bootstrapSteps = steps } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
 
-        var again = await WaitForAsync(ns, b => b.Status.ObservedGeneration == changed.Metadata.Generation && b.Status.Phase == "Ready", "the changed bootstrap to be ready");
+        var again = await WaitForAsync(ns, b => b.Status.ObservedGeneration == changed.Metadata.Generation && b.Status.Phase == BootstrapPhase.Ready, "the changed bootstrap to be ready");
         again.Status.AttemptCount.ShouldBe(2);
         (await PlanStepsAsync(ns)).ShouldBe(["harfbuzz", "qt"]);
     }
@@ -212,7 +212,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         async Task<V1Condition> NotReadyAsync(string message)
         {
             var pending = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Message == message, message);
-            pending.Status.Phase.ShouldBe("Pending");
+            pending.Status.Phase.ShouldBe(BootstrapPhase.Pending);
             (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldBeEmpty("nothing runs on a configuration that is not all there");
             return Conditions.Find(pending.Status.Conditions, ConditionTypes.Ready)!;
         }
@@ -231,7 +231,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
 
         secret.StringData = new Dictionary<string, string> { ["username"] = "builder", ["password"] = "token" };
         await cluster.Kube.CoreV1.ReplaceNamespacedSecretAsync(secret, "portage-git", ns);
-        await WaitForAsync(ns, b => b.Status.Phase == "Bootstrapping", "the bootstrap to start once its configuration is all there");
+        await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Bootstrapping, "the bootstrap to start once its configuration is all there");
         var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBootstrap.PodName("plasma", 1), ns);
         pod.Spec.Volumes.Single(v => v.Secret is not null).Secret.SecretName.ShouldBe("portage-git");
         var config = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBootstrap.ConfigMapName("plasma"), ns);
@@ -245,7 +245,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         await using var session = await LifecycleSession.StartAsync(cluster, _ => outcome, Controllers.AddBootstraps);
         var ns = session.Namespace;
         await bootstraps.CreateAsync(Plasma(ns), CancellationToken.None);
-        await WaitForAsync(ns, b => b.Status.Phase == "Bootstrapping" && b.Status.AttemptCount == 1, "the bootstrap pod to start");
+        await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Bootstrapping && b.Status.AttemptCount == 1, "the bootstrap pod to start");
         await Eventually.GetAsync(() => cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBootstrap.PodName("plasma", 1), ns), p => p.Status?.Phase == "Running", "the pod to run");
 
         await session.StopControllersAsync();
@@ -254,7 +254,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         outcome = new PodScript(0, Success);
         await session.CompleteAsync(DesiredBootstrap.PodName("plasma", 1), 0, Success);
 
-        var ready = await WaitForAsync(ns, b => b.Status.Phase == "Ready", "the bootstrap to be ready after the restart");
+        var ready = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Ready, "the bootstrap to be ready after the restart");
         ready.Status.AttemptCount.ShouldBe(1);
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Count.ShouldBe(1);
     }

@@ -112,7 +112,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Name() == DesiredBuilderPods.CopyPodName("desktop"));
 
         await CreateFirefoxRunAsync(ns);
-        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed");
         await WaitForAsync(ns, b => b.Status.LastSuccessfulBuildRun == "firefox", "the builder to record its last successful run");
     }
 
@@ -144,7 +144,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
 
         await Requests.AnnotateAsync(builders, ns, "desktop", new Dictionary<string, string> { [RequestAnnotations.Update] = "now" });
-        var updating = await WaitForAsync(ns, b => b.Status.Phase == "Updating", "the update to start");
+        var updating = await WaitForAsync(ns, b => b.Status.Phase == BuilderPhase.Updating, "the update to start");
         updating.Status.LastHandledUpdate.ShouldBe("now");
         var podName = updating.Status.CurrentMaintenance!;
         var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(podName, ns);
@@ -158,7 +158,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await session.CompleteAsync(podName, 0, Success);
         var updated = await WaitForAsync(ns, b => b.Status.LastUpdateTime is not null, "the update to be recorded");
         updated.Status.CurrentMaintenance.ShouldBeNull();
-        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to run after the update");
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to run after the update");
     }
 
     [PodDrivingFact]
@@ -184,22 +184,22 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Metadata.Name.Contains("-shell-", StringComparison.Ordinal));
 
         await session.CompleteAsync("firefox-1", 10, Keyword);
-        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "AwaitingOperator", "the run to wait for a person");
-        var shell = await WaitForAsync(ns, b => b.Status.Phase == "Shell", "the shell to start while the run awaits a person");
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.AwaitingOperator, "the run to wait for a person");
+        var shell = await WaitForAsync(ns, b => b.Status.Phase == BuilderPhase.Shell, "the shell to start while the run awaits a person");
         shell.Status.CurrentBuildRun.ShouldBeNull();
         var shellPod = shell.Status.CurrentMaintenance!;
 
         await Requests.AnnotateAsync(runs, ns, "firefox", new Dictionary<string, string> { [RequestAnnotations.Resume] = "fixed" });
-        var queued = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Queued", "the resumed run to wait for the shell");
+        var queued = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Queued, "the resumed run to wait for the shell");
         queued.Status.WaitingFor.ShouldBe($"maintenance pod {shellPod} is using GentooBuilder desktop's volumes");
         Conditions.Find(queued.Status.Conditions, ConditionTypes.AwaitingOperator).ShouldBeNull("the person has answered");
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Metadata.Name == "firefox-2");
 
         await session.CompleteAsync(shellPod, 0, Success);
-        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the run to build on after the shell");
+        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the run to build on after the shell");
         done.Status.AttemptCount.ShouldBe(2);
         done.Status.LastHandledResume.ShouldBe("fixed");
-        await WaitForAsync(ns, b => b.Status.CurrentBuildRun is null && b.Status.Phase == "Ready", "the volumes to be free again");
+        await WaitForAsync(ns, b => b.Status.CurrentBuildRun is null && b.Status.Phase == BuilderPhase.Ready, "the volumes to be free again");
     }
 
     [PodDrivingFact]
@@ -227,7 +227,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await session.StartControllersAsync();
         await session.CompleteAsync(DesiredBuildPod.PodName("firefox", 1), 0, Success);
 
-        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed after the restart");
+        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed after the restart");
         done.Status.AttemptCount.ShouldBe(1);
         var pods = (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Select(p => p.Name()).Order().ToList();
         pods.ShouldBe(new[] { "stage3-bootstrap-1", DesiredBuilderPods.CopyPodName("desktop"), DesiredBuildPod.PodName("firefox", 1) }.Order().ToList());
@@ -253,7 +253,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
                 },
                 Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
             }, CancellationToken.None);
-            old.Status = new BuildRunStatus { Phase = "Succeeded" };
+            old.Status = new BuildRunStatus { Phase = BuildRunPhase.Succeeded };
             await runs.ReplaceStatusAsync(old, CancellationToken.None);
             await Task.Delay(1100); // distinct creation times (seconds)
         }
@@ -263,7 +263,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
             Metadata = new V1ObjectMeta { Name = "by-hand", NamespaceProperty = ns },
             Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
         }, CancellationToken.None);
-        mine.Status = new BuildRunStatus { Phase = "Succeeded" };
+        mine.Status = new BuildRunStatus { Phase = BuildRunPhase.Succeeded };
         await runs.ReplaceStatusAsync(mine, CancellationToken.None);
 
         await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
@@ -332,7 +332,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { sync = new { interval = "1s" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
         var synced = await WaitForAsync(ns, b => b.Status.LastSyncTime > updated.Status.LastUpdateTime && b.Status.CurrentMaintenance is null, "the sync interval to run a sync");
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldContain(p => p.Metadata.Labels.Any(l => l.Key == DesiredBuilderPods.MaintenanceLabel && l.Value == "sync"));
-        synced.Status.Phase.ShouldBe("Ready");
+        synced.Status.Phase.ShouldBe(BuilderPhase.Ready);
     }
 
     [PodDrivingFact]
@@ -345,7 +345,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
             Metadata = new V1ObjectMeta { Name = "by-hand", NamespaceProperty = ns },
             Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
         }, CancellationToken.None);
-        open.Status = new BuildRunStatus { Phase = "Running", AttemptCount = 1 };
+        open.Status = new BuildRunStatus { Phase = BuildRunPhase.Running, AttemptCount = 1 };
         await runs.ReplaceStatusAsync(open, CancellationToken.None);
         await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
         var builder = await builders.CreateAsync(Builder(ns, s => s.AutoBuild = new AutoBuild { Schedule = "* * * * *" }), CancellationToken.None);
@@ -394,7 +394,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         (await cluster.Kube.CoreV1.ReadNamespacedServiceAsync("desktop-binhost", ns)).Spec.Ports.Single().Port.ShouldBe(80);
 
         await CreateFirefoxRunAsync(ns);
-        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
+        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed");
         var node = done.Status.Attempts!.Single().Node!;
         await Eventually.GetAsync(() => cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns),
             d => d.Spec.Template.Spec.NodeSelector?.TryGetValue("kubernetes.io/hostname", out var on) == true && on == node, "the binhost to follow the build's node");
@@ -415,7 +415,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         (await cluster.Kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("desktop-binpkgs", ns)).Spec.AccessModes.ShouldBe(["ReadWriteMany"]);
 
         await CreateFirefoxRunAsync(ns);
-        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed");
         await WaitForAsync(ns, b => b.Status.LastSuccessfulBuildRun == "firefox", "the builder to see the finished run");
         await Task.Delay(1000); // the reconcile that recorded it goes on to the binhost, which a ReadWriteOnce volume would pin by now
 
@@ -467,7 +467,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
                 Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
                 Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
             }, CancellationToken.None);
-            run.Status = new BuildRunStatus { Phase = "Succeeded", CompletionTime = DateTime.UtcNow };
+            run.Status = new BuildRunStatus { Phase = BuildRunPhase.Succeeded, CompletionTime = DateTime.UtcNow };
             await runs.ReplaceStatusAsync(run, CancellationToken.None);
             var taken = await WaitForAsync(ns, b => b.Status.Snapshots?.Any(s => s.BuildRun == name) == true, $"a snapshot after {name}");
             await MarkReadyAsync(ns, taken.Status.Snapshots!.Single(s => s.BuildRun == name).Name!);
@@ -519,7 +519,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         published.Data["public.asc"].ShouldNotContain("PRIVATE");
 
         await CreateFirefoxRunAsync(ns);
-        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to succeed");
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed");
         var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("firefox", 1), ns);
         pod.Spec.Volumes.Single(v => v.Name == "signing").Secret.SecretName.ShouldBe("desktop-signing-key");
         (await cluster.Kube.CoreV1.ReadNamespacedSecretAsync("desktop-signing-key", ns)).Data["signing.asc"].ShouldBe(secret.Data["signing.asc"], "made once, never replaced");
@@ -555,7 +555,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
 
         var signing = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to accept the key");
         signing.Status.SigningKeyFingerprint.ShouldBe(File.ReadAllText(Checkout.PathOf("tests", "Fixtures", "signing", "ed25519.fingerprint")).Trim());
-        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the build to run once the key can sign");
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to run once the key can sign");
     }
 
     [PodDrivingFact]

@@ -138,7 +138,7 @@ public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
             run.Spec.BuilderRef.Name.ShouldBe("desktop");
             run.Metadata.Labels[OnDemandRequests.Label].ShouldBe("true");
             run.Metadata.Annotations[OnDemandRequests.RequesterAnnotation].ShouldBe("127.0.0.1");
-            await Eventually.GetAsync(async () => (await runs.GetAsync(ns, name, CancellationToken.None))!, r => r.Status.Phase == "Succeeded", "the operator to build the run");
+            await Eventually.GetAsync(async () => (await runs.GetAsync(ns, name, CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the operator to build the run");
 
             (await PostAsync(http, token, "app-misc/screen")).Status.ShouldBe(HttpStatusCode.Accepted);
             var limited = await PostAsync(http, token, "app-misc/tmux");
@@ -152,7 +152,9 @@ public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
         await Eventually.GetAsync(async () => (await cluster.Kube.RbacAuthorizationV1.ListNamespacedRoleAsync(ns)).Items.Count, count => count == 0, "the binhost's grant to be taken away");
         await Eventually.GetAsync(async () => (await cluster.Kube.CoreV1.ListNamespacedServiceAccountAsync(ns)).Items.Select(a => a.Name()).ToList(),
             accounts => !accounts.Contains("desktop-binhost"), "the binhost's account to be deleted");
-        var plain = await cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns);
+        // The Deployment is replaced in the same reconcile, after the account is gone.
+        var plain = await Eventually.GetAsync(() => cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns),
+            d => d.Spec.Template.Spec.ServiceAccountName != "desktop-binhost", "the binhost to run without the account");
         plain.Spec.Template.Spec.AutomountServiceAccountToken.ShouldBe(false);
         plain.Spec.Template.Spec.Containers[0].Args.ShouldNotContain("--on-demand-token");
     }

@@ -94,13 +94,13 @@ public sealed class RuntimeTests(TestCluster cluster)
         var stored = await writer.UpdateAsync(stale, run =>
         {
             attempts++;
-            run.Status.Phase = "Running";
+            run.Status.Phase = BuildRunPhase.Running;
         }, CancellationToken.None);
 
         attempts.ShouldBe(2);
-        stored.Status.Phase.ShouldBe("Running");
+        stored.Status.Phase.ShouldBe(BuildRunPhase.Running);
         stored.Status.WaitingFor.ShouldBe("BuildRun chromium");
-        (await api.GetAsync(ns, "firefox", CancellationToken.None))!.Status.Phase.ShouldBe("Running");
+        (await api.GetAsync(ns, "firefox", CancellationToken.None))!.Status.Phase.ShouldBe(BuildRunPhase.Running);
     }
 
     [Fact]
@@ -110,10 +110,10 @@ public sealed class RuntimeTests(TestCluster cluster)
         var api = new ResourceApi<BuildRun>(cluster.Kube);
         var run = await api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
         var writer = new StatusWriter<BuildRun, BuildRunStatus>(api);
-        run = await writer.UpdateAsync(run, r => r.Status.Phase = "Queued", CancellationToken.None);
+        run = await writer.UpdateAsync(run, r => r.Status.Phase = BuildRunPhase.Queued, CancellationToken.None);
         var version = run.Metadata.ResourceVersion;
 
-        var again = await writer.UpdateAsync(run, r => r.Status.Phase = "Queued", CancellationToken.None);
+        var again = await writer.UpdateAsync(run, r => r.Status.Phase = BuildRunPhase.Queued, CancellationToken.None);
 
         again.Metadata.ResourceVersion.ShouldBe(version);
     }

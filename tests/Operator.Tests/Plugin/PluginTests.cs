@@ -50,7 +50,7 @@ public sealed class PluginTests(TestCluster cluster)
 
     private static BuildRunStatus Awaiting() => new()
     {
-        Phase = "AwaitingOperator",
+        Phase = BuildRunPhase.AwaitingOperator,
         Conditions = Conditions.MarkTrue(null, ConditionTypes.AwaitingOperator, "KeywordChangeRequired", "accept the keyword", 1, DateTime.UtcNow),
         ProposedFixes = [new ProposedFix { Number = 1, Class = FailureClass.KeywordChangeRequired, File = "package.accept_keywords", Lines = ["app-misc/nightly:0 ~amd64"] }],
         Failure = new FailureInfo { Class = FailureClass.KeywordChangeRequired, Atom = "app-misc/nightly-0.9", Message = "keyword change required", LogExcerpt = ["!!! All ebuilds that could satisfy"] },
@@ -76,7 +76,7 @@ public sealed class PluginTests(TestCluster cluster)
     {
         var ns = await cluster.CreateNamespaceAsync();
         await RunWithStatusAsync(ns, "nightly", Awaiting());
-        await RunWithStatusAsync(ns, "busy", new BuildRunStatus { Phase = "Running" });
+        await RunWithStatusAsync(ns, "busy", new BuildRunStatus { Phase = BuildRunPhase.Running });
 
         (await RunAsync(ns, "resume", "busy")).ShouldBe((1, "", "error: BuildRun busy is not awaiting anyone (phase Running)\n"));
         var wrong = await RunAsync(ns, "resume", "nightly", "--accept", "7");
@@ -146,7 +146,7 @@ public sealed class PluginTests(TestCluster cluster)
 
         builder.Status = new GentooBuilderStatus
         {
-            Phase = "Ready",
+            Phase = BuilderPhase.Ready,
             BinhostUrl = $"http://desktop-binhost.{ns}.svc:80/",
             SigningKeyFingerprint = "9E6B054A08F7B3D3749B3FFE8DE29A6307CC76B7",
             BuildRequestTokenSecret = "desktop-binhost-token",
@@ -192,7 +192,7 @@ public sealed class PluginTests(TestCluster cluster)
             output.ShouldContain($"shell pod {pod} stopped");
             var after = await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!,
                 b => b.Status.CurrentMaintenance is null, "the builder to be free again");
-            after.Status.Phase.ShouldBe("Ready");
+            after.Status.Phase.ShouldBe(BuilderPhase.Ready);
         }
         finally
         {
@@ -206,7 +206,7 @@ public sealed class PluginTests(TestCluster cluster)
     {
         var ns = await cluster.CreateNamespaceAsync();
         await RunWithStatusAsync(ns, "nightly", Awaiting());
-        await RunWithStatusAsync(ns, "fine", new BuildRunStatus { Phase = "Succeeded" });
+        await RunWithStatusAsync(ns, "fine", new BuildRunStatus { Phase = BuildRunPhase.Succeeded });
 
         var (_, output, _) = await RunAsync(ns, "explain", "nightly");
         output.ShouldContain("Failure:   KeywordChangeRequired of app-misc/nightly-0.9");
