@@ -163,7 +163,7 @@ public sealed class Controller<T> : IRunnable, IDisposable
         var request = new ReconcileRequest(key.Namespace, key.Name, Guid.NewGuid().ToString("N")[..12]);
         using var kindScope = LogContext.PushProperty("Kind", kind.Kind);
         using var objectScope = LogContext.PushProperty("Object", key.ToString());
-        using var idScope = LogContext.PushProperty("ReconcileId", request.ReconcileId);
+        using var idScope = LogContext.PushProperty(ReconcileRequest.ReconcileIdProperty, request.ReconcileId);
         var started = Stopwatch.GetTimestamp();
         string result;
         try

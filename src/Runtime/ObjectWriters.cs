@@ -42,6 +42,33 @@ public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)
             }
         }
     }
+
+    /// <summary>Writes the changes a reconcile collected, in one write when there are any; returns the stored object.</summary>
+    public Task<T> WriteAsync(T current, StatusChanges<T> changes, CancellationToken ct) =>
+        changes.IsEmpty ? Task.FromResult(current) : UpdateAsync(current, changes.ApplyTo, ct);
+}
+
+/// <summary>
+/// The status changes one reconcile decides, written together once at its end (Flux's deferred summarize-and-patch):
+/// the reconcile's steps add changes instead of writing, so it costs one status write at most, still only when something
+/// changed and conflict-retried on a fresh read (each change is applied again to it, in order).
+/// </summary>
+public sealed class StatusChanges<T>
+    where T : class
+{
+    private readonly List<Action<T>> changes = [];
+
+    public void Add(Action<T> change) => changes.Add(change);
+
+    public bool IsEmpty => changes.Count == 0;
+
+    public void ApplyTo(T obj)
+    {
+        foreach (var change in changes)
+        {
+            change(obj);
+        }
+    }
 }
 
 /// <summary>Finalizer helpers: merge patches carrying the resourceVersion, so a stale view fails instead of clobbering.</summary>

@@ -6,6 +6,9 @@ namespace Gentoo.Runtime;
 /// <summary>What to reconcile: just namespace/name; the reconciler reads the current state itself (level-based).</summary>
 public readonly record struct ReconcileRequest(string Namespace, string Name, string ReconcileId)
 {
+    /// <summary>The log context property that carries <see cref="ReconcileId"/> through everything one reconcile does.</summary>
+    public const string ReconcileIdProperty = "ReconcileId";
+
     public ObjectKey Key => new(Namespace, Name);
 
     public override string ToString() => Key.ToString();

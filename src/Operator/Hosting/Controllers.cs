@@ -2,7 +2,6 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Reconcilers;
 using Gentoo.Runtime;
-using Gentoo.Portage.Signing;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,38 +9,15 @@ using Microsoft.Extensions.Logging;
 
 namespace Gentoo.Operator.Hosting;
 
-/// <summary>How the lifecycle controllers pace themselves; the defaults suit a cluster, tests shorten them.</summary>
-public sealed record LifecycleSettings(PodSettings Pods)
-{
-    public TimeSpan? BuildRetryBackoff { get; init; }
-
-    public TimeSpan? ProgressInterval { get; init; }
-
-    public TimeSpan? BootstrapRetryBackoff { get; init; }
-
-    public TimeSpan? SnapshotPoll { get; init; }
-
-    public TimeSpan? AutoBuildPoll { get; init; }
-
-    /// <summary>How soon a bootstrap or builder whose configuration sources are missing looks again (ConfigMaps and Secrets are not watched).</summary>
-    public TimeSpan? ConfigPoll { get; init; }
-
-    /// <summary>How soon a builder whose signing key is missing or unusable looks at its Secret again (Secrets are not watched).</summary>
-    public TimeSpan? SigningKeyPoll { get; init; }
-
-    /// <summary>Makes a builder's signing key when it brings none: an armored secret key for a user ID and creation time.</summary>
-    public Func<string, DateTimeOffset, string> MakeSigningKey { get; init; } = (userId, created) => SigningKeyGenerator.Generate(userId, created);
-}
-
 /// <summary>The informers the lifecycle controllers share: one cache per kind, whatever number of controllers read it.</summary>
 public sealed class LifecycleCaches
 {
-    private LifecycleCaches(ControllerManager manager, IKubernetes kube, string? ns, OperatorMetrics metrics, ILoggerFactory loggers)
+    public LifecycleCaches(ControllerManager manager, IKubernetes kube, LifecycleScope scope, OperatorMetrics metrics, ILoggerFactory loggers)
     {
         Informer<T> Add<T>(IListWatch<T> source)
             where T : class, IKubernetesObject<V1ObjectMeta>
         {
-            var informer = new Informer<T>(source, ns, metrics, loggers.CreateLogger("Informer." + source.Kind.Kind));
+            var informer = new Informer<T>(source, scope.Namespace, metrics, loggers.CreateLogger("Informer." + source.Kind.Kind));
             manager.AddInformer(informer);
             return informer;
         }
@@ -64,52 +40,66 @@ public sealed class LifecycleCaches
     public Informer<V1Pod> Pods { get; }
 
     public Informer<V1PersistentVolumeClaim> Claims { get; }
-
-    public static LifecycleCaches Add(ControllerManager manager, IKubernetes kube, string? ns, OperatorMetrics metrics, ILoggerFactory loggers) =>
-        new(manager, kube, ns, metrics, loggers);
 }
+
+/// <summary>The namespace the lifecycle controllers serve; null is every namespace.</summary>
+public sealed record LifecycleScope(string? Namespace);
 
 /// <summary>The informers and controllers the operator runs, wired into one ControllerManager.</summary>
 public static class Controllers
 {
-    public static ControllerManager Register(IServiceProvider services, OperatorOptions options)
+    /// <summary>
+    /// The lifecycle's services: the controller manager, the shared caches (each also as the ICache a reconciler asks
+    /// for) and the reconcilers, made from their constructors. <see cref="Register"/> or the Add methods then wire them.
+    /// </summary>
+    public static IServiceCollection AddLifecycle(this IServiceCollection services, LifecycleSettings settings, string? watchNamespace)
     {
-        var kube = services.GetRequiredService<IKubernetes>();
+        services.AddSingleton(settings);
+        services.AddSingleton(settings.Pods);
+        services.AddSingleton(new LifecycleScope(watchNamespace));
+        services.AddSingleton<ControllerManager>();
+        services.AddSingleton<LifecycleCaches>();
+        services.AddSingleton<ICache<GentooBootstrap>>(sp => sp.GetRequiredService<LifecycleCaches>().Bootstraps);
+        services.AddSingleton<ICache<GentooBuilder>>(sp => sp.GetRequiredService<LifecycleCaches>().Builders);
+        services.AddSingleton<ICache<BuildRun>>(sp => sp.GetRequiredService<LifecycleCaches>().Runs);
+        services.AddSingleton<ICache<V1Pod>>(sp => sp.GetRequiredService<LifecycleCaches>().Pods);
+        services.AddSingleton<ICache<V1PersistentVolumeClaim>>(sp => sp.GetRequiredService<LifecycleCaches>().Claims);
+        services.AddSingleton<GentooBootstrapReconciler>();
+        services.AddSingleton<GentooBuilderReconciler>();
+        services.AddSingleton<BuildRunReconciler>();
+        return services;
+    }
+
+    /// <summary>Every controller of the operator, on the services <see cref="AddLifecycle"/> registered.</summary>
+    public static ControllerManager Register(IServiceProvider services)
+    {
+        var manager = services.GetRequiredService<ControllerManager>();
         var metrics = services.GetRequiredService<OperatorMetrics>();
         var loggers = services.GetRequiredService<ILoggerFactory>();
-        var clock = services.GetRequiredService<TimeProvider>();
-        var manager = ActivatorUtilities.CreateInstance<ControllerManager>(services);
 
         // Nodes are cluster-scoped: watched whatever namespace the operator serves. Their status (a new kernel after
         // a reboot) is what matters, so every change is interesting.
-        var nodes = new Informer<V1Node>(CoreKinds.Nodes(kube), null, metrics, loggers.CreateLogger("Informer.Node"));
-        var labeller = new NodeKernelLabeller(kube, nodes, loggers.CreateLogger<NodeKernelLabeller>());
+        var nodes = new Informer<V1Node>(CoreKinds.Nodes(services.GetRequiredService<IKubernetes>()), null, metrics, loggers.CreateLogger("Informer.Node"));
+        var labeller = ActivatorUtilities.CreateInstance<NodeKernelLabeller>(services, (ICache<V1Node>)nodes);
         manager.AddInformer(nodes);
-        manager.AddRunnable(new Controller<V1Node>(nodes, () => labeller, new ControllerOptions { Workers = 2 }, metrics, clock, loggers.CreateLogger("Controller.Node"), _ => true));
+        manager.AddRunnable(new Controller<V1Node>(nodes, () => labeller, new ControllerOptions { Workers = 2 }, metrics,
+            services.GetRequiredService<TimeProvider>(), loggers.CreateLogger("Controller.Node"), _ => true));
 
-        var caches = LifecycleCaches.Add(manager, kube, options.WatchNamespace, metrics, loggers);
-        var context = new LifecycleContext(manager, caches, kube, new LifecycleSettings(new PodSettings(options.OperatorImage)),
-            services.GetRequiredService<EventRecorder>(), metrics, clock, loggers);
-        AddBootstraps(context);
-        AddBuilders(context);
-        AddBuildRuns(context);
+        AddBootstraps(services);
+        AddBuilders(services);
+        AddBuildRuns(services);
         return manager;
     }
 
-    /// <summary>Everything a lifecycle controller is built from.</summary>
-    public sealed record LifecycleContext(
-        ControllerManager Manager, LifecycleCaches Caches, IKubernetes Kube, LifecycleSettings Settings, EventRecorder Events, OperatorMetrics Metrics,
-        TimeProvider Clock, ILoggerFactory Loggers);
-
     /// <summary>GentooBootstraps, reconciled on their own changes and their pods' and volumes' changes.</summary>
-    public static void AddBootstraps(LifecycleContext c)
+    public static void AddBootstraps(IServiceProvider services)
     {
-        var reconciler = new GentooBootstrapReconciler(c.Kube, c.Caches.Bootstraps, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events, c.Clock,
-            c.Loggers.CreateLogger<GentooBootstrapReconciler>(), c.Settings.BootstrapRetryBackoff, c.Settings.SnapshotPoll, c.Settings.ConfigPoll);
-        c.Manager.AddRunnable(new Controller<GentooBootstrap>(c.Caches.Bootstraps, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock,
-                c.Loggers.CreateLogger("Controller.GentooBootstrap"), SpecMetadataOrPhase<GentooBootstrap, GentooBootstrapStatus, BootstrapPhase>)
-            .Owns(c.Caches.Pods)
-            .Owns(c.Caches.Claims));
+        var caches = services.GetRequiredService<LifecycleCaches>();
+        var reconciler = services.GetRequiredService<GentooBootstrapReconciler>();
+        Add(services, new Controller<GentooBootstrap>(caches.Bootstraps, () => reconciler, new ControllerOptions(), Metrics(services), Clock(services),
+                Logger(services, "Controller.GentooBootstrap"), SpecMetadataOrPhase<GentooBootstrap, GentooBootstrapStatus, BootstrapPhase>)
+            .Owns(caches.Pods)
+            .Owns(caches.Claims));
     }
 
     /// <summary>
@@ -117,19 +107,20 @@ public static class Controllers
     /// pods' and volumes' changes, their bootstrap's changes, and their BuildRuns' phase changes (a run that starts or
     /// ends moves the builder's history and snapshots).
     /// </summary>
-    public static void AddBuilders(LifecycleContext c)
+    public static void AddBuilders(IServiceProvider services)
     {
-        var builders = c.Caches.Builders;
-        var reconciler = new GentooBuilderReconciler(c.Kube, builders, c.Caches.Bootstraps, c.Caches.Runs, c.Caches.Pods, c.Caches.Claims, c.Settings.Pods, c.Events,
-            c.Clock, c.Loggers.CreateLogger<GentooBuilderReconciler>(), c.Settings.MakeSigningKey, c.Settings.SnapshotPoll, c.Settings.SigningKeyPoll, c.Settings.ConfigPoll);
-        c.Manager.AddRunnable(new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.GentooBuilder"),
+        var caches = services.GetRequiredService<LifecycleCaches>();
+        var builders = caches.Builders;
+        var reconciler = services.GetRequiredService<GentooBuilderReconciler>();
+        Add(services, new Controller<GentooBuilder>(builders, () => reconciler, new ControllerOptions(), Metrics(services), Clock(services),
+                Logger(services, "Controller.GentooBuilder"),
                 // A build pod letting go of the volumes is a status write of its run's: a maintenance pod may be waiting for it.
                 change => SpecMetadataOrPhase<GentooBuilder, GentooBuilderStatus, BuilderPhase>(change) || change.Old?.Status?.CurrentBuildRun != change.Object.Status?.CurrentBuildRun)
-            .Owns(c.Caches.Pods)
-            .Owns(c.Caches.Claims)
-            .Watches(c.Caches.Bootstraps, bootstrap => builders.List(bootstrap.Namespace()).Where(b => b.Spec.BootstrapRef?.Name == bootstrap.Name()).Select(ObjectKey.Of))
+            .Owns(caches.Pods)
+            .Owns(caches.Claims)
+            .Watches(caches.Bootstraps, bootstrap => builders.List(bootstrap.Namespace()).Where(b => b.Spec.BootstrapRef?.Name == bootstrap.Name()).Select(ObjectKey.Of))
             // A run's progress writes do not concern its builder; its phase changes (start, end) do.
-            .Watches(c.Caches.Runs, run => [new ObjectKey(run.Namespace(), run.Spec.BuilderRef.Name)],
+            .Watches(caches.Runs, run => [new ObjectKey(run.Namespace(), run.Spec.BuilderRef.Name)],
                 change => change.Type != CacheEventType.Updated || change.Old?.Status?.Phase != change.Object.Status?.Phase));
     }
 
@@ -137,17 +128,25 @@ public static class Controllers
     /// BuildRuns, reconciled on their own changes, on their pods' changes, on their builder's changes, and when a
     /// sibling on the same builder changes (it may have finished and freed the builder).
     /// </summary>
-    public static void AddBuildRuns(LifecycleContext c)
+    public static void AddBuildRuns(IServiceProvider services)
     {
-        var runs = c.Caches.Runs;
-        var reconciler = new BuildRunReconciler(c.Kube, runs, c.Caches.Builders, c.Caches.Bootstraps, c.Caches.Pods, c.Settings.Pods, c.Events, c.Clock,
-            c.Loggers.CreateLogger<BuildRunReconciler>(), c.Settings.BuildRetryBackoff, c.Settings.ProgressInterval);
-        c.Manager.AddRunnable(new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), c.Metrics, c.Clock, c.Loggers.CreateLogger("Controller.BuildRun"),
-                SpecMetadataOrPhase<BuildRun, BuildRunStatus, BuildRunPhase>)
-            .Owns(c.Caches.Pods)
-            .Watches(c.Caches.Builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
+        var caches = services.GetRequiredService<LifecycleCaches>();
+        var runs = caches.Runs;
+        var reconciler = services.GetRequiredService<BuildRunReconciler>();
+        Add(services, new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), Metrics(services), Clock(services),
+                Logger(services, "Controller.BuildRun"), SpecMetadataOrPhase<BuildRun, BuildRunStatus, BuildRunPhase>)
+            .Owns(caches.Pods)
+            .Watches(caches.Builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
             .Watches(runs, run => RunsOf(runs, run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name())));
     }
+
+    private static void Add(IServiceProvider services, IRunnable controller) => services.GetRequiredService<ControllerManager>().AddRunnable(controller);
+
+    private static OperatorMetrics Metrics(IServiceProvider services) => services.GetRequiredService<OperatorMetrics>();
+
+    private static TimeProvider Clock(IServiceProvider services) => services.GetRequiredService<TimeProvider>();
+
+    private static ILogger Logger(IServiceProvider services, string name) => services.GetRequiredService<ILoggerFactory>().CreateLogger(name);
 
     /// <summary>
     /// Spec and metadata changes, and phase changes too: a reconcile may decide on a cache that has not seen its own last

@@ -1,4 +1,6 @@
 using Gentoo.Crds;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Reconcilers;
 using Gentoo.Runtime;
 using k8s;
 using Microsoft.AspNetCore.Builder;
@@ -84,8 +86,8 @@ public static class OperatorHost
             ShutdownTimeout = options.ShutdownTimeout,
             Identity = $"{Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName}_{Guid.NewGuid():N}",
         });
-        builder.Services.AddSingleton(sp => Controllers.Register(sp, options));
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ControllerManager>());
+        builder.Services.AddLifecycle(new LifecycleSettings(new PodSettings(options.OperatorImage)), options.WatchNamespace);
+        builder.Services.AddHostedService(Controllers.Register);
         builder.Services.AddHealthChecks()
             .AddCheck<ApiServerHealthCheck>("apiserver", tags: ["ready"])
             .Add(new HealthCheckRegistration("caches", sp => new CachesSyncedHealthCheck(sp.GetRequiredService<ControllerManager>()), null, ["ready"]));

@@ -24,23 +24,12 @@ public sealed class BuildRunReconciler(
     ICache<GentooBuilder> builders,
     ICache<GentooBootstrap> bootstraps,
     ICache<V1Pod> pods,
-    PodSettings settings,
+    LifecycleSettings settings,
     EventRecorder events,
     TimeProvider clock,
-    ILogger<BuildRunReconciler> log,
-    TimeSpan? retryBackoff = null,
-    TimeSpan? progressEvery = null) : IReconciler<BuildRun>
+    ILogger<BuildRunReconciler> log) : IReconciler<BuildRun>
 {
     public const string Finalizer = GroupVersion.Group + "/buildrun";
-
-    /// <summary>The wait before the first retry of a transient failure; it doubles with each further one.</summary>
-    public static readonly TimeSpan DefaultRetryBackoff = TimeSpan.FromSeconds(30);
-
-    /// <summary>How often a running build's progress lines are read into status.</summary>
-    public static readonly TimeSpan DefaultProgressInterval = TimeSpan.FromSeconds(15);
-
-    private readonly TimeSpan retryBase = retryBackoff ?? DefaultRetryBackoff;
-    private readonly TimeSpan progressInterval = progressEvery ?? DefaultProgressInterval;
 
     private readonly ResourceApi<BuildRun> api = new(kube);
     private readonly ResourceApi<GentooBuilder> builderApi = new(kube);
@@ -65,8 +54,18 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.Done; // the update brings us back with the stored object
         }
 
+        // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
+        var changes = new StatusChanges<BuildRun>();
+        var result = await ReconcileRunAsync(run, changes, ct);
+        await status.WriteAsync(run, changes, ct);
+        return result;
+    }
+
+    private async Task<ReconcileResult> ReconcileRunAsync(BuildRun run, StatusChanges<BuildRun> changes, CancellationToken ct)
+    {
+        var ns = run.Namespace();
         var now = clock.GetUtcNow().UtcDateTime;
-        var cachedBuilder = builders.Get(new ObjectKey(request.Namespace, run.Spec.BuilderRef.Name));
+        var cachedBuilder = builders.Get(new ObjectKey(ns, run.Spec.BuilderRef.Name));
         if (cachedBuilder is null or { Metadata.DeletionTimestamp: not null })
         {
             await LetGoOfDeletedBuildersVolumesAsync(run, ct);
@@ -80,32 +79,26 @@ public sealed class BuildRunReconciler(
 
         if (cachedBuilder is not { } builder)
         {
-            await WaitAsync(run, Reasons.BuilderNotFound, $"GentooBuilder {run.Spec.BuilderRef.Name} does not exist in {request.Namespace}", now, ct);
+            Wait(changes, Reasons.BuilderNotFound, $"GentooBuilder {run.Spec.BuilderRef.Name} does not exist in {ns}", now);
             return ReconcileResult.Done;
         }
 
         if (!Conditions.IsTrue(builder.Status?.Conditions, ConditionTypes.Ready))
         {
-            await WaitAsync(run, Reasons.Pending, $"waiting for GentooBuilder {builder.Name()} to be ready", now, ct);
+            Wait(changes, Reasons.Pending, $"waiting for GentooBuilder {builder.Name()} to be ready", now);
             return ReconcileResult.Done;
         }
 
         if (builder.Status?.CurrentMaintenance is { } maintenance && (run.Status.AttemptCount ?? 0) == 0)
         {
-            await WaitAsync(run, Reasons.Queued, $"waiting for GentooBuilder {builder.Name()}'s maintenance pod {maintenance} to finish", now, ct);
+            Wait(changes, Reasons.Queued, $"waiting for GentooBuilder {builder.Name()}'s maintenance pod {maintenance} to finish", now);
             return ReconcileResult.Done;
         }
 
-        var holder = BuilderQueue.Holder(runs.List(request.Namespace).Where(r => r.Spec.BuilderRef.Name == builder.Name()));
+        var holder = BuilderQueue.Holder(runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder.Name()));
         if (BuilderQueue.WaitingFor(run, holder) is { } waiting)
         {
-            await status.UpdateAsync(run, r =>
-            {
-                r.Status.Phase = BuildRunPhase.Queued;
-                r.Status.WaitingFor = waiting;
-                r.Status.ObservedGeneration = r.Metadata.Generation;
-                r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, Reasons.Queued, waiting, r.Metadata.Generation, now);
-            }, ct);
+            changes.Add(r => Queue(r, waiting, now));
             return ReconcileResult.Done;
         }
 
@@ -126,14 +119,14 @@ public sealed class BuildRunReconciler(
             {
                 if (!FixAcceptance.TrySelect(accept, run.Status.ProposedFixes, out accepted, out var error))
                 {
-                    await status.UpdateAsync(run, r => r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.AwaitingOperator,
-                        Reasons.InvalidSpec, error!, r.Metadata.Generation, now), ct);
+                    changes.Add(r => r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.AwaitingOperator,
+                        Reasons.InvalidSpec, error!, r.Metadata.Generation, now));
                     await events.RecordAsync(run, "Warning", Reasons.InvalidSpec, error!, ct);
                     return ReconcileResult.Done;
                 }
             }
 
-            return await StartAttemptAsync(run, builder, attempt + 1, resumed ? resume : null, accepted, now, ct);
+            return await StartAttemptAsync(run, builder, attempt + 1, resumed ? resume : null, accepted, changes, now, ct);
         }
 
         if (run.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled)
@@ -142,44 +135,62 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.Done;
         }
 
+        return await JudgeAttemptAsync(run, builder, attempt, changes, now, ct);
+    }
+
+    /// <summary>Turns the current attempt's pod into status; when it has ended, frees the volumes or, under autounmask, starts the next attempt.</summary>
+    private async Task<ReconcileResult> JudgeAttemptAsync(
+        BuildRun run, GentooBuilder builder, int attempt, StatusChanges<BuildRun> changes, DateTime now, CancellationToken ct)
+    {
         var podName = DesiredBuildPod.PodName(run.Name(), attempt);
         // A pod that vanished (deleted by a person, or its node lost) judges as an interrupted attempt.
-        var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, request.Namespace, podName, ct);
-
+        var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, run.Namespace(), podName, ct);
         var verdict = BuildAttempts.Judge(pod);
-        var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
-        var progress = verdict.Result == AttemptOutcome.Running ? await ReadProgressAsync(pod, ct) : null;
-        var next = NextStep.Wait;
-        var stale = false;
-        IReadOnlyList<ProposedFix> automatic = [];
-        var updated = await status.UpdateAsync(run, r =>
+        var ended = verdict.Result is not (AttemptOutcome.Pending or AttemptOutcome.Running);
+        if (ended && await api.GetAsync(run.Namespace(), run.Name(), ct) is { } stored)
         {
-            stale = r.Status.AttemptCount != attempt || r.Status.Phase.IsFinished() || r.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled;
-            if (!stale)
+            // What follows an ended attempt (volumes let go, a next attempt, events) must not act on a view the status has
+            // moved past, as a cache that has not seen this run's last write would show.
+            if (IsPastAttempt(stored, attempt))
             {
-                next = BuildRunStatuses.Apply(r, verdict, placement, now);
-                automatic = next == NextStep.AwaitOperator && r.Status.Phase == BuildRunPhase.AwaitingOperator
-                    ? FixAcceptance.Automatic(builder.Spec.Autounmask ?? AutounmaskPolicy.Never, builder.Spec.KeywordScope ?? KeywordScope.Slot,
-                        r.Status.ProposedFixes, r.Status.AppliedFixes)
-                    : [];
-                if (automatic.Count > 0)
-                {
-                    // autounmask answers in the person's place: the run never shows as waiting for one.
-                    r.Status.Phase = BuildRunPhase.Pending;
-                    r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator);
-                    r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, "Autounmask",
-                        $"{verdict.Reason}: writing the proposed change (autounmask {builder.Spec.Autounmask}) and building on", r.Metadata.Generation, now);
-                }
+                return ReconcileResult.After(TimeSpan.FromSeconds(1));
             }
 
-            r.Status.Progress = progress ?? r.Status.Progress;
-        }, ct);
-        if (stale)
-        {
-            return ReconcileResult.After(TimeSpan.FromSeconds(1)); // a stale view: the status has moved past this attempt; look again
+            run = stored;
         }
 
-        if (verdict.Result is not (AttemptOutcome.Pending or AttemptOutcome.Running) && automatic.Count == 0)
+        var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
+        var progress = verdict.Result == AttemptOutcome.Running ? await ReadProgressAsync(pod, ct) : null;
+        (NextStep Next, IReadOnlyList<ProposedFix> Automatic) Judge(BuildRun r)
+        {
+            r.Status.Progress = progress ?? r.Status.Progress;
+            if (IsPastAttempt(r, attempt))
+            {
+                return (NextStep.Wait, []);
+            }
+
+            var next = BuildRunStatuses.Apply(r, verdict, placement, now);
+            IReadOnlyList<ProposedFix> automatic = next == NextStep.AwaitOperator && r.Status.Phase == BuildRunPhase.AwaitingOperator
+                ? FixAcceptance.Automatic(builder.Spec.Autounmask ?? AutounmaskPolicy.Never, builder.Spec.KeywordScope ?? KeywordScope.Slot,
+                    r.Status.ProposedFixes, r.Status.AppliedFixes)
+                : [];
+            if (automatic.Count > 0)
+            {
+                // autounmask answers in the person's place: the run never shows as waiting for one.
+                r.Status.Phase = BuildRunPhase.Pending;
+                r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator);
+                r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, "Autounmask",
+                    $"{verdict.Reason}: writing the proposed change (autounmask {builder.Spec.Autounmask}) and building on", r.Metadata.Generation, now);
+            }
+
+            return (next, automatic);
+        }
+
+        // Decided on a copy of the run as read; the same change is written at the end of the reconcile.
+        var judged = KubernetesJson.Deserialize<BuildRun>(KubernetesJson.Serialize(run));
+        var (next, automatic) = Judge(judged);
+        changes.Add(r => Judge(r));
+        if (ended && automatic.Count == 0)
         {
             // This attempt's pod has ended: the volumes are free for a maintenance pod until a next attempt claims them again
             // (autounmask's next attempt follows at once and keeps them).
@@ -189,25 +200,29 @@ public sealed class BuildRunReconciler(
         if (automatic.Count > 0)
         {
             var lines = string.Join("; ", automatic.SelectMany(FixAcceptance.Describe));
-            await events.RecordAsync(updated, "Normal", "Autounmask", $"attempt {attempt}: {verdict.Reason}; writing {lines} (autounmask {builder.Spec.Autounmask}) and building on", ct);
-            return await StartAttemptAsync(updated, builder, attempt + 1, null, automatic, now, ct);
+            await events.RecordAsync(run, "Normal", "Autounmask", $"attempt {attempt}: {verdict.Reason}; writing {lines} (autounmask {builder.Spec.Autounmask}) and building on", ct);
+            return await StartAttemptAsync(judged, builder, attempt + 1, null, automatic, changes, now, ct);
         }
 
         if (next is NextStep.Done or NextStep.AwaitOperator)
         {
             var type = verdict.Result == AttemptOutcome.Succeeded ? "Normal" : "Warning";
-            await events.RecordAsync(updated, type, verdict.Reason, verdict.Message, ct);
-            log.LogInformation("BuildRun {Namespace}/{Name} attempt {Attempt}: {Reason}: {Message}", request.Namespace, request.Name, attempt, verdict.Reason, verdict.Message);
+            await events.RecordAsync(run, type, verdict.Reason, verdict.Message, ct);
+            log.LogInformation("BuildRun {Namespace}/{Name} attempt {Attempt}: {Reason}: {Message}", run.Namespace(), run.Name(), attempt, verdict.Reason, verdict.Message);
         }
 
-        if (next == NextStep.Retry && RetryDelay(updated, now) is { } wait)
+        if (next == NextStep.Retry && RetryDelay(judged, now) is { } wait)
         {
             return ReconcileResult.After(wait);
         }
 
         // Pod events say when the build ends, not how far it got: look at its progress lines now and then.
-        return verdict.Result == AttemptOutcome.Running ? ReconcileResult.After(progressInterval) : ReconcileResult.Done;
+        return verdict.Result == AttemptOutcome.Running ? ReconcileResult.After(settings.ProgressInterval) : ReconcileResult.Done;
     }
+
+    /// <summary>The run's status has moved past this attempt: a later one started, or the run ended or waits for a person.</summary>
+    private static bool IsPastAttempt(BuildRun run, int attempt) =>
+        run.Status.AttemptCount != attempt || run.Status.Phase.IsFinished() || run.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled;
 
     private async Task<BuildProgress?> ReadProgressAsync(V1Pod pod, CancellationToken ct)
     {
@@ -229,18 +244,16 @@ public sealed class BuildRunReconciler(
     }
 
     private async Task<ReconcileResult> StartAttemptAsync(
-        BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, IReadOnlyList<ProposedFix> fixes, DateTime now, CancellationToken ct)
+        BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, IReadOnlyList<ProposedFix> fixes, StatusChanges<BuildRun> changes, DateTime now,
+        CancellationToken ct)
     {
         if (await ClaimVolumesAsync(run, builder.Name(), ct) is { } waiting)
         {
-            await status.UpdateAsync(run, r =>
+            changes.Add(r =>
             {
-                r.Status.Phase = BuildRunPhase.Queued; // with attempts behind it: this next attempt is decided, see ReconcileAsync
-                r.Status.WaitingFor = waiting;
-                r.Status.ObservedGeneration = r.Metadata.Generation;
+                Queue(r, waiting, now); // with attempts behind it: this next attempt is decided, see ReconcileRunAsync
                 r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator); // answered, if it was
-                r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, Reasons.Queued, waiting, r.Metadata.Generation, now);
-            }, ct);
+            });
             return ReconcileResult.After(TimeSpan.FromSeconds(5)); // the builder's change brings us back sooner
         }
 
@@ -253,13 +266,13 @@ public sealed class BuildRunReconciler(
         }
 
         var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(run.Namespace(), reference.Name)) : null;
-        var image = bootstrap?.Spec.Stage3.Image ?? settings.OperatorImage;
+        var image = bootstrap?.Spec.Stage3.Image ?? settings.Pods.OperatorImage;
         var kernel = RequiredKernels.For(run, builder);
-        var pod = DesiredBuildPod.Build(run, builder, image, attempt, KernelVersion.TryParse(kernel?.Version, out var k) ? k : null, settings, bootstrap?.Spec.ConfigFrom);
+        var pod = DesiredBuildPod.Build(run, builder, image, attempt, KernelVersion.TryParse(kernel?.Version, out var k) ? k : null, settings.Pods, bootstrap?.Spec.ConfigFrom);
         // When the pod exists, an earlier reconcile created it: either it did not get to write status (an operator
         // restart), or it did and our cache is behind. The status write below settles both without going backwards.
         var created = await CoreWrites.CreateIfMissingAsync(kube, pod, ct);
-        await status.UpdateAsync(run, r =>
+        changes.Add(r =>
         {
             if ((r.Status.AttemptCount ?? 0) >= attempt)
             {
@@ -278,7 +291,7 @@ public sealed class BuildRunReconciler(
             r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator);
             BuildRunStatuses.Apply(r, new AttemptVerdict(AttemptOutcome.Pending, Reasons.Pending, $"attempt {attempt} starting", null, null),
                 new AttemptPlacement(attempt, pod.Metadata.Name, null, null, now), now);
-        }, ct);
+        });
         if (!created)
         {
             return ReconcileResult.After(TimeSpan.FromSeconds(1)); // status writes do not wake us: look again with a fresh view
@@ -338,6 +351,15 @@ public sealed class BuildRunReconciler(
     /// claimed the same way, and a conflicting write is retried on a fresh read, so of a build and a maintenance pod
     /// starting at the same instant exactly one gets the volumes. Returns why the run waits instead, or null.
     /// </summary>
+    /// <remarks>
+    /// Why the builder's status and not a coordination.k8s.io Lease: a Lease is a lock held by a live process that renews
+    /// it, and ends when the holder stops renewing; here the holder is a pod whose end the API server reports, so there
+    /// is nothing to renew and no expiry that could hand the volumes to a second pod while the first still writes to them.
+    /// The resourceVersion compare-and-swap of the status write is the same mutual exclusion a Lease update gives, the
+    /// holder shows where a person looks (status.currentBuildRun and currentMaintenance in kubectl get), and both
+    /// controllers read it from the builder cache they already have instead of watching Leases in every namespace.
+    /// The cost: two controllers write these two fields of the builder's status (this one only them, through one writer).
+    /// </remarks>
     private async Task<string?> ClaimVolumesAsync(BuildRun run, string builderName, CancellationToken ct)
     {
         // Read fresh, not from the cache: a stale view still showing this run's earlier claim would write nothing, and an
@@ -370,13 +392,21 @@ public sealed class BuildRunReconciler(
         }
     }
 
-    private async Task WaitAsync(BuildRun run, string reason, string message, DateTime now, CancellationToken ct) =>
-        await status.UpdateAsync(run, r =>
+    private static void Wait(StatusChanges<BuildRun> changes, string reason, string message, DateTime now) =>
+        changes.Add(r =>
         {
             r.Status.Phase = BuildRunPhase.Pending;
             r.Status.ObservedGeneration = r.Metadata.Generation;
             r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, reason, message, r.Metadata.Generation, now);
-        }, ct);
+        });
+
+    private static void Queue(BuildRun r, string waiting, DateTime now)
+    {
+        r.Status.Phase = BuildRunPhase.Queued;
+        r.Status.WaitingFor = waiting;
+        r.Status.ObservedGeneration = r.Metadata.Generation;
+        r.Status.Conditions = Conditions.MarkProgressing(r.Status.Conditions, Reasons.Queued, waiting, r.Metadata.Generation, now);
+    }
 
     /// <summary>The backoff doubled per transient failure, from the end of the last attempt.</summary>
     private TimeSpan? RetryDelay(BuildRun run, DateTime now)
@@ -388,7 +418,7 @@ public sealed class BuildRunReconciler(
         }
 
         var failures = run.Status.Attempts!.Count(a => a.Outcome == AttemptOutcome.Transient);
-        var delay = TimeSpan.FromTicks(retryBase.Ticks * (1L << Math.Min(failures - 1, 10)));
+        var delay = TimeSpan.FromTicks(settings.BuildRetryBackoff.Ticks * (1L << Math.Min(failures - 1, 10)));
         return ended + delay - now;
     }
 }

@@ -21,27 +21,13 @@ public sealed class GentooBootstrapReconciler(
     ICache<GentooBootstrap> bootstraps,
     ICache<V1Pod> pods,
     ICache<V1PersistentVolumeClaim> claims,
-    PodSettings settings,
+    LifecycleSettings settings,
     EventRecorder events,
     TimeProvider clock,
-    ILogger<GentooBootstrapReconciler> log,
-    TimeSpan? retryBackoff = null,
-    TimeSpan? snapshotPoll = null,
-    TimeSpan? configPoll = null) : IReconciler<GentooBootstrap>
+    ILogger<GentooBootstrapReconciler> log) : IReconciler<GentooBootstrap>
 {
-    /// <summary>The wait before another bootstrap pod after a transient failure.</summary>
-    public static readonly TimeSpan DefaultRetryBackoff = TimeSpan.FromSeconds(60);
-
-    /// <summary>How often a VolumeSnapshot is looked at until it is ready (the operator does not watch snapshots).</summary>
-    public static readonly TimeSpan DefaultSnapshotPoll = TimeSpan.FromSeconds(10);
-
-    /// <summary>How often missing configuration sources are looked for (ConfigMaps and Secrets are not watched).</summary>
-    public static readonly TimeSpan DefaultConfigPoll = TimeSpan.FromSeconds(30);
-
     private static readonly TimeSpan StaleViewRecheck = TimeSpan.FromSeconds(1);
 
-    private readonly TimeSpan retry = retryBackoff ?? DefaultRetryBackoff;
-    private readonly TimeSpan poll = snapshotPoll ?? DefaultSnapshotPoll;
     private readonly StatusWriter<GentooBootstrap, GentooBootstrapStatus> status = new(new ResourceApi<GentooBootstrap>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
 
@@ -60,7 +46,7 @@ public sealed class GentooBootstrapReconciler(
         catch (OwnershipConflictException e)
         {
             await StopAsync(bootstrap, new ClaimProblem(Reasons.NameConflict, e.Message, Stalled: true), now, ct);
-            return ReconcileResult.After(poll);
+            return ReconcileResult.After(settings.SnapshotPoll);
         }
     }
 
@@ -107,7 +93,7 @@ public sealed class GentooBootstrapReconciler(
         {
             // Another object's claim is not watched: look again now and then, in case a person moved it away.
             await StopAsync(bootstrap, problem, now, ct);
-            return ReconcileResult.After(poll);
+            return ReconcileResult.After(settings.SnapshotPoll);
         }
 
         var state = bootstrap.Status;
@@ -146,7 +132,7 @@ public sealed class GentooBootstrapReconciler(
                 b.Status.ObservedGeneration = b.Metadata.Generation;
                 BootstrapStatuses.Progressing(b, PortageConfigSources.ConfigNotFound, problem, now);
             }, ct);
-            return ReconcileResult.After(configPoll ?? DefaultConfigPoll);
+            return ReconcileResult.After(settings.ConfigPoll);
         }
 
         var steps = rerun is not null ? DesiredBootstrap.AllSteps(bootstrap) : DesiredBootstrap.RemainingSteps(bootstrap);
@@ -156,7 +142,7 @@ public sealed class GentooBootstrapReconciler(
             new Dictionary<string, string> { [DesiredBootstrap.PlanKey] = DesiredBootstrap.Plan(bootstrap, steps) }), bootstrap, ct);
 
         var attempt = (bootstrap.Status.AttemptCount ?? 0) + 1;
-        var created = await CoreWrites.CreateIfMissingAsync(kube, DesiredBootstrap.Pod(bootstrap, attempt, settings), ct);
+        var created = await CoreWrites.CreateIfMissingAsync(kube, DesiredBootstrap.Pod(bootstrap, attempt, settings.Pods), ct);
         var what = steps.Count > 0 ? $"steps {string.Join(", ", steps.Select(s => s.Name))}, then the check" : "the check";
         await status.UpdateAsync(bootstrap, b =>
         {
@@ -223,7 +209,7 @@ public sealed class GentooBootstrapReconciler(
         return next switch
         {
             BootstrapNext.StartAttempt => await StartAttemptAsync(updated, null, null, now, ct),
-            BootstrapNext.Retry => ReconcileResult.After(retry),
+            BootstrapNext.Retry => ReconcileResult.After(settings.BootstrapRetryBackoff),
             BootstrapNext.Snapshot => await SnapshotAsync(updated, now, ct),
             _ => ReconcileResult.Done,
         };
@@ -266,7 +252,7 @@ public sealed class GentooBootstrapReconciler(
             b.Status.Snapshot = new BootstrapSnapshot { Method = "VolumeSnapshot", Name = name, ReadyToUse = false };
             BootstrapStatuses.Progressing(b, Reasons.SnapshotNotReady, $"waiting for VolumeSnapshot {name} to be ready to use", now);
         }, ct);
-        return ReconcileResult.After(poll);
+        return ReconcileResult.After(settings.SnapshotPoll);
     }
 
     private async Task<ReconcileResult> ReadyAsync(GentooBootstrap bootstrap, BootstrapSnapshot snapshot, string how, DateTime now, CancellationToken ct)
@@ -278,5 +264,5 @@ public sealed class GentooBootstrapReconciler(
     }
 
     private TimeSpan? RetryDue(GentooBootstrap bootstrap, DateTime now) =>
-        Conditions.Find(bootstrap.Status.Conditions, ConditionTypes.Ready)?.LastTransitionTime is { } since ? since + retry - now : null;
+        Conditions.Find(bootstrap.Status.Conditions, ConditionTypes.Ready)?.LastTransitionTime is { } since ? since + settings.BootstrapRetryBackoff - now : null;
 }

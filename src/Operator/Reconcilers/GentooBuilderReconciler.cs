@@ -25,23 +25,18 @@ public sealed class GentooBuilderReconciler(
     ICache<BuildRun> runs,
     ICache<V1Pod> pods,
     ICache<V1PersistentVolumeClaim> claims,
-    PodSettings settings,
+    LifecycleSettings settings,
     EventRecorder events,
     TimeProvider clock,
-    ILogger<GentooBuilderReconciler> log,
-    Func<string, DateTimeOffset, string> makeSigningKey,
-    TimeSpan? snapshotPoll = null,
-    TimeSpan? signingKeyPoll = null,
-    TimeSpan? configPoll = null) : IReconciler<GentooBuilder>
+    ILogger<GentooBuilderReconciler> log) : IReconciler<GentooBuilder>
 {
-    private readonly TimeSpan poll = snapshotPoll ?? GentooBootstrapReconciler.DefaultSnapshotPoll;
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
-    private readonly BuilderMaintenance maintenance = new(kube, pods, settings, events, log);
+    private readonly BuilderMaintenance maintenance = new(kube, pods, settings.Pods, events, log);
     private readonly BuilderSchedule schedule = new(kube, events);
-    private readonly BuilderSnapshots snapshotting = new(kube, claims, events, log, snapshotPoll ?? GentooBootstrapReconciler.DefaultSnapshotPoll);
-    private readonly BuilderBinhost binhost = new(kube, settings, log);
-    private readonly BuilderSigningKey signingKey = new(kube, events, clock, makeSigningKey);
+    private readonly BuilderSnapshots snapshotting = new(kube, claims, events, log, settings.SnapshotPoll);
+    private readonly BuilderBinhost binhost = new(kube, settings.Pods, log);
+    private readonly BuilderSigningKey signingKey = new(kube, events, clock, settings.MakeSigningKey);
 
     public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
     {
@@ -58,7 +53,7 @@ public sealed class GentooBuilderReconciler(
         catch (OwnershipConflictException e)
         {
             await NotReadyAsync(builder, Reasons.NameConflict, e.Message, clock.GetUtcNow().UtcDateTime, ct, stalled: true);
-            return ReconcileResult.After(poll);
+            return ReconcileResult.After(settings.SnapshotPoll);
         }
     }
 
@@ -66,7 +61,7 @@ public sealed class GentooBuilderReconciler(
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(request.Namespace, reference.Name)) : null;
-        var image = bootstrap?.Spec.Stage3.Image ?? settings.OperatorImage;
+        var image = bootstrap?.Spec.Stage3.Image ?? settings.Pods.OperatorImage;
 
         // The build tree: volumes, then (where the root is copied) the copy.
         var populated = builder.Status.Volumes?.Root is not null;
@@ -76,14 +71,14 @@ public sealed class GentooBuilderReconciler(
             if (source is null)
             {
                 await NotReadyAsync(builder, reason, message, now, ct);
-                return builder.Spec.RestoreFrom is not null ? ReconcileResult.After(poll) : ReconcileResult.Done;
+                return builder.Spec.RestoreFrom is not null ? ReconcileResult.After(settings.SnapshotPoll) : ReconcileResult.Done;
             }
 
             if (await EnsureVolumesAsync(builder, source, ct) is { } volumeProblem)
             {
                 // Another object's claim is not watched: look again now and then, in case a person moved it away.
                 await NotReadyAsync(builder, volumeProblem.Reason, volumeProblem.Message, now, ct, volumeProblem.Stalled);
-                return ReconcileResult.After(poll);
+                return ReconcileResult.After(settings.SnapshotPoll);
             }
 
             if (source.Kind == "PersistentVolumeClaim" && await CopyRootAsync(builder, source.Name, image, now, ct) is { } waiting)
@@ -94,14 +89,14 @@ public sealed class GentooBuilderReconciler(
         else if (await EnsureVolumesAsync(builder, null, ct) is { } volumeProblem)
         {
             await NotReadyAsync(builder, volumeProblem.Reason, volumeProblem.Message, now, ct, volumeProblem.Stalled);
-            return ReconcileResult.After(poll);
+            return ReconcileResult.After(settings.SnapshotPoll);
         }
 
         var config = await ConfigAsync(builder, bootstrap, ct);
         if (config.Problem is { } problem)
         {
             await NotReadyAsync(builder, PortageConfigSources.ConfigNotFound, problem, now, ct);
-            return ReconcileResult.After(configPoll ?? GentooBootstrapReconciler.DefaultConfigPoll);
+            return ReconcileResult.After(settings.ConfigPoll);
         }
 
         await CoreWrites.ApplyConfigMapAsync(kube, DesiredConfig.ConfigMap(builder, DesiredBuilderPods.ConfigMapName(builder.Name()), config.Data), builder, ct);
@@ -109,7 +104,7 @@ public sealed class GentooBuilderReconciler(
         if (signing.Reason is { } signingProblem)
         {
             await NotReadyAsync(builder, signingProblem, signing.Message!, now, ct);
-            return ReconcileResult.After(signingKeyPoll ?? TimeSpan.FromMinutes(1));
+            return ReconcileResult.After(settings.SigningKeyPoll);
         }
 
         var ofBuilder = runs.List(request.Namespace).Where(r => r.Spec.BuilderRef.Name == builder.Name()).ToList();

@@ -158,6 +158,34 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         (await FixesAsync(ns)).Data["package.accept_keywords.fixes"].ShouldBe("app-misc/nightly ~amd64\n");
     }
 
+    [PodDrivingFact]
+    public async Task A_reconcile_writes_a_runs_status_at_most_once_on_every_path_from_waiting_to_autounmask_to_success()
+    {
+        var counter = new StatusWriteCounter();
+        using var operatorKube = new k8s.Kubernetes(cluster.Configuration, counter);
+        Func<string, PodScript?> script = pod => pod.EndsWith("-1", StringComparison.Ordinal) ? new PodScript(10, KeywordReport) : new PodScript(0, SuccessReport);
+        await using var session = await LifecycleSession.StartAsync(cluster, script, operatorKube, Controllers.AddBuildRuns);
+        var ns = session.Namespace;
+        // Waiting for a builder that is not there yet, queueing behind each other, then each through a keyword failure
+        // that autounmask answers (judge and next attempt in one reconcile) to success.
+        await CreateRunAsync(ns, "nightly", "desktop", "app-misc/nightly");
+        await CreateRunAsync(ns, "second", "desktop", "app-misc/nightly");
+        await WaitForAsync(ns, "second", r => Conditions.Find(r.Status.Conditions, ConditionTypes.Ready)?.Reason == Reasons.BuilderNotFound, "the runs to wait for the builder");
+        await CreateReadyBuilderAsync(ns, "desktop", AutounmaskPolicy.Keywords, KeywordScope.Package);
+
+        foreach (var name in new[] { "nightly", "second" })
+        {
+            var done = await WaitForAsync(ns, name, r => r.Status.Phase is BuildRunPhase.Succeeded or BuildRunPhase.AwaitingOperator, $"{name} to go on by itself");
+            done.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
+            done.Status.AttemptCount.ShouldBe(2);
+        }
+
+        var writes = counter.Of("buildruns");
+        writes.Keys.Select(w => w.Reconcile).ShouldNotContain("(outside a reconcile)");
+        writes.Count.ShouldBeGreaterThanOrEqualTo(8, "waiting, queued, two starts and two verdicts per run at least");
+        writes.Where(w => w.Value > 1).ShouldBeEmpty("a reconcile writes a run's status at most once");
+    }
+
     [TestServerFact]
     public async Task Without_a_node_new_enough_for_the_required_kernel_the_run_says_so_instead_of_pending_silently()
     {

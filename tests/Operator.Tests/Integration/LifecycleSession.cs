@@ -1,7 +1,11 @@
 using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Hosting;
+using Gentoo.Operator.Reconcilers;
 using Gentoo.Runtime;
+using k8s;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
 
@@ -21,21 +25,23 @@ public sealed class LifecycleSession : IAsyncDisposable
         ProgressInterval = TimeSpan.FromMilliseconds(200),
         BootstrapRetryBackoff = TimeSpan.FromMilliseconds(200),
         SnapshotPoll = TimeSpan.FromMilliseconds(200),
-        AutoBuildPoll = TimeSpan.FromMilliseconds(200),
         SigningKeyPoll = TimeSpan.FromMilliseconds(200),
         ConfigPoll = TimeSpan.FromMilliseconds(200),
         MakeSigningKey = (userId, created) => Gentoo.Portage.Signing.SigningKeyGenerator.Generate(userId, created, bits: 1024), // fast; the size is not under test
     };
 
     private readonly TestCluster cluster;
-    private readonly Action<Controllers.LifecycleContext>[] controllers;
+    private readonly Action<IServiceProvider>[] controllers;
     private readonly ApiKubelet? apiKubelet;
+    private readonly IKubernetes operatorKube;
+    private ServiceProvider? services;
     private ControllerManager? manager;
     private CancellationTokenSource? stop;
 
-    private LifecycleSession(TestCluster cluster, string ns, Action<Controllers.LifecycleContext>[] controllers, ApiKubelet? apiKubelet)
+    private LifecycleSession(TestCluster cluster, string ns, Action<IServiceProvider>[] controllers, ApiKubelet? apiKubelet, IKubernetes operatorKube)
     {
         this.cluster = cluster;
+        this.operatorKube = operatorKube;
         Namespace = ns;
         this.controllers = controllers;
         this.apiKubelet = apiKubelet;
@@ -44,14 +50,19 @@ public sealed class LifecycleSession : IAsyncDisposable
     public string Namespace { get; }
 
     /// <summary>Pods of this session's namespace end as <paramref name="script"/> says (by pod name); null keeps one running.</summary>
-    public static Task<LifecycleSession> StartAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<Controllers.LifecycleContext>[] controllers) =>
-        StartAsync(cluster, script, simulator: false, controllers);
+    public static Task<LifecycleSession> StartAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<IServiceProvider>[] controllers) =>
+        StartAsync(cluster, script, simulator: false, cluster.Kube, controllers);
+
+    /// <summary>The same, with the controllers talking to the API server through <paramref name="operatorKube"/>.</summary>
+    public static Task<LifecycleSession> StartAsync(TestCluster cluster, Func<string, PodScript?> script, IKubernetes operatorKube, params Action<IServiceProvider>[] controllers) =>
+        StartAsync(cluster, script, simulator: false, operatorKube, controllers);
 
     /// <summary>The same, with the in-process simulator for what only it does: scheduling by affinity, logs, slow stops.</summary>
-    public static Task<LifecycleSession> StartSimulatedAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<Controllers.LifecycleContext>[] controllers) =>
-        StartAsync(cluster, script, simulator: true, controllers);
+    public static Task<LifecycleSession> StartSimulatedAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<IServiceProvider>[] controllers) =>
+        StartAsync(cluster, script, simulator: true, cluster.Kube, controllers);
 
-    private static async Task<LifecycleSession> StartAsync(TestCluster cluster, Func<string, PodScript?> script, bool simulator, Action<Controllers.LifecycleContext>[] controllers)
+    private static async Task<LifecycleSession> StartAsync(
+        TestCluster cluster, Func<string, PodScript?> script, bool simulator, IKubernetes operatorKube, Action<IServiceProvider>[] controllers)
     {
         var ns = await cluster.CreateNamespaceAsync();
         var labels = new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" };
@@ -68,7 +79,7 @@ public sealed class LifecycleSession : IAsyncDisposable
             kubelet.Script = pod => pod["metadata"]!["namespace"]!.GetValue<string>() != ns ? null : script(pod["metadata"]!["name"]!.GetValue<string>());
         }
 
-        var session = new LifecycleSession(cluster, ns, controllers, apiKubelet);
+        var session = new LifecycleSession(cluster, ns, controllers, apiKubelet, operatorKube);
         await session.StartControllersAsync();
         return session;
     }
@@ -88,15 +99,22 @@ public sealed class LifecycleSession : IAsyncDisposable
 
     public async Task StartControllersAsync()
     {
-        var metrics = new OperatorMetrics(Metrics.NewCustomRegistry());
-        manager = new ControllerManager(cluster.Kube, new LeaderElectionSettings { Enabled = false }, metrics, NullLogger<ControllerManager>.Instance);
-        var context = new Controllers.LifecycleContext(manager, LifecycleCaches.Add(manager, cluster.Kube, Namespace, metrics, NullLoggerFactory.Instance), cluster.Kube,
-            FastSettings, new EventRecorder(cluster.Kube, TimeProvider.System, NullLogger<EventRecorder>.Instance), metrics, TimeProvider.System, NullLoggerFactory.Instance);
+        services = new ServiceCollection()
+            .AddSingleton(operatorKube)
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
+            .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
+            .AddSingleton(new OperatorMetrics(Metrics.NewCustomRegistry()))
+            .AddSingleton(new LeaderElectionSettings { Enabled = false })
+            .AddSingleton<EventRecorder>()
+            .AddLifecycle(FastSettings, Namespace)
+            .BuildServiceProvider();
         foreach (var add in controllers)
         {
-            add(context);
+            add(services);
         }
 
+        manager = services.GetRequiredService<ControllerManager>();
         stop = new CancellationTokenSource();
         await manager.StartAsync(stop.Token);
     }
@@ -111,6 +129,7 @@ public sealed class LifecycleSession : IAsyncDisposable
         await stop!.CancelAsync();
         await manager.StopAsync(CancellationToken.None);
         stop.Dispose();
+        await services!.DisposeAsync();
         manager = null;
     }
 
