@@ -23,7 +23,7 @@ public sealed class OperatorProcessIntegrationTests
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         try
         {
-            var ready = await Integration.Eventually.GetAsync(async () =>
+            var ready = await Eventually.GetAsync(async () =>
             {
                 try
                 {
@@ -79,7 +79,7 @@ public sealed class OperatorProcessIntegrationTests
             BuildRun? run;
             try
             {
-                run = await Integration.Eventually.GetAsync(async () => await runs.GetAsync(ns, "firefox", CancellationToken.None),
+                run = await Eventually.GetAsync(async () => await runs.GetAsync(ns, "firefox", CancellationToken.None),
                     r => r?.Status.Phase == BuildRunPhase.Succeeded || process.HasExited, "the operator to bootstrap, make the builder and run the build", TimeSpan.FromSeconds(60));
             }
             catch (TimeoutException e)

@@ -3,7 +3,7 @@ using Gentoo.Kubernetes.TestServer.Api;
 using k8s;
 using k8s.Models;
 
-namespace Gentoo.Operator.Tests.TestServer;
+namespace Gentoo.Kubernetes.TestServer.Tests;
 
 /// <summary>
 /// The test server and its kubelet hold volumes as Kubernetes 1.26 does, so what a real cluster refuses is refused

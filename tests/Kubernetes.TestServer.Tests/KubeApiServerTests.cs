@@ -5,7 +5,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
-namespace Gentoo.Operator.Tests.TestServer;
+namespace Gentoo.Kubernetes.TestServer.Tests;
 
 /// <summary>The test server itself: watch semantics, patches, selectors, faults and the kubelet simulator, through KubernetesClient.</summary>
 public sealed class KubeApiServerTests : IAsyncLifetime
@@ -170,11 +170,11 @@ public sealed class KubeApiServerTests : IAsyncLifetime
         };
         await kube.CoreV1.CreateNamespacedPodAsync(pod, "t");
 
-        var running = await Integration.Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("build-1", "t"), p => p.Status.Phase == "Running", "the pod to run");
+        var running = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("build-1", "t"), p => p.Status.Phase == "Running", "the pod to run");
         running.Spec.NodeName.ShouldBe("new-kernel");
 
         server.Kubelet.Complete("t", "build-1", 2, """{"outcome":"BuildFailure"}""", ">>> Emerging (1 of 1) www-client/firefox-128.0\n * ERROR: www-client/firefox-128.0::gentoo failed (compile phase):\n");
-        var done = await Integration.Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("build-1", "t"), p => p.Status.Phase == "Failed", "the pod to fail");
+        var done = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("build-1", "t"), p => p.Status.Phase == "Failed", "the pod to fail");
         var terminated = done.Status.ContainerStatuses.Single().State.Terminated;
         terminated.ExitCode.ShouldBe(2);
         terminated.Message.ShouldBe("""{"outcome":"BuildFailure"}""");
@@ -192,7 +192,7 @@ public sealed class KubeApiServerTests : IAsyncLifetime
             Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "x" }], NodeSelector = new Dictionary<string, string> { ["missing"] = "label" } },
         }, "t");
 
-        var pending = await Integration.Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("nowhere", "t"),
+        var pending = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("nowhere", "t"),
             p => p.Status.Conditions?.Any(c => c.Type == "PodScheduled" && c.Reason == "Unschedulable") == true, "the scheduler's verdict");
 
         pending.Status.Phase.ShouldBe("Pending");
@@ -204,10 +204,10 @@ public sealed class KubeApiServerTests : IAsyncLifetime
     {
         server.Kubelet.AddNode("n1", "6.1.0");
         await kube.CoreV1.CreateNamespacedPodAsync(new V1Pod { Metadata = new V1ObjectMeta { Name = "p" }, Spec = new V1PodSpec { Containers = [new V1Container { Name = "c", Image = "x" }] } }, "t");
-        await Integration.Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("p", "t"), p => p.Status.Phase == "Running", "the pod to run");
+        await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("p", "t"), p => p.Status.Phase == "Running", "the pod to run");
 
         await kube.CoreV1.DeleteNamespacedPodAsync("p", "t");
 
-        await Integration.Eventually.GetAsync(async () => (await kube.CoreV1.ListNamespacedPodAsync("t")).Items.Count, n => n == 0, "the pod to be removed");
+        await Eventually.GetAsync(async () => (await kube.CoreV1.ListNamespacedPodAsync("t")).Items.Count, n => n == 0, "the pod to be removed");
     }
 }

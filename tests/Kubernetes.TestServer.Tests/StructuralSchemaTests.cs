@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Gentoo.Kubernetes.TestServer.Schema;
 
-namespace Gentoo.Operator.Tests.TestServer;
+namespace Gentoo.Kubernetes.TestServer.Tests;
 
 public sealed class StructuralSchemaTests
 {

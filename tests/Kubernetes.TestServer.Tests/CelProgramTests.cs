@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Gentoo.Kubernetes.TestServer.Cel;
 
-namespace Gentoo.Operator.Tests.TestServer;
+namespace Gentoo.Kubernetes.TestServer.Tests;
 
 public sealed class CelProgramTests
 {

@@ -1,0 +1,30 @@
+namespace Gentoo.Kubernetes.TestServer;
+
+/// <summary>Polls until a condition holds; integration tests wait for convergence, never for a fixed time.</summary>
+public static class Eventually
+{
+    public static async Task<T> GetAsync<T>(Func<Task<T>> probe, Func<T, bool> done, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        T value;
+        while (true)
+        {
+            value = await probe();
+            if (done(value))
+            {
+                return value;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                var shown = value is k8s.IKubernetesObject ? k8s.KubernetesJson.Serialize(value) : value?.ToString();
+                throw new TimeoutException($"timed out waiting for {what}; last value: {shown}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    public static Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null) =>
+        GetAsync(() => Task.FromResult(condition()), v => v, what, timeout);
+}
