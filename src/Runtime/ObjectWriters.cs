@@ -43,9 +43,25 @@ public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)
         }
     }
 
-    /// <summary>Writes the changes a reconcile collected, in one write when there are any; returns the stored object.</summary>
-    public Task<T> WriteAsync(T current, StatusChanges<T> changes, CancellationToken ct) =>
-        changes.IsEmpty ? Task.FromResult(current) : UpdateAsync(current, changes.ApplyTo, ct);
+    /// <summary>
+    /// Writes the changes a reconcile collected, in one write when there are any, together with <paramref name="also"/>
+    /// (a compare-and-swap that must be stored before the reconcile goes on); returns the stored object.
+    /// </summary>
+    public async Task<T> WriteAsync(StatusChanges<T> changes, CancellationToken ct, Action<T>? also = null)
+    {
+        if (changes.IsEmpty && also is null)
+        {
+            return changes.Observed;
+        }
+
+        var stored = await UpdateAsync(changes.Observed, obj =>
+        {
+            changes.ApplyTo(obj);
+            also?.Invoke(obj);
+        }, ct);
+        changes.Written(stored);
+        return stored;
+    }
 }
 
 /// <summary>
@@ -53,14 +69,17 @@ public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)
 /// the reconcile's steps add changes instead of writing, so it costs one status write at most, still only when something
 /// changed and conflict-retried on a fresh read (each change is applied again to it, in order).
 /// </summary>
-public sealed class StatusChanges<T>
+public sealed class StatusChanges<T>(T observed)
     where T : class
 {
     private readonly List<Action<T>> changes = [];
 
-    public void Add(Action<T> change) => changes.Add(change);
+    /// <summary>The object the changes are written onto: as the reconcile read it, or as its last write stored it.</summary>
+    public T Observed { get; private set; } = observed;
 
     public bool IsEmpty => changes.Count == 0;
+
+    public void Add(Action<T> change) => changes.Add(change);
 
     public void ApplyTo(T obj)
     {
@@ -68,6 +87,32 @@ public sealed class StatusChanges<T>
         {
             change(obj);
         }
+    }
+
+    /// <summary>The object as it will be once the changes so far are written: what later steps decide on.</summary>
+    public T Preview()
+    {
+        var copy = KubernetesJson.Deserialize<T>(KubernetesJson.Serialize(Observed));
+        ApplyTo(copy);
+        return copy;
+    }
+
+    /// <summary>A fresher read of the object, taken before any change was decided on the older one.</summary>
+    public void Refresh(T fresher)
+    {
+        if (!IsEmpty)
+        {
+            throw new InvalidOperationException("changes were decided on the older read");
+        }
+
+        Observed = fresher;
+    }
+
+    /// <summary>The changes are stored: later ones are written onto what the API server returned.</summary>
+    public void Written(T stored)
+    {
+        Observed = stored;
+        changes.Clear();
     }
 }
 

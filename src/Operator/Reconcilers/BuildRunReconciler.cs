@@ -55,9 +55,9 @@ public sealed class BuildRunReconciler(
         }
 
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
-        var changes = new StatusChanges<BuildRun>();
+        var changes = new StatusChanges<BuildRun>(run);
         var result = await ReconcileRunAsync(run, changes, ct);
-        await status.WriteAsync(run, changes, ct);
+        await status.WriteAsync(changes, ct);
         return result;
     }
 
@@ -157,6 +157,7 @@ public sealed class BuildRunReconciler(
             }
 
             run = stored;
+            changes.Refresh(stored);
         }
 
         var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
@@ -187,7 +188,7 @@ public sealed class BuildRunReconciler(
         }
 
         // Decided on a copy of the run as read; the same change is written at the end of the reconcile.
-        var judged = KubernetesJson.Deserialize<BuildRun>(KubernetesJson.Serialize(run));
+        var judged = changes.Preview();
         var (next, automatic) = Judge(judged);
         changes.Add(r => Judge(r));
         if (ended && automatic.Count == 0)

@@ -11,13 +11,11 @@ namespace Gentoo.Operator.Reconcilers;
 /// <summary>A builder's binhost Deployment and Service, following the node its builds use.</summary>
 public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogger log)
 {
-    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
-
     /// <summary>
     /// Runs the builder's binhost (unless disabled) on the node its pods last used, where a ReadWriteOnce binpkgs
     /// volume is attached, and records where clients find it.
     /// </summary>
-    public async Task RunAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, V1PersistentVolumeClaim? binpkgs, CancellationToken ct)
+    public async Task RunAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, V1PersistentVolumeClaim? binpkgs, StatusChanges<GentooBuilder> changes, CancellationToken ct)
     {
         var ns = builder.Namespace();
         var name = DesiredBinhost.Name(builder.Name());
@@ -32,7 +30,7 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
                 await RemoveOnDemandAsync(ns, name, ct);
             }
 
-            await status.UpdateAsync(builder, b => (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (null, null), ct);
+            changes.Add(b => (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (null, null));
             return;
         }
 
@@ -60,8 +58,8 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
         }
 
         await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAsync(DesiredBinhost.Service(builder), ns, cancellationToken: ct));
-        await status.UpdateAsync(builder, b =>
-            (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (DesiredBinhost.Url(b), DesiredBinhost.OnDemand(b) ? DesiredBinhost.TokenSecretName(b) : null), ct);
+        changes.Add(b =>
+            (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (DesiredBinhost.Url(b), DesiredBinhost.OnDemand(b) ? DesiredBinhost.TokenSecretName(b) : null));
     }
 
     private async Task AddOnDemandAsync(GentooBuilder builder, CancellationToken ct)

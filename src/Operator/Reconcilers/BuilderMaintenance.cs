@@ -15,7 +15,6 @@ namespace Gentoo.Operator.Reconcilers;
 /// </summary>
 public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, PodSettings settings, EventRecorder events, ILogger log)
 {
-
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
 
     /// <summary>
@@ -25,7 +24,8 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
     /// that a failed build can be looked into before it is resumed. Returns when to look again.
     /// </summary>
     public async Task<TimeSpan?> RunAsync(
-        GentooBuilder builder, GentooBootstrap? bootstrap, BuildRun? holder, string configDigest, string image, DateTime now, CancellationToken ct)
+        GentooBuilder builder, GentooBootstrap? bootstrap, BuildRun? holder, string configDigest, string image, StatusChanges<GentooBuilder> changes, DateTime now,
+        CancellationToken ct)
     {
         if (builder.Status.CurrentMaintenance is { } current)
         {
@@ -42,7 +42,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
                 : verdict.Result == AttemptOutcome.Succeeded
                     ? step == AgentStep.Sync ? "repositories synced" : "repositories synced; " + UpdatePreviews.Summary(verdict.Report)
                     : $"{step.Name()}: {verdict.Message}";
-            await status.UpdateAsync(builder, b =>
+            changes.Add(b =>
             {
                 b.Status.CurrentMaintenance = null;
                 b.Status.Phase = BuilderPhase.Ready;
@@ -52,7 +52,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
                     b.Status.LastUpdateTime = now;
                     b.Status.LastUpdateResult = message.Length > 4096 ? message[..4096] : message;
                 }
-            }, ct);
+            });
             var reason = step switch { AgentStep.Sync => "Synced", AgentStep.Shell => "ShellEnded", _ => "Updated" };
             await events.RecordAsync(builder, verdict.Result == AttemptOutcome.Succeeded || step == AgentStep.Shell ? "Normal" : "Warning", reason, message, ct);
             return null;
@@ -84,7 +84,8 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
 
         // The volumes are claimed in status before the pod exists, and only while no build pod has them: runs claim them
         // the same way, and a conflicting write is retried on a fresh read, so of two starting at once exactly one wins.
-        var stored = await status.UpdateAsync(builder, b =>
+        // The claim cannot wait for the end of the reconcile: it is written now, with the changes decided so far.
+        var stored = await status.WriteAsync(changes, ct, b =>
         {
             if (b.Status.CurrentBuildRun is not null || b.Status.CurrentMaintenance is not null)
             {
@@ -101,7 +102,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
 
             b.Status.LastHandledUpdate = token ?? b.Status.LastHandledUpdate;
             b.Status.ConfigDigest = configDigest;
-        }, ct);
+        });
         if (stored.Status.CurrentMaintenance != name)
         {
             return null; // a build pod has the volumes: its release of them brings us back

@@ -10,11 +10,11 @@ namespace Gentoo.Operator.Reconcilers;
 /// <summary>A builder's BuildRuns made for it: rebuild requests now, and the autoBuild schedule like a CronJob.</summary>
 public sealed class BuilderSchedule(IKubernetes kube, EventRecorder events)
 {
-    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
     private readonly ResourceApi<BuildRun> runApi = new(kube);
 
     /// <summary>Creates the due scheduled BuildRun (unless one is open: no overlap), prunes the history; returns when the next is due.</summary>
-    public async Task<TimeSpan?> RunAsync(GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, BuildRun? holder, DateTime now, CancellationToken ct)
+    public async Task<TimeSpan?> RunAsync(
+        GentooBuilder builder, IReadOnlyList<BuildRun> ofBuilder, BuildRun? holder, StatusChanges<GentooBuilder> changes, DateTime now, CancellationToken ct)
     {
         if (RequestTokens.New(builder, RequestAnnotations.Rebuild, builder.Status.LastHandledRebuild) is { } rebuild)
         {
@@ -25,7 +25,7 @@ public sealed class BuilderSchedule(IKubernetes kube, EventRecorder events)
             run.Metadata.Labels.Remove(AutoBuilds.ScheduledByLabel);
             run.Metadata.Annotations = new Dictionary<string, string> { [RequestAnnotations.Rebuild] = rebuild };
             await CoreWrites.CreateIfMissingAsync(() => runApi.CreateAsync(run, ct));
-            await status.UpdateAsync(builder, b => b.Status.LastHandledRebuild = rebuild, ct);
+            changes.Add(b => b.Status.LastHandledRebuild = rebuild);
             await events.RecordAsync(builder, "Normal", "Rebuild", $"BuildRun {run.Metadata.Name} created on request", ct);
         }
 
@@ -36,7 +36,7 @@ public sealed class BuilderSchedule(IKubernetes kube, EventRecorder events)
 
         if (!AutoBuilds.TryParse(auto, out var cron, out var zone, out var error))
         {
-            await status.UpdateAsync(builder, b => b.Status.Conditions = Conditions.MarkTrue(b.Status.Conditions, ConditionTypes.Stalled, Reasons.InvalidSpec, error!, b.Metadata.Generation, now), ct);
+            changes.Add(b => b.Status.Conditions = Conditions.MarkTrue(b.Status.Conditions, ConditionTypes.Stalled, Reasons.InvalidSpec, error!, b.Metadata.Generation, now));
             return null;
         }
 
@@ -59,7 +59,7 @@ public sealed class BuilderSchedule(IKubernetes kube, EventRecorder events)
                 await events.RecordAsync(builder, "Normal", "Scheduled", $"BuildRun {run.Metadata.Name} created for the schedule {auto.Schedule}", ct);
             }
 
-            await status.UpdateAsync(builder, b => b.Status.LastScheduleTime = due, ct);
+            changes.Add(b => b.Status.LastScheduleTime = due);
         }
 
         var scheduled = ofBuilder.Where(r => r.Metadata.Labels?.TryGetValue(AutoBuilds.ScheduledByLabel, out var by) == true && by == builder.Name());

@@ -12,14 +12,13 @@ namespace Gentoo.Operator.Reconcilers;
 /// <summary>Snapshots of a builder's root after successful builds or on request, pruned to the newest the operator took.</summary>
 public sealed class BuilderSnapshots(IKubernetes kube, ICache<V1PersistentVolumeClaim> claims, EventRecorder events, ILogger log, TimeSpan poll)
 {
-    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
 
     /// <summary>
     /// Snapshots the root after a new successful build (snapshots.onSuccess) or on request (the snapshot annotation),
     /// then keeps the newest snapshots.keep of those the operator made of this builder; others are never touched.
     /// </summary>
-    public async Task<TimeSpan?> RunAsync(GentooBuilder builder, BuildRun? newSuccess, DateTime now, CancellationToken ct)
+    public async Task<TimeSpan?> RunAsync(GentooBuilder builder, BuildRun? newSuccess, StatusChanges<GentooBuilder> changes, DateTime now, CancellationToken ct)
     {
         var token = RequestTokens.New(builder, RequestAnnotations.Snapshot, builder.Status.LastHandledSnapshot);
         var onSuccess = builder.Spec.Snapshots?.OnSuccess == true && newSuccess is not null;
@@ -74,11 +73,11 @@ public sealed class BuilderSnapshots(IKubernetes kube, ICache<V1PersistentVolume
             CreationTime = s.Status?.CreationTime ?? s.Metadata.CreationTimestamp,
             ReadyToUse = s.Status?.ReadyToUse ?? false,
         }).ToList();
-        await status.UpdateAsync(builder, b =>
+        changes.Add(b =>
         {
             b.Status.Snapshots = kept;
             b.Status.LastHandledSnapshot = token ?? b.Status.LastHandledSnapshot;
-        }, ct);
+        });
         return kept.Any(s => s.ReadyToUse != true) ? poll : null;
     }
 }

@@ -28,6 +28,7 @@ public sealed class GentooBootstrapReconciler(
 {
     private static readonly TimeSpan StaleViewRecheck = TimeSpan.FromSeconds(1);
 
+    private readonly ResourceApi<GentooBootstrap> bootstrapApi = new(kube);
     private readonly StatusWriter<GentooBootstrap, GentooBootstrapStatus> status = new(new ResourceApi<GentooBootstrap>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
 
@@ -39,15 +40,21 @@ public sealed class GentooBootstrapReconciler(
         }
 
         var now = clock.GetUtcNow().UtcDateTime;
+        // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
+        var changes = new StatusChanges<GentooBootstrap>(bootstrap);
+        ReconcileResult result;
         try
         {
-            return await ReconcileBootstrapAsync(request, bootstrap, now, ct);
+            result = await ReconcileBootstrapAsync(request, bootstrap, changes, now, ct);
         }
         catch (OwnershipConflictException e)
         {
-            await StopAsync(bootstrap, new ClaimProblem(Reasons.NameConflict, e.Message, Stalled: true), now, ct);
-            return ReconcileResult.After(settings.SnapshotPoll);
+            Stop(changes, new ClaimProblem(Reasons.NameConflict, e.Message, Stalled: true), now);
+            result = ReconcileResult.After(settings.SnapshotPoll);
         }
+
+        await status.WriteAsync(changes, ct);
+        return result;
     }
 
     /// <summary>
@@ -69,8 +76,8 @@ public sealed class GentooBootstrapReconciler(
         }
     }
 
-    private async Task StopAsync(GentooBootstrap bootstrap, ClaimProblem problem, DateTime now, CancellationToken ct) =>
-        await status.UpdateAsync(bootstrap, b =>
+    private static void Stop(StatusChanges<GentooBootstrap> changes, ClaimProblem problem, DateTime now) =>
+        changes.Add(b =>
         {
             b.Status.ObservedGeneration = b.Metadata.Generation;
             if (problem.Stalled)
@@ -81,9 +88,10 @@ public sealed class GentooBootstrapReconciler(
             {
                 BootstrapStatuses.Progressing(b, problem.Reason, problem.Message, now);
             }
-        }, ct);
+        });
 
-    private async Task<ReconcileResult> ReconcileBootstrapAsync(ReconcileRequest request, GentooBootstrap bootstrap, DateTime now, CancellationToken ct)
+    private async Task<ReconcileResult> ReconcileBootstrapAsync(
+        ReconcileRequest request, GentooBootstrap bootstrap, StatusChanges<GentooBootstrap> changes, DateTime now, CancellationToken ct)
     {
         await RetireLegacyConfigMapsAsync(bootstrap, ct);
         var desiredRoot = DesiredVolumes.BootstrapRoot(bootstrap);
@@ -92,7 +100,7 @@ public sealed class GentooBootstrapReconciler(
         if (existingRoot is not null && ClaimChecks.Check(existingRoot, desiredRoot, bootstrap, pods.List(request.Namespace)) is { } problem)
         {
             // Another object's claim is not watched: look again now and then, in case a person moved it away.
-            await StopAsync(bootstrap, problem, now, ct);
+            Stop(changes, problem, now);
             return ReconcileResult.After(settings.SnapshotPoll);
         }
 
@@ -100,38 +108,39 @@ public sealed class GentooBootstrapReconciler(
         var attempt = state.AttemptCount ?? 0;
         if (state.Phase == BootstrapPhase.Bootstrapping && attempt > 0)
         {
-            return await FollowAttemptAsync(bootstrap, attempt, now, ct);
+            return await FollowAttemptAsync(bootstrap, attempt, changes, now, ct);
         }
 
         var rerun = RequestTokens.New(bootstrap, RequestAnnotations.Rerun, state.LastHandledRerun);
         var resume = state.Phase == BootstrapPhase.AwaitingOperator ? RequestTokens.New(bootstrap, RequestAnnotations.Resume, state.LastHandledResume) : null;
         if (attempt == 0 || state.ObservedGeneration != bootstrap.Metadata.Generation || rerun is not null || resume is not null)
         {
-            return await StartAttemptAsync(bootstrap, rerun, resume, now, ct);
+            return await StartAttemptAsync(bootstrap, rerun, resume, changes, now, ct);
         }
 
         return state.Phase switch
         {
             BootstrapPhase.Retrying => RetryDue(bootstrap, now) is { } wait && wait > TimeSpan.Zero
                 ? ReconcileResult.After(wait)
-                : await StartAttemptAsync(bootstrap, null, null, now, ct),
-            BootstrapPhase.Snapshotting => await SnapshotAsync(bootstrap, now, ct),
-            BootstrapPhase.Pending => await StartAttemptAsync(bootstrap, null, null, now, ct),
+                : await StartAttemptAsync(bootstrap, null, null, changes, now, ct),
+            BootstrapPhase.Snapshotting => await SnapshotAsync(bootstrap, changes, now, ct),
+            BootstrapPhase.Pending => await StartAttemptAsync(bootstrap, null, null, changes, now, ct),
             _ => ReconcileResult.Done, // Ready, or AwaitingOperator until a person answers
         };
     }
 
-    private async Task<ReconcileResult> StartAttemptAsync(GentooBootstrap bootstrap, string? rerun, string? resume, DateTime now, CancellationToken ct)
+    private async Task<ReconcileResult> StartAttemptAsync(
+        GentooBootstrap bootstrap, string? rerun, string? resume, StatusChanges<GentooBootstrap> changes, DateTime now, CancellationToken ct)
     {
         var sources = await PortageConfigSources.ReadAsync(kube, bootstrap.Namespace(), bootstrap.Spec.ConfigFrom, ct);
         if (sources.Problem is { } problem)
         {
-            await status.UpdateAsync(bootstrap, b =>
+            changes.Add(b =>
             {
                 b.Status.Phase = BootstrapPhase.Pending;
                 b.Status.ObservedGeneration = b.Metadata.Generation;
                 BootstrapStatuses.Progressing(b, PortageConfigSources.ConfigNotFound, problem, now);
-            }, ct);
+            });
             return ReconcileResult.After(settings.ConfigPoll);
         }
 
@@ -144,7 +153,7 @@ public sealed class GentooBootstrapReconciler(
         var attempt = (bootstrap.Status.AttemptCount ?? 0) + 1;
         var created = await CoreWrites.CreateIfMissingAsync(kube, DesiredBootstrap.Pod(bootstrap, attempt, settings.Pods), ct);
         var what = steps.Count > 0 ? $"steps {string.Join(", ", steps.Select(s => s.Name))}, then the check" : "the check";
-        await status.UpdateAsync(bootstrap, b =>
+        changes.Add(b =>
         {
             if ((b.Status.AttemptCount ?? 0) >= attempt)
             {
@@ -165,7 +174,7 @@ public sealed class GentooBootstrapReconciler(
             b.Status.Phase = BootstrapPhase.Bootstrapping;
             b.Status.CurrentStep = steps.Count > 0 ? steps[0].Name : DesiredBootstrap.CheckStep;
             BootstrapStatuses.Progressing(b, Reasons.Bootstrapping, $"pod {DesiredBootstrap.PodName(name, attempt)} runs {what}", now);
-        }, ct);
+        });
         if (!created)
         {
             // The pod was there: our view of the status was stale, and status writes do not wake us. Look again shortly.
@@ -176,24 +185,34 @@ public sealed class GentooBootstrapReconciler(
         return ReconcileResult.Done;
     }
 
-    private async Task<ReconcileResult> FollowAttemptAsync(GentooBootstrap bootstrap, int attempt, DateTime now, CancellationToken ct)
+    private async Task<ReconcileResult> FollowAttemptAsync(
+        GentooBootstrap bootstrap, int attempt, StatusChanges<GentooBootstrap> changes, DateTime now, CancellationToken ct)
     {
         var podName = DesiredBootstrap.PodName(bootstrap.Name(), attempt);
         var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, bootstrap.Namespace(), podName, ct);
         var verdict = BuildAttempts.Judge(pod);
-        var ran = DesiredBootstrap.RemainingSteps(bootstrap);
-        var next = BootstrapNext.Wait;
-        var stale = false;
-        var updated = await status.UpdateAsync(bootstrap, b =>
+        // A stale view may name an older pod than the status now does: its verdict is history, not news. What follows an
+        // ended pod (the next steps, the snapshot, events) is checked against a fresh read before it acts.
+        bool IsPast(GentooBootstrap b) => b.Status.AttemptCount != attempt || b.Status.Phase != BootstrapPhase.Bootstrapping;
+        if (verdict.Result is not (AttemptOutcome.Pending or AttemptOutcome.Running)
+            && await bootstrapApi.GetAsync(bootstrap.Namespace(), bootstrap.Name(), ct) is { } stored)
         {
-            // A stale view may name an older pod than the status now does: its verdict is history, not news.
-            stale = b.Status.AttemptCount != attempt || b.Status.Phase != BootstrapPhase.Bootstrapping;
-            next = stale ? BootstrapNext.Wait : BootstrapStatuses.Apply(b, verdict, ran, now);
-        }, ct);
-        if (stale)
-        {
-            return ReconcileResult.After(StaleViewRecheck);
+            if (IsPast(stored))
+            {
+                return ReconcileResult.After(StaleViewRecheck);
+            }
+
+            bootstrap = stored;
+            changes.Refresh(stored);
         }
+
+        var ran = DesiredBootstrap.RemainingSteps(bootstrap);
+        BootstrapNext Judge(GentooBootstrap b) => IsPast(b) ? BootstrapNext.Wait : BootstrapStatuses.Apply(b, verdict, ran, now);
+
+        // Decided on a copy of the bootstrap as read; the same change is written at the end of the reconcile.
+        var updated = changes.Preview();
+        var next = Judge(updated);
+        changes.Add(b => Judge(b));
 
         if (next is BootstrapNext.AwaitOperator)
         {
@@ -208,15 +227,15 @@ public sealed class GentooBootstrapReconciler(
 
         return next switch
         {
-            BootstrapNext.StartAttempt => await StartAttemptAsync(updated, null, null, now, ct),
+            BootstrapNext.StartAttempt => await StartAttemptAsync(updated, null, null, changes, now, ct),
             BootstrapNext.Retry => ReconcileResult.After(settings.BootstrapRetryBackoff),
-            BootstrapNext.Snapshot => await SnapshotAsync(updated, now, ct),
+            BootstrapNext.Snapshot => await SnapshotAsync(updated, changes, now, ct),
             _ => ReconcileResult.Done,
         };
     }
 
     /// <summary>Preserves the bootstrapped root: a VolumeSnapshot until it is ready to use, or the volume itself to copy.</summary>
-    private async Task<ReconcileResult> SnapshotAsync(GentooBootstrap bootstrap, DateTime now, CancellationToken ct)
+    private async Task<ReconcileResult> SnapshotAsync(GentooBootstrap bootstrap, StatusChanges<GentooBootstrap> changes, DateTime now, CancellationToken ct)
     {
         var ns = bootstrap.Namespace();
         var root = DesiredVolumes.BootstrapRootName(bootstrap);
@@ -228,7 +247,7 @@ public sealed class GentooBootstrapReconciler(
             var choice = await SnapshotSupport.DiscoverAsync(kube, bootstrap.Spec.Storage?.VolumeSnapshotClassName, claim, ct);
             if (!choice.CanSnapshot)
             {
-                return await ReadyAsync(bootstrap, new BootstrapSnapshot { Method = "PvcCopy", Name = root, ReadyToUse = true, CreationTime = now }, choice.Explanation, now, ct);
+                return await ReadyAsync(bootstrap, new BootstrapSnapshot { Method = "PvcCopy", Name = root, ReadyToUse = true, CreationTime = now }, choice.Explanation, changes, now, ct);
             }
 
             snapshot = await snapshots.CreateAsync(DesiredSnapshots.Of(root, name, ns, choice.ClassName!, new Dictionary<string, string> { [ObjectLabels.Bootstrap] = bootstrap.Name() }), ct);
@@ -238,27 +257,28 @@ public sealed class GentooBootstrapReconciler(
         if (snapshot.Status?.Error?.Message is { } error && snapshot.Status.ReadyToUse != true)
         {
             return await ReadyAsync(bootstrap, new BootstrapSnapshot { Method = "PvcCopy", Name = root, ReadyToUse = true, CreationTime = now },
-                $"VolumeSnapshot {name} failed ({error}); the root volume is copied instead", now, ct);
+                $"VolumeSnapshot {name} failed ({error}); the root volume is copied instead", changes, now, ct);
         }
 
         if (snapshot.Status?.ReadyToUse == true)
         {
             return await ReadyAsync(bootstrap, new BootstrapSnapshot { Method = "VolumeSnapshot", Name = name, ReadyToUse = true, CreationTime = snapshot.Status.CreationTime ?? now },
-                $"VolumeSnapshot {name} is ready to use", now, ct);
+                $"VolumeSnapshot {name} is ready to use", changes, now, ct);
         }
 
-        await status.UpdateAsync(bootstrap, b =>
+        changes.Add(b =>
         {
             b.Status.Snapshot = new BootstrapSnapshot { Method = "VolumeSnapshot", Name = name, ReadyToUse = false };
             BootstrapStatuses.Progressing(b, Reasons.SnapshotNotReady, $"waiting for VolumeSnapshot {name} to be ready to use", now);
-        }, ct);
+        });
         return ReconcileResult.After(settings.SnapshotPoll);
     }
 
-    private async Task<ReconcileResult> ReadyAsync(GentooBootstrap bootstrap, BootstrapSnapshot snapshot, string how, DateTime now, CancellationToken ct)
+    private async Task<ReconcileResult> ReadyAsync(
+        GentooBootstrap bootstrap, BootstrapSnapshot snapshot, string how, StatusChanges<GentooBootstrap> changes, DateTime now, CancellationToken ct)
     {
-        var updated = await status.UpdateAsync(bootstrap, b => BootstrapStatuses.MarkReady(b, snapshot, how, now), ct);
-        await events.RecordAsync(updated, "Normal", Reasons.Ready, how, ct);
+        changes.Add(b => BootstrapStatuses.MarkReady(b, snapshot, how, now));
+        await events.RecordAsync(bootstrap, "Normal", Reasons.Ready, how, ct);
         log.LogInformation("GentooBootstrap {Namespace}/{Name} is ready: {How}", bootstrap.Namespace(), bootstrap.Name(), how);
         return ReconcileResult.Done;
     }

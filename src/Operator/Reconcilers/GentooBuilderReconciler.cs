@@ -46,18 +46,25 @@ public sealed class GentooBuilderReconciler(
             return ReconcileResult.Done;
         }
 
+        // The steps below decide status changes; they are written once, here, whichever step ends the reconcile (a
+        // maintenance pod's claim on the volumes is the one write that cannot wait: it takes them along, see BuilderMaintenance).
+        var changes = new StatusChanges<GentooBuilder>(builder);
+        ReconcileResult result;
         try
         {
-            return await ReconcileBuilderAsync(request, builder, ct);
+            result = await ReconcileBuilderAsync(request, builder, changes, ct);
         }
         catch (OwnershipConflictException e)
         {
-            await NotReadyAsync(builder, Reasons.NameConflict, e.Message, clock.GetUtcNow().UtcDateTime, ct, stalled: true);
-            return ReconcileResult.After(settings.SnapshotPoll);
+            NotReady(changes, Reasons.NameConflict, e.Message, clock.GetUtcNow().UtcDateTime, stalled: true);
+            result = ReconcileResult.After(settings.SnapshotPoll);
         }
+
+        await status.WriteAsync(changes, ct);
+        return result;
     }
 
-    private async Task<ReconcileResult> ReconcileBuilderAsync(ReconcileRequest request, GentooBuilder builder, CancellationToken ct)
+    private async Task<ReconcileResult> ReconcileBuilderAsync(ReconcileRequest request, GentooBuilder builder, StatusChanges<GentooBuilder> changes, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(request.Namespace, reference.Name)) : null;
@@ -70,32 +77,32 @@ public sealed class GentooBuilderReconciler(
             var (source, reason, message) = await RootSourceAsync(builder, bootstrap, ct);
             if (source is null)
             {
-                await NotReadyAsync(builder, reason, message, now, ct);
+                NotReady(changes, reason, message, now);
                 return builder.Spec.RestoreFrom is not null ? ReconcileResult.After(settings.SnapshotPoll) : ReconcileResult.Done;
             }
 
             if (await EnsureVolumesAsync(builder, source, ct) is { } volumeProblem)
             {
                 // Another object's claim is not watched: look again now and then, in case a person moved it away.
-                await NotReadyAsync(builder, volumeProblem.Reason, volumeProblem.Message, now, ct, volumeProblem.Stalled);
+                NotReady(changes, volumeProblem.Reason, volumeProblem.Message, now, volumeProblem.Stalled);
                 return ReconcileResult.After(settings.SnapshotPoll);
             }
 
-            if (source.Kind == "PersistentVolumeClaim" && await CopyRootAsync(builder, source.Name, image, now, ct) is { } waiting)
+            if (source.Kind == "PersistentVolumeClaim" && await CopyRootAsync(builder, source.Name, image, changes, now, ct) is { } waiting)
             {
                 return waiting;
             }
         }
         else if (await EnsureVolumesAsync(builder, null, ct) is { } volumeProblem)
         {
-            await NotReadyAsync(builder, volumeProblem.Reason, volumeProblem.Message, now, ct, volumeProblem.Stalled);
+            NotReady(changes, volumeProblem.Reason, volumeProblem.Message, now, volumeProblem.Stalled);
             return ReconcileResult.After(settings.SnapshotPoll);
         }
 
         var config = await ConfigAsync(builder, bootstrap, ct);
         if (config.Problem is { } problem)
         {
-            await NotReadyAsync(builder, PortageConfigSources.ConfigNotFound, problem, now, ct);
+            NotReady(changes, PortageConfigSources.ConfigNotFound, problem, now);
             return ReconcileResult.After(settings.ConfigPoll);
         }
 
@@ -103,7 +110,7 @@ public sealed class GentooBuilderReconciler(
         var signing = await signingKey.EnsureAsync(builder, ct);
         if (signing.Reason is { } signingProblem)
         {
-            await NotReadyAsync(builder, signingProblem, signing.Message!, now, ct);
+            NotReady(changes, signingProblem, signing.Message!, now);
             return ReconcileResult.After(settings.SigningKeyPoll);
         }
 
@@ -111,7 +118,7 @@ public sealed class GentooBuilderReconciler(
         var holder = BuilderQueue.Holder(ofBuilder);
         var lastSuccess = ofBuilder.Where(r => r.Status?.Phase == BuildRunPhase.Succeeded).MaxBy(r => r.Status.CompletionTime ?? DateTime.MinValue);
         var previousSuccess = builder.Status.LastSuccessfulBuildRun;
-        builder = await status.UpdateAsync(builder, b =>
+        changes.Add(b =>
         {
             b.Status.Volumes = new BuilderVolumes
             {
@@ -135,14 +142,16 @@ public sealed class GentooBuilderReconciler(
             b.Status.Conditions = Conditions.Remove(b.Status.Conditions, ConditionTypes.Stalled);
             b.Status.Conditions = Conditions.MarkTrue(b.Status.Conditions, ConditionTypes.Ready, Reasons.Succeeded,
                 Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready) ? Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)!.Message : how, b.Metadata.Generation, now);
-        }, ct);
+        });
 
-        await binhost.RunAsync(builder, ofBuilder, claims.Get(new ObjectKey(request.Namespace, DesiredVolumes.BinpkgsName(builder.Name()))), ct);
+        // The parts below decide on the builder as it will be stored; maintenance goes last, since its claim is written at once.
+        builder = changes.Preview();
+        await binhost.RunAsync(builder, ofBuilder, claims.Get(new ObjectKey(request.Namespace, DesiredVolumes.BinpkgsName(builder.Name()))), changes, ct);
         var next = new List<TimeSpan?>
         {
-            await maintenance.RunAsync(builder, bootstrap, holder, config.Digest, image, now, ct),
-            await schedule.RunAsync(builder, ofBuilder, holder, now, ct),
-            await snapshotting.RunAsync(builder, lastSuccess is not null && lastSuccess.Name() != previousSuccess ? lastSuccess : null, now, ct),
+            await schedule.RunAsync(builder, ofBuilder, holder, changes, now, ct),
+            await snapshotting.RunAsync(builder, lastSuccess is not null && lastSuccess.Name() != previousSuccess ? lastSuccess : null, changes, now, ct),
+            await maintenance.RunAsync(builder, bootstrap, holder, config.Digest, image, changes, now, ct),
         };
         return next.Where(t => t is not null).Select(t => t!.Value).DefaultIfEmpty(TimeSpan.Zero).Min() is var soonest && soonest > TimeSpan.Zero
             ? ReconcileResult.After(soonest)
@@ -202,13 +211,14 @@ public sealed class GentooBuilderReconciler(
     }
 
     /// <summary>Runs the copy pod until it succeeded; null once the root is filled, else when to look again.</summary>
-    private async Task<ReconcileResult?> CopyRootAsync(GentooBuilder builder, string sourceClaim, string image, DateTime now, CancellationToken ct)
+    private async Task<ReconcileResult?> CopyRootAsync(
+        GentooBuilder builder, string sourceClaim, string image, StatusChanges<GentooBuilder> changes, DateTime now, CancellationToken ct)
     {
         var name = DesiredBuilderPods.CopyPodName(builder.Name());
         if (pods.Get(new ObjectKey(builder.Namespace(), name)) is not { } pod)
         {
             await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.CopyRoot(builder, sourceClaim, image), ct);
-            await NotReadyAsync(builder, "CopyingRoot", $"copying the root from PersistentVolumeClaim {sourceClaim} (pod {name})", now, ct);
+            NotReady(changes, "CopyingRoot", $"copying the root from PersistentVolumeClaim {sourceClaim} (pod {name})", now);
             return ReconcileResult.Done;
         }
 
@@ -220,10 +230,10 @@ public sealed class GentooBuilderReconciler(
             case PodPhases.Failed:
                 var terminated = pod.Status.ContainerStatuses?.FirstOrDefault()?.State?.Terminated;
                 var message = $"copying the root from {sourceClaim} failed (exit {terminated?.ExitCode}): {terminated?.Message ?? "see kubectl logs " + name}; delete pod {name} to try again";
-                await NotReadyAsync(builder, "CopyFailed", message, now, ct, stalled: true);
+                NotReady(changes, "CopyFailed", message, now, stalled: true);
                 return ReconcileResult.Done;
             default:
-                await NotReadyAsync(builder, "CopyingRoot", $"copying the root from PersistentVolumeClaim {sourceClaim} (pod {name})", now, ct);
+                NotReady(changes, "CopyingRoot", $"copying the root from PersistentVolumeClaim {sourceClaim} (pod {name})", now);
                 return ReconcileResult.Done;
         }
     }
@@ -267,8 +277,8 @@ public sealed class GentooBuilderReconciler(
         return highest is null ? null : new KernelRequirement { Version = highestVersion.ToString(), Source = "Binaries", Files = highest.Files };
     }
 
-    private async Task NotReadyAsync(GentooBuilder builder, string reason, string message, DateTime now, CancellationToken ct, bool stalled = false) =>
-        await status.UpdateAsync(builder, b =>
+    private static void NotReady(StatusChanges<GentooBuilder> changes, string reason, string message, DateTime now, bool stalled = false) =>
+        changes.Add(b =>
         {
             b.Status.Phase = BuilderPhase.Pending;
             b.Status.ObservedGeneration = b.Metadata.Generation;
@@ -277,5 +287,5 @@ public sealed class GentooBuilderReconciler(
                     Conditions.MarkTrue(Conditions.Remove(b.Status.Conditions, ConditionTypes.Reconciling), ConditionTypes.Stalled, reason, message, b.Metadata.Generation, now),
                     ConditionTypes.Ready, reason, message, b.Metadata.Generation, now)
                 : Conditions.MarkProgressing(Conditions.Remove(b.Status.Conditions, ConditionTypes.Stalled), reason, message, b.Metadata.Generation, now);
-        }, ct);
+        });
 }

@@ -162,6 +162,34 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task A_reconcile_writes_each_kinds_status_at_most_once_from_bootstrap_to_update_and_build()
+    {
+        var counter = new StatusWriteCounter();
+        using var operatorKube = new k8s.Kubernetes(cluster.Configuration, counter);
+        await using var session = await LifecycleSession.StartAsync(cluster, _ => new PodScript(0, Success), operatorKube,
+            Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
+        var ns = session.Namespace;
+        // A builder waiting for its bootstrap, the bootstrap's steps and snapshot, the builder's copy of the root, an update
+        // pod claiming the volumes, a build waiting for it and then running.
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Reason == Reasons.BootstrapNotFound, "the builder to wait for its bootstrap");
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        await Requests.AnnotateAsync(builders, ns, "desktop", new Dictionary<string, string> { [RequestAnnotations.Update] = "now" });
+        await CreateFirefoxRunAsync(ns);
+        await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed");
+        await WaitForAsync(ns, b => b.Status.LastUpdateTime is not null && b.Status.CurrentBuildRun is null, "the update recorded and the volumes free");
+
+        foreach (var resource in new[] { "gentoobootstraps", "gentoobuilders", "buildruns" })
+        {
+            var writes = counter.Of(resource);
+            writes.ShouldNotBeEmpty(resource);
+            writes.Keys.Select(w => w.Reconcile).ShouldNotContain("(outside a reconcile)");
+            writes.Where(w => w.Value > 1).ShouldBeEmpty($"a reconcile writes a {resource} status at most once");
+        }
+    }
+
+    [PodDrivingFact]
     public async Task A_shell_waits_for_a_build_pod_but_not_for_a_run_awaiting_a_person_and_the_resumed_run_waits_for_the_shell()
     {
         const string Keyword = """{"step":"build","result":"needs-operator","outcome":"keyword-change-required","emergeExitCode":1,"atoms":["app-misc/nightly-0.9"],"fixes":[{"file":"package.accept_keywords","line":"app-misc/nightly:0 ~amd64","temporary":false}]}""";
@@ -331,7 +359,9 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
 
         await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { sync = new { interval = "1s" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
         var synced = await WaitForAsync(ns, b => b.Status.LastSyncTime > updated.Status.LastUpdateTime && b.Status.CurrentMaintenance is null, "the sync interval to run a sync");
-        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldContain(p => p.Metadata.Labels.Any(l => l.Key == DesiredBuilderPods.MaintenanceLabel && l.Value == "sync"));
+        // A sync pod ran and ended (with a 1s interval the next one may already have replaced it, so its Event says so).
+        await Eventually.GetAsync(() => cluster.Kube.CoreV1.ListNamespacedEventAsync(ns),
+            events => events.Items.Any(e => e.Reason == "Synced" && e.InvolvedObject.Name == "desktop"), "the sync pod's end to be recorded");
         synced.Status.Phase.ShouldBe(BuilderPhase.Ready);
     }
 
