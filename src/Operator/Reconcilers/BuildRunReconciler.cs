@@ -153,7 +153,7 @@ public sealed class BuildRunReconciler(
             // moved past, as a cache that has not seen this run's last write would show.
             if (IsPastAttempt(stored, attempt))
             {
-                return ReconcileResult.After(TimeSpan.FromSeconds(1));
+                return ReconcileResult.After(settings.StaleViewRecheck);
             }
 
             run = stored;
@@ -255,7 +255,7 @@ public sealed class BuildRunReconciler(
                 Queue(r, waiting, now); // with attempts behind it: this next attempt is decided, see ReconcileRunAsync
                 r.Status.Conditions = Conditions.Remove(r.Status.Conditions, ConditionTypes.AwaitingOperator); // answered, if it was
             });
-            return ReconcileResult.After(TimeSpan.FromSeconds(5)); // the builder's change brings us back sooner
+            return ReconcileResult.After(settings.VolumeRecheck);
         }
 
         if (fixes.Count > 0)
@@ -295,7 +295,7 @@ public sealed class BuildRunReconciler(
         });
         if (!created)
         {
-            return ReconcileResult.After(TimeSpan.FromSeconds(1)); // status writes do not wake us: look again with a fresh view
+            return ReconcileResult.After(settings.StaleViewRecheck);
         }
 
         log.LogInformation("BuildRun {Namespace}/{Name}: started attempt {Attempt} as pod {Pod}", run.Namespace(), run.Name(), attempt, pod.Metadata.Name);
@@ -313,7 +313,7 @@ public sealed class BuildRunReconciler(
 
         if (owned.Count > 0)
         {
-            return ReconcileResult.After(TimeSpan.FromSeconds(5));
+            return ReconcileResult.After(settings.VolumeRecheck);
         }
 
         if (await builderApi.GetAsync(run.Namespace(), run.Spec.BuilderRef.Name, ct) is { } builder)

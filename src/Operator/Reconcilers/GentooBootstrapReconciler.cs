@@ -26,8 +26,6 @@ public sealed class GentooBootstrapReconciler(
     TimeProvider clock,
     ILogger<GentooBootstrapReconciler> log) : IReconciler<GentooBootstrap>
 {
-    private static readonly TimeSpan StaleViewRecheck = TimeSpan.FromSeconds(1);
-
     private readonly ResourceApi<GentooBootstrap> bootstrapApi = new(kube);
     private readonly StatusWriter<GentooBootstrap, GentooBootstrapStatus> status = new(new ResourceApi<GentooBootstrap>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
@@ -178,7 +176,7 @@ public sealed class GentooBootstrapReconciler(
         if (!created)
         {
             // The pod was there: our view of the status was stale, and status writes do not wake us. Look again shortly.
-            return ReconcileResult.After(StaleViewRecheck);
+            return ReconcileResult.After(settings.StaleViewRecheck);
         }
 
         log.LogInformation("GentooBootstrap {Namespace}/{Name}: started bootstrap pod {Attempt} for {What}", bootstrap.Namespace(), name, attempt, what);
@@ -199,7 +197,7 @@ public sealed class GentooBootstrapReconciler(
         {
             if (IsPast(stored))
             {
-                return ReconcileResult.After(StaleViewRecheck);
+                return ReconcileResult.After(settings.StaleViewRecheck);
             }
 
             bootstrap = stored;

@@ -24,6 +24,15 @@ public sealed record LifecycleSettings(PodSettings Pods)
     /// <summary>How soon a builder whose signing key is missing or unusable looks at its Secret again (Secrets are not watched).</summary>
     public TimeSpan SigningKeyPoll { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>How soon a reconcile that found its cache behind the stored status looks again (status writes do not wake it).</summary>
+    public TimeSpan StaleViewRecheck { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How soon a run waiting for its builder's volumes, or a deleted run waiting for its pods to stop, looks again; the
+    /// builder's and the pods' changes usually bring it back sooner.
+    /// </summary>
+    public TimeSpan VolumeRecheck { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Makes a builder's signing key when it brings none: an armored secret key for a user ID and creation time.</summary>
     public Func<string, DateTimeOffset, string> MakeSigningKey { get; init; } = (userId, created) => SigningKeyGenerator.Generate(userId, created);
 }

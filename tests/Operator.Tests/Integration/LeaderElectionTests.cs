@@ -74,15 +74,28 @@ public sealed class LeaderElectionTests(TestCluster cluster)
         await a.Api.CreateAsync(TestCluster.NewBuildRun(ns, "long"), CancellationToken.None);
         await Eventually.TrueAsync(() => reconciler.CallsFor("long") > 0, "the long reconcile to start");
 
-        // Another holder takes the Lease over: the renewal fails and leadership ends.
-        var patch = JsonSerializer.Serialize(new { spec = new { holderIdentity = "intruder", renewTime = DateTime.UtcNow.AddSeconds(30).ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture) } });
-        await cluster.Kube.CoordinationV1.PatchNamespacedLeaseAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), "gentoo-operator-leader", ns);
+        // Another holder takes the Lease over and keeps renewing it: the renewal fails and leadership ends. (A holder that
+        // stopped renewing would lose it back after the lease duration, as it should: electors go by when they saw a renewal.)
+        using var intruding = new CancellationTokenSource();
+        var intruder = Task.Run(async () =>
+        {
+            while (!intruding.IsCancellationRequested)
+            {
+                var now = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture);
+                var patch = JsonSerializer.Serialize(new { spec = new { holderIdentity = "intruder", renewTime = now } });
+                await cluster.Kube.CoordinationV1.PatchNamespacedLeaseAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), "gentoo-operator-leader", ns);
+                await Task.Delay(250, CancellationToken.None);
+            }
+        });
 
         await Eventually.TrueAsync(() => !a.Manager.IsLeader, "replica a to notice it lost the lease", TimeSpan.FromSeconds(10));
         await Eventually.TrueAsync(() => canceled, "the in-flight reconcile to be canceled");
         var calls = reconciler.Calls.Count;
         await a.Api.CreateAsync(TestCluster.NewBuildRun(ns, "ignored"), CancellationToken.None);
-        await Task.Delay(500);
+        await Task.Delay(TimeSpan.FromSeconds(3)); // longer than the lease duration: the intruder's renewals are what keep replica a out
         reconciler.Calls.Count.ShouldBe(calls, "no reconcile may start without the lease");
+        a.Manager.IsLeader.ShouldBeFalse();
+        await intruding.CancelAsync();
+        await intruder;
     }
 }
