@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Gentoo.Portage.Emerge;
 
 /// <summary>What an emerge run came to.</summary>
@@ -57,21 +59,5 @@ public sealed record EmergeOutcome(
 public static class OutcomeClasses
 {
     /// <summary>The kebab-case name used in JSON reports ("build-failure").</summary>
-    public static string Name(OutcomeClass value) => value switch
-    {
-        OutcomeClass.Success => "success",
-        OutcomeClass.CircularDependency => "circular-dependency",
-        OutcomeClass.UseChangeRequired => "use-change-required",
-        OutcomeClass.KeywordChangeRequired => "keyword-change-required",
-        OutcomeClass.MaskedPackage => "masked-package",
-        OutcomeClass.LicenseRequired => "license-required",
-        OutcomeClass.SlotConflict => "slot-conflict",
-        OutcomeClass.Blocker => "blocker",
-        OutcomeClass.UnknownAtom => "unknown-atom",
-        OutcomeClass.FetchFailure => "fetch-failure",
-        OutcomeClass.BuildFailure => "build-failure",
-        OutcomeClass.SigningFailure => "signing-failure",
-        OutcomeClass.Interrupted => "interrupted",
-        _ => "unknown",
-    };
+    public static string Name(OutcomeClass value) => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
 }
