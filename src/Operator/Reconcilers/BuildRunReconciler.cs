@@ -358,7 +358,10 @@ public sealed class BuildRunReconciler(
     /// is nothing to renew and no expiry that could hand the volumes to a second pod while the first still writes to them.
     /// The resourceVersion compare-and-swap of the status write is the same mutual exclusion a Lease update gives, the
     /// holder shows where a person looks (status.currentBuildRun and currentMaintenance in kubectl get), and both
-    /// controllers read it from the builder cache they already have instead of watching Leases in every namespace.
+    /// controllers read it from the builder cache they already have instead of watching Leases in every namespace. And
+    /// a Lease per builder would need the right to update Leases wherever builders live, which for an operator watching
+    /// all namespaces includes the control plane's own leader-election Leases in kube-system; the operator's RBAC grants
+    /// Leases in its own namespace only, for its own leader election.
     /// The cost: two controllers write these two fields of the builder's status (this one only them, through one writer).
     /// </remarks>
     private async Task<string?> ClaimVolumesAsync(BuildRun run, string builderName, CancellationToken ct)
