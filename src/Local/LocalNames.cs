@@ -1,0 +1,31 @@
+using k8s.Models;
+
+namespace Gentoo.Local;
+
+/// <summary>
+/// The names and labels of what local mode makes in the Docker engine, so that it finds its own containers and volumes
+/// again after a restart and never touches anybody else's.
+/// </summary>
+public static class LocalNames
+{
+    public const string Prefix = "gentoo-builder";
+
+    public const string ManagedLabel = "io.gentoo-builder.managed";
+    public const string NamespaceLabel = "io.gentoo-builder.namespace";
+    public const string PodLabel = "io.gentoo-builder.pod";
+    public const string PodUidLabel = "io.gentoo-builder.pod-uid";
+    public const string ContainerLabel = "io.gentoo-builder.container";
+    public const string ClaimLabel = "io.gentoo-builder.claim";
+
+    /// <summary>The Docker volume behind a claim: by namespace and claim name, so a claim kept across deletions keeps its data.</summary>
+    public static string ClaimVolume(string ns, string claim) => $"{Prefix}.{ns}.{claim}";
+
+    /// <summary>A pod's emptyDir: by the pod's uid, gone with the pod.</summary>
+    public static string ScratchVolume(string podUid, string volume) => $"{Prefix}.pod-{podUid}.{volume}";
+
+    /// <summary>A pod's container: a pod re-created under its name gets new containers (the uid differs).</summary>
+    public static string Container(V1Pod pod, string container) =>
+        $"{Prefix}.{pod.Metadata.NamespaceProperty}.{pod.Metadata.Name}.{container}.{Uid(pod)[..Math.Min(8, Uid(pod).Length)]}";
+
+    public static string Uid(V1Pod pod) => pod.Metadata.Uid ?? throw new ArgumentException($"pod {pod.Metadata.Name} has no uid: it was not read from an API server");
+}

@@ -1,0 +1,51 @@
+namespace Gentoo.Local;
+
+/// <summary>How a container sees one of its pod's volumes.</summary>
+public enum MountKind
+{
+    /// <summary>A named Docker volume: a claim's, or a pod's scratch space (emptyDir).</summary>
+    Volume,
+
+    /// <summary>A directory of this machine: a hostPath, or the files of a ConfigMap or Secret written for the pod.</summary>
+    Bind,
+}
+
+public sealed record ContainerMount(MountKind Kind, string Source, string Target, bool ReadOnly);
+
+/// <summary>A file a ConfigMap or Secret volume puts into the pod, written on this machine before its containers start.</summary>
+public sealed record PodFile(string Path, byte[] Content, UnixFileMode Mode);
+
+/// <summary>One container of a pod as the Docker engine is asked to create it.</summary>
+public sealed record ContainerPlan(
+    string PodContainer,
+    string Name,
+    string Image,
+    IReadOnlyList<string>? Entrypoint,
+    IReadOnlyList<string>? Command,
+    IReadOnlyList<string> Environment,
+    string? WorkingDirectory,
+    IReadOnlyList<ContainerMount> Mounts,
+    bool Privileged,
+    string? User,
+    long? NanoCpus,
+    long? MemoryBytes,
+    string TerminationMessagePath,
+    bool FallbackToLogsOnError,
+    IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>
+/// What running a pod on this machine takes: the claims' Docker volumes, the pod's scratch volumes, the files of its
+/// ConfigMap and Secret volumes, its init containers (run one after the other) and its containers.
+/// </summary>
+public sealed record PodPlan(
+    IReadOnlyList<string> ClaimVolumes,
+    IReadOnlyList<string> ScratchVolumes,
+    IReadOnlyList<PodFile> Files,
+    IReadOnlyList<ContainerPlan> InitContainers,
+    IReadOnlyList<ContainerPlan> Containers);
+
+/// <summary>Why a pod cannot be started as it is: the kubelet's reason (CreateContainerConfigError, ...) and a message.</summary>
+public sealed class PodPlanException(string reason, string message) : Exception(message)
+{
+    public string Reason { get; } = reason;
+}

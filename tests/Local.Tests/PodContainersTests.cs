@@ -1,0 +1,158 @@
+using System.Text;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Desired;
+using Gentoo.Portage.Kernels;
+using Gentoo.Protocol;
+using k8s.Models;
+
+namespace Gentoo.Local.Tests;
+
+/// <summary>The operator's own pods as Docker containers on one machine.</summary>
+public sealed class PodContainersTests
+{
+    private const string PodDirectory = "/var/lib/gentoo-builder/pods/u-pod-1";
+
+    private static GentooBuilder Builder() => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = "builds", Uid = "u-builder" },
+        Spec = new GentooBuilderSpec
+        {
+            BootstrapRef = new LocalReference { Name = "stage3" },
+            Resources = new V1ResourceRequirements { Limits = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("1500m"), ["memory"] = new("2Gi") } },
+            Signing = new SigningSpec { KeySecretRef = new SecretKeyReference { Name = "desktop-key" } },
+        },
+    };
+
+    private static V1Pod BuildPod(string uid = "u-pod-1")
+    {
+        var run = new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = "builds", Uid = "u-run" },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
+        };
+        var pod = DesiredBuildPod.Build(run, Builder(), "gentoo/stage3:local", 1, KernelVersion.Parse("6.1"), new PodSettings("gentoo-builder:local"));
+        pod.Metadata.Uid = uid;
+        return pod;
+    }
+
+    /// <summary>The builder's configuration, as its ConfigMap holds it (its fixes ConfigMap, which is optional, not made yet).</summary>
+    private static Dictionary<string, V1ConfigMap> ConfigMaps(V1Pod pod) =>
+        new() { ["desktop-portage"] = new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "desktop-portage" }, Data = new Dictionary<string, string> { ["package.use"] = "app-editors/vim -X\n" } } };
+
+    private static Dictionary<string, V1Secret> Secrets(V1Pod pod) =>
+        pod.Spec.Volumes.Where(v => v.Secret is not null).ToDictionary(v => v.Secret.SecretName,
+            v => new V1Secret
+            {
+                Metadata = new V1ObjectMeta { Name = v.Secret.SecretName },
+                Data = v.Secret.Items.ToDictionary(i => i.Key, _ => Encoding.ASCII.GetBytes("-----BEGIN PGP PRIVATE KEY BLOCK-----")),
+            });
+
+    [Fact]
+    public void A_build_pod_runs_its_agent_copy_first_then_the_build_on_the_claims_docker_volumes()
+    {
+        var pod = BuildPod();
+        var plan = PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod));
+
+        plan.InitContainers.Select(c => c.PodContainer).ShouldBe(["agent"]);
+        plan.InitContainers[0].Image.ShouldBe("gentoo-builder:local");
+        var build = plan.Containers.ShouldHaveSingleItem();
+        build.PodContainer.ShouldBe(AgentPod.Container);
+        build.Image.ShouldBe("gentoo/stage3:local");
+        build.Entrypoint.ShouldBe([AgentPod.AgentDirectory + "/gentoo-agent"]);
+        build.Command!.ShouldContain("www-client/firefox");
+
+        // Each claim is a named volume by namespace and claim, so the binary packages outlive pods and builders.
+        plan.ClaimVolumes.ShouldBe(["gentoo-builder.builds.desktop-root", "gentoo-builder.builds.desktop-binpkgs", "gentoo-builder.builds.desktop-distfiles"], ignoreOrder: true);
+        build.Mounts.ShouldContain(new ContainerMount(MountKind.Volume, "gentoo-builder.builds.desktop-root", AgentPod.RootMount, false));
+        // The agent travels in the pod's scratch volume, shared by the two containers and gone with the pod.
+        plan.ScratchVolumes.ShouldBe(["gentoo-builder.pod-u-pod-1.agent"]);
+        plan.InitContainers[0].Mounts.ShouldContain(m => m.Source == "gentoo-builder.pod-u-pod-1.agent" && m.Target == AgentPod.AgentDirectory && !m.ReadOnly);
+        build.Mounts.ShouldContain(m => m.Source == "gentoo-builder.pod-u-pod-1.agent" && m.Target == AgentPod.AgentDirectory && m.ReadOnly);
+    }
+
+    [Fact]
+    public void The_build_runs_privileged_as_root_within_the_builders_limits_and_leaves_its_report_in_a_file_of_this_machine()
+    {
+        var plan = PodContainers.Plan(BuildPod(), "this-machine", PodDirectory, ConfigMaps(BuildPod()), Secrets(BuildPod()));
+        var build = plan.Containers[0];
+
+        build.Privileged.ShouldBeTrue();
+        build.User.ShouldBe("0");
+        build.NanoCpus.ShouldBe(1_500_000_000);
+        build.MemoryBytes.ShouldBe(2L * 1024 * 1024 * 1024);
+        build.TerminationMessagePath.ShouldBe(AgentPod.TerminationLog);
+        build.FallbackToLogsOnError.ShouldBeTrue();
+        // Docker's /dev is a tmpfs that goes with the container: the report is written to a file bind-mounted from here.
+        var file = PodContainers.TerminationMessageFile(PodDirectory, AgentPod.Container);
+        build.Mounts.ShouldContain(new ContainerMount(MountKind.Bind, file, AgentPod.TerminationLog, false));
+        plan.Files.ShouldContain(f => f.Path == file && f.Content.Length == 0);
+        build.Labels[LocalNames.PodUidLabel].ShouldBe("u-pod-1");
+        build.Labels[LocalNames.ContainerLabel].ShouldBe(AgentPod.Container);
+    }
+
+    [Fact]
+    public void ConfigMap_files_are_readable_and_secret_files_are_the_owners_alone_and_never_in_the_environment()
+    {
+        var pod = BuildPod();
+        var plan = PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod));
+
+        var configFile = plan.Files.First(f => f.Path.EndsWith("/package.use", StringComparison.Ordinal));
+        configFile.Mode.ShouldBe(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        Encoding.UTF8.GetString(configFile.Content).ShouldBe("app-editors/vim -X\n");
+        configFile.Path.ShouldStartWith(PodDirectory + "/volumes/");
+        var keyFile = plan.Files.Single(f => f.Path.EndsWith("/" + DesiredSigning.DefaultKey, StringComparison.Ordinal));
+        keyFile.Mode.ShouldBe(UnixFileMode.UserRead);
+        plan.Containers[0].Environment.ShouldNotContain(e => e.Contains("PGP", StringComparison.Ordinal));
+        plan.Containers[0].Mounts.Where(m => m.Source.StartsWith(PodDirectory + "/volumes/", StringComparison.Ordinal)).ShouldAllBe(m => m.ReadOnly && m.Kind == MountKind.Bind);
+    }
+
+    [Fact]
+    public void A_pod_re_created_under_its_name_gets_new_containers_but_the_same_claim_volumes()
+    {
+        var first = PodContainers.Plan(BuildPod("11111111-aaaa"), "n", PodDirectory, ConfigMaps(BuildPod()), Secrets(BuildPod()));
+        var second = PodContainers.Plan(BuildPod("22222222-bbbb"), "n", PodDirectory, ConfigMaps(BuildPod()), Secrets(BuildPod()));
+
+        second.Containers[0].Name.ShouldNotBe(first.Containers[0].Name);
+        second.ClaimVolumes.ShouldBe(first.ClaimVolumes);
+        second.ScratchVolumes.ShouldNotBe(first.ScratchVolumes);
+    }
+
+    [Fact]
+    public void What_one_machine_cannot_run_is_refused_naming_the_volume_key_or_variable()
+    {
+        var pod = BuildPod();
+        Should.Throw<PodPlanException>(() => PodContainers.Plan(pod, "n", PodDirectory, new Dictionary<string, V1ConfigMap>(), Secrets(pod)))
+            .Message.ShouldContain("configmap \"desktop-portage\" not found");
+
+        var nfs = BuildPod();
+        nfs.Spec.Volumes.Add(new V1Volume { Name = "shared", Nfs = new V1NFSVolumeSource { Server = "nas", Path = "/export" } });
+        var refused = Should.Throw<PodPlanException>(() => PodContainers.Plan(nfs, "n", PodDirectory, ConfigMaps(nfs), Secrets(nfs)));
+        refused.Reason.ShouldBe(PodContainers.ConfigError);
+        refused.Message.ShouldContain("volume shared");
+
+        var secretEnv = BuildPod();
+        secretEnv.Spec.Containers[0].Env = [new V1EnvVar { Name = "TOKEN", ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = "t", Key = "k" } } }];
+        Should.Throw<PodPlanException>(() => PodContainers.Plan(secretEnv, "n", PodDirectory, ConfigMaps(secretEnv), Secrets(secretEnv)))
+            .Message.ShouldContain("env TOKEN");
+
+        var escape = BuildPod();
+        escape.Spec.Volumes.Single(v => v.Projected is not null).Projected.Sources[0].ConfigMap.Items = [new V1KeyToPath { Key = "package.use", Path = "../../etc/passwd" }];
+        Should.Throw<PodPlanException>(() => PodContainers.Plan(escape, "n", PodDirectory, ConfigMaps(escape), Secrets(escape)))
+            .Message.ShouldContain("'..'");
+    }
+
+    [Fact]
+    public void The_environment_carries_values_and_the_pods_own_fields()
+    {
+        var pod = BuildPod();
+        pod.Spec.Containers[0].Env =
+        [
+            new V1EnvVar { Name = "PLAIN", Value = "yes" },
+            new V1EnvVar { Name = "POD", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.name" } } },
+            new V1EnvVar { Name = "NODE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "spec.nodeName" } } },
+        ];
+
+        PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod)).Containers[0].Environment
+            .ShouldBe(["PLAIN=yes", "POD=" + pod.Metadata.Name, "NODE=this-machine"]);
+    }
+}
