@@ -1,0 +1,179 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Gentoo.Kubernetes.TestServer;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Local.Tests;
+
+/// <summary>Pods of an API server run as real containers of this machine's Docker engine.</summary>
+public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Node = "this-machine";
+    private readonly string ns = "local-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly string state = Directory.CreateTempSubdirectory("gentoo-local-").FullName;
+    private readonly CancellationTokenSource stop = new();
+    private KubeApiServer server = null!;
+    private IKubernetes kube = null!;
+    private IDockerClient docker = null!;
+    private Task kubelet = Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        server = await KubeApiServer.StartAsync();
+        server.Kubelet.IgnoredNamespaces[ns] = true; // this namespace's pods are the Docker kubelet's
+        kube = new k8s.Kubernetes(server.ClientConfiguration());
+        await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+        docker = await LocalDocker.ConnectAsync(null, CancellationToken.None);
+        var options = new DockerKubeletOptions(Node, state) { Resync = TimeSpan.FromMilliseconds(200) };
+        kubelet = Task.Run(() => new DockerKubelet(kube, docker, options, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token));
+        await Eventually.GetAsync(() => kube.CoreV1.ListNodeAsync(), nodes => kubelet.IsCompleted || nodes.Items.Any(n => n.Name() == Node), "this machine to register as a Node");
+        if (kubelet.IsCompleted)
+        {
+            await kubelet; // it stopped: say why
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await stop.CancelAsync();
+        await kubelet.ContinueWith(_ => { }, TaskScheduler.Default);
+        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true } };
+        foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
+        {
+            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+        }
+
+        foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = ours })).Volumes ?? [])
+        {
+            await docker.Volumes.RemoveAsync(volume.Name, force: true);
+        }
+
+        docker.Dispose();
+        kube.Dispose();
+        await server.DisposeAsync();
+        Directory.Delete(state, recursive: true);
+        stop.Dispose();
+    }
+
+    private static V1Container Shell(string name, string script) =>
+        new() { Name = name, Image = DockerFactAttribute.Image, Command = ["sh", "-c", script] };
+
+    private async Task<V1Pod> CreatePodAsync(string name, V1Container main, V1Container? init = null, int grace = 30)
+    {
+        var pod = new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+            Spec = new V1PodSpec
+            {
+                RestartPolicy = "Never",
+                TerminationGracePeriodSeconds = grace,
+                InitContainers = init is null ? null : [init],
+                Containers = [main],
+                Volumes =
+                [
+                    new V1Volume { Name = "data", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = "shared" } },
+                    new V1Volume { Name = "config", ConfigMap = new V1ConfigMapVolumeSource { Name = "greeting" } },
+                ],
+            },
+        };
+        foreach (var container in pod.Spec.Containers.Concat(pod.Spec.InitContainers ?? []))
+        {
+            container.VolumeMounts = [new V1VolumeMount { Name = "data", MountPath = "/data" }, new V1VolumeMount { Name = "config", MountPath = "/config" }];
+        }
+
+        return await kube.CoreV1.CreateNamespacedPodAsync(pod, ns);
+    }
+
+    private Task<V1Pod> PodAsync(string name, Func<V1Pod, bool> done, string what) =>
+        Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync(name, ns), done, what, TimeSpan.FromSeconds(60));
+
+    private async Task ClaimAndConfigAsync()
+    {
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(new V1PersistentVolumeClaim
+        {
+            Metadata = new V1ObjectMeta { Name = "shared", NamespaceProperty = ns },
+            Spec = new V1PersistentVolumeClaimSpec
+            {
+                AccessModes = ["ReadWriteOnce"],
+                Resources = new V1VolumeResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["storage"] = new("1Gi") } },
+            },
+        }, ns);
+        await kube.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap
+        {
+            Metadata = new V1ObjectMeta { Name = "greeting", NamespaceProperty = ns },
+            Data = new Dictionary<string, string> { ["hello"] = "world" },
+        }, ns);
+    }
+
+    [DockerFact]
+    public async Task A_pod_runs_its_init_container_then_its_container_and_ends_as_a_kubelet_reports_it()
+    {
+        await ClaimAndConfigAsync();
+        await CreatePodAsync("writer",
+            Shell("main", "cat /config/hello > /data/out && cat /data/init >> /data/out && echo finished > /dev/termination-log; exit 3"),
+            Shell("prepare", "echo init > /data/init"));
+
+        var ended = await PodAsync("writer", p => p.Status?.Phase is "Succeeded" or "Failed", "the pod to end");
+
+        ended.Spec.NodeName.ShouldBe(Node);
+        ended.Status.Phase.ShouldBe("Failed");
+        ended.Status.InitContainerStatuses.ShouldHaveSingleItem().State.Terminated.ExitCode.ShouldBe(0);
+        var main = ended.Status.ContainerStatuses.ShouldHaveSingleItem().State.Terminated;
+        main.ExitCode.ShouldBe(3);
+        main.Reason.ShouldBe("Error");
+        main.Message.ShouldBe("finished\n");
+        main.FinishedAt.ShouldNotBeNull().ShouldBeGreaterThanOrEqualTo(main.StartedAt!.Value);
+
+        // The claim is a Docker volume that outlives the pod: the next pod reads what the first wrote.
+        await CreatePodAsync("reader", Shell("main", "cat /data/out > /dev/termination-log"));
+        var read = await PodAsync("reader", p => p.Status?.Phase is "Succeeded" or "Failed", "the second pod to end");
+        read.Status.Phase.ShouldBe("Succeeded");
+        read.Status.ContainerStatuses[0].State.Terminated.Message.ShouldBe("worldinit\n"); // the ConfigMap value ends without a newline
+        var volume = await docker.Volumes.InspectAsync(LocalNames.ClaimVolume(ns, "shared"));
+        volume.Labels[LocalNames.ClaimLabel].ShouldBe("shared");
+    }
+
+    [DockerFact]
+    public async Task Deleting_a_running_pod_stops_its_container_gracefully_and_then_the_pod_is_gone()
+    {
+        await ClaimAndConfigAsync();
+        await CreatePodAsync("sleeper", Shell("main", "trap 'echo stopped > /data/stopped; exit 0' TERM; while true; do sleep 0.2; done"), grace: 10);
+        await PodAsync("sleeper", p => p.Status?.Phase == "Running", "the pod to run");
+
+        await kube.CoreV1.DeleteNamespacedPodAsync("sleeper", ns);
+        await Eventually.GetAsync(async () => (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items, pods => pods.All(p => p.Name() != "sleeper"), "the pod to be gone",
+            TimeSpan.FromSeconds(60));
+
+        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodLabel + "=sleeper"] = true } };
+        (await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours })).ShouldBeEmpty();
+        // It was stopped with SIGTERM, not killed: its trap ran.
+        await CreatePodAsync("check", Shell("main", "cat /data/stopped > /dev/termination-log"));
+        var check = await PodAsync("check", p => p.Status?.Phase is "Succeeded" or "Failed", "the check to end");
+        check.Status.ContainerStatuses[0].State.Terminated.Message.ShouldBe("stopped\n");
+    }
+
+    [DockerFact]
+    public async Task A_pod_whose_claim_is_missing_or_that_needs_a_newer_kernel_is_not_placed_and_says_why()
+    {
+        await CreatePodAsync("homeless", Shell("main", "true"));
+        var waiting = await PodAsync("homeless", p => p.Status?.Conditions?.Any(c => c.Type == "PodScheduled" && c.Reason == "Unschedulable") == true, "the pod to wait");
+        waiting.Spec.NodeName.ShouldBeNull();
+        waiting.Status.Conditions.Single(c => c.Type == "PodScheduled").Message.ShouldContain("persistentvolumeclaim \"shared\" not found");
+
+        await ClaimAndConfigAsync();
+        var future = new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "future", NamespaceProperty = ns },
+            Spec = new V1PodSpec
+            {
+                Containers = [Shell("main", "true")],
+                NodeSelector = new Dictionary<string, string> { ["kubernetes.io/hostname"] = "another-machine" },
+            },
+        };
+        await kube.CoreV1.CreateNamespacedPodAsync(future, ns);
+        var refused = await PodAsync("future", p => p.Status?.Conditions?.Any(c => c.Type == "PodScheduled" && c.Reason == "Unschedulable") == true, "the pod to be refused");
+        refused.Status.Conditions.Single(c => c.Type == "PodScheduled").Message.ShouldContain("node affinity/selector");
+        await PodAsync("homeless", p => p.Status?.Phase == "Succeeded", "the pod to run once its claim exists");
+    }
+}
