@@ -43,7 +43,9 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             try
             {
                 nodeLabels = (await kube.CoreV1.ReadNodeAsync(options.NodeName, cancellationToken: ct)).Metadata.Labels ?? nodeLabels;
-                foreach (var pod in (await kube.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: ct)).Items)
+                var all = (await kube.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: ct)).Items;
+                await CollectOrphansAsync(all.Select(p => p.Metadata.Uid).ToHashSet(StringComparer.Ordinal), ct);
+                foreach (var pod in all)
                 {
                     try
                     {
@@ -496,6 +498,29 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         await docker.Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = (uint)Math.Max(0, grace) }, ct);
     }
 
+    /// <summary>
+    /// Containers of pods the API server no longer has (deleted at once, with no grace period to wait for) are stopped and
+    /// removed with their scratch volumes and files, as the kubelet's garbage collection does; claims' volumes stay.
+    /// </summary>
+    private async Task CollectOrphansAsync(HashSet<string> podUids, CancellationToken ct)
+    {
+        var managed = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NodeLabel + "=" + options.NodeName] = true } };
+        var orphans = (await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = managed }, ct))
+            .Where(c => c.Labels.TryGetValue(LocalNames.PodUidLabel, out var uid) && !podUids.Contains(uid))
+            .GroupBy(c => c.Labels[LocalNames.PodUidLabel]);
+        foreach (var pod in orphans)
+        {
+            Forget(pod.Key);
+            foreach (var container in pod)
+            {
+                await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct);
+            }
+
+            await RemovePodLeftoversAsync(pod.Key, ct);
+            log.LogInformation("Removed the containers of pod {Pod} ({Uid}), which the API server no longer has", pod.First().Labels[LocalNames.PodLabel], pod.Key);
+        }
+    }
+
     /// <summary>Graceful deletion: the pod's containers stop with its grace period, then go with its volumes and files, then the pod.</summary>
     private async Task StopAndDeleteAsync(V1Pod pod, CancellationToken ct)
     {
@@ -516,6 +541,14 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct);
         }
 
+        await RemovePodLeftoversAsync(uid, ct);
+        await DeleteNowAsync(pod, ct);
+    }
+
+    /// <summary>A pod's scratch volumes and its files on this machine.</summary>
+    private async Task RemovePodLeftoversAsync(string uid, CancellationToken ct)
+    {
+        var filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodUidLabel + "=" + uid] = true } };
         foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = filters }, ct)).Volumes ?? [])
         {
             await docker.Volumes.RemoveAsync(volume.Name, force: true, ct);
@@ -526,8 +559,6 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         {
             Directory.Delete(directory, recursive: true);
         }
-
-        await DeleteNowAsync(pod, ct);
     }
 
     private async Task DeleteNowAsync(V1Pod pod, CancellationToken ct)

@@ -17,6 +17,9 @@ public static class LocalNames
     public const string ContainerLabel = "io.gentoo-builder.container";
     public const string ClaimLabel = "io.gentoo-builder.claim";
 
+    /// <summary>The Node a container was made for: two local instances sharing one Docker engine leave each other's alone.</summary>
+    public const string NodeLabel = "io.gentoo-builder.node";
+
     /// <summary>The Docker volume behind a claim: by namespace and claim name, so a claim kept across deletions keeps its data.</summary>
     public static string ClaimVolume(string ns, string claim) => $"{Prefix}.{ns}.{claim}";
 

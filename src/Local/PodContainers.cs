@@ -95,6 +95,7 @@ public static class PodContainers
                 new Dictionary<string, string>(StringComparer.Ordinal)
                 {
                     [LocalNames.ManagedLabel] = "true",
+                    [LocalNames.NodeLabel] = nodeName,
                     [LocalNames.NamespaceLabel] = ns,
                     [LocalNames.PodLabel] = pod.Metadata.Name,
                     [LocalNames.PodUidLabel] = uid,

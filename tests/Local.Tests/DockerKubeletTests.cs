@@ -154,6 +154,47 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
     }
 
     [DockerFact]
+    public async Task A_pod_deleted_at_once_leaves_no_container_behind_but_its_claims_volume_stays()
+    {
+        await ClaimAndConfigAsync();
+        await CreatePodAsync("forced", Shell("main", "echo kept > /data/kept; while true; do sleep 0.2; done"));
+        await PodAsync("forced", p => p.Status?.Phase == "Running", "the pod to run");
+
+        await kube.CoreV1.DeleteNamespacedPodAsync("forced", ns, new V1DeleteOptions { GracePeriodSeconds = 0 });
+        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodLabel + "=forced"] = true } };
+        await Eventually.GetAsync(() => docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }), c => c.Count == 0,
+            "the orphaned container to be removed", TimeSpan.FromSeconds(60));
+
+        await CreatePodAsync("after", Shell("main", "cat /data/kept > /dev/termination-log"));
+        var after = await PodAsync("after", p => p.Status?.Phase is "Succeeded" or "Failed", "the next pod to end");
+        after.Status.ContainerStatuses[0].State.Terminated.Message.ShouldBe("kept\n");
+    }
+
+    [DockerFact]
+    public async Task A_pod_past_its_deadline_is_stopped_gracefully_and_fails_as_DeadlineExceeded()
+    {
+        var timed = new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "timed", NamespaceProperty = ns },
+            Spec = new V1PodSpec
+            {
+                RestartPolicy = "Never",
+                ActiveDeadlineSeconds = 2,
+                TerminationGracePeriodSeconds = 10,
+                Containers = [Shell("main", "trap 'echo stopped > /dev/termination-log; exit 143' TERM; while true; do sleep 0.2; done")],
+            },
+        };
+        await kube.CoreV1.CreateNamespacedPodAsync(timed, ns);
+        var ended = await PodAsync("timed", p => p.Status?.Phase is "Succeeded" or "Failed", "the deadline to stop the pod");
+
+        ended.Status.Phase.ShouldBe("Failed");
+        ended.Status.Reason.ShouldBe("DeadlineExceeded");
+        var main = ended.Status.ContainerStatuses.ShouldHaveSingleItem().State.Terminated;
+        main.Message.ShouldBe("stopped\n", "SIGTERM first, as the kubelet does: the agent stops emerge gracefully");
+        main.ExitCode.ShouldBe(143);
+    }
+
+    [DockerFact]
     public async Task A_pod_whose_claim_is_missing_or_that_needs_a_newer_kernel_is_not_placed_and_says_why()
     {
         await CreatePodAsync("homeless", Shell("main", "true"));

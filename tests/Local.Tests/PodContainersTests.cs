@@ -88,6 +88,7 @@ public sealed class PodContainersTests
         plan.Files.ShouldContain(f => f.Path == file && f.Content.Length == 0);
         build.Labels[LocalNames.PodUidLabel].ShouldBe("u-pod-1");
         build.Labels[LocalNames.ContainerLabel].ShouldBe(AgentPod.Container);
+        build.Labels[LocalNames.NodeLabel].ShouldBe("this-machine");
     }
 
     [Fact]
