@@ -444,7 +444,7 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             }, ct);
         }
 
-        foreach (var file in plan.Files)
+        foreach (var file in plan.Files.Where(f => !(f.KeepExisting && File.Exists(f.Path))))
         {
             Directory.CreateDirectory(Path.GetDirectoryName(file.Path)!);
             await File.WriteAllBytesAsync(file.Path, file.Content, ct);

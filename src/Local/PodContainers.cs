@@ -72,7 +72,7 @@ public static class PodContainers
             var mounts = (container.VolumeMounts ?? []).Select(m => Mount(m, sources)).ToList();
             var terminationPath = container.TerminationMessagePath ?? DefaultTerminationPath;
             var terminationFile = TerminationMessageFile(podDirectory, container.Name);
-            files.Add(new PodFile(terminationFile, [], TerminationMode));
+            files.Add(new PodFile(terminationFile, [], TerminationMode, KeepExisting: true));
             mounts.Add(new ContainerMount(MountKind.Bind, terminationFile, terminationPath, false));
             var security = container.SecurityContext;
             var user = security?.RunAsUser ?? pod.Spec.SecurityContext?.RunAsUser;

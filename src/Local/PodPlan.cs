@@ -12,8 +12,11 @@ public enum MountKind
 
 public sealed record ContainerMount(MountKind Kind, string Source, string Target, bool ReadOnly);
 
-/// <summary>A file a ConfigMap or Secret volume puts into the pod, written on this machine before its containers start.</summary>
-public sealed record PodFile(string Path, byte[] Content, UnixFileMode Mode);
+/// <summary>
+/// A file a ConfigMap or Secret volume puts into the pod, written on this machine before its containers start; a
+/// container's termination message file is made once and never emptied again, since a restart must still read it.
+/// </summary>
+public sealed record PodFile(string Path, byte[] Content, UnixFileMode Mode, bool KeepExisting = false);
 
 /// <summary>One container of a pod as the Docker engine is asked to create it.</summary>
 public sealed record ContainerPlan(

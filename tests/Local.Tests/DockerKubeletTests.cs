@@ -12,7 +12,7 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
     private const string Node = "this-machine";
     private readonly string ns = "local-" + Guid.NewGuid().ToString("N")[..8];
     private readonly string state = Directory.CreateTempSubdirectory("gentoo-local-").FullName;
-    private readonly CancellationTokenSource stop = new();
+    private CancellationTokenSource stop = new();
     private KubeApiServer server = null!;
     private IKubernetes kube = null!;
     private IDockerClient docker = null!;
@@ -25,19 +25,34 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         kube = new k8s.Kubernetes(server.ClientConfiguration());
         await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
         docker = await LocalDocker.ConnectAsync(null, CancellationToken.None);
+        await StartKubeletAsync();
+    }
+
+    private async Task StartKubeletAsync()
+    {
+        stop = new CancellationTokenSource();
         var options = new DockerKubeletOptions(Node, state) { Resync = TimeSpan.FromMilliseconds(200) };
         kubelet = Task.Run(() => new DockerKubelet(kube, docker, options, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token));
-        await Eventually.GetAsync(() => kube.CoreV1.ListNodeAsync(), nodes => kubelet.IsCompleted || nodes.Items.Any(n => n.Name() == Node), "this machine to register as a Node");
+        var registered = DateTime.UtcNow.AddSeconds(-1);
+        await Eventually.GetAsync(() => kube.CoreV1.ListNodeAsync(),
+            nodes => kubelet.IsCompleted || nodes.Items.Any(n => n.Name() == Node && n.Status?.Conditions?.Any(c => c.LastHeartbeatTime >= registered) == true),
+            "this machine to register as a Node");
         if (kubelet.IsCompleted)
         {
             await kubelet; // it stopped: say why
         }
     }
 
-    public async Task DisposeAsync()
+    private async Task StopKubeletAsync()
     {
         await stop.CancelAsync();
         await kubelet.ContinueWith(_ => { }, TaskScheduler.Default);
+        stop.Dispose();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await StopKubeletAsync();
         var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true } };
         foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
         {
@@ -53,7 +68,6 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         kube.Dispose();
         await server.DisposeAsync();
         Directory.Delete(state, recursive: true);
-        stop.Dispose();
     }
 
     private static V1Container Shell(string name, string script) =>
@@ -168,6 +182,29 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         await CreatePodAsync("after", Shell("main", "cat /data/kept > /dev/termination-log"));
         var after = await PodAsync("after", p => p.Status?.Phase is "Succeeded" or "Failed", "the next pod to end");
         after.Status.ContainerStatuses[0].State.Terminated.Message.ShouldBe("kept\n");
+    }
+
+    [DockerFact]
+    public async Task A_restarted_kubelet_adopts_the_container_that_ran_meanwhile_instead_of_starting_it_twice_and_reads_its_report()
+    {
+        await ClaimAndConfigAsync();
+        await CreatePodAsync("build", Shell("main", "echo started >> /data/starts; sleep 2; echo built > /dev/termination-log"));
+        await PodAsync("build", p => p.Status?.Phase == "Running", "the pod to run");
+
+        // As local down in the middle of a build, and the build ending while nothing watches it.
+        await StopKubeletAsync();
+        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodLabel + "=build"] = true } };
+        await Eventually.GetAsync(() => docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }),
+            containers => containers.All(c => c.State == "exited"), "the build to end while the kubelet is down", TimeSpan.FromSeconds(30));
+        await StartKubeletAsync();
+        var ended = await PodAsync("build", p => p.Status?.Phase is "Succeeded" or "Failed", "the adopted pod to end");
+
+        ended.Status.Phase.ShouldBe("Succeeded");
+        ended.Status.ContainerStatuses.ShouldHaveSingleItem().State.Terminated.Message.ShouldBe("built\n");
+        (await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours })).Count.ShouldBe(1, "one container for the pod, not a second one");
+        await CreatePodAsync("count", Shell("main", "wc -l < /data/starts > /dev/termination-log"));
+        var count = await PodAsync("count", p => p.Status?.Phase is "Succeeded" or "Failed", "the count to end");
+        count.Status.ContainerStatuses[0].State.Terminated.Message!.Trim().ShouldBe("1", "the build ran once");
     }
 
     [DockerFact]
