@@ -208,6 +208,21 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
     }
 
     [DockerFact]
+    public async Task An_image_that_cannot_be_pulled_leaves_the_pod_waiting_with_the_image_and_the_error()
+    {
+        var pod = new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "unpullable", NamespaceProperty = ns },
+            Spec = new V1PodSpec { Containers = [new V1Container { Name = "main", Image = "registry.invalid/gentoo/stage3:missing", Command = ["true"] }] },
+        };
+        await kube.CoreV1.CreateNamespacedPodAsync(pod, ns);
+
+        var waiting = await PodAsync("unpullable", p => p.Status?.ContainerStatuses?.Any(c => c.State?.Waiting?.Reason == "ErrImagePull") == true, "the pull to fail");
+        waiting.Status.Phase.ShouldBe("Pending");
+        waiting.Status.ContainerStatuses[0].State.Waiting.Message.ShouldContain("registry.invalid/gentoo/stage3:missing");
+    }
+
+    [DockerFact]
     public async Task A_pod_past_its_deadline_is_stopped_gracefully_and_fails_as_DeadlineExceeded()
     {
         var timed = new V1Pod
