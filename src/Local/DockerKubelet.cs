@@ -346,11 +346,12 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         var message = File.Exists(file) ? await File.ReadAllTextAsync(file, ct) : "";
         message = message.Length > 4096 ? message[..4096] : message;
         status.Started = false;
+        var startError = !string.IsNullOrEmpty(state.Error);
         status.State.Terminated = new V1ContainerStateTerminated
         {
-            ExitCode = (int)state.ExitCode,
-            Reason = state.OOMKilled ? "OOMKilled" : state.ExitCode == 0 ? "Completed" : "Error",
-            Message = message.Length > 0 ? message : null,
+            ExitCode = startError && state.ExitCode == 0 ? 128 : (int)state.ExitCode,
+            Reason = startError ? "StartError" : state.OOMKilled ? "OOMKilled" : state.ExitCode == 0 ? "Completed" : "Error",
+            Message = startError ? state.Error : message.Length > 0 ? message : null,
             StartedAt = Time(state.StartedAt),
             FinishedAt = Time(state.FinishedAt),
             ContainerID = "docker://" + id,
@@ -383,6 +384,8 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             HostConfig = new HostConfig
             {
                 Privileged = container.Privileged,
+                CapAdd = [.. container.AddCapabilities],
+                CapDrop = [.. container.DropCapabilities],
                 NanoCPUs = container.NanoCpus ?? 0,
                 Memory = container.MemoryBytes ?? 0,
                 Mounts = container.Mounts.Select(m => new Mount
@@ -417,7 +420,17 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         }
 
         var created = await docker.Containers.CreateContainerAsync(parameters, ct);
-        await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
+        try
+        {
+            await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
+        }
+        catch (DockerApiException e)
+        {
+            // As a kubelet whose runtime could not start the process: the container ends with StartError, the engine's
+            // words in its message (the engine keeps them in the container's state too).
+            log.LogWarning("Container {Container} could not be started: {Message}", container.Name, FirstLine(e.Message));
+        }
+
         return created.ID;
     }
 

@@ -87,6 +87,8 @@ public static class PodContainers
                 container.WorkingDir,
                 mounts,
                 security?.Privileged == true,
+                security?.Capabilities?.Add?.ToList() ?? [],
+                security?.Capabilities?.Drop?.ToList() ?? [],
                 user is null ? null : group is null ? user.Value.ToString(CultureInfo.InvariantCulture) : $"{user}:{group}",
                 Limit(container, "cpu") is { } cpu ? (long)(cpu * 1_000_000_000m) : null,
                 Limit(container, "memory") is { } memory ? (long)memory : null,

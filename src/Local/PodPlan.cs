@@ -29,6 +29,8 @@ public sealed record ContainerPlan(
     string? WorkingDirectory,
     IReadOnlyList<ContainerMount> Mounts,
     bool Privileged,
+    IReadOnlyList<string> AddCapabilities,
+    IReadOnlyList<string> DropCapabilities,
     string? User,
     long? NanoCpus,
     long? MemoryBytes,

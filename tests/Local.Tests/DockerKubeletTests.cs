@@ -9,8 +9,9 @@ namespace Gentoo.Local.Tests;
 /// <summary>Pods of an API server run as real containers of this machine's Docker engine.</summary>
 public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string Node = "this-machine";
     private readonly string ns = "local-" + Guid.NewGuid().ToString("N")[..8];
+    // Each test its own Node: the kubelets of tests running at once share one engine, and each removes what is not its own.
+    private string Node => "machine-" + ns;
     private readonly string state = Directory.CreateTempSubdirectory("gentoo-local-").FullName;
     private CancellationTokenSource stop = new();
     private KubeApiServer server = null!;
@@ -220,6 +221,24 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         var waiting = await PodAsync("unpullable", p => p.Status?.ContainerStatuses?.Any(c => c.State?.Waiting?.Reason == "ErrImagePull") == true, "the pull to fail");
         waiting.Status.Phase.ShouldBe("Pending");
         waiting.Status.ContainerStatuses[0].State.Waiting.Message.ShouldContain("registry.invalid/gentoo/stage3:missing");
+    }
+
+    [DockerFact]
+    public async Task A_container_the_engine_cannot_start_ends_with_StartError_and_the_engines_words()
+    {
+        var pod = new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = "broken", NamespaceProperty = ns },
+            Spec = new V1PodSpec { RestartPolicy = "Never", Containers = [new V1Container { Name = "main", Image = DockerFactAttribute.Image, Command = ["/no/such/agent"] }] },
+        };
+        await kube.CoreV1.CreateNamespacedPodAsync(pod, ns);
+
+        var ended = await PodAsync("broken", p => p.Status?.Phase is "Succeeded" or "Failed", "the pod to fail");
+        ended.Status.Phase.ShouldBe("Failed");
+        var main = ended.Status.ContainerStatuses.ShouldHaveSingleItem().State.Terminated;
+        main.Reason.ShouldBe("StartError");
+        main.ExitCode.ShouldBe(127, "the engine's code for a command it cannot find, as a shell's");
+        main.Message.ShouldContain("/no/such/agent");
     }
 
     [DockerFact]

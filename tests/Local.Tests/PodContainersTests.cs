@@ -108,6 +108,18 @@ public sealed class PodContainersTests
     }
 
     [Fact]
+    public void A_builder_that_narrows_the_agents_privileges_gets_exactly_the_capabilities_it_names()
+    {
+        var pod = BuildPod();
+        pod.Spec.Containers[0].SecurityContext = new V1SecurityContext { RunAsUser = 0, Capabilities = new V1Capabilities { Add = ["SYS_ADMIN", "SYS_CHROOT"], Drop = ["NET_RAW"] } };
+
+        var build = PodContainers.Plan(pod, "n", PodDirectory, ConfigMaps(pod), Secrets(pod)).Containers[0];
+        build.Privileged.ShouldBeFalse();
+        build.AddCapabilities.ShouldBe(["SYS_ADMIN", "SYS_CHROOT"]);
+        build.DropCapabilities.ShouldBe(["NET_RAW"]);
+    }
+
+    [Fact]
     public void A_pod_re_created_under_its_name_gets_new_containers_but_the_same_claim_volumes()
     {
         var first = PodContainers.Plan(BuildPod("11111111-aaaa"), "n", PodDirectory, ConfigMaps(BuildPod()), Secrets(BuildPod()));

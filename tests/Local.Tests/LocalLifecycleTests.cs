@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Kubernetes.TestServer;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Hosting;
+using Gentoo.Operator.Reconcilers;
+using Gentoo.Runtime;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Prometheus;
+using Xunit.Abstractions;
+
+namespace Gentoo.Local.Tests;
+
+/// <summary>
+/// The operator's own controllers, unchanged, with the Docker kubelet running their pods as real containers: a bootstrap,
+/// a builder whose root is copied from it by a real cp between Docker volumes, and a build. The agent is a stand-in that
+/// reports success (the real one needs a Gentoo stage3); what is real is every pod the operator makes, run by Docker.
+/// The agent pods are privileged: an engine that refuses that skips the test (this project's CI machine does; with the
+/// agent pods made unprivileged for a try, it passed there).
+/// </summary>
+public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string AgentImage = "gentoo-builder/stand-in-agent:local";
+    private readonly string ns = "lifecycle-" + Guid.NewGuid().ToString("N")[..8];
+    private readonly string state = Directory.CreateTempSubdirectory("gentoo-local-").FullName;
+    private readonly CancellationTokenSource stop = new();
+    private KubeApiServer server = null!;
+    private IKubernetes kube = null!;
+    private IDockerClient docker = null!;
+    private ServiceProvider services = null!;
+    private Task kubelet = Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        BuildStandInAgentImage();
+        server = await KubeApiServer.StartAsync();
+        server.Kubelet.IgnoredNamespaces[ns] = true;
+        kube = new k8s.Kubernetes(server.ClientConfiguration());
+        await new Crds.CrdInstaller(kube, NullLogger<Crds.CrdInstaller>.Instance).InstallAsync(CancellationToken.None);
+        await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+        docker = await LocalDocker.ConnectAsync(null, CancellationToken.None);
+        kubelet = Task.Run(() => new DockerKubelet(kube, docker, new DockerKubeletOptions("machine-" + ns, state) { Resync = TimeSpan.FromMilliseconds(200) },
+            TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token));
+
+        services = new ServiceCollection()
+            .AddSingleton(kube)
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
+            .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
+            .AddSingleton(new OperatorMetrics(Metrics.NewCustomRegistry()))
+            .AddSingleton(new LeaderElectionSettings { Enabled = false })
+            .AddSingleton<EventRecorder>()
+            .AddLifecycle(new LifecycleSettings(new PodSettings(AgentImage)) { SnapshotPoll = TimeSpan.FromMilliseconds(500), ConfigPoll = TimeSpan.FromMilliseconds(500) }, ns)
+            .BuildServiceProvider();
+        await Controllers.Register(services).StartAsync(stop.Token);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await stop.CancelAsync();
+        await services.GetRequiredService<ControllerManager>().StopAsync(CancellationToken.None);
+        await kubelet.ContinueWith(_ => { }, TaskScheduler.Default);
+        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true } };
+        foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
+        {
+            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+        }
+
+        foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = ours })).Volumes ?? [])
+        {
+            await docker.Volumes.RemoveAsync(volume.Name, force: true);
+        }
+
+        await services.DisposeAsync();
+        docker.Dispose();
+        kube.Dispose();
+        await server.DisposeAsync();
+        Directory.Delete(state, recursive: true);
+        stop.Dispose();
+    }
+
+    /// <summary>The operator image's agent, replaced by a script that reports success the way the agent's report does.</summary>
+    private static void BuildStandInAgentImage()
+    {
+        var context = Directory.CreateTempSubdirectory("stand-in-agent-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(context, "gentoo-agent"),
+                "#!/bin/sh\n# Stands in for the agent: every step succeeds, reported as the agent reports it.\n"
+                + "echo '{\"step\":\"build\",\"result\":\"success\",\"outcome\":\"success\",\"emergeExitCode\":0,\"packagesMerged\":1}' > /dev/termination-log\n");
+            File.SetUnixFileMode(Path.Combine(context, "gentoo-agent"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            File.WriteAllText(Path.Combine(context, "Dockerfile"),
+                $"FROM {DockerFactAttribute.Image}\nCOPY gentoo-agent {Protocol.AgentPod.AgentInImage}\n");
+            using var build = Process.Start(new ProcessStartInfo("docker", ["build", "-q", "-t", AgentImage, context]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var error = build.StandardError.ReadToEndAsync();
+            build.WaitForExit();
+            build.ExitCode.ShouldBe(0, error.Result);
+        }
+        finally
+        {
+            Directory.Delete(context, recursive: true);
+        }
+    }
+
+    [PrivilegedDockerFact]
+    public async Task A_bootstrap_a_builder_copied_from_it_and_a_build_run_as_real_containers_of_this_machine()
+    {
+        var bootstraps = new ResourceApi<GentooBootstrap>(kube);
+        var builders = new ResourceApi<GentooBuilder>(kube);
+        var runs = new ResourceApi<BuildRun>(kube);
+        await bootstraps.CreateAsync(new GentooBootstrap
+        {
+            Metadata = new V1ObjectMeta { Name = "stage3", NamespaceProperty = ns },
+            Spec = new GentooBootstrapSpec
+            {
+                Stage3 = new Stage3Source { Image = DockerFactAttribute.Image },
+                Profile = "default/linux/amd64/23.0",
+                Portage = new PortageConfig { PackageUse = ["app-editors/vim -X"] },
+            },
+        }, CancellationToken.None);
+        await builders.CreateAsync(new GentooBuilder
+        {
+            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+        }, CancellationToken.None);
+        await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
+        }, CancellationToken.None);
+
+        var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!,
+            r => r.Status.Phase is BuildRunPhase.Succeeded or BuildRunPhase.Failed or BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled,
+            "the run to end", TimeSpan.FromMinutes(3));
+
+        done.Status.Phase.ShouldBe(BuildRunPhase.Succeeded, KubernetesJson.Serialize(done.Status));
+        done.Status.Attempts.ShouldHaveSingleItem().Node.ShouldBe("machine-" + ns);
+        var bootstrap = (await bootstraps.GetAsync(ns, "stage3", CancellationToken.None))!;
+        bootstrap.Status.Phase.ShouldBe(BootstrapPhase.Ready);
+        bootstrap.Status.Snapshot!.Method.ShouldBe("PvcCopy", "one machine has no snapshot controller: the root is copied");
+        // The builder's root was filled by the copy pod's cp between the two Docker volumes.
+        var copy = await kube.CoreV1.ReadNamespacedPodAsync(DesiredBuilderPods.CopyPodName("desktop"), ns);
+        copy.Status.Phase.ShouldBe("Succeeded");
+        copy.Status.ContainerStatuses.ShouldHaveSingleItem().State.Terminated.ExitCode.ShouldBe(0);
+        foreach (var claim in new[] { "stage3-bootstrap-root", "desktop-root", "desktop-binpkgs", "desktop-distfiles" })
+        {
+            (await docker.Volumes.InspectAsync(LocalNames.ClaimVolume(ns, claim))).Labels[LocalNames.ClaimLabel].ShouldBe(claim);
+        }
+    }
+}
