@@ -12,7 +12,6 @@ using k8s.Models;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Prometheus;
 using Xunit.Abstractions;
 
 namespace Gentoo.Local.Tests;
@@ -50,12 +49,9 @@ public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifeti
 
         services = new ServiceCollection()
             .AddSingleton(kube)
-            .AddSingleton(TimeProvider.System)
             .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
             .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
-            .AddSingleton(new OperatorMetrics(Metrics.NewCustomRegistry()))
-            .AddSingleton(new LeaderElectionSettings { Enabled = false })
-            .AddSingleton<EventRecorder>()
+            .AddControllerRuntime(new LeaderElectionSettings { Enabled = false })
             .AddLifecycle(new LifecycleSettings(new PodSettings(AgentImage)) { SnapshotPoll = TimeSpan.FromMilliseconds(500), ConfigPoll = TimeSpan.FromMilliseconds(500) }, ns)
             .BuildServiceProvider();
         await Controllers.Register(services).StartAsync(stop.Token);

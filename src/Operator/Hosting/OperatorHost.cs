@@ -72,14 +72,10 @@ public static class OperatorHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         builder.WebHost.UseUrls($"http://{options.BindAddress}:{options.HealthPort}");
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IKubernetes>(_ => new Kubernetes(clientConfiguration));
         builder.Services.AddSingleton<CrdInstaller>();
         builder.Services.AddSingleton<ApiServerHealthCheck>();
-        builder.Services.AddSingleton(Metrics.NewCustomRegistry());
-        builder.Services.AddSingleton<OperatorMetrics>();
-        builder.Services.AddSingleton<EventRecorder>();
-        builder.Services.AddSingleton(new LeaderElectionSettings
+        builder.Services.AddControllerRuntime(new LeaderElectionSettings
         {
             Enabled = options.LeaderElection,
             Namespace = options.LeaderElectionNamespace ?? options.WatchNamespace ?? "default",

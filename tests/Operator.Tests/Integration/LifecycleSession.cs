@@ -101,12 +101,9 @@ public sealed class LifecycleSession : IAsyncDisposable
     {
         services = new ServiceCollection()
             .AddSingleton(operatorKube)
-            .AddSingleton(TimeProvider.System)
             .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
             .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
-            .AddSingleton(new OperatorMetrics(Metrics.NewCustomRegistry()))
-            .AddSingleton(new LeaderElectionSettings { Enabled = false })
-            .AddSingleton<EventRecorder>()
+            .AddControllerRuntime(new LeaderElectionSettings { Enabled = false })
             .AddLifecycle(FastSettings, Namespace)
             .BuildServiceProvider();
         foreach (var add in controllers)

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.DependencyInjection;
+using Prometheus;
+
+namespace Gentoo.Runtime;
+
+/// <summary>What every controller of the runtime is made from, registered once for the operator host and the tests alike.</summary>
+public static class RuntimeServices
+{
+    /// <summary>The clock, the metrics (in their own registry), the event recorder and the leader election settings; the caller brings IKubernetes and logging.</summary>
+    public static IServiceCollection AddControllerRuntime(this IServiceCollection services, LeaderElectionSettings election)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(Metrics.NewCustomRegistry());
+        services.AddSingleton<OperatorMetrics>();
+        services.AddSingleton<EventRecorder>();
+        services.AddSingleton(election);
+        return services;
+    }
+}
