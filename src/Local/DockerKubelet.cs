@@ -6,6 +6,7 @@ using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Gentoo.Protocol;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -148,7 +149,7 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
     {
         foreach (var claim in (pod.Spec.Volumes ?? []).Where(v => v.PersistentVolumeClaim is not null).Select(v => v.PersistentVolumeClaim.ClaimName))
         {
-            var found = await ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claim, pod.Metadata.NamespaceProperty, cancellationToken: ct));
+            var found = await CoreWrites.ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claim, pod.Metadata.NamespaceProperty, cancellationToken: ct));
             if (found is null)
             {
                 return $"0/1 nodes are available: persistentvolumeclaim \"{claim}\" not found.";
@@ -605,26 +606,13 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         var found = new Dictionary<string, T>(StringComparer.Ordinal);
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
-            if (await ReadOrNullAsync(() => read(name)) is { } item)
+            if (await CoreWrites.ReadOrNullAsync(() => read(name)) is { } item)
             {
                 found[name] = item;
             }
         }
 
         return found;
-    }
-
-    private static async Task<T?> ReadOrNullAsync<T>(Func<Task<T>> read)
-        where T : class
-    {
-        try
-        {
-            return await read();
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
-        {
-            return null;
-        }
     }
 
     /// <summary>Writes the pod's status as the kubelet does, through the status subresource, again on a fresh read after a conflict.</summary>

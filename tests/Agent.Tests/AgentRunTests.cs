@@ -203,20 +203,8 @@ public sealed class AgentRunTests : IDisposable
             while :; do sleep 0.1; done
             """);
         using var stop = new CancellationTokenSource();
-        var log = Path.Combine(Root, "var", "log", "gentoo-builder");
-
         var run = RunAsync(script, stop.Token);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!(Directory.Exists(log) && Directory.GetFiles(log, "*.log").Any(f => ReadShared(f).Contains("compiling unit 5/60", StringComparison.Ordinal))))
-        {
-            DateTime.UtcNow.ShouldBeLessThan(deadline, "the stand-in emerge to reach unit 5");
-            if (run.IsCompleted)
-            {
-                await run; // surfaces why the build ended before it got there
-            }
-
-            await Task.Delay(20);
-        }
+        await BuildLogs.WaitForAsync(Root, "compiling unit 5/60", run, TimeSpan.FromSeconds(20));
 
         await stop.CancelAsync();
         var (exitCode, report, console) = await run;
@@ -297,12 +285,6 @@ public sealed class AgentRunTests : IDisposable
         using var report = JsonDocument.Parse(File.ReadAllText(termination));
         report.RootElement.GetProperty("result").GetString().ShouldBe("agent-error");
         report.RootElement.GetProperty("error").GetString()!.ShouldContain("/no/such/volume");
-    }
-
-    private static string ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        return new StreamReader(stream).ReadToEnd();
     }
 
     /// <summary>The self-contained agent executable the Agent project built (configuration and layout of this test build).</summary>

@@ -406,18 +406,7 @@ public sealed class ChrootTests : IDisposable
             """);
         using var stop = new CancellationTokenSource();
         var run = BuildAsync(stop.Token);
-        var log = Path.Combine(Root, "var", "log", "gentoo-builder");
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!(Directory.Exists(log) && Directory.GetFiles(log, "*.log").Any(f => File.ReadAllText(f).Contains("compiling unit 5/60", StringComparison.Ordinal))))
-        {
-            DateTime.UtcNow.ShouldBeLessThan(deadline, "the stand-in emerge to reach unit 5");
-            if (run.IsCompleted)
-            {
-                await run; // surfaces why the build ended before it got there
-            }
-
-            await Task.Delay(20);
-        }
+        await BuildLogs.WaitForAsync(Root, "compiling unit 5/60", run, TimeSpan.FromSeconds(30));
 
         await stop.CancelAsync();
         var (exitCode, report, console) = await run;

@@ -100,6 +100,29 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         return await kube.CoreV1.CreateNamespacedPodAsync(pod, ns);
     }
 
+    /// <summary>A pod with one container and no volumes.</summary>
+    private Task<V1Pod> CreateBarePodAsync(string name, V1Container container, long? deadlineSeconds = null) =>
+        kube.CoreV1.CreateNamespacedPodAsync(new V1Pod
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = ns },
+            Spec = new V1PodSpec { RestartPolicy = "Never", ActiveDeadlineSeconds = deadlineSeconds, TerminationGracePeriodSeconds = 10, Containers = [container] },
+        }, ns);
+
+    private Task<IList<ContainerListResponse>> ContainersOfAsync(string pod) =>
+        docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodLabel + "=" + pod] = true } },
+        });
+
+    /// <summary>Runs a pod on the shared claim to its end and returns its termination message: what an earlier pod left there.</summary>
+    private async Task<string?> ReadThroughPodAsync(string name, string script)
+    {
+        await CreatePodAsync(name, Shell("main", script));
+        var ended = await PodAsync(name, p => p.Status?.Phase is "Succeeded" or "Failed", $"pod {name} to end");
+        return ended.Status.ContainerStatuses[0].State.Terminated.Message;
+    }
+
     private Task<V1Pod> PodAsync(string name, Func<V1Pod, bool> done, string what) =>
         Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync(name, ns), done, what, TimeSpan.FromSeconds(60));
 
@@ -160,12 +183,8 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         await Eventually.GetAsync(async () => (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items, pods => pods.All(p => p.Name() != "sleeper"), "the pod to be gone",
             TimeSpan.FromSeconds(60));
 
-        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodLabel + "=sleeper"] = true } };
-        (await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours })).ShouldBeEmpty();
-        // It was stopped with SIGTERM, not killed: its trap ran.
-        await CreatePodAsync("check", Shell("main", "cat /data/stopped > /dev/termination-log"));
-        var check = await PodAsync("check", p => p.Status?.Phase is "Succeeded" or "Failed", "the check to end");
-        check.Status.ContainerStatuses[0].State.Terminated.Message.ShouldBe("stopped\n");
+        (await ContainersOfAsync("sleeper")).ShouldBeEmpty();
+        (await ReadThroughPodAsync("check", "cat /data/stopped > /dev/termination-log")).ShouldBe("stopped\n", "stopped with SIGTERM, not killed: its trap ran");
     }
 
     [DockerFact]
@@ -176,13 +195,8 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         await PodAsync("forced", p => p.Status?.Phase == "Running", "the pod to run");
 
         await kube.CoreV1.DeleteNamespacedPodAsync("forced", ns, new V1DeleteOptions { GracePeriodSeconds = 0 });
-        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodLabel + "=forced"] = true } };
-        await Eventually.GetAsync(() => docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }), c => c.Count == 0,
-            "the orphaned container to be removed", TimeSpan.FromSeconds(60));
-
-        await CreatePodAsync("after", Shell("main", "cat /data/kept > /dev/termination-log"));
-        var after = await PodAsync("after", p => p.Status?.Phase is "Succeeded" or "Failed", "the next pod to end");
-        after.Status.ContainerStatuses[0].State.Terminated.Message.ShouldBe("kept\n");
+        await Eventually.GetAsync(() => ContainersOfAsync("forced"), c => c.Count == 0, "the orphaned container to be removed", TimeSpan.FromSeconds(60));
+        (await ReadThroughPodAsync("after", "cat /data/kept > /dev/termination-log")).ShouldBe("kept\n");
     }
 
     [DockerFact]
@@ -194,29 +208,21 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
 
         // As local down in the middle of a build, and the build ending while nothing watches it.
         await StopKubeletAsync();
-        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodLabel + "=build"] = true } };
-        await Eventually.GetAsync(() => docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }),
-            containers => containers.All(c => c.State == "exited"), "the build to end while the kubelet is down", TimeSpan.FromSeconds(30));
+        await Eventually.GetAsync(() => ContainersOfAsync("build"), containers => containers.All(c => c.State == "exited"), "the build to end while the kubelet is down",
+            TimeSpan.FromSeconds(30));
         await StartKubeletAsync();
         var ended = await PodAsync("build", p => p.Status?.Phase is "Succeeded" or "Failed", "the adopted pod to end");
 
         ended.Status.Phase.ShouldBe("Succeeded");
         ended.Status.ContainerStatuses.ShouldHaveSingleItem().State.Terminated.Message.ShouldBe("built\n");
-        (await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours })).Count.ShouldBe(1, "one container for the pod, not a second one");
-        await CreatePodAsync("count", Shell("main", "wc -l < /data/starts > /dev/termination-log"));
-        var count = await PodAsync("count", p => p.Status?.Phase is "Succeeded" or "Failed", "the count to end");
-        count.Status.ContainerStatuses[0].State.Terminated.Message!.Trim().ShouldBe("1", "the build ran once");
+        (await ContainersOfAsync("build")).Count.ShouldBe(1, "one container for the pod, not a second one");
+        (await ReadThroughPodAsync("count", "wc -l < /data/starts > /dev/termination-log"))!.Trim().ShouldBe("1", "the build ran once");
     }
 
     [DockerFact]
     public async Task An_image_that_cannot_be_pulled_leaves_the_pod_waiting_with_the_image_and_the_error()
     {
-        var pod = new V1Pod
-        {
-            Metadata = new V1ObjectMeta { Name = "unpullable", NamespaceProperty = ns },
-            Spec = new V1PodSpec { Containers = [new V1Container { Name = "main", Image = "registry.invalid/gentoo/stage3:missing", Command = ["true"] }] },
-        };
-        await kube.CoreV1.CreateNamespacedPodAsync(pod, ns);
+        await CreateBarePodAsync("unpullable", new V1Container { Name = "main", Image = "registry.invalid/gentoo/stage3:missing", Command = ["true"] });
 
         var waiting = await PodAsync("unpullable", p => p.Status?.ContainerStatuses?.Any(c => c.State?.Waiting?.Reason == "ErrImagePull") == true, "the pull to fail");
         waiting.Status.Phase.ShouldBe("Pending");
@@ -226,12 +232,7 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
     [DockerFact]
     public async Task A_container_the_engine_cannot_start_ends_with_StartError_and_the_engines_words()
     {
-        var pod = new V1Pod
-        {
-            Metadata = new V1ObjectMeta { Name = "broken", NamespaceProperty = ns },
-            Spec = new V1PodSpec { RestartPolicy = "Never", Containers = [new V1Container { Name = "main", Image = DockerFactAttribute.Image, Command = ["/no/such/agent"] }] },
-        };
-        await kube.CoreV1.CreateNamespacedPodAsync(pod, ns);
+        await CreateBarePodAsync("broken", new V1Container { Name = "main", Image = DockerFactAttribute.Image, Command = ["/no/such/agent"] });
 
         var ended = await PodAsync("broken", p => p.Status?.Phase is "Succeeded" or "Failed", "the pod to fail");
         ended.Status.Phase.ShouldBe("Failed");
@@ -244,18 +245,7 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
     [DockerFact]
     public async Task A_pod_past_its_deadline_is_stopped_gracefully_and_fails_as_DeadlineExceeded()
     {
-        var timed = new V1Pod
-        {
-            Metadata = new V1ObjectMeta { Name = "timed", NamespaceProperty = ns },
-            Spec = new V1PodSpec
-            {
-                RestartPolicy = "Never",
-                ActiveDeadlineSeconds = 2,
-                TerminationGracePeriodSeconds = 10,
-                Containers = [Shell("main", "trap 'echo stopped > /dev/termination-log; exit 143' TERM; while true; do sleep 0.2; done")],
-            },
-        };
-        await kube.CoreV1.CreateNamespacedPodAsync(timed, ns);
+        await CreateBarePodAsync("timed", Shell("main", "trap 'echo stopped > /dev/termination-log; exit 143' TERM; while true; do sleep 0.2; done"), deadlineSeconds: 2);
         var ended = await PodAsync("timed", p => p.Status?.Phase is "Succeeded" or "Failed", "the deadline to stop the pod");
 
         ended.Status.Phase.ShouldBe("Failed");
