@@ -33,6 +33,8 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
     /// <summary>The pods this process runs, by uid, each with what stops its run when the pod is deleted.</summary>
     private readonly ConcurrentDictionary<string, (Task Run, CancellationTokenSource Cancel)> pods = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Task> stopping = new(StringComparer.Ordinal);
+    /// <summary>Images that could not be pulled: when to try again and why the last try failed, as the kubelet backs off.</summary>
+    private readonly ConcurrentDictionary<string, (DateTime Next, TimeSpan Delay, string Error)> pullBackoff = new(StringComparer.Ordinal);
     private IDictionary<string, string> nodeLabels = new Dictionary<string, string>();
 
     /// <summary>Registers the Node, then keeps the pods of the API server in step with the containers of this machine until canceled.</summary>
@@ -485,15 +487,26 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         {
         }
 
+        var now = clock.GetUtcNow().UtcDateTime;
+        if (pullBackoff.TryGetValue(image, out var backoff) && now < backoff.Next)
+        {
+            throw new PodPlanException("ImagePullBackOff", $"Back-off pulling image \"{image}\": {backoff.Error}");
+        }
+
         var (repository, tag) = SplitImage(image);
         try
         {
             await docker.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null, new Progress<JSONMessage>(), ct);
             await docker.Images.InspectImageAsync(image, ct);
+            pullBackoff.TryRemove(image, out _);
         }
         catch (Exception e) when (e is DockerApiException or DockerImageNotFoundException or HttpRequestException)
         {
-            throw new PodPlanException("ErrImagePull", $"image {image} is not on this machine and could not be pulled: {FirstLine(e.Message)}");
+            // 10 s, doubling up to 5 minutes, as the kubelet's image pull back-off.
+            var delay = backoff.Delay == TimeSpan.Zero ? TimeSpan.FromSeconds(10) : TimeSpan.FromTicks(Math.Min(backoff.Delay.Ticks * 2, TimeSpan.FromMinutes(5).Ticks));
+            var error = $"image {image} is not on this machine and could not be pulled: {FirstLine(e.Message)}";
+            pullBackoff[image] = (now + delay, delay, error);
+            throw new PodPlanException("ErrImagePull", error);
         }
     }
 

@@ -224,9 +224,13 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
     {
         await CreateBarePodAsync("unpullable", new V1Container { Name = "main", Image = "registry.invalid/gentoo/stage3:missing", Command = ["true"] });
 
-        var waiting = await PodAsync("unpullable", p => p.Status?.ContainerStatuses?.Any(c => c.State?.Waiting?.Reason == "ErrImagePull") == true, "the pull to fail");
+        var waiting = await PodAsync("unpullable", p => p.Status?.ContainerStatuses?.Any(c => c.State?.Waiting?.Reason is "ErrImagePull" or "ImagePullBackOff") == true,
+            "the pull to fail");
         waiting.Status.Phase.ShouldBe("Pending");
         waiting.Status.ContainerStatuses[0].State.Waiting.Message.ShouldContain("registry.invalid/gentoo/stage3:missing");
+        // Not pulled again at once: the kubelet backs off, and says so with the last error.
+        var backingOff = await PodAsync("unpullable", p => p.Status?.ContainerStatuses?.Any(c => c.State?.Waiting?.Reason == "ImagePullBackOff") == true, "the pull to back off");
+        backingOff.Status.ContainerStatuses[0].State.Waiting.Message.ShouldContain("could not be pulled");
     }
 
     [DockerFact]
