@@ -27,8 +27,11 @@ public static class LocalNames
     public static string ScratchVolume(string podUid, string volume) => $"{Prefix}.pod-{podUid}.{volume}";
 
     /// <summary>A pod's container: a pod re-created under its name gets new containers (the uid differs).</summary>
-    public static string Container(V1Pod pod, string container) =>
-        $"{Prefix}.{pod.Metadata.NamespaceProperty}.{pod.Metadata.Name}.{container}.{Uid(pod)[..Math.Min(8, Uid(pod).Length)]}";
+    public static string Container(V1Pod pod, string container)
+    {
+        var uid = Uid(pod);
+        return $"{Prefix}.{pod.Metadata.NamespaceProperty}.{pod.Metadata.Name}.{container}.{uid[..Math.Min(8, uid.Length)]}";
+    }
 
     public static string Uid(V1Pod pod) => pod.Metadata.Uid ?? throw new ArgumentException($"pod {pod.Metadata.Name} has no uid: it was not read from an API server");
 }

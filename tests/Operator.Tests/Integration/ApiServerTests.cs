@@ -26,6 +26,20 @@ public sealed class ApiServerTests(TestCluster cluster)
     }
 
     [Fact]
+    public async Task A_status_phase_of_another_kind_is_refused_with_422_naming_status_phase()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        await new ResourceApi<BuildRun>(cluster.Kube).CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+
+        // "Building" is a builder's phase, not a run's: the generated enum lets the API server refuse it, status subresource included.
+        var error = await Should.ThrowAsync<HttpOperationException>(() => cluster.Kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(
+            new V1Patch("""{"status":{"phase":"Building"}}""", V1Patch.PatchType.MergePatch), GroupVersion.Group, GroupVersion.Version, ns, "buildruns", "firefox"));
+
+        ((int)error.Response.StatusCode).ShouldBe(422);
+        error.Response.Content.ShouldContain("status.phase");
+    }
+
+    [Fact]
     public async Task Invalid_resource_is_refused_with_422_naming_the_field()
     {
         var ns = await cluster.CreateNamespaceAsync();
