@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Cel;
+using Gentoo.ApiServer.Cel;
 
 namespace Gentoo.Kubernetes.TestServer.Tests;
 

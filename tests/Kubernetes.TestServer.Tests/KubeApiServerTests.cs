@@ -15,7 +15,7 @@ public sealed class KubeApiServerTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        server = await KubeApiServer.StartAsync(new KubeApiServerOptions { BookmarkInterval = TimeSpan.FromMilliseconds(200) });
+        server = await KubeApiServer.StartAsync(new EmbeddedApiServerOptions { BookmarkInterval = TimeSpan.FromMilliseconds(200) });
         kube = new k8s.Kubernetes(server.ClientConfiguration());
         await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "t" } });
     }

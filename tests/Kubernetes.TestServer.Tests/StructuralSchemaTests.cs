@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Schema;
+using Gentoo.ApiServer.Schema;
 
 namespace Gentoo.Kubernetes.TestServer.Tests;
 

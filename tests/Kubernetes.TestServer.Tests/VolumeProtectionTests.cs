@@ -1,5 +1,5 @@
 using Gentoo.Kubernetes.TestServer;
-using Gentoo.Kubernetes.TestServer.Api;
+using Gentoo.ApiServer.Api;
 using k8s;
 using k8s.Models;
 
@@ -17,7 +17,7 @@ public sealed class VolumeProtectionTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        server = await KubeApiServer.StartAsync(new KubeApiServerOptions());
+        server = await KubeApiServer.StartAsync(new EmbeddedApiServerOptions());
         kube = new k8s.Kubernetes(server.ClientConfiguration());
         await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "t" } });
         server.Kubelet.AddNode("node", "6.6.30-gentoo");

@@ -1,756 +1,140 @@
 using System.Collections.Concurrent;
-using System.Globalization;
-using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Api;
-using Gentoo.Kubernetes.TestServer.Patch;
-using Gentoo.Kubernetes.TestServer.Schema;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer;
+using Gentoo.ApiServer.Api;
 using k8s;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 
 namespace Gentoo.Kubernetes.TestServer;
 
-/// <summary>Options of an in-process API server.</summary>
-public sealed record KubeApiServerOptions
-{
-    /// <summary>Serve snapshot.storage.k8s.io (VolumeSnapshots); off models a cluster without the snapshot CRDs.</summary>
-    public bool VolumeSnapshots { get; init; } = true;
-
-    /// <summary>How often a watch that asked for bookmarks gets one.</summary>
-    public TimeSpan BookmarkInterval { get; init; } = TimeSpan.FromSeconds(1);
-
-    /// <summary>The version /version reports.</summary>
-    public string GitVersion { get; init; } = "v1.26.15-gentoo-test";
-}
-
 /// <summary>
-/// An in-process Kubernetes API server on 127.0.0.1 that speaks the real REST protocol to the real KubernetesClient:
-/// CRUD, status subresources, watches with resourceVersion and bookmarks, merge/JSON patch and apply, CRDs with
-/// schema validation and defaulting, garbage collection, and fault hooks. Tests drive pods with <see cref="Kubelet"/>.
+/// The embedded API server in memory, as the tests drive it: fault hooks, a kubelet simulator that runs pods, and pod logs
+/// the tests write.
 /// </summary>
 public sealed class KubeApiServer : IAsyncDisposable
 {
-    private readonly WebApplication app;
-    private readonly KubeApiServerOptions options;
-    private readonly ConcurrentDictionary<string, long> requestCounts = new();
-    private readonly ConcurrentDictionary<(string Verb, string Group, string Resource), byte> access = new();
-    private readonly ConcurrentDictionary<(string Namespace, string Pod), StringBuilder> podLogs = new();
-    private readonly ConcurrentDictionary<Guid, string> openWatches = new();
+    private readonly EmbeddedApiServer server;
+    private readonly TestPodLogs logs;
 
-    private KubeApiServer(WebApplication app, ObjectStore store, KubeApiServerOptions options)
+    private KubeApiServer(EmbeddedApiServer server, Faults faults, TestPodLogs logs)
     {
-        this.app = app;
-        this.options = options;
-        Store = store;
+        this.server = server;
+        this.logs = logs;
+        Faults = faults;
         Kubelet = new KubeletSimulator(this);
     }
 
-    public ObjectStore Store { get; }
+    public ObjectStore Store => server.Store;
 
-    public Faults Faults { get; } = new();
+    public Faults Faults { get; }
 
     public KubeletSimulator Kubelet { get; }
 
-    public Uri BaseAddress { get; private set; } = null!;
+    public Uri BaseAddress => server.BaseAddress;
 
     /// <summary>Requests answered so far, by verb (list, watch, get, create, update, patch, delete).</summary>
-    public IReadOnlyDictionary<string, long> RequestCounts => requestCounts;
+    public IReadOnlyDictionary<string, long> RequestCounts => server.RequestCounts;
 
-    public static async Task<KubeApiServer> StartAsync(KubeApiServerOptions? options = null)
+    /// <inheritdoc cref="EmbeddedApiServer.Access"/>
+    public IReadOnlyCollection<(string Verb, string Group, string Resource)> Access => server.Access;
+
+    public static async Task<KubeApiServer> StartAsync(EmbeddedApiServerOptions? options = null)
     {
-        options ??= new KubeApiServerOptions();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var store = new ObjectStore(TimeProvider.System);
-        foreach (var type in ResourceType.BuiltIn(options.VolumeSnapshots))
+        var logs = new TestPodLogs();
+        Faults? faults = null;
+        var server = await EmbeddedApiServer.StartAsync((options ?? new EmbeddedApiServerOptions()) with
         {
-            store.Register(type);
-        }
-
-        var server = new KubeApiServer(app, store, options);
-        app.Run(server.HandleAsync);
-        await app.StartAsync();
-        server.BaseAddress = new Uri(app.Urls.Single());
-        foreach (var ns in new[] { "default", "kube-system" })
-        {
-            store.Create(store.FindType("", "v1", "namespaces")!, "", new JsonObject { ["metadata"] = new JsonObject { ["name"] = ns } });
-        }
-
-        server.Kubelet.Start();
-        return server;
+            Interceptor = new DeferredInterceptor(() => faults!),
+            PodLogs = logs,
+        });
+        faults = new Faults(server.EndWatches);
+        logs.Store = server.Store;
+        var testServer = new KubeApiServer(server, faults, logs);
+        testServer.Kubelet.Start();
+        return testServer;
     }
 
-    public KubernetesClientConfiguration ClientConfiguration() => new() { Host = BaseAddress.ToString().TrimEnd('/') };
+    public KubernetesClientConfiguration ClientConfiguration() => server.ClientConfiguration();
 
     public async ValueTask DisposeAsync()
     {
-        Faults.DropAllWatches();
         await Kubelet.DisposeAsync();
-        await app.StopAsync();
-        await app.DisposeAsync();
-        Faults.Dispose();
+        await server.DisposeAsync();
     }
 
     /// <summary>Appends text to a pod's log, which GET .../pods/NAME/log serves (and follows).</summary>
-    public void AppendPodLog(string ns, string pod, string text) =>
-        podLogs.GetOrAdd((ns, pod), _ => new StringBuilder()).Append(text);
+    public void AppendPodLog(string ns, string pod, string text) => logs.Append(ns, pod, text);
 
-    public long Requests(string verb) => requestCounts.GetValueOrDefault(verb);
+    public long Requests(string verb) => server.Requests(verb);
 
-    /// <summary>
-    /// Every (RBAC verb, API group, resource[/subresource]) a client used so far, for checking a ClusterRole grants
-    /// what the operator does. Discovery and non-resource paths are not included.
-    /// </summary>
-    public IReadOnlyCollection<(string Verb, string Group, string Resource)> Access => access.Keys.ToArray();
-
-    public void ForgetAccess() => access.Clear();
-
+    public void ForgetAccess() => server.ForgetAccess();
 
     /// <summary>Whether a watch stream whose path contains <paramref name="pathFragment"/> is open now; fault tests wait for one before dropping it.</summary>
-    public bool HasOpenWatch(string pathFragment) => openWatches.Values.Any(path => path.Contains(pathFragment, StringComparison.Ordinal));
+    public bool HasOpenWatch(string pathFragment) => server.HasOpenWatch(pathFragment);
 
-    private async Task HandleAsync(HttpContext context)
+    /// <summary>The faults exist only once the server does (they end its watches); requests before that pass.</summary>
+    private sealed class DeferredInterceptor(Func<Faults?> faults) : IRequestInterceptor
     {
-        if (Faults.Latency > TimeSpan.Zero)
-        {
-            await Task.Delay(Faults.Latency, context.RequestAborted);
-        }
+        public Task<ApiException?> InterceptAsync(string method, string path, CancellationToken ct) =>
+            faults() is { } f ? f.InterceptAsync(method, path, ct) : Task.FromResult<ApiException?>(null);
+    }
 
-        var method = context.Request.Method;
-        var path = context.Request.Path.Value ?? "/";
-        if (Faults.TakeFailure(method, path) is { } failure)
+    /// <summary>Pod logs the tests write; one log per pod, whichever container is asked for; followed until the pod ends.</summary>
+    private sealed class TestPodLogs : IPodLogSource
+    {
+        private readonly ConcurrentDictionary<(string Namespace, string Pod), StringBuilder> logs = new();
+
+        public ObjectStore? Store { get; set; }
+
+        public void Append(string ns, string pod, string text)
         {
-            if (failure == 429)
+            var log = logs.GetOrAdd((ns, pod), _ => new StringBuilder());
+            lock (log)
             {
-                context.Response.Headers.RetryAfter = "1";
+                log.Append(text);
             }
-
-            await WriteError(context, new ApiException(failure, failure == 429 ? "TooManyRequests" : "InternalError",
-                failure == 429 ? "the server has received too many requests and has asked us to try again later" : "an error on the server (\"injected fault\") has prevented the request from succeeding"));
-            return;
         }
 
-        try
+        public async Task CopyAsync(JsonObject pod, string container, bool follow, Stream output, CancellationToken ct)
         {
-            await RouteAsync(context, method, path);
-        }
-        catch (ApiException error)
-        {
-            await WriteError(context, error);
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            await WriteError(context, ApiException.BadRequest($"the body of the request could not be decoded: {e.Message}"));
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // A bug of the test server must show its cause in the failing test, not an empty 500.
-            await WriteError(context, new ApiException(500, "InternalError", $"Internal error occurred: {e}"));
-        }
-    }
-
-    private async Task RouteAsync(HttpContext context, string method, string path)
-    {
-        var segments = path.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries).Select(Uri.UnescapeDataString).ToArray();
-        switch (segments)
-        {
-            case ["version"]:
-                await WriteJson(context, 200, new JsonObject { ["major"] = "1", ["minor"] = "26", ["gitVersion"] = options.GitVersion, ["platform"] = "linux/amd64" });
-                return;
-            case ["debug", "requests"]:
-                // Test-server only: request counts by verb, for benchmarks that run the server in another process.
-                await WriteJson(context, 200, new JsonObject(requestCounts.Select(p => new KeyValuePair<string, JsonNode?>(p.Key, p.Value))));
-                return;
-            case ["healthz"] or ["readyz"] or ["livez"]:
-                context.Response.ContentType = "text/plain";
-                await context.Response.WriteAsync("ok");
-                return;
-            case ["api"]:
-                await WriteJson(context, 200, new JsonObject { ["kind"] = "APIVersions", ["versions"] = new JsonArray("v1") });
-                return;
-            case ["apis"]:
-                await WriteJson(context, 200, GroupList());
-                return;
-            case ["api", "v1"]:
-                await WriteJson(context, 200, ResourceList("", "v1"));
-                return;
-            case ["apis", var discoveryGroup, var discoveryVersion]:
-                await WriteJson(context, 200, ResourceList(discoveryGroup, discoveryVersion));
-                return;
-        }
-
-        var (group, version, rest) = segments switch
-        {
-            ["api", var v, .. var r] => ("", v, r),
-            ["apis", var g, var v, .. var r] => (g, v, r),
-            _ => throw new ApiException(404, "NotFound", "the server could not find the requested resource"),
-        };
-
-        string? ns = null;
-        if (rest is ["namespaces", var candidateNs, var candidatePlural, ..] && Store.FindType(group, version, candidatePlural) is { Namespaced: true })
-        {
-            ns = candidateNs;
-            rest = rest[2..];
-        }
-
-        if (rest.Length == 0 || Store.FindType(group, version, rest[0]) is not { } type)
-        {
-            throw new ApiException(404, "NotFound", "the server could not find the requested resource");
-        }
-
-        var name = rest.Length > 1 ? rest[1] : null;
-        var subresource = rest.Length > 2 ? rest[2] : null;
-        var query = context.Request.Query;
-        if (name is null)
-        {
-            await CollectionAsync(context, method, type, ns, query);
-            return;
-        }
-
-        if (type.Namespaced && ns is null)
-        {
-            throw new ApiException(404, "NotFound", "the server could not find the requested resource");
-        }
-
-        if (subresource == "log" && type.Key == "/pods")
-        {
-            await PodLogAsync(context, ns!, name, query);
-            return;
-        }
-
-        if (subresource == "binding" && type.Key == "/pods" && method == "POST")
-        {
-            await BindAsync(context, type, ns!, name);
-            return;
-        }
-
-        if (subresource is not (null or "status") || (subresource == "status" && !type.StatusSubresource))
-        {
-            throw new ApiException(404, "NotFound", "the server could not find the requested resource");
-        }
-
-        await ObjectAsync(context, method, type, ns ?? "", name, subresource);
-    }
-
-    private async Task CollectionAsync(HttpContext context, string method, ResourceType type, string? ns, IQueryCollection query)
-    {
-        var labels = LabelSelector.Parse(query["labelSelector"]);
-        var fields = FieldSelector.Parse(query["fieldSelector"]);
-        switch (method)
-        {
-            case "GET" when query["watch"] is var watch && (watch == "true" || watch == "1"):
-                Count("watch", type);
-                await WatchAsync(context, type, ns, labels, fields, query);
-                return;
-            case "GET":
-                Count("list", type);
-                var (items, revision) = Store.List(type, ns, labels, fields);
-                await WriteJson(context, 200, new JsonObject
+            var key = (ObjectStore.Namespace(pod), pod["metadata"]!["name"]!.GetValue<string>());
+            var sent = 0;
+            while (true)
+            {
+                string text;
+                var log = logs.GetOrAdd(key, _ => new StringBuilder());
+                lock (log)
                 {
-                    ["kind"] = type.Kind + "List",
-                    ["apiVersion"] = type.ApiVersion,
-                    ["metadata"] = new JsonObject { ["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture) },
-                    ["items"] = new JsonArray(items.Select(i => (JsonNode)i).ToArray()),
-                });
-                return;
-            case "POST":
-                Count("create", type);
-                var body = await ReadBodyAsync(context);
-                if (ns is null && type.Namespaced)
-                {
-                    throw ApiException.MethodNotAllowed($"{type.Plural} must be created in a namespace");
+                    text = log.ToString();
                 }
 
-                var bodyNs = body["metadata"]?["namespace"]?.GetValue<string>();
-                if (bodyNs is not null && type.Namespaced && bodyNs != ns)
+                if (text.Length > sent)
                 {
-                    throw ApiException.BadRequest($"the namespace of the provided object does not match the namespace sent on the request");
+                    await output.WriteAsync(Encoding.UTF8.GetBytes(text[sent..]), ct);
+                    await output.FlushAsync(ct);
+                    sent = text.Length;
                 }
 
-                var created = WithFieldValidation(type, body, query, out var warnings);
-                var result = Create(type, ns ?? "", created);
-                AddWarnings(context, warnings);
-                await WriteJson(context, 201, result);
-                return;
-            case "DELETE":
-                Count("delete", type, rbacVerb: "deletecollection");
-                var (all, _) = Store.List(type, ns, labels, fields);
-                foreach (var item in all)
+                if (!follow || Terminated(key.Item1, key.Item2))
                 {
-                    Store.Delete(type, ObjectStore.Namespace(item), item["metadata"]!["name"]!.GetValue<string>(), null);
+                    return;
                 }
 
-                await WriteJson(context, 200, new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["status"] = "Success" });
-                return;
-            default:
-                throw ApiException.MethodNotAllowed($"{method} is not supported on a collection");
+                await Task.Delay(50, ct);
+            }
         }
-    }
 
-    private async Task ObjectAsync(HttpContext context, string method, ResourceType type, string ns, string name, string? subresource)
-    {
-        switch (method)
+        private bool Terminated(string ns, string name)
         {
-            case "GET":
-                Count("get", type, subresource);
-                await WriteJson(context, 200, Store.Get(type, ns, name));
-                return;
-            case "PUT":
-                Count("update", type, subresource);
-                var body = WithFieldValidation(type, await ReadBodyAsync(context), context.Request.Query, out var warnings);
-                var updated = Store.Update(type, ns, name, body, subresource);
-                AfterWrite(type, updated);
-                AddWarnings(context, warnings);
-                await WriteJson(context, 200, updated);
-                return;
-            case "PATCH":
-                Count("patch", type, subresource);
-                await WriteJson(context, 200, await PatchAsync(context, type, ns, name, subresource));
-                return;
-            case "DELETE":
-                Count("delete", type, subresource);
-                var options = context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0
-                    ? await ReadBodyAsync(context)
-                    : null;
-                if (context.Request.Query["propagationPolicy"] is { Count: > 0 } policy)
-                {
-                    options ??= new JsonObject();
-                    options["propagationPolicy"] = policy.ToString();
-                }
-
-                if (context.Request.Query["gracePeriodSeconds"] is { Count: > 0 } grace)
-                {
-                    options ??= new JsonObject();
-                    options["gracePeriodSeconds"] = long.Parse(grace.ToString(), CultureInfo.InvariantCulture);
-                }
-
-                var deleted = Store.Delete(type, ns, name, options);
-                if (type.Key == "apiextensions.k8s.io/customresourcedefinitions")
-                {
-                    UnregisterCustomResource(deleted);
-                }
-
-                await WriteJson(context, 200, deleted);
-                return;
-            default:
-                throw ApiException.MethodNotAllowed($"{method} is not supported on an object");
-        }
-    }
-
-    private async Task<JsonObject> PatchAsync(HttpContext context, ResourceType type, string ns, string name, string? subresource)
-    {
-        var contentType = context.Request.ContentType?.Split(';')[0].Trim() ?? "";
-        var text = await new StreamReader(context.Request.Body).ReadToEndAsync();
-        var conditional = contentType == "application/merge-patch+json" && JsonNode.Parse(text)?["metadata"]?["resourceVersion"] is not null;
-
-        // Like the API server's guaranteed update: an unconditional patch is re-applied to a fresh read on conflict.
-        for (var attempt = 1; ; attempt++)
-        {
-            JsonObject current;
             try
             {
-                current = Store.Get(type, ns, name);
+                var phase = Store!.Get(Store.FindType("", "v1", "pods")!, ns, name)["status"]?["phase"]?.GetValue<string>();
+                return phase is "Succeeded" or "Failed";
             }
-            catch (ApiException e) when (e.Code == 404 && contentType == "application/apply-patch+yaml" && subresource is null)
+            catch (ApiException)
             {
-                // Server-side apply creates what does not exist yet.
-                var applied = YamlJson.ReadSingle(text).AsObject();
-                applied["metadata"] ??= new JsonObject();
-                applied["metadata"]!["name"] = name;
-                return Create(type, ns, applied);
-            }
-
-            // Strategic merge patch is approximated by a merge patch for built-in kinds; custom resources refuse it, as the API server does.
-            var patched = contentType switch
-            {
-                "application/merge-patch+json" => MergePatch(current, text),
-                "application/strategic-merge-patch+json" when !type.IsCustom => MergePatch(current, text),
-                "application/json-patch+json" => WithCurrentVersion(JsonPatch.Apply(current, JsonNode.Parse(text)!.AsArray()).AsObject(), current),
-                "application/apply-patch+yaml" => WithCurrentVersion(JsonMergePatch.Apply(current, YamlJson.ReadSingle(text))!.AsObject(), current),
-                _ => throw ApiException.UnsupportedMediaType(contentType),
-            };
-            try
-            {
-                var updated = Store.Update(type, ns, name, patched, subresource);
-                AfterWrite(type, updated);
-                return updated;
-            }
-            catch (ApiException e) when (e.Code == 409 && e.Reason == "Conflict" && !conditional && attempt < 20)
-            {
+                return true;
             }
         }
     }
-
-    /// <summary>A merge patch that carries metadata.resourceVersion is a conditional update; without one it applies to the current version.</summary>
-    private static JsonObject MergePatch(JsonObject current, string text)
-    {
-        var patch = JsonNode.Parse(text);
-        var merged = JsonMergePatch.Apply(current, patch)!.AsObject();
-        return patch?["metadata"]?["resourceVersion"] is null ? WithCurrentVersion(merged, current) : merged;
-    }
-
-    /// <summary>Server-side apply here is single-manager: the applied fields win, the others stay.</summary>
-    private static JsonObject WithCurrentVersion(JsonObject patched, JsonObject current)
-    {
-        patched["metadata"] ??= new JsonObject();
-        patched["metadata"]!["resourceVersion"] = current["metadata"]!["resourceVersion"]!.DeepClone();
-        return patched;
-    }
-
-    private JsonObject Create(ResourceType type, string ns, JsonObject body)
-    {
-        if (type.Key == "apiextensions.k8s.io/customresourcedefinitions")
-        {
-            CompileCustomResource(body);
-        }
-
-        var created = Store.Create(type, ns, body);
-        AfterWrite(type, created);
-        return created;
-    }
-
-    /// <summary>CRDs: a valid schema makes the resource served and the CRD Established, as the API server does.</summary>
-    private void AfterWrite(ResourceType type, JsonObject obj)
-    {
-        if (type.Key != "apiextensions.k8s.io/customresourcedefinitions" || obj["metadata"]?["deletionTimestamp"] is not null)
-        {
-            return;
-        }
-
-        var schema = CompileCustomResource(obj);
-        var spec = obj["spec"]!;
-        Store.Register(new ResourceType(
-            schema.Group, schema.Version, schema.Plural, schema.Kind,
-            spec["scope"]?.GetValue<string>() != "Cluster",
-            spec["versions"]!.AsArray().Any(v => v!["subresources"]?["status"] is not null),
-            TracksGeneration: true,
-            schema,
-            spec["names"]?["shortNames"]?.AsArray().Select(s => s!.GetValue<string>()).ToList(),
-            spec["names"]?["categories"]?.AsArray().Select(s => s!.GetValue<string>()).ToList()));
-        if (obj["status"]?["conditions"] is null)
-        {
-            var status = obj.DeepClone().AsObject();
-            var now = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
-            status["status"] = new JsonObject
-            {
-                ["acceptedNames"] = spec["names"]!.DeepClone(),
-                ["storedVersions"] = new JsonArray(schema.Version),
-                ["conditions"] = new JsonArray(
-                    new JsonObject { ["type"] = "NamesAccepted", ["status"] = "True", ["reason"] = "NoConflicts", ["message"] = "no conflicts found", ["lastTransitionTime"] = now },
-                    new JsonObject { ["type"] = "Established", ["status"] = "True", ["reason"] = "InitialNamesAccepted", ["message"] = "the initial names have been accepted", ["lastTransitionTime"] = now }),
-            };
-            Store.Update(type, "", obj["metadata"]!["name"]!.GetValue<string>(), status, "status");
-        }
-    }
-
-    private static CustomResourceSchema CompileCustomResource(JsonObject crd)
-    {
-        try
-        {
-            return CustomResourceSchema.FromDefinition(crd);
-        }
-        catch (SchemaException e)
-        {
-            var crdType = new ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false, true, true);
-            throw ApiException.Invalid(crdType, crd["metadata"]?["name"]?.GetValue<string>() ?? "",
-                e.Problems.Select(p => new FieldError("spec.validation.openAPIV3Schema", "Invalid value", null, p)).ToList());
-        }
-    }
-
-    private void UnregisterCustomResource(JsonObject crd)
-    {
-        if (crd["spec"]?["group"]?.GetValue<string>() is { } group && crd["spec"]?["names"]?["plural"]?.GetValue<string>() is { } plural)
-        {
-            Store.Unregister($"{group}/{plural}");
-        }
-    }
-
-    private JsonObject WithFieldValidation(ResourceType type, JsonObject body, IQueryCollection query, out IReadOnlyList<string> warnings)
-    {
-        warnings = [];
-        if (type.Schema is null)
-        {
-            return body;
-        }
-
-        var unknown = type.Schema.Admit(body).UnknownFields;
-        if (unknown.Count == 0)
-        {
-            return body;
-        }
-
-        var messages = unknown.Select(f => $"unknown field \"{f}\"").ToList();
-        if (query["fieldValidation"] == "Strict")
-        {
-            throw ApiException.BadRequest("strict decoding error: " + string.Join(", ", messages));
-        }
-
-        warnings = messages;
-        return body;
-    }
-
-    private static void AddWarnings(HttpContext context, IReadOnlyList<string> warnings)
-    {
-        foreach (var warning in warnings)
-        {
-            context.Response.Headers.Append("Warning", $"299 - \"{warning.Replace("\"", "\\\"", StringComparison.Ordinal)}\"");
-        }
-    }
-
-    private async Task WatchAsync(HttpContext context, ResourceType type, string? ns, LabelSelector labels, FieldSelector fields, IQueryCollection query)
-    {
-        var requested = query["resourceVersion"].ToString();
-        long? from = requested is "" or "0" ? null : long.Parse(requested, CultureInfo.InvariantCulture);
-        var bookmarks = query["allowWatchBookmarks"] == "true";
-        var timeout = query["timeoutSeconds"] is { Count: > 0 } t ? TimeSpan.FromSeconds(int.Parse(t.ToString(), CultureInfo.InvariantCulture)) : TimeSpan.FromMinutes(30);
-
-        context.Response.StatusCode = 200;
-        context.Response.ContentType = "application/json";
-        List<ChangeEvent> replay;
-        System.Threading.Channels.ChannelReader<ChangeEvent> live;
-        Action cancel;
-        try
-        {
-            (replay, live, cancel) = Store.Watch(type, ns, from);
-        }
-        catch (ApiException gone) when (gone.Code == 410)
-        {
-            await WriteLine(context, new JsonObject { ["type"] = "ERROR", ["object"] = gone.ToStatus() });
-            return;
-        }
-
-        var dropped = Faults.WatchLifetime;
-        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, dropped);
-        lifetime.CancelAfter(timeout);
-        var watchId = Guid.NewGuid();
-        openWatches[watchId] = context.Request.Path.Value ?? "";
-        try
-        {
-            await context.Response.StartAsync(lifetime.Token);
-            foreach (var change in replay)
-            {
-                await SendChange(context, change, labels, fields, lifetime.Token);
-            }
-
-            var lastBookmark = DateTime.UtcNow;
-            while (!lifetime.IsCancellationRequested)
-            {
-                using var tick = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
-                tick.CancelAfter(options.BookmarkInterval);
-                try
-                {
-                    var change = await live.ReadAsync(tick.Token);
-                    if (change.TypeKey == type.Key && (ns is null || ObjectStore.Namespace(change.New) == ns))
-                    {
-                        await SendChange(context, change, labels, fields, lifetime.Token);
-                    }
-                }
-                catch (OperationCanceledException) when (!lifetime.IsCancellationRequested)
-                {
-                    // No change within the bookmark interval.
-                }
-
-                if (bookmarks && DateTime.UtcNow - lastBookmark >= options.BookmarkInterval)
-                {
-                    lastBookmark = DateTime.UtcNow;
-                    await WriteLine(context, new JsonObject
-                    {
-                        ["type"] = "BOOKMARK",
-                        ["object"] = new JsonObject
-                        {
-                            ["kind"] = type.Kind,
-                            ["apiVersion"] = type.ApiVersion,
-                            ["metadata"] = new JsonObject { ["resourceVersion"] = Store.Revision.ToString(CultureInfo.InvariantCulture) },
-                        },
-                    }, lifetime.Token);
-                }
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or System.Threading.Channels.ChannelClosedException)
-        {
-            // Client went away, the timeout passed, or the watch was dropped on purpose.
-        }
-        finally
-        {
-            cancel();
-            openWatches.TryRemove(watchId, out _);
-        }
-
-        if (dropped.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-        {
-            // A dropped watch ends abruptly, without the clean end of a chunked response.
-            context.Abort();
-        }
-    }
-
-    private static async Task SendChange(HttpContext context, ChangeEvent change, LabelSelector labels, FieldSelector fields, CancellationToken ct)
-    {
-        var matchesNow = change.Type != "DELETED" && labels.Matches(change.New) && fields.Matches(change.New);
-        var matchedBefore = change.Old is not null && labels.Matches(change.Old) && fields.Matches(change.Old);
-        var type = (change.Type, matchedBefore, matchesNow) switch
-        {
-            ("DELETED", true, _) => "DELETED",
-            ("ADDED", _, true) => "ADDED",
-            ("MODIFIED", true, true) => "MODIFIED",
-            ("MODIFIED", false, true) => "ADDED",
-            ("MODIFIED", true, false) => "DELETED",
-            _ => null,
-        };
-        if (type is not null)
-        {
-            await WriteLine(context, new JsonObject { ["type"] = type, ["object"] = change.New.DeepClone() }, ct);
-        }
-    }
-
-    private async Task PodLogAsync(HttpContext context, string ns, string name, IQueryCollection query)
-    {
-        var podType = Store.FindType("", "v1", "pods")!;
-        Count("log", podType, "log", rbacVerb: "get");
-        Store.Get(podType, ns, name);
-        context.Response.ContentType = "text/plain";
-        var follow = query["follow"] == "true";
-        var sent = 0;
-        while (true)
-        {
-            var text = podLogs.TryGetValue((ns, name), out var log) ? log.ToString() : "";
-            if (text.Length > sent)
-            {
-                await context.Response.WriteAsync(text[sent..], context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
-                sent = text.Length;
-            }
-
-            if (!follow || IsTerminated(podType, ns, name))
-            {
-                return;
-            }
-
-            await Task.Delay(50, context.RequestAborted);
-        }
-    }
-
-    /// <summary>What the scheduler does through the API: POST pods/NAME/binding sets spec.nodeName, once.</summary>
-    private async Task BindAsync(HttpContext context, ResourceType podType, string ns, string name)
-    {
-        Count("create", podType, "binding");
-        var binding = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted) as JsonObject;
-        var node = binding?["target"]?["name"]?.GetValue<string>()
-            ?? throw new ApiException(422, "Invalid", "Binding.target.name: Required value");
-        var pod = Store.Get(podType, ns, name);
-        if (pod["spec"]?["nodeName"]?.GetValue<string>() is { Length: > 0 } bound)
-        {
-            throw new ApiException(409, "Conflict", $"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node \"{bound}\"");
-        }
-
-        pod["spec"]!["nodeName"] = node;
-        Store.Update(podType, ns, name, pod, null);
-        await WriteJson(context, 201, new JsonObject { ["kind"] = "Status", ["apiVersion"] = "v1", ["status"] = "Success", ["code"] = 201 });
-    }
-
-    private bool IsTerminated(ResourceType podType, string ns, string name)
-    {
-        try
-        {
-            var phase = Store.Get(podType, ns, name)["status"]?["phase"]?.GetValue<string>();
-            return phase is "Succeeded" or "Failed";
-        }
-        catch (ApiException)
-        {
-            return true;
-        }
-    }
-
-    private JsonObject GroupList()
-    {
-        var groups = Store.Types().Where(t => t.Group.Length > 0).GroupBy(t => t.Group).Select(g => (JsonNode)new JsonObject
-        {
-            ["name"] = g.Key,
-            ["versions"] = new JsonArray(g.Select(t => t.Version).Distinct().Select(v => (JsonNode)new JsonObject { ["groupVersion"] = $"{g.Key}/{v}", ["version"] = v }).ToArray()),
-            ["preferredVersion"] = new JsonObject { ["groupVersion"] = $"{g.Key}/{g.First().Version}", ["version"] = g.First().Version },
-        });
-        return new JsonObject { ["kind"] = "APIGroupList", ["apiVersion"] = "v1", ["groups"] = new JsonArray(groups.ToArray()) };
-    }
-
-    private JsonObject ResourceList(string group, string version)
-    {
-        var resources = Store.Types().Where(t => t.Group == group && t.Version == version).ToList();
-        if (resources.Count == 0)
-        {
-            throw new ApiException(404, "NotFound", "the server could not find the requested resource");
-        }
-
-        var entries = resources.SelectMany(t =>
-        {
-            var main = new JsonObject
-            {
-                ["name"] = t.Plural,
-                ["singularName"] = t.Kind.ToLowerInvariant(),
-                ["namespaced"] = t.Namespaced,
-                ["kind"] = t.Kind,
-                ["verbs"] = new JsonArray("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
-            };
-            if (t.ShortNames is { Count: > 0 })
-            {
-                main["shortNames"] = new JsonArray(t.ShortNames.Select(s => (JsonNode)s).ToArray());
-            }
-
-            if (t.Categories is { Count: > 0 })
-            {
-                main["categories"] = new JsonArray(t.Categories.Select(s => (JsonNode)s).ToArray());
-            }
-
-            var list = new List<JsonNode> { main };
-            if (t.StatusSubresource)
-            {
-                list.Add(new JsonObject { ["name"] = t.Plural + "/status", ["namespaced"] = t.Namespaced, ["kind"] = t.Kind, ["verbs"] = new JsonArray("get", "patch", "update") });
-            }
-
-            return list;
-        });
-        return new JsonObject
-        {
-            ["kind"] = "APIResourceList",
-            ["apiVersion"] = "v1",
-            ["groupVersion"] = group.Length == 0 ? version : $"{group}/{version}",
-            ["resources"] = new JsonArray(entries.ToArray()),
-        };
-    }
-
-    /// <summary>Counts a request by verb and records the RBAC verb and resource it needs (they differ for deletecollection and logs).</summary>
-    private void Count(string verb, ResourceType type, string? subresource = null, string? rbacVerb = null)
-    {
-        requestCounts.AddOrUpdate(verb, 1, (_, n) => n + 1);
-        access.TryAdd((rbacVerb ?? verb, type.Group, subresource is null ? type.Plural : $"{type.Plural}/{subresource}"), 0);
-    }
-
-    private static async Task<JsonObject> ReadBodyAsync(HttpContext context)
-    {
-        var text = await new StreamReader(context.Request.Body).ReadToEndAsync();
-        var contentType = context.Request.ContentType ?? "";
-        var node = contentType.Contains("yaml", StringComparison.Ordinal) ? YamlJson.ReadSingle(text) : JsonNode.Parse(text);
-        return node as JsonObject ?? throw ApiException.BadRequest("the body must be a JSON object");
-    }
-
-    private static async Task WriteJson(HttpContext context, int status, JsonObject body)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(body.ToJsonString());
-    }
-
-    private static async Task WriteLine(HttpContext context, JsonObject body, CancellationToken ct = default)
-    {
-        await context.Response.WriteAsync(body.ToJsonString() + "\n", ct);
-        await context.Response.Body.FlushAsync(ct);
-    }
-
-    private static Task WriteError(HttpContext context, ApiException error) =>
-        context.Response.HasStarted ? Task.CompletedTask : WriteJson(context, error.Code, error.ToStatus());
 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Api;
+using Gentoo.ApiServer.Api;
 
 namespace Gentoo.Kubernetes.TestServer;
 

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Yaml;
 using Gentoo.Tests;
 
 namespace Gentoo.Operator.Tests.Chart;

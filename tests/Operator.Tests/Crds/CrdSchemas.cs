@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Schema;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Schema;
+using Gentoo.ApiServer.Yaml;
 
 namespace Gentoo.Operator.Tests.Crds;
 

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Patch;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Patch;
+using Gentoo.ApiServer.Yaml;
 
 namespace Gentoo.Operator.Tests.Crds;
 

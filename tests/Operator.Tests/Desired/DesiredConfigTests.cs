@@ -1,5 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Yaml;
 using Gentoo.Operator.Desired;
 
 namespace Gentoo.Operator.Tests.Desired;

@@ -4,7 +4,7 @@ using Gentoo.Kubernetes.TestServer;
 using Gentoo.Crds;
 using Gentoo.Runtime;
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Yaml;
 using k8s;
 using k8s.Models;
 
@@ -120,7 +120,7 @@ public sealed class OperatorProcessIntegrationTests
     [Fact]
     public async Task Cluster_without_the_snapshot_api_is_detected()
     {
-        await using var without = await KubeApiServer.StartAsync(new KubeApiServerOptions { VolumeSnapshots = false });
+        await using var without = await KubeApiServer.StartAsync(new EmbeddedApiServerOptions { VolumeSnapshots = false });
         await using var with = await KubeApiServer.StartAsync();
         using var kubeWithout = new k8s.Kubernetes(without.ClientConfiguration());
         using var kubeWith = new k8s.Kubernetes(with.ClientConfiguration());

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Yaml;
 using Gentoo.Operator.Tests.Chart;
 
 namespace Gentoo.Operator.Tests.Plugin;

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Yaml;
 
 namespace Gentoo.Operator.Tests.Samples;
 

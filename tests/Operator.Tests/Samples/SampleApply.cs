@@ -1,4 +1,4 @@
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Yaml;
 using k8s;
 using k8s.Models;
 

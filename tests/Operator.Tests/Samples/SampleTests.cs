@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Yaml;
+using Gentoo.ApiServer.Yaml;
 using Gentoo.Operator.Tests.Crds;
 
 namespace Gentoo.Operator.Tests.Samples;

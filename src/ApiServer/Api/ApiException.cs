@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Schema;
+using Gentoo.ApiServer.Schema;
 
-namespace Gentoo.Kubernetes.TestServer.Api;
+namespace Gentoo.ApiServer.Api;
 
 /// <summary>A failed request, answered with a Status body exactly as the API server shapes it.</summary>
 public sealed class ApiException(int code, string reason, string message, JsonObject? details = null) : Exception(message)

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Gentoo.Kubernetes.TestServer.Api;
+namespace Gentoo.ApiServer.Api;
 
 /// <summary>A label selector in the query syntax: equality (=, ==, !=), set (in, notin) and existence (key, !key).</summary>
 public sealed class LabelSelector

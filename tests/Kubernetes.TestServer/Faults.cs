@@ -1,10 +1,11 @@
-namespace Gentoo.Kubernetes.TestServer.Api;
+using Gentoo.ApiServer.Api;
+
+namespace Gentoo.Kubernetes.TestServer;
 
 /// <summary>Fault hooks: what goes wrong with real API servers, on demand.</summary>
-public sealed class Faults : IDisposable
+public sealed class Faults(Action endWatches) : Gentoo.ApiServer.IRequestInterceptor
 {
     private readonly Lock gate = new();
-    private CancellationTokenSource watches = new();
     private int failuresLeft;
     private int failureCode;
     private Func<string, string, bool> failureFilter = (_, _) => true;
@@ -12,31 +13,8 @@ public sealed class Faults : IDisposable
     /// <summary>Added to every request before it is answered.</summary>
     public TimeSpan Latency { get; set; }
 
-    /// <summary>Cancelled when watches are dropped; each watch stream links to the current one.</summary>
-    public CancellationToken WatchLifetime
-    {
-        get
-        {
-            lock (gate)
-            {
-                return watches.Token;
-            }
-        }
-    }
-
     /// <summary>Closes every open watch connection at once, mid-stream, as a restarting API server or proxy does.</summary>
-    public void DropAllWatches()
-    {
-        CancellationTokenSource dropped;
-        lock (gate)
-        {
-            dropped = watches;
-            watches = new CancellationTokenSource();
-        }
-
-        dropped.Cancel();
-        dropped.Dispose();
-    }
+    public void DropAllWatches() => endWatches();
 
     /// <summary>Answers the next <paramref name="count"/> matching requests (method, path) with <paramref name="statusCode"/> (500 or 429).</summary>
     public void FailNext(int count, int statusCode = 500, Func<string, string, bool>? filter = null)
@@ -49,7 +27,22 @@ public sealed class Faults : IDisposable
         }
     }
 
-    internal int? TakeFailure(string method, string path)
+    public async Task<ApiException?> InterceptAsync(string method, string path, CancellationToken ct)
+    {
+        if (Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(Latency, ct);
+        }
+
+        return TakeFailure(method, path) switch
+        {
+            null => null,
+            429 => new ApiException(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later"),
+            var code => new ApiException(code.Value, "InternalError", "an error on the server (\"injected fault\") has prevented the request from succeeding"),
+        };
+    }
+
+    private int? TakeFailure(string method, string path)
     {
         lock (gate)
         {
@@ -60,14 +53,6 @@ public sealed class Faults : IDisposable
 
             failuresLeft--;
             return failureCode;
-        }
-    }
-
-    public void Dispose()
-    {
-        lock (gate)
-        {
-            watches.Dispose();
         }
     }
 }

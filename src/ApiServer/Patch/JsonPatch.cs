@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Gentoo.Kubernetes.TestServer.Api;
+using Gentoo.ApiServer.Api;
 
-namespace Gentoo.Kubernetes.TestServer.Patch;
+namespace Gentoo.ApiServer.Patch;
 
 /// <summary>JSON patch (RFC 6902) with JSON pointers (RFC 6901): add, remove, replace, move, copy, test.</summary>
 public static class JsonPatch

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Gentoo.Kubernetes.TestServer.Schema;
+namespace Gentoo.ApiServer.Schema;
 
 /// <summary>The outcome of admitting a custom resource: the stored form, or the errors the API server would answer.</summary>
 public sealed record Admission(JsonObject Object, IReadOnlyList<FieldError> Errors, IReadOnlyList<string> UnknownFields)

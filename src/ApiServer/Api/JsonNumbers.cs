@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Gentoo.Kubernetes.TestServer.Api;
+namespace Gentoo.ApiServer.Api;
 
 /// <summary>
 /// Numbers of JSON nodes whatever CLR type backs them (parsed text, int, long, double): JsonValue.GetValue only

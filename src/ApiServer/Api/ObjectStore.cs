@@ -3,9 +3,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
-using Gentoo.Kubernetes.TestServer.Schema;
+using Gentoo.ApiServer.Schema;
 
-namespace Gentoo.Kubernetes.TestServer.Api;
+namespace Gentoo.ApiServer.Api;
 
 /// <summary>One change, as a watch delivers it: the object before (null on ADDED) and after.</summary>
 public sealed record ChangeEvent(string TypeKey, string Type, JsonObject? Old, JsonObject New, long Revision);
@@ -15,7 +15,7 @@ public sealed record ChangeEvent(string TypeKey, string Type, JsonObject? Old, J
 /// optimistic concurrency, generation, status subresource, finalizers and deletionTimestamp, garbage collection
 /// through ownerReferences, namespace deletion, and a bounded event history that watches resume from.
 /// </summary>
-public sealed partial class ObjectStore(TimeProvider clock)
+public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journal = null)
 {
     private const int HistoryLimit = 50_000;
 
@@ -27,8 +27,9 @@ public sealed partial class ObjectStore(TimeProvider clock)
     private readonly Dictionary<string, SortedDictionary<(string Namespace, string Name), JsonObject>> objects = new(StringComparer.Ordinal);
     private readonly LinkedList<ChangeEvent> history = new();
     private readonly List<Channel<ChangeEvent>> subscribers = [];
-    private long revision = 1;
-    private long compactedRevision;
+    // After a restart from a journal, a watch cannot resume from before it (the history is gone): it gets 410 Gone and re-lists.
+    private long revision = Math.Max(1, journal?.Revision ?? 1);
+    private long compactedRevision = journal is null ? 0 : Math.Max(1, journal.Revision) + 1;
 
     /// <summary>When set, pods bound to a node are deleted gracefully: the kubelet removes them once stopped.</summary>
     public bool GracefulPodDeletion { get; set; }
@@ -49,7 +50,13 @@ public sealed partial class ObjectStore(TimeProvider clock)
         lock (gate)
         {
             types[type.Key] = type;
-            objects.TryAdd(type.Key, new SortedDictionary<(string, string), JsonObject>());
+            if (objects.TryAdd(type.Key, new SortedDictionary<(string, string), JsonObject>()) && journal is not null)
+            {
+                foreach (var stored in journal.Claim(type.Key))
+                {
+                    objects[type.Key][(Namespace(stored), Name(stored))] = stored;
+                }
+            }
         }
     }
 
@@ -497,6 +504,7 @@ public sealed partial class ObjectStore(TimeProvider clock)
     {
         revision++;
         stored["metadata"]!["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture);
+        journal?.Saved(type, ns, name, stored);
         objects[type.Key][(ns, name)] = stored;
         Publish(new ChangeEvent(type.Key, eventType, old?.DeepClone().AsObject(), stored.DeepClone().AsObject(), revision));
         if (type.Key is "/persistentvolumeclaims" or "/pods")
@@ -539,8 +547,9 @@ public sealed partial class ObjectStore(TimeProvider clock)
     private void Remove(ResourceType type, string ns, string name)
     {
         var current = objects[type.Key][(ns, name)];
-        objects[type.Key].Remove((ns, name));
         revision++;
+        journal?.Removed(type, ns, name, revision);
+        objects[type.Key].Remove((ns, name));
         var final = current.DeepClone().AsObject();
         final["metadata"]!["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture);
         Publish(new ChangeEvent(type.Key, "DELETED", current.DeepClone().AsObject(), final, revision));
@@ -678,7 +687,7 @@ public sealed partial class ObjectStore(TimeProvider clock)
     private static long ResourceVersionOf(JsonObject obj) =>
         long.Parse(obj["metadata"]!["resourceVersion"]!.GetValue<string>(), CultureInfo.InvariantCulture);
 
-    internal static string Namespace(JsonObject obj) => obj["metadata"]?["namespace"]?.GetValue<string>() ?? "";
+    public static string Namespace(JsonObject obj) => obj["metadata"]?["namespace"]?.GetValue<string>() ?? "";
 
     private string Timestamp() => clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
 

@@ -1,6 +1,6 @@
-using Gentoo.Kubernetes.TestServer.Schema;
+using Gentoo.ApiServer.Schema;
 
-namespace Gentoo.Kubernetes.TestServer.Api;
+namespace Gentoo.ApiServer.Api;
 
 /// <summary>One REST resource the server serves, built in or defined by a CustomResourceDefinition.</summary>
 public sealed record ResourceType(

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Gentoo.Kubernetes.TestServer.Patch;
+namespace Gentoo.ApiServer.Patch;
 
 /// <summary>JSON merge patch (RFC 7386): objects merge recursively, null removes a field, anything else replaces.</summary>
 public static class JsonMergePatch

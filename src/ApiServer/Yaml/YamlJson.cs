@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Gentoo.Kubernetes.TestServer.Yaml;
+namespace Gentoo.ApiServer.Yaml;
 
 /// <summary>
 /// Reads YAML manifests into JSON the way kubectl does (sigs.k8s.io/yaml): plain scalars resolve to null, booleans

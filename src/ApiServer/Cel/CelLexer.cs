@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Gentoo.Kubernetes.TestServer.Cel;
+namespace Gentoo.ApiServer.Cel;
 
 internal enum TokenKind
 {

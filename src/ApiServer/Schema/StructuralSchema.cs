@@ -3,10 +3,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Gentoo.Kubernetes.TestServer.Api;
-using Gentoo.Kubernetes.TestServer.Cel;
+using Gentoo.ApiServer.Api;
+using Gentoo.ApiServer.Cel;
 
-namespace Gentoo.Kubernetes.TestServer.Schema;
+namespace Gentoo.ApiServer.Schema;
 
 /// <summary>One validation error, worded as the API server words it ("spec.x: Required value").</summary>
 public sealed record FieldError(string Field, string Kind, string? Value, string Detail)

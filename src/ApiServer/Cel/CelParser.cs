@@ -1,4 +1,4 @@
-namespace Gentoo.Kubernetes.TestServer.Cel;
+namespace Gentoo.ApiServer.Cel;
 
 internal abstract record CelExpr;
 

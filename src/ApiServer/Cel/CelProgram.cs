@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
-using Gentoo.Kubernetes.TestServer.Api;
+using Gentoo.ApiServer.Api;
 
-namespace Gentoo.Kubernetes.TestServer.Cel;
+namespace Gentoo.ApiServer.Cel;
 
 /// <summary>
 /// A compiled CEL expression, evaluated the way the API server evaluates x-kubernetes-validations: JSON values
