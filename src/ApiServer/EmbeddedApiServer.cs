@@ -342,6 +342,12 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             case "GET":
                 Count("list", type);
                 var (items, revision) = Store.List(type, ns, labels, fields);
+                if (Tables.Wanted(context.Request.Headers.Accept))
+                {
+                    await WriteJson(context, 200, Tables.Render(type, items, revision, query["includeObject"], DateTimeOffset.UtcNow));
+                    return;
+                }
+
                 await WriteJson(context, 200, new JsonObject
                 {
                     ["kind"] = type.Kind + "List",
@@ -390,7 +396,10 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         {
             case "GET":
                 Count("get", type, subresource);
-                await WriteJson(context, 200, Store.Get(type, ns, name));
+                var found = Store.Get(type, ns, name);
+                await WriteJson(context, 200, Tables.Wanted(context.Request.Headers.Accept)
+                    ? Tables.Render(type, [found], Store.Revision, context.Request.Query["includeObject"], DateTimeOffset.UtcNow)
+                    : found);
                 return;
             case "PUT":
                 Count("update", type, subresource);
@@ -626,7 +635,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             await context.Response.StartAsync(lifetime.Token);
             foreach (var change in replay)
             {
-                await SendChange(context, change, labels, fields, lifetime.Token);
+                await SendChange(context, type, change, labels, fields, lifetime.Token);
             }
 
             var lastBookmark = DateTime.UtcNow;
@@ -639,7 +648,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                     var change = await live.ReadAsync(tick.Token);
                     if (change.TypeKey == type.Key && (ns is null || ObjectStore.Namespace(change.New) == ns))
                     {
-                        await SendChange(context, change, labels, fields, lifetime.Token);
+                        await SendChange(context, type, change, labels, fields, lifetime.Token);
                     }
                 }
                 catch (OperationCanceledException) when (!lifetime.IsCancellationRequested)
@@ -680,7 +689,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         }
     }
 
-    private static async Task SendChange(HttpContext context, ChangeEvent change, LabelSelector labels, FieldSelector fields, CancellationToken ct)
+    private static async Task SendChange(HttpContext context, ResourceType resource, ChangeEvent change, LabelSelector labels, FieldSelector fields, CancellationToken ct)
     {
         var matchesNow = change.Type != "DELETED" && labels.Matches(change.New) && fields.Matches(change.New);
         var matchedBefore = change.Old is not null && labels.Matches(change.Old) && fields.Matches(change.Old);
@@ -695,7 +704,11 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         };
         if (type is not null)
         {
-            await WriteLine(context, new JsonObject { ["type"] = type, ["object"] = change.New.DeepClone() }, ct);
+            // kubectl get --watch asks for each event's object as a one-row Table.
+            var sent = Tables.Wanted(context.Request.Headers.Accept)
+                ? Tables.Render(resource, [change.New], change.Revision, context.Request.Query["includeObject"], DateTimeOffset.UtcNow)
+                : change.New.DeepClone();
+            await WriteLine(context, new JsonObject { ["type"] = type, ["object"] = sent }, ct);
         }
     }
 

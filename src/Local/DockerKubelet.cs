@@ -18,6 +18,9 @@ namespace Gentoo.Local;
 public sealed record DockerKubeletOptions(string NodeName, string StateDirectory)
 {
     public TimeSpan Resync { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Where LoadBalancer Services' ports are published on this machine: loopback unless the user chooses an address desktops reach.</summary>
+    public string ServiceAddress { get; init; } = "127.0.0.1";
 }
 
 /// <summary>
@@ -36,6 +39,8 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
     /// <summary>Images that could not be pulled: when to try again and why the last try failed, as the kubelet backs off.</summary>
     private readonly ConcurrentDictionary<string, (DateTime Next, TimeSpan Delay, string Error)> pullBackoff = new(StringComparer.Ordinal);
     private IDictionary<string, string> nodeLabels = new Dictionary<string, string>();
+    /// <summary>Set once the engine refused a privileged container: later ones go straight to <see cref="PrivilegeFallback"/>.</summary>
+    private volatile bool privilegeReduced;
 
     /// <summary>Registers the Node, then keeps the pods of the API server in step with the containers of this machine until canceled.</summary>
     public async Task RunAsync(CancellationToken ct)
@@ -223,7 +228,9 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         PodPlan plan;
         try
         {
-            plan = PodContainers.Plan(pod, options.NodeName, directory, await ConfigMapsAsync(pod, ct), await SecretsAsync(pod, ct));
+            var services = (await kube.CoreV1.ListNamespacedServiceAsync(pod.Metadata.NamespaceProperty, cancellationToken: ct)).Items;
+            plan = PodContainers.Plan(pod, options.NodeName, directory, await ConfigMapsAsync(pod, ct), await SecretsAsync(pod, ct),
+                new ServiceExposure([.. services], options.ServiceAddress));
             await PrepareAsync(pod, plan, ct);
         }
         catch (PodPlanException e)
@@ -378,64 +385,105 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             return existing.ID; // adopted: running or ended, it is not started a second time
         }
 
-        var parameters = new CreateContainerParameters
+        CreateContainerParameters Parameters(bool reduced)
         {
-            Name = container.Name,
-            Image = container.Image,
-            Env = container.Environment.ToList(),
-            Labels = container.Labels.ToDictionary(),
-            HostConfig = new HostConfig
+            var parameters = new CreateContainerParameters
             {
-                Privileged = container.Privileged,
-                CapAdd = [.. container.AddCapabilities],
-                CapDrop = [.. container.DropCapabilities],
-                NanoCPUs = container.NanoCpus ?? 0,
-                Memory = container.MemoryBytes ?? 0,
-                Mounts = container.Mounts.Select(m => new Mount
+                Name = container.Name,
+                Image = container.Image,
+                Env = container.Environment.ToList(),
+                Labels = container.Labels.ToDictionary(),
+                ExposedPorts = container.Ports.ToDictionary(p => $"{p.ContainerPort}/{p.Protocol}", _ => new EmptyStruct()),
+                HostConfig = new HostConfig
                 {
-                    Type = m.Kind == MountKind.Volume ? "volume" : "bind",
-                    Source = m.Source,
-                    Target = m.Target,
-                    ReadOnly = m.ReadOnly,
-                }).ToList(),
-            },
-        };
-        // Unset, the image's own: its ENTRYPOINT and CMD, its working directory and user. As in Kubernetes, a command
-        // without args runs without the image's CMD.
-        if (container.Entrypoint is { } entrypoint)
-        {
-            parameters.Entrypoint = [.. entrypoint];
-            parameters.Cmd = [.. container.Command ?? []];
-        }
-        else if (container.Command is { } command)
-        {
-            parameters.Cmd = [.. command];
+                    Privileged = container.Privileged && !reduced,
+                    CapAdd = reduced ? [.. PrivilegeFallback.Capabilities(PrivilegeFallback.BoundingSetOfThisProcess() ?? 0)] : [.. container.AddCapabilities],
+                    SecurityOpt = reduced ? [.. PrivilegeFallback.SecurityOptions] : [],
+                    CapDrop = [.. container.DropCapabilities],
+                    PortBindings = container.Ports.ToDictionary(
+                        p => $"{p.ContainerPort}/{p.Protocol}",
+                        p => (IList<PortBinding>)[new PortBinding { HostIP = p.HostAddress, HostPort = p.HostPort.ToString(CultureInfo.InvariantCulture) }]),
+                    NanoCPUs = container.NanoCpus ?? 0,
+                    Memory = container.MemoryBytes ?? 0,
+                    Mounts = container.Mounts.Select(m => new Mount
+                    {
+                        Type = m.Kind == MountKind.Volume ? "volume" : "bind",
+                        Source = m.Source,
+                        Target = m.Target,
+                        ReadOnly = m.ReadOnly,
+                    }).ToList(),
+                },
+            };
+            if (reduced)
+            {
+                (parameters.HostConfig.MaskedPaths, parameters.HostConfig.ReadonlyPaths) = ([], []);
+            }
+
+            // Unset, the image's own: its ENTRYPOINT and CMD, its working directory and user. As in Kubernetes, a command
+            // without args runs without the image's CMD.
+            if (container.Entrypoint is { } entrypoint)
+            {
+                parameters.Entrypoint = [.. entrypoint];
+                parameters.Cmd = [.. container.Command ?? []];
+            }
+            else if (container.Command is { } command)
+            {
+                parameters.Cmd = [.. command];
+            }
+
+            if (container.WorkingDirectory is { } workingDirectory)
+            {
+                parameters.WorkingDir = workingDirectory;
+            }
+
+            if (container.User is { } user)
+            {
+                parameters.User = user;
+            }
+            return parameters;
         }
 
-        if (container.WorkingDirectory is { } workingDirectory)
-        {
-            parameters.WorkingDir = workingDirectory;
-        }
-
-        if (container.User is { } user)
-        {
-            parameters.User = user;
-        }
-
-        var created = await docker.Containers.CreateContainerAsync(parameters, ct);
+        var reduced = container.Privileged && privilegeReduced;
+        var created = await docker.Containers.CreateContainerAsync(Parameters(reduced), ct);
         try
         {
             await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
         }
+        catch (DockerApiException e) when (container.Privileged && !reduced && PrivilegeFallback.IsCapabilityRefusal(e.Message))
+        {
+            privilegeReduced = true;
+            log.LogWarning("This Docker engine cannot grant every capability (it runs inside a container or a restricted VM): privileged pods run "
+                + "with the capabilities it holds, unconfined by seccomp and AppArmor ({Message})", FirstLine(e.Message));
+            await docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, ct);
+            created = await docker.Containers.CreateContainerAsync(Parameters(reduced: true), ct);
+            await StartOrRecordAsync(created.ID, container.Name, ct);
+        }
         catch (DockerApiException e)
         {
-            // As a kubelet whose runtime could not start the process: the container ends with StartError, the engine's
-            // words in its message (the engine keeps them in the container's state too).
-            log.LogWarning("Container {Container} could not be started: {Message}", container.Name, FirstLine(e.Message));
+            LogStartError(container.Name, e);
         }
 
         return created.ID;
     }
+
+    private async Task StartOrRecordAsync(string id, string name, CancellationToken ct)
+    {
+        try
+        {
+            await docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
+        }
+        catch (DockerApiException e)
+        {
+            LogStartError(name, e);
+        }
+    }
+
+    /// <summary>
+    /// As a kubelet whose runtime could not start the process: the container ends with StartError, the engine's words in
+    /// its message (the engine keeps them in the container's state too).
+    /// </summary>
+    private void LogStartError(string name, DockerApiException e) =>
+        log.LogWarning("Container {Container} could not be started: {Message}", name, FirstLine(e.Message));
 
     /// <summary>Volumes, the pod's files and the images, before any container is made.</summary>
     private async Task PrepareAsync(V1Pod pod, PodPlan plan, CancellationToken ct)
@@ -447,7 +495,7 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             await docker.Volumes.CreateAsync(new VolumesCreateParameters
             {
                 Name = volume,
-                Labels = new Dictionary<string, string> { [LocalNames.ManagedLabel] = "true", [LocalNames.NamespaceLabel] = ns, [LocalNames.ClaimLabel] = claim },
+                Labels = LocalNames.ClaimVolumeLabels(ns, claim, options.NodeName),
             }, ct);
         }
 

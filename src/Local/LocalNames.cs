@@ -23,6 +23,15 @@ public static class LocalNames
     /// <summary>The Docker volume behind a claim: by namespace and claim name, so a claim kept across deletions keeps its data.</summary>
     public static string ClaimVolume(string ns, string claim) => $"{Prefix}.{ns}.{claim}";
 
+    /// <summary>A claim's volume's labels: whose claim it is, and which local instance may remove it when the claim is deleted.</summary>
+    public static Dictionary<string, string> ClaimVolumeLabels(string ns, string claim, string nodeName) => new()
+    {
+        [ManagedLabel] = "true",
+        [NamespaceLabel] = ns,
+        [ClaimLabel] = claim,
+        [NodeLabel] = nodeName,
+    };
+
     /// <summary>A pod's emptyDir: by the pod's uid, gone with the pod.</summary>
     public static string ScratchVolume(string podUid, string volume) => $"{Prefix}.pod-{podUid}.{volume}";
 

@@ -24,9 +24,12 @@ public static class PodContainers
     /// <param name="podDirectory">Where this pod's files live on this machine (ConfigMap and Secret files, termination messages).</param>
     /// <param name="configMaps">The ConfigMaps of the pod's namespace its volumes and environment name, by name.</param>
     /// <param name="secrets">The Secrets its volumes name, by name.</param>
+    /// <param name="exposure">The LoadBalancer Services whose ports this machine publishes, and on which address.</param>
     public static PodPlan Plan(
-        V1Pod pod, string nodeName, string podDirectory, IReadOnlyDictionary<string, V1ConfigMap> configMaps, IReadOnlyDictionary<string, V1Secret> secrets)
+        V1Pod pod, string nodeName, string podDirectory, IReadOnlyDictionary<string, V1ConfigMap> configMaps, IReadOnlyDictionary<string, V1Secret> secrets,
+        ServiceExposure? exposure = null)
     {
+        var published = exposure is null ? [] : Published(pod, exposure);
         var ns = pod.Metadata.NamespaceProperty ?? "default";
         var uid = LocalNames.Uid(pod);
         var files = new List<PodFile>();
@@ -102,12 +105,45 @@ public static class PodContainers
                     [LocalNames.PodLabel] = pod.Metadata.Name,
                     [LocalNames.PodUidLabel] = uid,
                     [LocalNames.ContainerLabel] = container.Name,
-                });
+                },
+                published.Where(p => p.Container == container.Name).Select(p => p.Port).ToList());
         }
 
         var init = (pod.Spec.InitContainers ?? []).Select(Container).ToList();
         var main = pod.Spec.Containers.Select(Container).ToList();
         return new PodPlan(claims.Distinct().ToList(), scratch, files, init, main);
+    }
+
+    /// <summary>
+    /// What the cluster's load balancer (k3s's ServiceLB, say) does for a LoadBalancer Service, here for the one machine:
+    /// each port of a Service whose selector matches the pod is published on the address, at the Service's port, to the
+    /// container that declares the target port (by name or number).
+    /// </summary>
+    public static IReadOnlyList<(string Container, PublishedPort Port)> Published(V1Pod pod, ServiceExposure exposure)
+    {
+        var labels = pod.Metadata.Labels ?? new Dictionary<string, string>();
+        var declared = pod.Spec.Containers.SelectMany(c => (c.Ports ?? []).Select(p => (Container: c.Name, p.Name, p.ContainerPort))).ToList();
+        var result = new List<(string, PublishedPort)>();
+        foreach (var service in exposure.Services.Where(s => s.Spec?.Type == "LoadBalancer" && s.Spec.Selector is { Count: > 0 }))
+        {
+            if (!service.Spec.Selector.All(pair => labels.TryGetValue(pair.Key, out var value) && value == pair.Value))
+            {
+                continue;
+            }
+
+            foreach (var port in service.Spec.Ports ?? [])
+            {
+                var target = port.TargetPort?.Value;
+                var match = int.TryParse(target, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
+                    ? declared.FirstOrDefault(d => d.ContainerPort == number)
+                    : declared.FirstOrDefault(d => d.Name == (target ?? "") || (target is null && d.ContainerPort == port.Port));
+                var containerPort = match.Container is not null ? match.ContainerPort : number > 0 ? number : port.Port;
+                var container = match.Container ?? pod.Spec.Containers[0].Name;
+                result.Add((container, new PublishedPort(exposure.Address, port.Port, containerPort, (port.Protocol ?? "TCP").ToLowerInvariant())));
+            }
+        }
+
+        return result;
     }
 
     /// <summary>Where a container's termination message is written on this machine (bind-mounted at its terminationMessagePath).</summary>

@@ -1,3 +1,5 @@
+using k8s.Models;
+
 namespace Gentoo.Local;
 
 /// <summary>How a container sees one of its pod's volumes.</summary>
@@ -36,7 +38,14 @@ public sealed record ContainerPlan(
     long? MemoryBytes,
     string TerminationMessagePath,
     bool FallbackToLogsOnError,
-    IReadOnlyDictionary<string, string> Labels);
+    IReadOnlyDictionary<string, string> Labels,
+    IReadOnlyList<PublishedPort> Ports);
+
+/// <summary>A port of this machine (address and port) forwarded to a container's port, as a LoadBalancer Service asks.</summary>
+public sealed record PublishedPort(string HostAddress, int HostPort, int ContainerPort, string Protocol);
+
+/// <summary>The LoadBalancer Services of a pod's namespace, published on <paramref name="Address"/> of this machine.</summary>
+public sealed record ServiceExposure(IReadOnlyList<V1Service> Services, string Address);
 
 /// <summary>
 /// What running a pod on this machine takes: the claims' Docker volumes, the pod's scratch volumes, the files of its

@@ -84,6 +84,9 @@ public static class CoreWrites
     public static Task<V1Deployment?> ReadDeploymentAsync(IKubernetes kube, string ns, string name, CancellationToken ct) =>
         ReadOrNullAsync(() => kube.AppsV1.ReadNamespacedDeploymentAsync(name, ns, cancellationToken: ct));
 
+    public static Task<V1Service?> ReadServiceAsync(IKubernetes kube, string ns, string name, CancellationToken ct) =>
+        ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedServiceAsync(name, ns, cancellationToken: ct));
+
     public static Task<V1ConfigMap?> ReadConfigMapAsync(IKubernetes kube, string ns, string name, CancellationToken ct) =>
         ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedConfigMapAsync(name, ns, cancellationToken: ct));
 

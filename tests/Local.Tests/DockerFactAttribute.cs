@@ -44,23 +44,3 @@ public sealed class DockerFactAttribute : SkippableFactAttribute
         }
     }
 }
-
-/// <summary>
-/// A Docker fact whose pods run privileged, as the operator's agent pods do: skipped where the engine refuses privileged
-/// containers (a sandboxed or rootless engine), with the engine's words.
-/// </summary>
-public sealed class PrivilegedDockerFactAttribute : SkippableFactAttribute
-{
-    public PrivilegedDockerFactAttribute([CallerMemberName] string test = "")
-        : base(test)
-    {
-        if (DockerFactAttribute.Missing() is { } reason)
-        {
-            SkipBecause(reason);
-        }
-        else if (DockerFactAttribute.Docker("run", "--rm", "--privileged", DockerFactAttribute.Image, "true") is { ExitCode: not 0 } refused)
-        {
-            SkipBecause($"this Docker engine refuses privileged containers, which the agent pods are: {refused.Error.Split('\n')[0]}");
-        }
-    }
-}

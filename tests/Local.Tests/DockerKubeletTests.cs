@@ -54,16 +54,7 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
     public async Task DisposeAsync()
     {
         await StopKubeletAsync();
-        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true } };
-        foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
-        {
-            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
-        }
-
-        foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = ours })).Volumes ?? [])
-        {
-            await docker.Volumes.RemoveAsync(volume.Name, force: true);
-        }
+        await DockerCleanup.RemoveNamespaceAsync(docker, ns);
 
         docker.Dispose();
         kube.Dispose();

@@ -20,8 +20,8 @@ namespace Gentoo.Local.Tests;
 /// The operator's own controllers, unchanged, with the Docker kubelet running their pods as real containers: a bootstrap,
 /// a builder whose root is copied from it by a real cp between Docker volumes, and a build. The agent is a stand-in that
 /// reports success (the real one needs a Gentoo stage3); what is real is every pod the operator makes, run by Docker.
-/// The agent pods are privileged: an engine that refuses that skips the test (this project's CI machine does; with the
-/// agent pods made unprivileged for a try, it passed there).
+/// The agent pods are privileged: where the engine cannot grant every capability (this project's CI machine runs Docker
+/// inside a container), they run in local mode's reduced form (<see cref="PrivilegeFallback"/>).
 /// </summary>
 public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -62,16 +62,7 @@ public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifeti
         await stop.CancelAsync();
         await services.GetRequiredService<ControllerManager>().StopAsync(CancellationToken.None);
         await kubelet.ContinueWith(_ => { }, TaskScheduler.Default);
-        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true } };
-        foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
-        {
-            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
-        }
-
-        foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = ours })).Volumes ?? [])
-        {
-            await docker.Volumes.RemoveAsync(volume.Name, force: true);
-        }
+        await DockerCleanup.RemoveNamespaceAsync(docker, ns);
 
         await services.DisposeAsync();
         docker.Dispose();
@@ -105,7 +96,7 @@ public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifeti
         }
     }
 
-    [PrivilegedDockerFact]
+    [DockerFact]
     public async Task A_bootstrap_a_builder_copied_from_it_and_a_build_run_as_real_containers_of_this_machine()
     {
         var bootstraps = new ResourceApi<GentooBootstrap>(kube);

@@ -168,4 +168,34 @@ public sealed class PodContainersTests
         PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod)).Containers[0].Environment
             .ShouldBe(["PLAIN=yes", "POD=" + pod.Metadata.Name, "NODE=this-machine"]);
     }
+
+    [Fact]
+    public void The_builders_binhost_is_published_on_the_chosen_address_at_its_services_port_to_the_container_that_declares_the_target()
+    {
+        var builder = Builder();
+        var deployment = DesiredBinhost.Deployment(builder, "gentoo-builder:local", followsBuilds: false, node: null);
+        var pod = new V1Pod { Metadata = new V1ObjectMeta { Name = "binhost", NamespaceProperty = "builds", Uid = "u-binhost", Labels = deployment.Spec.Template.Metadata.Labels }, Spec = deployment.Spec.Template.Spec };
+        var service = DesiredBinhost.Service(builder, "LoadBalancer");
+        var elsewhere = DesiredBinhost.Service(builder, "LoadBalancer");
+        elsewhere.Spec.Selector = new Dictionary<string, string> { ["app"] = "something-else" };
+
+        var publicKey = new Dictionary<string, V1ConfigMap> { ["desktop-signing-public"] = new() { Metadata = new V1ObjectMeta { Name = "desktop-signing-public" }, Data = new Dictionary<string, string> { ["key.asc"] = "armored" } } };
+        var plan = PodContainers.Plan(pod, "vm", PodDirectory, publicKey, new Dictionary<string, V1Secret>(),
+            new ServiceExposure([service, elsewhere, DesiredBinhost.Service(builder, "ClusterIP")], "192.168.1.10"));
+
+        plan.Containers.Single().Ports.ShouldBe([new PublishedPort("192.168.1.10", DesiredBinhost.ServicePort, DesiredBinhost.ContainerPort, "tcp")]);
+    }
+
+    [Fact]
+    public void A_reduced_privilege_grants_exactly_the_capabilities_the_engines_bounding_set_holds()
+    {
+        // This project's CI machine: every capability up to CHECKPOINT_RESTORE but SYS_RESOURCE (bit 24).
+        var capabilities = PrivilegeFallback.Capabilities(0x1fffeffffffUL);
+
+        capabilities.ShouldContain("SYS_ADMIN");
+        capabilities.ShouldContain("MKNOD");
+        capabilities.ShouldNotContain("SYS_RESOURCE");
+        capabilities.Count.ShouldBe(37, "CAP_CHOWN to CAP_AUDIT_READ but one; the three newer ones older engines refuse");
+        PrivilegeFallback.IsCapabilityRefusal("runc create failed: unable to start container process: unable to apply caps: operation not permitted").ShouldBeTrue();
+    }
 }

@@ -21,8 +21,9 @@ public sealed class CustomResourceSchema
 {
     private readonly StructuralSchema schema;
 
-    private CustomResourceSchema(string group, string kind, string plural, string version, StructuralSchema schema)
+    private CustomResourceSchema(string group, string kind, string plural, string version, StructuralSchema schema, IReadOnlyList<Api.Tables.Column> printerColumns)
     {
+        PrinterColumns = printerColumns;
         Group = group;
         Kind = kind;
         Plural = plural;
@@ -38,6 +39,9 @@ public sealed class CustomResourceSchema
 
     public string Version { get; }
 
+    /// <summary>The storage version's additionalPrinterColumns; Age when it names none, as the API server defaults them.</summary>
+    public IReadOnlyList<Api.Tables.Column> PrinterColumns { get; }
+
     public static CustomResourceSchema FromDefinition(JsonNode crd)
     {
         var spec = crd["spec"] ?? throw new SchemaException(["spec: Required value"]);
@@ -49,7 +53,12 @@ public sealed class CustomResourceSchema
             spec["names"]!["kind"]!.GetValue<string>(),
             spec["names"]!["plural"]!.GetValue<string>(),
             version["name"]!.GetValue<string>(),
-            StructuralSchema.Compile(openApi));
+            StructuralSchema.Compile(openApi),
+            version["additionalPrinterColumns"] is JsonArray { Count: > 0 } columns
+                ? [.. columns.OfType<JsonObject>().Select(c => new Api.Tables.Column(
+                    c["name"]?.GetValue<string>() ?? "", c["type"]?.GetValue<string>() ?? "string", c["jsonPath"]?.GetValue<string>() ?? "",
+                    c["description"]?.GetValue<string>() ?? "", c["priority"] is JsonValue priority ? int.Parse(priority.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture) : 0, c["format"]?.GetValue<string>()))]
+                : [new Api.Tables.Column("Age", "date", ".metadata.creationTimestamp")]);
     }
 
     /// <summary>Prunes unknown fields, applies defaults and validates; <paramref name="old"/> is the stored object on update.</summary>

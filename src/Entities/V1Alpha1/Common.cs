@@ -313,6 +313,12 @@ public static class Reasons
     public const string BootstrapNotFound = "BootstrapNotFound";
     public const string BootstrapNotReady = "BootstrapNotReady";
     public const string NoNodeWithRequiredKernel = "NoNodeWithRequiredKernel";
+
+    /// <summary>The pod's image cannot be pulled (or named); the message names the container, the image and the kubelet's error.</summary>
+    public const string ImagePullFailed = "ImagePullFailed";
+
+    /// <summary>The kubelet cannot make the pod's container from its configuration (a missing ConfigMap or Secret key, say).</summary>
+    public const string ContainerConfigError = "ContainerConfigError";
     public const string SnapshotNotReady = "SnapshotNotReady";
     public const string Suspended = "Suspended";
     public const string SigningKeyMissing = "SigningKeyMissing";

@@ -106,6 +106,7 @@ public static class OperatorCommand
         root.Subcommands.Add(PortageCommands.Classify());
         root.Subcommands.Add(PortageCommands.KernelRequirement());
         root.Subcommands.Add(BinhostCommand.Create());
+        root.Subcommands.Add(LocalCommand.Create());
         return root;
     }
 

@@ -49,6 +49,11 @@ public static class BuildAttempts
                 return new AttemptVerdict(AttemptOutcome.Pending, kernel ? Reasons.NoNodeWithRequiredKernel : Reasons.Pending, scheduled.Message ?? "no node can take the build", null, null);
             }
 
+            if (CannotStart(status) is { } stuck)
+            {
+                return stuck;
+            }
+
             return status?.Phase == PodPhases.Running
                 ? new AttemptVerdict(AttemptOutcome.Running, Reasons.Running, "building", null, null)
                 : new AttemptVerdict(AttemptOutcome.Pending, Reasons.Pending, "waiting for the build pod to start", null, null);
@@ -57,6 +62,27 @@ public static class BuildAttempts
         var report = AgentReport.Parse(terminated.Message);
         var exitCode = terminated.ExitCode;
         return JudgeTerminated(terminated, report, exitCode) with { Finished = terminated.FinishedAt };
+    }
+
+    /// <summary>
+    /// A container the kubelet cannot start: the image is not there and cannot be pulled, or the container cannot be made
+    /// from the pod. The attempt waits (the kubelet keeps trying), saying which container, which image and why.
+    /// </summary>
+    private static AttemptVerdict? CannotStart(V1PodStatus? status)
+    {
+        var waiting = (status?.InitContainerStatuses ?? []).Concat(status?.ContainerStatuses ?? [])
+            .FirstOrDefault(c => c.State?.Waiting?.Reason is "ErrImagePull" or "ImagePullBackOff" or "InvalidImageName" or "CreateContainerConfigError" or "CreateContainerError");
+        if (waiting?.State.Waiting is not { } state)
+        {
+            return null;
+        }
+
+        var image = state.Reason is "ErrImagePull" or "ImagePullBackOff" or "InvalidImageName";
+        return new AttemptVerdict(AttemptOutcome.Pending, image ? Reasons.ImagePullFailed : Reasons.ContainerConfigError,
+            image
+                ? $"container {waiting.Name} waits for image {waiting.Image} ({state.Reason}): {state.Message}"
+                : $"container {waiting.Name} cannot be made ({state.Reason}): {state.Message}",
+            null, null);
     }
 
     private static AttemptVerdict JudgeTerminated(V1ContainerStateTerminated terminated, AgentReport? report, int exitCode)

@@ -15,6 +15,9 @@ public sealed record PodSettings(string OperatorImage)
     public int AgentGracePeriodSeconds { get; init; } = 300;
 
     public int PodGracePeriodSeconds => AgentGracePeriodSeconds + 30;
+
+    /// <summary>The binhost Service's type when a builder names none: ClusterIP on a cluster; local mode publishes a LoadBalancer's port on this machine.</summary>
+    public string BinhostServiceType { get; init; } = "ClusterIP";
 }
 
 /// <summary>A volume of an agent pod and where the agent container sees it.</summary>

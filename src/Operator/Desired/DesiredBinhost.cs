@@ -27,7 +27,14 @@ public static class DesiredBinhost
 
     public static string TokenKey(GentooBuilder builder) => builder.Spec.Binhost?.OnDemand?.TokenSecretRef?.Key ?? DefaultTokenKey;
 
-    public static string Url(GentooBuilder builder) => $"http://{Name(builder.Name())}.{builder.Namespace()}.svc:{ServicePort}/";
+    /// <summary>
+    /// Where clients find the binhost: the load balancer's address when the Service has one (k3s's ServiceLB, a cloud's, local
+    /// mode's published port), else the Service's name in the cluster's DNS.
+    /// </summary>
+    public static string Url(GentooBuilder builder, V1Service? service) =>
+        service?.Status?.LoadBalancer?.Ingress?.Select(i => i.Ip ?? i.Hostname).FirstOrDefault(a => !string.IsNullOrEmpty(a)) is { } address
+            ? $"http://{(System.Net.IPAddress.TryParse(address, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address)}:{ServicePort}/"
+            : $"http://{Name(builder.Name())}.{builder.Namespace()}.svc:{ServicePort}/";
 
     private static Dictionary<string, string> Labels(GentooBuilder builder) => new()
     {
@@ -173,14 +180,16 @@ public static class DesiredBinhost
     private static V1ObjectMeta Meta(GentooBuilder builder, string name) =>
         new() { Name = name, NamespaceProperty = builder.Namespace(), Labels = Labels(builder), OwnerReferences = [DesiredVolumes.OwnedBy(builder)] };
 
-    public static V1Service Service(GentooBuilder builder) => new()
+    /// <param name="builder">The builder.</param>
+    /// <param name="defaultType">The Service type when the builder does not name one: ClusterIP on a cluster, LoadBalancer in local mode.</param>
+    public static V1Service Service(GentooBuilder builder, string defaultType) => new()
     {
         ApiVersion = "v1",
         Kind = "Service",
         Metadata = Meta(builder, Name(builder.Name())),
         Spec = new V1ServiceSpec
         {
-            Type = builder.Spec.Binhost?.ServiceType ?? "ClusterIP",
+            Type = builder.Spec.Binhost?.ServiceType ?? defaultType,
             Selector = Labels(builder),
             Ports = [new V1ServicePort { Name = "http", Port = ServicePort, TargetPort = "http" }],
         },

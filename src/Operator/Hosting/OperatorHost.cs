@@ -35,9 +35,12 @@ public static class OperatorHost
     }
 
     /// <summary>Runs until SIGTERM/SIGINT; throws <see cref="StartupException"/> when the cluster is not usable.</summary>
-    public static async Task RunAsync(OperatorOptions options, Logger logger, CancellationToken ct)
+    public static Task RunAsync(OperatorOptions options, Logger logger, CancellationToken ct) =>
+        RunAsync(options, logger, ClusterConnection.LoadConfiguration(options), ct);
+
+    /// <summary>Runs against the API server <paramref name="clientConfiguration"/> names (a cluster's, or local mode's embedded one).</summary>
+    public static async Task RunAsync(OperatorOptions options, Logger logger, KubernetesClientConfiguration clientConfiguration, CancellationToken ct)
     {
-        var clientConfiguration = ClusterConnection.LoadConfiguration(options);
         using var kube = new Kubernetes(clientConfiguration);
         var version = await ClusterConnection.ProbeAsync(kube, clientConfiguration.Host, TimeSpan.FromSeconds(10), ct);
         logger.Information("Connected to Kubernetes {Version} at {Host}", version, clientConfiguration.Host);
@@ -82,7 +85,7 @@ public static class OperatorHost
             ShutdownTimeout = options.ShutdownTimeout,
             Identity = $"{Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName}_{Guid.NewGuid():N}",
         });
-        builder.Services.AddLifecycle(new LifecycleSettings(new PodSettings(options.OperatorImage)), options.WatchNamespace);
+        builder.Services.AddLifecycle(new LifecycleSettings(new PodSettings(options.OperatorImage) { BinhostServiceType = options.BinhostServiceType }), options.WatchNamespace);
         builder.Services.AddHostedService(Controllers.Register);
         builder.Services.AddHealthChecks()
             .AddCheck<ApiServerHealthCheck>("apiserver", tags: ["ready"])

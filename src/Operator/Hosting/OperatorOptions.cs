@@ -37,6 +37,9 @@ public sealed record OperatorOptions
     /// <summary>This operator's image: build pods copy the agent out of it with an init container.</summary>
     public string OperatorImage { get; init; } = "gentoo-builder:latest";
 
+    /// <summary>The binhost Service's type when a builder names none (local mode: LoadBalancer, published on this machine).</summary>
+    public string BinhostServiceType { get; init; } = "ClusterIP";
+
     /// <summary>How long a graceful shutdown may take to drain in-flight work.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

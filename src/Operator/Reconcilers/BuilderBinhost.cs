@@ -57,9 +57,10 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
             log.LogInformation("GentooBuilder {Namespace}/{Name}: binhost updated (node {Node}, builds on demand {OnDemand})", ns, builder.Name(), node ?? "(any)", DesiredBinhost.OnDemand(builder));
         }
 
-        await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAsync(DesiredBinhost.Service(builder), ns, cancellationToken: ct));
+        await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAsync(DesiredBinhost.Service(builder, settings.BinhostServiceType), ns, cancellationToken: ct));
+        var service = await CoreWrites.ReadServiceAsync(kube, ns, name, ct);
         changes.Add(b =>
-            (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (DesiredBinhost.Url(b), DesiredBinhost.OnDemand(b) ? DesiredBinhost.TokenSecretName(b) : null));
+            (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (DesiredBinhost.Url(b, service), DesiredBinhost.OnDemand(b) ? DesiredBinhost.TokenSecretName(b) : null));
     }
 
     private async Task AddOnDemandAsync(GentooBuilder builder, CancellationToken ct)

@@ -81,6 +81,34 @@ public sealed class BuildAttemptsTests
         verdict.Reason.ShouldBe("NoNodeWithRequiredKernel");
     }
 
+    [Theory]
+    [InlineData("ImagePullBackOff", "ImagePullFailed", "waits for image docker.io/gentoo/stage3:amd64 (ImagePullBackOff): Back-off pulling image")]
+    [InlineData("CreateContainerConfigError", "ContainerConfigError", "cannot be made (CreateContainerConfigError): Back-off pulling image")]
+    public void A_container_that_cannot_start_keeps_the_attempt_waiting_naming_the_image_and_the_kubelets_error(string kubeletReason, string reason, string message)
+    {
+        var pod = new V1Pod
+        {
+            Status = new V1PodStatus
+            {
+                Phase = "Pending",
+                InitContainerStatuses =
+                [
+                    new V1ContainerStatus
+                    {
+                        Name = "root", Image = "docker.io/gentoo/stage3:amd64",
+                        State = new V1ContainerState { Waiting = new V1ContainerStateWaiting { Reason = kubeletReason, Message = "Back-off pulling image" } },
+                    },
+                ],
+            },
+        };
+
+        var verdict = BuildAttempts.Judge(pod);
+
+        verdict.Result.ShouldBe(AttemptOutcome.Pending);
+        verdict.Reason.ShouldBe(reason);
+        verdict.Message.ShouldBe("container root " + message);
+    }
+
     [Fact]
     public void A_log_tail_instead_of_a_report_is_not_mistaken_for_one()
     {

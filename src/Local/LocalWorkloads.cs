@@ -1,0 +1,238 @@
+using System.Security.Cryptography;
+using System.Text;
+using Gentoo.Protocol;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Gentoo.Local;
+
+/// <summary>
+/// What a cluster's controller manager and load balancer do for the few built-in kinds the operator makes, for one
+/// machine: a Deployment keeps its replicas of its pod template running (an old template's pods go before the new ones
+/// start, one machine having one port to publish), and a LoadBalancer Service gets this machine's address as its ingress,
+/// its ports being published there by <see cref="DockerKubelet"/>.
+/// </summary>
+public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, DockerKubeletOptions options, ILogger<LocalWorkloads> log)
+{
+    public const string TemplateHashLabel = "pod-template-hash";
+
+    /// <summary>The claims seen on the previous pass, by namespace and name, with their uids.</summary>
+    private Dictionary<(string Namespace, string Name), string> knownClaims = [];
+
+    /// <summary>Whether a pass has run: claims gone before this process started are never taken as deleted.</summary>
+    private bool claimsListed;
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await PublishServicesAsync(ct);
+                await ProvisionClaimsAsync(ct);
+                var pods = (await kube.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: ct)).Items;
+                foreach (var deployment in (await kube.AppsV1.ListDeploymentForAllNamespacesAsync(cancellationToken: ct)).Items)
+                {
+                    await ReconcileAsync(deployment, pods.Where(p => p.Metadata.OwnerReferences?.Any(o => o.Uid == deployment.Metadata.Uid) == true).ToList(), ct);
+                }
+            }
+            catch (HttpOperationException e) when (!ct.IsCancellationRequested)
+            {
+                log.LogWarning("Deployments, Services and claims could not be brought in step ({Status}: {Content}); trying again", e.Response.StatusCode, e.Response.Content);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                log.LogWarning(e, "Deployments, Services and claims could not be brought in step ({Message}); trying again", e.Message);
+            }
+
+            await Task.Delay(options.Resync, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>The pod template's identity: a changed template makes new pods.</summary>
+    public static string TemplateHash(V1PodTemplateSpec template) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(KubernetesJson.Serialize(template))))[..10];
+
+    private async Task PublishServicesAsync(CancellationToken ct)
+    {
+        foreach (var service in (await kube.CoreV1.ListServiceForAllNamespacesAsync(cancellationToken: ct)).Items.Where(s => s.Spec?.Type == "LoadBalancer"))
+        {
+            if (service.Status?.LoadBalancer?.Ingress is [{ } only] && only.Ip == options.ServiceAddress)
+            {
+                continue;
+            }
+
+            service.Status ??= new V1ServiceStatus();
+            service.Status.LoadBalancer = new V1LoadBalancerStatus { Ingress = [new V1LoadBalancerIngress { Ip = options.ServiceAddress }] };
+            await kube.CoreV1.ReplaceNamespacedServiceStatusAsync(service, service.Metadata.Name, service.Metadata.NamespaceProperty, cancellationToken: ct);
+            log.LogInformation("Service {Namespace}/{Name}: published on {Address} port {Ports}", service.Metadata.NamespaceProperty, service.Metadata.Name,
+                options.ServiceAddress, string.Join(", ", (service.Spec.Ports ?? []).Select(p => p.Port)));
+        }
+    }
+
+    /// <summary>
+    /// The dynamic provisioner with reclaim policy Delete, for one machine: a claim gets its Docker volume and is Bound;
+    /// a claim this process saw deleted takes its volume with it. A claim missing when local mode starts (a state directory
+    /// lost or replaced) never deletes a volume: what was built stays until a person removes it.
+    /// </summary>
+    private async Task ProvisionClaimsAsync(CancellationToken ct)
+    {
+        var claims = (await kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesAsync(cancellationToken: ct)).Items;
+        foreach (var pending in claims.Where(c => c.Status?.Phase != "Bound" && c.Metadata.DeletionTimestamp is null))
+        {
+            var claim = pending;
+            var ns = claim.Metadata.NamespaceProperty;
+            var volume = LocalNames.ClaimVolume(ns, claim.Metadata.Name);
+            await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume, Labels = LocalNames.ClaimVolumeLabels(ns, claim.Metadata.Name, options.NodeName) }, ct);
+            if (claim.Spec.VolumeName != volume)
+            {
+                claim.Spec.VolumeName = volume;
+                claim = await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimAsync(claim, claim.Metadata.Name, ns, cancellationToken: ct);
+            }
+
+            claim.Status ??= new V1PersistentVolumeClaimStatus();
+            claim.Status.Phase = "Bound";
+            claim.Status.AccessModes = claim.Spec.AccessModes;
+            claim.Status.Capacity = claim.Spec.Resources?.Requests is { } requests && requests.TryGetValue("storage", out var size)
+                ? new Dictionary<string, ResourceQuantity> { ["storage"] = size }
+                : null;
+            await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimStatusAsync(claim, claim.Metadata.Name, ns, cancellationToken: ct);
+            log.LogInformation("PersistentVolumeClaim {Namespace}/{Name}: bound to Docker volume {Volume}", ns, claim.Metadata.Name, volume);
+        }
+
+        var current = claims.ToDictionary(c => (c.Metadata.NamespaceProperty, c.Metadata.Name), c => c.Metadata.Uid);
+        if (claimsListed)
+        {
+            foreach (var ((ns, name), _) in knownClaims.Where(k => !current.ContainsKey(k.Key)))
+            {
+                await ReclaimAsync(ns, name, ct);
+            }
+        }
+
+        (knownClaims, claimsListed) = (current, true);
+    }
+
+    private async Task ReclaimAsync(string ns, string claim, CancellationToken ct)
+    {
+        var volume = LocalNames.ClaimVolume(ns, claim);
+        try
+        {
+            var inspected = await docker.Volumes.InspectAsync(volume, ct);
+            if (inspected.Labels is null || !inspected.Labels.TryGetValue(LocalNames.NodeLabel, out var node) || node != options.NodeName)
+            {
+                return;
+            }
+
+            await docker.Volumes.RemoveAsync(volume, force: false, ct);
+            log.LogInformation("PersistentVolumeClaim {Namespace}/{Name} deleted: Docker volume {Volume} removed", ns, claim, volume);
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            // Still mounted by a container on its way out: the claim is remembered and the volume removed on a later pass.
+            knownClaims[(ns, claim)] = "";
+            log.LogInformation("Docker volume {Volume} is still in use; removing it later", volume);
+        }
+    }
+
+    private async Task ReconcileAsync(V1Deployment deployment, IReadOnlyList<V1Pod> owned, CancellationToken ct)
+    {
+        if (deployment.Metadata.DeletionTimestamp is not null)
+        {
+            return;
+        }
+
+        var ns = deployment.Metadata.NamespaceProperty;
+        var hash = TemplateHash(deployment.Spec.Template);
+        var live = owned.Where(p => p.Metadata.DeletionTimestamp is null).ToList();
+        foreach (var stale in live.Where(p => HashOf(p) != hash
+                     || (PodPhases.HasEnded(p.Status?.Phase) && deployment.Spec.Template.Spec.RestartPolicy is null or "Always")))
+        {
+            // The old template's pods, and pods that ended where the template wants them running, are replaced.
+            await DeleteIfPresentAsync(stale, ct);
+        }
+
+        var current = live.Where(p => HashOf(p) == hash && !PodPhases.HasEnded(p.Status?.Phase)).ToList();
+        var stopping = owned.Count(p => HashOf(p) != hash || p.Metadata.DeletionTimestamp is not null);
+        var wanted = deployment.Spec.Replicas ?? 1;
+        if (stopping == 0)
+        {
+            for (var i = current.Count; i < wanted; i++)
+            {
+                await kube.CoreV1.CreateNamespacedPodAsync(Pod(deployment, hash), ns, cancellationToken: ct);
+                log.LogInformation("Deployment {Namespace}/{Name}: pod of template {Hash} made", ns, deployment.Metadata.Name, hash);
+            }
+        }
+
+        var ready = current.Count(p => p.Status?.Conditions?.Any(c => c.Type == "Ready" && c.Status == "True") == true);
+        var status = new V1DeploymentStatus
+        {
+            ObservedGeneration = deployment.Metadata.Generation,
+            Replicas = owned.Count(p => p.Metadata.DeletionTimestamp is null),
+            UpdatedReplicas = current.Count,
+            ReadyReplicas = ready,
+            AvailableReplicas = ready,
+            UnavailableReplicas = Math.Max(0, wanted - ready),
+            Conditions =
+            [
+                new V1DeploymentCondition
+                {
+                    Type = "Available",
+                    Status = ready >= wanted ? "True" : "False",
+                    Reason = ready >= wanted ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+                    Message = ready >= wanted ? "Deployment has minimum availability." : "Deployment does not have minimum availability.",
+                    LastUpdateTime = deployment.Status?.Conditions?.FirstOrDefault()?.LastUpdateTime ?? DateTime.UtcNow,
+                    LastTransitionTime = deployment.Status?.Conditions?.FirstOrDefault(c => c.Status == (ready >= wanted ? "True" : "False"))?.LastTransitionTime ?? DateTime.UtcNow,
+                },
+            ],
+        };
+        if (deployment.Status is null || KubernetesJson.Serialize(status) != KubernetesJson.Serialize(deployment.Status))
+        {
+            deployment.Status = status;
+            await kube.AppsV1.ReplaceNamespacedDeploymentStatusAsync(deployment, deployment.Metadata.Name, ns, cancellationToken: ct);
+        }
+    }
+
+    private static string? HashOf(V1Pod pod) => pod.Metadata.Labels is { } labels && labels.TryGetValue(TemplateHashLabel, out var hash) ? hash : null;
+
+    private static V1Pod Pod(V1Deployment deployment, string hash)
+    {
+        var template = deployment.Spec.Template;
+        var labels = new Dictionary<string, string>(template.Metadata?.Labels ?? new Dictionary<string, string>()) { [TemplateHashLabel] = hash };
+        return new V1Pod
+        {
+            Metadata = new V1ObjectMeta
+            {
+                GenerateName = $"{deployment.Metadata.Name}-{hash}-",
+                Labels = labels,
+                Annotations = template.Metadata?.Annotations,
+                OwnerReferences =
+                [
+                    new V1OwnerReference
+                    {
+                        ApiVersion = "apps/v1", Kind = "Deployment", Name = deployment.Metadata.Name, Uid = deployment.Metadata.Uid,
+                        Controller = true, BlockOwnerDeletion = true,
+                    },
+                ],
+            },
+            Spec = template.Spec,
+        };
+    }
+
+    private async Task DeleteIfPresentAsync(V1Pod pod, CancellationToken ct)
+    {
+        try
+        {
+            await kube.CoreV1.DeleteNamespacedPodAsync(pod.Metadata.Name, pod.Metadata.NamespaceProperty, cancellationToken: ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+        }
+    }
+}

@@ -1,0 +1,22 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Gentoo.Local.Tests;
+
+/// <summary>What a test made in the shared Docker engine, found by its namespace label and removed.</summary>
+internal static class DockerCleanup
+{
+    public static async Task RemoveNamespaceAsync(IDockerClient docker, string ns)
+    {
+        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true } };
+        foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
+        {
+            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+        }
+
+        foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = ours })).Volumes ?? [])
+        {
+            await docker.Volumes.RemoveAsync(volume.Name, force: true);
+        }
+    }
+}

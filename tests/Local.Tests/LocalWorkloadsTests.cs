@@ -1,0 +1,170 @@
+using System.Net;
+using System.Net.Sockets;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Gentoo.Kubernetes.TestServer;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Local.Tests;
+
+/// <summary>Deployments, LoadBalancer Services and claims on one machine: what a controller manager, ServiceLB and a provisioner do.</summary>
+public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly string ns = "workloads-" + Guid.NewGuid().ToString("N")[..8];
+    private string Node => "machine-" + ns;
+    private readonly string state = Directory.CreateTempSubdirectory("gentoo-local-").FullName;
+    private readonly CancellationTokenSource stop = new();
+    private KubeApiServer server = null!;
+    private IKubernetes kube = null!;
+    private IDockerClient docker = null!;
+    private Task running = Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        server = await KubeApiServer.StartAsync();
+        server.Kubelet.IgnoredNamespaces[ns] = true;
+        kube = new k8s.Kubernetes(server.ClientConfiguration());
+        await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
+        docker = await LocalDocker.ConnectAsync(null, CancellationToken.None);
+    }
+
+    private void Start()
+    {
+        var options = new DockerKubeletOptions(Node, state) { Resync = TimeSpan.FromMilliseconds(200) };
+        running = Task.WhenAll(
+            Task.Run(() => new DockerKubelet(kube, docker, options, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token)),
+            Task.Run(() => new LocalWorkloads(kube, docker, options, new TestOutputLogger<LocalWorkloads>(output)).RunAsync(stop.Token)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await stop.CancelAsync();
+        await running.ContinueWith(_ => { }, TaskScheduler.Default);
+        await DockerCleanup.RemoveNamespaceAsync(docker, ns);
+
+        docker.Dispose();
+        kube.Dispose();
+        await server.DisposeAsync();
+        Directory.Delete(state, recursive: true);
+        stop.Dispose();
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static V1Deployment Server(string greeting) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "web" },
+        Spec = new V1DeploymentSpec
+        {
+            Selector = new V1LabelSelector { MatchLabels = new Dictionary<string, string> { ["app"] = "web" } },
+            Template = new V1PodTemplateSpec
+            {
+                Metadata = new V1ObjectMeta { Labels = new Dictionary<string, string> { ["app"] = "web" } },
+                Spec = new V1PodSpec
+                {
+                    TerminationGracePeriodSeconds = 1,
+                    Containers =
+                    [
+                        new V1Container
+                        {
+                            Name = "http", Image = DockerFactAttribute.Image,
+                            Ports = [new V1ContainerPort { Name = "http", ContainerPort = 8080 }],
+                            Env = [new V1EnvVar { Name = "GREETING", Value = greeting }],
+                            Command =
+                            [
+                                "perl", "-MIO::Socket::INET", "-e",
+                                "$s = IO::Socket::INET->new(LocalPort => 8080, Listen => 5, ReuseAddr => 1) or die $!;"
+                                + " while ($c = $s->accept) { <$c>; print $c \"HTTP/1.0 200 OK\\r\\n\\r\\n$ENV{GREETING}\"; close $c }",
+                            ],
+                        },
+                    ],
+                },
+            },
+        },
+    };
+
+    private static async Task<string?> GetAsync(int port)
+    {
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+            return await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/"));
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    [DockerFact]
+    public async Task A_deployment_behind_a_load_balancer_service_answers_on_this_machine_and_a_new_template_replaces_its_pod()
+    {
+        var port = FreePort();
+        await kube.CoreV1.CreateNamespacedServiceAsync(new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "web" },
+            Spec = new V1ServiceSpec
+            {
+                Type = "LoadBalancer",
+                Selector = new Dictionary<string, string> { ["app"] = "web" },
+                Ports = [new V1ServicePort { Name = "http", Port = port, TargetPort = "http" }],
+            },
+        }, ns);
+        await kube.AppsV1.CreateNamespacedDeploymentAsync(Server("first"), ns);
+        Start();
+
+        (await Eventually.GetAsync(() => GetAsync(port), text => text == "first", "the deployment's pod to answer on the service's port", TimeSpan.FromMinutes(1))).ShouldBe("first");
+        var service = await kube.CoreV1.ReadNamespacedServiceAsync("web", ns);
+        service.Status.LoadBalancer.Ingress.ShouldHaveSingleItem().Ip.ShouldBe("127.0.0.1");
+        var deployment = await Eventually.GetAsync(() => kube.AppsV1.ReadNamespacedDeploymentAsync("web", ns), d => running.IsFaulted || d.Status?.ReadyReplicas == 1, "the deployment to be ready");
+        if (running.IsFaulted)
+        {
+            await running; // a loop stopped: say why
+        }
+
+        deployment.Status.Conditions.ShouldContain(c => c.Type == "Available" && c.Status == "True");
+        var firstPod = (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldHaveSingleItem();
+        firstPod.Metadata.OwnerReferences.ShouldHaveSingleItem().Uid.ShouldBe(deployment.Metadata.Uid);
+
+        deployment.Spec.Template = Server("second").Spec.Template;
+        await kube.AppsV1.ReplaceNamespacedDeploymentAsync(deployment, "web", ns);
+
+        (await Eventually.GetAsync(() => GetAsync(port), text => text == "second", "the new template's pod to answer", TimeSpan.FromMinutes(1))).ShouldBe("second");
+        var pods = await Eventually.GetAsync(() => kube.CoreV1.ListNamespacedPodAsync(ns), list => list.Items.Count == 1, "the old template's pod to be gone");
+        pods.Items[0].Metadata.Labels[LocalWorkloads.TemplateHashLabel].ShouldNotBe(firstPod.Metadata.Labels[LocalWorkloads.TemplateHashLabel]);
+    }
+
+    [DockerFact]
+    public async Task A_claim_is_bound_to_its_docker_volume_which_goes_with_the_claim_but_never_because_a_claim_is_missing_at_start()
+    {
+        // A volume whose claim is not in the API when local mode starts (its state directory was lost, say) is kept.
+        var orphan = LocalNames.ClaimVolume(ns, "lost-state-binpkgs");
+        await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = orphan, Labels = LocalNames.ClaimVolumeLabels(ns, "lost-state-binpkgs", Node) });
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(new V1PersistentVolumeClaim
+        {
+            Metadata = new V1ObjectMeta { Name = "data" },
+            Spec = new V1PersistentVolumeClaimSpec
+            {
+                AccessModes = ["ReadWriteOnce"],
+                Resources = new V1VolumeResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["storage"] = new("1Gi") } },
+            },
+        }, ns);
+        Start();
+
+        var bound = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("data", ns), c => c.Status?.Phase == "Bound", "the claim to be bound");
+        bound.Spec.VolumeName.ShouldBe(LocalNames.ClaimVolume(ns, "data"));
+        bound.Status.Capacity["storage"].ToString().ShouldBe("1Gi");
+        (await docker.Volumes.InspectAsync(bound.Spec.VolumeName)).Labels[LocalNames.ClaimLabel].ShouldBe("data");
+
+        await kube.CoreV1.DeleteNamespacedPersistentVolumeClaimAsync("data", ns);
+        await Eventually.GetAsync(async () => (await docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).ToList(),
+            names => !names.Contains(bound.Spec.VolumeName), "the deleted claim's volume to be removed");
+        (await docker.Volumes.InspectAsync(orphan)).Name.ShouldBe(orphan);
+    }
+}
