@@ -50,6 +50,9 @@ public sealed record EmbeddedApiServerOptions
 
     /// <summary>Serves GET pods/NAME/log; without one the server answers that it has no logs.</summary>
     public IPodLogSource? PodLogs { get; init; }
+
+    /// <summary>Serves pods/NAME/exec; without one the server answers that it runs no commands.</summary>
+    public IPodExec? PodExec { get; init; }
 }
 
 /// <summary>Looks at a request first: may delay it or answer it with an error, as a proxy or an overloaded server does.</summary>
@@ -126,6 +129,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
             server.AfterWrite(crdType, crd);
         }
 
+        app.UseWebSockets();
         app.Run(server.HandleAsync);
         await app.StartAsync(ct);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
@@ -312,6 +316,12 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         if (subresource == "log" && type.Key == "/pods")
         {
             await PodLogAsync(context, ns!, name, query);
+            return;
+        }
+
+        if (subresource == "exec" && type.Key == "/pods")
+        {
+            await PodExecAsync(context, type, ns!, name, query);
             return;
         }
 
@@ -718,20 +728,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         var podType = Store.FindType("", "v1", "pods")!;
         Count("log", podType, "log", rbacVerb: "get");
         var pod = Store.Get(podType, ns, name);
-        var containers = (pod["spec"]?["containers"] as JsonArray ?? []).Select(c => c?["name"]?.GetValue<string>() ?? "").ToList();
-        var initContainers = (pod["spec"]?["initContainers"] as JsonArray ?? []).Select(c => c?["name"]?.GetValue<string>() ?? "").ToList();
-        var container = query["container"].ToString();
-        if (container.Length == 0)
-        {
-            container = containers.Count == 1
-                ? containers[0]
-                : throw ApiException.BadRequest($"a container name must be specified for pod {name}, choose one of: [{string.Join(' ', containers)}]"
-                    + (initContainers.Count > 0 ? $" or one of the init containers: [{string.Join(' ', initContainers)}]" : ""));
-        }
-        else if (!containers.Contains(container) && !initContainers.Contains(container))
-        {
-            throw ApiException.BadRequest($"container {container} is not valid for pod {name}");
-        }
+        var container = ContainerOf(pod, name, query["container"].ToString(), initContainersToo: true);
 
         if (options.PodLogs is not { } logs)
         {
@@ -741,6 +738,56 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         context.Response.ContentType = "text/plain";
         await context.Response.StartAsync(context.RequestAborted);
         await logs.CopyAsync(pod, container, query["follow"] == "true", context.Response.Body, context.RequestAborted);
+    }
+
+    /// <summary>The container a log or exec request means: the one named, or the pod's only one; the API server's words otherwise.</summary>
+    private static string ContainerOf(JsonObject pod, string name, string named, bool initContainersToo)
+    {
+        static List<string> Names(JsonNode? list) => (list as JsonArray ?? []).Select(c => c?["name"]?.GetValue<string>() ?? "").ToList();
+        var containers = Names(pod["spec"]?["containers"]);
+        var initContainers = initContainersToo ? Names(pod["spec"]?["initContainers"]) : [];
+        if (named.Length == 0)
+        {
+            return containers.Count == 1
+                ? containers[0]
+                : throw ApiException.BadRequest($"a container name must be specified for pod {name}, choose one of: [{string.Join(' ', containers)}]"
+                    + (initContainers.Count > 0 ? $" or one of the init containers: [{string.Join(' ', initContainers)}]" : ""));
+        }
+
+        return containers.Contains(named) || initContainers.Contains(named)
+            ? named
+            : throw ApiException.BadRequest($"container {named} is not valid for pod {name}");
+    }
+
+    /// <summary>pods/NAME/exec: the container as for logs, then the command over a WebSocket (SPDY, kubectl's older transport, is refused).</summary>
+    private async Task PodExecAsync(HttpContext context, ResourceType podType, string ns, string name, IQueryCollection query)
+    {
+        Count("create", podType, "exec");
+        var pod = Store.Get(podType, ns, name);
+        var container = ContainerOf(pod, name, query["container"].ToString(), initContainersToo: false);
+
+        var command = query["command"].OfType<string>().ToList();
+        if (command.Count == 0)
+        {
+            throw ApiException.BadRequest("you must specify at least 1 command");
+        }
+
+        if (pod["status"]?["phase"]?.GetValue<string>() != "Running")
+        {
+            throw ApiException.BadRequest($"cannot exec into a container in a completed or not yet running pod; current phase is {pod["status"]?["phase"]?.GetValue<string>() ?? "Pending"}");
+        }
+
+        if (options.PodExec is not { } exec)
+        {
+            throw ApiException.BadRequest($"pod {name}: this server runs no kubelet that could run a command");
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            throw new ApiException(400, "BadRequest", "exec here speaks WebSocket (channel.k8s.io), not SPDY: use kubectl 1.29 or later");
+        }
+
+        await PodExecSession.RunAsync(context, exec, pod, container, command, query["stdin"] == "true", query["tty"] == "true");
     }
 
     /// <summary>What the scheduler does through the API: POST pods/NAME/binding sets spec.nodeName, once.</summary>

@@ -363,7 +363,8 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             Reason = startError ? "StartError" : state.OOMKilled ? "OOMKilled" : state.ExitCode == 0 ? "Completed" : "Error",
             Message = startError ? state.Error : message.Length > 0 ? message : null,
             StartedAt = Time(state.StartedAt),
-            FinishedAt = Time(state.FinishedAt),
+            // Docker stamps a process that exits at once as finished a moment before it noted it started; a kubelet never does.
+            FinishedAt = Time(state.FinishedAt) is { } finished && Time(state.StartedAt) is { } started && finished < started ? started : Time(state.FinishedAt),
             ContainerID = "docker://" + id,
         };
         return status;

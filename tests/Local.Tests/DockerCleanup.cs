@@ -6,9 +6,18 @@ namespace Gentoo.Local.Tests;
 /// <summary>What a test made in the shared Docker engine, found by its namespace label and removed.</summary>
 internal static class DockerCleanup
 {
-    public static async Task RemoveNamespaceAsync(IDockerClient docker, string ns)
+    /// <param name="docker">The engine.</param>
+    /// <param name="ns">The test's namespace.</param>
+    /// <param name="node">The test's Node, where the namespace is a shared one (local mode's default).</param>
+    public static async Task RemoveNamespaceAsync(IDockerClient docker, string ns, string? node = null)
     {
-        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true } };
+        var labels = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true };
+        if (node is not null)
+        {
+            labels[LocalNames.NodeLabel + "=" + node] = true;
+        }
+
+        var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labels };
         foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
         {
             await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });

@@ -103,7 +103,10 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         docker.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodLabel + "=" + pod] = true } },
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { [LocalNames.NamespaceLabel + "=" + ns] = true, [LocalNames.PodLabel + "=" + pod] = true },
+            },
         });
 
     /// <summary>Runs a pod on the shared claim to its end and returns its termination message: what an earlier pod left there.</summary>

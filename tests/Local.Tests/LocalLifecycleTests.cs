@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Gentoo.Entities.V1Alpha1;
@@ -25,7 +24,6 @@ namespace Gentoo.Local.Tests;
 /// </summary>
 public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string AgentImage = "gentoo-builder/stand-in-agent:local";
     private readonly string ns = "lifecycle-" + Guid.NewGuid().ToString("N")[..8];
     private readonly string state = Directory.CreateTempSubdirectory("gentoo-local-").FullName;
     private readonly CancellationTokenSource stop = new();
@@ -37,7 +35,7 @@ public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifeti
 
     public async Task InitializeAsync()
     {
-        BuildStandInAgentImage();
+        StandInImages.BuildOperator();
         server = await KubeApiServer.StartAsync();
         server.Kubelet.IgnoredNamespaces[ns] = true;
         kube = new k8s.Kubernetes(server.ClientConfiguration());
@@ -52,7 +50,7 @@ public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifeti
             .AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance)
             .AddSingleton(typeof(ILogger<>), typeof(Logger<>))
             .AddControllerRuntime(new LeaderElectionSettings { Enabled = false })
-            .AddLifecycle(new LifecycleSettings(new PodSettings(AgentImage)) { SnapshotPoll = TimeSpan.FromMilliseconds(500), ConfigPoll = TimeSpan.FromMilliseconds(500) }, ns)
+            .AddLifecycle(new LifecycleSettings(new PodSettings(StandInImages.Operator)) { SnapshotPoll = TimeSpan.FromMilliseconds(500), ConfigPoll = TimeSpan.FromMilliseconds(500) }, ns)
             .BuildServiceProvider();
         await Controllers.Register(services).StartAsync(stop.Token);
     }
@@ -70,30 +68,6 @@ public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifeti
         await server.DisposeAsync();
         Directory.Delete(state, recursive: true);
         stop.Dispose();
-    }
-
-    /// <summary>The operator image's agent, replaced by a script that reports success the way the agent's report does.</summary>
-    private static void BuildStandInAgentImage()
-    {
-        var context = Directory.CreateTempSubdirectory("stand-in-agent-").FullName;
-        try
-        {
-            File.WriteAllText(Path.Combine(context, "gentoo-agent"),
-                "#!/bin/sh\n# Stands in for the agent: every step succeeds, reported as the agent reports it.\n"
-                + "echo '{\"step\":\"build\",\"result\":\"success\",\"outcome\":\"success\",\"emergeExitCode\":0,\"packagesMerged\":1}' > /dev/termination-log\n");
-            File.SetUnixFileMode(Path.Combine(context, "gentoo-agent"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            File.WriteAllText(Path.Combine(context, "Dockerfile"),
-                $"FROM {DockerFactAttribute.Image}\nCOPY gentoo-agent {Protocol.AgentPod.AgentInImage}\n");
-            using var build = Process.Start(new ProcessStartInfo("docker", ["build", "-q", "-t", AgentImage, context]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            var error = build.StandardError.ReadToEndAsync();
-            build.WaitForExit();
-            build.ExitCode.ShouldBe(0, error.Result);
-        }
-        finally
-        {
-            Directory.Delete(context, recursive: true);
-        }
     }
 
     [DockerFact]

@@ -181,8 +181,10 @@ public sealed class BinhostSpec
     [DefaultJson("true")]
     public bool? Enabled { get; set; }
 
-    /// <summary>The type of the binhost's Service: ClusterIP, NodePort or LoadBalancer.</summary>
-    [DefaultJson("\"ClusterIP\"")]
+    /// <summary>
+    /// The type of the binhost's Service: ClusterIP, NodePort or LoadBalancer. Unset: ClusterIP on a cluster; in local mode
+    /// LoadBalancer, whose port is published on the machine.
+    /// </summary>
     [RegularExpression("^(ClusterIP|NodePort|LoadBalancer)$")]
     public string? ServiceType { get; set; }
 

@@ -97,6 +97,7 @@ public static class LocalHost
                 StateDirectory = options.State.Api,
                 Credentials = credentials,
                 PodLogs = new DockerPodLogs(docker),
+                PodExec = new DockerPodExec(docker),
                 GitVersion = "v1.26.15-gentoo-local",
             }, ct);
         }
