@@ -16,7 +16,8 @@ namespace Gentoo.Local;
 /// start, one machine having one port to publish), and a LoadBalancer Service gets this machine's address as its ingress,
 /// its ports being published there by <see cref="DockerKubelet"/>.
 /// </summary>
-public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, DockerKubeletOptions options, ILogger<LocalWorkloads> log)
+/// <param name="snapshots">Snapshots and restores of claims' volumes; without, the machine offers no StorageClass and no snapshots.</param>
+public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, DockerKubeletOptions options, ILogger<LocalWorkloads> log, LocalSnapshots? snapshots = null)
 {
     public const string TemplateHashLabel = "pod-template-hash";
 
@@ -28,12 +29,24 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
 
     public async Task RunAsync(CancellationToken ct)
     {
+        var classesMade = snapshots is null;
         while (!ct.IsCancellationRequested)
         {
             try
             {
+                if (!classesMade)
+                {
+                    await snapshots!.EnsureClassesAsync(ct);
+                    classesMade = true;
+                }
+
                 await PublishServicesAsync(ct);
                 await ProvisionClaimsAsync(ct);
+                if (snapshots is not null)
+                {
+                    await snapshots.SnapshotAsync(ct);
+                }
+
                 var pods = (await kube.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: ct)).Items;
                 foreach (var deployment in (await kube.AppsV1.ListDeploymentForAllNamespacesAsync(cancellationToken: ct)).Items)
                 {
@@ -87,7 +100,13 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
             var claim = pending;
             var ns = claim.Metadata.NamespaceProperty;
             var volume = LocalNames.ClaimVolume(ns, claim.Metadata.Name);
-            await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume, Labels = LocalNames.ClaimVolumeLabels(ns, claim.Metadata.Name, options.NodeName) }, ct);
+            var labels = LocalNames.ClaimVolumeLabels(ns, claim.Metadata.Name, options.NodeName);
+            await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume, Labels = labels }, ct);
+            if (snapshots is not null && !snapshots.Restored(claim, volume, labels, ct))
+            {
+                continue; // bound once its snapshot is copied in, as a provisioner restores before it binds
+            }
+
             if (claim.Spec.VolumeName != volume)
             {
                 claim.Spec.VolumeName = volume;

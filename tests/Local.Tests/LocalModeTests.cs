@@ -154,6 +154,15 @@ public sealed class LocalModeTests : IAsyncLifetime
         await runs.CreateAsync(Run("hello", "app-misc/hello"), CancellationToken.None);
         (await RunToAsync(runs, "hello", BuildRunPhase.Succeeded)).Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
 
+        // The bootstrap's root was snapshotted as a copy of its Docker volume, and the builder's root restored from it.
+        var bootstrap = (await new ResourceApi<GentooBootstrap>(kube).GetAsync("default", "stage3", CancellationToken.None))!;
+        bootstrap.Status.Snapshot!.Method.ShouldBe("VolumeSnapshot", "local mode offers a StorageClass and a VolumeSnapshotClass of its own driver");
+        var snapshotVolume = await docker.Volumes.InspectAsync(LocalSnapshots.SnapshotVolume("default", bootstrap.Status.Snapshot.Name!));
+        snapshotVolume.Labels[LocalNames.NodeLabel].ShouldBe(node);
+        var root = await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("desktop-root", "default");
+        root.Spec.DataSource.ShouldNotBeNull().Kind.ShouldBe("VolumeSnapshot");
+        root.Status.Phase.ShouldBe("Bound");
+
         // A failure waits for a person, who resumes it as kubectl gentoo resume does.
         await runs.CreateAsync(Run("nightly", "app-misc/nightly"), CancellationToken.None);
         var waiting = await RunToAsync(runs, "nightly", BuildRunPhase.AwaitingOperator);

@@ -32,10 +32,40 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
     private void Start()
     {
         var options = new DockerKubeletOptions(Node, state) { Resync = TimeSpan.FromMilliseconds(200) };
+        var snapshots = new LocalSnapshots(kube, docker, options, DockerFactAttribute.Image, new TestOutputLogger<LocalSnapshots>(output));
         running = Task.WhenAll(
             Task.Run(() => new DockerKubelet(kube, docker, options, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token)),
-            Task.Run(() => new LocalWorkloads(kube, docker, options, new TestOutputLogger<LocalWorkloads>(output)).RunAsync(stop.Token)));
+            Task.Run(() => new LocalWorkloads(kube, docker, options, new TestOutputLogger<LocalWorkloads>(output), snapshots).RunAsync(stop.Token)));
     }
+
+    /// <summary>What a volume holds, read by a container of the Debian image.</summary>
+    private async Task<string> ReadVolumeAsync(string volume, string file)
+    {
+        var created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = DockerFactAttribute.Image,
+            Cmd = ["cat", "/v/" + file],
+            Labels = new Dictionary<string, string> { [LocalNames.NamespaceLabel] = ns },
+            HostConfig = new HostConfig { Mounts = [new Mount { Type = "volume", Source = volume, Target = "/v" }] },
+        });
+        await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters());
+        await docker.Containers.WaitContainerAsync(created.ID);
+        using var logs = await docker.Containers.GetContainerLogsAsync(created.ID, new ContainerLogsParameters { ShowStdout = true });
+        var (stdout, _) = await logs.ReadOutputToEndAsync(CancellationToken.None);
+        await docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true });
+        return stdout;
+    }
+
+    private static V1PersistentVolumeClaim Claim(string name, V1TypedLocalObjectReference? source = null) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name },
+        Spec = new V1PersistentVolumeClaimSpec
+        {
+            AccessModes = ["ReadWriteOnce"],
+            Resources = new V1VolumeResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["storage"] = new("1Gi") } },
+            DataSource = source,
+        },
+    };
 
     public async Task DisposeAsync()
     {
@@ -146,15 +176,7 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
         // A volume whose claim is not in the API when local mode starts (its state directory was lost, say) is kept.
         var orphan = LocalNames.ClaimVolume(ns, "lost-state-binpkgs");
         await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = orphan, Labels = LocalNames.ClaimVolumeLabels(ns, "lost-state-binpkgs", Node) });
-        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(new V1PersistentVolumeClaim
-        {
-            Metadata = new V1ObjectMeta { Name = "data" },
-            Spec = new V1PersistentVolumeClaimSpec
-            {
-                AccessModes = ["ReadWriteOnce"],
-                Resources = new V1VolumeResourceRequirements { Requests = new Dictionary<string, ResourceQuantity> { ["storage"] = new("1Gi") } },
-            },
-        }, ns);
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("data"), ns);
         Start();
 
         var bound = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("data", ns), c => c.Status?.Phase == "Bound", "the claim to be bound");
@@ -166,5 +188,46 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
         await Eventually.GetAsync(async () => (await docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).ToList(),
             names => !names.Contains(bound.Spec.VolumeName), "the deleted claim's volume to be removed");
         (await docker.Volumes.InspectAsync(orphan)).Name.ShouldBe(orphan);
+    }
+
+    [DockerFact]
+    public async Task A_volume_snapshot_is_a_copy_of_its_claims_volume_a_claim_restores_from_it_and_it_goes_with_the_snapshot()
+    {
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("root"), ns);
+        Start();
+        await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("root", ns), c => c.Status?.Phase == "Bound", "the claim to be bound");
+        var writer = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = DockerFactAttribute.Image,
+            Cmd = ["sh", "-c", "echo built > /v/world"],
+            Labels = new Dictionary<string, string> { [LocalNames.NamespaceLabel] = ns },
+            HostConfig = new HostConfig { Mounts = [new Mount { Type = "volume", Source = LocalNames.ClaimVolume(ns, "root"), Target = "/v" }] },
+        });
+        await docker.Containers.StartContainerAsync(writer.ID, new ContainerStartParameters());
+        await docker.Containers.WaitContainerAsync(writer.ID);
+
+        var storage = await kube.StorageV1.ReadStorageClassAsync(LocalSnapshots.ClassName);
+        storage.Provisioner.ShouldBe(LocalSnapshots.Driver);
+        await kube.CustomObjects.CreateNamespacedCustomObjectAsync(new Dictionary<string, object>
+        {
+            ["apiVersion"] = "snapshot.storage.k8s.io/v1",
+            ["kind"] = "VolumeSnapshot",
+            ["metadata"] = new Dictionary<string, object> { ["name"] = "after-bootstrap" },
+            ["spec"] = new Dictionary<string, object> { ["volumeSnapshotClassName"] = LocalSnapshots.ClassName, ["source"] = new Dictionary<string, object> { ["persistentVolumeClaimName"] = "root" } },
+        }, "snapshot.storage.k8s.io", "v1", ns, "volumesnapshots");
+        var snapshot = await Eventually.GetAsync(
+            async () => (System.Text.Json.JsonElement)await kube.CustomObjects.GetNamespacedCustomObjectAsync("snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", "after-bootstrap"),
+            s => s.TryGetProperty("status", out var status) && status.TryGetProperty("readyToUse", out var ready) && ready.GetBoolean(), "the snapshot to be ready", TimeSpan.FromMinutes(1));
+        snapshot.GetProperty("status").GetProperty("restoreSize").GetString().ShouldBe("1Gi");
+        (await ReadVolumeAsync(LocalSnapshots.SnapshotVolume(ns, "after-bootstrap"), "world")).ShouldBe("built\n");
+
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(
+            Claim("builder-root", new V1TypedLocalObjectReference { ApiGroup = "snapshot.storage.k8s.io", Kind = "VolumeSnapshot", Name = "after-bootstrap" }), ns);
+        await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("builder-root", ns), c => c.Status?.Phase == "Bound", "the restored claim to be bound", TimeSpan.FromMinutes(1));
+        (await ReadVolumeAsync(LocalNames.ClaimVolume(ns, "builder-root"), "world")).ShouldBe("built\n", "a claim is bound only once its snapshot is copied in");
+
+        await kube.CustomObjects.DeleteNamespacedCustomObjectAsync("snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", "after-bootstrap");
+        await Eventually.GetAsync(async () => (await docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).ToList(),
+            names => !names.Contains(LocalSnapshots.SnapshotVolume(ns, "after-bootstrap")), "the deleted snapshot's volume to be removed");
     }
 }

@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Gentoo.Local;
+
+/// <summary>
+/// Storage as a CSI driver with snapshots offers it, for one machine: a default StorageClass and a VolumeSnapshotClass of
+/// the same driver (so the operator snapshots instead of copying), a VolumeSnapshot as a copy of its claim's Docker volume,
+/// and a claim whose dataSource is a snapshot filled from that copy before it is bound. Copies run in a helper
+/// container, one per volume, in the background.
+/// </summary>
+public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, DockerKubeletOptions options, string helperImage, ILogger log)
+{
+    public const string Driver = "docker.gentoo-builder.io";
+    public const string ClassName = "local-docker";
+    private const string Group = "snapshot.storage.k8s.io";
+    private const string DefaultClassAnnotation = "storageclass.kubernetes.io/is-default-class";
+    private const string SnapshotDefaultClassAnnotation = "snapshot.storage.kubernetes.io/is-default-class";
+
+    /// <summary>Copies in flight, by the volume they fill.</summary>
+    private readonly ConcurrentDictionary<string, Task> copies = new(StringComparer.Ordinal);
+    private HashSet<(string Namespace, string Name)> knownSnapshots = [];
+    private bool snapshotsListed;
+
+    /// <summary>The snapshot's Docker volume: by namespace and name, as claims' are.</summary>
+    public static string SnapshotVolume(string ns, string snapshot) => $"{LocalNames.Prefix}.snapshot.{ns}.{snapshot}";
+
+    /// <summary>The StorageClass and VolumeSnapshotClass this machine offers, made once.</summary>
+    public async Task EnsureClassesAsync(CancellationToken ct)
+    {
+        await CreateIfMissingAsync(() => kube.StorageV1.CreateStorageClassAsync(new V1StorageClass
+        {
+            Metadata = new V1ObjectMeta { Name = ClassName, Annotations = new Dictionary<string, string> { [DefaultClassAnnotation] = "true" } },
+            Provisioner = Driver,
+            ReclaimPolicy = "Delete",
+            VolumeBindingMode = "Immediate",
+        }, cancellationToken: ct));
+        await CreateIfMissingAsync(() => kube.CustomObjects.CreateClusterCustomObjectAsync(new Dictionary<string, object>
+        {
+            ["apiVersion"] = Group + "/v1",
+            ["kind"] = "VolumeSnapshotClass",
+            ["metadata"] = new Dictionary<string, object> { ["name"] = ClassName, ["annotations"] = new Dictionary<string, string> { [SnapshotDefaultClassAnnotation] = "true" } },
+            ["driver"] = Driver,
+            ["deletionPolicy"] = "Delete",
+        }, Group, "v1", "volumesnapshotclasses", cancellationToken: ct));
+    }
+
+    /// <summary>Takes the snapshots not yet taken and removes the volumes of snapshots deleted since the last pass.</summary>
+    public async Task SnapshotAsync(CancellationToken ct)
+    {
+        var list = (JsonElement)await kube.CustomObjects.ListClusterCustomObjectAsync(Group, "v1", "volumesnapshots", cancellationToken: ct);
+        var current = new HashSet<(string, string)>();
+        foreach (var snapshot in list.GetProperty("items").EnumerateArray())
+        {
+            var metadata = snapshot.GetProperty("metadata");
+            var ns = metadata.GetProperty("namespace").GetString()!;
+            var name = metadata.GetProperty("name").GetString()!;
+            current.Add((ns, name));
+            var ready = snapshot.TryGetProperty("status", out var status) && status.TryGetProperty("readyToUse", out var r) && r.ValueKind == JsonValueKind.True;
+            if (ready || metadata.TryGetProperty("deletionTimestamp", out _)
+                || !snapshot.GetProperty("spec").GetProperty("source").TryGetProperty("persistentVolumeClaimName", out var claimName))
+            {
+                continue;
+            }
+
+            var source = LocalNames.ClaimVolume(ns, claimName.GetString()!);
+            var target = SnapshotVolume(ns, name);
+            var uid = metadata.GetProperty("uid").GetString()!;
+            StartCopy(source, target, new Dictionary<string, string>
+            {
+                [LocalNames.ManagedLabel] = "true",
+                [LocalNames.NamespaceLabel] = ns,
+                [LocalNames.NodeLabel] = options.NodeName,
+            }, async copyCt =>
+            {
+                var size = (await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claimName.GetString(), ns, cancellationToken: copyCt)).Spec.Resources?.Requests?["storage"]?.ToString();
+                var patch = new { status = new { readyToUse = true, boundVolumeSnapshotContentName = "snapcontent-" + uid, creationTime = DateTime.UtcNow, restoreSize = size } };
+                await kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), Group, "v1", ns, "volumesnapshots", name, cancellationToken: copyCt);
+                log.LogInformation("VolumeSnapshot {Namespace}/{Name}: claim {Claim} copied into Docker volume {Volume}", ns, name, claimName.GetString(), target);
+            }, ct);
+        }
+
+        if (snapshotsListed)
+        {
+            foreach (var (ns, name) in knownSnapshots.Where(k => !current.Contains(k)))
+            {
+                copies.TryRemove(SnapshotVolume(ns, name), out _);
+                await RemoveVolumeAsync(SnapshotVolume(ns, name), ct);
+            }
+        }
+
+        (knownSnapshots, snapshotsListed) = (current, true);
+    }
+
+    /// <summary>Whether a new claim's volume is ready to bind: filled from its snapshot, or having none to fill from.</summary>
+    public bool Restored(V1PersistentVolumeClaim claim, string volume, IDictionary<string, string> labels, CancellationToken ct)
+    {
+        var source = claim.Spec.DataSourceRef?.Kind == "VolumeSnapshot" ? claim.Spec.DataSourceRef.Name
+            : claim.Spec.DataSource?.Kind == "VolumeSnapshot" ? claim.Spec.DataSource.Name
+            : null;
+        if (source is null)
+        {
+            return true;
+        }
+
+        var marker = volume + ".restored";
+        if (copies.TryGetValue(marker, out var done) && done.IsCompletedSuccessfully)
+        {
+            return true;
+        }
+
+        StartCopy(SnapshotVolume(claim.Metadata.NamespaceProperty, source), volume, labels, _ => Task.CompletedTask, ct, marker);
+        return false;
+    }
+
+    private void StartCopy(string source, string target, IDictionary<string, string> labels, Func<CancellationToken, Task> then, CancellationToken ct, string? key = null)
+    {
+        key ??= target;
+        if (copies.TryGetValue(key, out var running) && !running.IsFaulted)
+        {
+            return;
+        }
+
+        copies[key] = Task.Run(async () =>
+        {
+            try
+            {
+                await CopyAsync(source, target, labels, ct);
+                await then(ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                log.LogWarning("Copying Docker volume {Source} into {Target} failed: {Message}; trying again", source, target, e.Message);
+                throw;
+            }
+        }, CancellationToken.None);
+    }
+
+    /// <summary>cp -a from one volume into another, in a container of the helper image; an exit other than 0 throws.</summary>
+    private async Task CopyAsync(string source, string target, IDictionary<string, string> labels, CancellationToken ct)
+    {
+        await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = target, Labels = labels }, ct);
+        var created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = helperImage,
+            Entrypoint = ["cp", "-a", "/from/.", "/to/"],
+            Cmd = [],
+            User = "0",
+            Labels = new Dictionary<string, string>(labels),
+            HostConfig = new HostConfig
+            {
+                Mounts =
+                [
+                    new Mount { Type = "volume", Source = source, Target = "/from", ReadOnly = true },
+                    new Mount { Type = "volume", Source = target, Target = "/to" },
+                ],
+            },
+        }, ct);
+        try
+        {
+            await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), ct);
+            var waited = await docker.Containers.WaitContainerAsync(created.ID, ct);
+            if (waited.StatusCode != 0)
+            {
+                throw new IOException($"cp -a ended with {waited.StatusCode}");
+            }
+        }
+        finally
+        {
+            await docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+        }
+    }
+
+    private async Task RemoveVolumeAsync(string volume, CancellationToken ct)
+    {
+        try
+        {
+            await docker.Volumes.RemoveAsync(volume, force: false, ct);
+            log.LogInformation("Docker volume {Volume} of a deleted VolumeSnapshot removed", volume);
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+        }
+    }
+
+    private static async Task CreateIfMissingAsync(Func<Task> create)
+    {
+        try
+        {
+            await create();
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+        }
+    }
+}
