@@ -262,6 +262,15 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 // Test-server only: request counts by verb, for benchmarks that run the server in another process.
                 await WriteJson(context, 200, new JsonObject(requestCounts.Select(p => new KeyValuePair<string, JsonNode?>(p.Key, p.Value))));
                 return;
+            case ["openapi", "v3"]:
+                await WriteJson(context, 200, OpenApi.Root(Store.Types()));
+                return;
+            case ["openapi", "v3", "api", var coreVersion]:
+                await WriteJson(context, 200, OpenApi.GroupVersion(Store.Types(), "", coreVersion, options.GitVersion));
+                return;
+            case ["openapi", "v3", "apis", var openApiGroup, var openApiVersion]:
+                await WriteJson(context, 200, OpenApi.GroupVersion(Store.Types(), openApiGroup, openApiVersion, options.GitVersion));
+                return;
             case ["healthz"] or ["readyz"] or ["livez"]:
                 context.Response.ContentType = "text/plain";
                 await context.Response.WriteAsync("ok");

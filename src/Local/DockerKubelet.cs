@@ -500,13 +500,13 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             }, ct);
         }
 
-        foreach (var volume in plan.ScratchVolumes)
+        foreach (var directory in plan.ScratchDirectories)
         {
-            await docker.Volumes.CreateAsync(new VolumesCreateParameters
+            Directory.CreateDirectory(directory);
+            if (!OperatingSystem.IsWindows())
             {
-                Name = volume,
-                Labels = new Dictionary<string, string> { [LocalNames.ManagedLabel] = "true", [LocalNames.PodUidLabel] = pod.Metadata.Uid },
-            }, ct);
+                File.SetUnixFileMode(directory, (UnixFileMode)0b111_111_111); // 0777, whatever the umask, as the kubelet makes emptyDirs
+            }
         }
 
         foreach (var file in plan.Files.Where(f => !(f.KeepExisting && File.Exists(f.Path))))
@@ -592,7 +592,7 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
                 await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct);
             }
 
-            await RemovePodLeftoversAsync(pod.Key, ct);
+            RemovePodLeftovers(pod.Key);
             log.LogInformation("Removed the containers of pod {Pod} ({Uid}), which the API server no longer has", pod.First().Labels[LocalNames.PodLabel], pod.Key);
         }
     }
@@ -617,19 +617,13 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct);
         }
 
-        await RemovePodLeftoversAsync(uid, ct);
+        RemovePodLeftovers(uid);
         await DeleteNowAsync(pod, ct);
     }
 
-    /// <summary>A pod's scratch volumes and its files on this machine.</summary>
-    private async Task RemovePodLeftoversAsync(string uid, CancellationToken ct)
+    /// <summary>A pod's scratch directories and its files on this machine.</summary>
+    private void RemovePodLeftovers(string uid)
     {
-        var filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.PodUidLabel + "=" + uid] = true } };
-        foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = filters }, ct)).Volumes ?? [])
-        {
-            await docker.Volumes.RemoveAsync(volume.Name, force: true, ct);
-        }
-
         var directory = Path.Combine(options.StateDirectory, "pods", uid);
         if (Directory.Exists(directory))
         {

@@ -32,9 +32,6 @@ public static class LocalNames
         [NodeLabel] = nodeName,
     };
 
-    /// <summary>A pod's emptyDir: by the pod's uid, gone with the pod.</summary>
-    public static string ScratchVolume(string podUid, string volume) => $"{Prefix}.pod-{podUid}.{volume}";
-
     /// <summary>A pod's container: a pod re-created under its name gets new containers (the uid differs).</summary>
     public static string Container(V1Pod pod, string container)
     {

@@ -41,7 +41,7 @@ public static class PodContainers
             sources[volume.Name] = volume switch
             {
                 { PersistentVolumeClaim: { } claim } => Claim(ns, claim, claims),
-                { EmptyDir: not null } => Scratch(uid, volume.Name, scratch),
+                { EmptyDir: not null } => Scratch(podDirectory, volume.Name, scratch),
                 { HostPath: { } host } => (MountKind.Bind, host.Path, false),
                 { ConfigMap: { } source } => Files(volume.Name, podDirectory, directory =>
                     ConfigMapFiles(directory, source.Name, source.Items, source.Optional, Mode(source.DefaultMode, ConfigMapMode), configMaps, files)),
@@ -156,11 +156,15 @@ public static class PodContainers
         return (MountKind.Volume, volume, claim.ReadOnlyProperty == true);
     }
 
-    private static (MountKind, string, bool) Scratch(string uid, string name, List<string> scratch)
+    /// <summary>
+    /// An emptyDir: a directory of this pod's, as the kubelet keeps it under /var/lib/kubelet/pods, made writable by every
+    /// user (the operator's init container copies the agent into it as 65532), gone with the pod.
+    /// </summary>
+    private static (MountKind, string, bool) Scratch(string podDirectory, string name, List<string> scratch)
     {
-        var volume = LocalNames.ScratchVolume(uid, name);
-        scratch.Add(volume);
-        return (MountKind.Volume, volume, false);
+        var directory = Path.Combine(podDirectory, "volumes", name);
+        scratch.Add(directory);
+        return (MountKind.Bind, directory, false);
     }
 
     /// <summary>A ConfigMap, Secret or projected volume: a read-only directory of this pod's, filled before its containers start.</summary>

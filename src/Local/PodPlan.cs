@@ -5,10 +5,10 @@ namespace Gentoo.Local;
 /// <summary>How a container sees one of its pod's volumes.</summary>
 public enum MountKind
 {
-    /// <summary>A named Docker volume: a claim's, or a pod's scratch space (emptyDir).</summary>
+    /// <summary>A named Docker volume: a claim's.</summary>
     Volume,
 
-    /// <summary>A directory of this machine: a hostPath, or the files of a ConfigMap or Secret written for the pod.</summary>
+    /// <summary>A directory of this machine: a hostPath, a pod's scratch space (emptyDir), or the files of a ConfigMap or Secret written for the pod.</summary>
     Bind,
 }
 
@@ -48,12 +48,12 @@ public sealed record PublishedPort(string HostAddress, int HostPort, int Contain
 public sealed record ServiceExposure(IReadOnlyList<V1Service> Services, string Address);
 
 /// <summary>
-/// What running a pod on this machine takes: the claims' Docker volumes, the pod's scratch volumes, the files of its
+/// What running a pod on this machine takes: the claims' Docker volumes, the pod's scratch directories, the files of its
 /// ConfigMap and Secret volumes, its init containers (run one after the other) and its containers.
 /// </summary>
 public sealed record PodPlan(
     IReadOnlyList<string> ClaimVolumes,
-    IReadOnlyList<string> ScratchVolumes,
+    IReadOnlyList<string> ScratchDirectories,
     IReadOnlyList<PodFile> Files,
     IReadOnlyList<ContainerPlan> InitContainers,
     IReadOnlyList<ContainerPlan> Containers);

@@ -15,8 +15,10 @@ namespace Gentoo.Local.Tests;
 /// <summary>
 /// `local up` as a user runs it, in process: the embedded API server persisted in a state directory, the Docker engine
 /// running every pod, the operator's controllers; a client that knows only the kubeconfig local mode wrote. Through real
-/// containers: bootstrap, builder, a build, a build that needs a person and is resumed, local mode stopped and started
-/// again in the middle of a build, and the builder's binhost answering on its published port.
+/// containers, with this tree's agent and binhost published into an image as the Dockerfile does, and a stage3 stand-in
+/// whose emerge replays what real Portage printed: bootstrap (snapshotted), builder (restored), a build, a build that
+/// needs a keyword change and is resumed with the fix accepted, local mode stopped and started again in the middle of a
+/// build, and the builder's binhost serving the package on its published port.
 /// </summary>
 public sealed class LocalModeTests : IAsyncLifetime
 {
@@ -32,7 +34,7 @@ public sealed class LocalModeTests : IAsyncLifetime
     {
         if (DockerFactAttribute.Missing() is null)
         {
-            StandInImages.BuildOperator();
+            StandInImages.BuildThisTreeAndStage3();
             docker = await LocalDocker.ConnectAsync(null, CancellationToken.None);
         }
     }
@@ -66,7 +68,7 @@ public sealed class LocalModeTests : IAsyncLifetime
             NodeName = node,
             Operator = new OperatorOptions
             {
-                LeaderElection = false, BindAddress = "127.0.0.1", HealthPort = healthPort, OperatorImage = StandInImages.Operator, BinhostServiceType = "LoadBalancer",
+                LeaderElection = false, BindAddress = "127.0.0.1", HealthPort = healthPort, OperatorImage = StandInImages.RealOperator, BinhostServiceType = "LoadBalancer",
                 ShutdownTimeout = TimeSpan.FromSeconds(5),
             },
         };
@@ -143,12 +145,13 @@ public sealed class LocalModeTests : IAsyncLifetime
         await new ResourceApi<GentooBootstrap>(kube).CreateAsync(new GentooBootstrap
         {
             Metadata = new V1ObjectMeta { Name = "stage3", NamespaceProperty = "default" },
-            Spec = new GentooBootstrapSpec { Stage3 = new Stage3Source { Image = DockerFactAttribute.Image }, Profile = "default/linux/amd64/23.0" },
+            Spec = new GentooBootstrapSpec { Stage3 = new Stage3Source { Image = StandInImages.Stage3 }, Profile = "default/linux/amd64/23.0" },
         }, CancellationToken.None);
         await new ResourceApi<GentooBuilder>(kube).CreateAsync(new GentooBuilder
         {
             Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = "default" },
-            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
+            // The stand-in stage3 has no gpg to sign with.
+            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" }, Signing = new SigningSpec { Unsigned = true } },
         }, CancellationToken.None);
 
         await runs.CreateAsync(Run("hello", "app-misc/hello"), CancellationToken.None);
@@ -163,13 +166,13 @@ public sealed class LocalModeTests : IAsyncLifetime
         root.Spec.DataSource.ShouldNotBeNull().Kind.ShouldBe("VolumeSnapshot");
         root.Status.Phase.ShouldBe("Bound");
 
-        // A failure waits for a person, who resumes it as kubectl gentoo resume does.
+        // A failure waits for a person, who resumes it accepting emerge's fix, as kubectl gentoo resume --accept 1 does.
         await runs.CreateAsync(Run("nightly", "app-misc/nightly"), CancellationToken.None);
         var waiting = await RunToAsync(runs, "nightly", BuildRunPhase.AwaitingOperator);
         waiting.Status.Phase.ShouldBe(BuildRunPhase.AwaitingOperator);
         waiting.Status.Conditions!.ShouldContain(c => c.Type == "Ready" && c.Reason == "KeywordChangeRequired");
         await kube.CustomObjects.PatchNamespacedCustomObjectAsync(
-            new V1Patch(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "first" } } }, V1Patch.PatchType.MergePatch),
+            new V1Patch(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "first", [RequestAnnotations.AcceptFixes] = "1" } } }, V1Patch.PatchType.MergePatch),
             GroupVersion.Group, GroupVersion.Version, "default", "buildruns", "nightly");
         var resumed = await RunToAsync(runs, "nightly", BuildRunPhase.Succeeded);
         resumed.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
@@ -208,9 +211,8 @@ public sealed class LocalModeTests : IAsyncLifetime
             {
                 return "";
             }
-        }, text => text.Contains("app-misc/slow", StringComparison.Ordinal), "the binhost to serve the packages", TimeSpan.FromMinutes(1));
-        packages.ShouldContain("CPV: app-misc/hello-1.0");
-        packages.ShouldContain("CPV: app-misc/nightly-1.0");
+        }, text => text.Contains("CPV: dev-libs/libkver-0.3", StringComparison.Ordinal), "the binhost to serve the built package in its index", TimeSpan.FromMinutes(1));
+        packages.ShouldContain("CPV: dev-libs/libkver-0.3");
         kube.Dispose();
     }
 }

@@ -65,9 +65,9 @@ public sealed class PodContainersTests
         plan.ClaimVolumes.ShouldBe(["gentoo-builder.builds.desktop-root", "gentoo-builder.builds.desktop-binpkgs", "gentoo-builder.builds.desktop-distfiles"], ignoreOrder: true);
         build.Mounts.ShouldContain(new ContainerMount(MountKind.Volume, "gentoo-builder.builds.desktop-root", AgentPod.RootMount, false));
         // The agent travels in the pod's scratch volume, shared by the two containers and gone with the pod.
-        plan.ScratchVolumes.ShouldBe(["gentoo-builder.pod-u-pod-1.agent"]);
-        plan.InitContainers[0].Mounts.ShouldContain(m => m.Source == "gentoo-builder.pod-u-pod-1.agent" && m.Target == AgentPod.AgentDirectory && !m.ReadOnly);
-        build.Mounts.ShouldContain(m => m.Source == "gentoo-builder.pod-u-pod-1.agent" && m.Target == AgentPod.AgentDirectory && m.ReadOnly);
+        plan.ScratchDirectories.ShouldBe([PodDirectory + "/volumes/agent"]);
+        plan.InitContainers[0].Mounts.ShouldContain(m => m.Kind == MountKind.Bind && m.Source == PodDirectory + "/volumes/agent" && m.Target == AgentPod.AgentDirectory && !m.ReadOnly);
+        build.Mounts.ShouldContain(m => m.Kind == MountKind.Bind && m.Source == PodDirectory + "/volumes/agent" && m.Target == AgentPod.AgentDirectory && m.ReadOnly);
     }
 
     [Fact]
@@ -122,12 +122,13 @@ public sealed class PodContainersTests
     [Fact]
     public void A_pod_re_created_under_its_name_gets_new_containers_but_the_same_claim_volumes()
     {
-        var first = PodContainers.Plan(BuildPod("11111111-aaaa"), "n", PodDirectory, ConfigMaps(BuildPod()), Secrets(BuildPod()));
-        var second = PodContainers.Plan(BuildPod("22222222-bbbb"), "n", PodDirectory, ConfigMaps(BuildPod()), Secrets(BuildPod()));
+        // The kubelet keeps each pod's files by its uid.
+        var first = PodContainers.Plan(BuildPod("11111111-aaaa"), "n", "/var/lib/gentoo-builder/pods/11111111-aaaa", ConfigMaps(BuildPod()), Secrets(BuildPod()));
+        var second = PodContainers.Plan(BuildPod("22222222-bbbb"), "n", "/var/lib/gentoo-builder/pods/22222222-bbbb", ConfigMaps(BuildPod()), Secrets(BuildPod()));
 
         second.Containers[0].Name.ShouldNotBe(first.Containers[0].Name);
         second.ClaimVolumes.ShouldBe(first.ClaimVolumes);
-        second.ScratchVolumes.ShouldNotBe(first.ScratchVolumes);
+        second.ScratchDirectories.ShouldNotBe(first.ScratchDirectories);
     }
 
     [Fact]

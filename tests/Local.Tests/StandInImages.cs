@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Gentoo.Portage.Tests;
 
 namespace Gentoo.Local.Tests;
 
@@ -53,6 +54,98 @@ internal static class StandInImages
             close $c;
           }' "$pkgdir" "$port"
         """;
+
+    /// <summary>This tree's operator and agent, published here as the Dockerfile publishes them, on the Debian image.</summary>
+    public const string RealOperator = "gentoo-builder/this-tree:local";
+
+    /// <summary>A stage3 stand-in: the Debian image with an emerge that replays what real Portage printed.</summary>
+    public const string Stage3 = "gentoo-builder/stand-in-stage3:local";
+
+    /// <summary>
+    /// emerge inside the chroot, replaying real Portage output and leaving what emerge leaves (the binary package in
+    /// PKGDIR, a /var/db/pkg entry): app-misc/nightly needs a keyword change until package.accept_keywords allows it (as
+    /// the agent writes an accepted fix), app-misc/slow takes 25 seconds; --pretend and the rest succeed.
+    /// </summary>
+    private const string ReplayingEmerge = """
+        #!/bin/sh
+        # Stands in for emerge: replays what real Portage printed, then exits as it did.
+        echo "$*" >> /var/tmp/emerge.args
+        replay=/var/tmp/replay
+        built() {
+          cat $replay/01-success-build.log
+          mkdir -p /var/cache/binpkgs/dev-libs/libkver /var/db/pkg/dev-libs/libkver-0.3 /usr/lib64
+          cp $replay/libkver-0.3-1.gpkg.tar /var/cache/binpkgs/dev-libs/libkver/
+          cp $replay/libkver-abi-3.17.0.so /usr/lib64/libkver.so.0
+          echo "obj /usr/lib64/libkver.so.0 0 0" > /var/db/pkg/dev-libs/libkver-0.3/CONTENTS
+          exit 0
+        }
+        case "$*" in
+          *--pretend*) cat $replay/03-success-usepkg-reuse.log; exit 0;;
+          *app-misc/nightly*)
+            if grep -rqs 'app-misc/nightly' /etc/portage/package.accept_keywords; then built; fi
+            cat $replay/09-keyword-change-autounmask.log; exit 1;;
+          *app-misc/slow*) sleep 25; built;;
+          *) built;;
+        esac
+        """;
+
+    /// <summary>Publishes this tree's operator and agent and builds <see cref="RealOperator"/> and <see cref="Stage3"/>.</summary>
+    public static void BuildThisTreeAndStage3()
+    {
+        var context = Directory.CreateTempSubdirectory("this-tree-").FullName;
+        try
+        {
+            var tree = Path.GetFullPath(Path.Combine(Fixtures.Root, "..", ".."));
+            foreach (var (project, output) in new[] { ("src/Agent/Agent.csproj", "agent"), ("src/Operator/Operator.csproj", "operator") })
+            {
+                Run("dotnet", "publish", Path.Combine(tree, project), "-c", "Release", "-r", "linux-x64", "--self-contained", "-p:PublishSingleFile=true",
+                    "-o", Path.Combine(context, output));
+            }
+
+            File.WriteAllText(Path.Combine(context, "Dockerfile"), $"""
+                FROM {DockerFactAttribute.Image}
+                COPY operator/gentoo-operator /usr/local/bin/gentoo-operator
+                COPY agent/gentoo-agent {Protocol.AgentPod.AgentInImage}
+                USER 65532:65532
+                ENTRYPOINT ["/usr/local/bin/gentoo-operator"]
+
+                """);
+            Run("docker", "build", "-q", "-t", RealOperator, context);
+
+            var stage3 = Directory.CreateDirectory(Path.Combine(context, "stage3")).FullName;
+            foreach (var file in new[] { "logs/01-success-build.log", "logs/03-success-usepkg-reuse.log", "logs/09-keyword-change-autounmask.log", "pkgdir/dev-libs/libkver/libkver-0.3-1.gpkg.tar", "elf/libkver-abi-3.17.0.so" })
+            {
+                File.Copy(Fixtures.PathOf(["portage", .. file.Split('/')]), Path.Combine(stage3, Path.GetFileName(file)));
+            }
+
+            File.WriteAllText(Path.Combine(stage3, "emerge"), ReplayingEmerge.ReplaceLineEndings("\n") + "\n");
+            File.SetUnixFileMode(Path.Combine(stage3, "emerge"), Executable);
+            File.WriteAllText(Path.Combine(stage3, "Dockerfile"), $"""
+                FROM {DockerFactAttribute.Image}
+                COPY *.log *.gpkg.tar *.so /var/tmp/replay/
+                COPY emerge /usr/bin/emerge
+                RUN echo 'Gentoo Base System release 2.17 (stand-in)' > /etc/gentoo-release
+
+                """);
+            Run("docker", "build", "-q", "-t", Stage3, stage3);
+        }
+        finally
+        {
+            Directory.Delete(context, recursive: true);
+        }
+    }
+
+    private const UnixFileMode Executable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
+        | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    private static void Run(string file, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        process.ExitCode.ShouldBe(0, $"{file} {string.Join(' ', args)}: {output.Result}{error.Result}");
+    }
 
     public static void BuildOperator()
     {
