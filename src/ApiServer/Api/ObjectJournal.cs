@@ -6,10 +6,11 @@ namespace Gentoo.ApiServer.Api;
 
 /// <summary>
 /// Every stored object as one JSON file in a state directory (<c>objects/RESOURCE.GROUP/NAMESPACE/NAME.json</c>), written
-/// before the write is answered: to a temporary file, flushed to the disk, then renamed over the old one, so a crash at
-/// any point leaves either the old or the new object and never loses one the server acknowledged.
+/// before the write is answered: to a temporary file, flushed to the disk, renamed over the old one, and the directory
+/// flushed, so a crash or a power loss at any point leaves either the old or the new object and never loses one the
+/// server acknowledged.
 /// </summary>
-public sealed class ObjectJournal
+public sealed partial class ObjectJournal
 {
     private const string ClusterScope = "_";
     private readonly string objectsDirectory;
@@ -67,7 +68,9 @@ public sealed class ObjectJournal
     {
         // The removed object may have held the highest resourceVersion; remember it before the object is gone.
         WriteAtomically(revisionFile, revision.ToString(CultureInfo.InvariantCulture));
-        File.Delete(ObjectPath(type, ns, name));
+        var path = ObjectPath(type, ns, name);
+        File.Delete(path);
+        SyncDirectory(Path.GetDirectoryName(path)!);
     }
 
     private string ObjectPath(ResourceType type, string ns, string name) =>
@@ -103,5 +106,46 @@ public sealed class ObjectJournal
         }
 
         File.Move(temporary, path, overwrite: true);
+        SyncDirectory(Path.GetDirectoryName(path)!);
     }
+
+    /// <summary>
+    /// The rename is durable only once the directory is: without this a power loss could bring back the old file after the
+    /// write was answered. .NET opens no directory handles, so it is open(2) and fsync(2) themselves.
+    /// </summary>
+    private static void SyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        const int ReadOnly = 0; // O_RDONLY opens a directory too (O_DIRECTORY's value differs between architectures)
+        var descriptor = Open(directory, ReadOnly);
+        if (descriptor < 0)
+        {
+            throw new IOException($"cannot open {directory} to make a write durable (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        }
+
+        try
+        {
+            if (Fsync(descriptor) != 0)
+            {
+                throw new IOException($"cannot make {directory} durable (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+            }
+        }
+        finally
+        {
+            _ = Close(descriptor);
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int descriptor);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int descriptor);
 }
