@@ -23,9 +23,10 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
     private const string DefaultClassAnnotation = "storageclass.kubernetes.io/is-default-class";
     private const string SnapshotDefaultClassAnnotation = "snapshot.storage.kubernetes.io/is-default-class";
 
-    /// <summary>Copies in flight, by the volume they fill.</summary>
+    /// <summary>Copies in flight or done, by the uid of the snapshot or claim they are for.</summary>
     private readonly ConcurrentDictionary<string, Task> copies = new(StringComparer.Ordinal);
-    private HashSet<(string Namespace, string Name)> knownSnapshots = [];
+    /// <summary>The snapshots seen on the previous pass, by namespace and name, with their uids.</summary>
+    private Dictionary<(string Namespace, string Name), string> knownSnapshots = [];
     private bool snapshotsListed;
 
     /// <summary>The snapshot's Docker volume: by namespace and name, as claims' are.</summary>
@@ -55,13 +56,26 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
     public async Task SnapshotAsync(CancellationToken ct)
     {
         var list = (JsonElement)await kube.CustomObjects.ListClusterCustomObjectAsync(Group, "v1", "volumesnapshots", cancellationToken: ct);
-        var current = new HashSet<(string, string)>();
-        foreach (var snapshot in list.GetProperty("items").EnumerateArray())
+        var items = list.GetProperty("items").EnumerateArray().ToList();
+        var current = items.ToDictionary(
+            s => (s.GetProperty("metadata").GetProperty("namespace").GetString()!, s.GetProperty("metadata").GetProperty("name").GetString()!),
+            s => s.GetProperty("metadata").GetProperty("uid").GetString()!);
+
+        // A snapshot gone, or replaced by a new one of its name, takes its copy with it before anything is copied anew.
+        if (snapshotsListed)
+        {
+            foreach (var ((ns, name), _) in knownSnapshots.Where(k => !current.TryGetValue(k.Key, out var uid) || uid != k.Value))
+            {
+                await RemoveVolumeAsync(SnapshotVolume(ns, name), ct);
+            }
+        }
+
+        (knownSnapshots, snapshotsListed) = (current, true);
+        foreach (var snapshot in items)
         {
             var metadata = snapshot.GetProperty("metadata");
             var ns = metadata.GetProperty("namespace").GetString()!;
             var name = metadata.GetProperty("name").GetString()!;
-            current.Add((ns, name));
             var ready = snapshot.TryGetProperty("status", out var status) && status.TryGetProperty("readyToUse", out var r) && r.ValueKind == JsonValueKind.True;
             if (ready || metadata.TryGetProperty("deletionTimestamp", out _)
                 || !snapshot.GetProperty("spec").GetProperty("source").TryGetProperty("persistentVolumeClaimName", out var claimName))
@@ -72,7 +86,7 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
             var source = LocalNames.ClaimVolume(ns, claimName.GetString()!);
             var target = SnapshotVolume(ns, name);
             var uid = metadata.GetProperty("uid").GetString()!;
-            StartCopy(source, target, new Dictionary<string, string>
+            StartCopy(uid, source, target, new Dictionary<string, string>
             {
                 [LocalNames.ManagedLabel] = "true",
                 [LocalNames.NamespaceLabel] = ns,
@@ -85,17 +99,6 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
                 log.LogInformation("VolumeSnapshot {Namespace}/{Name}: claim {Claim} copied into Docker volume {Volume}", ns, name, claimName.GetString(), target);
             }, ct);
         }
-
-        if (snapshotsListed)
-        {
-            foreach (var (ns, name) in knownSnapshots.Where(k => !current.Contains(k)))
-            {
-                copies.TryRemove(SnapshotVolume(ns, name), out _);
-                await RemoveVolumeAsync(SnapshotVolume(ns, name), ct);
-            }
-        }
-
-        (knownSnapshots, snapshotsListed) = (current, true);
     }
 
     /// <summary>Whether a new claim's volume is ready to bind: filled from its snapshot, or having none to fill from.</summary>
@@ -109,19 +112,19 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
             return true;
         }
 
-        var marker = volume + ".restored";
-        if (copies.TryGetValue(marker, out var done) && done.IsCompletedSuccessfully)
+        // By the claim's uid: a claim re-created under its name is filled again.
+        if (copies.TryGetValue(claim.Metadata.Uid, out var done) && done.IsCompletedSuccessfully)
         {
             return true;
         }
 
-        StartCopy(SnapshotVolume(claim.Metadata.NamespaceProperty, source), volume, labels, _ => Task.CompletedTask, ct, marker);
+        StartCopy(claim.Metadata.Uid, SnapshotVolume(claim.Metadata.NamespaceProperty, source), volume, labels, _ => Task.CompletedTask, ct);
         return false;
     }
 
-    private void StartCopy(string source, string target, IDictionary<string, string> labels, Func<CancellationToken, Task> then, CancellationToken ct, string? key = null)
+    /// <param name="key">The uid of the snapshot or claim the copy is for: one copy each, again after a failure.</param>
+    private void StartCopy(string key, string source, string target, IDictionary<string, string> labels, Func<CancellationToken, Task> then, CancellationToken ct)
     {
-        key ??= target;
         if (copies.TryGetValue(key, out var running) && !running.IsFaulted)
         {
             return;

@@ -95,47 +95,66 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
     private async Task ProvisionClaimsAsync(CancellationToken ct)
     {
         var claims = (await kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesAsync(cancellationToken: ct)).Items;
-        foreach (var pending in claims.Where(c => c.Status?.Phase != "Bound" && c.Metadata.DeletionTimestamp is null))
-        {
-            var claim = pending;
-            var ns = claim.Metadata.NamespaceProperty;
-            var volume = LocalNames.ClaimVolume(ns, claim.Metadata.Name);
-            var labels = LocalNames.ClaimVolumeLabels(ns, claim.Metadata.Name, options.NodeName);
-            await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume, Labels = labels }, ct);
-            if (snapshots is not null && !snapshots.Restored(claim, volume, labels, ct))
-            {
-                continue; // bound once its snapshot is copied in, as a provisioner restores before it binds
-            }
-
-            if (claim.Spec.VolumeName != volume)
-            {
-                claim.Spec.VolumeName = volume;
-                claim = await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimAsync(claim, claim.Metadata.Name, ns, cancellationToken: ct);
-            }
-
-            claim.Status ??= new V1PersistentVolumeClaimStatus();
-            claim.Status.Phase = "Bound";
-            claim.Status.AccessModes = claim.Spec.AccessModes;
-            claim.Status.Capacity = claim.Spec.Resources?.Requests is { } requests && requests.TryGetValue("storage", out var size)
-                ? new Dictionary<string, ResourceQuantity> { ["storage"] = size }
-                : null;
-            await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimStatusAsync(claim, claim.Metadata.Name, ns, cancellationToken: ct);
-            log.LogInformation("PersistentVolumeClaim {Namespace}/{Name}: bound to Docker volume {Volume}", ns, claim.Metadata.Name, volume);
-        }
-
         var current = claims.ToDictionary(c => (c.Metadata.NamespaceProperty, c.Metadata.Name), c => c.Metadata.Uid);
+
+        // A claim gone, or replaced by a new one of its name (its uid differs), takes its volume with it first: a new
+        // claim never gets an old one's data. A volume still mounted is removed on a later pass, its new claim waiting.
+        var reclaiming = new HashSet<(string Namespace, string Name)>();
         if (claimsListed)
         {
-            foreach (var ((ns, name), _) in knownClaims.Where(k => !current.ContainsKey(k.Key)))
+            foreach (var (key, uid) in knownClaims.Where(k => !current.TryGetValue(k.Key, out var now) || now != k.Value))
             {
-                await ReclaimAsync(ns, name, ct);
+                if (!await ReclaimAsync(key.Namespace, key.Name, ct))
+                {
+                    reclaiming.Add(key);
+                }
             }
         }
 
-        (knownClaims, claimsListed) = (current, true);
+        foreach (var pending in claims.Where(c => c.Status?.Phase != "Bound" && c.Metadata.DeletionTimestamp is null
+                     && !reclaiming.Contains((c.Metadata.NamespaceProperty, c.Metadata.Name))))
+        {
+            await BindAsync(pending, ct);
+        }
+
+        knownClaims = current.ToDictionary(k => k.Key, k => reclaiming.Contains(k.Key) ? "" : k.Value);
+        foreach (var key in reclaiming.Where(k => !current.ContainsKey(k)))
+        {
+            knownClaims[key] = "";
+        }
+
+        claimsListed = true;
     }
 
-    private async Task ReclaimAsync(string ns, string claim, CancellationToken ct)
+    private async Task BindAsync(V1PersistentVolumeClaim claim, CancellationToken ct)
+    {
+        var ns = claim.Metadata.NamespaceProperty;
+        var volume = LocalNames.ClaimVolume(ns, claim.Metadata.Name);
+        var labels = LocalNames.ClaimVolumeLabels(ns, claim.Metadata.Name, options.NodeName);
+        await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume, Labels = labels }, ct);
+        if (snapshots is not null && !snapshots.Restored(claim, volume, labels, ct))
+        {
+            return; // bound once its snapshot is copied in, as a provisioner restores before it binds
+        }
+
+        if (claim.Spec.VolumeName != volume)
+        {
+            claim.Spec.VolumeName = volume;
+            claim = await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimAsync(claim, claim.Metadata.Name, ns, cancellationToken: ct);
+        }
+
+        claim.Status ??= new V1PersistentVolumeClaimStatus();
+        claim.Status.Phase = "Bound";
+        claim.Status.AccessModes = claim.Spec.AccessModes;
+        claim.Status.Capacity = claim.Spec.Resources?.Requests is { } requests && requests.TryGetValue("storage", out var size)
+            ? new Dictionary<string, ResourceQuantity> { ["storage"] = size }
+            : null;
+        await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimStatusAsync(claim, claim.Metadata.Name, ns, cancellationToken: ct);
+        log.LogInformation("PersistentVolumeClaim {Namespace}/{Name}: bound to Docker volume {Volume}", ns, claim.Metadata.Name, volume);
+    }
+
+    /// <summary>Removes a deleted claim's volume; false while a container still mounts it.</summary>
+    private async Task<bool> ReclaimAsync(string ns, string claim, CancellationToken ct)
     {
         var volume = LocalNames.ClaimVolume(ns, claim);
         try
@@ -143,20 +162,21 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
             var inspected = await docker.Volumes.InspectAsync(volume, ct);
             if (inspected.Labels is null || !inspected.Labels.TryGetValue(LocalNames.NodeLabel, out var node) || node != options.NodeName)
             {
-                return;
+                return true;
             }
 
             await docker.Volumes.RemoveAsync(volume, force: false, ct);
             log.LogInformation("PersistentVolumeClaim {Namespace}/{Name} deleted: Docker volume {Volume} removed", ns, claim, volume);
+            return true;
         }
         catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
+            return true;
         }
         catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
-            // Still mounted by a container on its way out: the claim is remembered and the volume removed on a later pass.
-            knownClaims[(ns, claim)] = "";
             log.LogInformation("Docker volume {Volume} is still in use; removing it later", volume);
+            return false;
         }
     }
 

@@ -230,4 +230,30 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
         await Eventually.GetAsync(async () => (await docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).ToList(),
             names => !names.Contains(LocalSnapshots.SnapshotVolume(ns, "after-bootstrap")), "the deleted snapshot's volume to be removed");
     }
+
+    [DockerFact]
+    public async Task A_claim_re_created_under_its_name_gets_a_fresh_volume_never_the_old_claims_data()
+    {
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("scratch"), ns);
+        Start();
+        var first = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("scratch", ns), c => c.Status?.Phase == "Bound", "the claim to be bound");
+        var writer = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = DockerFactAttribute.Image,
+            Cmd = ["sh", "-c", "echo old > /v/left-behind"],
+            Labels = new Dictionary<string, string> { [LocalNames.NamespaceLabel] = ns },
+            HostConfig = new HostConfig { Mounts = [new Mount { Type = "volume", Source = first.Spec.VolumeName, Target = "/v" }] },
+        });
+        await docker.Containers.StartContainerAsync(writer.ID, new ContainerStartParameters());
+        await docker.Containers.WaitContainerAsync(writer.ID);
+        await docker.Containers.RemoveContainerAsync(writer.ID, new ContainerRemoveParameters { Force = true });
+
+        await kube.CoreV1.DeleteNamespacedPersistentVolumeClaimAsync("scratch", ns);
+        await Eventually.GetAsync(async () => (await kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(ns)).Items, claims => claims.Count == 0, "the claim to be gone");
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("scratch"), ns);
+
+        var second = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("scratch", ns), c => c.Status?.Phase == "Bound", "the new claim to be bound");
+        second.Metadata.Uid.ShouldNotBe(first.Metadata.Uid);
+        (await ReadVolumeAsync(second.Spec.VolumeName, "left-behind")).ShouldBeEmpty();
+    }
 }
