@@ -99,4 +99,26 @@ public sealed class VolumeProtectionTests : IAsyncLifetime
         stuck.Status.Phase.ShouldBe("Pending");
         stuck.Status.ContainerStatuses.Single().State.Waiting.Message.ShouldContain("unmounted volumes=[root]");
     }
+
+    [Fact]
+    public async Task A_claims_spec_is_immutable_but_its_volume_name_once_and_a_bound_claims_storage_request()
+    {
+        var claim = await ClaimAsync("fixed");
+        claim.Spec.AccessModes = ["ReadWriteMany"];
+        var refused = await Should.ThrowAsync<k8s.Autorest.HttpOperationException>(() => kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimAsync(claim, "fixed", "t"));
+        refused.Response.StatusCode.ShouldBe(System.Net.HttpStatusCode.UnprocessableEntity);
+        refused.Response.Content.ShouldContain("spec is immutable after creation except resources.requests for bound claims");
+
+        claim = await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("fixed", "t");
+        claim.Spec.VolumeName = "pv-1";
+        claim = await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimAsync(claim, "fixed", "t");
+        claim.Spec.VolumeName = "pv-2";
+        await Should.ThrowAsync<k8s.Autorest.HttpOperationException>(() => kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimAsync(claim, "fixed", "t"));
+
+        claim = await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("fixed", "t");
+        claim.Status.Phase = "Bound";
+        claim = await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimStatusAsync(claim, "fixed", "t");
+        claim.Spec.Resources.Requests["storage"] = new ResourceQuantity("2Gi");
+        (await kube.CoreV1.ReplaceNamespacedPersistentVolumeClaimAsync(claim, "fixed", "t")).Spec.Resources.Requests["storage"].ToString().ShouldBe("2Gi");
+    }
 }

@@ -223,6 +223,11 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
             }
 
             var next = subresource == "status" ? StatusUpdate(current, body) : MainUpdate(type, current, body);
+            if (type.Key == "/persistentvolumeclaims" && subresource is null)
+            {
+                CheckClaimSpecUnchanged(type, name, current, next);
+            }
+
             return Commit(type, ns, name, current, next);
         }
     }
@@ -410,6 +415,37 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
 
         return next;
     }
+
+    /// <summary>
+    /// A claim's spec is fixed at creation, as the API server validates it: only volumeName may be set, once (the binder
+    /// does), and a bound claim's storage request may change (expansion).
+    /// </summary>
+    private static void CheckClaimSpecUnchanged(ResourceType type, string name, JsonObject current, JsonObject next)
+    {
+        var before = current["spec"]?.DeepClone() as JsonObject ?? [];
+        var after = next["spec"]?.DeepClone() as JsonObject ?? [];
+        if (before["volumeName"] is null || before["volumeName"]!.GetValue<string>().Length == 0)
+        {
+            before["volumeName"] = after["volumeName"]?.DeepClone();
+        }
+
+        if (current["status"]?["phase"]?.GetValue<string>() == "Bound" && after["resources"]?["requests"] is JsonObject requests)
+        {
+            requests["storage"] = before["resources"]?["requests"]?["storage"]?.DeepClone();
+        }
+
+        if (!JsonNode.DeepEquals(WithoutNulls(before), WithoutNulls(after)))
+        {
+            throw Invalid(type, name, "spec", "Forbidden", null, "spec is immutable after creation except resources.requests for bound claims");
+        }
+    }
+
+    private static JsonNode? WithoutNulls(JsonNode? node) => node switch
+    {
+        JsonObject obj => new JsonObject(obj.Where(p => p.Value is not null).Select(p => KeyValuePair.Create(p.Key, WithoutNulls(p.Value)))),
+        JsonArray array => new JsonArray([.. array.Select(WithoutNulls)]),
+        _ => node?.DeepClone(),
+    };
 
     private static JsonObject StatusUpdate(JsonObject current, JsonObject body)
     {
