@@ -13,8 +13,7 @@ public sealed class DockerPodExec(IDockerClient docker) : IPodExec
 {
     public async Task<int> ExecAsync(JsonObject pod, string container, IReadOnlyList<string> command, ExecStreams streams, CancellationToken ct)
     {
-        var typed = KubernetesJson.Deserialize<V1Pod>(pod.ToJsonString());
-        var name = LocalNames.Container(typed, container);
+        var (typed, name) = LocalNames.Container(pod, container);
         ContainerExecCreateResponse created;
         try
         {

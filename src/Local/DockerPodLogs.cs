@@ -13,8 +13,7 @@ public sealed class DockerPodLogs(IDockerClient docker) : IPodLogSource
 {
     public async Task CopyAsync(JsonObject pod, string container, bool follow, Stream output, CancellationToken ct)
     {
-        var typed = KubernetesJson.Deserialize<V1Pod>(pod.ToJsonString());
-        var name = LocalNames.Container(typed, container);
+        var (typed, name) = LocalNames.Container(pod, container);
         ContainerInspectResponse inspected;
         try
         {

@@ -39,5 +39,12 @@ public static class LocalNames
         return $"{Prefix}.{pod.Metadata.NamespaceProperty}.{pod.Metadata.Name}.{container}.{uid[..Math.Min(8, uid.Length)]}";
     }
 
+    /// <summary>The container of a pod as the API server hands it over (JSON), for its log and exec.</summary>
+    public static (V1Pod Pod, string Name) Container(System.Text.Json.Nodes.JsonObject pod, string container)
+    {
+        var typed = k8s.KubernetesJson.Deserialize<V1Pod>(pod.ToJsonString());
+        return (typed, Container(typed, container));
+    }
+
     public static string Uid(V1Pod pod) => pod.Metadata.Uid ?? throw new ArgumentException($"pod {pod.Metadata.Name} has no uid: it was not read from an API server");
 }

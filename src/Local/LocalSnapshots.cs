@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Gentoo.Runtime;
 using k8s;
-using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 
@@ -35,14 +35,14 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
     /// <summary>The StorageClass and VolumeSnapshotClass this machine offers, made once.</summary>
     public async Task EnsureClassesAsync(CancellationToken ct)
     {
-        await CreateIfMissingAsync(() => kube.StorageV1.CreateStorageClassAsync(new V1StorageClass
+        await CoreWrites.CreateIfMissingAsync(() => kube.StorageV1.CreateStorageClassAsync(new V1StorageClass
         {
             Metadata = new V1ObjectMeta { Name = ClassName, Annotations = new Dictionary<string, string> { [DefaultClassAnnotation] = "true" } },
             Provisioner = Driver,
             ReclaimPolicy = "Delete",
             VolumeBindingMode = "Immediate",
         }, cancellationToken: ct));
-        await CreateIfMissingAsync(() => kube.CustomObjects.CreateClusterCustomObjectAsync(new Dictionary<string, object>
+        await CoreWrites.CreateIfMissingAsync(() => kube.CustomObjects.CreateClusterCustomObjectAsync(new Dictionary<string, object>
         {
             ["apiVersion"] = Group + "/v1",
             ["kind"] = "VolumeSnapshotClass",
@@ -188,17 +188,6 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
             log.LogInformation("Docker volume {Volume} of a deleted VolumeSnapshot removed", volume);
         }
         catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-        }
-    }
-
-    private static async Task CreateIfMissingAsync(Func<Task> create)
-    {
-        try
-        {
-            await create();
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
         }
     }

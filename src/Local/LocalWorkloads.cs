@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Gentoo.Protocol;
+using Gentoo.Runtime;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using k8s;
@@ -194,7 +195,7 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
                      || (PodPhases.HasEnded(p.Status?.Phase) && deployment.Spec.Template.Spec.RestartPolicy is null or "Always")))
         {
             // The old template's pods, and pods that ended where the template wants them running, are replaced.
-            await DeleteIfPresentAsync(stale, ct);
+            await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedPodAsync(stale.Metadata.Name, stale.Metadata.NamespaceProperty, cancellationToken: ct));
         }
 
         var current = live.Where(p => HashOf(p) == hash && !PodPhases.HasEnded(p.Status?.Phase)).ToList();
@@ -262,16 +263,5 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
             },
             Spec = template.Spec,
         };
-    }
-
-    private async Task DeleteIfPresentAsync(V1Pod pod, CancellationToken ct)
-    {
-        try
-        {
-            await kube.CoreV1.DeleteNamespacedPodAsync(pod.Metadata.Name, pod.Metadata.NamespaceProperty, cancellationToken: ct);
-        }
-        catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-        }
     }
 }

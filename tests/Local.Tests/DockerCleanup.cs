@@ -29,3 +29,14 @@ internal static class DockerCleanup
         }
     }
 }
+
+/// <summary>Ports for servers a test starts on this machine.</summary>
+internal static class FreePorts
+{
+    public static int Next()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        return ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Gentoo.Entities.V1Alpha1;
@@ -24,8 +22,8 @@ public sealed class LocalModeTests : IAsyncLifetime
 {
     private readonly string state = Directory.CreateTempSubdirectory("gentoo-local-mode-").FullName;
     private readonly string node = "machine-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly int apiPort = FreePort();
-    private readonly int healthPort = FreePort();
+    private readonly int apiPort = FreePorts.Next();
+    private readonly int healthPort = FreePorts.Next();
     private IDockerClient docker = null!;
     private CancellationTokenSource? stop;
     private Task running = Task.CompletedTask;
@@ -49,13 +47,6 @@ public sealed class LocalModeTests : IAsyncLifetime
         }
 
         Directory.Delete(state, recursive: true);
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     private async Task<IKubernetes> UpAsync()

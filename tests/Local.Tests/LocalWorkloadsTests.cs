@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Gentoo.Kubernetes.TestServer;
@@ -38,13 +36,13 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
             Task.Run(() => new LocalWorkloads(kube, docker, options, new TestOutputLogger<LocalWorkloads>(output), snapshots).RunAsync(stop.Token)));
     }
 
-    /// <summary>What a volume holds, read by a container of the Debian image.</summary>
-    private async Task<string> ReadVolumeAsync(string volume, string file)
+    /// <summary>Runs a shell command in a container of the Debian image with the volume at /v; what it printed.</summary>
+    private async Task<string> RunOnVolumeAsync(string volume, string command)
     {
         var created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = DockerFactAttribute.Image,
-            Cmd = ["cat", "/v/" + file],
+            Cmd = ["sh", "-c", command],
             Labels = new Dictionary<string, string> { [LocalNames.NamespaceLabel] = ns },
             HostConfig = new HostConfig { Mounts = [new Mount { Type = "volume", Source = volume, Target = "/v" }] },
         });
@@ -55,6 +53,8 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
         await docker.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true });
         return stdout;
     }
+
+    private Task<string> ReadVolumeAsync(string volume, string file) => RunOnVolumeAsync(volume, $"cat /v/{file}");
 
     private static V1PersistentVolumeClaim Claim(string name, V1TypedLocalObjectReference? source = null) => new()
     {
@@ -78,13 +78,6 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
         await server.DisposeAsync();
         Directory.Delete(state, recursive: true);
         stop.Dispose();
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     private static V1Deployment Server(string greeting) => new()
@@ -135,7 +128,7 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
     [DockerFact]
     public async Task A_deployment_behind_a_load_balancer_service_answers_on_this_machine_and_a_new_template_replaces_its_pod()
     {
-        var port = FreePort();
+        var port = FreePorts.Next();
         await kube.CoreV1.CreateNamespacedServiceAsync(new V1Service
         {
             Metadata = new V1ObjectMeta { Name = "web" },
@@ -196,15 +189,7 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
         await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("root"), ns);
         Start();
         await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("root", ns), c => c.Status?.Phase == "Bound", "the claim to be bound");
-        var writer = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
-        {
-            Image = DockerFactAttribute.Image,
-            Cmd = ["sh", "-c", "echo built > /v/world"],
-            Labels = new Dictionary<string, string> { [LocalNames.NamespaceLabel] = ns },
-            HostConfig = new HostConfig { Mounts = [new Mount { Type = "volume", Source = LocalNames.ClaimVolume(ns, "root"), Target = "/v" }] },
-        });
-        await docker.Containers.StartContainerAsync(writer.ID, new ContainerStartParameters());
-        await docker.Containers.WaitContainerAsync(writer.ID);
+        await RunOnVolumeAsync(LocalNames.ClaimVolume(ns, "root"), "echo built > /v/world");
 
         var storage = await kube.StorageV1.ReadStorageClassAsync(LocalSnapshots.ClassName);
         storage.Provisioner.ShouldBe(LocalSnapshots.Driver);
@@ -237,16 +222,7 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
         await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("scratch"), ns);
         Start();
         var first = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("scratch", ns), c => c.Status?.Phase == "Bound", "the claim to be bound");
-        var writer = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
-        {
-            Image = DockerFactAttribute.Image,
-            Cmd = ["sh", "-c", "echo old > /v/left-behind"],
-            Labels = new Dictionary<string, string> { [LocalNames.NamespaceLabel] = ns },
-            HostConfig = new HostConfig { Mounts = [new Mount { Type = "volume", Source = first.Spec.VolumeName, Target = "/v" }] },
-        });
-        await docker.Containers.StartContainerAsync(writer.ID, new ContainerStartParameters());
-        await docker.Containers.WaitContainerAsync(writer.ID);
-        await docker.Containers.RemoveContainerAsync(writer.ID, new ContainerRemoveParameters { Force = true });
+        await RunOnVolumeAsync(first.Spec.VolumeName, "echo old > /v/left-behind");
 
         await kube.CoreV1.DeleteNamespacedPersistentVolumeClaimAsync("scratch", ns);
         await Eventually.GetAsync(async () => (await kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(ns)).Items, claims => claims.Count == 0, "the claim to be gone");
