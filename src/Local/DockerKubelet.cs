@@ -166,6 +166,13 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
             {
                 return $"0/1 nodes are available: persistentvolumeclaim \"{claim}\" is being deleted.";
             }
+
+            // As the scheduler: a claim of an Immediate class is used once bound (here: once its volume exists and, when
+            // restored from a snapshot, is filled), never while it is still being provisioned.
+            if (found.Status?.Phase != "Bound")
+            {
+                return "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.";
+            }
         }
 
         return null;

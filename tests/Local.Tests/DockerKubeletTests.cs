@@ -33,7 +33,10 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
     {
         stop = new CancellationTokenSource();
         var options = new DockerKubeletOptions(Node, state) { Resync = TimeSpan.FromMilliseconds(200) };
-        kubelet = Task.Run(() => new DockerKubelet(kube, docker, options, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token));
+        // The kubelet runs pods whose claims are bound; LocalWorkloads binds them, as local mode runs the two together.
+        kubelet = Task.WhenAll(
+            Task.Run(() => new DockerKubelet(kube, docker, options, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token)),
+            Task.Run(() => new LocalWorkloads(kube, docker, options, new TestOutputLogger<LocalWorkloads>(output)).RunAsync(stop.Token)));
         var registered = DateTime.UtcNow.AddSeconds(-1);
         await Eventually.GetAsync(() => kube.CoreV1.ListNodeAsync(),
             nodes => kubelet.IsCompleted || nodes.Items.Any(n => n.Name() == Node && n.Status?.Conditions?.Any(c => c.LastHeartbeatTime >= registered) == true),

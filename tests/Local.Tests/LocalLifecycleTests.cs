@@ -42,8 +42,10 @@ public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifeti
         await new Crds.CrdInstaller(kube, NullLogger<Crds.CrdInstaller>.Instance).InstallAsync(CancellationToken.None);
         await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = ns } });
         docker = await LocalDocker.ConnectAsync(null, CancellationToken.None);
-        kubelet = Task.Run(() => new DockerKubelet(kube, docker, new DockerKubeletOptions("machine-" + ns, state) { Resync = TimeSpan.FromMilliseconds(200) },
-            TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token));
+        var kubeletOptions = new DockerKubeletOptions("machine-" + ns, state) { Resync = TimeSpan.FromMilliseconds(200) };
+        kubelet = Task.WhenAll(
+            Task.Run(() => new DockerKubelet(kube, docker, kubeletOptions, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token)),
+            Task.Run(() => new LocalWorkloads(kube, docker, kubeletOptions, new TestOutputLogger<LocalWorkloads>(output)).RunAsync(stop.Token)));
 
         services = new ServiceCollection()
             .AddSingleton(kube)
