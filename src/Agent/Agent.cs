@@ -3,9 +3,11 @@ using Gentoo.Agent.Config;
 using Gentoo.Agent.Emerge;
 using Gentoo.Agent.Kernel;
 using Gentoo.Agent.Progress;
+using Gentoo.Agent.Releases;
 using Gentoo.Agent.Reports;
 using Gentoo.Agent.Root;
 using Gentoo.Portage.Emerge;
+using Gentoo.Portage.Releases;
 using Gentoo.Portage.Repositories;
 using Gentoo.Protocol;
 
@@ -35,7 +37,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
         }
 
         var plan = options.Plan is null ? null : BootstrapPlan.Load(options.Plan);
-        using var gentoo = options.NoChroot ? null : new GentooRoot(options.Root, line => Say(line));
+        using var gentoo = options.NoChroot || options.Step == AgentStep.Publish ? null : new GentooRoot(options.Root, line => Say(line));
         if (gentoo is not null)
         {
             gentoo.EnsurePopulated(options.PopulateFrom, options.Step.Name(), clock.GetUtcNow());
@@ -46,7 +48,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             }
         }
 
-        if (options.ConfigDirectory is not null || options.ConfigTrees.Count > 0)
+        if (options.Step != AgentStep.Publish && (options.ConfigDirectory is not null || options.ConfigTrees.Count > 0))
         {
             var changed = ManagedConfig.Apply(options.ConfigDirectory, options.ConfigTrees, options.Root, line => Say(line));
             Say($">>> gentoo-builder: configuration applied ({changed.Count} file(s) changed)");
@@ -61,6 +63,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             AgentStep.Check => await EmergeAsync(EmergeInvocation.Check(options.EmergeArgs.Count > 0 ? options.EmergeArgs : DefaultCheck), stop),
             AgentStep.Build => await BuildAsync(stop),
             AgentStep.Shell => await ShellAsync(stop),
+            AgentStep.Publish => Publish(),
         };
         report = report with { Step = options.Step, Log = LogPath, Started = started, Finished = clock.GetUtcNow() };
         Directory.CreateDirectory(LogDirectory);
@@ -108,7 +111,36 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             return failure;
         }
 
-        return await EmergeAsync(EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)), stop, signing);
+        var (exitCode, report) = await EmergeAsync(EmergeInvocation.Build(new BuildRequest(options.Packages, options.EmergeArgs, options.KeepGoing)), stop, signing);
+        var partial = options.KeepGoing && options.ReleasePartial && report.Outcome == Outcome.BuildFailure && report.PackagesMerged > 0;
+        if (options.ReleaseRun is null || !(exitCode == ExitCodes.Success || partial))
+        {
+            return (exitCode, report); // failed and interrupted runs make no release
+        }
+
+        try
+        {
+            return (exitCode, report with { Releases = new AgentReleases(options, clock, Say).AfterBuild(partial: exitCode != ExitCodes.Success) });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or FormatException)
+        {
+            // The packages are built and kept; only the release is missing, and the next successful run makes one.
+            Say($">>> gentoo-builder: no release made: {e.Message}");
+            return (exitCode, report with { Releases = new ReportReleases(null, null, [], null) { NotMade = $"no release: {e.Message}" } });
+        }
+    }
+
+    /// <summary>A person's rollback: the kept release they named becomes the published one; retention follows.</summary>
+    private (int ExitCode, AgentReport Report) Publish()
+    {
+        try
+        {
+            return (ExitCodes.Success, new AgentReport { Step = options.Step, Result = AgentResult.Success, Releases = new AgentReleases(options, clock, Say).Publish(options.Publish!) });
+        }
+        catch (ReleaseNotFoundException e)
+        {
+            return (ExitCodes.NeedsOperator, new AgentReport { Step = options.Step, Result = AgentResult.NeedsOperator, Error = e.Message });
+        }
     }
 
     /// <summary>

@@ -68,6 +68,24 @@ public sealed record AgentOptions
     /// <summary>How wide proposed keyword and license changes are written (the builder's keywordScope).</summary>
     public AtomScope KeywordScope { get; init; } = AtomScope.Slot;
 
+    /// <summary>For build: the run a release is made for (NAMESPACE/NAME); without it a build makes no release.</summary>
+    public string? ReleaseRun { get; init; }
+
+    /// <summary>The configuration digest the release records.</summary>
+    public string? ConfigDigest { get; init; }
+
+    /// <summary>For build: "newest" publishes the release it makes, "none" leaves publishing to a person. For publish: the release id.</summary>
+    public string? Publish { get; init; }
+
+    /// <summary>For build: a --keep-going run with failures still makes a release (spec.releases.publishPartial).</summary>
+    public bool ReleasePartial { get; init; }
+
+    /// <summary>How many of the newest releases retention keeps.</summary>
+    public int KeepReleases { get; init; } = 5;
+
+    /// <summary>Releases a person marked to keep beyond that.</summary>
+    public List<string> KeepRelease { get; init; } = [];
+
     /// <summary>Where the compact report goes (the container's terminationMessagePath).</summary>
     public string TerminationLog { get; init; } = AgentPod.TerminationLog;
 
@@ -110,6 +128,12 @@ public sealed record AgentOptions
                 "--sync" => options with { Sync = true },
                 "--cpus" => options with { Cpus = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var cpus) && cpus > 0 ? cpus : throw new UsageException($"--cpus {args[i]}: expected a whole number of CPUs above 0") },
                 "--signing-key" => options with { SigningKey = Value() },
+                "--release-run" => options with { ReleaseRun = Value() },
+                "--config-digest" => options with { ConfigDigest = Value() },
+                "--publish" => options with { Publish = Value() },
+                "--release-partial" => options with { ReleasePartial = true },
+                "--keep-releases" => options with { KeepReleases = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var keep) && keep > 0 ? keep : throw new UsageException($"--keep-releases {args[i]}: expected a whole number above 0") },
+                "--keep-release" => options.With(o => o.KeepRelease.Add(Value())),
                 "--termination-log" => options with { TerminationLog = Value() },
                 "--keyword-scope" => options with { KeywordScope = Enum.TryParse<AtomScope>(Value(), ignoreCase: false, out var scope) && Enum.IsDefined(scope) ? scope : throw new UsageException($"--keyword-scope {args[i]}: expected Version, Slot or Package") },
                 "--grace-period" => options with { GracePeriod = int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) ? TimeSpan.FromSeconds(seconds) : throw new UsageException($"--grace-period {args[i]}: expected seconds") },
@@ -120,6 +144,16 @@ public sealed record AgentOptions
         if (options.Step == AgentStep.Build && options.Packages.Count == 0)
         {
             throw new UsageException("build needs at least one --package (an atom or a set such as @world)");
+        }
+
+        if (options.Step == AgentStep.Publish && options.Publish is null)
+        {
+            throw new UsageException("publish needs --publish (the id of a kept release)");
+        }
+
+        if (options.Step == AgentStep.Build && options.Publish is not (null or "newest" or "none"))
+        {
+            throw new UsageException($"--publish {options.Publish}: a build publishes 'newest' (the release it makes) or 'none'");
         }
 
         if (options.Step == AgentStep.Bootstrap && options.Plan is null)

@@ -39,7 +39,11 @@ public sealed class BinhostContent
         this.warn = warn ?? (_ => { });
         packages = new IncrementalPackagesIndex(root);
         refresh = new SharedRefresh<Snapshot>(Refresh);
+        Releases = new ServedReleases(root);
     }
+
+    /// <summary>The releases recorded on the PKGDIR, which decide what /Packages serves once there is one.</summary>
+    public ServedReleases Releases { get; }
 
     private sealed record Snapshot(IReadOnlyList<PackageFile> Files, ServedIndex Index);
 
@@ -48,7 +52,11 @@ public sealed class BinhostContent
     /// <summary>How many package files were read to index them: each once per version of the file.</summary>
     public long PackagesRead => packages.PackagesRead;
 
-    public async Task<ServedIndex> IndexAsync() => (await refresh.GetAsync()).Index;
+    /// <summary>
+    /// The index clients get at /Packages: the published release's once releases exist (a run's half-finished work is
+    /// never in it), else the whole PKGDIR's, always current.
+    /// </summary>
+    public async Task<ServedIndex> IndexAsync() => Releases.PublishedIndex() ?? (await refresh.GetAsync()).Index;
 
     /// <summary>
     /// Every package with the kernel it needs, in CPV order; with <paramref name="notRunningOn"/>, only those whose
@@ -57,6 +65,13 @@ public sealed class BinhostContent
     public async Task<IReadOnlyList<PackageKernelRequirement>> KernelRequirementsAsync(KernelVersion? notRunningOn = null)
     {
         var files = (await refresh.GetAsync()).Files;
+        if (Releases.PublishedIndex()?.Parsed is { } published)
+        {
+            // What clients install is the published release: the rest of the PKGDIR is not theirs to worry about.
+            var served = published.Packages.Select(p => p["PATH"]).OfType<string>().Select(p => Path.Combine(root, p)).ToHashSet(StringComparer.Ordinal);
+            files = [.. files.Where(f => served.Contains(f.Path))];
+        }
+
         var result = new List<PackageKernelRequirement>();
         foreach (var file in files)
         {

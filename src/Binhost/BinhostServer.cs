@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gentoo.Portage.Kernels;
+using Gentoo.Portage.Releases;
 using Gentoo.Portage.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -22,37 +23,62 @@ public sealed record BinhostOptions(string PackageDirectory, string Name, string
 
 /// <summary>
 /// The binhost's HTTP surface: GET and HEAD of every package file (Range, ETag/If-None-Match, Last-Modified, all
-/// by ASP.NET Core's file results), the always current Packages index, a ready binrepos.conf, and the kernel each
-/// package needs (all of them, or those that will not run on a given kernel).
+/// by ASP.NET Core's file results), the published release's Packages index (the whole PKGDIR's before the first
+/// release), every kept release's index and repository snapshots (git over dumb HTTP), a ready binrepos.conf and
+/// repos.conf, the kernel each package needs, and a page at / for people.
 /// </summary>
 public static class BinhostServer
 {
-    public static WebApplication Build(BinhostOptions options, TimeProvider clock, OnDemandBuilds? onDemand = null)
+    /// <param name="options">What to serve and where.</param>
+    /// <param name="clock">The time indexes and the page carry.</param>
+    /// <param name="onDemand">Builds on demand, when on.</param>
+    /// <param name="runs">The builder's latest runs for the page, when the binhost talks to the cluster.</param>
+    public static WebApplication Build(BinhostOptions options, TimeProvider clock, OnDemandBuilds? onDemand = null, Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(options.BindAddress), options.Port));
         builder.Services.AddRoutingCore();
         var app = builder.Build();
         var content = new BinhostContent(options.PackageDirectory, clock, message => app.Logger.LogWarning("{Message}", message));
-
-        app.MapMethods("/Packages", ["GET", "HEAD"], async () =>
-        {
-            var index = await content.IndexAsync();
-            return Results.Bytes(index.Content, "text/plain; charset=utf-8", lastModified: index.LastModified, entityTag: new EntityTagHeaderValue(index.ETag));
-        });
+        var releases = content.Releases;
         var signed = options.PublicKeyPath is not null;
         static string Url(HttpRequest request) => $"{request.Scheme}://{request.Host}/";
+
+        // The target a client is set up for: the published release, or the one ?release= pins (null: no such release).
+        ClientTarget? Target(HttpRequest request)
+        {
+            var pinned = request.Query["release"].ToString() is { Length: > 0 } id ? id : null;
+            if (pinned is not null)
+            {
+                return releases.Store.Get(pinned) is { } release ? new ClientTarget(options.Name, Url(request), pinned, [.. release.Repositories.Select(r => r.Name)]) : null;
+            }
+
+            return new ClientTarget(options.Name, Url(request), null, [.. (releases.Published()?.Commits.Keys ?? []).Order(StringComparer.Ordinal)]);
+        }
+
+        IResult NoRelease(HttpRequest request) => Results.NotFound(new
+        {
+            error = $"release {request.Query["release"]} is not kept here; kept releases: {string.Join(", ", releases.Store.List().Select(r => r.Id))}",
+        });
+
+        static IResult Index(ServedIndex index) =>
+            Results.Bytes(index.Content, "text/plain; charset=utf-8", lastModified: index.LastModified, entityTag: new EntityTagHeaderValue(index.ETag));
+
+        app.MapMethods("/Packages", ["GET", "HEAD"], async () => Index(await content.IndexAsync()));
         app.MapMethods("/binrepos.conf", ["GET", "HEAD"], (HttpRequest request) =>
-            Results.Text(ClientSetup.BinreposConf(options.Name, Url(request), signed), "text/plain; charset=utf-8"));
+            Target(request) is { } target ? Results.Text(ClientSetup.BinreposConf(target, signed), "text/plain; charset=utf-8") : NoRelease(request));
+        app.MapMethods("/repos.conf", ["GET", "HEAD"], (HttpRequest request) =>
+            Target(request) is { } target ? Results.Text(ClientSetup.ReposConf(target), "text/plain; charset=utf-8") : NoRelease(request));
         app.MapMethods("/signing-key.asc", ["GET", "HEAD"], () => PublicKey(options) switch
         {
             { Error: { } error } => error,
             var key => Results.Text(key.Armored!, "application/pgp-keys"),
         });
-        app.MapMethods("/client-setup.sh", ["GET", "HEAD"], (HttpRequest request) => PublicKey(options) switch
+        app.MapMethods("/client-setup.sh", ["GET", "HEAD"], (HttpRequest request) => (PublicKey(options), Target(request)) switch
         {
-            { Error: { } error } when signed => error,
-            var key => Results.Text(ClientSetup.Script(options.Name, Url(request), key.Armored, key.Fingerprint), "text/x-shellscript; charset=utf-8"),
+            ({ Error: { } error }, _) when signed => error,
+            (_, null) => NoRelease(request),
+            var (key, target) => Results.Text(ClientSetup.Script(target, key.Armored, key.Fingerprint), "text/x-shellscript; charset=utf-8"),
         });
         app.MapPost("/build", (Delegate)((HttpContext http) => BuildRequestEndpoint.HandleAsync(http, options, content, onDemand)));
         app.MapGet("/kernel", async (string? notRunningOn) =>
@@ -69,17 +95,82 @@ public static class BinhostServer
 
             return Results.Json(new { kernel = kernel.ToString(), packages = await content.KernelRequirementsAsync(kernel) });
         });
-        app.MapMethods("/{**path}", ["GET", "HEAD"], (string? path) =>
+
+        // Releases: the list, one with its changes, what changed between two, each one's index and files.
+        app.MapGet("/releases", () => Results.Json(new { published = releases.Published()?.Release, releases = releases.Store.List().Select(Summary) }, Json));
+        app.MapGet("/releases/{id}", (string id) => releases.Store.Get(id) is { } release
+            ? Results.Json(new { release = Summary(release), release.Repositories, changes = release.Changes.Select(ServedReleases.Describe) }, Json)
+            : Results.NotFound(new { error = $"release {id} is not kept here" }));
+        app.MapGet("/releases/{from}/diff/{to}", (string from, string to) => (releases.Index(from), releases.Index(to)) switch
         {
-            if (content.Resolve(path ?? "") is not { } file)
+            ({ } a, { } b) => Results.Json(new { from, to, changes = ReleaseContents.Diff(a.Parsed, b.Parsed).Select(ServedReleases.Describe) }, Json),
+            _ => Results.NotFound(new { error = $"release {(releases.Index(from) is null ? from : to)} is not kept here" }),
+        });
+        app.MapMethods("/releases/{id}/Packages", ["GET", "HEAD"], (string id) =>
+            releases.Index(id) is { } index ? Index(index) : Results.NotFound(new { error = $"release {id} is not kept here" }));
+
+        // Repository snapshots over git's dumb HTTP protocol: the published release's, or a pinned one's.
+        app.MapMethods("/repos/{repository}.git/{**path}", ["GET", "HEAD"], (string repository, string path) => Git(releases.Git(repository, path, pinned: null)));
+        app.MapMethods("/releases/{id}/repos/{repository}.git/{**path}", ["GET", "HEAD"], (string id, string repository, string path) =>
+            ReleaseStore.IsId(id) ? Git(releases.Git(repository, path, id)) : Results.NotFound());
+        app.MapMethods("/releases/{id}/{**path}", ["GET", "HEAD"], (string id, string path) =>
+            releases.Index(id) is { } index && index.Parsed.Packages.Any(p => p["PATH"] == path) ? PackageFile(content, path) : Results.NotFound());
+
+        app.MapGet("/", async (HttpRequest request, CancellationToken ct) =>
+        {
+            var published = releases.Published();
+            var target = Target(request)!;
+            var key = signed ? PublicKey(options).Fingerprint : null;
+            IReadOnlyList<PageRun>? latest = null;
+            if (runs is not null)
             {
-                return Results.NotFound();
+                try
+                {
+                    latest = await runs(ct);
+                }
+                catch (Exception e) when (e is HttpRequestException or k8s.Autorest.HttpOperationException or TaskCanceledException)
+                {
+                    app.Logger.LogWarning("The page shows no runs: the API server did not answer: {Message}", e.Message);
+                }
             }
 
-            var tag = new EntityTagHeaderValue("\"" + file.Length.ToString("x", CultureInfo.InvariantCulture) + "-" + file.LastWriteTimeUtc.Ticks.ToString("x", CultureInfo.InvariantCulture) + "\"");
-            return Results.File(file.FullName, ContentType(file.Name), lastModified: file.LastWriteTimeUtc, entityTag: tag, enableRangeProcessing: true);
+            var model = new PageModel(target, key, published, releases.Store.List(), await content.KernelRequirementsAsync(), latest, clock.GetUtcNow());
+            return Results.Content(BinhostPage.Render(model), "text/html; charset=utf-8");
         });
+        app.MapMethods("/{**path}", ["GET", "HEAD"], (string? path) => PackageFile(content, path ?? ""));
         return app;
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web);
+
+    private static object Summary(Release release) => new
+    {
+        id = release.Id,
+        created = release.Created,
+        run = release.Run,
+        packages = release.Packages,
+        added = release.Added,
+        removed = release.Removed,
+        changed = release.Changed,
+        partial = release.Partial,
+    };
+
+    private static IResult Git(GitAnswer? answer) => answer switch
+    {
+        { Text: { } text } => Results.Text(text, "text/plain; charset=utf-8"), // plain text: git takes it for the dumb protocol
+        { File: { } file } => Results.File(file, "application/octet-stream", enableRangeProcessing: true),
+        _ => Results.NotFound(),
+    };
+
+    private static IResult PackageFile(BinhostContent content, string path)
+    {
+        if (content.Resolve(path) is not { } file)
+        {
+            return Results.NotFound();
+        }
+
+        var tag = new EntityTagHeaderValue("\"" + file.Length.ToString("x", CultureInfo.InvariantCulture) + "-" + file.LastWriteTimeUtc.Ticks.ToString("x", CultureInfo.InvariantCulture) + "\"");
+        return Results.File(file.FullName, ContentType(file.Name), lastModified: file.LastWriteTimeUtc, entityTag: tag, enableRangeProcessing: true);
     }
 
     /// <summary>The public key, read on each request so that a rotated key (an updated ConfigMap) is served at once.</summary>
@@ -92,7 +183,7 @@ public static class BinhostServer
 
         try
         {
-            var bytes = File.ReadAllBytes(options.PublicKeyPath);
+            var bytes = System.IO.File.ReadAllBytes(options.PublicKeyPath);
             return (System.Text.Encoding.ASCII.GetString(bytes), SigningKey.PublicFingerprint(bytes), null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SigningKeyException)

@@ -8,6 +8,22 @@ namespace Gentoo.Protocol;
 /// <summary>A fix proposed to a person or applied by autounmask: a line for a file under /etc/portage.</summary>
 public sealed record ReportFix(string File, string Line, bool Temporary);
 
+/// <summary>A release as reports carry it: what a person reads in `kubectl gentoo releases`.</summary>
+public sealed record ReportRelease(string Id, DateTimeOffset Created, string? Run, int Packages, int Added, int Removed, int Changed, bool Partial);
+
+/// <summary>What retention removed in one run: releases no longer kept, the package files only they held, the bytes freed.</summary>
+public sealed record ReportPurge(int Releases, int Files, long Bytes);
+
+/// <summary>
+/// The releases on the binpkgs volume after a run: the one it made (if any), the published one, every kept one, and
+/// what was purged. The volume is the record; reports carry it to the builder's status.
+/// </summary>
+public sealed record ReportReleases(string? Made, string? Published, IReadOnlyList<ReportRelease> Kept, ReportPurge? Purged)
+{
+    /// <summary>Why a successful run made no release (no Packages index, no installed package with a binary), if it did not.</summary>
+    public string? NotMade { get; init; }
+}
+
 /// <summary>
 /// What one agent run came to. The operator reads the compact form from the container's termination message (at most
 /// 4 KiB, always valid JSON); the full form is written to the root volume next to the log. One type, written by the
@@ -16,6 +32,9 @@ public sealed record ReportFix(string File, string Line, bool Temporary);
 public sealed record AgentReport
 {
     public const int TerminationMessageLimit = 4096;
+
+    /// <summary>How many of the newest kept releases a report cut to its minimum still carries.</summary>
+    public const int MinimalReleases = 12;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -68,6 +87,9 @@ public sealed record AgentReport
     /// <summary>For bootstrap runs: the steps that completed, in order.</summary>
     public IReadOnlyList<string>? CompletedSteps { get; init; }
 
+    /// <summary>For build and publish runs: the releases on the binpkgs volume afterwards.</summary>
+    public ReportReleases? Releases { get; init; }
+
     /// <summary>For agent errors: the one line that says what was wrong.</summary>
     public string? Error { get; init; }
 
@@ -113,7 +135,8 @@ public sealed record AgentReport
             report = shrink(report);
         }
 
-        var minimal = report with { Excerpt = [], Fixes = [], KernelFiles = [], Atoms = report.Atoms.Take(1).ToList(), BuildLog = null, Log = null, Error = Clip(report.Error, 512) };
+        var minimal = report with { Excerpt = [], Fixes = [], KernelFiles = [], Atoms = report.Atoms.Take(1).ToList(), BuildLog = null, Log = null, Error = Clip(report.Error, 512),
+            Releases = report.Releases is { } releases ? releases with { Kept = releases.Kept.TakeLast(MinimalReleases).ToList(), NotMade = Clip(releases.NotMade, 256) } : null };
         return minimal.ToJson();
     }
 

@@ -23,6 +23,9 @@ public enum AgentStep
 
     /// <summary>A ready, mounted chroot for kubectl exec (make bash).</summary>
     Shell,
+
+    /// <summary>Publish a kept release on the binpkgs volume (a person's rollback), then apply retention.</summary>
+    Publish,
 }
 
 public static class AgentSteps

@@ -26,9 +26,12 @@ public sealed class ReleaseFixture : IDisposable
 
     public string PkgDir => Path.Combine(Directory, "binpkgs");
 
-    public string Repository => Path.Combine(Directory, "root", "var", "db", "repos", "demo");
+    /// <summary>The builder's root volume (the Gentoo system the agent chroots into).</summary>
+    public string Root => Path.Combine(Directory, "root");
 
-    public string Vdb => Path.Combine(Directory, "root", "var", "db", "pkg");
+    public string Repository => Path.Combine(Root, "var", "db", "repos", "demo");
+
+    public string Vdb => Path.Combine(Root, "var", "db", "pkg");
 
     public IReadOnlyDictionary<string, string> Repositories => new Dictionary<string, string> { ["demo"] = Repository };
 

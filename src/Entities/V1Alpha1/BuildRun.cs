@@ -214,6 +214,9 @@ public sealed class BuildRunStatus : CommonStatus<BuildRunPhase>
 
     /// <summary>The last resume token acted on (echo of the gentoobuilder.io/resume annotation).</summary>
     public string? LastHandledResume { get; set; }
+
+    /// <summary>The release this run made on the builder's binpkgs volume, if it made one (or why it did not).</summary>
+    public string? Release { get; set; }
 }
 
 /// <summary>One pod started for a BuildRun.</summary>

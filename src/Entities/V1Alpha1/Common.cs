@@ -272,6 +272,15 @@ public static class RequestAnnotations
     /// <summary>On a GentooBootstrap: run the bootstrap again from its first step.</summary>
     public const string Rerun = GroupVersion.Group + "/rerun";
 
+    /// <summary>
+    /// On a GentooBuilder: publish this kept release (a rollback, or a release held back by autoPublish: false). While
+    /// it is set, new releases are not published automatically; remove it to go back to autoPublish.
+    /// </summary>
+    public const string Publish = GroupVersion.Group + "/publish";
+
+    /// <summary>On a GentooBuilder: comma-separated release ids retention keeps besides the newest ones.</summary>
+    public const string KeepReleases = GroupVersion.Group + "/keep-releases";
+
     /// <summary>On a GentooBuilder: start a shell pod, a ready chroot on the builder's volumes for a person (make bash); builds wait until it ends.</summary>
     public const string Shell = GroupVersion.Group + "/shell";
 }

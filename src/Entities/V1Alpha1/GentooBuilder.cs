@@ -17,6 +17,7 @@ namespace Gentoo.Entities.V1Alpha1;
 [PrinterColumn("Reason", "string", ".status.conditions[?(@.type==\"Ready\")].reason", "Why it is or is not ready")]
 [PrinterColumn("Bootstrap", "string", ".spec.bootstrapRef.name", "The bootstrap the builder was made from")]
 [PrinterColumn("Current", "string", ".status.currentBuildRun", "The BuildRun running now")]
+[PrinterColumn("Published", "string", ".status.releases.published", "The release the binhost serves")]
 [PrinterColumn("Kernel", "string", ".status.requiredKernel.version", "Minimum kernel of the build nodes", Priority = 1)]
 [PrinterColumn("Last-Success", "string", ".status.lastSuccessfulBuildRun", "The last BuildRun that succeeded", Priority = 1)]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp", "Time since creation")]
@@ -103,6 +104,9 @@ public sealed class GentooBuilderSpec
     /// </summary>
     [DefaultJson("true")]
     public bool? KernelFromBinaries { get; set; }
+
+    /// <summary>Releases: what each successful BuildRun leaves, published to clients, kept and purged.</summary>
+    public ReleasePolicy? Releases { get; set; }
 
     /// <summary>Snapshots of the root volume after successful BuildRuns (what docker commit did).</summary>
     [DefaultJson("{}")]
@@ -356,6 +360,26 @@ public sealed class AutoBuild
     public int? FailedRunsHistoryLimit { get; set; }
 }
 
+/// <summary>
+/// Releases: each successful BuildRun records the binary package instances the builder's world needs and the
+/// repositories they were built from; the binhost serves the published one, so clients never see half a run.
+/// </summary>
+public sealed class ReleasePolicy
+{
+    /// <summary>The newest release becomes the published one. False: a person publishes (gentoobuilder.io/publish).</summary>
+    [DefaultJson("true")]
+    public bool? AutoPublish { get; set; }
+
+    /// <summary>How many of the newest releases are kept, besides those a person marked (gentoobuilder.io/keep-releases) and the published one. Package files no kept release needs are purged.</summary>
+    [DefaultJson("5")]
+    [Range(1, 100)]
+    public int? Keep { get; set; }
+
+    /// <summary>A --keep-going BuildRun in which some packages failed still makes a release of what it built.</summary>
+    [DefaultJson("false")]
+    public bool? PublishPartial { get; set; }
+}
+
 /// <summary>Snapshots of the root volume taken by the operator.</summary>
 public sealed class SnapshotPolicy
 {
@@ -390,6 +414,9 @@ public enum BuilderPhase
 
     /// <summary>A person's shell pod has the volumes.</summary>
     Shell,
+
+    /// <summary>A publish pod makes a person's choice of release the published one.</summary>
+    Publishing,
 }
 
 /// <summary>What the operator observed of a builder.</summary>
@@ -449,6 +476,69 @@ public sealed class GentooBuilderStatus : CommonStatus<BuilderPhase>
 
     /// <summary>A digest of the Portage configuration the builder last ran an update for; a change runs another.</summary>
     public string? ConfigDigest { get; set; }
+
+    /// <summary>The releases on the binpkgs volume as the last build or publish pod found them.</summary>
+    public BuilderReleases? Releases { get; set; }
+}
+
+/// <summary>The releases on a builder's binpkgs volume (the volume is the record; this is what the last pod on it saw).</summary>
+public sealed class BuilderReleases
+{
+    /// <summary>The release the binhost serves at /Packages.</summary>
+    public string? Published { get; set; }
+
+    /// <summary>Every kept release, oldest first.</summary>
+    public IList<ReleaseSummary>? Kept { get; set; }
+
+    /// <summary>The publish request last acted on (echo of the gentoobuilder.io/publish annotation).</summary>
+    public string? LastHandledPublish { get; set; }
+
+    /// <summary>What the last purge removed.</summary>
+    public ReleasePurge? LastPurge { get; set; }
+}
+
+/// <summary>One release.</summary>
+public sealed class ReleaseSummary
+{
+    /// <summary>Its id: releases are numbered from 1 on the volume.</summary>
+    public string Id { get; set; } = "";
+
+    /// <summary>When the run that made it finished.</summary>
+    public DateTime? Created { get; set; }
+
+    /// <summary>The BuildRun that made it (NAMESPACE/NAME).</summary>
+    public string? Run { get; set; }
+
+    /// <summary>How many binary package instances it holds.</summary>
+    public int? Packages { get; set; }
+
+    /// <summary>Packages it has that the release before did not.</summary>
+    public int? Added { get; set; }
+
+    /// <summary>Packages the release before had that it has not.</summary>
+    public int? Removed { get; set; }
+
+    /// <summary>Packages in both, as another version or build.</summary>
+    public int? Changed { get; set; }
+
+    /// <summary>Made by a --keep-going run in which some packages failed.</summary>
+    public bool? Partial { get; set; }
+}
+
+/// <summary>What a purge removed.</summary>
+public sealed class ReleasePurge
+{
+    /// <summary>When the pod that purged ended.</summary>
+    public DateTime? Time { get; set; }
+
+    /// <summary>Releases no longer kept.</summary>
+    public int? Releases { get; set; }
+
+    /// <summary>Package files no kept release referred to.</summary>
+    public int? Files { get; set; }
+
+    /// <summary>Bytes freed.</summary>
+    public long? Bytes { get; set; }
 }
 
 /// <summary>Names of the builder's PersistentVolumeClaims.</summary>

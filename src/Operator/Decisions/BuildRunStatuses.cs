@@ -56,6 +56,7 @@ public static class BuildRunStatuses
         attempt.PackagesMerged = report?.PackagesMerged;
         attempt.Atom = report is { Atoms.Count: > 0 } ? report.Atoms[0] : null;
         attempt.FailureClass = Outcomes.FailureClassOf(report?.Outcome);
+        status.Release = report?.Releases is { } releases ? releases.Made ?? releases.NotMade : status.Release;
         status.Packages = new PackageCounts
         {
             Built = (status.Packages?.Built ?? 0) + Math.Max(0, (report?.PackagesMerged ?? 0) - (report?.BinariesReused ?? 0)),

@@ -55,6 +55,7 @@ public static class DesiredBuildPod
             [AttemptLabel] = attempt.ToString(CultureInfo.InvariantCulture),
         };
         more.AddRange(DesiredSigning.KeyArguments(builder));
+        more.AddRange(Releases.BuildArguments(run, builder));
         var pod = DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel, configFrom),
             DesiredBuilderPods.Arguments(AgentStep.Build, builder, settings, [.. more]), DesiredSigning.WithKey(builder, DesiredBuilderPods.Volumes(builder)), settings);
 

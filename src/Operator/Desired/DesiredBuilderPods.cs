@@ -67,13 +67,23 @@ public static class DesiredBuilderPods
     ];
 
     /// <summary>make update (sync, then what a world update would change) or a plain repository sync, on the builder's volumes.</summary>
-    public static V1Pod Maintenance(GentooBuilder builder, AgentStep step, string id, string image, IList<ConfigSource>? configFrom, PodSettings settings)
+    /// <param name="builder">The builder.</param>
+    /// <param name="step">Update, sync, a person's shell, or publishing a release.</param>
+    /// <param name="id">What asked for it (see <see cref="MaintenancePodName"/>).</param>
+    /// <param name="image">The Gentoo image.</param>
+    /// <param name="configFrom">The bootstrap's configFrom.</param>
+    /// <param name="settings">The operator's pod settings.</param>
+    /// <param name="publish">For the publish step: the release to publish.</param>
+    public static V1Pod Maintenance(GentooBuilder builder, AgentStep step, string id, string image, IList<ConfigSource>? configFrom, PodSettings settings, string? publish = null)
     {
         var labels = new Dictionary<string, string> { [ObjectLabels.Builder] = builder.Name(), [MaintenanceLabel] = step.Name() };
         // A person in a shell may emerge into the PKGDIR clients verify: the shell signs as builds do; updates and syncs build nothing.
         var shell = step == AgentStep.Shell;
+        string[] more = shell ? [.. DesiredSigning.KeyArguments(builder)]
+            : step == AgentStep.Publish ? ["--publish", publish ?? throw new ArgumentNullException(nameof(publish)), .. Decisions.Releases.RetentionArguments(builder)]
+            : [];
         return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null, configFrom),
-            Arguments(step, builder, settings, shell ? DesiredSigning.KeyArguments(builder) : []), shell ? DesiredSigning.WithKey(builder, Volumes(builder)) : Volumes(builder), settings);
+            Arguments(step, builder, settings, more), shell ? DesiredSigning.WithKey(builder, Volumes(builder)) : Volumes(builder), settings);
     }
 
     /// <summary>

@@ -195,7 +195,8 @@ public sealed class BuildRunReconciler(
         {
             // This attempt's pod has ended: the volumes are free for a maintenance pod until a next attempt claims them again
             // (autounmask's next attempt follows at once and keeps them).
-            await ReleaseVolumesAsync(run, await builderApi.GetAsync(run.Namespace(), builder.Name(), ct), ct);
+            // The release the pod recorded on the volume goes into the builder's status in the same write.
+            await ReleaseVolumesAsync(run, await builderApi.GetAsync(run.Namespace(), builder.Name(), ct), ct, verdict.Report?.Releases, now);
         }
 
         if (automatic.Count > 0)
@@ -387,12 +388,28 @@ public sealed class BuildRunReconciler(
         return holder is null ? null : $"{holder} is using GentooBuilder {builderName}'s volumes";
     }
 
-    /// <summary>Gives the builder's volumes back once this run has no pod on them; nothing when the builder shows no claim of this run's.</summary>
-    private async Task ReleaseVolumesAsync(BuildRun run, GentooBuilder? builder, CancellationToken ct)
+    /// <summary>
+    /// Gives the builder's volumes back once this run has no pod on them, with the releases its pod reported; nothing
+    /// when the builder shows no claim of this run's.
+    /// </summary>
+    private async Task ReleaseVolumesAsync(BuildRun run, GentooBuilder? builder, CancellationToken ct, ReportReleases? releases = null, DateTime? now = null)
     {
-        if (builder?.Status?.CurrentBuildRun == run.Name())
+        if (builder?.Status?.CurrentBuildRun != run.Name())
         {
-            await builderStatus.UpdateAsync(builder, b => b.Status.CurrentBuildRun = b.Status.CurrentBuildRun == run.Name() ? null : b.Status.CurrentBuildRun, ct);
+            return;
+        }
+
+        await builderStatus.UpdateAsync(builder, b =>
+        {
+            if (b.Status.CurrentBuildRun == run.Name())
+            {
+                b.Status.CurrentBuildRun = null;
+                Releases.Apply(b.Status, releases, now ?? DateTime.UtcNow);
+            }
+        }, ct);
+        if (Releases.PurgeMessage(releases) is { } purged)
+        {
+            await events.RecordAsync(builder, "Normal", "Purged", $"after BuildRun {run.Name()}: {purged}", ct);
         }
     }
 

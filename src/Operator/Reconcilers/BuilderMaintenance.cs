@@ -10,8 +10,8 @@ using Microsoft.Extensions.Logging;
 namespace Gentoo.Operator.Reconcilers;
 
 /// <summary>
-/// A builder's maintenance pods: update (on request or a configuration change), sync (interval or schedule) and a
-/// person's shell, one at a time and never beside a build pod; their end is recorded in status and an Event.
+/// A builder's maintenance pods: update (on request or a configuration change), sync (interval or schedule), publishing
+/// a release a person chose, and a person's shell, one at a time and never beside a build pod; their end is recorded in status and an Event.
 /// </summary>
 public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, PodSettings settings, EventRecorder events, ILogger log)
 {
@@ -40,12 +40,23 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
                 : current.Contains("-shell-", StringComparison.Ordinal) ? AgentStep.Shell : AgentStep.Update;
             var message = step == AgentStep.Shell ? $"the shell pod {current} ended; builds may run again"
                 : verdict.Result == AttemptOutcome.Succeeded
-                    ? step == AgentStep.Sync ? "repositories synced" : "repositories synced; " + UpdatePreviews.Summary(verdict.Report)
-                    : $"{step.Name()}: {verdict.Message}";
+                    ? step switch
+                    {
+                        AgentStep.Sync => "repositories synced",
+                        AgentStep.Publish => $"release {verdict.Report?.Releases?.Published} published",
+                        _ => "repositories synced; " + UpdatePreviews.Summary(verdict.Report),
+                    }
+                    : $"{step.Name()}: {verdict.Report?.Error ?? verdict.Message}";
             changes.Add(b =>
             {
                 b.Status.CurrentMaintenance = null;
                 b.Status.Phase = BuilderPhase.Ready;
+                if (step == AgentStep.Publish)
+                {
+                    Releases.Apply(b.Status, verdict.Report?.Releases, now);
+                    return;
+                }
+
                 b.Status.LastSyncTime = step == AgentStep.Shell ? b.Status.LastSyncTime : now;
                 if (step == AgentStep.Update)
                 {
@@ -53,16 +64,24 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
                     b.Status.LastUpdateResult = message.Length > 4096 ? message[..4096] : message;
                 }
             });
-            var reason = step switch { AgentStep.Sync => "Synced", AgentStep.Shell => "ShellEnded", _ => "Updated" };
-            await events.RecordAsync(builder, verdict.Result == AttemptOutcome.Succeeded || step == AgentStep.Shell ? "Normal" : "Warning", reason, message, ct);
+            var reason = step switch { AgentStep.Sync => "Synced", AgentStep.Shell => "ShellEnded", AgentStep.Publish => "Published", _ => "Updated" };
+            await events.RecordAsync(builder, verdict.Result == AttemptOutcome.Succeeded || step == AgentStep.Shell ? "Normal" : "Warning",
+                verdict.Result == AttemptOutcome.Succeeded || step != AgentStep.Publish ? reason : "PublishFailed", message, ct);
+            if (Releases.PurgeMessage(verdict.Report?.Releases) is { } purged)
+            {
+                await events.RecordAsync(builder, "Normal", "Purged", $"after publishing: {purged}", ct);
+            }
+
             return null;
         }
 
         var shell = RequestTokens.New(builder, RequestAnnotations.Shell, builder.Status.LastHandledShell);
+        var publish = Releases.PendingPublish(builder);
         var token = RequestTokens.New(builder, RequestAnnotations.Update, builder.Status.LastHandledUpdate);
         var configChanged = builder.Status.ConfigDigest is { } known && known != configDigest;
         var (syncDue, nextSync) = SyncTimes(builder, now);
-        AgentStep? next = shell is not null ? AgentStep.Shell : token is not null || configChanged ? AgentStep.Update : syncDue ? AgentStep.Sync : null;
+        AgentStep? next = shell is not null ? AgentStep.Shell : publish is not null ? AgentStep.Publish
+            : token is not null || configChanged ? AgentStep.Update : syncDue ? AgentStep.Sync : null;
         if (next is not { } what)
         {
             return nextSync;
@@ -73,8 +92,13 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             return null; // after the build: the runs' changes bring us back
         }
 
-        var id = what == AgentStep.Sync ? now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)
-            : Digest.Of(what == AgentStep.Shell ? shell! : (token ?? "") + "/" + configDigest, 10);
+        var id = what switch
+        {
+            AgentStep.Sync => now.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture),
+            AgentStep.Shell => Digest.Of(shell!, 10),
+            AgentStep.Publish => publish!,
+            _ => Digest.Of((token ?? "") + "/" + configDigest, 10),
+        };
         var name = DesiredBuilderPods.MaintenancePodName(builder.Name(), what, id);
         foreach (var old in pods.OwnedBy(builder.Uid()).Where(p => p.Metadata.Labels?.ContainsKey(DesiredBuilderPods.MaintenanceLabel) == true
                      && p.Metadata.Labels[DesiredBuilderPods.MaintenanceLabel] != "copy-root" && PodPhases.HasEnded(p.Status?.Phase)))
@@ -93,11 +117,25 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             }
 
             b.Status.CurrentMaintenance = name;
-            b.Status.Phase = what switch { AgentStep.Sync => BuilderPhase.Syncing, AgentStep.Shell => BuilderPhase.Shell, _ => BuilderPhase.Updating };
+            b.Status.Phase = what switch
+            {
+                AgentStep.Sync => BuilderPhase.Syncing,
+                AgentStep.Shell => BuilderPhase.Shell,
+                AgentStep.Publish => BuilderPhase.Publishing,
+                _ => BuilderPhase.Updating,
+            };
             if (what == AgentStep.Shell)
             {
                 b.Status.LastHandledShell = shell;
                 return; // a person's shell answers no update request and takes in no configuration change
+            }
+
+            if (what == AgentStep.Publish)
+            {
+                // Tried once: a release that cannot be published (purged meanwhile) is said in an Event, not retried forever.
+                b.Status.Releases ??= new BuilderReleases();
+                b.Status.Releases.LastHandledPublish = publish;
+                return;
             }
 
             b.Status.LastHandledUpdate = token ?? b.Status.LastHandledUpdate;
@@ -107,9 +145,9 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
         {
             return null; // a build pod has the volumes: its release of them brings us back
         }
-        await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, image, bootstrap?.Spec.ConfigFrom, settings), ct);
+        await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, image, bootstrap?.Spec.ConfigFrom, settings, publish), ct);
         log.LogInformation("GentooBuilder {Namespace}/{Name}: {Step} pod {Pod} started ({Why})", builder.Namespace(), builder.Name(), what, name,
-            shell is not null || token is not null ? "requested" : configChanged ? "configuration changed" : "sync interval");
+            what == AgentStep.Publish ? $"release {publish}" : shell is not null || token is not null ? "requested" : configChanged ? "configuration changed" : "sync interval");
         return null;
     }
 

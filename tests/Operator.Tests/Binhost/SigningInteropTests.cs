@@ -103,9 +103,9 @@ public sealed class SigningInteropTests : IDisposable
         before.ShouldNotContain("TRUST_FULLY");
 
         var binrepos = Path.Combine(work.FullName, "binrepos.conf");
-        var script = ClientSetup.Script("desktops", "http://binhost.example/", key.PublicKeyArmored, key.Fingerprint)
-            .Replace("gnupg=/etc/portage/gnupg", $"gnupg={portage}", StringComparison.Ordinal)
-            .Replace("binrepos=/etc/portage/binrepos.conf", $"binrepos={binrepos}", StringComparison.Ordinal);
+        var script = ClientSetup.Script(new ClientTarget("desktops", "http://binhost.example/", null, []), key.PublicKeyArmored, key.Fingerprint)
+            .Replace("gnupg=\"$root/etc/portage/gnupg\"", $"gnupg={portage}", StringComparison.Ordinal)
+            .Replace("binrepos=\"$root/etc/portage/binrepos.conf\"", $"binrepos={binrepos}", StringComparison.Ordinal);
         var path = Path.Combine(work.FullName, "client-setup.sh");
         File.WriteAllText(path, script);
         Run("sh", [path]);

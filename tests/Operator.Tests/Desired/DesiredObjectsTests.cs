@@ -82,7 +82,8 @@ public sealed class DesiredObjectsTests
         build.Args.ShouldBe([
             "build", "--root", "/mnt/gentoo", "--config", "/etc/gentoo-builder/config", "--binpkgs", "/mnt/binpkgs", "--distfiles", "/mnt/distfiles",
             "--package", "www-client/firefox", "--emerge-arg", "--update", "--emerge-arg", "--deep", "--keep-going", "--keyword-scope", "Slot",
-            "--signing-key", "/etc/gentoo-builder/signing/signing.asc", "--cpus", "8", "--grace-period", "300",
+            "--signing-key", "/etc/gentoo-builder/signing/signing.asc", "--release-run", "builds/firefox", "--publish", "newest", "--keep-releases", "5",
+            "--cpus", "8", "--grace-period", "300",
         ]);
         var exact = Builder();
         exact.Spec.KeywordScope = KeywordScope.Version;
