@@ -53,8 +53,12 @@ public static class BinhostServer
                 return releases.Store.Get(pinned) is { } release ? new ClientTarget(options.Name, Url(request), pinned, [.. release.Repositories.Select(r => r.Name)]) : null;
             }
 
-            return new ClientTarget(options.Name, Url(request), null, [.. (releases.Published()?.Commits.Keys ?? []).Order(StringComparer.Ordinal)]);
+            return Following(request);
         }
+
+        // A client that follows the published release.
+        ClientTarget Following(HttpRequest request) =>
+            new(options.Name, Url(request), null, [.. (releases.Published()?.Commits.Keys ?? []).Order(StringComparer.Ordinal)]);
 
         IResult NoRelease(HttpRequest request) => Results.NotFound(new
         {
@@ -119,7 +123,7 @@ public static class BinhostServer
         app.MapGet("/", async (HttpRequest request, CancellationToken ct) =>
         {
             var published = releases.Published();
-            var target = Target(request)!;
+            var target = Following(request);
             var key = signed ? PublicKey(options).Fingerprint : null;
             IReadOnlyList<PageRun>? latest = null;
             if (runs is not null)

@@ -18,7 +18,10 @@ public sealed partial class ServedReleases(string pkgdir)
 {
     private readonly ReleaseStore store = new(pkgdir);
     private readonly ConcurrentDictionary<string, (FileIdentity Identity, ServedIndex Index)> indexes = new(StringComparer.Ordinal);
-    private (FileIdentity Identity, Publication? Publication)? publication;
+    private KnownPublication? publication;
+
+    /// <summary>published.json as last read: one reference, swapped whole, so concurrent requests never see half of it.</summary>
+    private sealed record KnownPublication(FileIdentity Identity, Publication? Publication);
 
     private readonly record struct FileIdentity(long Length, long Ticks)
     {
@@ -50,7 +53,7 @@ public sealed partial class ServedReleases(string pkgdir)
         }
 
         var read = store.Published();
-        publication = (identity.Value, read);
+        publication = new KnownPublication(identity.Value, read);
         return read;
     }
 

@@ -71,6 +71,16 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
             new V1Patch(new { metadata = new { annotations } }, V1Patch.PatchType.MergePatch), group, version, Namespace, plural, name, cancellationToken: ct);
     }
 
+    /// <summary>One annotation set, or removed when <paramref name="value"/> is null (kubectl annotate KEY-).</summary>
+    public async Task SetAnnotationAsync<T>(string name, string key, string? value, CancellationToken ct)
+        where T : class, IKubernetesObject<V1ObjectMeta>
+    {
+        var (group, version, plural) = Kind<T>();
+        var annotations = new Dictionary<string, string?> { [key] = value };
+        await Kube.CustomObjects.PatchNamespacedCustomObjectAsync(
+            new V1Patch(new { metadata = new { annotations } }, V1Patch.PatchType.MergePatch), group, version, Namespace, plural, name, cancellationToken: ct);
+    }
+
     public async Task<T> CreateAsync<T>(T obj, CancellationToken ct)
         where T : class, IKubernetesObject<V1ObjectMeta>
     {

@@ -262,7 +262,7 @@ public sealed class AgentRunTests : IDisposable
         var termination = Path.Combine(work.FullName, "termination-log");
         foreach (var (args, says) in new[]
                  {
-                     (new[] { "frobnicate" }, "gentoo-agent: unknown step 'frobnicate': expected one of configure, sync, update, bootstrap, check, build, shell"),
+                     (new[] { "frobnicate" }, "gentoo-agent: unknown step 'frobnicate': expected one of configure, sync, update, bootstrap, check, build, shell, publish"),
                      (["build", "--root", Root], "gentoo-agent: build needs at least one --package (an atom or a set such as @world)"),
                      (["build", "--package", "@world", "--keyword-scope", "slot"], "gentoo-agent: --keyword-scope slot: expected Version, Slot or Package"),
                      (["check", "--root", "/no/such/volume", "--termination-log", termination], "gentoo-agent: the root volume /no/such/volume is missing: is the PersistentVolumeClaim mounted there?"),

@@ -204,6 +204,13 @@ public sealed class LocalModeTests : IAsyncLifetime
             }
         }, text => text.Contains("CPV: dev-libs/libkver-0.3", StringComparison.Ordinal), "the binhost to serve the built package in its index", TimeSpan.FromMinutes(1));
         packages.ShouldContain("CPV: dev-libs/libkver-0.3");
+
+        // Each successful run made a release on the binpkgs volume; the newest is published, and the page shows it.
+        slow.Status.Release.ShouldNotBeNull().ShouldMatch("^[0-9]+$", "a successful run makes a release");
+        var released = await Eventually.GetAsync(async () => (await new ResourceApi<GentooBuilder>(kube).GetAsync("default", "desktop", CancellationToken.None))!,
+            b => b.Status?.Releases?.Published == slow.Status.Release, "the builder's status to show the newest release published");
+        released.Status.Releases!.Kept!.Select(r => r.Id).ShouldContain(slow.Status.Release!);
+        (await http.GetStringAsync(builder.Status.BinhostUrl)).ShouldContain($"id=\"release-{slow.Status.Release}\" class=\"published\"");
         kube.Dispose();
     }
 }

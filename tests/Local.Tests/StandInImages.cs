@@ -62,8 +62,8 @@ internal static class StandInImages
     public const string Stage3 = "gentoo-builder/stand-in-stage3:local";
 
     /// <summary>
-    /// emerge inside the chroot, replaying real Portage output and leaving what emerge leaves (the binary package in
-    /// PKGDIR, a /var/db/pkg entry): app-misc/nightly needs a keyword change until package.accept_keywords allows it (as
+    /// emerge inside the chroot, replaying real Portage output and leaving what emerge leaves (the binary package and
+    /// Portage's Packages index in PKGDIR, a /var/db/pkg entry): app-misc/nightly needs a keyword change until package.accept_keywords allows it (as
     /// the agent writes an accepted fix), app-misc/slow takes 25 seconds; --pretend and the rest succeed.
     /// </summary>
     private const string ReplayingEmerge = """
@@ -75,6 +75,8 @@ internal static class StandInImages
           cat $replay/01-success-build.log
           mkdir -p /var/cache/binpkgs/dev-libs/libkver /var/db/pkg/dev-libs/libkver-0.3 /usr/lib64
           cp $replay/libkver-0.3-1.gpkg.tar /var/cache/binpkgs/dev-libs/libkver/
+          cp $replay/Packages /var/cache/binpkgs/Packages
+          echo 1795570785 > /var/db/pkg/dev-libs/libkver-0.3/BUILD_TIME
           cp $replay/libkver-abi-3.17.0.so /usr/lib64/libkver.so.0
           echo "obj /usr/lib64/libkver.so.0 0 0" > /var/db/pkg/dev-libs/libkver-0.3/CONTENTS
           exit 0
@@ -113,7 +115,7 @@ internal static class StandInImages
             Run("docker", "build", "-q", "-t", RealOperator, context);
 
             var stage3 = Directory.CreateDirectory(Path.Combine(context, "stage3")).FullName;
-            foreach (var file in new[] { "logs/01-success-build.log", "logs/03-success-usepkg-reuse.log", "logs/09-keyword-change-autounmask.log", "pkgdir/dev-libs/libkver/libkver-0.3-1.gpkg.tar", "elf/libkver-abi-3.17.0.so" })
+            foreach (var file in new[] { "logs/01-success-build.log", "logs/03-success-usepkg-reuse.log", "logs/09-keyword-change-autounmask.log", "pkgdir/dev-libs/libkver/libkver-0.3-1.gpkg.tar", "pkgdir/Packages", "elf/libkver-abi-3.17.0.so" })
             {
                 File.Copy(Fixtures.PathOf(["portage", .. file.Split('/')]), Path.Combine(stage3, Path.GetFileName(file)));
             }
@@ -122,7 +124,7 @@ internal static class StandInImages
             File.SetUnixFileMode(Path.Combine(stage3, "emerge"), Executable);
             File.WriteAllText(Path.Combine(stage3, "Dockerfile"), $"""
                 FROM {DockerFactAttribute.Image}
-                COPY *.log *.gpkg.tar *.so /var/tmp/replay/
+                COPY *.log *.gpkg.tar *.so Packages /var/tmp/replay/
                 COPY emerge /usr/bin/emerge
                 RUN echo 'Gentoo Base System release 2.17 (stand-in)' > /etc/gentoo-release
 

@@ -16,7 +16,7 @@ public static class BinhostCommand
         var bind = new Option<string>("--bind-address") { Description = "The address to listen on", DefaultValueFactory = _ => "0.0.0.0" };
         var key = new Option<FileInfo?>("--signing-key") { Description = "The armored public key the packages are signed with; without it they are served as unsigned" };
         var token = new Option<FileInfo?>("--on-demand-token") { Description = "A file holding the bearer token of build requests (POST /build); without it builds on demand are off" };
-        var ns = new Option<string?>("--namespace") { Description = "The namespace of the builder (--name) whose BuildRuns requests create" };
+        var ns = new Option<string?>("--namespace") { Description = "The namespace of the builder (--name): its runs are on the page, and build requests create them there" };
         var maxRuns = new Option<int>("--max-runs-per-hour") { Description = "How many BuildRuns requests may create in any hour", DefaultValueFactory = _ => 6 };
         var kubeconfig = new Option<string?>("--kubeconfig") { Description = "The kubeconfig for builds on demand outside a cluster (default: in-cluster, else KUBECONFIG)" };
         var command = new Command("binhost", "Serve binary packages over HTTP with a current Packages index") { pkgdir, name, port, bind, key, token, ns, maxRuns, kubeconfig };
@@ -39,21 +39,30 @@ public static class BinhostCommand
                 return 2;
             }
 
+            // With a namespace the binhost talks to the API server: for its page's runs, and to create runs on demand.
+            // Only builds on demand need it; without them a binhost that cannot reach it still serves.
             KubernetesClientConfiguration? cluster = null;
-            try
+            if (!string.IsNullOrEmpty(result.GetValue(ns)))
             {
-                cluster = options.OnDemandTokenFile is null ? null : ClusterConnection.LoadConfiguration(new OperatorOptions { Kubeconfig = result.GetValue(kubeconfig) });
-            }
-            catch (StartupException e)
-            {
-                await Console.Error.WriteLineAsync($"gentoo-operator binhost: builds on demand need the API server: {e.Message}");
-                return 2;
+                try
+                {
+                    cluster = ClusterConnection.LoadConfiguration(new OperatorOptions { Kubeconfig = result.GetValue(kubeconfig) });
+                }
+                catch (StartupException e) when (options.OnDemandTokenFile is not null)
+                {
+                    await Console.Error.WriteLineAsync($"gentoo-operator binhost: builds on demand need the API server: {e.Message}");
+                    return 2;
+                }
+                catch (StartupException e)
+                {
+                    await Console.Error.WriteLineAsync($"gentoo-operator binhost: the page shows no runs: {e.Message}");
+                }
             }
 
             using var kube = cluster is null ? null : new Kubernetes(cluster);
-
-            using var onDemand = kube is null ? null : new OnDemandBuilds(kube, result.GetValue(ns)!, options.Name, result.GetValue(maxRuns), TimeProvider.System);
-            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand);
+            using var onDemand = kube is null || options.OnDemandTokenFile is null ? null : new OnDemandBuilds(kube, result.GetValue(ns)!, options.Name, result.GetValue(maxRuns), TimeProvider.System);
+            Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = kube is null ? null : token => PageRuns.LatestAsync(kube, result.GetValue(ns)!, options.Name, 10, token);
+            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs);
             await app.RunAsync(ct);
             return 0;
         });

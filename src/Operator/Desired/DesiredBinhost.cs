@@ -79,9 +79,9 @@ public static class DesiredBinhost
                     Spec = new V1PodSpec
                     {
                         EnableServiceLinks = false,
-                        // Only a binhost that creates BuildRuns talks to the API server, as its own account.
-                        ServiceAccountName = onDemand ? Name(builder.Name()) : null,
-                        AutomountServiceAccountToken = onDemand,
+                        // Its own account: it reads the builder's runs for its page, and creates them under builds on demand.
+                        ServiceAccountName = Name(builder.Name()),
+                        AutomountServiceAccountToken = true,
                         NodeSelector = node is null ? builder.Spec.NodeSelector : new Dictionary<string, string>(builder.Spec.NodeSelector ?? new Dictionary<string, string>()) { ["kubernetes.io/hostname"] = node },
                         Tolerations = builder.Spec.Tolerations,
                         SecurityContext = new V1PodSecurityContext { RunAsNonRoot = true, RunAsUser = 65532, SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" } },
@@ -94,8 +94,9 @@ public static class DesiredBinhost
                                 Args =
                                 [
                                     "binhost", "--pkgdir", PackageMount, "--name", builder.Name(), "--port", ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                                    "--namespace", builder.Namespace(),
                                     .. signed ? ["--signing-key", $"{DesiredSigning.PublicKeyMount}/{DesiredSigning.PublicKey}"] : Array.Empty<string>(),
-                                    .. onDemand ? ["--on-demand-token", $"{TokenMount}/{DefaultTokenKey}", "--namespace", builder.Namespace(), "--max-runs-per-hour", maxRuns] : Array.Empty<string>(),
+                                    .. onDemand ? ["--on-demand-token", $"{TokenMount}/{DefaultTokenKey}", "--max-runs-per-hour", maxRuns] : Array.Empty<string>(),
                                 ],
                                 Ports = [new V1ContainerPort { Name = "http", ContainerPort = ContainerPort }],
                                 ReadinessProbe = new V1Probe { HttpGet = new V1HTTPGetAction { Path = "/binrepos.conf", Port = "http" } },
@@ -140,7 +141,7 @@ public static class DesiredBinhost
             || !(have.Containers.FirstOrDefault()?.Args ?? []).SequenceEqual(want.Containers[0].Args);
     }
 
-    /// <summary>The account a binhost with builds on demand runs as.</summary>
+    /// <summary>The account a binhost runs as.</summary>
     public static V1ServiceAccount ServiceAccount(GentooBuilder builder) => new()
     {
         ApiVersion = "v1",
@@ -149,13 +150,13 @@ public static class DesiredBinhost
         AutomountServiceAccountToken = false, // the Deployment asks for the token explicitly
     };
 
-    /// <summary>What that account may do: read and create BuildRuns in the builder's namespace, nothing else.</summary>
+    /// <summary>What that account may do: read BuildRuns in the builder's namespace (for its page), and create them under builds on demand; nothing else.</summary>
     public static V1Role Role(GentooBuilder builder) => new()
     {
         ApiVersion = "rbac.authorization.k8s.io/v1",
         Kind = "Role",
         Metadata = Meta(builder, Name(builder.Name())),
-        Rules = [new V1PolicyRule { ApiGroups = [GroupVersion.Group], Resources = [BuildRun.KubePlural], Verbs = ["get", "list", "create"] }],
+        Rules = [new V1PolicyRule { ApiGroups = [GroupVersion.Group], Resources = [BuildRun.KubePlural], Verbs = OnDemand(builder) ? ["get", "list", "create"] : ["get", "list"] }],
     };
 
     public static V1RoleBinding RoleBinding(GentooBuilder builder) => new()

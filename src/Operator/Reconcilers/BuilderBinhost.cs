@@ -20,30 +20,16 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
         var ns = builder.Namespace();
         var name = DesiredBinhost.Name(builder.Name());
         var existing = await CoreWrites.ReadDeploymentAsync(kube, ns, name, ct);
-        var hadOnDemand = existing?.Spec?.Template?.Spec?.ServiceAccountName == name;
         if (builder.Spec.Binhost?.Enabled == false)
         {
             await CoreWrites.DeleteIfPresentAsync(() => kube.AppsV1.DeleteNamespacedDeploymentAsync(name, ns, cancellationToken: ct));
             await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedServiceAsync(name, ns, cancellationToken: ct));
-            if (hadOnDemand)
-            {
-                await RemoveOnDemandAsync(ns, name, ct);
-            }
-
+            await RemoveAccountAsync(ns, name, ct);
             changes.Add(b => (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (null, null));
             return;
         }
 
-        // The account and its grant are made when builds on demand are turned on, and taken away when turned off.
-        if (DesiredBinhost.OnDemand(builder) && !hadOnDemand)
-        {
-            await AddOnDemandAsync(builder, ct);
-        }
-        else if (!DesiredBinhost.OnDemand(builder) && hadOnDemand)
-        {
-            await RemoveOnDemandAsync(ns, name, ct);
-        }
-
+        await EnsureAccountAsync(builder, ct);
         var node = ofBuilder.SelectMany(r => r.Status?.Attempts ?? []).Where(a => a.Node is not null).MaxBy(a => a.StartTime ?? DateTime.MinValue)?.Node;
         var desired = DesiredBinhost.Deployment(builder, settings.OperatorImage, DesiredBinhost.FollowsBuilds(builder, binpkgs), node);
         if (existing is null)
@@ -63,20 +49,38 @@ public sealed class BuilderBinhost(IKubernetes kube, PodSettings settings, ILogg
             (b.Status.BinhostUrl, b.Status.BuildRequestTokenSecret) = (DesiredBinhost.Url(b, service), DesiredBinhost.OnDemand(b) ? DesiredBinhost.TokenSecretName(b) : null));
     }
 
-    private async Task AddOnDemandAsync(GentooBuilder builder, CancellationToken ct)
+    /// <summary>
+    /// The binhost's account and its grant, which follows builds on demand (create only while they are on); the token
+    /// Secret the operator makes for them when the builder names none.
+    /// </summary>
+    private async Task EnsureAccountAsync(GentooBuilder builder, CancellationToken ct)
     {
         var ns = builder.Namespace();
+        var role = DesiredBinhost.Role(builder);
         await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedServiceAccountAsync(DesiredBinhost.ServiceAccount(builder), ns, cancellationToken: ct));
-        await CoreWrites.CreateIfMissingAsync(() => kube.RbacAuthorizationV1.CreateNamespacedRoleAsync(DesiredBinhost.Role(builder), ns, cancellationToken: ct));
+        if (await CoreWrites.ReadOrNullAsync(() => kube.RbacAuthorizationV1.ReadNamespacedRoleAsync(role.Name(), ns, cancellationToken: ct)) is { } existing)
+        {
+            if (!(existing.Rules ?? []).SelectMany(r => r.Verbs).Order(StringComparer.Ordinal).SequenceEqual(role.Rules.SelectMany(r => r.Verbs).Order(StringComparer.Ordinal)))
+            {
+                existing.Rules = role.Rules;
+                await kube.RbacAuthorizationV1.ReplaceNamespacedRoleAsync(existing, role.Name(), ns, cancellationToken: ct);
+                log.LogInformation("GentooBuilder {Namespace}/{Name}: the binhost may now {Verbs} BuildRuns", ns, builder.Name(), string.Join(", ", role.Rules[0].Verbs));
+            }
+        }
+        else
+        {
+            await CoreWrites.CreateIfMissingAsync(() => kube.RbacAuthorizationV1.CreateNamespacedRoleAsync(role, ns, cancellationToken: ct));
+        }
+
         await CoreWrites.CreateIfMissingAsync(() => kube.RbacAuthorizationV1.CreateNamespacedRoleBindingAsync(DesiredBinhost.RoleBinding(builder), ns, cancellationToken: ct));
-        if (builder.Spec.Binhost?.OnDemand?.TokenSecretRef is null
+        if (DesiredBinhost.OnDemand(builder) && builder.Spec.Binhost?.OnDemand?.TokenSecretRef is null
             && await CoreWrites.CreateIfMissingAsync(() => kube.CoreV1.CreateNamespacedSecretAsync(DesiredBinhost.TokenSecret(builder, RandomNumberGenerator.GetHexString(64, lowercase: true)), ns, cancellationToken: ct)))
         {
             log.LogInformation("GentooBuilder {Namespace}/{Name}: made the build-request token in Secret {Secret}", ns, builder.Name(), DesiredBinhost.TokenSecretName(builder));
         }
     }
 
-    private async Task RemoveOnDemandAsync(string ns, string name, CancellationToken ct)
+    private async Task RemoveAccountAsync(string ns, string name, CancellationToken ct)
     {
         await CoreWrites.DeleteIfPresentAsync(() => kube.RbacAuthorizationV1.DeleteNamespacedRoleBindingAsync(name, ns, cancellationToken: ct));
         await CoreWrites.DeleteIfPresentAsync(() => kube.RbacAuthorizationV1.DeleteNamespacedRoleAsync(name, ns, cancellationToken: ct));

@@ -79,11 +79,12 @@ public sealed class ReleaseStore(string pkgdir)
             var store = new GitPackStore(GitDirectory(name));
             using var pack = store.BeginPack();
             var tree = RepositorySnapshot.WriteTree(pack, path);
+            var source = RepositorySnapshot.SourceRevision(path);
             var before = previous?.Repositories.FirstOrDefault(r => r.Name == name);
             var commit = before is not null && before.Tree == tree ? before.Commit
-                : RepositorySnapshot.Commit(pack, tree, before?.Commit, $"gentoo-builder release {id}\n\n{RepositorySnapshot.SourceRevision(path) ?? "source revision unknown"}", now);
+                : RepositorySnapshot.Commit(pack, tree, before?.Commit, $"gentoo-builder release {id}\n\n{source ?? "source revision unknown"}", now);
             pack.Finish();
-            repositories.Add(new ReleaseRepository(name, commit, tree, RepositorySnapshot.SourceRevision(path)));
+            repositories.Add(new ReleaseRepository(name, commit, tree, source));
         }
 
         var release = new Release
@@ -196,20 +197,27 @@ public sealed class ReleaseStore(string pkgdir)
         File.Move(temporary, path, overwrite: true);
     }
 
-    /// <summary>An exclusive lock on .releases/lock (flock underneath, so it holds across pods on one volume); waits its turn.</summary>
+    /// <summary>
+    /// An exclusive lock on .releases/lock (flock underneath, so it holds across pods on one volume); waits its turn,
+    /// up to five minutes (a snapshot of a large repository takes a while), then says who may hold it.
+    /// </summary>
     private FileStream Lock()
     {
         Directory.CreateDirectory(Root);
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
-        while (true)
+        const int Tries = 1500;
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
                 return new FileStream(Path.Combine(Root, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException) when (DateTime.UtcNow < deadline)
+            catch (IOException) when (attempt < Tries)
             {
                 Thread.Sleep(200);
+            }
+            catch (IOException e)
+            {
+                throw new IOException($"{Path.Combine(Root, "lock")} stayed locked for five minutes: another build or publish pod is writing releases ({e.Message})", e);
             }
         }
     }

@@ -144,6 +144,8 @@ public sealed partial class BinhostReleaseTests : IAsyncLifetime
         }
 
         File.ReadAllText(Path.Combine(location, "app-misc/greeter/greeter-1.0.ebuild")).ShouldEndWith("# release 2\n");
+        var pinned = ReleaseFixture.Git(location, "ls-remote", $"http://{address.Authority}/releases/1/repos/demo.git");
+        pinned.Output.ShouldContain(Store.Get("1")!.Repositories.Single().Commit + "\trefs/heads/main\n", Case.Sensitive, "a pinned release's repository is that release's commit");
 
         // A rollback reaches the client at its next sync: fetch, then merge (Portage's steps for a non-shallow clone).
         Store.Publish("1", Time.AddHours(1));

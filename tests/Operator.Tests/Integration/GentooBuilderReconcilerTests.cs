@@ -418,7 +418,9 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
 
         var deployment = await cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns);
         var container = deployment.Spec.Template.Spec.Containers.Single();
-        container.Args.ShouldBe(["binhost", "--pkgdir", "/var/cache/binpkgs", "--name", "desktop", "--port", "8080", "--signing-key", "/etc/gentoo-binhost/signing/public.asc"]);
+        container.Args.ShouldBe(["binhost", "--pkgdir", "/var/cache/binpkgs", "--name", "desktop", "--port", "8080", "--namespace", ns, "--signing-key", "/etc/gentoo-binhost/signing/public.asc"]);
+        deployment.Spec.Template.Spec.ServiceAccountName.ShouldBe("desktop-binhost", "it reads the builder's runs for its page");
+        (await cluster.Kube.RbacAuthorizationV1.ReadNamespacedRoleAsync("desktop-binhost", ns)).Rules.Single().Verbs.ShouldBe(["get", "list"], "reading runs, not making them: builds on demand are off");
         container.VolumeMounts.Single(m => m.MountPath == "/var/cache/binpkgs").ReadOnlyProperty.ShouldBe(true);
         deployment.Spec.Template.Spec.Volumes.Single(v => v.PersistentVolumeClaim is not null).PersistentVolumeClaim.ClaimName.ShouldBe("desktop-binpkgs");
         (await cluster.Kube.CoreV1.ReadNamespacedServiceAsync("desktop-binhost", ns)).Spec.Ports.Single().Port.ShouldBe(80);
@@ -432,6 +434,59 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { binhost = new { enabled = false } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
         await WaitForAsync(ns, b => b.Status.BinhostUrl is null, "the binhost to be turned off");
         (await cluster.Kube.AppsV1.ListNamespacedDeploymentAsync(ns)).Items.ShouldBeEmpty();
+    }
+
+    /// <summary>What a build or publish pod reports of the releases on the volume.</summary>
+    private static string ReleaseReport(AgentStep step, string? made, string published, params string[] kept) => new AgentReport
+    {
+        Step = step,
+        Result = AgentResult.Success,
+        Outcome = step == AgentStep.Build ? Outcome.Success : null,
+        Releases = new ReportReleases(made, published, [.. kept.Select(id => new ReportRelease(id, DateTimeOffset.UtcNow, "firefox", 4, 1, 0, 0, false))], made == "2" ? new ReportPurge(1, 2, 2048) : null),
+    }.ToTerminationMessage();
+
+    [PodDrivingFact]
+    public async Task A_successful_run_leaves_a_release_in_status_and_a_persons_choice_runs_a_publish_pod()
+    {
+        var builds = 0;
+        await using var session = await LifecycleSession.StartAsync(cluster, pod => pod switch
+        {
+            _ when pod.StartsWith("firefox-", StringComparison.Ordinal) || pod.StartsWith("nss-", StringComparison.Ordinal) => Interlocked.Increment(ref builds) == 1
+                ? new PodScript(0, ReleaseReport(AgentStep.Build, "1", "1", "1"))
+                : new PodScript(0, ReleaseReport(AgentStep.Build, "2", "2", "1", "2")),
+            _ when pod.Contains("-publish-", StringComparison.Ordinal) => new PodScript(0, ReleaseReport(AgentStep.Publish, null, "1", "1", "2")),
+            _ => new PodScript(0, Success),
+        }, Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns, spec => spec.Releases = new ReleasePolicy { Keep = 3 }), CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+
+        await CreateFirefoxRunAsync(ns);
+        var first = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed");
+        first.Status.Release.ShouldBe("1");
+        var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync("firefox-1", ns);
+        pod.Spec.Containers[0].Args.ShouldContain("--release-run");
+        pod.Spec.Containers[0].Args.SkipWhile(a => a != "--keep-releases").Skip(1).First().ShouldBe("3");
+        (await WaitForAsync(ns, b => b.Status.Releases?.Published == "1", "the release in the builder's status")).Status.Releases!.Kept!.Single().Run.ShouldBe("firefox");
+
+        await runs.CreateAsync(new BuildRun
+        {
+            Metadata = new V1ObjectMeta { Name = "nss", NamespaceProperty = ns },
+            Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["dev-libs/nss"] },
+        }, CancellationToken.None);
+        var second = await WaitForAsync(ns, b => b.Status.Releases?.Published == "2", "the second release to be published");
+        second.Status.Releases!.LastPurge!.Files.ShouldBe(2);
+
+        // A person rolls back: a publish pod on the builder's volumes, and the status follows its report.
+        await builders.PatchAsync(ns, "desktop", new V1Patch(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Publish] = "1" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        var rolledBack = await WaitForAsync(ns, b => b.Status.Releases?.Published == "1" && b.Status.CurrentMaintenance is null, "the rollback to be published");
+        rolledBack.Status.Releases!.LastHandledPublish.ShouldBe("1");
+        var publish = await cluster.Kube.CoreV1.ReadNamespacedPodAsync("desktop-publish-1", ns);
+        publish.Spec.Containers[0].Args.SkipWhile(a => a != "--publish").Take(2).ShouldBe(["--publish", "1"]);
+        var events = await cluster.Kube.CoreV1.ListNamespacedEventAsync(ns);
+        events.Items.Select(e => e.Reason).ShouldContain("Published");
+        events.Items.Select(e => e.Reason).ShouldContain("Purged");
     }
 
     [PodDrivingFact]

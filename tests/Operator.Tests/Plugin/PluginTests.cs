@@ -15,14 +15,7 @@ public sealed class PluginTests(TestCluster cluster)
     private readonly ResourceApi<BuildRun> runs = new(cluster.Kube);
     private readonly ResourceApi<GentooBuilder> builders = new(cluster.Kube);
 
-    private async Task<(int ExitCode, string Output, string Error)> RunAsync(string ns, params string[] args)
-    {
-        var kubeconfig = OperatorProcess.WriteKubeconfig(cluster.Server!.BaseAddress.ToString().TrimEnd('/'));
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var exit = await PluginCommand.Create(output, error).Parse([.. args, "--kubeconfig", kubeconfig, "-n", ns]).InvokeAsync();
-        return (exit, output.ToString(), error.ToString());
-    }
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(string ns, params string[] args) => PluginInvocation.RunAsync(cluster, ns, args);
 
     /// <summary>The bootstrap "stage3" and the builder "desktop" made from it, once the running controllers made it ready.</summary>
     private async Task ReadyBuilderAsync(string ns)
