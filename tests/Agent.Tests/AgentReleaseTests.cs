@@ -52,10 +52,22 @@ public sealed class AgentReleaseTests : IDisposable
     public async Task A_build_told_not_to_publish_leaves_the_published_release_as_it_was()
     {
         await BuildAsync("01-success-build", 0, "--publish", "newest");
+        volumes.Uninstall("dev-libs/libkver-0.3");
         var (_, report, _) = await BuildAsync("01-success-build", 0, "--publish", "none");
 
         report.Releases!.Made.ShouldBe("2");
         report.Releases.Published.ShouldBe("1");
+    }
+
+    [Fact]
+    public async Task A_build_that_changed_nothing_reports_the_release_it_matches()
+    {
+        await BuildAsync("01-success-build", 0, "--publish", "newest");
+        var (_, report, console) = await BuildAsync("01-success-build", 0, "--publish", "newest");
+
+        report.Releases!.Made.ShouldBe("1");
+        report.Releases.Kept.ShouldHaveSingleItem();
+        console.ShouldContain(">>> gentoo-builder: nothing changed since release 1 (the same packages, repositories and configuration): no new release");
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public sealed class ReleaseTests : IDisposable
 
     private Release Make(string run = "default/world-1", DateTimeOffset? at = null) =>
         new ReleaseStore(volumes.PkgDir).Create(
-            new ReleaseDraft(ReleaseContents.Select(volumes.PortageIndex, volumes.PkgDir, volumes.Vdb), volumes.Repositories, run, "cfg1", Partial: false), at ?? Time);
+            new ReleaseDraft(ReleaseContents.Select(volumes.PortageIndex, volumes.PkgDir, volumes.Vdb), volumes.Repositories, run, "cfg1", Partial: false), at ?? Time).Release;
 
     [Fact]
     public void A_release_holds_the_instance_of_each_installed_package_as_the_vdb_records_it()
@@ -88,10 +88,26 @@ public sealed class ReleaseTests : IDisposable
     {
         var first = Make();
         var packs = Directory.GetFiles(Path.Combine(new ReleaseStore(volumes.PkgDir).GitDirectory("demo"), "objects", "pack"), "*.pack").Length;
+        volumes.Uninstall("dev-libs/libkver-0.3");
         var second = Make();
 
+        second.Id.ShouldBe("2");
         second.Repositories.Single().Commit.ShouldBe(first.Repositories.Single().Commit);
         Directory.GetFiles(Path.Combine(new ReleaseStore(volumes.PkgDir).GitDirectory("demo"), "objects", "pack"), "*.pack").Length.ShouldBe(packs);
+    }
+
+    [Fact]
+    public void A_run_that_changed_nothing_makes_no_new_release()
+    {
+        var store = new ReleaseStore(volumes.PkgDir);
+        var draft = new ReleaseDraft(ReleaseContents.Select(volumes.PortageIndex, volumes.PkgDir, volumes.Vdb), volumes.Repositories, "default/world-1", "cfg1", Partial: false);
+        store.Create(draft, Time).IsNew.ShouldBeTrue();
+
+        var again = store.Create(draft with { Run = "default/world-2" }, Time.AddDays(1));
+
+        again.IsNew.ShouldBeFalse();
+        again.Release.Id.ShouldBe("1");
+        store.Create(draft with { ConfigDigest = "cfg2" }, Time.AddDays(2)).Release.Id.ShouldBe("2", "a configuration change is a new release even with the same packages");
     }
 
     [GitFact]

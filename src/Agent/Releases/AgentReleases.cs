@@ -33,8 +33,10 @@ public sealed class AgentReleases(AgentOptions options, TimeProvider clock, Acti
         }
 
         var repositories = Repositories();
-        var release = store.Create(new ReleaseDraft(index, repositories, options.ReleaseRun, options.ConfigDigest, partial), clock.GetUtcNow());
-        say($">>> gentoo-builder: release {release.Id}: {release.Packages} package(s), {release.Added} added, {release.Removed} removed, {release.Changed} changed; repositories {string.Join(", ", release.Repositories.Select(r => $"{r.Name} at {r.Commit[..12]}"))}");
+        var (release, isNew) = store.Create(new ReleaseDraft(index, repositories, options.ReleaseRun, options.ConfigDigest, partial), clock.GetUtcNow());
+        say(isNew
+            ? $">>> gentoo-builder: release {release.Id}: {release.Packages} package(s), {release.Added} added, {release.Removed} removed, {release.Changed} changed; repositories {string.Join(", ", release.Repositories.Select(r => $"{r.Name} at {r.Commit[..12]}"))}"
+            : $">>> gentoo-builder: nothing changed since release {release.Id} (the same packages, repositories and configuration): no new release");
         if (options.Publish == "newest")
         {
             store.Publish(release.Id, clock.GetUtcNow());

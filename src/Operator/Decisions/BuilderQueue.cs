@@ -21,11 +21,12 @@ public static class BuilderQueue
     }
 
     /// <summary>
-    /// The run whose claim on the builder's volumes still stands: the claimed one while it exists and has not finished
-    /// (a run releases its claim itself when its pod ends; this clears what a run deleted or finished left behind).
+    /// Whether a claim on the builder's volumes is a leftover to clear: its run is gone or finished (a run releases its
+    /// claim itself when its pod ends; this clears what a run deleted or finished left behind). <paramref name="claimant"/>
+    /// must be read fresh when a cache does not show it: a run created a moment ago may claim before a cache has it.
     /// </summary>
-    public static string? ClaimStillHeld(string? claimedBy, IEnumerable<BuildRun> runsOfBuilder) =>
-        claimedBy is not null && runsOfBuilder.Any(r => r.Metadata.Name == claimedBy && !(r.Status?.Phase).IsFinished()) ? claimedBy : null;
+    public static bool IsLeftoverClaim(string? claimedBy, BuildRun? claimant) =>
+        claimedBy is not null && (claimant is null || (claimant.Status?.Phase).IsFinished());
 
     /// <summary>Why <paramref name="run"/> waits, or null when it holds the builder.</summary>
     public static string? WaitingFor(BuildRun run, BuildRun? holder) =>

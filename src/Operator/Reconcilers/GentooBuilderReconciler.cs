@@ -32,6 +32,7 @@ public sealed class GentooBuilderReconciler(
 {
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
+    private readonly ResourceApi<BuildRun> runApi = new(kube);
     private readonly BuilderMaintenance maintenance = new(kube, pods, settings.Pods, events, log);
     private readonly BuilderSchedule schedule = new(kube, events);
     private readonly BuilderSnapshots snapshotting = new(kube, claims, events, log, settings.SnapshotPoll);
@@ -118,6 +119,11 @@ public sealed class GentooBuilderReconciler(
         var holder = BuilderQueue.Holder(ofBuilder);
         var lastSuccess = ofBuilder.Where(r => r.Status?.Phase == BuildRunPhase.Succeeded).MaxBy(r => r.Status.CompletionTime ?? DateTime.MinValue);
         var previousSuccess = builder.Status.LastSuccessfulBuildRun;
+        // A claim whose run the cache does not show is looked up: a run created a moment ago may claim the volumes before
+        // the cache has it, and clearing its claim would let a maintenance pod beside its build.
+        var claimant = builder.Status.CurrentBuildRun;
+        var claimantRun = claimant is null ? null : ofBuilder.FirstOrDefault(r => r.Name() == claimant) ?? await runApi.GetAsync(request.Namespace, claimant, ct);
+        var leftoverClaim = BuilderQueue.IsLeftoverClaim(claimant, claimantRun);
         changes.Add(b =>
         {
             b.Status.Volumes = new BuilderVolumes
@@ -128,8 +134,9 @@ public sealed class GentooBuilderReconciler(
             };
             b.Status.ObservedGeneration = b.Metadata.Generation;
             b.Status.ConfigDigest ??= config.Digest; // the first configuration is the bootstrap's: nothing to update for
-            // Runs claim the volumes for their pods themselves (compare-and-swap on this status); only leftovers go here.
-            b.Status.CurrentBuildRun = BuilderQueue.ClaimStillHeld(b.Status.CurrentBuildRun, ofBuilder);
+            // Runs claim the volumes for their pods themselves (compare-and-swap on this status); only the leftover judged
+            // above goes here, and only while it is still the claim (on a fresh read another run may hold them).
+            b.Status.CurrentBuildRun = leftoverClaim && b.Status.CurrentBuildRun == claimant ? null : b.Status.CurrentBuildRun;
             b.Status.LastSuccessfulBuildRun = lastSuccess?.Name() ?? b.Status.LastSuccessfulBuildRun;
             b.Status.RequiredKernel = BuiltKernel(bootstrap, ofBuilder) ?? b.Status.RequiredKernel;
             b.Status.Phase = b.Status.CurrentMaintenance is not null ? b.Status.Phase : b.Status.CurrentBuildRun is not null ? BuilderPhase.Building : BuilderPhase.Ready;

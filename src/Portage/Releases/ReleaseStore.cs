@@ -65,9 +65,11 @@ public sealed class ReleaseStore(string pkgdir)
 
     /// <summary>
     /// Records a release: the snapshot of each repository (a commit only when its tree changed since the previous
-    /// release), the index, what changed since the previous release.
+    /// release), the index, what changed since the previous release. A run that changed nothing (the same package
+    /// instances, repository trees and configuration as the newest release) makes no new release: the newest one is
+    /// returned, not new, so that retention keeps releases that differ rather than copies of one.
     /// </summary>
-    public Release Create(ReleaseDraft draft, DateTimeOffset now)
+    public (Release Release, bool IsNew) Create(ReleaseDraft draft, DateTimeOffset now)
     {
         using var _ = Lock();
         var existing = List();
@@ -87,6 +89,13 @@ public sealed class ReleaseStore(string pkgdir)
             repositories.Add(new ReleaseRepository(name, commit, tree, source));
         }
 
+        var changes = ReleaseContents.Diff(previous is null ? null : ReadIndex(previous.Id), draft.Index);
+        if (previous is not null && changes.Count == 0 && previous.ConfigDigest == draft.ConfigDigest && previous.Partial == draft.Partial
+            && previous.Repositories.Select(r => (r.Name, r.Tree)).SequenceEqual(repositories.Select(r => (r.Name, r.Tree))))
+        {
+            return (previous, false);
+        }
+
         var release = new Release
         {
             Id = id,
@@ -97,14 +106,14 @@ public sealed class ReleaseStore(string pkgdir)
             Packages = draft.Index.Packages.Count,
             Previous = previous?.Id,
             Repositories = repositories,
-            Changes = ReleaseContents.Diff(previous is null ? null : ReadIndex(previous.Id), draft.Index),
+            Changes = changes,
         };
         var temporary = Path.Combine(Root, $".tmp-{id}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(temporary);
         File.WriteAllText(Path.Combine(temporary, "Packages"), draft.Index.ToString());
         File.WriteAllText(Path.Combine(temporary, "release.json"), release.ToJson());
         Directory.Move(temporary, Path.Combine(Root, id));
-        return release;
+        return (release, true);
     }
 
     /// <summary>

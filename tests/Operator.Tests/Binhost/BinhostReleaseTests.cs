@@ -44,7 +44,7 @@ public sealed partial class BinhostReleaseTests : IAsyncLifetime
     }
 
     private Release MakeRelease(string run) =>
-        Store.Create(new ReleaseDraft(ReleaseContents.Select(volumes.PortageIndex, volumes.PkgDir, volumes.Vdb), volumes.Repositories, run, "cfg", Partial: false), Time);
+        Store.Create(new ReleaseDraft(ReleaseContents.Select(volumes.PortageIndex, volumes.PkgDir, volumes.Vdb), volumes.Repositories, run, "cfg", Partial: false), Time).Release;
 
     private async Task<IReadOnlyList<string>> ServedAsync(string path = "/Packages") =>
         [.. PackagesIndex.Parse(await http.GetStringAsync(path)).Packages.Select(p => $"{p["CPV"]}-{p["BUILD_ID"]}")];

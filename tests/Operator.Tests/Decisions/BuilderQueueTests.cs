@@ -32,17 +32,17 @@ public sealed class BuilderQueueTests
     }
 
     [Theory]
-    [InlineData(null, null)]
-    [InlineData("running", "running")]
-    [InlineData("waiting", "waiting")]
-    [InlineData("done", null)]
-    [InlineData("failed", null)]
-    [InlineData("deleted", null)]
-    public void A_claim_on_the_volumes_stands_while_its_run_exists_unfinished(string? claimedBy, string? stands)
+    [InlineData(null, false)]
+    [InlineData("running", false)]
+    [InlineData("waiting", false)]
+    [InlineData("done", true)]
+    [InlineData("failed", true)]
+    [InlineData("deleted", true)]
+    public void A_claim_on_the_volumes_stands_while_its_run_exists_unfinished(string? claimedBy, bool leftover)
     {
         BuildRun[] runs = [Run("running", 0, BuildRunPhase.Running, 1), Run("waiting", 1, BuildRunPhase.AwaitingOperator, 1), Run("done", 2, BuildRunPhase.Succeeded, 1), Run("failed", 3, BuildRunPhase.Failed, 2)];
 
-        BuilderQueue.ClaimStillHeld(claimedBy, runs).ShouldBe(stands);
+        BuilderQueue.IsLeftoverClaim(claimedBy, runs.FirstOrDefault(r => r.Metadata.Name == claimedBy)).ShouldBe(leftover);
     }
 
     [Fact]

@@ -77,7 +77,7 @@ public sealed class PluginReleaseTests(TestCluster cluster)
     {
         using var volumes = new ReleaseFixture();
         var store = new ReleaseStore(volumes.PkgDir);
-        ReleaseDraft Draft() => new(ReleaseContents.Select(volumes.PortageIndex, volumes.PkgDir, volumes.Vdb), volumes.Repositories, "world", null, false);
+        ReleaseDraft Draft() => new(ReleaseContents.Select(volumes.PortageIndex, volumes.PkgDir, volumes.Vdb), volumes.Repositories, "world", null, Partial: false);
         store.Create(Draft(), DateTimeOffset.UtcNow);
         volumes.Uninstall("dev-libs/libkver-0.3");
         store.Create(Draft(), DateTimeOffset.UtcNow);
