@@ -13,7 +13,7 @@ namespace Gentoo.Plugin;
 /// kubectl gentoo: what a person does with builders and runs, over the current kubeconfig context as kubectl does
 /// (--kubeconfig, --context, -n). Requests are annotations the operator acts on once, so GitOps never fights them.
 /// </summary>
-public static class PluginCommand
+public static partial class PluginCommand
 {
     private static readonly Option<string?> Kubeconfig = new("--kubeconfig") { Description = "Path to the kubeconfig file (default: KUBECONFIG, then ~/.kube/config)", Recursive = true };
     private static readonly Option<string?> Context = new("--context") { Description = "The kubeconfig context to use", Recursive = true };
@@ -35,46 +35,83 @@ public static class PluginCommand
         root.Subcommands.Add(Publish(output, error));
         root.Subcommands.Add(Keep(output, error));
         root.Subcommands.Add(Diff(output, error));
+        root.Subcommands.Add(DeleteRun(output, error));
+        root.Subcommands.Add(Retry(output, error));
+        root.Subcommands.Add(VersionCommand(output, error));
         return root;
     }
 
     private static Command Status(TextWriter output, TextWriter error)
     {
         var all = new Option<bool>("--all-namespaces", "-A") { Description = "Every namespace" };
-        var command = new Command("status", "Every bootstrap, builder and run with its phase and conditions") { all };
+        var format = Output.Option();
+        var watch = new Option<bool>("--watch", "-w") { Description = "After the table, print each row again whenever it changes (Ctrl-C stops)" };
+        var command = new Command("status", "Every bootstrap, builder and run with its phase and conditions") { all, format, watch };
         command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
         {
             var everywhere = result.GetValue(all);
-            var rows = new List<string[]> { new[] { "NAMESPACE", "KIND", "NAME", "PHASE", "READY", "REASON", "MESSAGE" } };
-            void Add<TPhase>(IKubernetesObject<V1ObjectMeta> o, string kind, CommonStatus<TPhase>? status)
-                where TPhase : struct, Enum
+            var how = result.GetValue(format);
+            if (result.GetValue(watch) && how is not (OutputFormat.Table or OutputFormat.Wide))
             {
-                var ready = status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.Ready);
-                var waiting = status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.AwaitingOperator && c.Status == "True")
-                    ?? status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.Stalled && c.Status == "True");
-                var shown = waiting ?? ready;
-                rows.Add([o.Namespace(), kind, o.Name(), status?.Phase?.ToString() ?? "-", ready?.Status ?? "-", shown?.Reason ?? "-", Short(shown?.Message)]);
+                throw new PluginException("--watch prints table rows: use it without -o, or with -o wide");
             }
 
-            foreach (var b in await cluster.ListAsync<GentooBootstrap>(everywhere, ct))
+            var objects = await StatusObjectsAsync(cluster, everywhere, ct);
+            if (how is OutputFormat.Json or OutputFormat.Yaml)
             {
-                Add(b, "GentooBootstrap", b.Status);
+                await output.WriteAsync(Output.Objects(objects, how));
+                return;
             }
 
-            foreach (var b in await cluster.ListAsync<GentooBuilder>(everywhere, ct))
+            if (how == OutputFormat.Name)
             {
-                Add(b, "GentooBuilder", b.Status);
+                await output.WriteAsync(string.Concat(objects.Select(o => Output.Name(o) + "\n")));
+                return;
             }
 
-            foreach (var r in await cluster.ListAsync<BuildRun>(everywhere, ct))
+            var wide = how == OutputFormat.Wide;
+            var header = StatusRow.Header(wide);
+            var rows = objects.Select(o => StatusRow.Of(o, wide, DateTime.UtcNow)).ToList();
+            await output.WriteAsync(Output.Table([header, .. rows]));
+            if (!result.GetValue(watch))
             {
-                Add(r, "BuildRun", r.Status);
+                return;
             }
 
-            await output.WriteAsync(Table(rows));
+            // Rows in the widths of the first table, as kubectl get --watch prints them: one line per change.
+            var widths = Enumerable.Range(0, header.Length).Select(i => rows.Prepend(header).Max(r => r[i].Length)).ToArray();
+            var shown = rows.ToDictionary(r => string.Join('/', r[0], r[1], r[2]), r => string.Join('\t', r.Where((_, i) => i != StatusRow.AgeColumn(wide))));
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), ct).ContinueWith(_ => { }, CancellationToken.None);
+                if (ct.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                foreach (var row in (await StatusObjectsAsync(cluster, everywhere, ct)).Select(o => StatusRow.Of(o, wide, DateTime.UtcNow)))
+                {
+                    var key = string.Join('/', row[0], row[1], row[2]);
+                    var value = string.Join('\t', row.Where((_, i) => i != StatusRow.AgeColumn(wide)));
+                    if (!shown.TryGetValue(key, out var before) || before != value)
+                    {
+                        shown[key] = value;
+                        await output.WriteLineAsync(string.Join("   ", row.Select((cell, i) => i == row.Length - 1 || i >= widths.Length ? cell : cell.PadRight(widths[i]))).TrimEnd());
+                        await output.FlushAsync(ct);
+                    }
+                }
+            }
         }));
+        AddExamples(command, "kubectl gentoo status -A", "kubectl gentoo status -o wide --watch");
         return command;
     }
+
+    private static async Task<List<IKubernetesObject<V1ObjectMeta>>> StatusObjectsAsync(Cluster cluster, bool everywhere, CancellationToken ct) =>
+    [
+        .. await cluster.ListAsync<GentooBootstrap>(everywhere, ct),
+        .. await cluster.ListAsync<GentooBuilder>(everywhere, ct),
+        .. await cluster.ListAsync<BuildRun>(everywhere, ct),
+    ];
 
     private static Command Resume(TextWriter output, TextWriter error)
     {
@@ -120,26 +157,7 @@ public static class PluginCommand
             await cluster.AnnotateAsync<GentooBootstrap>(name, new Dictionary<string, string> { [RequestAnnotations.Resume] = token }, ct);
             await output.WriteLineAsync($"gentoobootstrap.{GroupVersion.Group}/{name} resumed");
         }));
-        return command;
-    }
-
-    private static Command Build(TextWriter output, TextWriter error)
-    {
-        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder to build on" };
-        var atoms = new Argument<string[]>("ATOMS") { Description = "Packages or sets to build (default @world)", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("build", "Create a BuildRun on a builder") { builder, atoms };
-        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
-        {
-            var name = result.GetValue(builder)!;
-            await cluster.RequireAsync<GentooBuilder>(name, ct);
-            var packages = result.GetValue(atoms) is { Length: > 0 } given ? given : ["@world"];
-            var created = await cluster.CreateAsync(new BuildRun
-            {
-                Metadata = new V1ObjectMeta { GenerateName = name + "-", NamespaceProperty = cluster.Namespace },
-                Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = name }, Packages = packages },
-            }, ct);
-            await output.WriteLineAsync($"buildrun.{GroupVersion.Group}/{created.Name()} created");
-        }));
+        AddExamples(command, "kubectl gentoo resume firefox", "kubectl gentoo resume firefox --accept 1,2", "kubectl gentoo resume stage3");
         return command;
     }
 
@@ -168,13 +186,14 @@ public static class PluginCommand
 
             await output.WriteAsync(text.ToString());
         }));
+        AddExamples(command, "kubectl gentoo binhost plasma-desktop");
         return command;
     }
 
     private static Command Update(TextWriter output, TextWriter error)
     {
         var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the update pod and print what a world update would merge" };
-        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait with --wait (a build in progress finishes first)", DefaultValueFactory = _ => 3600 };
+        var timeout = WaitOptions.Timeout("How long to wait with --wait (a build in progress finishes first)", TimeSpan.FromHours(1));
         var command = Request(output, error, "update", RequestAnnotations.Update, "sync the builder's repositories and configuration and show what a world update would merge",
             async (cluster, name, token, result, ct) =>
             {
@@ -183,7 +202,7 @@ public static class PluginCommand
                     return;
                 }
 
-                var deadline = DateTime.UtcNow.AddSeconds(result.GetValue(timeout));
+                var deadline = DateTime.UtcNow + result.GetValue(timeout);
                 while (true)
                 {
                     var current = await cluster.RequireAsync<GentooBuilder>(name, ct);
@@ -195,7 +214,7 @@ public static class PluginCommand
 
                     if (DateTime.UtcNow > deadline)
                     {
-                        throw new PluginException($"the update of {name} did not finish within {result.GetValue(timeout)} s; see kubectl gentoo status");
+                        throw new PluginException($"the update of {name} did not finish within {Entities.Schema.Durations.Format(result.GetValue(timeout))}; see kubectl gentoo status");
                     }
 
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);
@@ -224,42 +243,37 @@ public static class PluginCommand
                 await then(cluster, name, token, result, ct);
             }
         }));
+        AddExamples(command, $"kubectl gentoo {verb} plasma-desktop");
         return command;
     }
 
     private static Command Logs(TextWriter output, TextWriter error)
     {
-        var run = new Argument<string>("RUN") { Description = "The BuildRun" };
+        var run = RunArgument();
         var follow = new Option<bool>("--follow", "-f") { Description = "Keep streaming while the build runs" };
         var command = new Command("logs", "The build log of a run's newest attempt") { run, follow };
         command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
         {
-            var name = result.GetValue(run)!;
-            var buildRun = await cluster.RequireAsync<BuildRun>(name, ct);
+            var buildRun = await ResolveRunAsync(cluster, result.GetValue(run)!, ct);
+            var name = buildRun.Name();
             var pod = buildRun.Status?.Attempts?.LastOrDefault()?.Pod ?? throw new PluginException($"BuildRun {name} has not started an attempt yet (phase {buildRun.Status?.Phase?.ToString() ?? "none yet"})");
             try
             {
-                await using var stream = await cluster.Kube.CoreV1.ReadNamespacedPodLogAsync(pod, cluster.Namespace, container: AgentPod.Container, follow: result.GetValue(follow), cancellationToken: ct);
-                using var reader = new StreamReader(stream);
-                var buffer = new char[8192];
-                int read;
-                while ((read = await reader.ReadAsync(buffer, ct)) > 0)
-                {
-                    await output.WriteAsync(buffer.AsMemory(0, read), ct);
-                }
+                await StreamLogAsync(cluster, pod, result.GetValue(follow), output, ct);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.NotFound)
             {
                 throw new PluginException($"the pod {pod} of BuildRun {name} is gone; its log stays on the builder's root volume under /var/log/gentoo-builder");
             }
         }));
+        AddExamples(command, "kubectl gentoo logs firefox -f", "kubectl gentoo logs plasma-desktop@latest");
         return command;
     }
 
     private static Command Shell(TextWriter output, TextWriter error)
     {
         var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
-        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the shell pod (a build in progress finishes first)", DefaultValueFactory = _ => 600 };
+        var timeout = WaitOptions.Timeout("How long to wait for the shell pod (a build in progress finishes first)", TimeSpan.FromMinutes(10));
         var command = new Command("shell", "An interactive chroot in the builder's root, on its volumes (make bash); builds wait until you leave") { builder, timeout };
         command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
         {
@@ -267,7 +281,7 @@ public static class PluginCommand
             await cluster.RequireAsync<GentooBuilder>(name, ct);
             var token = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture);
             await cluster.AnnotateAsync<GentooBuilder>(name, new Dictionary<string, string> { [RequestAnnotations.Shell] = token }, ct);
-            var deadline = DateTime.UtcNow.AddSeconds(result.GetValue(timeout));
+            var deadline = DateTime.UtcNow + result.GetValue(timeout);
             string? pod = null;
             var told = false;
             while (pod is null)
@@ -288,7 +302,7 @@ public static class PluginCommand
 
                 if (DateTime.UtcNow > deadline)
                 {
-                    throw new PluginException($"the shell pod of {name} did not start within {result.GetValue(timeout)} s; see kubectl describe gentoobuilder {name}");
+                    throw new PluginException($"the shell pod of {name} did not start within {Entities.Schema.Durations.Format(result.GetValue(timeout))}; see kubectl describe gentoobuilder {name}");
                 }
 
                 await Task.Delay(1000, ct);
@@ -321,17 +335,18 @@ public static class PluginCommand
                 await output.WriteLineAsync($"shell pod {pod} stopped; builds on {name} may run again");
             }
         }));
+        AddExamples(command, "kubectl gentoo shell plasma-desktop", "kubectl gentoo shell plasma-desktop --timeout 30m");
         return command;
     }
 
     private static Command Explain(TextWriter output, TextWriter error)
     {
-        var run = new Argument<string>("RUN") { Description = "The BuildRun" };
+        var run = RunArgument();
         var command = new Command("explain", "Why a run failed: the failure, the fixes emerge proposed, the log excerpt") { run };
         command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
         {
-            var name = result.GetValue(run)!;
-            var buildRun = await cluster.RequireAsync<BuildRun>(name, ct);
+            var buildRun = await ResolveRunAsync(cluster, result.GetValue(run)!, ct);
+            var name = buildRun.Name();
             var status = buildRun.Status;
             if (status?.Failure is not { } failure)
             {
@@ -367,158 +382,25 @@ public static class PluginCommand
 
             await output.WriteAsync(text.ToString());
         }));
+        AddExamples(command, "kubectl gentoo explain firefox", "kubectl gentoo explain plasma-desktop@latest");
         return command;
     }
-
-    private static Command ReleasesList(TextWriter output, TextWriter error)
-    {
-        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
-        var command = new Command("releases", "A builder's kept releases: what each run left, which one clients get") { builder };
-        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
-        {
-            var name = result.GetValue(builder)!;
-            var gb = await cluster.RequireAsync<GentooBuilder>(name, ct);
-            var releases = gb.Status?.Releases;
-            if (releases?.Kept is not { Count: > 0 } kept)
-            {
-                await output.WriteLineAsync($"GentooBuilder {name} has no release yet: a successful BuildRun makes one");
-                return;
-            }
-
-            var marked = RequestValue(gb, RequestAnnotations.KeepReleases)?.Split(',', StringSplitOptions.TrimEntries).ToHashSet() ?? [];
-            var rows = new List<string[]> { new[] { "RELEASE", "CREATED", "RUN", "PACKAGES", "ADDED", "REMOVED", "CHANGED", "PUBLISHED", "KEEP" } };
-            foreach (var release in kept.Reverse())
-            {
-                rows.Add([
-                    release.Id + (release.Partial == true ? " (partial)" : ""),
-                    release.Created?.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "-",
-                    release.Run ?? "-",
-                    Number(release.Packages), Number(release.Added), Number(release.Removed), Number(release.Changed),
-                    release.Id == releases.Published ? "yes" : "",
-                    marked.Contains(release.Id) ? "marked" : "",
-                ]);
-            }
-
-            await output.WriteAsync(Table(rows));
-            if (RequestValue(gb, RequestAnnotations.Publish) is { } chosen)
-            {
-                await output.WriteLineAsync($"release {chosen} was chosen by a person; new releases are not published until: kubectl gentoo publish {name} --newest");
-            }
-        }));
-        return command;
-    }
-
-    private static Command Publish(TextWriter output, TextWriter error)
-    {
-        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
-        var release = new Argument<string?>("RELEASE") { Description = "The kept release clients get from now on (an earlier one: a rollback)", Arity = ArgumentArity.ZeroOrOne };
-        var newest = new Option<bool>("--newest") { Description = "Withdraw a person's choice: the newest release is published, and new ones are as they come (autoPublish)" };
-        var command = new Command("publish", "Choose the release the binhost serves: roll back, or publish one held back") { builder, release, newest };
-        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
-        {
-            var name = result.GetValue(builder)!;
-            var gb = await cluster.RequireAsync<GentooBuilder>(name, ct);
-            if (result.GetValue(newest))
-            {
-                await cluster.SetAnnotationAsync<GentooBuilder>(name, RequestAnnotations.Publish, null, ct);
-                await output.WriteLineAsync($"gentoobuilder.{GroupVersion.Group}/{name}: the newest release is published from now on");
-                return;
-            }
-
-            var id = result.GetValue(release) ?? throw new PluginException("name the RELEASE to publish (kubectl gentoo releases " + name + "), or --newest");
-            var kept = gb.Status?.Releases?.Kept?.Select(r => r.Id).ToList() ?? [];
-            if (!kept.Contains(id))
-            {
-                throw new PluginException($"release {id} is not kept by GentooBuilder {name}; kept releases: {(kept.Count == 0 ? "none" : string.Join(", ", kept))}");
-            }
-
-            await cluster.SetAnnotationAsync<GentooBuilder>(name, RequestAnnotations.Publish, id, ct);
-            await output.WriteLineAsync($"gentoobuilder.{GroupVersion.Group}/{name}: release {id} will be published (new releases wait until kubectl gentoo publish {name} --newest)");
-        }));
-        return command;
-    }
-
-    private static Command Keep(TextWriter output, TextWriter error)
-    {
-        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
-        var release = new Argument<string>("RELEASE") { Description = "The release retention must keep" };
-        var remove = new Option<bool>("--remove") { Description = "Let retention drop it again" };
-        var command = new Command("keep", "Mark a release to keep beyond spec.releases.keep (or unmark it)") { builder, release, remove };
-        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
-        {
-            var name = result.GetValue(builder)!;
-            var id = result.GetValue(release)!;
-            var gb = await cluster.RequireAsync<GentooBuilder>(name, ct);
-            var marked = RequestValue(gb, RequestAnnotations.KeepReleases)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList() ?? [];
-            if (!result.GetValue(remove) && !(gb.Status?.Releases?.Kept?.Any(r => r.Id == id) ?? false))
-            {
-                throw new PluginException($"release {id} is not kept by GentooBuilder {name}: a purged release cannot be kept");
-            }
-
-            marked = result.GetValue(remove) ? [.. marked.Where(m => m != id)] : [.. marked.Append(id).Distinct()];
-            await cluster.SetAnnotationAsync<GentooBuilder>(name, RequestAnnotations.KeepReleases, marked.Count == 0 ? null : string.Join(",", marked), ct);
-            await output.WriteLineAsync($"gentoobuilder.{GroupVersion.Group}/{name}: releases kept by a person: {(marked.Count == 0 ? "none" : string.Join(", ", marked))}");
-        }));
-        return command;
-    }
-
-    private static Command Diff(TextWriter output, TextWriter error)
-    {
-        var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
-        var from = new Argument<string>("FROM") { Description = "A kept release" };
-        var to = new Argument<string>("TO") { Description = "Another kept release" };
-        var command = new Command("diff", "What changed between two releases, package by package (+ added, - removed, ~ changed)") { builder, from, to };
-        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
-        {
-            var name = result.GetValue(builder)!;
-            var gb = await cluster.RequireAsync<GentooBuilder>(name, ct);
-            var path = $"releases/{Uri.EscapeDataString(result.GetValue(from)!)}/diff/{Uri.EscapeDataString(result.GetValue(to)!)}";
-            using var answer = System.Text.Json.JsonDocument.Parse(await BinhostAsync(cluster, gb, path, ct));
-            if (answer.RootElement.TryGetProperty("error", out var problem))
-            {
-                throw new PluginException(problem.GetString()!);
-            }
-
-            var changes = answer.RootElement.GetProperty("changes").EnumerateArray().Select(c => c.GetString()).ToList();
-            await output.WriteAsync(changes.Count == 0 ? "no difference\n" : string.Concat(changes.Select(c => c + "\n")));
-        }));
-        return command;
-    }
-
-    /// <summary>
-    /// A GET of the builder's binhost: directly where its URL is reachable (a load balancer, local mode), else through
-    /// the API server's proxy to its Service, as kubectl proxy would (the cluster's DNS names mean nothing here).
-    /// </summary>
-    private static async Task<string> BinhostAsync(Cluster cluster, GentooBuilder builder, string path, CancellationToken ct)
-    {
-        var url = builder.Status?.BinhostUrl ?? throw new PluginException($"GentooBuilder {builder.Name()} has no binhost (spec.binhost.enabled, or not ready yet)");
-        var uri = new Uri(url);
-        if (!uri.Host.EndsWith(".svc", StringComparison.Ordinal))
-        {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-            using var response = await http.GetAsync(new Uri(uri, path), ct);
-            return await response.Content.ReadAsStringAsync(ct);
-        }
-
-        var service = uri.Host.Split('.')[0];
-        await using var stream = await cluster.Kube.CoreV1.ConnectGetNamespacedServiceProxyWithPathAsync($"{service}:http", cluster.Namespace, path, cancellationToken: ct);
-        using var reader = new StreamReader(stream);
-        return await reader.ReadToEndAsync(ct);
-    }
-
-    private static string? RequestValue(GentooBuilder builder, string annotation) =>
-        builder.Metadata.Annotations?.TryGetValue(annotation, out var value) == true && value.Length > 0 ? value : null;
-
-    private static string Number(int? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 
     /// <summary>Connects as kubectl would, runs the command, and turns expected failures into one line and exit code 1.</summary>
-    private static async Task<int> RunAsync(ParseResult result, TextWriter error, Func<Cluster, Task> action)
+    private static Task<int> RunAsync(ParseResult result, TextWriter error, Func<Cluster, Task> action) =>
+        RunAsync(result, error, async cluster =>
+        {
+            await action(cluster);
+            return 0;
+        });
+
+    /// <summary>The same, for a verb whose exit code says how something it waited for ended.</summary>
+    private static async Task<int> RunAsync(ParseResult result, TextWriter error, Func<Cluster, Task<int>> action)
     {
         try
         {
             using var cluster = Cluster.Connect(result.GetValue(Kubeconfig), result.GetValue(Context), result.GetValue(Namespace));
-            await action(cluster);
-            return 0;
+            return await action(cluster);
         }
         catch (PluginException e)
         {
@@ -527,7 +409,7 @@ public static class PluginCommand
         }
         catch (HttpOperationException e)
         {
-            await error.WriteLineAsync($"error: the API server answered {(int)e.Response.StatusCode}: {Short(e.Response.Content, 300)}");
+            await error.WriteLineAsync($"error: the API server answered {(int)e.Response.StatusCode}: {StatusRow.Short(e.Response.Content, 300)}");
             return 1;
         }
         catch (HttpRequestException e)
@@ -535,23 +417,5 @@ public static class PluginCommand
             await error.WriteLineAsync($"error: the API server cannot be reached: {e.Message}");
             return 1;
         }
-    }
-
-    private static string Short(string? text, int length = 80)
-    {
-        var line = (text ?? "-").ReplaceLineEndings(" ");
-        return line.Length <= length ? line : line[..(length - 1)] + "…";
-    }
-
-    private static string Table(List<string[]> rows)
-    {
-        var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
-        var text = new StringBuilder();
-        foreach (var row in rows)
-        {
-            text.Append(string.Join("   ", row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i])))).Append('\n');
-        }
-
-        return text.ToString();
     }
 }

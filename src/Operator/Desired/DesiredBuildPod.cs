@@ -1,3 +1,4 @@
+using Gentoo.Entities.Schema;
 using System.Globalization;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Protocol;

@@ -1,3 +1,4 @@
+using Gentoo.Entities.Schema;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Storage;

@@ -12,7 +12,9 @@ public static class PluginInvocation
         var kubeconfig = OperatorProcess.WriteKubeconfig(cluster.Server!.BaseAddress.ToString().TrimEnd('/'));
         using var output = new StringWriter();
         using var error = new StringWriter();
-        var exit = await PluginCommand.Create(output, error).Parse([.. args, "--kubeconfig", kubeconfig, "-n", ns]).InvokeAsync();
+        // Parse errors go where the verbs' errors go, as they do on a terminal.
+        var exit = await PluginCommand.Create(output, error).Parse([.. args, "--kubeconfig", kubeconfig, "-n", ns])
+            .InvokeAsync(new System.CommandLine.InvocationConfiguration { Output = output, Error = error });
         return (exit, output.ToString(), error.ToString());
     }
 }

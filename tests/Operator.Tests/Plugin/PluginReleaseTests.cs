@@ -56,8 +56,8 @@ public sealed class PluginReleaseTests(TestCluster cluster)
         exit.ShouldBe(0, error);
         output.ShouldBe(
             "RELEASE   CREATED            RUN" + new string(' ', ns.Length + 8) + "PACKAGES   ADDED   REMOVED   CHANGED   PUBLISHED   KEEP\n"
-            + $"2         2026-12-02 02:00   {ns}/world-2   3          0       1         0         yes         \n"
-            + $"1         2026-12-01 02:00   {ns}/world-1   4          4       0         0                     \n");
+            + $"2         2026-12-02 02:00   {ns}/world-2   3          0       1         0         yes\n"
+            + $"1         2026-12-01 02:00   {ns}/world-1   4          4       0         0\n");
 
         (await RunAsync(ns, "publish", "desktop", "7")).Error.ShouldBe("error: release 7 is not kept by GentooBuilder desktop; kept releases: 1, 2\n");
         (await RunAsync(ns, "publish", "desktop", "1")).Output.ShouldBe($"gentoobuilder.{GroupVersion.Group}/desktop: release 1 will be published (new releases wait until kubectl gentoo publish desktop --newest)\n");

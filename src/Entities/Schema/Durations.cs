@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Gentoo.Operator.Decisions;
+namespace Gentoo.Entities.Schema;
 
 /// <summary>Durations as Kubernetes APIs write them (Go's time.ParseDuration without a sign): "90m", "1h30m", "1.5h".</summary>
 public static partial class Durations
@@ -29,6 +29,15 @@ public static partial class Durations
         }
 
         return true;
+    }
+
+    /// <summary>A duration as TryParse reads it back: "1h30m", "45s", "0s".</summary>
+    public static string Format(TimeSpan duration)
+    {
+        var text = (duration.Days * 24 + duration.Hours > 0 ? $"{(int)duration.TotalHours}h" : "")
+            + (duration.Minutes > 0 ? $"{duration.Minutes}m" : "")
+            + (duration.Seconds > 0 ? $"{duration.Seconds}s" : "");
+        return text.Length == 0 ? "0s" : text;
     }
 
     [GeneratedRegex("^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")]
