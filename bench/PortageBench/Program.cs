@@ -11,6 +11,14 @@ using System.Text;
 using Gentoo.Portage.Elf;
 using Gentoo.Portage.Emerge;
 
+if (args is ["--help"] or ["-h"] || args.Length > 2 || (args.Length > 0 && !int.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+{
+    Console.WriteLine("usage: dotnet run -c Release --project bench/PortageBench [-- SIZE_MB [ELF_DIR]]");
+    Console.WriteLine("  SIZE_MB  size of the emerge log the classifier reads (default 200)");
+    Console.WriteLine("  ELF_DIR  directory whose ELF files are scanned for ABI tags (default /usr/lib)");
+    return args is ["--help"] or ["-h"] ? 0 : 2;
+}
+
 var megabytes = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200;
 var elfRoot = args.Length > 1 ? args[1] : "/usr/lib";
 var fixtures = FindFixtures();
@@ -46,6 +54,8 @@ if (Directory.Exists(elfRoot))
     Console.WriteLine($"ELF scan of {elfRoot}: {files.Count} files ({bytes / 1048576.0:F0} MB), {report.Files.Count} ELF, required kernel {report.Required?.ToString() ?? "none"}");
     Console.WriteLine($"ELF scan throughput:    {files.Count / scan.TotalSeconds:F0} files/s, {bytes / 1048576.0 / scan.TotalSeconds:F0} MB/s of files ({scan.TotalSeconds:F2} s; only headers and notes are read)");
 }
+
+return 0;
 
 static string FindFixtures()
 {

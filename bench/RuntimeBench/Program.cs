@@ -21,7 +21,14 @@ if (args is ["serve"])
     await using var served = await KubeApiServer.StartAsync();
     Console.WriteLine(served.BaseAddress);
     await Console.In.ReadToEndAsync();
-    return;
+    return 0;
+}
+
+if (args is ["--help"] or ["-h"] || args.Length > 1 || (args.Length == 1 && !int.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+{
+    Console.WriteLine("usage: dotnet run -c Release --project bench/RuntimeBench [-- COUNT]");
+    Console.WriteLine("  COUNT  how many BuildRuns to create and reconcile (default 1000)");
+    return args is ["--help"] or ["-h"] ? 0 : 2;
 }
 
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
@@ -84,6 +91,8 @@ Console.WriteLine($"API requests per reconcile:       {(double)total / count:F2}
 Console.WriteLine($"Requests in 5 s of steady state:  {steady.Values.Sum()} ({(steady.Values.Sum() == 0 ? "no list or poll traffic" : string.Join(", ", steady.Where(p => p.Value > 0).Select(p => $"{p.Key} {p.Value}")))})");
 Console.WriteLine($"Peak working set:                 {Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0:F0} MB (the operator runtime; the API server runs in another process; target < 150 MB)");
 Console.WriteLine($"Managed heap after the run:       {GC.GetTotalMemory(forceFullCollection: true) / 1048576.0:F0} MB");
+
+return 0;
 
 // /debug/requests is not counted as an API request, so snapshots do not disturb the figures.
 static async Task<Dictionary<string, long>> Snapshot(HttpClient http) =>

@@ -6,6 +6,9 @@
 # Installs nginx and wrk from Debian's packages when missing (needs root then).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+case "${1:-}" in
+  -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+esac
 seconds=${1:-10}
 connections=${2:-32}
 large_count=${3:-200}

@@ -18,9 +18,13 @@ namespace Gentoo.Entities.V1Alpha1;
 [PrinterColumn("Reason", "string", ".status.conditions[?(@.type==\"Ready\")].reason", "Why it is or is not ready")]
 [PrinterColumn("Built", "integer", ".status.packages.built", "Packages compiled in this run")]
 [PrinterColumn("Reused", "integer", ".status.packages.reused", "Binary packages re-used instead of compiled")]
+[PrinterColumn("Done", "integer", ".status.progress.done", "Packages done in the current attempt")]
+[PrinterColumn("Total", "integer", ".status.progress.total", "Packages the current attempt merges")]
 [PrinterColumn("Duration", "string", ".status.duration", "How long the run took or has taken")]
+[PrinterColumn("Package", "string", ".status.progress.currentPackage", "The package being built now", Priority = 1)]
 [PrinterColumn("Attempts", "integer", ".status.attemptCount", "Pods started for this run", Priority = 1)]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp", "Time since creation")]
+[PrinterColumn("Message", "string", ".status.conditions[?(@.type==\"Ready\")].message", "What the Ready condition says")]
 public sealed class BuildRun : IKubernetesObject<V1ObjectMeta>, ISpec<BuildRunSpec>, IStatus<BuildRunStatus>
 {
     public const string KubeKind = "BuildRun";

@@ -15,9 +15,11 @@ namespace Gentoo.Entities.V1Alpha1;
 [PrinterColumn("Phase", "string", ".status.phase", "Where the bootstrap is in its lifecycle")]
 [PrinterColumn("Ready", "string", ".status.conditions[?(@.type==\"Ready\")].status", "Whether the bootstrap is ready for builders")]
 [PrinterColumn("Reason", "string", ".status.conditions[?(@.type==\"Ready\")].reason", "Why it is or is not ready")]
+[PrinterColumn("Step", "string", ".status.currentStep", "The bootstrap step running now")]
 [PrinterColumn("Profile", "string", ".spec.profile", "The Portage profile", Priority = 1)]
 [PrinterColumn("Snapshot", "string", ".status.snapshot.name", "The snapshot builders are made from", Priority = 1)]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp", "Time since creation")]
+[PrinterColumn("Message", "string", ".status.conditions[?(@.type==\"Ready\")].message", "What the Ready condition says")]
 public sealed class GentooBootstrap : IKubernetesObject<V1ObjectMeta>, ISpec<GentooBootstrapSpec>, IStatus<GentooBootstrapStatus>
 {
     public const string KubeKind = "GentooBootstrap";

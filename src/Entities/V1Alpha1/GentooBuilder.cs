@@ -18,9 +18,11 @@ namespace Gentoo.Entities.V1Alpha1;
 [PrinterColumn("Bootstrap", "string", ".spec.bootstrapRef.name", "The bootstrap the builder was made from")]
 [PrinterColumn("Current", "string", ".status.currentBuildRun", "The BuildRun running now")]
 [PrinterColumn("Published", "string", ".status.releases.published", "The release the binhost serves")]
+[PrinterColumn("Binhost", "string", ".status.binhostUrl", "Where Portage clients find the binhost")]
 [PrinterColumn("Kernel", "string", ".status.requiredKernel.version", "Minimum kernel of the build nodes", Priority = 1)]
 [PrinterColumn("Last-Success", "string", ".status.lastSuccessfulBuildRun", "The last BuildRun that succeeded", Priority = 1)]
 [PrinterColumn("Age", "date", ".metadata.creationTimestamp", "Time since creation")]
+[PrinterColumn("Message", "string", ".status.conditions[?(@.type==\"Ready\")].message", "What the Ready condition says")]
 public sealed class GentooBuilder : IKubernetesObject<V1ObjectMeta>, ISpec<GentooBuilderSpec>, IStatus<GentooBuilderStatus>
 {
     public const string KubeKind = "GentooBuilder";

@@ -53,6 +53,13 @@ public static class PortageCommands
         var command = new Command("kernel-requirement", "Print the highest kernel the ELF files require (GNU ABI tag notes) as JSON") { paths };
         command.SetAction(async (result, ct) =>
         {
+            // As classify does: a path that is not there is a mistake to say, not an empty report.
+            if (result.GetValue(paths)!.FirstOrDefault(p => !File.Exists(p) && !Directory.Exists(p)) is { } missing)
+            {
+                await Console.Error.WriteLineAsync($"gentoo-operator kernel-requirement: {missing}: no such file or directory");
+                return 2;
+            }
+
             var report = KernelRequirementScanner.Scan(result.GetValue(paths)!);
             await using var output = Console.OpenStandardOutput();
             WriteReport(output, report);

@@ -81,6 +81,7 @@ public sealed class CrdGenerationTests
         columns.ShouldContain("Ready");
         columns.ShouldContain("Reason");
         columns.ShouldContain("Age");
+        columns[^1].ShouldBe("Message", "what the Ready condition says, last as Flux shows it");
     }
 
     [Fact]
@@ -94,6 +95,21 @@ public sealed class CrdGenerationTests
         columns["Built"].ShouldBe(".status.packages.built");
         columns["Reused"].ShouldBe(".status.packages.reused");
         columns["Duration"].ShouldBe(".status.duration");
+        columns["Done"].ShouldBe(".status.progress.done");
+        columns["Total"].ShouldBe(".status.progress.total");
+    }
+
+    [Fact]
+    public void Builder_and_bootstrap_columns_show_the_binhost_the_published_release_and_the_current_step()
+    {
+        Dictionary<string, string> Columns(string file) => YamlJson.ReadSingle(File.ReadAllText(Checkout.PathOf("config", "crd", file)))["spec"]!["versions"]![0]!["additionalPrinterColumns"]!
+            .AsArray().ToDictionary(c => c!["name"]!.GetValue<string>(), c => c!["jsonPath"]!.GetValue<string>());
+
+        var builder = Columns("gentoobuilder.io_gentoobuilders.yaml");
+        builder["Binhost"].ShouldBe(".status.binhostUrl");
+        builder["Current"].ShouldBe(".status.currentBuildRun");
+        builder["Published"].ShouldBe(".status.releases.published");
+        Columns("gentoobuilder.io_gentoobootstraps.yaml")["Step"].ShouldBe(".status.currentStep");
     }
 
     [Fact]

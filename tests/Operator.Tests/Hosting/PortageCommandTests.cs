@@ -46,13 +46,21 @@ public sealed class PortageCommandTests
     {
         var elf = Checkout.PathOf("tests", "Fixtures", "portage", "elf");
 
-        var outcome = await OperatorProcess.RunAsync(["kernel-requirement", elf, "/does/not/exist"]);
+        var outcome = await OperatorProcess.RunAsync(["kernel-requirement", elf]);
 
         outcome.ExitCode.ShouldBe(0, outcome.StandardError);
         var json = JsonNode.Parse(outcome.StandardOutput)!;
         json["required"]!.GetValue<string>().ShouldBe("3.17.0");
         json["files"]!.AsArray().Select(f => f!["abi"]!.GetValue<string>()).Order().ShouldBe(["3.17.0", "3.2.0"]);
-        json["errors"]!.AsArray().Single()!.GetValue<string>().ShouldContain("/does/not/exist");
+    }
+
+    [Fact]
+    public async Task Kernel_requirement_of_a_missing_path_fails_with_one_line_as_classify_does()
+    {
+        var outcome = await OperatorProcess.RunAsync(["kernel-requirement", Checkout.PathOf("tests", "Fixtures", "portage", "elf"), "/does/not/exist"]);
+
+        outcome.ExitCode.ShouldBe(2);
+        outcome.ErrorLines.ShouldHaveSingleItem().ShouldBe("gentoo-operator kernel-requirement: /does/not/exist: no such file or directory");
     }
 
     [Fact]
