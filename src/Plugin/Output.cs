@@ -46,6 +46,7 @@ public static class Output
             },
             DefaultValueFactory = _ => OutputFormat.Table,
         };
+        option.CompletionSources.Clear(); // not the enum's own names: the spellings -o takes
         option.CompletionSources.Add(Names.Keys.ToArray());
         return option;
     }
