@@ -42,6 +42,12 @@ public sealed class CrdGenerator(XmlDocumentation docs)
         return $"{entity.Group}_{entity.PluralName}.yaml";
     }
 
+    /// <summary>On each generated CRD: a digest of its spec, so that a served CRD can be told current or stale.</summary>
+    public const string SchemaDigestAnnotation = GroupVersion.Group + "/schema-digest";
+
+    private static string SchemaDigest(JsonObject spec) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(spec.ToJsonString())))[..16];
+
     public JsonObject Generate(Type entityType)
     {
         var entity = EntityAttribute(entityType);
@@ -77,13 +83,8 @@ public sealed class CrdGenerator(XmlDocumentation docs)
             columns.Add(node);
         }
 
-        return new JsonObject
+        var spec = new JsonObject
         {
-            ["apiVersion"] = "apiextensions.k8s.io/v1",
-            ["kind"] = "CustomResourceDefinition",
-            ["metadata"] = new JsonObject { ["name"] = $"{entity.PluralName}.{entity.Group}" },
-            ["spec"] = new JsonObject
-            {
                 ["group"] = entity.Group,
                 ["names"] = namesNode,
                 ["scope"] = "Namespaced",
@@ -96,7 +97,18 @@ public sealed class CrdGenerator(XmlDocumentation docs)
                     ["additionalPrinterColumns"] = columns,
                     ["schema"] = new JsonObject { ["openAPIV3Schema"] = RootSchema(entityType) },
                 }),
+        };
+        return new JsonObject
+        {
+            ["apiVersion"] = "apiextensions.k8s.io/v1",
+            ["kind"] = "CustomResourceDefinition",
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = $"{entity.PluralName}.{entity.Group}",
+                // What kubectl gentoo check compares with the CRDs it was built with: the API server keeps annotations as written.
+                ["annotations"] = new JsonObject { [SchemaDigestAnnotation] = SchemaDigest(spec) },
             },
+            ["spec"] = spec,
         };
     }
 

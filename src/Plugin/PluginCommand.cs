@@ -38,6 +38,7 @@ public static partial class PluginCommand
         root.Subcommands.Add(DeleteRun(output, error));
         root.Subcommands.Add(Retry(output, error));
         root.Subcommands.Add(VersionCommand(output, error));
+        root.Subcommands.Add(CheckCommand(output, error));
         root.Subcommands.Add(Completion(output, error));
         root.Subcommands.Add(Complete(output));
         foreach (var argument in root.Subcommands.SelectMany(c => c.Arguments))

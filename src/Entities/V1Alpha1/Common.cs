@@ -249,6 +249,12 @@ public static class ObjectLabels
     public const string Bootstrap = GroupVersion.Group + "/bootstrap";
     public const string Builder = GroupVersion.Group + "/builder";
     public const string Volume = GroupVersion.Group + "/volume";
+
+    /// <summary>The app.kubernetes.io/name of the operator's Deployment (manifests and chart), by which kubectl gentoo finds it.</summary>
+    public const string OperatorName = "gentoo-operator";
+
+    /// <summary>The Lease the operator's replicas elect their leader with.</summary>
+    public const string LeaderLease = "gentoo-operator-leader";
 }
 
 /// <summary>Request annotations that a person or the kubectl plugin sets; each value is a token acted on once and echoed in status.</summary>

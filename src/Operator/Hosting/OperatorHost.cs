@@ -1,3 +1,4 @@
+using Gentoo.Entities.V1Alpha1;
 using Gentoo.Crds;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Reconcilers;
@@ -83,6 +84,7 @@ public static class OperatorHost
             Enabled = options.LeaderElection,
             Namespace = options.LeaderElectionNamespace ?? options.WatchNamespace ?? "default",
             ShutdownTimeout = options.ShutdownTimeout,
+            LeaseName = ObjectLabels.LeaderLease,
             Identity = $"{Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName}_{Guid.NewGuid():N}",
         });
         builder.Services.AddLifecycle(new LifecycleSettings(new PodSettings(options.OperatorImage) { BinhostServiceType = options.BinhostServiceType }), options.WatchNamespace);

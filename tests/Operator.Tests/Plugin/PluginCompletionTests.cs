@@ -23,7 +23,7 @@ public sealed class PluginCompletionTests(TestCluster cluster)
     [Fact]
     public async Task Verbs_flags_and_values_complete_by_prefix_in_the_format_kubectl_reads()
     {
-        (await CompleteAsync("")).Output.ShouldStartWith("binhost\nbuild\ncompletion\ndelete\n");
+        (await CompleteAsync("")).Output.ShouldStartWith("binhost\nbuild\ncheck\ncompletion\ndelete\n");
         (await CompleteAsync("")).Output.ShouldEndWith("\n:4\n", Case.Sensitive, "cobra's directive: no file names");
         (await CompleteAsync("re")).Output.ShouldBe("releases\nresume\nretry\n:4\n");
         (await CompleteAsync("status", "-o", "")).Output.ShouldBe("json\nname\nwide\nyaml\n:4\n");

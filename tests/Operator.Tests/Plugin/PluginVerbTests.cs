@@ -133,3 +133,31 @@ public sealed class PluginVerbTests(TestCluster cluster)
         root.Subcommands.Single(c => c.Name == "build").Description!.ShouldContain("Examples:\n  kubectl gentoo build desktop www-client/firefox --wait");
     }
 }
+
+/// <summary>kubectl gentoo check against the API test server, which serves everything but an operator and a StorageClass.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class PluginCheckTests(TestCluster cluster)
+{
+    [TestServerFact]
+    public async Task Check_says_what_holds_and_what_to_do_where_not_and_fails_when_something_does_not_hold()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+
+        var (exit, output, error) = await PluginInvocation.RunAsync(cluster, ns, "check");
+
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        lines.ShouldContain(l => l.StartsWith("✔ API server: Kubernetes v1.", StringComparison.Ordinal));
+        lines.ShouldContain($"✔ CRD gentoobuilders.{GroupVersion.Group}: served at v1alpha1, current");
+        // Other tests' operators may hold a Lease in their namespaces meanwhile; without one there is none at all.
+        lines.ShouldContain(l => l.StartsWith("✗ operator: no Deployment labelled app.kubernetes.io/name=gentoo-operator", StringComparison.Ordinal)
+            || l.StartsWith("✔ operator: no Deployment, but ", StringComparison.Ordinal));
+        lines.ShouldContain(l => l.Contains(" default StorageClass: ", StringComparison.Ordinal));
+        lines.ShouldContain($"✔ your access: everything the verbs do in namespace {ns}");
+        lines.ShouldContain(l => l.StartsWith("✔ Pod Security: ", StringComparison.Ordinal));
+        lines[^1].ShouldBe($"{lines.Count(l => l.StartsWith('✗'))} of 9 checks failed");
+        exit.ShouldBe(1, error);
+
+        await cluster.Kube.CoreV1.PatchNamespaceAsync(new k8s.Models.V1Patch(new { metadata = new { labels = new Dictionary<string, string> { ["pod-security.kubernetes.io/enforce"] = "baseline" } } }, k8s.Models.V1Patch.PatchType.MergePatch), ns);
+        (await PluginInvocation.RunAsync(cluster, ns, "check")).Output.ShouldContain($"✗ Pod Security: namespace {ns} enforces baseline, which refuses build pods (privileged): kubectl label namespace {ns} pod-security.kubernetes.io/enforce=privileged --overwrite");
+    }
+}
