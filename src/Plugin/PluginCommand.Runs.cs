@@ -171,6 +171,25 @@ public static partial class PluginCommand
         return command;
     }
 
+    private static Command Stop(TextWriter output, TextWriter error)
+    {
+        var run = RunArgument();
+        var command = new Command("stop", "Stop a BuildRun gracefully: emerge gets SIGTERM and finishes its phase, what it built stays; the run ends Failed (Stopped)") { run };
+        command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
+        {
+            var found = await ResolveRunAsync(cluster, result.GetValue(run)!, ct);
+            if (found.Status?.Phase.IsFinished() == true)
+            {
+                throw new PluginException($"BuildRun {found.Name()} has already ended (phase {found.Status.Phase})");
+            }
+
+            await cluster.AnnotateAsync<BuildRun>(found.Name(), new Dictionary<string, string> { [RequestAnnotations.Stop] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture) }, ct);
+            await output.WriteLineAsync($"buildrun.{GroupVersion.Group}/{found.Name()} stopping (kubectl gentoo status shows when it has)");
+        }));
+        AddExamples(command, "kubectl gentoo stop firefox-x7k2p", "kubectl gentoo stop plasma-desktop@latest");
+        return command;
+    }
+
     private static Command Retry(TextWriter output, TextWriter error)
     {
         var run = RunArgument();

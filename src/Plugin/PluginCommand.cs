@@ -35,6 +35,7 @@ public static partial class PluginCommand
         root.Subcommands.Add(Publish(output, error));
         root.Subcommands.Add(Keep(output, error));
         root.Subcommands.Add(Diff(output, error));
+        root.Subcommands.Add(Stop(output, error));
         root.Subcommands.Add(DeleteRun(output, error));
         root.Subcommands.Add(Retry(output, error));
         root.Subcommands.Add(VersionCommand(output, error));

@@ -263,6 +263,12 @@ public static class RequestAnnotations
     /// <summary>On a BuildRun awaiting a person: start the next attempt.</summary>
     public const string Resume = GroupVersion.Group + "/resume";
 
+    /// <summary>
+    /// On a BuildRun: stop it. Its pod gets SIGTERM (emerge finishes its phase; what it built stays) and, once the pod is
+    /// gone, the run ends Failed with reason Stopped.
+    /// </summary>
+    public const string Stop = GroupVersion.Group + "/stop";
+
     /// <summary>On a BuildRun, together with resume: comma-separated numbers of status.proposedFixes to write as managed configuration.</summary>
     public const string AcceptFixes = GroupVersion.Group + "/accept-fixes";
 
@@ -346,6 +352,9 @@ public static class Reasons
 
     /// <summary>The attempt ran past spec.timeout and was stopped.</summary>
     public const string Timeout = "Timeout";
+
+    /// <summary>A person stopped the run (gentoobuilder.io/stop).</summary>
+    public const string Stopped = "Stopped";
     public const string SigningKeyInvalid = "SigningKeyInvalid";
 }
 

@@ -133,6 +133,31 @@ public static class BuildRunStatuses
         return NextStep.AwaitOperator;
     }
 
+    /// <summary>A run a person stopped, once its pod is gone: Failed, reason Stopped; what it built stays in the PKGDIR.</summary>
+    public static void Stopped(BuildRun run, DateTime now)
+    {
+        var status = run.Status;
+        status.ObservedGeneration = run.Metadata.Generation;
+        status.Phase = BuildRunPhase.Failed;
+        status.Progress = null;
+        status.StartTime ??= now;
+        status.CompletionTime = now;
+        status.Duration = Duration(status.StartTime.Value, now);
+        if (status.Attempts?.LastOrDefault() is { EndTime: null } running)
+        {
+            running.EndTime = now;
+            running.Outcome = AttemptOutcome.Transient; // stopped, not failed: nothing a person must fix
+        }
+
+        foreach (var type in new[] { ConditionTypes.Reconciling, ConditionTypes.AwaitingOperator, ConditionTypes.Stalled })
+        {
+            status.Conditions = Conditions.Remove(status.Conditions, type);
+        }
+
+        status.Conditions = Conditions.MarkFalse(status.Conditions, ConditionTypes.Ready, Reasons.Stopped,
+            "stopped by a person (gentoobuilder.io/stop); what it built stays in the PKGDIR, kubectl gentoo retry runs it again", run.Metadata.Generation, now);
+    }
+
     /// <summary>The same package failed the same way in the last two attempts, or the last failed attempt merged nothing after a previous attempt.</summary>
     public static bool NoProgress(IList<BuildAttempt> attempts)
     {

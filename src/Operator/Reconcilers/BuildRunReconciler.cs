@@ -77,6 +77,11 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.Done;
         }
 
+        if (RequestTokens.Of(run, RequestAnnotations.Stop) is not null)
+        {
+            return await StopAsync(run, cachedBuilder, changes, now, ct);
+        }
+
         if (cachedBuilder is not { } builder)
         {
             Wait(changes, Reasons.BuilderNotFound, $"GentooBuilder {run.Spec.BuilderRef.Name} does not exist in {ns}", now);
@@ -411,6 +416,43 @@ public sealed class BuildRunReconciler(
         {
             await events.RecordAsync(builder, "Normal", "Purged", $"after BuildRun {run.Name()}: {purged}", ct);
         }
+    }
+
+    /// <summary>
+    /// A person's stop: the attempt's pod is deleted with its grace period (emerge gets SIGTERM and finishes its phase), and
+    /// only once it is gone does the run end, Failed with reason Stopped, and give the builder's volumes back.
+    /// </summary>
+    private async Task<ReconcileResult> StopAsync(BuildRun run, GentooBuilder? builder, StatusChanges<BuildRun> changes, DateTime now, CancellationToken ct)
+    {
+        if ((run.Status.AttemptCount ?? 0) > 0)
+        {
+            var podName = DesiredBuildPod.PodName(run.Name(), run.Status.AttemptCount!.Value);
+            var pod = await CoreWrites.ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPodAsync(podName, run.Namespace(), cancellationToken: ct));
+            if (pod is not null)
+            {
+                if (pod.Metadata.DeletionTimestamp is null && !PodPhases.HasEnded(pod.Status?.Phase))
+                {
+                    await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedPodAsync(podName, run.Namespace(), cancellationToken: ct));
+                    await events.RecordAsync(run, "Normal", Reasons.Stopped, $"stopping: pod {podName} gets SIGTERM and its grace period", ct);
+                }
+
+                if (!PodPhases.HasEnded(pod.Status?.Phase))
+                {
+                    changes.Add(r => r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Reconciling, Reasons.Stopped,
+                        $"stopping: waiting for pod {podName} to end", r.Metadata.Generation, now));
+                    return ReconcileResult.After(settings.StaleViewRecheck); // the pod's deletion brings us back sooner
+                }
+            }
+        }
+
+        changes.Add(r => BuildRunStatuses.Stopped(r, now));
+        if (builder is not null)
+        {
+            await ReleaseVolumesAsync(run, await builderApi.GetAsync(run.Namespace(), builder.Name(), ct), ct);
+        }
+
+        await events.RecordAsync(run, "Normal", Reasons.Stopped, "stopped by a person", ct);
+        return ReconcileResult.Done;
     }
 
     private static void Wait(StatusChanges<BuildRun> changes, string reason, string message, DateTime now) =>

@@ -99,6 +99,24 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task A_stopped_run_ends_failed_as_stopped_once_its_pod_is_gone_and_gives_the_volumes_back()
+    {
+        await using var session = await StartSessionAsync(firstAttempt: null, laterAttempts: null); // the build runs until stopped
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "world", "desktop", "@world");
+        await WaitForAsync(ns, "world", r => r.Status.Phase == BuildRunPhase.Running, "the build to run");
+
+        await runs.PatchAsync(ns, "world", new V1Patch(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Stop] = "now" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+
+        var stopped = await WaitForAsync(ns, "world", r => r.Status.Phase == BuildRunPhase.Failed, "the run to end stopped");
+        stopped.Status.Conditions!.Single(c => c.Type == ConditionTypes.Ready).Reason.ShouldBe(Reasons.Stopped);
+        stopped.Status.AttemptCount.ShouldBe(1, "a stop is no failure to retry");
+        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Where(p => p.Metadata.DeletionTimestamp is null).ShouldBeEmpty();
+        (await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!, b => b.Status.CurrentBuildRun is null, "the volumes to be given back"))
+            .Status.CurrentBuildRun.ShouldBeNull();
+    }
+
+    [PodDrivingFact]
     public async Task A_run_that_needs_a_person_waits_and_a_resume_starts_the_next_attempt()
     {
         await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport));

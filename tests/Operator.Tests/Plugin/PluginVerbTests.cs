@@ -73,6 +73,9 @@ public sealed class PluginVerbTests(TestCluster cluster)
         await RunAsync(ns, "emacs", DateTime.UtcNow, BuildRunPhase.Running);
 
         (await RunAsync(ns, "retry", "desktop@latest")).Error.ShouldBe("error: BuildRun emacs has not finished (phase Running)\n");
+        (await RunAsync(ns, "stop", "desktop@latest")).Output.ShouldBe("buildrun.gentoobuilder.io/emacs stopping (kubectl gentoo status shows when it has)\n");
+        (await runs.GetAsync(ns, "emacs", CancellationToken.None))!.Metadata.Annotations.ShouldContainKey(RequestAnnotations.Stop);
+        (await RunAsync(ns, "stop", "vim")).Error.ShouldBe("error: BuildRun vim has already ended (phase Failed)\n");
         (await RunAsync(ns, "delete", "desktop@latest")).Output.ShouldBe("buildrun.gentoobuilder.io/emacs deleted\n");
         var (exit, output, error) = await RunAsync(ns, "retry", "desktop@latest");
 
