@@ -33,12 +33,38 @@ public static class BinhostServer
     /// <param name="clock">The time indexes and the page carry.</param>
     /// <param name="onDemand">Builds on demand, when on.</param>
     /// <param name="runs">The builder's latest runs for the page, when the binhost talks to the cluster.</param>
-    public static WebApplication Build(BinhostOptions options, TimeProvider clock, OnDemandBuilds? onDemand = null, Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = null)
+    /// <param name="logging">How the binhost logs (the operator's format); unset: ASP.NET Core's console default.</param>
+    public static WebApplication Build(
+        BinhostOptions options, TimeProvider clock, OnDemandBuilds? onDemand = null, Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = null, Action<ILoggingBuilder>? logging = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(options.BindAddress), options.Port));
         builder.Services.AddRoutingCore();
+        if (logging is not null)
+        {
+            logging(builder.Logging.ClearProviders());
+        }
+
         var app = builder.Build();
+        var metrics = new BinhostMetrics();
+        var requests = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gentoo.Binhost.Requests");
+        app.Use(async (context, next) =>
+        {
+            var started = clock.GetTimestamp();
+            await next(context);
+            var (path, code) = (context.Request.Path.Value ?? "/", context.Response.StatusCode);
+            var kind = BinhostMetrics.KindOf(path);
+            metrics.Requests.WithLabels(kind, code.ToString(CultureInfo.InvariantCulture)).Inc();
+            metrics.Bytes.WithLabels(kind).Inc(context.Response.ContentLength ?? 0);
+            if (kind == "build")
+            {
+                metrics.BuildRequests.WithLabels(BinhostMetrics.AnswerOf(code)).Inc();
+            }
+
+            // One line per request, as an access log: what was asked, how it was answered, for whom.
+            requests.LogInformation("{Method} {Path} {Status} {Bytes} bytes in {Milliseconds:F1} ms for {Client}",
+                context.Request.Method, path, code, context.Response.ContentLength ?? 0, clock.GetElapsedTime(started).TotalMilliseconds, context.Connection.RemoteIpAddress);
+        });
         var content = new BinhostContent(options.PackageDirectory, clock, message => app.Logger.LogWarning("{Message}", message));
         var releases = content.Releases;
         var signed = options.PublicKeyPath is not null;
@@ -140,6 +166,11 @@ public static class BinhostServer
 
             var model = new PageModel(target, key, published, releases.Store.List(), await content.KernelRequirementsAsync(), latest, clock.GetUtcNow());
             return Results.Content(BinhostPage.Render(model), "text/html; charset=utf-8");
+        });
+        app.MapGet("/metrics", async (HttpContext http) =>
+        {
+            http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await metrics.Registry.CollectAndExportAsTextAsync(http.Response.Body, http.RequestAborted);
         });
         app.MapMethods("/{**path}", ["GET", "HEAD"], (string? path) => PackageFile(content, path ?? ""));
         return app;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Gentoo.Binhost;
 using Gentoo.Operator.Hosting;
 using k8s;
+using Serilog;
 
 namespace Gentoo.Operator.Cli;
 
@@ -62,7 +63,9 @@ public static class BinhostCommand
             using var kube = cluster is null ? null : new Kubernetes(cluster);
             using var onDemand = kube is null || options.OnDemandTokenFile is null ? null : new OnDemandBuilds(kube, result.GetValue(ns)!, options.Name, result.GetValue(maxRuns), TimeProvider.System);
             Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = kube is null ? null : token => PageRuns.LatestAsync(kube, result.GetValue(ns)!, options.Name, 10, token);
-            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs);
+            // The operator's log format, one line per event; ASP.NET Core's own chatter only from warnings up.
+            using var logger = OperatorHost.CreateLogger(new OperatorOptions());
+            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs, logging => logging.AddSerilog(logger));
             await app.RunAsync(ct);
             return 0;
         });

@@ -62,6 +62,7 @@ public static class Controllers
         services.AddSingleton<ICache<GentooBootstrap>>(sp => sp.GetRequiredService<LifecycleCaches>().Bootstraps);
         services.AddSingleton<ICache<GentooBuilder>>(sp => sp.GetRequiredService<LifecycleCaches>().Builders);
         services.AddSingleton<ICache<BuildRun>>(sp => sp.GetRequiredService<LifecycleCaches>().Runs);
+        services.AddSingleton<BuildMetrics>();
         services.AddSingleton<ICache<V1Pod>>(sp => sp.GetRequiredService<LifecycleCaches>().Pods);
         services.AddSingleton<ICache<V1PersistentVolumeClaim>>(sp => sp.GetRequiredService<LifecycleCaches>().Claims);
         services.AddSingleton<GentooBootstrapReconciler>();

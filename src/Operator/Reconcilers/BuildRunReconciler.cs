@@ -3,6 +3,7 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Protocol;
 using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
+using Gentoo.Operator.Hosting;
 using Gentoo.Runtime;
 using Gentoo.Portage.Kernels;
 using k8s;
@@ -27,6 +28,7 @@ public sealed class BuildRunReconciler(
     LifecycleSettings settings,
     EventRecorder events,
     TimeProvider clock,
+    BuildMetrics metrics,
     ILogger<BuildRunReconciler> log) : IReconciler<BuildRun>
 {
     public const string Finalizer = GroupVersion.Group + "/buildrun";
@@ -57,7 +59,8 @@ public sealed class BuildRunReconciler(
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
         var changes = new StatusChanges<BuildRun>(run);
         var result = await ReconcileRunAsync(run, changes, ct);
-        await status.WriteAsync(changes, ct);
+        var before = changes.Observed.Status?.Phase;
+        metrics.Observe(await status.WriteAsync(changes, ct), before);
         return result;
     }
 
