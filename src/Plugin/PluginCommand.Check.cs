@@ -106,7 +106,7 @@ public static partial class PluginCommand
         V1DeploymentList deployments;
         try
         {
-            deployments = await cluster.Kube.AppsV1.ListDeploymentForAllNamespacesAsync(labelSelector: "app.kubernetes.io/name=" + ObjectLabels.OperatorName, cancellationToken: ct);
+            deployments = await cluster.Kube.AppsV1.ListDeploymentForAllNamespacesAsync(labelSelector: ObjectLabels.OperatorSelector, cancellationToken: ct);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Forbidden)
         {
@@ -117,7 +117,7 @@ public static partial class PluginCommand
         {
             return await LeaseHolderAsync(cluster, ns: null, ct) is { } holder
                 ? new CheckResult("operator", true, $"no Deployment, but {holder} leads (local mode runs the operator in its own process)")
-                : new CheckResult("operator", false, $"no Deployment labelled app.kubernetes.io/name={ObjectLabels.OperatorName}: kubectl apply -f config/manager/, or helm install, or local up");
+                : new CheckResult("operator", false, $"no Deployment labelled {ObjectLabels.OperatorSelector}: kubectl apply -f config/manager/, or helm install, or local up");
         }
 
         var ready = deployment.Status?.ReadyReplicas ?? 0;

@@ -39,11 +39,11 @@ public static partial class PluginCommand
     {
         try
         {
-            var deployments = await cluster.Kube.AppsV1.ListDeploymentForAllNamespacesAsync(labelSelector: "app.kubernetes.io/name=" + ObjectLabels.OperatorName, cancellationToken: ct);
+            var deployments = await cluster.Kube.AppsV1.ListDeploymentForAllNamespacesAsync(labelSelector: ObjectLabels.OperatorSelector, cancellationToken: ct);
             var images = deployments.Items
                 .Select(d => $"{d.Spec.Template.Spec.Containers.FirstOrDefault()?.Image} ({d.Namespace()}/{d.Name()}, {d.Status?.ReadyReplicas ?? 0}/{d.Spec.Replicas ?? 1} ready)")
                 .ToList();
-            return images.Count == 0 ? $"no Deployment labelled app.kubernetes.io/name={ObjectLabels.OperatorName} (local mode runs the operator in its own process)" : string.Join("; ", images);
+            return images.Count == 0 ? $"no Deployment labelled {ObjectLabels.OperatorSelector} (local mode runs the operator in its own process)" : string.Join("; ", images);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == System.Net.HttpStatusCode.Forbidden)
         {

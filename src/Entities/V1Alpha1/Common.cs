@@ -250,8 +250,11 @@ public static class ObjectLabels
     public const string Builder = GroupVersion.Group + "/builder";
     public const string Volume = GroupVersion.Group + "/volume";
 
-    /// <summary>The app.kubernetes.io/name of the operator's Deployment (manifests and chart), by which kubectl gentoo finds it.</summary>
-    public const string OperatorName = "gentoo-operator";
+    /// <summary>
+    /// The labels the operator's Deployment carries however it was installed (config/manager or the chart), by which
+    /// kubectl gentoo finds it: app.kubernetes.io/part-of=gentoo-builder, app.kubernetes.io/component=operator.
+    /// </summary>
+    public const string OperatorSelector = "app.kubernetes.io/part-of=gentoo-builder,app.kubernetes.io/component=operator";
 
     /// <summary>The Lease the operator's replicas elect their leader with.</summary>
     public const string LeaderLease = "gentoo-operator-leader";

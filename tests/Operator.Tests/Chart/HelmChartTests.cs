@@ -1,3 +1,4 @@
+using Gentoo.Entities.V1Alpha1;
 using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Text;
@@ -120,6 +121,58 @@ public sealed class HelmChartTests
         Env("WATCH_NAMESPACE").ShouldBe("builds");
         Env("LOG_LEVEL").ShouldBe("Debug");
         documents.ShouldContain(d => Kind(d) == "Service" && d["spec"]!["ports"]![0]!["name"]!.GetValue<string>() == "metrics");
+    }
+
+    [ToolFact("helm")]
+    public void Values_shape_the_operators_pod_account_and_image_and_more_replicas_get_a_disruption_budget()
+    {
+        var digest = "sha256:" + new string('a', 64);
+        var documents = Render("--set", "replicas=2", "--set", "image.digest=" + digest, "--set", "podLabels.team=gentoo", "--set", "podAnnotations.note=x",
+            "--set", "priorityClassName=system-cluster-critical", "--set", "extraArgs[0]=--install-crds", "--set", "extraEnv[0].name=HTTPS_PROXY",
+            "--set", "extraEnv[0].value=http://proxy:3128", "--set", "serviceAccount.annotations.iam=role", "--set", "securityContext.readOnlyRootFilesystem=false");
+        var deployment = documents.Single(d => Kind(d) == "Deployment");
+        deployment["metadata"]!["labels"]!["app.kubernetes.io/component"]!.GetValue<string>().ShouldBe("operator", "kubectl gentoo check finds the operator by it");
+        deployment["metadata"]!["labels"]!["app.kubernetes.io/part-of"]!.GetValue<string>().ShouldBe("gentoo-builder");
+        var pod = deployment["spec"]!["template"]!;
+        pod["metadata"]!["labels"]!["team"]!.GetValue<string>().ShouldBe("gentoo");
+        pod["metadata"]!["annotations"]!["note"]!.GetValue<string>().ShouldBe("x");
+        pod["spec"]!["priorityClassName"]!.GetValue<string>().ShouldBe("system-cluster-critical");
+        pod["spec"]!["securityContext"]!["runAsNonRoot"]!.GetValue<bool>().ShouldBeTrue();
+        var container = pod["spec"]!["containers"]![0]!;
+        container["image"]!.GetValue<string>().ShouldBe("gentoo-builder@" + digest);
+        container["args"]!.AsArray().Select(a => a!.GetValue<string>()).ShouldBe(["--install-crds"]);
+        container["env"]!.AsArray().ShouldContain(e => e!["name"]!.GetValue<string>() == "HTTPS_PROXY");
+        container["securityContext"]!["readOnlyRootFilesystem"]!.GetValue<bool>().ShouldBeFalse();
+        container["securityContext"]!["capabilities"]!["drop"]![0]!.GetValue<string>().ShouldBe("ALL");
+        documents.Single(d => Kind(d) == "ServiceAccount")["metadata"]!["annotations"]!["iam"]!.GetValue<string>().ShouldBe("role");
+        documents.Single(d => Kind(d) == "PodDisruptionBudget")["spec"]!["minAvailable"]!.GetValue<long>().ShouldBe(1);
+        Render().ShouldNotContain(d => Kind(d) == "PodDisruptionBudget", "one replica: nothing to keep during a drain");
+    }
+
+    [ToolFact("helm")]
+    public void The_values_schema_refuses_a_bad_value_naming_it()
+    {
+        foreach (var (set, says) in new[]
+        {
+            ("replicas=0", "/replicas"),
+            ("logLevel=Loud", "/logLevel"),
+            ("replica=2", "additional properties 'replica' not allowed"),
+            ("image.digest=sha256:abc", "/image/digest"),
+            ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+        })
+        {
+            var template = Tools.Run("helm", ["template", "gentoo-builder", Chart, "--set", set]);
+            template.ExitCode.ShouldNotBe(0, set);
+            template.Error.ShouldContain(says, Case.Sensitive, set);
+        }
+    }
+
+    [Fact]
+    public void The_install_manifests_label_the_operator_as_the_chart_does()
+    {
+        var deployment = YamlJson.ReadDocuments(File.ReadAllText(Checkout.PathOf("config", "manager", "deployment.yaml"))).OfType<JsonObject>().Single(d => Kind(d) == "Deployment");
+        var labels = deployment["metadata"]!["labels"]!;
+        ObjectLabels.OperatorSelector.ShouldBe($"app.kubernetes.io/part-of={labels["app.kubernetes.io/part-of"]},app.kubernetes.io/component={labels["app.kubernetes.io/component"]}");
     }
 
     private static List<JsonObject> Render(params string[] args) => RenderRelease("gentoo-builder", args);

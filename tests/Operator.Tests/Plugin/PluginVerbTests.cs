@@ -152,7 +152,7 @@ public sealed class PluginCheckTests(TestCluster cluster)
         lines.ShouldContain(l => l.StartsWith("✔ API server: Kubernetes v1.", StringComparison.Ordinal));
         lines.ShouldContain($"✔ CRD gentoobuilders.{GroupVersion.Group}: served at v1alpha1, current");
         // Other tests' operators may hold a Lease in their namespaces meanwhile; without one there is none at all.
-        lines.ShouldContain(l => l.StartsWith("✗ operator: no Deployment labelled app.kubernetes.io/name=gentoo-operator", StringComparison.Ordinal)
+        lines.ShouldContain(l => l.StartsWith("✗ operator: no Deployment labelled " + ObjectLabels.OperatorSelector, StringComparison.Ordinal)
             || l.StartsWith("✔ operator: no Deployment, but ", StringComparison.Ordinal));
         lines.ShouldContain(l => l.Contains(" default StorageClass: ", StringComparison.Ordinal));
         lines.ShouldContain($"✔ your access: everything the verbs do in namespace {ns}");
