@@ -150,6 +150,17 @@ public sealed class HelmChartTests
     }
 
     [ToolFact("helm")]
+    public void A_service_monitor_scrapes_the_metrics_service_when_asked_for()
+    {
+        Render().ShouldNotContain(d => Kind(d) == "ServiceMonitor");
+        var monitor = Render("--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.labels.release=prometheus").Single(d => Kind(d) == "ServiceMonitor");
+        monitor["metadata"]!["labels"]!["release"]!.GetValue<string>().ShouldBe("prometheus");
+        monitor["spec"]!["endpoints"]![0]!["port"]!.GetValue<string>().ShouldBe("metrics");
+        var refused = Tools.Run("helm", ["template", "gentoo-builder", Chart, "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"]);
+        refused.Error.ShouldContain("metrics.serviceMonitor.enabled needs metrics.service.enabled");
+    }
+
+    [ToolFact("helm")]
     public void The_values_schema_refuses_a_bad_value_naming_it()
     {
         foreach (var (set, says) in new[]
