@@ -10,7 +10,7 @@ public static class GenerateCrdsCommand
     {
         var output = new Option<DirectoryInfo?>("--output", "-o")
         {
-            Description = "Directory to write the CRD YAML files to (default: config/crd and charts/gentoo-builder/crds of the enclosing checkout)",
+            Description = "Directory to write the CRD YAML files to (default: config/crd and charts/gentoo-builder/files/crds of the enclosing checkout)",
         };
         var command = new Command("generate-crds", "Generate the CustomResourceDefinition YAML from the API types") { output };
         command.SetAction(result =>
@@ -18,7 +18,7 @@ public static class GenerateCrdsCommand
             var root = CheckoutRoot(Environment.CurrentDirectory);
             var directories = result.GetValue(output) is { } chosen
                 ? [chosen]
-                : new[] { new DirectoryInfo(Path.Combine(root, "config", "crd")), new DirectoryInfo(Path.Combine(root, "charts", "gentoo-builder", "crds")) };
+                : new[] { new DirectoryInfo(Path.Combine(root, "config", "crd")), new DirectoryInfo(Path.Combine(root, "charts", "gentoo-builder", "files", "crds")) };
             var rendered = Render(CrdGenerator.FromAssemblies()).ToList();
             foreach (var directory in directories)
             {

@@ -77,12 +77,31 @@ public sealed class HelmChartTests
     public void The_chart_carries_exactly_the_generated_crds()
     {
         var generated = Directory.GetFiles(Checkout.PathOf("config", "crd"), "*.yaml").Select(Path.GetFileName).Order().ToList();
-        Directory.GetFiles(Path.Combine(Chart, "crds"), "*.yaml").Select(Path.GetFileName).Order().ShouldBe(generated);
+        Directory.GetFiles(Path.Combine(Chart, "files", "crds"), "*.yaml").Select(Path.GetFileName).Order().ShouldBe(generated);
         foreach (var file in generated)
         {
-            File.ReadAllText(Path.Combine(Chart, "crds", file!)).ShouldBe(File.ReadAllText(Checkout.PathOf("config", "crd", file!)),
-                $"charts/gentoo-builder/crds/{file} is stale: run dotnet run --project src/Operator -- generate-crds");
+            File.ReadAllText(Path.Combine(Chart, "files", "crds", file!)).ShouldBe(File.ReadAllText(Checkout.PathOf("config", "crd", file!)),
+                $"charts/gentoo-builder/files/crds/{file} is stale: run dotnet run --project src/Operator -- generate-crds");
         }
+    }
+
+    [ToolFact("helm")]
+    public void The_chart_installs_and_upgrades_the_crds_as_generated_and_keeps_them_on_uninstall()
+    {
+        var crds = Render().Where(d => Kind(d) == "CustomResourceDefinition").ToList();
+        crds.Count.ShouldBe(3);
+        foreach (var crd in crds)
+        {
+            var name = crd["metadata"]!["name"]!.GetValue<string>();
+            var generated = YamlJson.ReadSingle(File.ReadAllText(Checkout.PathOf("config", "crd", $"{GroupVersion.Group}_{name.Split('.')[0]}.yaml")));
+            JsonNode.DeepEquals(crd["spec"], generated["spec"]).ShouldBeTrue($"{name}: the rendered spec is the generated one");
+            crd["metadata"]!["annotations"]!["helm.sh/resource-policy"]!.GetValue<string>().ShouldBe("keep");
+            crd["metadata"]!["annotations"]![GroupVersion.Group + "/schema-digest"]!.GetValue<string>().ShouldBe(generated["metadata"]!["annotations"]![GroupVersion.Group + "/schema-digest"]!.GetValue<string>());
+        }
+
+        Render("--set", "crds.keep=false").Where(d => Kind(d) == "CustomResourceDefinition")
+            .ShouldAllBe(d => d["metadata"]!["annotations"]!["helm.sh/resource-policy"] == null);
+        Render("--set", "crds.enabled=false").ShouldNotContain(d => Kind(d) == "CustomResourceDefinition");
     }
 
     [ToolFact("helm")]
