@@ -16,7 +16,7 @@ public static class LocalCommand
         var serviceAddress = new Option<string>("--service-address") { Description = "The address binhosts are published on: 127.0.0.1, or one the desktops reach", DefaultValueFactory = _ => "127.0.0.1" };
         var nodeName = new Option<string?>("--node-name") { Description = "This machine's Node name (default: the host name)" };
         var apply = new Option<string?>("--filename", "-f") { Description = "Manifests (a file or a folder) to apply once the API is up" };
-        var operatorImage = new Option<string>("--operator-image") { Description = "The operator image build pods copy the agent from", DefaultValueFactory = _ => "gentoo-builder:latest" };
+        var operatorImage = new Option<string>("--operator-image") { Description = "The operator image build pods copy the agent from", DefaultValueFactory = _ => Entities.ProductInfo.DefaultImage };
         var healthPort = new Option<int>("--health-port") { Description = "The operator's /healthz, /readyz and /metrics port on 127.0.0.1", DefaultValueFactory = _ => 18080 };
         var logLevel = new Option<LogEventLevel>("--log-level") { Description = "Verbose, Debug, Information, Warning, Error or Fatal", DefaultValueFactory = _ => LogEventLevel.Information };
         var up = new Command("up", "Run gentoo-builder on this machine's Docker engine, in the foreground, with an embedded API server for kubectl")

@@ -57,7 +57,7 @@ public static class OperatorCommand
 
     private static readonly Option<string?> OperatorImage = new("--operator-image")
     {
-        Description = "This operator's image, from which build pods copy the agent (env OPERATOR_IMAGE, default gentoo-builder:latest)",
+        Description = "This operator's image, from which build pods copy the agent (env OPERATOR_IMAGE, default " + Entities.ProductInfo.DefaultImage + ")",
     };
 
     private static readonly Option<bool?> InstallCrds = new("--install-crds")
@@ -125,7 +125,7 @@ public static class OperatorCommand
         Kubeconfig = NullIfEmpty(result.GetValue(Kubeconfig)),
         Context = NullIfEmpty(result.GetValue(Context)),
         InstallCrds = result.GetValue(InstallCrds) ?? EnvBool("INSTALL_CRDS") ?? false,
-        OperatorImage = NullIfEmpty(result.GetValue(OperatorImage)) ?? Env("OPERATOR_IMAGE") ?? "gentoo-builder:latest",
+        OperatorImage = NullIfEmpty(result.GetValue(OperatorImage)) ?? Env("OPERATOR_IMAGE") ?? Entities.ProductInfo.DefaultImage,
     };
 
     private static bool? EnvBool(string variable) => Env(variable) is { } value ? ValidBool(value, variable) : null;

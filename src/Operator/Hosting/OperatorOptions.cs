@@ -35,7 +35,7 @@ public sealed record OperatorOptions
     public bool InstallCrds { get; init; }
 
     /// <summary>This operator's image: build pods copy the agent out of it with an init container.</summary>
-    public string OperatorImage { get; init; } = "gentoo-builder:latest";
+    public string OperatorImage { get; init; } = Entities.ProductInfo.DefaultImage;
 
     /// <summary>The binhost Service's type when a builder names none (local mode: LoadBalancer, published on this machine).</summary>
     public string BinhostServiceType { get; init; } = "ClusterIP";
