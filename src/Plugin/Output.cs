@@ -58,6 +58,17 @@ public static class Output
         return format == OutputFormat.Yaml ? KubernetesYaml.Serialize(list) : KubernetesJson.Serialize(list) + "\n";
     }
 
+    /// <summary>
+    /// One answer of a get-like verb in the asked format: JSON or YAML of <paramref name="value"/>, else null (the verb
+    /// prints its own text; -o name and wide mean nothing more there).
+    /// </summary>
+    public static string? Structured(object value, OutputFormat format) => format switch
+    {
+        OutputFormat.Json => KubernetesJson.Serialize(value) + "\n",
+        OutputFormat.Yaml => KubernetesYaml.Serialize(value),
+        _ => null,
+    };
+
     /// <summary>kind.group/name per object, as kubectl get -o name prints it.</summary>
     public static string Name(IKubernetesObject<V1ObjectMeta> obj) =>
         $"{obj.Kind.ToLowerInvariant()}.{obj.ApiVersion.Split('/')[0]}/{obj.Metadata.Name}";

@@ -17,9 +17,22 @@ public static partial class PluginCommand
 
     private static Command VersionCommand(TextWriter output, TextWriter error)
     {
-        var command = new Command("version", "The versions of this plugin, the operator running on the cluster and the CRDs it serves");
+        var format = Output.Option();
+        var command = new Command("version", "The versions of this plugin, the operator running on the cluster and the CRDs it serves") { format };
         command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
         {
+            if (result.GetValue(format) is OutputFormat.Json or OutputFormat.Yaml)
+            {
+                var crds = new Dictionary<string, string>();
+                foreach (var plural in new[] { GentooBootstrap.KubePlural, GentooBuilder.KubePlural, BuildRun.KubePlural })
+                {
+                    crds[$"{plural}.{GroupVersion.Group}"] = await CrdVersionsAsync(cluster, plural, ct);
+                }
+
+                await output.WriteAsync(Output.Structured(new { plugin = PluginVersion, @operator = await OperatorVersionAsync(cluster, ct), crds }, result.GetValue(format))!);
+                return;
+            }
+
             var text = new StringBuilder();
             text.Append("plugin:    ").Append(PluginVersion).Append('\n');
             text.Append("operator:  ").Append(await OperatorVersionAsync(cluster, ct)).Append('\n');

@@ -180,7 +180,8 @@ public static partial class PluginCommand
     private static Command Binhost(TextWriter output, TextWriter error)
     {
         var builder = new Argument<string>("BUILDER") { Description = "The GentooBuilder" };
-        var command = new Command("binhost", "Where a builder's binhost is, the key its packages are signed with, and the commands a client runs") { builder };
+        var format = Output.Option();
+        var command = new Command("binhost", "Where a builder's binhost is, the key its packages are signed with, and the commands a client runs") { builder, format };
         command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
         {
             var name = result.GetValue(builder)!;
@@ -188,6 +189,19 @@ public static partial class PluginCommand
             var url = found.Status?.BinhostUrl ?? throw new PluginException(found.Spec.Binhost?.Enabled == false
                 ? $"GentooBuilder {name} runs no binhost (spec.binhost.enabled: false)"
                 : $"GentooBuilder {name} has no binhost yet (phase {found.Status?.Phase?.ToString() ?? "none yet"}); see kubectl gentoo status");
+            if (Output.Structured(new
+            {
+                binhostUrl = url,
+                signingKeyFingerprint = found.Status?.SigningKeyFingerprint,
+                clientSetup = url + "client-setup.sh",
+                buildRequestTokenSecret = found.Status?.BuildRequestTokenSecret,
+                published = found.Status?.Releases?.Published,
+            }, result.GetValue(format)) is { } structured)
+            {
+                await output.WriteAsync(structured);
+                return;
+            }
+
             var text = new StringBuilder();
             text.Append("binhost:        ").Append(url).Append('\n');
             text.Append("signing key:    ").Append(found.Status?.SigningKeyFingerprint is { } fingerprint
@@ -358,7 +372,8 @@ public static partial class PluginCommand
     private static Command Explain(TextWriter output, TextWriter error)
     {
         var run = RunArgument();
-        var command = new Command("explain", "Why a run failed: the failure, the fixes emerge proposed, the log excerpt") { run };
+        var format = Output.Option();
+        var command = new Command("explain", "Why a run failed: the failure, the fixes emerge proposed, the log excerpt") { run, format };
         command.SetAction((result, ct) => RunAsync(result, error, async cluster =>
         {
             var buildRun = await ResolveRunAsync(cluster, result.GetValue(run)!, ct);
@@ -367,6 +382,12 @@ public static partial class PluginCommand
             if (status?.Failure is not { } failure)
             {
                 throw new PluginException($"BuildRun {name} has no failure to explain (phase {status?.Phase?.ToString() ?? "none yet"})");
+            }
+
+            if (Output.Structured(new { name, phase = status.Phase, failure, proposedFixes = status.ProposedFixes }, result.GetValue(format)) is { } structured)
+            {
+                await output.WriteAsync(structured);
+                return;
             }
 
             var text = new StringBuilder();

@@ -128,6 +128,29 @@ public sealed class PluginVerbTests(TestCluster cluster)
         output.ShouldContain("operator:  ");
     }
 
+    [TestServerFact]
+    public async Task Get_like_verbs_answer_json_and_yaml_too()
+    {
+        var ns = await NamespaceWithBuilderAsync();
+        var builder = (await builders.GetAsync(ns, "desktop", CancellationToken.None))!;
+        builder.Status = new GentooBuilderStatus { BinhostUrl = "http://desktop-binhost.builds.svc:80/", SigningKeyFingerprint = "ABCD" };
+        await builders.ReplaceStatusAsync(builder, CancellationToken.None);
+        var run = await RunAsync(ns, "vim", default, BuildRunPhase.AwaitingOperator);
+        run.Status.Failure = new FailureInfo { Class = FailureClass.KeywordChangeRequired, Message = "keyword change required" };
+        await runs.ReplaceStatusAsync(run, CancellationToken.None);
+
+        using (var binhost = JsonDocument.Parse((await RunAsync(ns, "binhost", "desktop", "-o", "json")).Output))
+        {
+            binhost.RootElement.GetProperty("clientSetup").GetString().ShouldBe("http://desktop-binhost.builds.svc:80/client-setup.sh");
+            binhost.RootElement.GetProperty("signingKeyFingerprint").GetString().ShouldBe("ABCD");
+        }
+
+        (await RunAsync(ns, "explain", "vim", "-o", "yaml")).Output.ShouldContain("class: KeywordChangeRequired");
+        using var version = JsonDocument.Parse((await RunAsync(ns, "version", "-o", "json")).Output);
+        version.RootElement.GetProperty("plugin").GetString().ShouldBe(PluginCommand.PluginVersion);
+        version.RootElement.GetProperty("crds").GetProperty($"buildruns.{GroupVersion.Group}").GetString().ShouldBe("v1alpha1 (stored)");
+    }
+
     [Fact]
     public void Every_verb_has_help_and_the_waiting_verbs_show_examples()
     {
@@ -151,14 +174,15 @@ public sealed class PluginCheckTests(TestCluster cluster)
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.ShouldContain(l => l.StartsWith("✔ API server: Kubernetes v1.", StringComparison.Ordinal));
         lines.ShouldContain($"✔ CRD gentoobuilders.{GroupVersion.Group}: served at v1alpha1, current");
-        // Other tests' operators may hold a Lease in their namespaces meanwhile; without one there is none at all.
-        lines.ShouldContain(l => l.StartsWith("✗ operator: no Deployment labelled " + ObjectLabels.OperatorSelector, StringComparison.Ordinal)
-            || l.StartsWith("✔ operator: no Deployment, but ", StringComparison.Ordinal));
+        // What this shared cluster has of an operator depends on other tests (a chart install's Deployment, a Lease):
+        // only that the line is there is this test's to say.
+        lines.ShouldContain(l => l.StartsWith("✗ operator: ", StringComparison.Ordinal) || l.StartsWith("✔ operator: ", StringComparison.Ordinal));
         lines.ShouldContain(l => l.Contains(" default StorageClass: ", StringComparison.Ordinal));
         lines.ShouldContain($"✔ your access: everything the verbs do in namespace {ns}");
         lines.ShouldContain(l => l.StartsWith("✔ Pod Security: ", StringComparison.Ordinal));
-        lines[^1].ShouldBe($"{lines.Count(l => l.StartsWith('✗'))} of 9 checks failed");
-        exit.ShouldBe(1, error);
+        var failed = lines.Count(l => l.StartsWith('✗'));
+        lines[^1].ShouldBe(failed == 0 ? "all checks passed" : $"{failed} of 9 checks failed");
+        exit.ShouldBe(failed == 0 ? 0 : 1, error);
 
         await cluster.Kube.CoreV1.PatchNamespaceAsync(new k8s.Models.V1Patch(new { metadata = new { labels = new Dictionary<string, string> { ["pod-security.kubernetes.io/enforce"] = "baseline" } } }, k8s.Models.V1Patch.PatchType.MergePatch), ns);
         (await PluginInvocation.RunAsync(cluster, ns, "check")).Output.ShouldContain($"✗ Pod Security: namespace {ns} enforces baseline, which refuses build pods (privileged): kubectl label namespace {ns} pod-security.kubernetes.io/enforce=privileged --overwrite");
