@@ -105,6 +105,19 @@ public sealed class HelmChartTests
     }
 
     [ToolFact("helm")]
+    public void The_operator_installs_the_crds_itself_when_asked_and_is_granted_what_that_needs()
+    {
+        var documents = Render("--set", "crds.enabled=false", "--set", "crds.installByOperator=true");
+        documents.ShouldNotContain(d => Kind(d) == "CustomResourceDefinition");
+        var env = documents.Single(d => Kind(d) == "Deployment")["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray();
+        env.Single(e => e!["name"]!.GetValue<string>() == "INSTALL_CRDS")!["value"]!.GetValue<string>().ShouldBe("true");
+        Grants(documents.Single(d => Kind(d) == "ClusterRole")["rules"]!.AsArray())
+            .ShouldContain("patch customresourcedefinitions.apiextensions.k8s.io", "server-side apply of the CRDs");
+        Tools.Run("helm", ["template", "gentoo-builder", Chart, "--set", "crds.installByOperator=true"]).Error
+            .ShouldContain("crds.enabled and crds.installByOperator both install the CRDs");
+    }
+
+    [ToolFact("helm")]
     public void Helm_lint_passes()
     {
         var lint = Tools.Run("helm", "lint", "--strict", Chart);
