@@ -42,9 +42,6 @@ public sealed class CrdGenerator(XmlDocumentation docs)
         return $"{entity.Group}_{entity.PluralName}.yaml";
     }
 
-    /// <summary>On each generated CRD: a digest of its spec, so that a served CRD can be told current or stale.</summary>
-    public const string SchemaDigestAnnotation = GroupVersion.Group + "/schema-digest";
-
     private static string SchemaDigest(JsonObject spec) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(spec.ToJsonString())))[..16];
 
@@ -106,7 +103,7 @@ public sealed class CrdGenerator(XmlDocumentation docs)
             {
                 ["name"] = $"{entity.PluralName}.{entity.Group}",
                 // What kubectl gentoo check compares with the CRDs it was built with: the API server keeps annotations as written.
-                ["annotations"] = new JsonObject { [SchemaDigestAnnotation] = SchemaDigest(spec) },
+                ["annotations"] = new JsonObject { [RequestAnnotations.SchemaDigest] = SchemaDigest(spec) },
             },
             ["spec"] = spec,
         };

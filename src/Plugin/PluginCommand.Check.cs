@@ -72,7 +72,7 @@ public static partial class PluginCommand
             var crd = await cluster.Kube.ApiextensionsV1.ReadCustomResourceDefinitionAsync(name, cancellationToken: ct);
             var established = crd.Status?.Conditions?.Any(c => c.Type == "Established" && c.Status == "True") == true;
             var served = crd.Spec.Versions.Any(v => v.Name == GroupVersion.Version && v.Served);
-            var digest = crd.Metadata.Annotations?.TryGetValue(GroupVersion.Group + "/schema-digest", out var d) == true ? d : null;
+            var digest = crd.Metadata.Annotations?.TryGetValue(RequestAnnotations.SchemaDigest, out var d) == true ? d : null;
             var expected = KnownSchemaDigest(plural);
             return (established, served, digest == expected) switch
             {
@@ -98,7 +98,7 @@ public static partial class PluginCommand
         using var stream = typeof(PluginCommand).Assembly.GetManifestResourceStream($"crd/{GroupVersion.Group}_{plural}.yaml")
             ?? throw new InvalidOperationException($"the plugin was built without config/crd/{GroupVersion.Group}_{plural}.yaml");
         using var reader = new StreamReader(stream);
-        return Regex.Match(reader.ReadToEnd(), "schema-digest: \"([0-9a-f]+)\"").Groups[1].Value;
+        return Regex.Match(reader.ReadToEnd(), Regex.Escape(RequestAnnotations.SchemaDigest) + ": \"([0-9a-f]+)\"").Groups[1].Value;
     }
 
     private static async Task<CheckResult> OperatorAsync(Cluster cluster, CancellationToken ct)

@@ -38,7 +38,7 @@ public static partial class PluginCommand
                 return;
             }
 
-            var marked = RequestValue(gb, RequestAnnotations.KeepReleases)?.Split(',', StringSplitOptions.TrimEntries).ToHashSet() ?? [];
+            var marked = RequestAnnotations.ReleaseIds(RequestValue(gb, RequestAnnotations.KeepReleases)).ToHashSet();
             var rows = new List<string[]> { new[] { "RELEASE", "CREATED", "RUN", "PACKAGES", "ADDED", "REMOVED", "CHANGED", "PUBLISHED", "KEEP" } };
             foreach (var release in kept.Reverse())
             {
@@ -104,7 +104,7 @@ public static partial class PluginCommand
             var name = result.GetValue(builder)!;
             var id = result.GetValue(release)!;
             var gb = await cluster.RequireAsync<GentooBuilder>(name, ct);
-            var marked = RequestValue(gb, RequestAnnotations.KeepReleases)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList() ?? [];
+            var marked = RequestAnnotations.ReleaseIds(RequestValue(gb, RequestAnnotations.KeepReleases)).ToList();
             if (!result.GetValue(remove) && !(gb.Status?.Releases?.Kept?.Any(r => r.Id == id) ?? false))
             {
                 throw new PluginException($"release {id} is not kept by GentooBuilder {name}: a purged release cannot be kept");

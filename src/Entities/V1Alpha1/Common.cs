@@ -296,6 +296,13 @@ public static class RequestAnnotations
     /// <summary>On a GentooBuilder: comma-separated release ids retention keeps besides the newest ones.</summary>
     public const string KeepReleases = GroupVersion.Group + "/keep-releases";
 
+    /// <summary>The release ids a keep-releases value lists ("3, 7" is 3 and 7), in its order.</summary>
+    public static IReadOnlyList<string> ReleaseIds(string? value) =>
+        value?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
+
+    /// <summary>On each generated CRD: a digest of its spec, so that a served CRD can be told current or stale (kubectl gentoo check).</summary>
+    public const string SchemaDigest = GroupVersion.Group + "/schema-digest";
+
     /// <summary>On a GentooBuilder: start a shell pod, a ready chroot on the builder's volumes for a person (make bash); builds wait until it ends.</summary>
     public const string Shell = GroupVersion.Group + "/shell";
 }

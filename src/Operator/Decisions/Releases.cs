@@ -35,7 +35,7 @@ public static class Releases
 
     /// <summary>Release ids a person marked to keep (gentoobuilder.io/keep-releases: "3,7").</summary>
     public static IReadOnlyList<string> Marked(GentooBuilder builder) =>
-        RequestTokens.Of(builder, RequestAnnotations.KeepReleases)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) ?? [];
+        RequestAnnotations.ReleaseIds(RequestTokens.Of(builder, RequestAnnotations.KeepReleases));
 
     /// <summary>The agent's retention arguments, shared by build and publish pods.</summary>
     public static IEnumerable<string> RetentionArguments(GentooBuilder builder) =>

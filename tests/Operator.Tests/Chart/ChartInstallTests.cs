@@ -58,7 +58,7 @@ public sealed class ChartInstallTests(TestCluster cluster)
                         break;
                     case "CustomResourceDefinition":
                         // Installed on this cluster already, from the same generated files: the chart's is that one.
-                        var digest = GroupVersion.Group + "/schema-digest";
+                        var digest = RequestAnnotations.SchemaDigest;
                         (await kube.ApiextensionsV1.ReadCustomResourceDefinitionAsync(name)).Metadata.Annotations[digest].ShouldBe(document["metadata"]!["annotations"]![digest]!.GetValue<string>());
                         break;
                     case var other:

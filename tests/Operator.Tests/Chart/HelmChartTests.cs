@@ -96,7 +96,7 @@ public sealed class HelmChartTests
             var generated = YamlJson.ReadSingle(File.ReadAllText(Checkout.PathOf("config", "crd", $"{GroupVersion.Group}_{name.Split('.')[0]}.yaml")));
             JsonNode.DeepEquals(crd["spec"], generated["spec"]).ShouldBeTrue($"{name}: the rendered spec is the generated one");
             crd["metadata"]!["annotations"]!["helm.sh/resource-policy"]!.GetValue<string>().ShouldBe("keep");
-            crd["metadata"]!["annotations"]![GroupVersion.Group + "/schema-digest"]!.GetValue<string>().ShouldBe(generated["metadata"]!["annotations"]![GroupVersion.Group + "/schema-digest"]!.GetValue<string>());
+            crd["metadata"]!["annotations"]![RequestAnnotations.SchemaDigest]!.GetValue<string>().ShouldBe(generated["metadata"]!["annotations"]![RequestAnnotations.SchemaDigest]!.GetValue<string>());
         }
 
         Render("--set", "crds.keep=false").Where(d => Kind(d) == "CustomResourceDefinition")
