@@ -93,9 +93,19 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
     /// <summary>make update: sync, then show what a world update would change without building it.</summary>
     private async Task<(int ExitCode, AgentReport Report)> UpdateAsync(CancellationToken stop)
     {
+        Stage("sync", 0, 2);
         var sync = await SyncAsync(stop);
-        return sync.ExitCode != ExitCodes.Success ? sync : await EmergeAsync(EmergeInvocation.UpdatePreview(), stop);
+        if (sync.ExitCode != ExitCodes.Success)
+        {
+            return sync;
+        }
+
+        Stage("world update preview", 1, 2);
+        return await EmergeAsync(EmergeInvocation.UpdatePreview(), stop);
     }
+
+    /// <summary>A progress line for a step of several stages, as emerge's packages give one for a build.</summary>
+    private void Stage(string phase, int done, int total) => progress?.WriteLine(ProgressLines.Format(new AgentProgress(null, phase, done, total)));
 
     /// <summary>make build: emerge the requested packages, after a sync when asked.</summary>
     private async Task<(int ExitCode, AgentReport Report)> BuildAsync(CancellationToken stop)
@@ -154,7 +164,7 @@ public sealed class BuilderAgent(AgentOptions options, Stream console, TimeProvi
             return (null, null);
         }
 
-        var signing = BinpkgSigning.For(keyFile);
+        var signing = BinpkgSigning.For(keyFile, clock.GetUtcNow());
         Directory.CreateDirectory(Path.Combine(options.Root, "run", "lock")); // Portage's signing command takes its lock there
         var result = await ImportIntoHomeAsync(BinpkgSigning.HomeInRoot, signing.SigningImportFiles(await File.ReadAllTextAsync(keyFile, stop)),
             BinpkgSigning.SigningImportCommands(BinpkgSigning.HomeInRoot), stop);

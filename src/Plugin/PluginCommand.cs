@@ -193,6 +193,7 @@ public static partial class PluginCommand
             {
                 binhostUrl = url,
                 signingKeyFingerprint = found.Status?.SigningKeyFingerprint,
+                signingKeyExpires = found.Status?.SigningKeyExpires,
                 clientSetup = url + "client-setup.sh",
                 buildRequestTokenSecret = found.Status?.BuildRequestTokenSecret,
                 published = found.Status?.Releases?.Published,
@@ -205,7 +206,7 @@ public static partial class PluginCommand
             var text = new StringBuilder();
             text.Append("binhost:        ").Append(url).Append('\n');
             text.Append("signing key:    ").Append(found.Status?.SigningKeyFingerprint is { } fingerprint
-                ? fingerprint
+                ? fingerprint + (found.Status.SigningKeyExpires is { } expires ? $" (expires {expires:yyyy-MM-dd}; clients re-run client-setup.sh to learn a later date)" : "")
                 : found.Spec.Signing?.Unsigned == true ? "none: packages are unsigned (spec.signing.unsigned)" : "not ready yet").Append('\n');
             text.Append("client setup:   curl -fsS ").Append(url).Append("client-setup.sh | sh    # as root on the client\n");
             if (found.Status?.BuildRequestTokenSecret is { } secret)
@@ -233,6 +234,7 @@ public static partial class PluginCommand
                 }
 
                 var deadline = DateTime.UtcNow + result.GetValue(timeout);
+                string? said = null;
                 while (true)
                 {
                     var current = await cluster.RequireAsync<GentooBuilder>(name, ct);
@@ -240,6 +242,13 @@ public static partial class PluginCommand
                     {
                         await output.WriteLineAsync(found);
                         return;
+                    }
+
+                    if (UpdateProgress(current.Status, token) is var line && line != said)
+                    {
+                        await output.WriteLineAsync(line);
+                        await output.FlushAsync(ct);
+                        said = line;
                     }
 
                     if (DateTime.UtcNow > deadline)
@@ -254,6 +263,15 @@ public static partial class PluginCommand
         command.Options.Add(timeout);
         return command;
     }
+
+    /// <summary>Where an update asked for with <paramref name="token"/> stands: what it waits for, or its pod's stage.</summary>
+    private static string UpdateProgress(GentooBuilderStatus? status, string token) =>
+        status?.LastHandledUpdate != token
+            ? status?.CurrentBuildRun is { } run ? $"Waiting: BuildRun {run} has the builder's volumes; the update starts when it ends"
+            : status?.CurrentMaintenance is { } other ? $"Waiting: {other} has the builder's volumes"
+            : "Waiting: for the operator"
+            : status.MaintenanceProgress is { Total: > 0 } progress ? $"Updating: {StatusRow.Progress(progress)}"
+            : $"Updating: pod {status.CurrentMaintenance} started";
 
     private static Command Request(
         TextWriter output, TextWriter error, string verb, string annotation, string description,

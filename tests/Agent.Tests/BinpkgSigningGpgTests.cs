@@ -49,7 +49,7 @@ public sealed class BinpkgSigningGpgTests : IDisposable
     public void After_the_imports_portages_drop_user_verifies_what_the_signing_home_signs_as_ultimately_trusted()
     {
         var keyFile = Fixtures.PathOf("signing", "ed25519-unprotected.asc");
-        var signing = BinpkgSigning.For(keyFile);
+        var signing = BinpkgSigning.For(keyFile, DateTimeOffset.UtcNow);
         var signingHome = Import(Path.Combine(home.FullName, "gnupg"), signing.SigningImportFiles(File.ReadAllText(keyFile)), BinpkgSigning.SigningImportCommands);
         var verifyHome = Import(Path.Combine(home.FullName, "gnupg-verify"), signing.VerifyImportFiles(), BinpkgSigning.VerifyImportCommands);
         BinpkgSigning.OpenForVerification(verifyHome);

@@ -1,3 +1,4 @@
+using Gentoo.Protocol;
 using System.Globalization;
 using System.Text;
 using Gentoo.Portage.Tests;
@@ -105,6 +106,22 @@ public sealed class StepTests : IDisposable
         exitCode.ShouldBe(ExitCodes.NeedsOperator);
         report.Outcome.ShouldBe(Outcome.KeywordChangeRequired);
         File.ReadAllLines(Calls).ShouldBe(["emaint --auto sync", "emerge --ask=n --pretend --verbose --update --deep --newuse @world"]);
+    }
+
+    [Fact]
+    public async Task Update_says_which_of_its_two_stages_it_is_in_as_progress_lines()
+    {
+        var emaint = StandIn("emaint", ("01-success-build", 0));
+        var emerge = StandIn("emerge", ("01-success-build", 0));
+        Directory.CreateDirectory(Root);
+        using var progress = new StringWriter();
+        using var console = new MemoryStream();
+
+        await new BuilderAgent(AgentOptions.Parse(["update", "--emaint", emaint, "--emerge", emerge, "--root", Root, "--no-chroot"]), console, TimeProvider.System, progress)
+            .RunAsync(CancellationToken.None);
+
+        var stages = progress.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(ProgressLines.Last).Where(p => p!.Package is null && p.Phase is not null);
+        stages.Select(p => (p!.Phase, p.Done, p.Total)).ShouldBe([("sync", 0, 2), ("world update preview", 1, 2)]);
     }
 
     [Fact]

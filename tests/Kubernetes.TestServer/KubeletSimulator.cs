@@ -5,7 +5,8 @@ using Gentoo.ApiServer.Api;
 namespace Gentoo.Kubernetes.TestServer;
 
 /// <summary>How a pod ends when the simulator runs it on its own.</summary>
-public sealed record PodScript(int ExitCode, string? TerminationMessage = null, string? Log = null, TimeSpan Delay = default);
+/// <summary>How a simulated pod runs: <paramref name="RunningLog"/> is written as it starts, <paramref name="Log"/> as it ends after <paramref name="Delay"/>.</summary>
+public sealed record PodScript(int ExitCode, string? TerminationMessage = null, string? Log = null, TimeSpan Delay = default, string? RunningLog = null);
 
 /// <summary>
 /// Stands in for the scheduler and the kubelets: binds pods to nodes that satisfy their nodeSelector, required node
@@ -242,6 +243,11 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
         {
             var ns = ObjectStore.Namespace(pod);
             var name = Name(pod);
+            if (script.RunningLog is not null)
+            {
+                server.AppendPodLog(ns, name, script.RunningLog);
+            }
+
             _ = Task.Run(async () =>
             {
                 await Task.Delay(script.Delay, stopping.Token);

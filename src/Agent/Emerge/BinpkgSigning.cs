@@ -51,8 +51,8 @@ public sealed record BinpkgSigning(string Fingerprint, string PublicKeyArmored)
         File.WriteAllText(profile, $"# gentoo-builder: in a builder's shell pod, emerge signs binary packages as its builds do.\n[ -r {ShellEnvironmentInRoot} ] && . {ShellEnvironmentInRoot}\n");
     }
 
-    /// <summary>Reads and checks the key before anything is built with it.</summary>
-    public static BinpkgSigning For(string keyFile)
+    /// <summary>Reads and checks the key before anything is built with it: one that cannot sign at <paramref name="now"/> stops the run here.</summary>
+    public static BinpkgSigning For(string keyFile, DateTimeOffset now)
     {
         if (!File.Exists(keyFile))
         {
@@ -61,7 +61,7 @@ public sealed record BinpkgSigning(string Fingerprint, string PublicKeyArmored)
 
         try
         {
-            var key = SigningKey.Parse(File.ReadAllBytes(keyFile));
+            var key = SigningKey.Parse(File.ReadAllBytes(keyFile), now);
             return new BinpkgSigning(key.Fingerprint, key.PublicKeyArmored);
         }
         catch (SigningKeyException e)

@@ -154,9 +154,10 @@ public sealed class GentooBuilderSpec
 public sealed class SigningSpec
 {
     /// <summary>
-    /// A Secret holding an unprotected OpenPGP secret key (gpg --armor --export-secret-keys). Empty: the operator
-    /// makes a key in the Secret NAME-signing-key on first use and keeps it when the builder is deleted, since
-    /// clients trust it.
+    /// A Secret holding an unprotected OpenPGP secret key (gpg --armor --export-secret-keys); a revoked or expired key,
+    /// or one without a signing (sub)key, is refused naming the Secret. Empty: the operator makes an Ed25519 key in the
+    /// Secret NAME-signing-key on first use, valid for two years and extended when one year is left, with its revocation
+    /// certificate under revocation.asc; it keeps that Secret when the builder is deleted, since clients trust the key.
     /// </summary>
     public SecretKeyReference? KeySecretRef { get; set; }
 
@@ -466,11 +467,17 @@ public sealed class GentooBuilderStatus : CommonStatus<BuilderPhase>
     /// <summary>The fingerprint of the key builds sign with; clients trust this key (the binhost's /client-setup.sh).</summary>
     public string? SigningKeyFingerprint { get; set; }
 
+    /// <summary>When that key stops signing, if it expires; a key the operator made is extended a year before this.</summary>
+    public DateTime? SigningKeyExpires { get; set; }
+
     /// <summary>The last shell token acted on (echo of the gentoobuilder.io/shell annotation).</summary>
     public string? LastHandledShell { get; set; }
 
     /// <summary>The maintenance pod (update, sync or a person's shell) that has the builder's volumes now; BuildRuns wait until it ends.</summary>
     public string? CurrentMaintenance { get; set; }
+
+    /// <summary>How far that pod got (update: sync, then the world update preview), from its progress lines; gone when it ends.</summary>
+    public BuildProgress? MaintenanceProgress { get; set; }
 
     /// <summary>What the last update pod found: the outcome of the world update preview.</summary>
     [MaxLength(4096)]

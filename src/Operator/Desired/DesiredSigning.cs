@@ -1,4 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Portage.Signing;
 using k8s;
 using k8s.Models;
 
@@ -12,6 +13,9 @@ public static class DesiredSigning
 {
     public const string DefaultKey = "signing.asc";
     public const string PublicKey = "public.asc";
+
+    /// <summary>Where a Secret the operator made keeps the key's revocation certificate (gpg --import it where the key is trusted to revoke it).</summary>
+    public const string RevocationKey = "revocation.asc";
     public const string KeyMount = "/etc/gentoo-builder/signing";
     public const string PublicKeyMount = "/etc/gentoo-binhost/signing";
 
@@ -19,6 +23,11 @@ public static class DesiredSigning
 
     /// <summary>Whether the operator makes and keeps the key (no keySecretRef).</summary>
     public static bool OperatorMadeKey(GentooBuilder builder) => builder.Spec.Signing?.KeySecretRef is null;
+
+    /// <summary>Whether the operator looks after the key in <paramref name="secret"/>: it made it (its label says so) and no keySecretRef names another.</summary>
+    public static bool OperatorKeeps(GentooBuilder builder, V1Secret secret) =>
+        OperatorMadeKey(builder) && secret.Metadata.Labels?.TryGetValue(ObjectLabels.ManagedBy, out var by) == true && by == ObjectLabels.ManagedByOperator
+        && secret.Data?.ContainsKey(DefaultKey) == true;
 
     public static string SecretName(GentooBuilder builder) => builder.Spec.Signing?.KeySecretRef?.Name ?? builder.Name() + "-signing-key";
 
@@ -33,7 +42,7 @@ public static class DesiredSigning
     /// The Secret holding a key the operator made. No owner reference: clients trust this key, so it outlives the
     /// builder (a new builder of the same name signs with it again).
     /// </summary>
-    public static V1Secret GeneratedSecret(GentooBuilder builder, string armoredSecretKey) => new()
+    public static V1Secret GeneratedSecret(GentooBuilder builder, GeneratedSigningKey key) => new()
     {
         ApiVersion = "v1",
         Kind = "Secret",
@@ -48,7 +57,11 @@ public static class DesiredSigning
                 [ObjectLabels.Builder] = builder.Name(),
             },
         },
-        Data = new Dictionary<string, byte[]> { [DefaultKey] = System.Text.Encoding.ASCII.GetBytes(armoredSecretKey) },
+        Data = new Dictionary<string, byte[]>
+        {
+            [DefaultKey] = System.Text.Encoding.ASCII.GetBytes(key.SecretKeyArmored),
+            [RevocationKey] = System.Text.Encoding.ASCII.GetBytes(key.RevocationArmored),
+        },
     };
 
     /// <summary>The pod's volumes and, when the builder signs, its secret key (readable by root only).</summary>

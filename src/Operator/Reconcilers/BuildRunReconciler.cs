@@ -169,7 +169,7 @@ public sealed class BuildRunReconciler(
         }
 
         var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
-        var progress = verdict.Result == AttemptOutcome.Running ? await ReadProgressAsync(pod, ct) : null;
+        var progress = verdict.Result == AttemptOutcome.Running ? await PodProgress.ReadAsync(kube, pod, log, ct) : null;
         (NextStep Next, IReadOnlyList<ProposedFix> Automatic) Judge(BuildRun r)
         {
             r.Status.Progress = progress ?? r.Status.Progress;
@@ -233,25 +233,6 @@ public sealed class BuildRunReconciler(
     /// <summary>The run's status has moved past this attempt: a later one started, or the run ended or waits for a person.</summary>
     private static bool IsPastAttempt(BuildRun run, int attempt) =>
         run.Status.AttemptCount != attempt || run.Status.Phase.IsFinished() || run.Status.Phase is BuildRunPhase.AwaitingOperator or BuildRunPhase.Stalled;
-
-    private async Task<BuildProgress?> ReadProgressAsync(V1Pod pod, CancellationToken ct)
-    {
-        try
-        {
-            await using var stream = await kube.CoreV1.ReadNamespacedPodLogAsync(pod.Name(), pod.Namespace(), container: AgentPod.Container,
-                tailLines: 100, cancellationToken: ct);
-            using var reader = new StreamReader(stream);
-            return ProgressLines.Last(await reader.ReadToEndAsync(ct)) is { } last
-                ? new BuildProgress { CurrentPackage = last.Package, Phase = last.Phase, Done = last.Done, Total = last.Total }
-                : null;
-        }
-        catch (HttpOperationException e)
-        {
-            // The container may not have started yet, or its node is unreachable: progress is a nicety, not a verdict.
-            log.LogDebug("BuildRun pod {Namespace}/{Pod}: no log yet ({Status})", pod.Namespace(), pod.Name(), e.Response.StatusCode);
-            return null;
-        }
-    }
 
     private async Task<ReconcileResult> StartAttemptAsync(
         BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, IReadOnlyList<ProposedFix> fixes, StatusChanges<BuildRun> changes, DateTime now,

@@ -14,7 +14,7 @@ namespace Gentoo.Operator.Reconcilers;
 /// A builder's maintenance pods: update (on request or a configuration change), sync (interval or schedule), publishing
 /// a release a person chose, and a person's shell, one at a time and never beside a build pod; their end is recorded in status and an Event.
 /// </summary>
-public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, PodSettings settings, EventRecorder events, ILogger log)
+public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, PodSettings settings, TimeSpan progressInterval, EventRecorder events, ILogger log)
 {
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
 
@@ -32,13 +32,24 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
         {
             var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, builder.Namespace(), current, ct);
             var verdict = BuildAttempts.Judge(pod);
-            if (verdict.Result is AttemptOutcome.Pending or AttemptOutcome.Running)
+            var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var label) == true && AgentSteps.TryParse(label, out var labelled) ? labelled
+                : current.Contains("-shell-", StringComparison.Ordinal) ? AgentStep.Shell : AgentStep.Update;
+            if (verdict.Result is AttemptOutcome.Pending || (verdict.Result is AttemptOutcome.Running && step is AgentStep.Shell or AgentStep.Publish))
             {
                 return null; // the pod's events bring us back
             }
 
-            var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var label) == true && AgentSteps.TryParse(label, out var labelled) ? labelled
-                : current.Contains("-shell-", StringComparison.Ordinal) ? AgentStep.Shell : AgentStep.Update;
+            if (verdict.Result is AttemptOutcome.Running)
+            {
+                // Its end brings us back by the pod's events; how far it got is looked at now and then (kubectl gentoo update --wait).
+                if (await PodProgress.ReadAsync(kube, pod, log, ct) is { } progress)
+                {
+                    changes.Add(b => b.Status.MaintenanceProgress = progress);
+                }
+
+                return progressInterval;
+            }
+
             var message = step == AgentStep.Shell ? $"the shell pod {current} ended; builds may run again"
                 : verdict.Result == AttemptOutcome.Succeeded
                     ? step switch
@@ -51,6 +62,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             changes.Add(b =>
             {
                 b.Status.CurrentMaintenance = null;
+                b.Status.MaintenanceProgress = null;
                 b.Status.Phase = BuilderPhase.Ready;
                 if (step == AgentStep.Publish)
                 {

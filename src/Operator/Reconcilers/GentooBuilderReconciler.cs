@@ -33,11 +33,11 @@ public sealed class GentooBuilderReconciler(
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
     private readonly ResourceApi<BuildRun> runApi = new(kube);
-    private readonly BuilderMaintenance maintenance = new(kube, pods, settings.Pods, events, log);
+    private readonly BuilderMaintenance maintenance = new(kube, pods, settings.Pods, settings.ProgressInterval, events, log);
     private readonly BuilderSchedule schedule = new(kube, events);
     private readonly BuilderSnapshots snapshotting = new(kube, claims, events, log, settings.SnapshotPoll);
     private readonly BuilderBinhost binhost = new(kube, settings.Pods, log);
-    private readonly BuilderSigningKey signingKey = new(kube, events, clock, settings.MakeSigningKey);
+    private readonly BuilderSigningKey signingKey = new(kube, events, clock);
 
     public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
     {
@@ -142,6 +142,7 @@ public sealed class GentooBuilderReconciler(
             b.Status.Phase = b.Status.CurrentMaintenance is not null ? b.Status.Phase : b.Status.CurrentBuildRun is not null ? BuilderPhase.Building : BuilderPhase.Ready;
             b.Status.Failure = null;
             b.Status.SigningKeyFingerprint = signing.Fingerprint;
+            b.Status.SigningKeyExpires = signing.Expires?.UtcDateTime;
             var how = builder.Spec.RestoreFrom is { } from ? $"root restored from VolumeSnapshot {from.Name}"
                 : bootstrap?.Status.Snapshot is { } snapshot ? $"root made from {snapshot.Method} {snapshot.Name} of GentooBootstrap {bootstrap.Name()}"
                 : "volumes ready";
@@ -159,6 +160,7 @@ public sealed class GentooBuilderReconciler(
             await schedule.RunAsync(builder, ofBuilder, holder, changes, now, ct),
             await snapshotting.RunAsync(builder, lastSuccess is not null && lastSuccess.Name() != previousSuccess ? lastSuccess : null, changes, now, ct),
             await maintenance.RunAsync(builder, bootstrap, holder, config.Digest, image, changes, now, ct),
+            signing.Recheck,
         };
         return next.Where(t => t is not null).Select(t => t!.Value).DefaultIfEmpty(TimeSpan.Zero).Min() is var soonest && soonest > TimeSpan.Zero
             ? ReconcileResult.After(soonest)

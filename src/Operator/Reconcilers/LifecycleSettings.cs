@@ -1,5 +1,4 @@
 using Gentoo.Operator.Desired;
-using Gentoo.Portage.Signing;
 
 namespace Gentoo.Operator.Reconcilers;
 
@@ -32,7 +31,4 @@ public sealed record LifecycleSettings(PodSettings Pods)
     /// builder's and the pods' changes usually bring it back sooner.
     /// </summary>
     public TimeSpan VolumeRecheck { get; init; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Makes a builder's signing key when it brings none: an armored secret key for a user ID and creation time.</summary>
-    public Func<string, DateTimeOffset, string> MakeSigningKey { get; init; } = (userId, created) => SigningKeyGenerator.Generate(userId, created);
 }

@@ -1,5 +1,7 @@
-using System.Security.Cryptography;
-using System.Text;
+using System.Globalization;
+using Org.BouncyCastle.Bcpg;
+using Org.BouncyCastle.Bcpg.OpenPgp;
+using Org.BouncyCastle.Bcpg.Sig;
 
 namespace Gentoo.Portage.Signing;
 
@@ -8,171 +10,138 @@ public sealed class SigningKeyException(string message) : Exception(message);
 
 /// <summary>
 /// An OpenPGP secret key that gpg can sign binary packages with (FEATURES=binpkg-signing) without a person
-/// present: version 4, with at least one unprotected secret key of a signing algorithm. Knows its fingerprint
-/// (BINPKG_GPG_SIGNING_KEY, and what clients trust) and its public half (what the binhost hands out).
+/// present, today: version 4, neither revoked nor expired, with a signing (sub)key whose secret is in the export and
+/// not protected by a passphrase. Knows its fingerprint (BINPKG_GPG_SIGNING_KEY, and what clients trust), its public
+/// half (what the binhost hands out) and when it stops signing.
 /// </summary>
-public sealed record SigningKey(string Fingerprint, string PublicKeyArmored, IReadOnlyList<string> UserIds)
+public sealed record SigningKey(string Fingerprint, string PublicKeyArmored, IReadOnlyList<string> UserIds, DateTimeOffset? Expires)
 {
     public const string ExportHint = "gpg --armor --export-secret-keys FINGERPRINT";
 
-    private static readonly int[] SigningAlgorithms = [1, 3, 17, 19, 22, 27, 28];
-
-    /// <summary>Reads an armored (or binary) secret key; a <see cref="SigningKeyException"/> says why one cannot sign.</summary>
-    public static SigningKey Parse(byte[] data)
+    /// <summary>Reads an armored (or binary) secret key; a <see cref="SigningKeyException"/> says why it cannot sign at <paramref name="now"/>.</summary>
+    public static SigningKey Parse(byte[] data, DateTimeOffset now)
     {
-        var (packets, blockType) = OpenPgpPackets.Decode(data);
-        if (packets is null || packets.Count == 0)
+        var ring = OpenPgpInput.Read(data) switch
         {
-            throw new SigningKeyException(blockType is null
-                ? $"not an OpenPGP key: expected the ASCII-armored output of {ExportHint}"
-                : $"the PGP {blockType} block is damaged (its base64 or packets do not decode): export it again with {ExportHint}");
+            [PgpSecretKeyRing only] => only,
+            [PgpPublicKeyRing, ..] => throw new SigningKeyException($"this is a public key only; builds need the secret key: {ExportHint}"),
+            [PgpSecretKeyRing, ..] rings => throw new SigningKeyException($"the export holds {rings.Count} keys; export the one that signs: {ExportHint}"),
+            _ => throw new SigningKeyException($"not an OpenPGP key: expected the ASCII-armored output of {ExportHint}"),
+        };
+
+        var primary = ring.GetPublicKey();
+        var fingerprint = KeyValidity.FingerprintOf(primary);
+        if (ring.GetSecretKeys().Any(k => k.PublicKey.Version != 4))
+        {
+            throw new SigningKeyException($"key {fingerprint} is not a version 4 key, which gpg 2.2 and 2.4 (what build pods and clients run) need");
         }
 
-        var primary = packets[0];
-        if (primary.Tag == OpenPgpPacket.PublicKey)
+        var primaryValidity = KeyValidity.Of(primary, primary);
+        if (primaryValidity.Problem(now) is { } problem)
         {
-            throw new SigningKeyException($"this is a public key only; builds need the secret key: {ExportHint}");
+            throw new SigningKeyException($"key {fingerprint} {problem}");
         }
 
-        if (primary.Tag != OpenPgpPacket.SecretKey)
+        var signing = ring.GetSecretKeys().Select(k => (Key: k, Validity: KeyValidity.Of(primary, k.PublicKey))).Where(k => k.Validity.CanSign).ToList();
+        var usable = signing.Where(k => k.Validity.Problem(now) is null).ToList();
+        if (usable.Count == 0)
         {
-            throw new SigningKeyException($"not an OpenPGP key: the first packet has tag {primary.Tag}, a secret key has tag 5 ({ExportHint})");
+            var why = signing.Select(k => $"{KeyValidity.FingerprintOf(k.Key.PublicKey)} {k.Validity.Problem(now)}").ToList();
+            throw new SigningKeyException(why.Count == 0
+                ? $"key {fingerprint} has no signing (sub)key: add one with gpg --quick-add-key {fingerprint} ed25519 sign 2y"
+                : $"key {fingerprint} has no signing (sub)key that can sign now ({string.Join("; ", why)}): add one with gpg --quick-add-key {fingerprint} ed25519 sign 2y");
         }
 
-        var keys = packets.Where(p => p.Tag is OpenPgpPacket.SecretKey or OpenPgpPacket.SecretSubkey).Select(p => (Packet: p, Key: KeyMaterial.Read(p.Body))).ToList();
-        if (keys.Any(k => k.Key is null))
+        // gpg signs with the newest valid signing subkey whose secret it has, and with the primary only when there is none.
+        var chosen = usable.Where(k => !k.Key.IsPrivateKeyEmpty)
+            .OrderBy(k => k.Key.IsMasterKey).ThenByDescending(k => k.Key.PublicKey.CreationTime).Select(k => ((PgpSecretKey, KeyValidity)?)k).FirstOrDefault();
+        if (chosen is not var (key, validity))
         {
-            throw new SigningKeyException("a key packet is not a version 4 key gpg can use; export a version 4 key (gpg 2.2 and 2.4 make them by default)");
+            throw new SigningKeyException("the secret key material is not in this export (a stub, e.g. a key on a smartcard): build pods need the key itself");
         }
 
-        var signing = keys.Where(k => SigningAlgorithms.Contains(k.Key!.Algorithm)).ToList();
-        if (signing.Count == 0)
+        if (key.KeyEncryptionAlgorithm != SymmetricKeyAlgorithmTag.Null)
         {
-            throw new SigningKeyException("the key has no signing (sub)key: add one with gpg --quick-add-key FINGERPRINT default sign");
+            throw new SigningKeyException("the secret key is protected by a passphrase, and build pods sign with nobody to type it: export an unprotected copy "
+                + "(gpg --pinentry-mode loopback --passphrase '' --passwd FINGERPRINT in a throw-away GNUPGHOME, then " + ExportHint + ")");
         }
 
-        if (!signing.Any(k => k.Key!.Secret == SecretState.Unprotected))
+        var expires = new[] { primaryValidity.Expires, validity.Expires }.Where(e => e is not null).DefaultIfEmpty().Min();
+        var publicKeys = new MemoryStream();
+        foreach (var publicKey in ring.GetPublicKeys())
         {
-            throw new SigningKeyException(signing.All(k => k.Key!.Secret == SecretState.Absent)
-                ? "the secret key material is not in this export (a stub, e.g. a key on a smartcard): build pods need the key itself"
-                : "the secret key is protected by a passphrase, and build pods sign with nobody to type it: export an unprotected copy "
-                  + "(gpg --pinentry-mode loopback --passphrase '' --passwd FINGERPRINT in a throw-away GNUPGHOME, then " + ExportHint + ")");
+            publicKey.Encode(publicKeys, forTransfer: true);
         }
 
-        var publicPackets = packets
-            .Where(p => p.Tag is OpenPgpPacket.SecretKey or OpenPgpPacket.SecretSubkey or OpenPgpPacket.UserId or OpenPgpPacket.Signature or 17)
-            .Select(p => p.Tag switch
-            {
-                OpenPgpPacket.SecretKey => new OpenPgpPacket(OpenPgpPacket.PublicKey, KeyMaterial.Read(p.Body)!.PublicBody),
-                OpenPgpPacket.SecretSubkey => new OpenPgpPacket(OpenPgpPacket.PublicSubkey, KeyMaterial.Read(p.Body)!.PublicBody),
-                _ => p,
-            });
-        var userIds = packets.Where(p => p.Tag == OpenPgpPacket.UserId).Select(p => Encoding.UTF8.GetString(p.Body)).ToList();
-        return new SigningKey(FingerprintOf(keys[0].Key!.PublicBody), OpenPgpPackets.Armor("PUBLIC KEY BLOCK", OpenPgpPackets.Write(publicPackets)), userIds);
+        return new SigningKey(fingerprint, OpenPgpOutput.Armor(publicKeys.ToArray()), [.. primary.GetUserIds().OfType<string>()], expires);
     }
 
     /// <summary>The fingerprint of an armored (or binary) public key, as <see cref="Parse"/> hands it out.</summary>
-    public static string PublicFingerprint(byte[] data)
-    {
-        var (packets, _) = OpenPgpPackets.Decode(data);
-        if (packets is not [{ Tag: OpenPgpPacket.PublicKey } primary, ..] || KeyMaterial.Read(primary.Body) is not { } key)
-        {
-            throw new SigningKeyException("not a version 4 OpenPGP public key (expected the output of gpg --armor --export FINGERPRINT)");
-        }
-
-        return FingerprintOf(key.PublicBody);
-    }
-
-    /// <summary>A version 4 fingerprint: SHA-1 over 0x99, the two-byte length and the public key body, in hex.</summary>
-    internal static string FingerprintOf(byte[] publicBody)
-    {
-        byte[] framed = [0x99, (byte)(publicBody.Length >> 8), (byte)publicBody.Length, .. publicBody];
-#pragma warning disable CA5350 // the version 4 fingerprint is defined as SHA-1; it identifies, it does not protect
-        return Convert.ToHexString(SHA1.HashData(framed));
-#pragma warning restore CA5350
-    }
-
-    /// <summary>The key ID: the low 64 bits of the fingerprint.</summary>
-    internal static byte[] KeyId(string fingerprint) => Convert.FromHexString(fingerprint[^16..]);
+    public static string PublicFingerprint(byte[] data) => OpenPgpInput.Read(data) is [PgpPublicKeyRing ring, ..] && ring.GetPublicKey().Version == 4
+        ? KeyValidity.FingerprintOf(ring.GetPublicKey())
+        : throw new SigningKeyException("not a version 4 OpenPGP public key (expected the output of gpg --armor --export FINGERPRINT)");
 }
 
-internal enum SecretState
+/// <summary>What a key's own signatures say about it: revoked when, expires when, whether it may sign.</summary>
+internal sealed record KeyValidity(DateTimeOffset? Revoked, string? RevocationReason, DateTimeOffset? Expires, bool CanSign, bool Bound)
 {
-    Unprotected,
-    Protected,
-    Absent,
-}
+    private static readonly PublicKeyAlgorithmTag[] SigningAlgorithms =
+    [
+        PublicKeyAlgorithmTag.RsaGeneral, PublicKeyAlgorithmTag.RsaSign, PublicKeyAlgorithmTag.Dsa, PublicKeyAlgorithmTag.ECDsa,
+        PublicKeyAlgorithmTag.EdDsa_Legacy, PublicKeyAlgorithmTag.Ed25519, PublicKeyAlgorithmTag.Ed448,
+    ];
 
-/// <summary>The parts of a version 4 key packet body: the public part (and its algorithm), and how its secret is kept.</summary>
-internal sealed record KeyMaterial(int Algorithm, byte[] PublicBody, SecretState Secret)
-{
-    public static KeyMaterial? Read(byte[] body)
+    public static string FingerprintOf(PgpPublicKey key) => Convert.ToHexString(key.GetFingerprint());
+
+    /// <summary>
+    /// Reads the self-signatures gpg reads: revocations by the primary key, and the newest binding (a subkey) or
+    /// certification of a user ID or direct-key signature (the primary) for the expiry and the key flags. Signatures
+    /// that do not verify are ignored, as gpg ignores them.
+    /// </summary>
+    public static KeyValidity Of(PgpPublicKey primary, PgpPublicKey key)
     {
-        if (body.Length < 6 || body[0] != 4)
+        var isPrimary = key.KeyId == primary.KeyId;
+        var ownSignatures = key.GetSignatures().Where(s => s.KeyId == primary.KeyId).ToList();
+        var revocation = ownSignatures
+            .Where(s => s.SignatureType == (isPrimary ? PgpSignature.KeyRevocation : PgpSignature.SubkeyRevocation) && Verifies(s, primary, sig => isPrimary ? sig.VerifyCertification(key) : sig.VerifyCertification(primary, key)))
+            .MinBy(s => s.CreationTime);
+        var selfSignatures = isPrimary
+            ? primary.GetUserIds().OfType<string>().SelectMany(id => primary.GetSignaturesForId(id)
+                    .Where(s => s.KeyId == primary.KeyId && s.IsCertification() && Verifies(s, primary, sig => sig.VerifyCertification(id, primary))))
+                .Concat(ownSignatures.Where(s => s.SignatureType == PgpSignature.DirectKey && Verifies(s, primary, sig => sig.VerifyCertification(primary))))
+            : ownSignatures.Where(s => s.SignatureType == PgpSignature.SubkeyBinding && Verifies(s, primary, sig => sig.VerifyCertification(primary, key)));
+        var newest = selfSignatures.MaxBy(s => s.CreationTime);
+        var subpackets = newest?.GetHashedSubPackets();
+        var lifetime = subpackets?.GetKeyExpirationTime() ?? 0;
+        var flags = subpackets is not null && subpackets.HasSubpacket(SignatureSubpacketTag.KeyFlags) ? subpackets.GetKeyFlags() : (int?)null;
+        var canSign = SigningAlgorithms.Contains(key.Algorithm) && (flags is null || (flags & KeyFlags.SignData) != 0);
+        return new KeyValidity(
+            revocation is null ? null : new DateTimeOffset(revocation.CreationTime, TimeSpan.Zero),
+            revocation?.GetHashedSubPackets()?.GetRevocationReason()?.GetRevocationDescription() is { Length: > 0 } reason ? reason : null,
+            lifetime == 0 ? null : new DateTimeOffset(key.CreationTime, TimeSpan.Zero).AddSeconds(lifetime),
+            canSign,
+            isPrimary || newest is not null);
+    }
+
+    /// <summary>Why the key does not sign at <paramref name="now"/>, or null when it does.</summary>
+    public string? Problem(DateTimeOffset now) =>
+        Revoked is { } revoked ? $"was revoked on {Day(revoked)}{(RevocationReason is { } reason ? $" ({reason})" : "")}: clients refuse what it signs; use a new key"
+        : Expires is { } expires && expires <= now ? $"expired on {Day(expires)}: extend it with gpg --quick-set-expire FINGERPRINT 2y (and '*' for its subkeys), then export it again"
+        : !Bound ? "is not bound to its primary key by a valid signature"
+        : null;
+
+    private static string Day(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    private static bool Verifies(PgpSignature signature, PgpPublicKey signer, Func<PgpSignature, bool> verify)
+    {
+        try
         {
-            return null;
+            signature.InitVerify(signer);
+            return verify(signature);
         }
-
-        var algorithm = body[5];
-        var at = 6;
-        bool Mpis(int count)
+        catch (PgpException)
         {
-            for (var i = 0; i < count; i++)
-            {
-                if (at + 2 > body.Length)
-                {
-                    return false;
-                }
-
-                at += 2 + ((body[at] << 8 | body[at + 1]) + 7) / 8;
-            }
-
-            return at <= body.Length;
+            return false; // an algorithm or hash this library cannot check: gpg would not count it either
         }
-
-        bool Oid()
-        {
-            if (at >= body.Length)
-            {
-                return false;
-            }
-
-            at += 1 + body[at];
-            return at <= body.Length;
-        }
-
-        var ok = algorithm switch
-        {
-            1 or 2 or 3 => Mpis(2), // RSA: n, e
-            16 or 20 => Mpis(3), // Elgamal: p, g, y
-            17 => Mpis(4), // DSA: p, q, g, y
-            19 or 22 => Oid() && Mpis(1), // ECDSA, EdDSA: curve, point
-            18 => Oid() && Mpis(1) && Oid(), // ECDH: curve, point, KDF parameters (length-prefixed like an OID)
-            25 => (at += 32) <= body.Length,
-            26 => (at += 56) <= body.Length,
-            27 => (at += 32) <= body.Length,
-            28 => (at += 57) <= body.Length,
-            _ => false,
-        };
-        if (!ok)
-        {
-            return null;
-        }
-
-        var publicBody = body[..at];
-        if (at == body.Length)
-        {
-            return new KeyMaterial(algorithm, publicBody, SecretState.Absent);
-        }
-
-        var usage = body[at];
-        var secret = usage switch
-        {
-            0 => SecretState.Unprotected,
-            // GnuPG's extension: cipher, S2K type 101, hash, "GNU", mode 1 (no secret) or 2 (on a smartcard).
-            254 or 255 when at + 8 <= body.Length && body[at + 2] == 101 && body.AsSpan(at + 4, 3).SequenceEqual("GNU"u8) => SecretState.Absent,
-            _ => SecretState.Protected,
-        };
-        return new KeyMaterial(algorithm, publicBody, secret);
     }
 }

@@ -75,8 +75,8 @@ public sealed class SigningInteropTests : IDisposable
     [ToolFact("gpg")]
     public void A_key_the_operator_makes_is_read_by_gpg_with_the_same_fingerprint_and_signs_unattended()
     {
-        var armored = SigningKeyGenerator.Generate("gentoo-builder binhost ns/desktops", DateTimeOffset.UtcNow);
-        var key = SigningKey.Parse(Encoding.ASCII.GetBytes(armored));
+        var armored = SigningKeyGenerator.Generate("gentoo-builder binhost ns/desktops", DateTimeOffset.UtcNow).SecretKeyArmored;
+        var key = SigningKey.Parse(Encoding.ASCII.GetBytes(armored), DateTimeOffset.UtcNow);
 
         var package = SignWithBuilderKey(armored, key.Fingerprint);
 
@@ -91,8 +91,8 @@ public sealed class SigningInteropTests : IDisposable
     [ToolFact("gpg")]
     public void The_served_client_setup_makes_the_binhosts_signatures_fully_trusted_in_a_getuto_keyring()
     {
-        var armored = SigningKeyGenerator.Generate("gentoo-builder binhost ns/desktops", DateTimeOffset.UtcNow, bits: 2048);
-        var key = SigningKey.Parse(Encoding.ASCII.GetBytes(armored));
+        var armored = SigningKeyGenerator.Generate("gentoo-builder binhost ns/desktops", DateTimeOffset.UtcNow).SecretKeyArmored;
+        var key = SigningKey.Parse(Encoding.ASCII.GetBytes(armored), DateTimeOffset.UtcNow);
         var package = SignWithBuilderKey(armored, key.Fingerprint);
 
         // What getuto leaves in /etc/portage/gnupg: a keyring with an ultimately trusted local key and its passphrase in pass.
@@ -115,5 +115,43 @@ public sealed class SigningInteropTests : IDisposable
         verified.ShouldContain($"[GNUPG:] VALIDSIG {key.Fingerprint}");
         verified.ShouldContain("[GNUPG:] TRUST_FULLY");
         File.ReadAllText(Path.Combine(binrepos, "desktops.conf")).ShouldBe("[desktops]\npriority = 10\nsync-uri = http://binhost.example/\nverify-signature = true\n");
+    }
+
+    /// <summary>gpg's colon listing of the key in <paramref name="home"/>: validity (field 2) and expiry (field 7, seconds) of its primary.</summary>
+    private static (string Validity, string Expires) Listed(string home, string fingerprint)
+    {
+        var pub = Run("gpg", ["--homedir", home, "--batch", "--with-colons", "--list-keys", fingerprint]).Split('\n').First(l => l.StartsWith("pub:", StringComparison.Ordinal)).Split(':');
+        return (pub[1], pub[6]);
+    }
+
+    [ToolFact("gpg")]
+    public void The_revocation_certificate_kept_beside_a_made_key_revokes_it_in_a_clients_keyring()
+    {
+        var made = SigningKeyGenerator.Generate("gentoo-builder binhost ns/desktops", DateTimeOffset.UtcNow);
+        var key = SigningKey.Parse(Encoding.ASCII.GetBytes(made.SecretKeyArmored), DateTimeOffset.UtcNow);
+        var client = Home("client");
+        Run("gpg", ["--homedir", client, "--batch", "--import"], key.PublicKeyArmored);
+        Listed(client, key.Fingerprint).Validity.ShouldNotBe("r");
+
+        Run("gpg", ["--homedir", client, "--batch", "--import"], made.RevocationArmored);
+
+        Listed(client, key.Fingerprint).Validity.ShouldBe("r");
+    }
+
+    [ToolFact("gpg")]
+    public void An_extended_key_fetched_again_moves_the_expiry_a_client_already_trusts()
+    {
+        var created = DateTimeOffset.UtcNow.AddDays(-400);
+        var made = Encoding.ASCII.GetBytes(SigningKeyGenerator.Generate("gentoo-builder binhost ns/desktops", created).SecretKeyArmored);
+        var before = SigningKey.Parse(made, DateTimeOffset.UtcNow);
+        var client = Home("client");
+        Run("gpg", ["--homedir", client, "--batch", "--import"], before.PublicKeyArmored);
+        Listed(client, before.Fingerprint).Expires.ShouldBe(before.Expires!.Value.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        var extended = SigningKey.Parse(Encoding.ASCII.GetBytes(SigningKeyGenerator.ExtendIfDue(made, DateTimeOffset.UtcNow)!), DateTimeOffset.UtcNow);
+        Run("gpg", ["--homedir", client, "--batch", "--import"], extended.PublicKeyArmored);
+
+        extended.Fingerprint.ShouldBe(before.Fingerprint);
+        Listed(client, before.Fingerprint).Expires.ShouldBe(extended.Expires!.Value.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 }

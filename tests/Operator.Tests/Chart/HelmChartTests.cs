@@ -134,8 +134,9 @@ public sealed class HelmChartTests
 
         granted.Order().ShouldBe(install.Order(), "charts/gentoo-builder/templates/rbac.yaml and config/rbac/role.yaml must grant the same");
         granted.ShouldNotContain(g => g.Contains('*'), "no wildcard verbs or resources");
-        // Signing keys are read by name and made when missing; never listed or watched, so no other Secret is seen.
-        granted.Where(g => g.Contains(" secrets", StringComparison.Ordinal)).Order().ShouldBe(["create secrets.", "get secrets."]);
+        // Signing keys are read by name, made when missing and extended when the operator made them; never listed or
+        // watched, so no other Secret is seen.
+        granted.Where(g => g.Contains(" secrets", StringComparison.Ordinal)).Order().ShouldBe(["create secrets.", "get secrets.", "update secrets."]);
         var lease = documents.Single(d => Kind(d) == "Role");
         lease["metadata"]!["namespace"]!.GetValue<string>().ShouldBe("gentoo-system", "the Lease is granted in the release namespace only");
     }
@@ -190,6 +191,26 @@ public sealed class HelmChartTests
         monitor["spec"]!["endpoints"]![0]!["port"]!.GetValue<string>().ShouldBe("metrics");
         var refused = Tools.Run("helm", ["template", "gentoo-builder", Chart, "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.service.enabled=false"]);
         refused.Error.ShouldContain("metrics.serviceMonitor.enabled needs metrics.service.enabled");
+    }
+
+    [ToolFact("helm")]
+    public void A_pod_monitor_scrapes_each_operator_pod_on_the_port_its_container_names()
+    {
+        Render().ShouldNotContain(d => Kind(d) == "PodMonitor");
+        var documents = Render("--set", "metrics.podMonitor.enabled=true", "--set", "metrics.podMonitor.labels.release=prometheus", "--set", "metrics.service.enabled=false");
+        var monitor = documents.Single(d => Kind(d) == "PodMonitor");
+        monitor["metadata"]!["labels"]!["release"]!.GetValue<string>().ShouldBe("prometheus");
+        var endpoint = monitor["spec"]!["podMetricsEndpoints"]![0]!;
+        endpoint["path"]!.GetValue<string>().ShouldBe("/metrics");
+        var pod = documents.Single(d => Kind(d) == "Deployment")["spec"]!["template"]!;
+        pod["spec"]!["containers"]![0]!["ports"]!.AsArray().Select(p => p!["name"]!.GetValue<string>()).ShouldContain(endpoint["port"]!.GetValue<string>());
+        foreach (var (key, value) in monitor["spec"]!["selector"]!["matchLabels"]!.AsObject())
+        {
+            pod["metadata"]!["labels"]![key]!.GetValue<string>().ShouldBe(value!.GetValue<string>(), "the PodMonitor selects the operator's pods");
+        }
+
+        var refused = Tools.Run("helm", ["template", "gentoo-builder", Chart, "--set", "metrics.podMonitor.enabled=true", "--set", "metrics.serviceMonitor.enabled=true"]);
+        refused.Error.ShouldContain("choose one");
     }
 
     [ToolFact("helm")]

@@ -147,8 +147,9 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         var updating = await WaitForAsync(ns, b => b.Status.Phase == BuilderPhase.Updating, "the update to start");
         updating.Status.LastHandledUpdate.ShouldBe("now");
         var podName = updating.Status.CurrentMaintenance!;
-        var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(podName, ns);
-        pod.Spec.Containers[0].Args[0].ShouldBe("update");
+        // The claim is written before the pod is created (so two pods never start at once): the pod follows it.
+        var pod = await Eventually.GetAsync(() => CoreWrites.ReadOrNullAsync(() => cluster.Kube.CoreV1.ReadNamespacedPodAsync(podName, ns)), p => p is not null, "the update pod");
+        pod!.Spec.Containers[0].Args[0].ShouldBe("update");
 
         await CreateFirefoxRunAsync(ns);
         var waiting = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!,
@@ -596,8 +597,11 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         var secret = await cluster.Kube.CoreV1.ReadNamespacedSecretAsync("desktop-signing-key", ns);
         secret.Metadata.OwnerReferences.ShouldBeNull();
         secret.Metadata.Labels[ObjectLabels.Builder].ShouldBe("desktop");
-        var key = SigningKey.Parse(secret.Data["signing.asc"]);
+        var key = SigningKey.Parse(secret.Data["signing.asc"], DateTimeOffset.UtcNow);
         key.Fingerprint.ShouldBe(ready.Status.SigningKeyFingerprint);
+        ready.Status.SigningKeyExpires.ShouldBe(key.Expires!.Value.UtcDateTime);
+        key.Expires.Value.ShouldBeGreaterThan(DateTimeOffset.UtcNow + SigningKeyGenerator.Lifetime - TimeSpan.FromHours(1));
+        Encoding.ASCII.GetString(secret.Data[DesiredSigning.RevocationKey]).ShouldContain("This is a revocation certificate");
         key.UserIds.ShouldBe([$"gentoo-builder binhost {ns}/desktop"]);
         var published = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredSigning.PublicConfigMapName("desktop"), ns);
         SigningKey.PublicFingerprint(Encoding.ASCII.GetBytes(published.Data["public.asc"])).ShouldBe(key.Fingerprint);
@@ -635,12 +639,44 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         (await runs.GetAsync(ns, "firefox", CancellationToken.None))!.Status.AttemptCount.GetValueOrDefault().ShouldBe(0, "nothing builds unsigned meanwhile");
         (await cluster.Kube.CoreV1.ListNamespacedSecretAsync(ns)).Items.ShouldHaveSingleItem("the operator makes no key of its own when one is named");
 
+        secret.Data["signing.asc"] = File.ReadAllBytes(Checkout.PathOf("tests", "Fixtures", "signing", "ed25519-expired.asc"));
+        secret = await cluster.Kube.CoreV1.ReplaceNamespacedSecretAsync(secret, "desktop-key", ns);
+        var expired = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Ready)?.Message?.Contains("expired") == true, "the builder to refuse the expired key");
+        Conditions.Find(expired.Status.Conditions, ConditionTypes.Ready)!.Message.ShouldContain("Secret desktop-key key 'signing.asc' cannot sign binary packages");
+        Conditions.Find(expired.Status.Conditions, ConditionTypes.Ready)!.Message.ShouldContain("expired on 2020-01-31");
+
         secret.Data["signing.asc"] = File.ReadAllBytes(Checkout.PathOf("tests", "Fixtures", "signing", "ed25519-unprotected.asc"));
         await cluster.Kube.CoreV1.ReplaceNamespacedSecretAsync(secret, "desktop-key", ns);
 
         var signing = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to accept the key");
         signing.Status.SigningKeyFingerprint.ShouldBe(File.ReadAllText(Checkout.PathOf("tests", "Fixtures", "signing", "ed25519.fingerprint")).Trim());
         await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to run once the key can sign");
+    }
+
+    [PodDrivingFact]
+    public async Task A_key_the_operator_made_is_extended_a_year_before_it_expires_keeping_its_fingerprint_and_gains_a_revocation_certificate()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        var builder = Builder(ns);
+        // A key an earlier operator made 400 days ago: less than a year left, and no revocation certificate beside it.
+        var aged = DesiredSigning.GeneratedSecret(builder, SigningKeyGenerator.Generate(DesiredSigning.UserId(builder), DateTimeOffset.UtcNow.AddDays(-400)));
+        aged.Data.Remove(DesiredSigning.RevocationKey);
+        await cluster.Kube.CoreV1.CreateNamespacedSecretAsync(aged, ns);
+        var fingerprint = SigningKey.Parse(aged.Data[DesiredSigning.DefaultKey], DateTimeOffset.UtcNow).Fingerprint;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(builder, CancellationToken.None);
+
+        var ready = await WaitForAsync(ns, b => b.Status.SigningKeyExpires > DateTime.UtcNow.AddDays(700), "the builder to sign with the extended key");
+
+        ready.Status.SigningKeyFingerprint.ShouldBe(fingerprint);
+        var kept = await cluster.Kube.CoreV1.ReadNamespacedSecretAsync(aged.Name(), ns);
+        SigningKey.Parse(kept.Data[DesiredSigning.DefaultKey], DateTimeOffset.UtcNow).Expires!.Value.UtcDateTime.ShouldBe(ready.Status.SigningKeyExpires!.Value);
+        kept.Data.ShouldContainKey(DesiredSigning.RevocationKey);
+        var published = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredSigning.PublicConfigMapName("desktop"), ns);
+        published.Data["public.asc"].ShouldBe(SigningKey.Parse(kept.Data[DesiredSigning.DefaultKey], DateTimeOffset.UtcNow).PublicKeyArmored, "the binhost hands out the extended key");
+        var events = await cluster.Kube.CoreV1.ListNamespacedEventAsync(ns);
+        events.Items.ShouldContain(e => e.Reason == "SigningKeyExtended" && e.Message.Contains(aged.Name()));
     }
 
     [PodDrivingFact]

@@ -27,7 +27,6 @@ public sealed class LifecycleSession : IAsyncDisposable
         SnapshotPoll = TimeSpan.FromMilliseconds(200),
         SigningKeyPoll = TimeSpan.FromMilliseconds(200),
         ConfigPoll = TimeSpan.FromMilliseconds(200),
-        MakeSigningKey = (userId, created) => Gentoo.Portage.Signing.SigningKeyGenerator.Generate(userId, created, bits: 1024), // fast; the size is not under test
     };
 
     private readonly TestCluster cluster;

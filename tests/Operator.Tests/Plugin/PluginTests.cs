@@ -1,3 +1,4 @@
+using Gentoo.Protocol;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Runtime;
 using Gentoo.Operator.Tests.Hosting;
@@ -109,12 +110,16 @@ public sealed class PluginTests(TestCluster cluster)
     }
 
     [TestServerFact]
-    public async Task Update_with_wait_prints_what_a_world_update_would_merge()
+    public async Task Update_with_wait_prints_its_stages_then_what_a_world_update_would_merge()
     {
         const string Success = """{"step":"build","result":"success","outcome":"success","emergeExitCode":0}""";
         const string Preview = """{"step":"update","result":"success","outcome":"success","emergeExitCode":0,"atoms":["dev-libs/nss-3.46","www-client/firefox-128.1.0"]}""";
+        var stages = ProgressLines.Format(new AgentProgress(null, "sync", 0, 2)) + "\n>>> Syncing repository 'gentoo'\n"
+            + ProgressLines.Format(new AgentProgress(null, "world update preview", 1, 2)) + "\n";
         await using var session = await LifecycleSession.StartSimulatedAsync(cluster,
-            pod => new Kubernetes.TestServer.PodScript(0, pod.Contains("-update-", StringComparison.Ordinal) ? Preview : Success),
+            pod => pod.Contains("-update-", StringComparison.Ordinal)
+                ? new Kubernetes.TestServer.PodScript(0, Preview, Delay: TimeSpan.FromSeconds(4), RunningLog: stages)
+                : new Kubernetes.TestServer.PodScript(0, Success),
             Gentoo.Operator.Hosting.Controllers.AddBootstraps, Gentoo.Operator.Hosting.Controllers.AddBuilders);
         var ns = session.Namespace;
         await ReadyBuilderAsync(ns);
@@ -122,8 +127,9 @@ public sealed class PluginTests(TestCluster cluster)
         var (exit, output, error) = await RunAsync(ns, "update", "desktop", "--wait", "--timeout", "60");
 
         exit.ShouldBe(0, error);
-        output.ShouldBe("gentoobuilder.gentoobuilder.io/desktop: update requested\n"
-            + "repositories synced; a world update would merge 2 package(s): dev-libs/nss-3.46, www-client/firefox-128.1.0\n");
+        output.ShouldStartWith("gentoobuilder.gentoobuilder.io/desktop: update requested\n");
+        output.ShouldContain("Updating: 1/2 world update preview\n");
+        output.ShouldEndWith("\nrepositories synced; a world update would merge 2 package(s): dev-libs/nss-3.46, www-client/firefox-128.1.0\n");
     }
 
     [TestServerFact]
@@ -142,6 +148,7 @@ public sealed class PluginTests(TestCluster cluster)
             Phase = BuilderPhase.Ready,
             BinhostUrl = $"http://desktop-binhost.{ns}.svc:80/",
             SigningKeyFingerprint = "9E6B054A08F7B3D3749B3FFE8DE29A6307CC76B7",
+            SigningKeyExpires = new DateTime(2028, 12, 1, 7, 0, 0, DateTimeKind.Utc),
             BuildRequestTokenSecret = "desktop-binhost-token",
         };
         await builders.ReplaceStatusAsync(builder, CancellationToken.None);
@@ -150,7 +157,7 @@ public sealed class PluginTests(TestCluster cluster)
         exit.ShouldBe(0, error);
         output.ShouldBe(
             $"binhost:        http://desktop-binhost.{ns}.svc:80/\n"
-            + "signing key:    9E6B054A08F7B3D3749B3FFE8DE29A6307CC76B7\n"
+            + "signing key:    9E6B054A08F7B3D3749B3FFE8DE29A6307CC76B7 (expires 2028-12-01; clients re-run client-setup.sh to learn a later date)\n"
             + $"client setup:   curl -fsS http://desktop-binhost.{ns}.svc:80/client-setup.sh | sh    # as root on the client\n"
             + $"build request:  curl -fsS -H \"Authorization: Bearer $(kubectl get secret -n {ns} desktop-binhost-token -o jsonpath='{{.data.token}}' | base64 -d)\" "
             + $"--data-binary 'CATEGORY/PACKAGE ...' http://desktop-binhost.{ns}.svc:80/build\n");
