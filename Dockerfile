@@ -16,9 +16,10 @@ RUN dotnet publish src/Operator/Operator.csproj -c Release -r linux-x64 --self-c
  && dotnet publish src/Agent/Agent.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/agent
 
 FROM ${RUNTIME_IMAGE}
-# git (and ssh, for private repositories) checks out configFrom git sources in an init container of the Gentoo pods.
-RUN (command -v git && command -v ssh) >/dev/null \
- || (apt-get update && apt-get install -y --no-install-recommends git openssh-client && rm -rf /var/lib/apt/lists/*)
+# git (and ssh, for private repositories) checks out configFrom git sources in an init container of the Gentoo pods;
+# the time zone database is where the operator finds spec.autoBuild.timeZone.
+RUN (command -v git && command -v ssh && test -e /usr/share/zoneinfo/Europe/Berlin) >/dev/null \
+ || (apt-get update && apt-get install -y --no-install-recommends git openssh-client tzdata && rm -rf /var/lib/apt/lists/*)
 COPY --from=build /out/operator/gentoo-operator /usr/local/bin/gentoo-operator
 # Build pods copy the agent from here into a shared volume with an init container (as Tekton and Argo do).
 COPY --from=build /out/agent/gentoo-agent /opt/gentoo-builder/gentoo-agent

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the two base images the Dockerfile needs without a registry, from Debian packages:
-#   gentoo-builder/runtime-deps:local  a minimal Debian (debootstrap) with CA certificates, OpenSSL, git and ssh
+#   gentoo-builder/runtime-deps:local  a minimal Debian (debootstrap) with CA certificates, OpenSSL, git, ssh and time zones
 #   gentoo-builder/sdk:local           the same plus this machine's .NET SDK
 # Installs Docker and debootstrap and starts dockerd when they are missing (needs root).
 set -euo pipefail
@@ -24,8 +24,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if ! docker image inspect gentoo-builder/runtime-deps:local >/dev/null 2>&1 \
    || ! docker image inspect gentoo-builder/sdk:local >/dev/null 2>&1 \
-   || ! docker run --rm gentoo-builder/runtime-deps:local sh -c 'git --version && command -v ssh' >/dev/null 2>&1; then
-  debootstrap --variant=minbase --include=ca-certificates,libssl3,git,openssh-client bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
+   || ! docker run --rm gentoo-builder/runtime-deps:local sh -c 'git --version && command -v ssh && test -e /usr/share/zoneinfo/Europe/Berlin' >/dev/null 2>&1; then
+  debootstrap --variant=minbase --include=ca-certificates,libssl3,git,openssh-client,tzdata bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -n 20 "$work/debootstrap.log" >&2; exit 1; }
   # Trust what this machine trusts: package registries may be reached through a proxy with its own CA.
   cp /etc/ssl/certs/ca-certificates.crt "$work/rootfs/etc/ssl/certs/ca-certificates.crt"

@@ -49,6 +49,12 @@ public sealed class CelProgramTests
     }
 
     [Fact]
+    public void Matches_refuses_look_ahead_as_cel_go_does()
+    {
+        Should.Throw<CelException>(() => Eval("'abc'.matches('^(?!x)abc$')")).Message.ShouldContain("invalid or unsupported Perl syntax");
+    }
+
+    [Fact]
     public void Has_tests_field_presence_without_failing_on_absent_fields()
     {
         Eval("has(self.a) && !has(self.b)", """{"a": 1}""").ShouldBe(true);

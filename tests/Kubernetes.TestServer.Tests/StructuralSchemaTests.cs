@@ -36,6 +36,31 @@ public sealed class StructuralSchemaTests
             .Problems.ShouldContain(p => p.Contains("messageExpression"));
     }
 
+    private static JsonObject WithPattern(string pattern) =>
+        new() { ["type"] = "object", ["properties"] = new JsonObject { ["a"] = new JsonObject { ["type"] = "string", ["pattern"] = pattern } } };
+
+    [Theory]
+    [InlineData("^(?!test)[a-z]+$", "(?!")]
+    [InlineData("^(?=a)a$", "(?=")]
+    [InlineData("^(?<=a)b$", "(?<=")]
+    [InlineData("^(a)\\1$", "\\1")]
+    [InlineData("^(?>a+)$", "(?>")]
+    public void Patterns_go_refuses_are_refused_though_dotnet_reads_them(string pattern, string construct)
+    {
+        Refused(WithPattern(pattern).ToJsonString())
+            .Problems.ShouldContain(p => p.Contains($"invalid or unsupported Perl syntax: `{construct}`"));
+    }
+
+    [Theory]
+    [InlineData("^[(?!]x$")]
+    [InlineData("^[]a]\\\\1$")]
+    [InlineData("^(?i:jan|feb)(?:x)?$")]
+    public void Patterns_go_reads_are_accepted(string pattern)
+    {
+        Re2Pattern.Unsupported(pattern).ShouldBeNull();
+        StructuralSchema.Compile(WithPattern(pattern));
+    }
+
     [Fact]
     public void List_map_key_must_be_required_or_defaulted()
     {

@@ -498,8 +498,17 @@ public sealed class CelProgram
         _ => throw NoOverload("size", value),
     };
 
-    private static bool Matches(object? text, object? pattern) =>
-        Regex.IsMatch(AsString(text), AsString(pattern), RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+    private static bool Matches(object? text, object? pattern)
+    {
+        try
+        {
+            return Schema.Re2Pattern.IsMatch(AsString(text), AsString(pattern));
+        }
+        catch (ArgumentException e)
+        {
+            throw new CelException(e.Message);
+        }
+    }
 
     private static long ToInt(object? value) => value switch
     {

@@ -163,7 +163,7 @@ public sealed class StructuralSchema
             {
                 try
                 {
-                    node.Pattern = new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+                    node.Pattern = Re2Pattern.Compile(pattern);
                 }
                 catch (ArgumentException e)
                 {

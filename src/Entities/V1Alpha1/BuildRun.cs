@@ -133,6 +133,7 @@ public sealed class BuildRunSpec
     [Length(1, 256)]
     [ItemSize(1, 512)]
     [ItemPattern(Patterns.AtomOrSet)]
+    [CelRule(Patterns.VersionWithoutOperator, Patterns.VersionWithoutOperatorMessage)]
     public IList<string>? Packages { get; set; }
 
     /// <summary>Sync the repositories before building.</summary>

@@ -22,15 +22,54 @@ public static class Patterns
     /// <summary>A Go duration such as <c>90m</c>, <c>6h</c> or <c>1h30m</c>.</summary>
     public const string Duration = "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$";
 
-    /// <summary>A five-field cron expression or one of the @-macros CronJobs accept.</summary>
-    public const string Cron = "^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\\S+\\s+){4}\\S+)$";
+    private const string Minute = "([0-5]?[0-9])";
+    private const string Hour = "([01]?[0-9]|2[0-3])";
+    private const string DayOfMonth = "(0?[1-9]|[12][0-9]|3[01])";
+    private const string Month = "(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))";
+    private const string DayOfWeek = "([0-7]|(?i:sun|mon|tue|wed|thu|fri|sat))";
+    private const string Step = "(/[1-9][0-9]*)?";
+    private const string MinuteItem = "(\\*|" + Minute + "(-" + Minute + ")?)" + Step;
+    private const string HourItem = "(\\*|" + Hour + "(-" + Hour + ")?)" + Step;
+    private const string DayOfMonthItem = "(\\*|\\?|" + DayOfMonth + "(-" + DayOfMonth + ")?)" + Step;
+    private const string MonthItem = "(\\*|" + Month + "(-" + Month + ")?)" + Step;
+    private const string DayOfWeekItem = "(\\*|\\?|" + DayOfWeek + "(-" + DayOfWeek + ")?)" + Step;
+
+    /// <summary>
+    /// A five-field cron expression as CronJobs take it (minute 0-59, hour 0-23, day of month 1-31, month 1-12 or
+    /// JAN-DEC, day of week 0-7 or SUN-SAT; *, ranges, steps, lists, ? for either day) or one of the @-macros.
+    /// </summary>
+    public const string Cron = "^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|"
+        + MinuteItem + "(," + MinuteItem + ")*\\s+" + HourItem + "(," + HourItem + ")*\\s+" + DayOfMonthItem + "(," + DayOfMonthItem + ")*\\s+"
+        + MonthItem + "(," + MonthItem + ")*\\s+" + DayOfWeekItem + "(," + DayOfWeekItem + ")*)$";
 
     /// <summary>A kernel release as <c>MAJOR.MINOR</c> or <c>MAJOR.MINOR.PATCH</c>.</summary>
     public const string KernelVersion = "^[0-9]+\\.[0-9]+(\\.[0-9]+)?$";
 
-    /// <summary>A package set such as <c>@world</c>, or a package atom with optional operator, version, slot, repository and USE dependencies.</summary>
+    private const string Category = "[A-Za-z0-9_][A-Za-z0-9+_.-]*";
+    private const string PackageName = "[A-Za-z0-9_][A-Za-z0-9+_-]*";
+
+    /// <summary>Portage's version syntax: numbers, an optional letter, suffixes and a revision (no backslash: it is also written inside CEL strings).</summary>
+    private const string Version = "[0-9]+([.][0-9]+)*[a-z]?(_(alpha|beta|pre|rc|p)[0-9]*)*(-r[0-9]+)?";
+
+    /// <summary>
+    /// A package set such as <c>@world</c>, or a package atom with optional slot, repository and USE dependencies; an
+    /// operator comes with a version (<c>=dev-libs/nss-3.46</c>, <c>=dev-libs/nss-3*</c>, <c>&gt;=dev-libs/nss-3.46</c>),
+    /// as emerge requires. A version without its operator is <see cref="VersionWithoutOperator"/>'s to refuse.
+    /// </summary>
     public const string AtomOrSet =
-        "^(@[A-Za-z0-9_][A-Za-z0-9+_.-]*|!{0,2}(<|<=|=|~|>=|>)?[A-Za-z0-9_][A-Za-z0-9+_.-]*/[A-Za-z0-9_][A-Za-z0-9+_-]*(-[0-9][^:\\[\\s]*)?(:[A-Za-z0-9_*=][A-Za-z0-9+_.*=/-]*)?(::[A-Za-z0-9_][A-Za-z0-9_-]*)?(\\[[^\\]\\s]+\\])?)$";
+        "^(@[A-Za-z0-9_][A-Za-z0-9+_.-]*|!{0,2}(" + Category + "/" + PackageName
+        + "|(<|<=|~|>=|>)" + Category + "/" + PackageName + "-" + Version
+        + "|=" + Category + "/" + PackageName + "-" + Version + "[*]?"
+        + ")(:[A-Za-z0-9_*=][A-Za-z0-9+_.*=/-]*)?(::[A-Za-z0-9_][A-Za-z0-9_-]*)?(\\[[^\\]\\s]+\\])?)$";
+
+    /// <summary>
+    /// A list of atoms none of which names a version without an operator (<c>dev-libs/nss-3.46</c>): a package name
+    /// cannot end in a version, and emerge asks "did you forget to prefix with '='?". A CEL rule, since the pattern
+    /// language (RE2) has no look-ahead to say "a name not ending in a version".
+    /// </summary>
+    public const string VersionWithoutOperator = "self.all(a, !a.matches('^" + Category + "/" + PackageName + "-" + Version + "([^A-Za-z0-9+_.*-].*)?$'))";
+
+    public const string VersionWithoutOperatorMessage = "a package with a version needs an operator, as emerge requires: write =CATEGORY/NAME-VERSION (or >=, <=, <, >, ~)";
 
     /// <summary>A USE flag, optionally prefixed with <c>-</c> to turn it off.</summary>
     public const string UseFlag = "^-?[A-Za-z0-9][A-Za-z0-9+_@-]*$";

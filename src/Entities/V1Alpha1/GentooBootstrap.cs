@@ -228,6 +228,7 @@ public sealed class BootstrapStep
     [Length(1, 64)]
     [ItemSize(1, 512)]
     [ItemPattern(Patterns.AtomOrSet)]
+    [CelRule(Patterns.VersionWithoutOperator, Patterns.VersionWithoutOperatorMessage)]
     public IList<string> Atoms { get; set; } = [];
 
     /// <summary>USE flags set only for this step (for example "-harfbuzz"); the normal configuration applies again afterwards.</summary>

@@ -337,6 +337,7 @@ public sealed class AutoBuild
     [Length(1, 256)]
     [ItemSize(1, 512)]
     [ItemPattern(Patterns.AtomOrSet)]
+    [CelRule(Patterns.VersionWithoutOperator, Patterns.VersionWithoutOperatorMessage)]
     public IList<string>? Packages { get; set; }
 
     /// <summary>Emerge arguments of each scheduled BuildRun; empty uses the BuildRun default.</summary>

@@ -15,26 +15,44 @@ public static class AutoBuilds
     public const string ScheduledByLabel = GroupVersion.Group + "/scheduled-by";
 
     /// <summary>Parses the schedule and time zone; the error names the field and what would be valid.</summary>
-    public static bool TryParse(AutoBuild autoBuild, out CronExpression cron, out TimeZoneInfo zone, out string? error)
+    public static bool TryParse(AutoBuild autoBuild, out CronExpression cron, out TimeZoneInfo zone, out string? error) =>
+        TryParse(autoBuild.Schedule, autoBuild.TimeZone, "spec.autoBuild", out cron, out zone, out error);
+
+    /// <param name="schedule">A cron expression or macro.</param>
+    /// <param name="timeZone">An IANA time zone; empty means UTC.</param>
+    /// <param name="field">Where both are in the spec, for the error.</param>
+    public static bool TryParse(string schedule, string? timeZone, string field, out CronExpression cron, out TimeZoneInfo zone, out string? error)
     {
         cron = null!;
         zone = TimeZoneInfo.Utc;
         error = null;
-        if (!CronExpression.TryParse(autoBuild.Schedule, CronFormat.Standard, out var parsed))
+        if (!CronExpression.TryParse(schedule, CronFormat.Standard, out var parsed))
         {
-            error = $"spec.autoBuild.schedule '{autoBuild.Schedule}' is not a cron expression: expected five fields (minute hour day month weekday) or a macro such as @daily";
+            error = $"{field}.schedule '{schedule}' is not a cron expression: expected five fields (minute hour day month weekday) or a macro such as @daily";
             return false;
         }
 
         cron = parsed;
-        if (!string.IsNullOrEmpty(autoBuild.TimeZone) && !TimeZoneInfo.TryFindSystemTimeZoneById(autoBuild.TimeZone, out zone!))
+        if (!string.IsNullOrEmpty(timeZone) && !TimeZoneInfo.TryFindSystemTimeZoneById(timeZone, out zone!))
         {
             zone = TimeZoneInfo.Utc;
-            error = $"spec.autoBuild.timeZone '{autoBuild.TimeZone}' is not a known time zone: expected an IANA name such as Europe/Berlin";
+            error = $"{field}.timeZone '{timeZone}' is not a known time zone: expected an IANA name such as Europe/Berlin";
             return false;
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// What in a builder's schedules admission could not refuse (a time zone this operator does not know, a range
+    /// running backwards): the builder is Stalled on it at once, naming the field; null when every schedule reads.
+    /// </summary>
+    public static string? Problem(GentooBuilder builder)
+    {
+        string? error = null;
+        var readable = (builder.Spec.AutoBuild is not { } auto || TryParse(auto, out _, out _, out error))
+            && (builder.Spec.Sync?.Schedule is not { } sync || TryParse(sync, null, "spec.sync", out _, out _, out error));
+        return readable ? null : error;
     }
 
     /// <param name="cron">The schedule.</param>

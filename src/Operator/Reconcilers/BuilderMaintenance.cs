@@ -173,7 +173,7 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
             return (due <= now, due <= now ? null : due - now);
         }
 
-        if (builder.Spec.Sync?.Schedule is { } schedule && AutoBuilds.TryParse(new AutoBuild { Schedule = schedule }, out var cron, out var zone, out _))
+        if (builder.Spec.Sync?.Schedule is { } schedule && AutoBuilds.TryParse(schedule, null, "spec.sync", out var cron, out var zone, out _))
         {
             var times = AutoBuilds.Times(cron, zone, since, now);
             return (times.Due is not null, times.Next - now);

@@ -34,10 +34,9 @@ public sealed class BuilderSchedule(IKubernetes kube, EventRecorder events)
             return null;
         }
 
-        if (!AutoBuilds.TryParse(auto, out var cron, out var zone, out var error))
+        if (!AutoBuilds.TryParse(auto, out var cron, out var zone, out _))
         {
-            changes.Add(b => b.Status.Conditions = Conditions.MarkTrue(b.Status.Conditions, ConditionTypes.Stalled, Reasons.InvalidSpec, error!, b.Metadata.Generation, now));
-            return null;
+            return null; // the builder is Stalled on it (AutoBuilds.Problem)
         }
 
         if (auto.Suspend == true)

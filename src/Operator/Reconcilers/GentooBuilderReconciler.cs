@@ -61,6 +61,12 @@ public sealed class GentooBuilderReconciler(
             result = ReconcileResult.After(settings.SnapshotPoll);
         }
 
+        // Decided last, whichever step ended the reconcile: a schedule that cannot work is said at once, not only once the
+        // build tree is ready, and the word goes when the spec is mended.
+        var specProblem = AutoBuilds.Problem(builder);
+        changes.Add(b => b.Status.Conditions = specProblem is not null
+            ? Conditions.MarkTrue(b.Status.Conditions, ConditionTypes.Stalled, Reasons.InvalidSpec, specProblem, b.Metadata.Generation, clock.GetUtcNow().UtcDateTime)
+            : Conditions.Find(b.Status.Conditions, ConditionTypes.Stalled)?.Reason == Reasons.InvalidSpec ? Conditions.Remove(b.Status.Conditions, ConditionTypes.Stalled) : b.Status.Conditions);
         await status.WriteAsync(changes, ct);
         return result;
     }

@@ -49,6 +49,26 @@ public sealed class InvalidInputTests
             """{"spec":{"packages":[]}}""", "spec.packages", "should have at least 1 items"),
         new("package without category", Run, false,
             """{"spec":{"packages":["firefox"]}}""", "spec.packages[0]", "should match"),
+        new("an operator without a version", Run, false,
+            """{"spec":{"packages":["=dev-libs/nss"]}}""", "spec.packages[0]", "should match"),
+        new("a ~ without a version", Run, false,
+            """{"spec":{"packages":["~dev-libs/nss:0"]}}""", "spec.packages[0]", "should match"),
+        new("a version without an operator", Run, false,
+            """{"spec":{"packages":["@world","dev-libs/nss-3.46"]}}""", "spec.packages", "a package with a version needs an operator"),
+        new("a version without an operator in a bootstrap step", Bootstrap, false,
+            """{"spec":{"bootstrapSteps":[{"name":"a","atoms":["media-libs/freetype-2.13.2-r1:2"]}]}}""", "spec.bootstrapSteps[0].atoms", "a package with a version needs an operator"),
+        new("a cron hour out of range", Builder, false,
+            """{"spec":{"autoBuild":{"schedule":"0 24 * * *"}}}""", "spec.autoBuild.schedule", "should match"),
+        new("a cron minute out of range", Builder, false,
+            """{"spec":{"sync":{"schedule":"60 3 * * *"}}}""", "spec.sync.schedule", "should match"),
+        new("a cron month out of range", Builder, false,
+            """{"spec":{"autoBuild":{"schedule":"0 3 1 13 *"}}}""", "spec.autoBuild.schedule", "should match"),
+        new("a cron day of week out of range", Builder, false,
+            """{"spec":{"autoBuild":{"schedule":"0 3 * * 8"}}}""", "spec.autoBuild.schedule", "should match"),
+        new("a cron step of zero", Builder, false,
+            """{"spec":{"autoBuild":{"schedule":"*/0 3 * * *"}}}""", "spec.autoBuild.schedule", "should match"),
+        new("a cron with six fields", Builder, false,
+            """{"spec":{"autoBuild":{"schedule":"0 0 3 * * *"}}}""", "spec.autoBuild.schedule", "should match"),
         new("interactive emerge argument", Run, false,
             """{"spec":{"emergeArgs":["--update","--ask"]}}""", "spec.emergeArgs", "must not contain --ask or --pretend"),
         new("shell metacharacters in emerge arguments", Run, false,
@@ -110,6 +130,28 @@ public sealed class InvalidInputTests
         admission.Errors.ShouldContain(
             e => e.Field == invalid.Field && e.ToString().Contains(invalid.Says, StringComparison.Ordinal),
             $"expected an error on {invalid.Field} saying \"{invalid.Says}\", got: {string.Join(" | ", messages)}");
+    }
+
+    [Theory]
+    [InlineData("""{"spec":{"packages":["@world","dev-libs/nss","=dev-libs/nss-3.46","=dev-libs/nss-3*",">=sys-libs/glibc-2.39-r1:2.2","~www-client/firefox-128.1.0_rc2","<x11-libs/gtk+-3.24:3","sys-kernel/linux-firmware","dev-qt/qt5compat::gentoo","media-libs/mesa[vulkan,-llvm]","!!dev-libs/foo"]}}""")]
+    public void Atoms_in_every_form_emerge_takes_are_accepted(string patch)
+    {
+        var sample = YamlJson.ReadSingle(File.ReadAllText(Checkout.PathOf("config", "samples", Run))).AsObject();
+        CrdSchemas.Admit(JsonMergePatch.Apply(sample, JsonNode.Parse(patch))!.AsObject()).Errors.Select(e => e.ToString()).ShouldBeEmpty();
+    }
+
+    [Theory]
+    [InlineData("0 2 * * *")]
+    [InlineData("*/15 0-23/2 1,15,31 JAN-MAR mon-fri")]
+    [InlineData("30 4 ? * 0,7")]
+    [InlineData("59 23 31 12 SUN")]
+    [InlineData("@weekly")]
+    public void Cron_schedules_in_every_form_cronjobs_take_are_accepted(string schedule)
+    {
+        var sample = YamlJson.ReadSingle(File.ReadAllText(Checkout.PathOf("config", "samples", Builder))).AsObject();
+        var patch = new JsonObject { ["spec"] = new JsonObject { ["autoBuild"] = new JsonObject { ["schedule"] = schedule }, ["sync"] = new JsonObject { ["schedule"] = schedule, ["interval"] = null } } };
+        CrdSchemas.Admit(JsonMergePatch.Apply(sample, patch)!.AsObject()).Errors.Select(e => e.ToString()).ShouldBeEmpty();
+        Cronos.CronExpression.TryParse(schedule.StartsWith('@') ? schedule : schedule, Cronos.CronFormat.Standard, out _).ShouldBeTrue("what admission takes, the schedule reader takes");
     }
 
     [Fact]

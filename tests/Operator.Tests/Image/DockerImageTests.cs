@@ -61,6 +61,8 @@ public sealed class DockerImageTests
         agent.ExitCode.ShouldBe(30);
         agent.Error.Trim().ShouldStartWith("gentoo-agent: unknown step 'frobnicate'");
 
+        // spec.autoBuild.timeZone is looked up in the system's time zone database (.NET has none of its own).
+        Docker(["run", "--rm", "--entrypoint", "test", Tag, "-e", "/usr/share/zoneinfo/Europe/Berlin"]).ExitCode.ShouldBe(0, "the time zone database is in the image");
         // configFrom git sources are checked out by an init container of this image.
         Docker(["run", "--rm", "--entrypoint", "git", Tag, "--version"]).ExitCode.ShouldBe(0, "git is in the image");
         // Private ones: as the checkout container runs, it reads a Secret's root-only files and ssh knows its user.

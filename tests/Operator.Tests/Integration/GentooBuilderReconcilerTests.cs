@@ -680,6 +680,27 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task A_time_zone_the_operator_does_not_know_stalls_the_builder_at_once_naming_the_field_until_mended()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        // No bootstrap yet: the builder waits for it, and says at once what else is wrong.
+        await builders.CreateAsync(Builder(ns, spec => spec.AutoBuild = new AutoBuild { Schedule = "0 2 * * *", TimeZone = "Mars/Olympus" }), CancellationToken.None);
+
+        var stalled = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Stalled), "the builder to stall on its time zone");
+
+        var condition = Conditions.Find(stalled.Status.Conditions, ConditionTypes.Stalled)!;
+        condition.Reason.ShouldBe(Reasons.InvalidSpec);
+        condition.Message.ShouldStartWith("spec.autoBuild.timeZone 'Mars/Olympus' is not a known time zone");
+        Conditions.Find(stalled.Status.Conditions, ConditionTypes.Ready)!.Reason.ShouldBe(Reasons.BootstrapNotFound);
+
+        var builder = (await builders.GetAsync(ns, "desktop", CancellationToken.None))!;
+        builder.Spec.AutoBuild!.TimeZone = "Europe/Berlin";
+        await builders.ReplaceAsync(builder, CancellationToken.None);
+        await WaitForAsync(ns, b => b.Status.Conditions?.Any(c => c.Type == ConditionTypes.Stalled) == false && b.Status.ObservedGeneration == b.Metadata.Generation, "the mended builder not to be stalled");
+    }
+
+    [PodDrivingFact]
     public async Task An_unsigned_builder_makes_no_key_and_its_binhost_tells_clients_not_to_verify()
     {
         await using var session = await StartAsync();
