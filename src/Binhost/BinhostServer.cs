@@ -3,6 +3,7 @@ using Gentoo.Portage.Kernels;
 using Gentoo.Portage.Releases;
 using Gentoo.Portage.Signing;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,7 +39,15 @@ public static class BinhostServer
         BinhostOptions options, TimeProvider clock, OnDemandBuilds? onDemand = null, Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = null, Action<ILoggingBuilder>? logging = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(options.BindAddress), options.Port));
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.Listen(System.Net.IPAddress.Parse(options.BindAddress), options.Port);
+            // Only POST /build has a body, and a small one; a client trickling its headers or body holds a connection
+            // only briefly (Kestrel answers 408 and closes).
+            k.Limits.MaxRequestBodySize = BuildRequestEndpoint.BodyLimit;
+            k.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+        });
         builder.Services.AddRoutingCore();
         if (logging is not null)
         {
@@ -110,7 +119,8 @@ public static class BinhostServer
             (_, null) => NoRelease(request),
             var (key, target) => Results.Text(ClientSetup.Script(target, key.Armored, key.Fingerprint), "text/x-shellscript; charset=utf-8"),
         });
-        app.MapPost("/build", (Delegate)((HttpContext http) => BuildRequestEndpoint.HandleAsync(http, options, content, onDemand)));
+        var failures = new FailedAuthentications(clock);
+        app.MapPost("/build", (Delegate)((HttpContext http) => BuildRequestEndpoint.HandleAsync(http, options, content, onDemand, failures)));
         app.MapGet("/kernel", async (string? notRunningOn) =>
         {
             if (notRunningOn is null)

@@ -10,11 +10,14 @@ namespace Gentoo.Binhost;
 /// <summary>The binhost's POST /build: who may ask, what they may ask for, and what the answer says.</summary>
 public static class BuildRequestEndpoint
 {
+    /// <summary>The largest request body: a few hundred atoms.</summary>
+    public const int BodyLimit = 64 * 1024;
+
     /// <summary>
     /// POST /build: the packages a client wants. Those already in the index are available; the rest become a
     /// BuildRun (or join the open one that builds them), within the builder's hourly allowance.
     /// </summary>
-    public static async Task<IResult> HandleAsync(HttpContext http, BinhostOptions options, BinhostContent content, OnDemandBuilds? onDemand)
+    public static async Task<IResult> HandleAsync(HttpContext http, BinhostOptions options, BinhostContent content, OnDemandBuilds? onDemand, FailedAuthentications failures)
     {
         if (onDemand is null || options.OnDemandTokenFile is null)
         {
@@ -31,10 +34,17 @@ public static class BuildRequestEndpoint
             return Results.Problem($"the build-request token {options.OnDemandTokenFile} cannot be read ({e.Message}): does the Secret named by spec.binhost.onDemand.tokenSecretRef exist, with that key?", statusCode: 503);
         }
 
-        var sent = http.Request.Headers.Authorization.ToString();
-        if (token.Length == 0 || !sent.StartsWith("Bearer ", StringComparison.Ordinal)
-            || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(sent["Bearer ".Length..].Trim()), Encoding.UTF8.GetBytes(token)))
+        var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (failures.RefusedFor(client) is { } refused)
         {
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(refused.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            return Results.Json(new { error = $"too many wrong build-request tokens from {client}; try again in {(int)Math.Ceiling(refused.TotalSeconds)} s" }, statusCode: 429);
+        }
+
+        var sent = http.Request.Headers.Authorization.ToString();
+        if (token.Length == 0 || !sent.StartsWith("Bearer ", StringComparison.Ordinal) || !SameToken(sent["Bearer ".Length..].Trim(), token))
+        {
+            failures.Failed(client);
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"gentoo-builder\"";
             return Results.Json(new { error = "send the builder's build-request token as Authorization: Bearer TOKEN" }, statusCode: 401);
         }
@@ -54,8 +64,7 @@ public static class BuildRequestEndpoint
             return Results.Ok(new { buildRun = (string?)null, created = false, packages = missing, available });
         }
 
-        var requester = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        var answer = await onDemand.RequestAsync(missing, requester, http.RequestAborted);
+        var answer = await onDemand.RequestAsync(missing, client, http.RequestAborted);
         if (answer.RetryAfter is { } wait)
         {
             var seconds = (int)Math.Ceiling(wait.TotalSeconds);
@@ -66,10 +75,17 @@ public static class BuildRequestEndpoint
         return Results.Json(new { buildRun = answer.BuildRun, answer.Created, packages = missing, available }, statusCode: answer.Created ? 202 : 200);
     }
 
+    /// <summary>
+    /// Compares digests of equal length, so how long the comparison takes says nothing about the token, its length
+    /// included (comparing the tokens themselves stops early when their lengths differ).
+    /// </summary>
+    private static bool SameToken(string sent, string token) =>
+        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(sent)), SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
     /// <summary>The packages of a request: JSON {"packages": [...]}, or atoms separated by white space.</summary>
     private static async Task<(IReadOnlyList<string>? Packages, string? Error)> RequestedPackagesAsync(HttpRequest request)
     {
-        const int Limit = 64 * 1024;
+        const int Limit = BodyLimit;
         if (request.ContentLength > Limit)
         {
             return (null, $"the request body is larger than {Limit} bytes");
