@@ -68,13 +68,20 @@ public static class Gpkg
     {
         var file = new FileInfo(path);
         using var stream = file.OpenRead();
+        return Read(stream, path, new DateTimeOffset(file.LastWriteTimeUtc));
+    }
+
+    /// <summary>Reads a package from a stream; whatever is wrong with it is an <see cref="InvalidDataException"/> naming <paramref name="path"/>.</summary>
+    public static GpkgInfo Read(Stream stream, string path, DateTimeOffset modified)
+    {
         var (md5, sha1) = Checksums(stream);
         stream.Position = 0;
         var members = new List<string>();
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         var signed = false;
-        using (var tar = new TarReader(stream, leaveOpen: true))
+        try
         {
+            using var tar = new TarReader(stream, leaveOpen: true);
             while (tar.GetNextEntry(copyData: false) is { } entry)
             {
                 members.Add(entry.Name);
@@ -87,13 +94,18 @@ public static class Gpkg
                 }
             }
         }
+        catch (Exception e) when (e is not (InvalidDataException or OutOfMemoryException or OperationCanceledException))
+        {
+            // The tar reader and each decompressor have exceptions of their own for damaged input: one kind for callers.
+            throw new InvalidDataException($"{path} is damaged: {e.Message}", e);
+        }
 
         if (!members.Any(m => m.EndsWith("/gpkg-1", StringComparison.Ordinal)))
         {
             throw new InvalidDataException($"{path} is not a GPKG binary package: it has no gpkg-1 member");
         }
 
-        return new GpkgInfo(path, metadata, members, signed, file.Length, md5, sha1, new DateTimeOffset(file.LastWriteTimeUtc));
+        return new GpkgInfo(path, metadata, members, signed, stream.Length, md5, sha1, modified);
     }
 
     /// <summary>The files of the image, for scanning (paths inside image.tar, such as "image/usr/bin/greeter").</summary>

@@ -106,7 +106,7 @@ internal sealed record KeyValidity(DateTimeOffset? Revoked, string? RevocationRe
             .Where(s => s.SignatureType == (isPrimary ? PgpSignature.KeyRevocation : PgpSignature.SubkeyRevocation) && Verifies(s, primary, sig => isPrimary ? sig.VerifyCertification(key) : sig.VerifyCertification(primary, key)))
             .MinBy(s => s.CreationTime);
         var selfSignatures = isPrimary
-            ? primary.GetUserIds().OfType<string>().SelectMany(id => primary.GetSignaturesForId(id)
+            ? primary.GetUserIds().OfType<string>().SelectMany(id => (primary.GetSignaturesForId(id) ?? [])
                     .Where(s => s.KeyId == primary.KeyId && s.IsCertification() && Verifies(s, primary, sig => sig.VerifyCertification(id, primary))))
                 .Concat(ownSignatures.Where(s => s.SignatureType == PgpSignature.DirectKey && Verifies(s, primary, sig => sig.VerifyCertification(primary))))
             : ownSignatures.Where(s => s.SignatureType == PgpSignature.SubkeyBinding && Verifies(s, primary, sig => sig.VerifyCertification(primary, key)));
