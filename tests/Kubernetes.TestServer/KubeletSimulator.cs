@@ -113,6 +113,10 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
     /// <summary>Starts a bound pod that is waiting because <see cref="AutoStart"/> is off.</summary>
     public void Run(string ns, string name) => MarkRunning(Store.Get(Pods, ns, name));
 
+    /// <summary>Evicts a pod as a kubelet under memory pressure does: its containers killed (137), the pod Failed with reason Evicted.</summary>
+    public void Evict(string ns, string name) =>
+        Terminate(Store.Get(Pods, ns, name), 137, "Error", null, "Evicted", "The node was low on resource: memory. Threshold quantity: 100Mi, available: 42Mi.");
+
     /// <summary>Ends a pod's containers with an exit code, termination message and log text.</summary>
     public void Complete(string ns, string name, int exitCode, string? terminationMessage = null, string? log = null)
     {
@@ -253,6 +257,11 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
                 await Task.Delay(script.Delay, stopping.Token);
                 try
                 {
+                    if (Store.Get(Pods, ns, name)["status"]?["phase"]?.GetValue<string>() != "Running")
+                    {
+                        return; // ended meanwhile (evicted, stopped): a container that is gone exits no more
+                    }
+
                     Complete(ns, name, script.ExitCode, script.TerminationMessage, script.Log);
                 }
                 catch (ApiException)

@@ -43,7 +43,7 @@ public static class OperatorHost
     public static async Task RunAsync(OperatorOptions options, Logger logger, KubernetesClientConfiguration clientConfiguration, CancellationToken ct)
     {
         using var kube = new Kubernetes(clientConfiguration);
-        var version = await ClusterConnection.ProbeAsync(kube, clientConfiguration.Host, TimeSpan.FromSeconds(10), ct);
+        var version = await StartupRetry.RunAsync(() => ClusterConnection.ProbeAsync(kube, clientConfiguration.Host, TimeSpan.FromSeconds(10), ct), logger, ct);
         logger.Information("Connected to Kubernetes {Version} at {Host}", version, clientConfiguration.Host);
 
         var app = Build(options, logger, clientConfiguration);
@@ -52,16 +52,17 @@ public static class OperatorHost
         {
             if (options.InstallCrds)
             {
-                await installer.InstallAsync(ct);
+                await StartupRetry.RunAsync(async () => { await installer.InstallAsync(ct); return true; }, logger, ct);
             }
 
-            await installer.EnsureServedAsync(ct);
+            await StartupRetry.RunAsync(async () => { await installer.EnsureServedAsync(ct); return true; }, logger, ct);
         }
         catch (CrdInstallException e)
         {
             throw new StartupException(e.Message, e);
         }
-        if (!await ApiDiscovery.ServesAsync(app.Services.GetRequiredService<IKubernetes>(), ApiDiscovery.SnapshotGroup, "v1", ct))
+
+        if (!await StartupRetry.RunAsync(() => ApiDiscovery.ServesAsync(app.Services.GetRequiredService<IKubernetes>(), ApiDiscovery.SnapshotGroup, "v1", ct), logger, ct))
         {
             logger.Warning("The cluster does not serve {Group}/v1: root volumes are copied instead of snapshotted", ApiDiscovery.SnapshotGroup);
         }

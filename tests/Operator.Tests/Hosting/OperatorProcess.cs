@@ -110,6 +110,14 @@ internal static class OperatorProcess
         return (start, home);
     }
 
+    /// <summary>A loopback port nothing listens on now, for the operator's health server.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     /// <summary>A kubeconfig file naming one cluster at <paramref name="server"/>.</summary>
     public static string WriteKubeconfig(string server)
     {

@@ -17,7 +17,7 @@ public sealed class OperatorProcessIntegrationTests
     {
         await using var server = await KubeApiServer.StartAsync();
         var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
-        var port = FreePort();
+        var port = OperatorProcess.FreePort();
         using var process = OperatorProcess.Start(["--kubeconfig", kubeconfig, "--install-crds",
             "--leader-elect", "false", "--health-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1"]);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -72,7 +72,7 @@ public sealed class OperatorProcessIntegrationTests
         server.ForgetAccess();
         var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
         using var process = OperatorProcess.Start(["--kubeconfig", kubeconfig, "--leader-election-namespace", ns,
-            "--health-port", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1"]);
+            "--health-port", OperatorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1"]);
         var runs = new ResourceApi<BuildRun>(kube);
         try
         {
@@ -127,12 +127,5 @@ public sealed class OperatorProcessIntegrationTests
 
         (await ApiDiscovery.ServesAsync(kubeWithout, ApiDiscovery.SnapshotGroup, "v1", CancellationToken.None)).ShouldBeFalse();
         (await ApiDiscovery.ServesAsync(kubeWith, ApiDiscovery.SnapshotGroup, "v1", CancellationToken.None)).ShouldBeTrue();
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Gentoo.Kubernetes.TestServer;
+using k8s;
 
 namespace Gentoo.Operator.Tests.Hosting;
 
@@ -31,7 +33,7 @@ public sealed class OperatorStartupTests
     }
 
     [Fact]
-    public async Task Api_server_that_answers_with_an_error_is_reported_in_one_line()
+    public async Task Api_server_that_keeps_answering_with_an_error_is_tried_four_times_then_reported_in_one_line()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -42,10 +44,28 @@ public sealed class OperatorStartupTests
         var outcome = await OperatorProcess.RunAsync(["--kubeconfig", kubeconfig]);
 
         outcome.ExitCode.ShouldBe(1);
-        outcome.ErrorLines.ShouldHaveSingleItem().ShouldBe(
+        outcome.ErrorLines.Last().ShouldBe(
             $"gentoo-operator: the Kubernetes API server at http://127.0.0.1:{port} answered 503 ServiceUnavailable: etcd is unavailable");
+        outcome.ErrorLines.SkipLast(1).ShouldAllBe(l => l.Contains("The API server answered 503 while the operator starts; trying again in"));
+        outcome.ErrorLines.Length.ShouldBe(4, "three retries, then the one line");
         listener.Stop();
         await answering;
+    }
+
+    [Fact]
+    public async Task A_moment_of_server_errors_at_start_up_is_waited_out()
+    {
+        await using var server = await KubeApiServer.StartAsync();
+        server.Faults.FailNext(2, 500, (_, path) => path.StartsWith("/version", StringComparison.Ordinal));
+        var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
+
+        using var process = OperatorProcess.Start(["--kubeconfig", kubeconfig, "--install-crds", "--leader-elect", "false", "--health-port", OperatorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1"]);
+        using var kube = new k8s.Kubernetes(server.ClientConfiguration());
+        await Eventually.GetAsync(async () => (await kube.ApiextensionsV1.ListCustomResourceDefinitionAsync()).Items.Count, count => count == 3 || process.HasExited, "the operator to install its CRDs");
+
+        process.HasExited.ShouldBeFalse(await process.DescribeAsync());
+        await process.TerminateAsync();
+        (await process.StandardError).ShouldContain("The API server answered 500 while the operator starts; trying again in");
     }
 
     [Fact]

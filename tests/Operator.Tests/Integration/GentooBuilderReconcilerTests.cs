@@ -694,9 +694,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         condition.Message.ShouldStartWith("spec.autoBuild.timeZone 'Mars/Olympus' is not a known time zone");
         Conditions.Find(stalled.Status.Conditions, ConditionTypes.Ready)!.Reason.ShouldBe(Reasons.BootstrapNotFound);
 
-        var builder = (await builders.GetAsync(ns, "desktop", CancellationToken.None))!;
-        builder.Spec.AutoBuild!.TimeZone = "Europe/Berlin";
-        await builders.ReplaceAsync(builder, CancellationToken.None);
+        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { autoBuild = new { timeZone = "Europe/Berlin" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
         await WaitForAsync(ns, b => b.Status.Conditions?.Any(c => c.Type == ConditionTypes.Stalled) == false && b.Status.ObservedGeneration == b.Metadata.Generation, "the mended builder not to be stalled");
     }
 

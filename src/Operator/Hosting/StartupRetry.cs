@@ -1,0 +1,40 @@
+using System.Net;
+using k8s.Autorest;
+using Serilog.Core;
+
+namespace Gentoo.Operator.Hosting;
+
+/// <summary>
+/// The start-up requests, tried again when the API server says "not now" (429, or a 5xx as a rolling or busy one
+/// answers): four tries over about two seconds, each retry a warning line. What persists, or any other answer, still
+/// ends the process with its one clear line, and the kubelet's restart back-off takes over from there.
+/// </summary>
+internal static class StartupRetry
+{
+    private const int Tries = 4;
+
+    public static async Task<T> RunAsync<T>(Func<Task<T>> step, Logger logger, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(250);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await step();
+            }
+            catch (Exception e) when (attempt < Tries && TransientStatus(e) is { } status)
+            {
+                logger.Warning("The API server answered {Status} while the operator starts; trying again in {Delay}", (int)status, delay);
+                await Task.Delay(delay, ct);
+                delay *= 2;
+            }
+        }
+    }
+
+    private static HttpStatusCode? TransientStatus(Exception? e) => e switch
+    {
+        null => null,
+        HttpOperationException { Response.StatusCode: var code } when code is HttpStatusCode.TooManyRequests || (int)code >= 500 => code,
+        _ => TransientStatus(e.InnerException),
+    };
+}

@@ -1,0 +1,103 @@
+using Gentoo.Operator.Tests.Hosting;
+
+namespace Gentoo.Operator.Tests.Faults;
+
+/// <summary>
+/// Keeps one operator process running as a kubelet keeps a container: one that exits by itself (it lost its Lease to
+/// an API fault, say) is started again after a second, and <see cref="KillAsync"/> kills it with SIGKILL and starts it
+/// again after a delay, as a crash and a restart would.
+/// </summary>
+public sealed class OperatorSupervisor : IAsyncDisposable
+{
+    private readonly string[] arguments;
+    private readonly Lock gate = new();
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Task watching;
+    private OperatorProcess.Running current;
+    private bool restarting;
+
+    public OperatorSupervisor(string[] arguments)
+    {
+        this.arguments = arguments;
+        current = OperatorProcess.Start(arguments);
+        watching = WatchAsync();
+    }
+
+    public int Kills { get; private set; }
+
+    /// <summary>Exits the operator made by itself, each followed by a restart.</summary>
+    public int Exits => ExitReasons.Count;
+
+    /// <summary>The last lines each of those processes wrote to stderr.</summary>
+    public List<string> ExitReasons { get; } = [];
+
+    /// <summary>The last words of the newest process, for failure messages.</summary>
+    public Task<string> DescribeAsync()
+    {
+        lock (gate)
+        {
+            return current.DescribeAsync();
+        }
+    }
+
+    public async Task KillAsync(TimeSpan restartAfter)
+    {
+        OperatorProcess.Running killed;
+        lock (gate)
+        {
+            killed = current;
+            restarting = true;
+        }
+
+        killed.Process.Kill(); // SIGKILL: no shutdown, the Lease left held
+        await killed.Process.WaitForExitAsync();
+        Kills++;
+        killed.Dispose();
+        await Task.Delay(restartAfter);
+        lock (gate)
+        {
+            current = OperatorProcess.Start(arguments);
+            restarting = false;
+        }
+    }
+
+    private async Task WatchAsync()
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), stopping.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            OperatorProcess.Running exited;
+            lock (gate)
+            {
+                if (restarting || !current.HasExited)
+                {
+                    continue;
+                }
+
+                exited = current;
+                current = OperatorProcess.Start(arguments);
+            }
+
+            var lines = (await exited.StandardError + await exited.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            ExitReasons.Add($"exit {exited.Process.ExitCode}: {string.Join(" | ", lines.TakeLast(4))}");
+            exited.Dispose();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        await watching;
+        await current.TerminateAsync();
+        current.Dispose();
+        stopping.Dispose();
+    }
+}
