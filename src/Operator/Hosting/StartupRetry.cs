@@ -6,27 +6,29 @@ namespace Gentoo.Operator.Hosting;
 
 /// <summary>
 /// The start-up requests, tried again when the API server says "not now" (429, or a 5xx as a rolling or busy one
-/// answers): four tries over about two seconds, each retry a warning line. What persists, or any other answer, still
-/// ends the process with its one clear line, and the kubelet's restart back-off takes over from there.
+/// answers) for up to ten seconds, each retry a warning line. What persists, or any other answer, still ends the
+/// process with its one clear line, and the kubelet's restart back-off takes over from there.
 /// </summary>
 internal static class StartupRetry
 {
-    private const int Tries = 4;
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan LongestWait = TimeSpan.FromSeconds(2);
 
     public static async Task<T> RunAsync<T>(Func<Task<T>> step, Logger logger, CancellationToken ct)
     {
         var delay = TimeSpan.FromMilliseconds(250);
-        for (var attempt = 1; ; attempt++)
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (true)
         {
             try
             {
                 return await step();
             }
-            catch (Exception e) when (attempt < Tries && TransientStatus(e) is { } status)
+            catch (Exception e) when (System.Diagnostics.Stopwatch.GetElapsedTime(started) + delay < Patience && TransientStatus(e) is { } status)
             {
                 logger.Warning("The API server answered {Status} while the operator starts; trying again in {Delay}", (int)status, delay);
                 await Task.Delay(delay, ct);
-                delay *= 2;
+                delay = delay * 2 < LongestWait ? delay * 2 : LongestWait;
             }
         }
     }

@@ -109,7 +109,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
             proxy.ErrorRate = 0;
             proxy.MaxLatency = TimeSpan.Zero;
             var lastFault = clock.Elapsed;
-            var converged = await ConvergeAsync(runs, ns, runCount, operatorProcess);
+            var converged = await ConvergeAsync(kube, runs, ns, runCount, operatorProcess);
             var convergence = clock.Elapsed - lastFault;
             stopMonitor.Cancel();
             await monitoring;
@@ -194,7 +194,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         return 0;
     }
 
-    private static async Task<IReadOnlyList<BuildRun>> ConvergeAsync(ResourceApi<BuildRun> runs, string ns, int count, OperatorSupervisor process)
+    private static async Task<IReadOnlyList<BuildRun>> ConvergeAsync(IKubernetes kube, ResourceApi<BuildRun> runs, string ns, int count, OperatorSupervisor process)
     {
         try
         {
@@ -208,7 +208,16 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
         catch (TimeoutException e)
         {
             var items = (await runs.ListAsync(ns, CancellationToken.None)).Items;
-            throw new TimeoutException($"{e.Message}: {string.Join("; ", items.Select(r => $"{r.Name()} {r.Status?.Phase} attempts {r.Status?.AttemptCount}"))}\n{await process.DescribeAsync()}");
+            var builder = await new ResourceApi<GentooBuilder>(kube).GetAsync(ns, Builder, CancellationToken.None);
+            var pods = (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Select(p => $"{p.Name()} {p.Status?.Phase}{(p.Metadata.DeletionTimestamp is null ? "" : " deleting")}");
+            throw new TimeoutException(string.Join('\n',
+                e.Message[..Math.Min(e.Message.Length, 200)],
+                string.Join("; ", items.Select(r => $"{r.Name()} {r.Status?.Phase} attempts {r.Status?.AttemptCount} waiting for {r.Status?.WaitingFor} ({r.Status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.Ready)?.Message})")),
+                $"builder: phase {builder?.Status?.Phase}, current run {builder?.Status?.CurrentBuildRun}, current maintenance {builder?.Status?.CurrentMaintenance}, "
+                + $"ready: {builder?.Status?.Conditions?.FirstOrDefault(c => c.Type == ConditionTypes.Ready)?.Message}",
+                "pods: " + string.Join("; ", pods),
+                await process.DescribeAsync(),
+                string.Join('\n', (await process.RecentErrorsAsync()).TakeLast(30))));
         }
     }
 }

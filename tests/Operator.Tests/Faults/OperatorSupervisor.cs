@@ -40,6 +40,18 @@ public sealed class OperatorSupervisor : IAsyncDisposable
         }
     }
 
+    /// <summary>What the running process has written so far, line by line (it is still running: read without waiting for its end).</summary>
+    public Task<string[]> RecentErrorsAsync()
+    {
+        OperatorProcess.Running running;
+        lock (gate)
+        {
+            running = current;
+        }
+
+        return Task.FromResult(running.ErrorLinesSoFar());
+    }
+
     public async Task KillAsync(TimeSpan restartAfter)
     {
         OperatorProcess.Running killed;

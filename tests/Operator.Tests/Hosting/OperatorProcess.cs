@@ -14,13 +14,33 @@ internal static class OperatorProcess
     public sealed class Running : IDisposable
     {
         private readonly DirectoryInfo home;
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> recentErrors = new();
 
         internal Running(Process process, DirectoryInfo home)
         {
             Process = process;
             this.home = home;
             StandardOutput = process.StandardOutput.ReadToEndAsync();
-            StandardError = process.StandardError.ReadToEndAsync();
+            StandardError = CollectAsync(process.StandardError, recentErrors);
+        }
+
+        /// <summary>The last 200 lines written to stderr so far, while the process runs.</summary>
+        public string[] ErrorLinesSoFar() => [.. recentErrors];
+
+        private static async Task<string> CollectAsync(StreamReader reader, System.Collections.Concurrent.ConcurrentQueue<string> recent)
+        {
+            var all = new System.Text.StringBuilder();
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                all.Append(line).Append('\n');
+                recent.Enqueue(line);
+                while (recent.Count > 200)
+                {
+                    recent.TryDequeue(out _);
+                }
+            }
+
+            return all.ToString();
         }
 
         public Process Process { get; }
