@@ -106,6 +106,14 @@ public sealed class BuildRunReconciler(
         var holder = BuilderQueue.Holder(runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder.Name()));
         if (BuilderQueue.WaitingFor(run, holder) is { } waiting)
         {
+            // A claim this run made when it looked first in line (a cache that did not show an older run's attempt yet)
+            // would keep the run that is first now out for good, each waiting for the other: a run that waits gives the
+            // volumes back, unless its pod still has them.
+            if (builder.Status?.CurrentBuildRun == run.Name() && !await HasLivePodAsync(run, ct))
+            {
+                await ReleaseVolumesAsync(run, await builderApi.GetAsync(ns, builder.Name(), ct), ct);
+            }
+
             changes.Add(r => Queue(r, waiting, now));
             return ReconcileResult.Done;
         }
@@ -375,6 +383,25 @@ public sealed class BuildRunReconciler(
             : stored.Status.CurrentMaintenance is { } maintenance ? $"maintenance pod {maintenance}"
             : $"BuildRun {stored.Status.CurrentBuildRun}";
         return holder is null ? null : $"{holder} is using GentooBuilder {builderName}'s volumes";
+    }
+
+    /// <summary>
+    /// Whether a pod of the run's newest attempt, or of the one after (made by a reconcile whose status write this cache
+    /// does not show yet), is there and not ended: read fresh when the cache does not have it.
+    /// </summary>
+    private async Task<bool> HasLivePodAsync(BuildRun run, CancellationToken ct)
+    {
+        var newest = run.Status?.AttemptCount ?? 0;
+        foreach (var attempt in new[] { newest, newest + 1 }.Where(a => a > 0))
+        {
+            var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, run.Namespace(), DesiredBuildPod.PodName(run.Name(), attempt), ct);
+            if (BuildAttempts.Judge(pod).Result is AttemptOutcome.Pending or AttemptOutcome.Running)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -99,7 +99,8 @@ public sealed class OperatorSupervisor : IAsyncDisposable
             }
 
             var lines = (await exited.StandardError + await exited.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            ExitReasons.Add($"exit {exited.Process.ExitCode}: {string.Join(" | ", lines.TakeLast(4))}");
+            var said = lines.Where(l => l.StartsWith("gentoo-operator:", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal)).Take(2).ToList();
+            ExitReasons.Add($"exit {exited.Process.ExitCode}: {string.Join(" | ", said.Count > 0 ? said : lines.TakeLast(4))}");
             exited.Dispose();
         }
     }
