@@ -4,8 +4,6 @@ using System.Text;
 using Gentoo.Binhost;
 using k8s;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gentoo.Operator.Tests.Binhost;
@@ -42,7 +40,7 @@ public sealed class BinhostAttackTests : IAsyncLifetime
         var onDemand = new OnDemandBuilds(nowhere, "ns", "desktop", 10, TimeProvider.System);
         app = BinhostServer.Build(new BinhostOptions(PackageDirectory, "desktop", "127.0.0.1", 0) { OnDemandTokenFile = Path.Combine(work.FullName, "token") }, TimeProvider.System, onDemand);
         await app.StartAsync();
-        address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        address = ListeningAddress.Of(app);
     }
 
     public async Task DisposeAsync()

@@ -7,8 +7,6 @@ using Gentoo.Portage.Binhost;
 using Gentoo.Portage.Releases;
 using Gentoo.Portage.Tests;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gentoo.Operator.Tests.Binhost;
@@ -32,7 +30,7 @@ public sealed partial class BinhostReleaseTests : IAsyncLifetime
         app = BinhostServer.Build(new BinhostOptions(volumes.PkgDir, "desktops", "127.0.0.1", 0), TimeProvider.System,
             runs: _ => Task.FromResult<IReadOnlyList<PageRun>>([new PageRun("world-8", "AwaitingOperator", Time.UtcDateTime, "app-misc/viewer-1.0 needs ~amd64: accept the keyword", true)]));
         await app.StartAsync();
-        address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        address = ListeningAddress.Of(app);
         http = new HttpClient { BaseAddress = address };
     }
 

@@ -5,8 +5,6 @@ using System.Text.Json;
 using Gentoo.Binhost;
 using Gentoo.Portage.Binhost;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gentoo.Operator.Tests.Binhost;
@@ -24,7 +22,7 @@ public sealed class BinhostServerTests : IAsyncLifetime
         Checkout.CopyDirectory(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir"), pkgdir);
         app = BinhostServer.Build(new BinhostOptions(pkgdir.FullName, "plasma-desktop", "127.0.0.1", 0), TimeProvider.System);
         await app.StartAsync();
-        address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        address = ListeningAddress.Of(app);
         http = new HttpClient { BaseAddress = address };
     }
 
@@ -138,7 +136,7 @@ public sealed class BinhostServerTests : IAsyncLifetime
         var publicKey = Checkout.PathOf("tests", "Fixtures", "signing", "ed25519-public.asc");
         await using var signed = BinhostServer.Build(new BinhostOptions(pkgdir.FullName, "plasma-desktop", "127.0.0.1", 0, publicKey), TimeProvider.System);
         await signed.StartAsync();
-        using var client = new HttpClient { BaseAddress = new Uri(signed.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        using var client = new HttpClient { BaseAddress = ListeningAddress.Of(signed) };
 
         var key = await client.GetAsync("/signing-key.asc");
         key.Content.Headers.ContentType!.MediaType.ShouldBe("application/pgp-keys");

@@ -3,8 +3,6 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Gentoo.Entities.V1Alpha1;
@@ -132,7 +130,7 @@ public sealed class DesiredGitConfigTests : IDisposable
         Git(work.FullName, "clone", "-q", "--bare", origin, Path.Combine(served.FullName, "portage.git"));
         await using var server = GitServer(served.FullName, "builder", "s3cret-token");
         await server.StartAsync();
-        var url = server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/portage.git";
+        var url = ListeningAddress.Of(server).ToString().TrimEnd('/') + "/portage.git";
         string Credentials(string password)
         {
             var directory = work.CreateSubdirectory("auth-" + password).FullName;

@@ -2,8 +2,6 @@ using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -64,7 +62,7 @@ public sealed class FaultProxy : IAsyncDisposable
         var proxy = new FaultProxy(app, client, seed);
         app.Run(proxy.ForwardAsync);
         await app.StartAsync();
-        proxy.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        proxy.Address = ListeningAddress.Of(app);
         return proxy;
     }
 

@@ -11,8 +11,6 @@ using Gentoo.Operator.Hosting;
 using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gentoo.Operator.Tests.Integration;
@@ -62,7 +60,7 @@ public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
         var onDemand = new OnDemandBuilds(cluster.Kube, ns, "desktop", maxRunsPerHour, TimeProvider.System);
         var app = BinhostServer.Build(new BinhostOptions(pkgdir.FullName, "desktop", "127.0.0.1", 0) { OnDemandTokenFile = tokenFile }, TimeProvider.System, onDemand);
         await app.StartAsync();
-        var http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+        var http = new HttpClient { BaseAddress = ListeningAddress.Of(app) };
         return (app, http);
     }
 

@@ -4,8 +4,6 @@ using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Hosting;
 using Gentoo.Runtime;
 using k8s.Models;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Prometheus;
 
@@ -73,7 +71,7 @@ public sealed class DomainMetricsTests
             Checkout.CopyDirectory(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir"), pkgdir);
             await using var app = BinhostServer.Build(new BinhostOptions(pkgdir.FullName, "desktop", "127.0.0.1", 0), TimeProvider.System);
             await app.StartAsync();
-            using var http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
+            using var http = new HttpClient { BaseAddress = ListeningAddress.Of(app) };
 
             (await http.GetAsync("/Packages")).StatusCode.ShouldBe(HttpStatusCode.OK);
             (await http.GetAsync("/dev-libs/libkver/libkver-0.3-1.gpkg.tar")).StatusCode.ShouldBe(HttpStatusCode.OK);

@@ -7,8 +7,6 @@ using Gentoo.Portage.Releases;
 using Gentoo.Portage.Tests;
 using Gentoo.Runtime;
 using k8s.Models;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gentoo.Operator.Tests.Plugin;
@@ -83,7 +81,7 @@ public sealed class PluginReleaseTests(TestCluster cluster)
         store.Create(Draft(), DateTimeOffset.UtcNow);
         await using var binhost = BinhostServer.Build(new BinhostOptions(volumes.PkgDir, "desktop", "127.0.0.1", 0), TimeProvider.System);
         await binhost.StartAsync();
-        var url = binhost.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/";
+        var url = ListeningAddress.Of(binhost).ToString().TrimEnd('/') + "/";
         var ns = await BuilderWithReleasesAsync(url);
 
         (await RunAsync(ns, "diff", "desktop", "1", "2")).Output.ShouldBe("- dev-libs/libkver-0.3 (build 1)\n");
