@@ -237,7 +237,7 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         {
             var services = (await kube.CoreV1.ListNamespacedServiceAsync(pod.Metadata.NamespaceProperty, cancellationToken: ct)).Items;
             plan = PodContainers.Plan(pod, options.NodeName, directory, await ConfigMapsAsync(pod, ct), await SecretsAsync(pod, ct),
-                new ServiceExposure([.. services], options.ServiceAddress));
+                await ClaimVolumesAsync(pod, ct), new ServiceExposure([.. services], options.ServiceAddress));
             await PrepareAsync(pod, plan, ct);
         }
         catch (PodPlanException e)
@@ -493,18 +493,36 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
     private void LogStartError(string name, DockerApiException e) =>
         log.LogWarning("Container {Container} could not be started: {Message}", name, FirstLine(e.Message));
 
+    /// <summary>The volumes the pod's claims are bound to, by claim name; a claim not bound is left out (the plan refuses the pod).</summary>
+    private async Task<Dictionary<string, string>> ClaimVolumesAsync(V1Pod pod, CancellationToken ct)
+    {
+        var volumes = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var claim in (pod.Spec.Volumes ?? []).Select(v => v.PersistentVolumeClaim?.ClaimName).OfType<string>().Distinct())
+        {
+            var found = await CoreWrites.ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claim, pod.Metadata.NamespaceProperty, cancellationToken: ct));
+            if (found?.Spec?.VolumeName is { Length: > 0 } volume && found.Status?.Phase == "Bound")
+            {
+                volumes[claim] = volume;
+            }
+        }
+
+        return volumes;
+    }
+
     /// <summary>Volumes, the pod's files and the images, before any container is made.</summary>
     private async Task PrepareAsync(V1Pod pod, PodPlan plan, CancellationToken ct)
     {
-        var ns = pod.Metadata.NamespaceProperty;
         foreach (var volume in plan.ClaimVolumes)
         {
-            var claim = volume[(LocalNames.ClaimVolume(ns, "").Length)..];
-            await docker.Volumes.CreateAsync(new VolumesCreateParameters
+            // Docker would make a missing volume, empty, on mount: as a kubelet whose volume cannot be found, wait instead.
+            try
             {
-                Name = volume,
-                Labels = LocalNames.ClaimVolumeLabels(ns, claim, options.NodeName),
-            }, ct);
+                await docker.Volumes.InspectAsync(volume, ct);
+            }
+            catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                throw new PodPlanException("ContainerCreating", $"Unable to attach or mount volumes: Docker volume {volume} is missing (removed by hand?)");
+            }
         }
 
         foreach (var directory in plan.ScratchDirectories)
@@ -518,12 +536,17 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
 
         foreach (var file in plan.Files.Where(f => !(f.KeepExisting && File.Exists(f.Path))))
         {
+            // Written beside and renamed into place, as the kubelet's atomic writer swaps ConfigMap and Secret volumes: a
+            // container of a pod adopted after a restart, reading its configuration just then, never sees a file half written.
             Directory.CreateDirectory(Path.GetDirectoryName(file.Path)!);
-            await File.WriteAllBytesAsync(file.Path, file.Content, ct);
+            var written = file.Path + ".writing";
+            await File.WriteAllBytesAsync(written, file.Content, ct);
             if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(file.Path, file.Mode);
+                File.SetUnixFileMode(written, file.Mode);
             }
+
+            File.Move(written, file.Path, overwrite: true);
         }
 
         foreach (var image in plan.InitContainers.Concat(plan.Containers).Select(c => c.Image).Distinct(StringComparer.Ordinal))

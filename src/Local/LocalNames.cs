@@ -20,8 +20,15 @@ public static class LocalNames
     /// <summary>The Node a container was made for: two local instances sharing one Docker engine leave each other's alone.</summary>
     public const string NodeLabel = "io.gentoo-builder.node";
 
-    /// <summary>The Docker volume behind a claim: by namespace and claim name, so a claim kept across deletions keeps its data.</summary>
-    public static string ClaimVolume(string ns, string claim) => $"{Prefix}.{ns}.{claim}";
+    /// <summary>
+    /// The Docker volume a claim is bound to when first provisioned: by this machine's Node, namespace and claim name, so
+    /// that a claim kept across deletions keeps its data and two local instances sharing one Docker engine never share a
+    /// volume. The claim's spec.volumeName says which volume it is bound to; only that is ever mounted.
+    /// </summary>
+    public static string ClaimVolume(string nodeName, string ns, string claim) => $"{Prefix}.{nodeName}.{ns}.{claim}";
+
+    /// <summary>Where local mode 0.1 kept a claim's data, by namespace and claim name: still bound to when it is this machine's.</summary>
+    public static string EarlierClaimVolume(string ns, string claim) => $"{Prefix}.{ns}.{claim}";
 
     /// <summary>A claim's volume's labels: whose claim it is, and which local instance may remove it when the claim is deleted.</summary>
     public static Dictionary<string, string> ClaimVolumeLabels(string ns, string claim, string nodeName) => new()

@@ -25,12 +25,20 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
 
     /// <summary>Copies in flight or done, by the uid of the snapshot or claim they are for.</summary>
     private readonly ConcurrentDictionary<string, Task> copies = new(StringComparer.Ordinal);
-    /// <summary>The snapshots seen on the previous pass, by namespace and name, with their uids.</summary>
-    private Dictionary<(string Namespace, string Name), string> knownSnapshots = [];
+    /// <summary>The snapshots seen on the previous pass, by namespace and name.</summary>
+    private Dictionary<(string Namespace, string Name), SeenSnapshot> knownSnapshots = [];
     private bool snapshotsListed;
 
-    /// <summary>The snapshot's Docker volume: by namespace and name, as claims' are.</summary>
-    public static string SnapshotVolume(string ns, string snapshot) => $"{LocalNames.Prefix}.snapshot.{ns}.{snapshot}";
+    private readonly record struct SeenSnapshot(string Uid, bool Ready);
+
+    /// <summary>
+    /// The snapshot's Docker volume: by its uid, so that neither another local instance sharing the Docker engine nor a
+    /// snapshot made earlier under the same name (its volume left behind while local mode was down) is ever copied into.
+    /// </summary>
+    public static string SnapshotVolume(string uid) => $"{LocalNames.Prefix}.snapshot.{uid}";
+
+    /// <summary>Where local mode 0.1 kept a snapshot, by namespace and name: still restored from, never written.</summary>
+    private static string NamedSnapshotVolume(string ns, string snapshot) => $"{LocalNames.Prefix}.snapshot.{ns}.{snapshot}";
 
     /// <summary>The StorageClass and VolumeSnapshotClass this machine offers, made once.</summary>
     public async Task EnsureClassesAsync(CancellationToken ct)
@@ -59,14 +67,16 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
         var items = list.GetProperty("items").EnumerateArray().ToList();
         var current = items.ToDictionary(
             s => (s.GetProperty("metadata").GetProperty("namespace").GetString()!, s.GetProperty("metadata").GetProperty("name").GetString()!),
-            s => s.GetProperty("metadata").GetProperty("uid").GetString()!);
+            s => new SeenSnapshot(s.GetProperty("metadata").GetProperty("uid").GetString()!,
+                s.TryGetProperty("status", out var status) && status.TryGetProperty("readyToUse", out var r) && r.ValueKind == JsonValueKind.True));
 
-        // A snapshot gone, or replaced by a new one of its name, takes its copy with it before anything is copied anew.
+        // A snapshot gone, or replaced by a new one of its name, takes its copy with it.
         if (snapshotsListed)
         {
-            foreach (var ((ns, name), _) in knownSnapshots.Where(k => !current.TryGetValue(k.Key, out var uid) || uid != k.Value))
+            foreach (var ((ns, name), seen) in knownSnapshots.Where(k => !current.TryGetValue(k.Key, out var now) || now.Uid != k.Value.Uid))
             {
-                await RemoveVolumeAsync(SnapshotVolume(ns, name), ct);
+                await RemoveVolumeAsync(SnapshotVolume(seen.Uid), $"VolumeSnapshot {ns}/{name} was deleted", ct);
+                await RemoveVolumeAsync(NamedSnapshotVolume(ns, name), $"VolumeSnapshot {ns}/{name} was deleted", ct);
             }
         }
 
@@ -76,24 +86,34 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
             var metadata = snapshot.GetProperty("metadata");
             var ns = metadata.GetProperty("namespace").GetString()!;
             var name = metadata.GetProperty("name").GetString()!;
-            var ready = snapshot.TryGetProperty("status", out var status) && status.TryGetProperty("readyToUse", out var r) && r.ValueKind == JsonValueKind.True;
-            if (ready || metadata.TryGetProperty("deletionTimestamp", out _)
+            if (current[(ns, name)].Ready || metadata.TryGetProperty("deletionTimestamp", out _)
                 || !snapshot.GetProperty("spec").GetProperty("source").TryGetProperty("persistentVolumeClaimName", out var claimName))
             {
                 continue;
             }
 
-            var source = LocalNames.ClaimVolume(ns, claimName.GetString()!);
-            var target = SnapshotVolume(ns, name);
             var uid = metadata.GetProperty("uid").GetString()!;
-            StartCopy(uid, source, target, new Dictionary<string, string>
+            if (copies.TryGetValue(uid, out var copying) && !copying.IsFaulted)
+            {
+                continue;
+            }
+
+            // As the snapshotter: a claim not bound yet has no volume to take a snapshot of; it is looked at again.
+            var claim = await CoreWrites.ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claimName.GetString(), ns, cancellationToken: ct));
+            if (claim?.Spec?.VolumeName is not { Length: > 0 } source || claim.Status?.Phase != "Bound")
+            {
+                continue;
+            }
+
+            var target = SnapshotVolume(uid);
+            StartCopy(uid, [source], target, fresh: true, new Dictionary<string, string>
             {
                 [LocalNames.ManagedLabel] = "true",
                 [LocalNames.NamespaceLabel] = ns,
                 [LocalNames.NodeLabel] = options.NodeName,
             }, async copyCt =>
             {
-                var size = (await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync(claimName.GetString(), ns, cancellationToken: copyCt)).Spec.Resources?.Requests?["storage"]?.ToString();
+                var size = claim.Spec.Resources?.Requests?["storage"]?.ToString();
                 var patch = new { status = new { readyToUse = true, boundVolumeSnapshotContentName = "snapcontent-" + uid, creationTime = DateTime.UtcNow, restoreSize = size } };
                 await kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), Group, "v1", ns, "volumesnapshots", name, cancellationToken: copyCt);
                 log.LogInformation("VolumeSnapshot {Namespace}/{Name}: claim {Claim} copied into Docker volume {Volume}", ns, name, claimName.GetString(), target);
@@ -118,12 +138,22 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
             return true;
         }
 
-        StartCopy(claim.Metadata.Uid, SnapshotVolume(claim.Metadata.NamespaceProperty, source), volume, labels, _ => Task.CompletedTask, ct);
+        // As a CSI provisioner, from a snapshot that is ready to use, never from one half taken.
+        var ns = claim.Metadata.NamespaceProperty;
+        if (!knownSnapshots.TryGetValue((ns, source), out var snapshot) || !snapshot.Ready)
+        {
+            return false;
+        }
+
+        StartCopy(claim.Metadata.Uid, [SnapshotVolume(snapshot.Uid), NamedSnapshotVolume(ns, source)], volume, fresh: false, labels, _ => Task.CompletedTask, ct);
         return false;
     }
 
     /// <param name="key">The uid of the snapshot or claim the copy is for: one copy each, again after a failure.</param>
-    private void StartCopy(string key, string source, string target, IDictionary<string, string> labels, Func<CancellationToken, Task> then, CancellationToken ct)
+    /// <param name="sources">Where the data may be, the first volume there being copied.</param>
+    /// <param name="fresh">Whether the target starts empty: a copy tried again never lands on a failed one's leftovers.</param>
+    private void StartCopy(string key, IReadOnlyList<string> sources, string target, bool fresh, IDictionary<string, string> labels,
+        Func<CancellationToken, Task> then, CancellationToken ct)
     {
         if (copies.TryGetValue(key, out var running) && !running.IsFaulted)
         {
@@ -134,20 +164,41 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
         {
             try
             {
-                await CopyAsync(source, target, labels, ct);
+                await CopyAsync(sources, target, fresh, labels, ct);
                 await then(ct);
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                log.LogWarning("Copying Docker volume {Source} into {Target} failed: {Message}; trying again", source, target, e.Message);
+                log.LogWarning("Copying Docker volume {Source} into {Target} failed: {Message}; trying again", sources[0], target, e.Message);
                 throw;
             }
         }, CancellationToken.None);
     }
 
     /// <summary>cp -a from one volume into another, in a container of the helper image; an exit other than 0 throws.</summary>
-    private async Task CopyAsync(string source, string target, IDictionary<string, string> labels, CancellationToken ct)
+    private async Task CopyAsync(IReadOnlyList<string> sources, string target, bool fresh, IDictionary<string, string> labels, CancellationToken ct)
     {
+        // Docker would make a missing source as an empty volume, and the copy would "succeed" with nothing in it.
+        string? source = null;
+        foreach (var candidate in sources)
+        {
+            if (await ExistsAsync(candidate, ct))
+            {
+                source = candidate;
+                break;
+            }
+        }
+
+        if (source is null)
+        {
+            throw new IOException($"Docker volume {sources[0]} is missing: nothing to copy");
+        }
+
+        if (fresh)
+        {
+            await RemoveVolumeAsync(target, "a failed copy's leftovers", ct);
+        }
+
         await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = target, Labels = labels }, ct);
         var created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
@@ -180,12 +231,32 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
         }
     }
 
-    private async Task RemoveVolumeAsync(string volume, CancellationToken ct)
+    private async Task<bool> ExistsAsync(string volume, CancellationToken ct)
     {
         try
         {
+            await docker.Volumes.InspectAsync(volume, ct);
+            return true;
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Removes a snapshot's volume made by this instance; another instance's, sharing the engine, is left alone.</summary>
+    private async Task RemoveVolumeAsync(string volume, string why, CancellationToken ct)
+    {
+        try
+        {
+            var inspected = await docker.Volumes.InspectAsync(volume, ct);
+            if (inspected.Labels is null || !inspected.Labels.TryGetValue(LocalNames.NodeLabel, out var node) || node != options.NodeName)
+            {
+                return;
+            }
+
             await docker.Volumes.RemoveAsync(volume, force: false, ct);
-            log.LogInformation("Docker volume {Volume} of a deleted VolumeSnapshot removed", volume);
+            log.LogInformation("Docker volume {Volume} removed: {Why}", volume, why);
         }
         catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
         {

@@ -22,8 +22,11 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
 {
     public const string TemplateHashLabel = "pod-template-hash";
 
-    /// <summary>The claims seen on the previous pass, by namespace and name, with their uids.</summary>
-    private Dictionary<(string Namespace, string Name), string> knownClaims = [];
+    /// <summary>The claims seen on the previous pass, by namespace and name, with their uids and the volumes they are bound to.</summary>
+    private Dictionary<(string Namespace, string Name), KnownClaim> knownClaims = [];
+
+    /// <param name="Uid">Empty while the claim's volume waits to be removed: taken as gone on every pass until it is.</param>
+    private readonly record struct KnownClaim(string Uid, string? Volume);
 
     /// <summary>Whether a pass has run: claims gone before this process started are never taken as deleted.</summary>
     private bool claimsListed;
@@ -96,32 +99,32 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
     private async Task ProvisionClaimsAsync(CancellationToken ct)
     {
         var claims = (await kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesAsync(cancellationToken: ct)).Items;
-        var current = claims.ToDictionary(c => (c.Metadata.NamespaceProperty, c.Metadata.Name), c => c.Metadata.Uid);
+        var current = claims.ToDictionary(c => (c.Metadata.NamespaceProperty, c.Metadata.Name), c => new KnownClaim(c.Metadata.Uid, c.Spec?.VolumeName));
 
         // A claim gone, or replaced by a new one of its name (its uid differs), takes its volume with it first: a new
         // claim never gets an old one's data. A volume still mounted is removed on a later pass, its new claim waiting.
-        var reclaiming = new HashSet<(string Namespace, string Name)>();
+        var reclaiming = new Dictionary<(string Namespace, string Name), KnownClaim>();
         if (claimsListed)
         {
-            foreach (var (key, uid) in knownClaims.Where(k => !current.TryGetValue(k.Key, out var now) || now != k.Value))
+            foreach (var (key, known) in knownClaims.Where(k => !current.TryGetValue(k.Key, out var now) || now.Uid != k.Value.Uid))
             {
-                if (!await ReclaimAsync(key.Namespace, key.Name, ct))
+                if (!await ReclaimAsync(key.Namespace, key.Name, known.Volume ?? LocalNames.ClaimVolume(options.NodeName, key.Namespace, key.Name), ct))
                 {
-                    reclaiming.Add(key);
+                    reclaiming[key] = known with { Uid = "" };
                 }
             }
         }
 
         foreach (var pending in claims.Where(c => c.Status?.Phase != "Bound" && c.Metadata.DeletionTimestamp is null
-                     && !reclaiming.Contains((c.Metadata.NamespaceProperty, c.Metadata.Name))))
+                     && !reclaiming.ContainsKey((c.Metadata.NamespaceProperty, c.Metadata.Name))))
         {
             await BindAsync(pending, ct);
         }
 
-        knownClaims = current.ToDictionary(k => k.Key, k => reclaiming.Contains(k.Key) ? "" : k.Value);
-        foreach (var key in reclaiming.Where(k => !current.ContainsKey(k)))
+        knownClaims = current.ToDictionary(k => k.Key, k => reclaiming.GetValueOrDefault(k.Key, k.Value));
+        foreach (var (key, waiting) in reclaiming.Where(k => !current.ContainsKey(k.Key)))
         {
-            knownClaims[key] = "";
+            knownClaims[key] = waiting;
         }
 
         claimsListed = true;
@@ -130,7 +133,7 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
     private async Task BindAsync(V1PersistentVolumeClaim claim, CancellationToken ct)
     {
         var ns = claim.Metadata.NamespaceProperty;
-        var volume = LocalNames.ClaimVolume(ns, claim.Metadata.Name);
+        var volume = await EarlierVolumeAsync(ns, claim.Metadata.Name, ct) ?? LocalNames.ClaimVolume(options.NodeName, ns, claim.Metadata.Name);
         var labels = LocalNames.ClaimVolumeLabels(ns, claim.Metadata.Name, options.NodeName);
         await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume, Labels = labels }, ct);
         if (snapshots is not null && !snapshots.Restored(claim, volume, labels, ct))
@@ -154,10 +157,36 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
         log.LogInformation("PersistentVolumeClaim {Namespace}/{Name}: bound to Docker volume {Volume}", ns, claim.Metadata.Name, volume);
     }
 
-    /// <summary>Removes a deleted claim's volume; false while a container still mounts it.</summary>
-    private async Task<bool> ReclaimAsync(string ns, string claim, CancellationToken ct)
+    /// <summary>
+    /// The volume local mode 0.1 made for this claim on this machine, when there is one and none of the present naming:
+    /// an upgraded machine binds its claims to the data they had.
+    /// </summary>
+    private async Task<string?> EarlierVolumeAsync(string ns, string claim, CancellationToken ct)
     {
-        var volume = LocalNames.ClaimVolume(ns, claim);
+        var earlier = LocalNames.EarlierClaimVolume(ns, claim);
+        try
+        {
+            await docker.Volumes.InspectAsync(LocalNames.ClaimVolume(options.NodeName, ns, claim), ct);
+            return null;
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+        }
+
+        try
+        {
+            var inspected = await docker.Volumes.InspectAsync(earlier, ct);
+            return inspected.Labels?.TryGetValue(LocalNames.NodeLabel, out var node) == true && node == options.NodeName ? earlier : null;
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Removes a deleted claim's volume; false while a container still mounts it.</summary>
+    private async Task<bool> ReclaimAsync(string ns, string claim, string volume, CancellationToken ct)
+    {
         try
         {
             var inspected = await docker.Volumes.InspectAsync(volume, ct);

@@ -24,10 +24,11 @@ public static class PodContainers
     /// <param name="podDirectory">Where this pod's files live on this machine (ConfigMap and Secret files, termination messages).</param>
     /// <param name="configMaps">The ConfigMaps of the pod's namespace its volumes and environment name, by name.</param>
     /// <param name="secrets">The Secrets its volumes name, by name.</param>
+    /// <param name="claimVolumes">The Docker volume each claim the pod names is bound to (its spec.volumeName), by claim name.</param>
     /// <param name="exposure">The LoadBalancer Services whose ports this machine publishes, and on which address.</param>
     public static PodPlan Plan(
         V1Pod pod, string nodeName, string podDirectory, IReadOnlyDictionary<string, V1ConfigMap> configMaps, IReadOnlyDictionary<string, V1Secret> secrets,
-        ServiceExposure? exposure = null)
+        IReadOnlyDictionary<string, string> claimVolumes, ServiceExposure? exposure = null)
     {
         var published = exposure is null ? [] : Published(pod, exposure);
         var ns = pod.Metadata.NamespaceProperty ?? "default";
@@ -40,7 +41,7 @@ public static class PodContainers
         {
             sources[volume.Name] = volume switch
             {
-                { PersistentVolumeClaim: { } claim } => Claim(ns, claim, claims),
+                { PersistentVolumeClaim: { } claim } => Claim(claim, claimVolumes, claims),
                 { EmptyDir: not null } => Scratch(podDirectory, volume.Name, scratch),
                 { HostPath: { } host } => (MountKind.Bind, host.Path, false),
                 { ConfigMap: { } source } => Files(volume.Name, podDirectory, directory =>
@@ -149,9 +150,13 @@ public static class PodContainers
     /// <summary>Where a container's termination message is written on this machine (bind-mounted at its terminationMessagePath).</summary>
     public static string TerminationMessageFile(string podDirectory, string container) => Path.Combine(podDirectory, "termination", container);
 
-    private static (MountKind, string, bool) Claim(string ns, V1PersistentVolumeClaimVolumeSource claim, List<string> claims)
+    private static (MountKind, string, bool) Claim(V1PersistentVolumeClaimVolumeSource claim, IReadOnlyDictionary<string, string> claimVolumes, List<string> claims)
     {
-        var volume = LocalNames.ClaimVolume(ns, claim.ClaimName);
+        if (!claimVolumes.TryGetValue(claim.ClaimName, out var volume))
+        {
+            throw new PodPlanException("ContainerCreating", $"persistentvolumeclaim \"{claim.ClaimName}\" is not bound to a volume");
+        }
+
         claims.Add(volume);
         return (MountKind.Volume, volume, claim.ReadOnlyProperty == true);
     }

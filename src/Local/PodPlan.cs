@@ -51,6 +51,7 @@ public sealed record ServiceExposure(IReadOnlyList<V1Service> Services, string A
 /// What running a pod on this machine takes: the claims' Docker volumes, the pod's scratch directories, the files of its
 /// ConfigMap and Secret volumes, its init containers (run one after the other) and its containers.
 /// </summary>
+/// <param name="ClaimVolumes">The Docker volumes the pod's claims are bound to: they must exist before its containers are made.</param>
 public sealed record PodPlan(
     IReadOnlyList<string> ClaimVolumes,
     IReadOnlyList<string> ScratchDirectories,

@@ -165,7 +165,7 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         var read = await PodAsync("reader", p => p.Status?.Phase is "Succeeded" or "Failed", "the second pod to end");
         read.Status.Phase.ShouldBe("Succeeded");
         read.Status.ContainerStatuses[0].State.Terminated.Message.ShouldBe("worldinit\n"); // the ConfigMap value ends without a newline
-        var volume = await docker.Volumes.InspectAsync(LocalNames.ClaimVolume(ns, "shared"));
+        var volume = await docker.Volumes.InspectAsync(LocalNames.ClaimVolume(Node, ns, "shared"));
         volume.Labels[LocalNames.ClaimLabel].ShouldBe("shared");
     }
 

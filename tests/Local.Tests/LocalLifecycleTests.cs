@@ -114,7 +114,7 @@ public sealed class LocalLifecycleTests(ITestOutputHelper output) : IAsyncLifeti
         copy.Status.ContainerStatuses.ShouldHaveSingleItem().State.Terminated.ExitCode.ShouldBe(0);
         foreach (var claim in new[] { "stage3-bootstrap-root", "desktop-root", "desktop-binpkgs", "desktop-distfiles" })
         {
-            (await docker.Volumes.InspectAsync(LocalNames.ClaimVolume(ns, claim))).Labels[LocalNames.ClaimLabel].ShouldBe(claim);
+            (await docker.Volumes.InspectAsync(LocalNames.ClaimVolume("machine-" + ns, ns, claim))).Labels[LocalNames.ClaimLabel].ShouldBe(claim);
         }
     }
 }

@@ -151,7 +151,9 @@ public sealed class LocalModeTests : IAsyncLifetime
         // The bootstrap's root was snapshotted as a copy of its Docker volume, and the builder's root restored from it.
         var bootstrap = (await new ResourceApi<GentooBootstrap>(kube).GetAsync("default", "stage3", CancellationToken.None))!;
         bootstrap.Status.Snapshot!.Method.ShouldBe("VolumeSnapshot", "local mode offers a StorageClass and a VolumeSnapshotClass of its own driver");
-        var snapshotVolume = await docker.Volumes.InspectAsync(LocalSnapshots.SnapshotVolume("default", bootstrap.Status.Snapshot.Name!));
+        var snapshot = (System.Text.Json.JsonElement)await kube.CustomObjects.GetNamespacedCustomObjectAsync(
+            "snapshot.storage.k8s.io", "v1", "default", "volumesnapshots", bootstrap.Status.Snapshot.Name);
+        var snapshotVolume = await docker.Volumes.InspectAsync(LocalSnapshots.SnapshotVolume(snapshot.GetProperty("metadata").GetProperty("uid").GetString()!));
         snapshotVolume.Labels[LocalNames.NodeLabel].ShouldBe(node);
         var root = await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("desktop-root", "default");
         root.Spec.DataSource.ShouldNotBeNull().Kind.ShouldBe("VolumeSnapshot");

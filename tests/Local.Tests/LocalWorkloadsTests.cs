@@ -167,13 +167,13 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
     public async Task A_claim_is_bound_to_its_docker_volume_which_goes_with_the_claim_but_never_because_a_claim_is_missing_at_start()
     {
         // A volume whose claim is not in the API when local mode starts (its state directory was lost, say) is kept.
-        var orphan = LocalNames.ClaimVolume(ns, "lost-state-binpkgs");
+        var orphan = LocalNames.ClaimVolume(Node, ns, "lost-state-binpkgs");
         await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = orphan, Labels = LocalNames.ClaimVolumeLabels(ns, "lost-state-binpkgs", Node) });
         await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("data"), ns);
         Start();
 
         var bound = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("data", ns), c => c.Status?.Phase == "Bound", "the claim to be bound");
-        bound.Spec.VolumeName.ShouldBe(LocalNames.ClaimVolume(ns, "data"));
+        bound.Spec.VolumeName.ShouldBe(LocalNames.ClaimVolume(Node, ns, "data"));
         bound.Status.Capacity["storage"].ToString().ShouldBe("1Gi");
         (await docker.Volumes.InspectAsync(bound.Spec.VolumeName)).Labels[LocalNames.ClaimLabel].ShouldBe("data");
 
@@ -189,7 +189,7 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
         await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("root"), ns);
         Start();
         await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("root", ns), c => c.Status?.Phase == "Bound", "the claim to be bound");
-        await RunOnVolumeAsync(LocalNames.ClaimVolume(ns, "root"), "echo built > /v/world");
+        await RunOnVolumeAsync(LocalNames.ClaimVolume(Node, ns, "root"), "echo built > /v/world");
 
         var storage = await kube.StorageV1.ReadStorageClassAsync(LocalSnapshots.ClassName);
         storage.Provisioner.ShouldBe(LocalSnapshots.Driver);
@@ -204,17 +204,70 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
             async () => (System.Text.Json.JsonElement)await kube.CustomObjects.GetNamespacedCustomObjectAsync("snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", "after-bootstrap"),
             s => s.TryGetProperty("status", out var status) && status.TryGetProperty("readyToUse", out var ready) && ready.GetBoolean(), "the snapshot to be ready", TimeSpan.FromMinutes(1));
         snapshot.GetProperty("status").GetProperty("restoreSize").GetString().ShouldBe("1Gi");
-        (await ReadVolumeAsync(LocalSnapshots.SnapshotVolume(ns, "after-bootstrap"), "world")).ShouldBe("built\n");
+        var snapshotVolume = LocalSnapshots.SnapshotVolume(await SnapshotUidAsync("after-bootstrap"));
+        (await ReadVolumeAsync(snapshotVolume, "world")).ShouldBe("built\n");
 
         await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(
             Claim("builder-root", new V1TypedLocalObjectReference { ApiGroup = "snapshot.storage.k8s.io", Kind = "VolumeSnapshot", Name = "after-bootstrap" }), ns);
         await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("builder-root", ns), c => c.Status?.Phase == "Bound", "the restored claim to be bound", TimeSpan.FromMinutes(1));
-        (await ReadVolumeAsync(LocalNames.ClaimVolume(ns, "builder-root"), "world")).ShouldBe("built\n", "a claim is bound only once its snapshot is copied in");
+        (await ReadVolumeAsync(LocalNames.ClaimVolume(Node, ns, "builder-root"), "world")).ShouldBe("built\n", "a claim is bound only once its snapshot is copied in");
 
         await kube.CustomObjects.DeleteNamespacedCustomObjectAsync("snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", "after-bootstrap");
         await Eventually.GetAsync(async () => (await docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).ToList(),
-            names => !names.Contains(LocalSnapshots.SnapshotVolume(ns, "after-bootstrap")), "the deleted snapshot's volume to be removed");
+            names => !names.Contains(snapshotVolume), "the deleted snapshot's volume to be removed");
     }
+
+    [DockerFact]
+    public async Task What_local_mode_0_1_kept_a_claims_data_and_a_snapshot_in_is_used_and_a_snapshot_whose_data_is_gone_never_binds_an_empty_claim()
+    {
+        // 0.1 named a claim's volume by namespace and claim: an upgraded machine's claim binds to it, data and all.
+        var earlierClaim = $"gentoo-builder.{ns}.kept-binpkgs";
+        await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = earlierClaim, Labels = LocalNames.ClaimVolumeLabels(ns, "kept-binpkgs", Node) });
+        await RunOnVolumeAsync(earlierClaim, "echo signed > /v/Packages");
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(Claim("kept-binpkgs"), ns);
+
+        // 0.1 named a snapshot's volume by namespace and name; one made then, ready to use, is what an upgraded machine has.
+        var earlier = $"gentoo-builder.snapshot.{ns}.before-upgrade";
+        await docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = earlier, Labels = LocalNames.ClaimVolumeLabels(ns, "root", Node) });
+        await RunOnVolumeAsync(earlier, "echo built-by-0.1 > /v/world");
+        await CreateReadySnapshotAsync("before-upgrade");
+        await CreateReadySnapshotAsync("data-gone");
+        Start();
+
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(
+            Claim("restored", new V1TypedLocalObjectReference { ApiGroup = "snapshot.storage.k8s.io", Kind = "VolumeSnapshot", Name = "before-upgrade" }), ns);
+        await kube.CoreV1.CreateNamespacedPersistentVolumeClaimAsync(
+            Claim("from-nothing", new V1TypedLocalObjectReference { ApiGroup = "snapshot.storage.k8s.io", Kind = "VolumeSnapshot", Name = "data-gone" }), ns);
+        await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("restored", ns), c => c.Status?.Phase == "Bound", "the restored claim to be bound", TimeSpan.FromMinutes(1));
+        (await ReadVolumeAsync(LocalNames.ClaimVolume(Node, ns, "restored"), "world")).ShouldBe("built-by-0.1\n");
+        var kept = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("kept-binpkgs", ns), c => c.Status?.Phase == "Bound", "the kept claim to be bound");
+        kept.Spec.VolumeName.ShouldBe(earlierClaim);
+        (await ReadVolumeAsync(kept.Spec.VolumeName, "Packages")).ShouldBe("signed\n");
+
+        // Docker would make the missing volume empty on mount; the claim waits instead of being bound with nothing in it.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        (await kube.CoreV1.ReadNamespacedPersistentVolumeClaimAsync("from-nothing", ns)).Status?.Phase.ShouldNotBe("Bound");
+        (await docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name)
+            .ShouldNotContain(LocalSnapshots.SnapshotVolume(await SnapshotUidAsync("data-gone")), "nothing is made where the data should have been");
+    }
+
+    /// <summary>A VolumeSnapshot as an earlier run of local mode left it: taken, ready to use.</summary>
+    private async Task CreateReadySnapshotAsync(string name)
+    {
+        await kube.CustomObjects.CreateNamespacedCustomObjectAsync(new Dictionary<string, object>
+        {
+            ["apiVersion"] = "snapshot.storage.k8s.io/v1",
+            ["kind"] = "VolumeSnapshot",
+            ["metadata"] = new Dictionary<string, object> { ["name"] = name },
+            ["spec"] = new Dictionary<string, object> { ["volumeSnapshotClassName"] = LocalSnapshots.ClassName, ["source"] = new Dictionary<string, object> { ["persistentVolumeClaimName"] = "root" } },
+        }, "snapshot.storage.k8s.io", "v1", ns, "volumesnapshots");
+        await kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(new { status = new { readyToUse = true } }, V1Patch.PatchType.MergePatch),
+            "snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", name);
+    }
+
+    private async Task<string> SnapshotUidAsync(string name) =>
+        ((System.Text.Json.JsonElement)await kube.CustomObjects.GetNamespacedCustomObjectAsync("snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", name))
+        .GetProperty("metadata").GetProperty("uid").GetString()!;
 
     [DockerFact]
     public async Task A_claim_re_created_under_its_name_gets_a_fresh_volume_never_the_old_claims_data()

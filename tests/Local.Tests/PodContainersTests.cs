@@ -39,6 +39,11 @@ public sealed class PodContainersTests
     private static Dictionary<string, V1ConfigMap> ConfigMaps(V1Pod pod) =>
         new() { ["desktop-portage"] = new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "desktop-portage" }, Data = new Dictionary<string, string> { ["package.use"] = "app-editors/vim -X\n" } } };
 
+    /// <summary>Each claim the pod names, bound to a volume named as local mode names them on machine "m".</summary>
+    private static Dictionary<string, string> Bound(V1Pod pod) =>
+        pod.Spec.Volumes.Where(v => v.PersistentVolumeClaim is not null).Select(v => v.PersistentVolumeClaim.ClaimName).Distinct()
+            .ToDictionary(c => c, c => LocalNames.ClaimVolume("m", pod.Metadata.NamespaceProperty, c));
+
     private static Dictionary<string, V1Secret> Secrets(V1Pod pod) =>
         pod.Spec.Volumes.Where(v => v.Secret is not null).ToDictionary(v => v.Secret.SecretName,
             v => new V1Secret
@@ -51,7 +56,7 @@ public sealed class PodContainersTests
     public void A_build_pod_runs_its_agent_copy_first_then_the_build_on_the_claims_docker_volumes()
     {
         var pod = BuildPod();
-        var plan = PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod));
+        var plan = PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod), Bound(pod));
 
         plan.InitContainers.Select(c => c.PodContainer).ShouldBe(["agent"]);
         plan.InitContainers[0].Image.ShouldBe("gentoo-builder:local");
@@ -61,9 +66,13 @@ public sealed class PodContainersTests
         build.Entrypoint.ShouldBe([AgentPod.AgentDirectory + "/gentoo-agent"]);
         build.Command!.ShouldContain("www-client/firefox");
 
-        // Each claim is a named volume by namespace and claim, so the binary packages outlive pods and builders.
-        plan.ClaimVolumes.ShouldBe(["gentoo-builder.builds.desktop-root", "gentoo-builder.builds.desktop-binpkgs", "gentoo-builder.builds.desktop-distfiles"], ignoreOrder: true);
-        build.Mounts.ShouldContain(new ContainerMount(MountKind.Volume, "gentoo-builder.builds.desktop-root", AgentPod.RootMount, false));
+        // Each claim mounts the named volume it is bound to (by machine, namespace and claim), so the binary packages outlive pods and builders.
+        plan.ClaimVolumes.ShouldBe(["gentoo-builder.m.builds.desktop-root", "gentoo-builder.m.builds.desktop-binpkgs", "gentoo-builder.m.builds.desktop-distfiles"], ignoreOrder: true);
+        build.Mounts.ShouldContain(new ContainerMount(MountKind.Volume, "gentoo-builder.m.builds.desktop-root", AgentPod.RootMount, false));
+
+        // A claim not bound to a volume is not mounted as an empty one: the pod waits, as a kubelet's does.
+        Should.Throw<PodPlanException>(() => PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod), new Dictionary<string, string>()))
+            .Message.ShouldBe("persistentvolumeclaim \"desktop-root\" is not bound to a volume");
         // The agent travels in the pod's scratch volume, shared by the two containers and gone with the pod.
         plan.ScratchDirectories.ShouldBe([PodDirectory + "/volumes/agent"]);
         plan.InitContainers[0].Mounts.ShouldContain(m => m.Kind == MountKind.Bind && m.Source == PodDirectory + "/volumes/agent" && m.Target == AgentPod.AgentDirectory && !m.ReadOnly);
@@ -73,7 +82,7 @@ public sealed class PodContainersTests
     [Fact]
     public void The_build_runs_privileged_as_root_within_the_builders_limits_and_leaves_its_report_in_a_file_of_this_machine()
     {
-        var plan = PodContainers.Plan(BuildPod(), "this-machine", PodDirectory, ConfigMaps(BuildPod()), Secrets(BuildPod()));
+        var plan = PodContainers.Plan(BuildPod(), "this-machine", PodDirectory, ConfigMaps(BuildPod()), Secrets(BuildPod()), Bound(BuildPod()));
         var build = plan.Containers[0];
 
         build.Privileged.ShouldBeTrue();
@@ -95,7 +104,7 @@ public sealed class PodContainersTests
     public void ConfigMap_files_are_readable_and_secret_files_are_the_owners_alone_and_never_in_the_environment()
     {
         var pod = BuildPod();
-        var plan = PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod));
+        var plan = PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod), Bound(pod));
 
         var configFile = plan.Files.First(f => f.Path.EndsWith("/package.use", StringComparison.Ordinal));
         configFile.Mode.ShouldBe(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
@@ -113,7 +122,7 @@ public sealed class PodContainersTests
         var pod = BuildPod();
         pod.Spec.Containers[0].SecurityContext = new V1SecurityContext { RunAsUser = 0, Capabilities = new V1Capabilities { Add = ["SYS_ADMIN", "SYS_CHROOT"], Drop = ["NET_RAW"] } };
 
-        var build = PodContainers.Plan(pod, "n", PodDirectory, ConfigMaps(pod), Secrets(pod)).Containers[0];
+        var build = PodContainers.Plan(pod, "n", PodDirectory, ConfigMaps(pod), Secrets(pod), Bound(pod)).Containers[0];
         build.Privileged.ShouldBeFalse();
         build.AddCapabilities.ShouldBe(["SYS_ADMIN", "SYS_CHROOT"]);
         build.DropCapabilities.ShouldBe(["NET_RAW"]);
@@ -123,8 +132,8 @@ public sealed class PodContainersTests
     public void A_pod_re_created_under_its_name_gets_new_containers_but_the_same_claim_volumes()
     {
         // The kubelet keeps each pod's files by its uid.
-        var first = PodContainers.Plan(BuildPod("11111111-aaaa"), "n", "/var/lib/gentoo-builder/pods/11111111-aaaa", ConfigMaps(BuildPod()), Secrets(BuildPod()));
-        var second = PodContainers.Plan(BuildPod("22222222-bbbb"), "n", "/var/lib/gentoo-builder/pods/22222222-bbbb", ConfigMaps(BuildPod()), Secrets(BuildPod()));
+        var first = PodContainers.Plan(BuildPod("11111111-aaaa"), "n", "/var/lib/gentoo-builder/pods/11111111-aaaa", ConfigMaps(BuildPod()), Secrets(BuildPod()), Bound(BuildPod("11111111-aaaa")));
+        var second = PodContainers.Plan(BuildPod("22222222-bbbb"), "n", "/var/lib/gentoo-builder/pods/22222222-bbbb", ConfigMaps(BuildPod()), Secrets(BuildPod()), Bound(BuildPod("22222222-bbbb")));
 
         second.Containers[0].Name.ShouldNotBe(first.Containers[0].Name);
         second.ClaimVolumes.ShouldBe(first.ClaimVolumes);
@@ -135,23 +144,23 @@ public sealed class PodContainersTests
     public void What_one_machine_cannot_run_is_refused_naming_the_volume_key_or_variable()
     {
         var pod = BuildPod();
-        Should.Throw<PodPlanException>(() => PodContainers.Plan(pod, "n", PodDirectory, new Dictionary<string, V1ConfigMap>(), Secrets(pod)))
+        Should.Throw<PodPlanException>(() => PodContainers.Plan(pod, "n", PodDirectory, new Dictionary<string, V1ConfigMap>(), Secrets(pod), Bound(pod)))
             .Message.ShouldContain("configmap \"desktop-portage\" not found");
 
         var nfs = BuildPod();
         nfs.Spec.Volumes.Add(new V1Volume { Name = "shared", Nfs = new V1NFSVolumeSource { Server = "nas", Path = "/export" } });
-        var refused = Should.Throw<PodPlanException>(() => PodContainers.Plan(nfs, "n", PodDirectory, ConfigMaps(nfs), Secrets(nfs)));
+        var refused = Should.Throw<PodPlanException>(() => PodContainers.Plan(nfs, "n", PodDirectory, ConfigMaps(nfs), Secrets(nfs), Bound(nfs)));
         refused.Reason.ShouldBe(PodContainers.ConfigError);
         refused.Message.ShouldContain("volume shared");
 
         var secretEnv = BuildPod();
         secretEnv.Spec.Containers[0].Env = [new V1EnvVar { Name = "TOKEN", ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = "t", Key = "k" } } }];
-        Should.Throw<PodPlanException>(() => PodContainers.Plan(secretEnv, "n", PodDirectory, ConfigMaps(secretEnv), Secrets(secretEnv)))
+        Should.Throw<PodPlanException>(() => PodContainers.Plan(secretEnv, "n", PodDirectory, ConfigMaps(secretEnv), Secrets(secretEnv), Bound(secretEnv)))
             .Message.ShouldContain("env TOKEN");
 
         var escape = BuildPod();
         escape.Spec.Volumes.Single(v => v.Projected is not null).Projected.Sources[0].ConfigMap.Items = [new V1KeyToPath { Key = "package.use", Path = "../../etc/passwd" }];
-        Should.Throw<PodPlanException>(() => PodContainers.Plan(escape, "n", PodDirectory, ConfigMaps(escape), Secrets(escape)))
+        Should.Throw<PodPlanException>(() => PodContainers.Plan(escape, "n", PodDirectory, ConfigMaps(escape), Secrets(escape), Bound(escape)))
             .Message.ShouldContain("'..'");
     }
 
@@ -166,7 +175,7 @@ public sealed class PodContainersTests
             new V1EnvVar { Name = "NODE", ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "spec.nodeName" } } },
         ];
 
-        PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod)).Containers[0].Environment
+        PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod), Bound(pod)).Containers[0].Environment
             .ShouldBe(["PLAIN=yes", "POD=" + pod.Metadata.Name, "NODE=this-machine"]);
     }
 
@@ -181,7 +190,7 @@ public sealed class PodContainersTests
         elsewhere.Spec.Selector = new Dictionary<string, string> { ["app"] = "something-else" };
 
         var publicKey = new Dictionary<string, V1ConfigMap> { ["desktop-signing-public"] = new() { Metadata = new V1ObjectMeta { Name = "desktop-signing-public" }, Data = new Dictionary<string, string> { ["key.asc"] = "armored" } } };
-        var plan = PodContainers.Plan(pod, "vm", PodDirectory, publicKey, new Dictionary<string, V1Secret>(),
+        var plan = PodContainers.Plan(pod, "vm", PodDirectory, publicKey, new Dictionary<string, V1Secret>(), Bound(pod),
             new ServiceExposure([service, elsewhere, DesiredBinhost.Service(builder, "ClusterIP")], "192.168.1.10"));
 
         plan.Containers.Single().Ports.ShouldBe([new PublishedPort("192.168.1.10", DesiredBinhost.ServicePort, DesiredBinhost.ContainerPort, "tcp")]);
