@@ -35,6 +35,21 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
     /// <summary>Decides, per running pod, whether and how it ends on its own; null keeps it running.</summary>
     public Func<JsonObject, PodScript?>? Script { get; set; }
 
+    /// <summary>
+    /// How long pods stay bound to a node that cannot be heard from before the taint manager deletes them: the default
+    /// toleration of node.kubernetes.io/unreachable that admission gives every pod, 300 s.
+    /// </summary>
+    public TimeSpan UnreachableEviction { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Nodes lost (<see cref="LoseNode"/>) and not back.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> lostNodes = new();
+
+    /// <summary>Held while a node is lost or comes back and while a pod's end is parked: no end slips between the two.</summary>
+    private readonly Lock nodeGate = new();
+
+    /// <summary>Pods whose script ended them while their node was lost: nobody heard; they end when the node is back.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Namespace, string Name), PodScript> unheard = new();
+
     private ObjectStore Store => server.Store;
 
     private ResourceType Pods => Store.FindType("", "v1", "pods")!;
@@ -110,6 +125,108 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// Loses a node as a power cut or a network partition does, with the node lifecycle controller's answer: the node's
+    /// Ready condition turns Unknown and it is tainted unreachable (nothing new is scheduled there), its pods are marked
+    /// not ready but stay Running (nobody can say otherwise), nothing on it ends or is heard from, and after
+    /// <see cref="UnreachableEviction"/> its pods are deleted, which leaves them Terminating for good: only the kubelet
+    /// that is gone, a force deletion or the Node's deletion (pod garbage collection) removes them.
+    /// </summary>
+    public void LoseNode(string name)
+    {
+        lostNodes[name] = true;
+        var node = Store.Get(Nodes, "", name);
+        SetCondition(node, "Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.");
+        node = Store.Update(Nodes, "", name, node, "status");
+        var taints = node["spec"]?["taints"] as JsonArray ?? [];
+        foreach (var effect in new[] { "NoSchedule", "NoExecute" })
+        {
+            taints.Add(new JsonObject { ["key"] = UnreachableTaint, ["effect"] = effect, ["timeAdded"] = Now() });
+        }
+
+        node["spec"]!["taints"] = taints;
+        Store.Update(Nodes, "", name, node, null);
+        foreach (var pod in PodsOn(name).Where(p => p["status"]?["phase"]?.GetValue<string>() is "Pending" or "Running"))
+        {
+            SetCondition(pod, "Ready", "False", null, null);
+            Store.Update(Pods, ObjectStore.Namespace(pod), Name(pod), pod, "status");
+        }
+
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(UnreachableEviction, stopping.Token);
+            if (!lostNodes.ContainsKey(name))
+            {
+                return;
+            }
+
+            foreach (var pod in PodsOn(name).Where(p => p["metadata"]?["deletionTimestamp"] is null))
+            {
+                try
+                {
+                    Store.Delete(Pods, ObjectStore.Namespace(pod), Name(pod), null);
+                }
+                catch (ApiException)
+                {
+                    // Gone meanwhile.
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// A lost node's kubelet posts its status again: the node is Ready and untainted, pods deleted meanwhile are stopped
+    /// and removed, the others are ready again, and those that ended while nobody heard report how.
+    /// </summary>
+    public void ReturnNode(string name)
+    {
+        lock (nodeGate)
+        {
+            lostNodes.TryRemove(name, out _);
+        }
+
+        var node = Store.Get(Nodes, "", name);
+        node["spec"]!["taints"] = new JsonArray((node["spec"]?["taints"] as JsonArray ?? [])
+            .Where(t => t?["key"]?.GetValue<string>() != UnreachableTaint).Select(t => t!.DeepClone()).ToArray());
+        node = Store.Update(Nodes, "", name, node, null);
+        SetCondition(node, "Ready", "True", "KubeletReady", "kubelet is posting ready status");
+        Store.Update(Nodes, "", name, node, "status");
+        foreach (var pod in PodsOn(name))
+        {
+            var key = (ObjectStore.Namespace(pod), Name(pod));
+            var phase = pod["status"]?["phase"]?.GetValue<string>();
+            if (pod["metadata"]?["deletionTimestamp"] is not null)
+            {
+                if (phase is "Pending" or "Running")
+                {
+                    Terminate(pod, 143, "Error", null);
+                }
+
+                Store.ForceRemove(Pods, key.Item1, key.Item2);
+            }
+            else if (unheard.TryRemove(key, out var script))
+            {
+                Complete(key.Item1, key.Item2, script.ExitCode, script.TerminationMessage, script.Log);
+            }
+            else if (phase == "Running")
+            {
+                SetCondition(pod, "Ready", "True", null, null);
+                Store.Update(Pods, key.Item1, key.Item2, pod, "status");
+            }
+            else if (phase == "Pending" && AutoStart && IsScheduled(pod))
+            {
+                MarkRunning(pod);
+            }
+        }
+    }
+
+    private const string UnreachableTaint = "node.kubernetes.io/unreachable";
+
+    private IEnumerable<JsonObject> PodsOn(string node) =>
+        Store.List(Pods, null, LabelSelector.Everything, FieldSelector.Parse(null)).Items.Where(p => p["spec"]?["nodeName"]?.GetValue<string>() == node);
+
+    private bool OnLostNode(JsonObject pod) => pod["spec"]?["nodeName"]?.GetValue<string>() is { } node && lostNodes.ContainsKey(node);
+
     /// <summary>Starts a bound pod that is waiting because <see cref="AutoStart"/> is off.</summary>
     public void Run(string ns, string name) => MarkRunning(Store.Get(Pods, ns, name));
 
@@ -144,7 +261,21 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
             return;
         }
 
-        if (change.TypeKey == Nodes.Key && change.Type != "DELETED")
+        if (change.TypeKey == Nodes.Key && change.Type == "DELETED")
+        {
+            // Pod garbage collection: pods bound to a node that no longer exists are removed at once, as a force deletion does.
+            var gone = Name(change.Old ?? change.New);
+            lostNodes.TryRemove(gone, out _);
+            foreach (var orphan in PodsOn(gone).ToList())
+            {
+                unheard.TryRemove((ObjectStore.Namespace(orphan), Name(orphan)), out _);
+                Store.ForceRemove(Pods, ObjectStore.Namespace(orphan), Name(orphan));
+            }
+
+            return;
+        }
+
+        if (change.TypeKey == Nodes.Key)
         {
             foreach (var pending in Store.List(Pods, null, LabelSelector.Everything, FieldSelector.Parse(null)).Items
                          .Where(p => p["spec"]?["nodeName"] is null && p["metadata"]?["deletionTimestamp"] is null && !IgnoredNamespaces.ContainsKey(ObjectStore.Namespace(p))))
@@ -164,6 +295,11 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
         var phase = pod["status"]?["phase"]?.GetValue<string>();
         if (pod["metadata"]?["deletionTimestamp"] is not null)
         {
+            if (OnLostNode(pod))
+            {
+                return; // no kubelet to stop it and confirm: Terminating until the node is back or a person forces it
+            }
+
             var key = (ObjectStore.Namespace(pod), Name(pod));
             var running = phase is not ("Succeeded" or "Failed") && pod["spec"]?["nodeName"] is not null;
             if (running && StopDelay > TimeSpan.Zero)
@@ -207,7 +343,7 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
             return;
         }
 
-        if (phase == "Pending" && AutoStart && IsScheduled(pod))
+        if (phase == "Pending" && AutoStart && IsScheduled(pod) && !OnLostNode(pod))
         {
             if (MountsOneClaimTwice(pod) is { } twice)
             {
@@ -257,9 +393,19 @@ public sealed class KubeletSimulator(KubeApiServer server) : IAsyncDisposable
                 await Task.Delay(script.Delay, stopping.Token);
                 try
                 {
-                    if (Store.Get(Pods, ns, name)["status"]?["phase"]?.GetValue<string>() != "Running")
+                    var current = Store.Get(Pods, ns, name);
+                    if (current["status"]?["phase"]?.GetValue<string>() != "Running")
                     {
                         return; // ended meanwhile (evicted, stopped): a container that is gone exits no more
+                    }
+
+                    lock (nodeGate)
+                    {
+                        if (OnLostNode(current))
+                        {
+                            unheard[(ns, name)] = script;
+                            return;
+                        }
                     }
 
                     Complete(ns, name, script.ExitCode, script.TerminationMessage, script.Log);

@@ -372,6 +372,8 @@ public static class Reasons
     public const string Running = "Running";
     public const string Failed = "Failed";
     public const string Interrupted = "Interrupted";
+    /// <summary>The build pod's node cannot be heard from: the attempt waits for it, or for a person to let it go.</summary>
+    public const string NodeUnreachable = "NodeUnreachable";
     public const string Retrying = "Retrying";
     public const string Bootstrapping = "Bootstrapping";
     public const string Snapshotting = "Snapshotting";

@@ -14,7 +14,48 @@ public sealed record AttemptVerdict(AttemptOutcome Result, string Reason, string
 /// <summary>Judges a build pod from what the API server shows of it: phase, conditions, the container's termination state and message.</summary>
 public static class BuildAttempts
 {
-    public static AttemptVerdict Judge(V1Pod pod)
+    /// <param name="nodes">The nodes as the operator knows them, by name (null for one that no longer exists); null judges the pod alone.</param>
+    public static AttemptVerdict Judge(V1Pod pod, Func<string, V1Node?>? nodes = null)
+    {
+        var verdict = JudgePod(pod);
+        return verdict.Result is AttemptOutcome.Pending or AttemptOutcome.Running && nodes is not null && NodeTrouble(pod, nodes) is { } trouble
+            ? verdict with { Reason = Reasons.NodeUnreachable, Message = trouble }
+            : verdict;
+    }
+
+    /// <summary>
+    /// What a person should know of a pod whose node cannot be heard from, or null when its node is Ready. A pod on a
+    /// lost node shows Running (nobody is there to say otherwise) and is never removed for good by Kubernetes alone: the
+    /// taint manager's deletion waits for the kubelet that is gone. A new attempt elsewhere while it may still write the
+    /// volumes would be two builds in one tree, so the operator waits, and says what a person can do.
+    /// </summary>
+    public static string? NodeTrouble(V1Pod pod, Func<string, V1Node?> nodes)
+    {
+        if (pod.Spec?.NodeName is not { Length: > 0 } name)
+        {
+            return null;
+        }
+
+        var remedy = $"the build goes on if the node comes back; if it is gone for good, delete it (kubectl delete node {name}), or, once it is surely off, "
+            + $"the pod (kubectl delete pod {pod.Metadata.Name} --force --grace-period=0): the attempt then ends interrupted and the run goes on as its onFailure policy says, re-using every package already built";
+        if (nodes(name) is not { } node)
+        {
+            return $"node {name} of pod {pod.Metadata.Name} no longer exists: the attempt ends interrupted once Kubernetes' pod garbage collector removes the pod";
+        }
+
+        var ready = node.Status?.Conditions?.FirstOrDefault(c => c.Type == "Ready");
+        if (ready is null or { Status: "True" })
+        {
+            return null;
+        }
+
+        var since = ready.LastTransitionTime is { } changed ? $" since {changed.ToUniversalTime():yyyy-MM-dd HH:mm:ss}Z" : "";
+        var why = string.Join(": ", new[] { ready.Reason, ready.Message }.Where(w => !string.IsNullOrEmpty(w)));
+        var state = ready.Status == "Unknown" ? "has not been heard from" : "is not ready";
+        return $"node {name} running pod {pod.Metadata.Name} {state}{since}{(why.Length > 0 ? $" ({why})" : "")}; {remedy}";
+    }
+
+    private static AttemptVerdict JudgePod(V1Pod pod)
     {
         var status = pod.Status;
         if (status?.Reason == "Evicted")

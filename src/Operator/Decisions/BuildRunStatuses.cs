@@ -161,7 +161,10 @@ public static class BuildRunStatuses
     /// <summary>The same package failed the same way in the last two attempts, or the last failed attempt merged nothing after a previous attempt.</summary>
     public static bool NoProgress(IList<BuildAttempt> attempts)
     {
-        var ended = attempts.Where(a => a.EndTime is not null && a.Outcome != AttemptOutcome.Succeeded).ToList();
+        // An interruption (an eviction, a deleted pod, a lost node, a kill) says nothing of the build: only attempts
+        // that ended on a verdict of their own count. Two evictions in a row are no reason to stop resuming.
+        var ended = attempts.Where(a => a.EndTime is not null && a.Outcome != AttemptOutcome.Succeeded
+                                        && !(a.Outcome == AttemptOutcome.Transient && a.FailureClass is null)).ToList();
         if (ended.Count < 2)
         {
             return false;

@@ -14,10 +14,10 @@ public sealed class LifecycleCaches
 {
     public LifecycleCaches(ControllerManager manager, IKubernetes kube, LifecycleScope scope, OperatorMetrics metrics, ILoggerFactory loggers)
     {
-        Informer<T> Add<T>(IListWatch<T> source)
+        Informer<T> Add<T>(IListWatch<T> source, bool clusterScoped = false)
             where T : class, IKubernetesObject<V1ObjectMeta>
         {
-            var informer = new Informer<T>(source, scope.Namespace, metrics, loggers.CreateLogger("Informer." + source.Kind.Kind));
+            var informer = new Informer<T>(source, clusterScoped ? null : scope.Namespace, metrics, loggers.CreateLogger("Informer." + source.Kind.Kind));
             manager.AddInformer(informer);
             return informer;
         }
@@ -29,6 +29,8 @@ public sealed class LifecycleCaches
         Runs = Add(new ResourceApi<BuildRun>(kube));
         Pods = Add(CoreKinds.Pods(kube, ours));
         Claims = Add(CoreKinds.PersistentVolumeClaims(kube, ours));
+        // Nodes are cluster-scoped: watched whatever namespace the operator serves.
+        Nodes = Add(CoreKinds.Nodes(kube), clusterScoped: true);
     }
 
     public Informer<GentooBootstrap> Bootstraps { get; }
@@ -40,6 +42,8 @@ public sealed class LifecycleCaches
     public Informer<V1Pod> Pods { get; }
 
     public Informer<V1PersistentVolumeClaim> Claims { get; }
+
+    public Informer<V1Node> Nodes { get; }
 }
 
 /// <summary>The namespace the lifecycle controllers serve; null is every namespace.</summary>
@@ -65,9 +69,11 @@ public static class Controllers
         services.AddSingleton<BuildMetrics>();
         services.AddSingleton<ICache<V1Pod>>(sp => sp.GetRequiredService<LifecycleCaches>().Pods);
         services.AddSingleton<ICache<V1PersistentVolumeClaim>>(sp => sp.GetRequiredService<LifecycleCaches>().Claims);
+        services.AddSingleton<ICache<V1Node>>(sp => sp.GetRequiredService<LifecycleCaches>().Nodes);
         services.AddSingleton<GentooBootstrapReconciler>();
         services.AddSingleton<GentooBuilderReconciler>();
         services.AddSingleton<BuildRunReconciler>();
+        services.AddSingleton<NodeKernelLabeller>();
         return services;
     }
 
@@ -78,11 +84,9 @@ public static class Controllers
         var metrics = services.GetRequiredService<OperatorMetrics>();
         var loggers = services.GetRequiredService<ILoggerFactory>();
 
-        // Nodes are cluster-scoped: watched whatever namespace the operator serves. Their status (a new kernel after
-        // a reboot) is what matters, so every change is interesting.
-        var nodes = new Informer<V1Node>(CoreKinds.Nodes(services.GetRequiredService<IKubernetes>()), null, metrics, loggers.CreateLogger("Informer.Node"));
-        var labeller = ActivatorUtilities.CreateInstance<NodeKernelLabeller>(services, (ICache<V1Node>)nodes);
-        manager.AddInformer(nodes);
+        // A node's status (a new kernel after a reboot) is what matters, so every change is interesting.
+        var nodes = services.GetRequiredService<LifecycleCaches>().Nodes;
+        var labeller = services.GetRequiredService<NodeKernelLabeller>();
         manager.AddRunnable(new Controller<V1Node>(nodes, () => labeller, new ControllerOptions { Workers = 2 }, metrics,
             services.GetRequiredService<TimeProvider>(), loggers.CreateLogger("Controller.Node"), _ => true));
 

@@ -24,12 +24,43 @@ internal static class StartupRetry
             {
                 return await step();
             }
-            catch (Exception e) when (System.Diagnostics.Stopwatch.GetElapsedTime(started) + delay < Patience && TransientStatus(e) is { } status)
+            catch (Exception e) when (TransientStatus(e) is { } status)
             {
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(started) + delay >= Patience)
+                {
+                    if (e is StartupException)
+                    {
+                        throw; // its one line says it already
+                    }
+
+                    throw new StartupException(
+                        $"the API server kept answering {(int)status} ({Message(e)}) for {Patience.TotalSeconds:0} s while the operator started; exiting, to be started again", e);
+                }
+
                 logger.Warning("The API server answered {Status} while the operator starts; trying again in {Delay}", (int)status, delay);
                 await Task.Delay(delay, ct);
                 delay = delay * 2 < LongestWait ? delay * 2 : LongestWait;
             }
+        }
+    }
+
+    /// <summary>The API server's own words (the Status message), else the exception's.</summary>
+    private static string Message(Exception e) => e switch
+    {
+        HttpOperationException { Response.Content: { Length: > 0 } content } when TryStatusMessage(content) is { } said => said,
+        _ => e.InnerException is { } inner ? Message(inner) : e.Message,
+    };
+
+    private static string? TryStatusMessage(string content)
+    {
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(content);
+            return json.RootElement.TryGetProperty("message", out var message) ? message.GetString() : null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
         }
     }
 

@@ -25,6 +25,7 @@ public sealed class BuildRunReconciler(
     ICache<GentooBuilder> builders,
     ICache<GentooBootstrap> bootstraps,
     ICache<V1Pod> pods,
+    ICache<V1Node> nodes,
     LifecycleSettings settings,
     EventRecorder events,
     TimeProvider clock,
@@ -161,7 +162,7 @@ public sealed class BuildRunReconciler(
         var podName = DesiredBuildPod.PodName(run.Name(), attempt);
         // A pod that vanished (deleted by a person, or its node lost) judges as an interrupted attempt.
         var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, run.Namespace(), podName, ct);
-        var verdict = BuildAttempts.Judge(pod);
+        var verdict = BuildAttempts.Judge(pod, node => nodes.Get(new ObjectKey("", node)));
         var ended = verdict.Result is not (AttemptOutcome.Pending or AttemptOutcome.Running);
         if (ended && await api.GetAsync(run.Namespace(), run.Name(), ct) is { } stored)
         {
@@ -177,7 +178,14 @@ public sealed class BuildRunReconciler(
         }
 
         var placement = new AttemptPlacement(attempt, podName, pod.Spec?.NodeName, null, pod.Status?.StartTime);
-        var progress = verdict.Result == AttemptOutcome.Running ? await PodProgress.ReadAsync(kube, pod, log, ct) : null;
+        // A node that cannot be heard from has no log to give either: asking would wait out the API server's timeout.
+        var progress = verdict is { Result: AttemptOutcome.Running, Reason: not Reasons.NodeUnreachable } ? await PodProgress.ReadAsync(kube, pod, log, ct) : null;
+        if (verdict.Reason == Reasons.NodeUnreachable && Conditions.Find(run.Status.Conditions, ConditionTypes.Reconciling)?.Reason != Reasons.NodeUnreachable)
+        {
+            await events.RecordAsync(run, "Warning", Reasons.NodeUnreachable, $"attempt {attempt}: {verdict.Message}", ct);
+            log.LogWarning("BuildRun {Namespace}/{Name} attempt {Attempt}: {Message}", run.Namespace(), run.Name(), attempt, verdict.Message);
+        }
+
         (NextStep Next, IReadOnlyList<ProposedFix> Automatic) Judge(BuildRun r)
         {
             r.Status.Progress = progress ?? r.Status.Progress;

@@ -117,4 +117,40 @@ public sealed class BuildAttemptsTests
         Outcomes.ReasonOf(Outcome.CircularDependency).ShouldBe("CircularDependency");
         Outcomes.ReasonOf(Outcome.SyncFailure).ShouldBe("SyncFailure", "an agent outcome of its own is a failure class of its own, never Unknown");
     }
+
+    private static V1Pod RunningOn(string? node, string phase = "Running") => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "world-1" },
+        Spec = new V1PodSpec { NodeName = node },
+        Status = new V1PodStatus { Phase = phase, ContainerStatuses = [new V1ContainerStatus { Name = "build", State = new V1ContainerState { Running = new V1ContainerStateRunning() } }] },
+    };
+
+    private static V1Node Node(string status, string? reason = null, string? message = null) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = "box" },
+        Status = new V1NodeStatus { Conditions = [new V1NodeCondition { Type = "Ready", Status = status, Reason = reason, Message = message, LastTransitionTime = new DateTime(2026, 12, 2, 3, 4, 5, DateTimeKind.Utc) }] },
+    };
+
+    [Fact]
+    public void A_running_build_on_a_node_that_is_not_heard_from_still_runs_and_says_which_node_since_when_and_what_a_person_can_do()
+    {
+        var verdict = BuildAttempts.Judge(RunningOn("box"), _ => Node("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status."));
+
+        verdict.Result.ShouldBe(AttemptOutcome.Running, "the pod may still build: the attempt is not over");
+        verdict.Reason.ShouldBe(Reasons.NodeUnreachable);
+        verdict.Message.ShouldStartWith("node box running pod world-1 has not been heard from since 2026-12-02 03:04:05Z (NodeStatusUnknown: Kubelet stopped posting node status.);");
+        verdict.Message.ShouldContain("kubectl delete node box");
+        verdict.Message.ShouldContain("kubectl delete pod world-1 --force --grace-period=0");
+    }
+
+    [Fact]
+    public void A_node_that_reports_not_ready_or_is_gone_is_named_and_a_ready_one_or_an_unscheduled_pod_changes_nothing()
+    {
+        BuildAttempts.Judge(RunningOn("box"), _ => Node("False", "KubeletNotReady", "container runtime is down")).Message
+            .ShouldStartWith("node box running pod world-1 is not ready since 2026-12-02 03:04:05Z (KubeletNotReady: container runtime is down);");
+        BuildAttempts.Judge(RunningOn("box"), _ => null).Message.ShouldStartWith("node box of pod world-1 no longer exists");
+        BuildAttempts.Judge(RunningOn("box"), _ => Node("True")).Reason.ShouldBe(Reasons.Running);
+        BuildAttempts.Judge(RunningOn(null, "Pending"), _ => null).Reason.ShouldBe(Reasons.Pending);
+        BuildAttempts.Judge(Terminated(0, null), _ => null).Result.ShouldBe(AttemptOutcome.Succeeded, "what the node reported before it went stands");
+    }
 }

@@ -129,6 +129,19 @@ public sealed class BuildRunStatusesTests
     }
 
     [Fact]
+    public void Interruptions_in_a_row_wait_for_a_person_to_resume_and_never_stall_the_run()
+    {
+        var run = Run();
+        var evicted = new AttemptVerdict(AttemptOutcome.Transient, Reasons.Interrupted, "the pod was evicted: The node was low on resource: memory.", null, null);
+
+        BuildRunStatuses.Apply(run, evicted, Attempt(1), T0).ShouldBe(NextStep.AwaitOperator);
+        BuildRunStatuses.Apply(run, evicted, Attempt(2), T0.AddMinutes(5)).ShouldBe(NextStep.AwaitOperator);
+
+        run.Status.Phase.ShouldBe(BuildRunPhase.AwaitingOperator, "resuming as is will help: nothing about the build failed");
+        Conditions.Find(run.Status.Conditions, ConditionTypes.Stalled).ShouldBeNull();
+    }
+
+    [Fact]
     public void Policy_fail_ends_the_run()
     {
         var run = Run(FailurePolicy.Fail);

@@ -44,18 +44,24 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Faults injected so far: errors, cut watches and 410s.</summary>
     public long Injected => Interlocked.Read(ref injected);
 
-    public static async Task<FaultProxy> StartAsync(Uri server, string? bearerToken, int seed)
+    /// <summary>A proxy in front of the API server <paramref name="upstream"/> describes, authenticating as it says (token or client certificate).</summary>
+    public static async Task<FaultProxy> StartAsync(k8s.KubernetesClientConfiguration upstream, int seed)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
         builder.Logging.ClearProviders();
 #pragma warning disable CA2000, CA5359 // the proxy disposes it; the upstream is a test server on loopback (or one the suite's own client trusts)
         var handler = new SocketsHttpHandler { SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true }, PooledConnectionLifetime = TimeSpan.FromMinutes(1) };
-        var client = new HttpClient(handler) { BaseAddress = server, Timeout = Timeout.InfiniteTimeSpan };
-#pragma warning restore CA2000, CA5359
-        if (bearerToken is not null)
+        if (ClientCertificate(upstream) is { } certificate)
         {
-            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearerToken);
+            handler.SslOptions.ClientCertificates = [certificate];
+        }
+
+        var client = new HttpClient(handler) { BaseAddress = new Uri(upstream.Host), Timeout = Timeout.InfiniteTimeSpan };
+#pragma warning restore CA2000, CA5359
+        if (upstream.AccessToken is { Length: > 0 } token)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         }
 
         var app = builder.Build();
@@ -64,6 +70,20 @@ public sealed class FaultProxy : IAsyncDisposable
         await app.StartAsync();
         proxy.Address = ListeningAddress.Of(app);
         return proxy;
+    }
+
+    /// <summary>The client certificate a kubeconfig or envtest names, inline or in files; null when it authenticates otherwise.</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate(k8s.KubernetesClientConfiguration upstream)
+    {
+        if (upstream.ClientCertificateData is { Length: > 0 } data && upstream.ClientCertificateKeyData is { Length: > 0 } key)
+        {
+            return System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(
+                Encoding.UTF8.GetString(Convert.FromBase64String(data)), Encoding.UTF8.GetString(Convert.FromBase64String(key)));
+        }
+
+        return upstream.ClientCertificateFilePath is { Length: > 0 } path && upstream.ClientKeyFilePath is { Length: > 0 } keyPath
+            ? System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(path, keyPath)
+            : null;
     }
 
     private double Next()

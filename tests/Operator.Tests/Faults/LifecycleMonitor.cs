@@ -1,5 +1,6 @@
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Desired;
+using Gentoo.Operator.Storage;
 using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
@@ -7,16 +8,22 @@ using k8s.Models;
 namespace Gentoo.Operator.Tests.Faults;
 
 /// <summary>What the fault suite counts; <see cref="Details"/> names each breach.</summary>
-public sealed record FaultFigures(int DuplicatePods, int Regressions, int LostAttempts, int VolumesDeleted, IReadOnlyList<string> Details);
+public sealed record FaultFigures(int DuplicatePods, int Regressions, int LostAttempts, int VolumesDeleted, int SnapshotsTaken, int SnapshotsDeleted, IReadOnlyList<string> Details);
 
 /// <summary>
 /// Looks at the cluster directly (never through the fault proxy) every 100 ms and remembers what it saw: each pod's
 /// UID by name (a second UID under one name is a second pod for one attempt), each run's status (a finished run that
 /// changes phase, an attempt count that goes down, an attempt that disappears or changes its pod, a start time that
-/// moves: regressions), and the builder's volumes (one that goes or is replaced was deleted unasked).
+/// moves: regressions), the builder's volumes (one that goes or is replaced was deleted unasked), and the snapshots
+/// (one that goes while fewer than <paramref name="keepSnapshots"/> newer ones of the builder are there was not pruned
+/// as spec.snapshots.keep asks, and the bootstrap's must never go).
 /// </summary>
-public sealed class LifecycleMonitor(IKubernetes kube, string ns, string builder)
+public sealed class LifecycleMonitor(IKubernetes kube, string ns, string builder, int keepSnapshots)
 {
+    private readonly Dictionary<string, VolumeSnapshot> snapshots = new(StringComparer.Ordinal);
+    private readonly HashSet<string> snapshotsSeenTotal = new(StringComparer.Ordinal);
+    private int snapshotsDeleted;
+
     private readonly Dictionary<string, string> podUids = new(StringComparer.Ordinal);
     private readonly Dictionary<string, BuildRunStatus> lastStatus = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> volumeUids = new(StringComparer.Ordinal);
@@ -74,6 +81,7 @@ public sealed class LifecycleMonitor(IKubernetes kube, string ns, string builder
             lastStatus[run.Name()] = status;
         }
 
+        await LookAtSnapshotsAsync();
         var claims = (await kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(ns)).Items.ToDictionary(c => c.Name(), c => c.Uid(), StringComparer.Ordinal);
         foreach (var volume in Volumes)
         {
@@ -90,6 +98,35 @@ public sealed class LifecycleMonitor(IKubernetes kube, string ns, string builder
             }
         }
     }
+
+    private async Task LookAtSnapshotsAsync()
+    {
+        var present = (await new ResourceApi<VolumeSnapshot>(kube).ListAsync(ns, CancellationToken.None)).Items.ToDictionary(s => s.Name(), StringComparer.Ordinal);
+        foreach (var (name, seen) in snapshots.Where(s => !present.TryGetValue(s.Key, out var now) || now.Uid() != s.Value.Uid()).ToList())
+        {
+            snapshots.Remove(name);
+            var newer = present.Values.Count(s => OfBuilder(s) && Newer(s, seen));
+            if (!OfBuilder(seen) || newer < keepSnapshots)
+            {
+                snapshotsDeleted++;
+                details.Add($"snapshot {name} was deleted with {newer} newer of the builder's there (keep {keepSnapshots})");
+            }
+        }
+
+        foreach (var (name, snapshot) in present)
+        {
+            snapshots[name] = snapshot;
+            snapshotsSeenTotal.Add(snapshot.Uid());
+        }
+    }
+
+    private bool OfBuilder(VolumeSnapshot snapshot) => snapshot.Metadata.Labels?.TryGetValue(ObjectLabels.Builder, out var of) == true && of == builder;
+
+    /// <summary>The operator's order for pruning: creation time, then name.</summary>
+    private static bool Newer(VolumeSnapshot a, VolumeSnapshot b) =>
+        a.Metadata.CreationTimestamp > b.Metadata.CreationTimestamp
+        || (a.Metadata.CreationTimestamp == b.Metadata.CreationTimestamp && string.CompareOrdinal(a.Name(), b.Name()) > 0);
+
 
     private void Compare(string run, BuildRunStatus before, BuildRunStatus after)
     {
@@ -146,6 +183,6 @@ public sealed class LifecycleMonitor(IKubernetes kube, string ns, string builder
             }
         }
 
-        return new FaultFigures(duplicatePods, regressions, lost, volumesDeleted, details);
+        return new FaultFigures(duplicatePods, regressions, lost, volumesDeleted, snapshotsSeenTotal.Count, snapshotsDeleted, details);
     }
 }

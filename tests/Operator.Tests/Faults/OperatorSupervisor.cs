@@ -99,7 +99,9 @@ public sealed class OperatorSupervisor : IAsyncDisposable
             }
 
             var lines = (await exited.StandardError + await exited.StandardOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            var said = lines.Where(l => l.StartsWith("gentoo-operator:", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal)).Take(2).ToList();
+            // The one-line error, or the exception with where it was thrown (its first frames), to be traced.
+            var first = Array.FindIndex(lines, l => l.StartsWith("gentoo-operator:", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal));
+            var said = first < 0 ? [] : lines.Skip(first).Take(1).Concat(lines.Skip(first + 1).TakeWhile(l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal)).Take(12)).ToList();
             ExitReasons.Add($"exit {exited.Process.ExitCode}: {string.Join(" | ", said.Count > 0 ? said : lines.TakeLast(4))}");
             exited.Dispose();
         }

@@ -53,6 +53,22 @@ public sealed class OperatorStartupTests
     }
 
     [Fact]
+    public async Task Server_errors_that_outlast_the_patience_at_start_up_end_in_one_line_not_an_unhandled_exception()
+    {
+        await using var server = await KubeApiServer.StartAsync();
+        server.Faults.FailNext(1000, 500, (_, path) => path.StartsWith("/apis/apiextensions.k8s.io", StringComparison.Ordinal));
+        var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
+
+        var outcome = await OperatorProcess.RunAsync(["--kubeconfig", kubeconfig, "--install-crds", "--leader-elect", "false", "--health-port",
+            OperatorProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1"]);
+
+        outcome.ExitCode.ShouldBe(1);
+        outcome.StandardError.ShouldNotContain("Unhandled exception");
+        outcome.ErrorLines.Last().ShouldStartWith("gentoo-operator: the API server kept answering 500 (");
+        outcome.ErrorLines.Last().ShouldEndWith(") for 10 s while the operator started; exiting, to be started again");
+    }
+
+    [Fact]
     public async Task A_moment_of_server_errors_at_start_up_is_waited_out()
     {
         await using var server = await KubeApiServer.StartAsync();

@@ -1,5 +1,6 @@
 using System.Net;
 using Gentoo.Kubernetes.TestServer;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -21,6 +22,9 @@ public sealed class ApiKubelet : IAsyncDisposable
     private readonly Func<string, PodScript?> script;
     private readonly CancellationTokenSource stop = new();
     private readonly Task loop;
+
+    /// <summary>While true the node is lost: nothing on it is started, ended or stopped, as when its kubelet is gone.</summary>
+    private volatile bool lost;
 
     private ApiKubelet(IKubernetes kube, string ns, string node, Func<string, PodScript?> script)
     {
@@ -50,13 +54,23 @@ public sealed class ApiKubelet : IAsyncDisposable
     }
 
     /// <summary>Ends a running pod now, whatever the script says; a conflicting write is tried again on a fresh read, as a kubelet does.</summary>
-    public async Task CompleteAsync(string pod, int exitCode, string? message)
+    public Task CompleteAsync(string pod, int exitCode, string? message) => EndAsync(pod, _ => { }, exitCode, message);
+
+    /// <summary>Evicts a running pod as a kubelet under memory pressure does: its containers killed (137), the pod Failed with reason Evicted.</summary>
+    public Task EvictAsync(string pod) => EndAsync(pod, p =>
+    {
+        p.Status.Reason = "Evicted";
+        p.Status.Message = "The node was low on resource: memory. Threshold quantity: 100Mi, available: 42Mi.";
+    }, 137, null);
+
+    private async Task EndAsync(string pod, Action<V1Pod> mark, int exitCode, string? message)
     {
         for (var attempt = 1; ; attempt++)
         {
             var current = await kube.CoreV1.ReadNamespacedPodAsync(pod, ns);
             try
             {
+                mark(current);
                 await TerminateAsync(current, exitCode, message);
                 return;
             }
@@ -67,6 +81,44 @@ public sealed class ApiKubelet : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Loses the node as the node lifecycle controller reports it: Ready Unknown, tainted unreachable, its pods not ready
+    /// but Running; from now on nothing on it moves, and deleting its pods leaves them Terminating.
+    /// </summary>
+    public async Task LoseNodeAsync()
+    {
+        lost = true;
+        var current = await kube.CoreV1.ReadNodeAsync(node);
+        current.Spec ??= new V1NodeSpec();
+        current.Spec.Taints = [.. current.Spec.Taints ?? [], new V1Taint { Effect = "NoSchedule", Key = Unreachable, TimeAdded = DateTime.UtcNow }, new V1Taint { Effect = "NoExecute", Key = Unreachable, TimeAdded = DateTime.UtcNow }];
+        current = await kube.CoreV1.ReplaceNodeAsync(current, node);
+        SetReady(current, "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.");
+        await kube.CoreV1.ReplaceNodeStatusAsync(current, node);
+        foreach (var pod in (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Where(p => p.Spec.NodeName == node && p.Status?.Phase is "Pending" or "Running"))
+        {
+            pod.Status.Conditions = [.. (pod.Status.Conditions ?? []).Where(c => c.Type != "Ready"), new V1PodCondition { Type = "Ready", Status = "False", LastTransitionTime = DateTime.UtcNow }];
+            await kube.CoreV1.ReplaceNamespacedPodStatusAsync(pod, pod.Name(), ns);
+        }
+    }
+
+    /// <summary>The node's kubelet is back: the node Ready and untainted, and its pods moving again (deleted ones stopped and removed).</summary>
+    public async Task ReturnNodeAsync()
+    {
+        var current = await kube.CoreV1.ReadNodeAsync(node);
+        current.Spec ??= new V1NodeSpec();
+        current.Spec.Taints = [.. (current.Spec.Taints ?? []).Where(t => t.Key != Unreachable)];
+        current = await kube.CoreV1.ReplaceNodeAsync(current, node);
+        SetReady(current, "True", "KubeletReady", "kubelet is posting ready status");
+        await kube.CoreV1.ReplaceNodeStatusAsync(current, node);
+        lost = false;
+    }
+
+    private const string Unreachable = "node.kubernetes.io/unreachable";
+
+    private static void SetReady(V1Node node, string status, string reason, string message) =>
+        node.Status.Conditions = [.. (node.Status.Conditions ?? []).Where(c => c.Type != "Ready"),
+            new V1NodeCondition { Type = "Ready", Status = status, Reason = reason, Message = message, LastHeartbeatTime = DateTime.UtcNow, LastTransitionTime = DateTime.UtcNow }];
+
     private async Task RunAsync()
     {
         while (!stop.IsCancellationRequested)
@@ -75,9 +127,18 @@ public sealed class ApiKubelet : IAsyncDisposable
             {
                 var pods = (await kube.CoreV1.ListNamespacedPodAsync(ns, cancellationToken: stop.Token)).Items;
                 var claims = (await kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(ns, cancellationToken: stop.Token)).Items;
+                var nodeGone = await CoreWrites.ReadOrNullAsync(() => kube.CoreV1.ReadNodeAsync(node, cancellationToken: stop.Token)) is null;
                 foreach (var pod in pods)
                 {
-                    await StepAsync(pod, claims);
+                    if (nodeGone && pod.Spec.NodeName == node)
+                    {
+                        // Pod garbage collection: a pod bound to a node that no longer exists is force-deleted.
+                        await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedPodAsync(pod.Name(), ns, new V1DeleteOptions { GracePeriodSeconds = 0 }, cancellationToken: stop.Token));
+                    }
+                    else if (!(lost && pod.Spec.NodeName == node))
+                    {
+                        await StepAsync(pod, claims);
+                    }
                 }
 
                 await ReleaseUnusedClaimsAsync(pods, claims);
@@ -126,6 +187,11 @@ public sealed class ApiKubelet : IAsyncDisposable
         var named = pod.Spec.Volumes?.Select(v => v.PersistentVolumeClaim?.ClaimName).OfType<string>().ToList() ?? [];
         if (string.IsNullOrEmpty(pod.Spec.NodeName))
         {
+            if (lost)
+            {
+                return; // the only node is tainted unreachable: the scheduler leaves the pod Pending
+            }
+
             if (named.Any(n => claims.FirstOrDefault(c => c.Name() == n) is null or { Metadata.DeletionTimestamp: not null }))
             {
                 return; // the scheduler's volume binding: a claim that is missing or being deleted keeps the pod Pending

@@ -117,6 +117,59 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task A_build_whose_node_is_lost_waits_naming_the_node_and_the_remedy_and_goes_on_once_a_person_forces_the_pod_away()
+    {
+        await using var session = await StartSessionAsync(firstAttempt: null, laterAttempts: new PodScript(0, SuccessReport));
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "world", "desktop", new FailureHandling { Policy = FailurePolicy.Retry, Retries = 3 }, "@world");
+        await WaitForAsync(ns, "world", r => r.Status.Phase == BuildRunPhase.Running, "the build to run");
+
+        var node = await session.Pods.LoseNodeOfAsync(DesiredBuildPod.PodName("world", 1));
+        var waiting = await WaitForAsync(ns, "world", r => Conditions.Find(r.Status.Conditions, ConditionTypes.Reconciling)?.Reason == Reasons.NodeUnreachable,
+            "the run to say its node cannot be heard from");
+        var message = Conditions.Find(waiting.Status.Conditions, ConditionTypes.Ready)!.Message;
+        message.ShouldContain($"node {node} running pod {DesiredBuildPod.PodName("world", 1)} has not been heard from since");
+        message.ShouldContain("Kubelet stopped posting node status.");
+        message.ShouldContain($"kubectl delete pod {DesiredBuildPod.PodName("world", 1)} --force --grace-period=0");
+        waiting.Status.Phase.ShouldBe(BuildRunPhase.Running, "the pod may still be building: a second attempt now would be two builds in one tree");
+        (await Eventually.GetAsync(() => cluster.Kube.CoreV1.ListNamespacedEventAsync(ns), list => list.Items.Any(e => e.Reason == Reasons.NodeUnreachable), "a NodeUnreachable event"))
+            .Items.Where(e => e.Reason == Reasons.NodeUnreachable).ShouldHaveSingleItem().Type.ShouldBe("Warning");
+
+        // Deleting the pod the ordinary way leaves it Terminating: no kubelet is there to confirm. Still one attempt.
+        await cluster.Kube.CoreV1.DeleteNamespacedPodAsync(DesiredBuildPod.PodName("world", 1), ns);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        (await runs.GetAsync(ns, "world", CancellationToken.None))!.Status.AttemptCount.ShouldBe(1);
+
+        await cluster.Kube.CoreV1.DeleteNamespacedPodAsync(DesiredBuildPod.PodName("world", 1), ns, new V1DeleteOptions { GracePeriodSeconds = 0 });
+        var next = await WaitForAsync(ns, "world", r => r.Status.AttemptCount == 2, "the next attempt once the pod is gone");
+        next.Status.Attempts![0].Outcome.ShouldBe(AttemptOutcome.Transient);
+
+        await session.Pods.ReturnNodeAsync(node);
+        var done = await WaitForAsync(ns, "world", r => r.Status.Phase.IsFinished(), "the run to end once the node is back");
+        done.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
+        done.Status.AttemptCount.ShouldBe(2);
+    }
+
+    [PodDrivingFact]
+    public async Task A_build_whose_node_comes_back_ends_as_the_node_says_without_a_second_attempt()
+    {
+        await using var session = await StartSessionAsync(new PodScript(0, SuccessReport, Delay: TimeSpan.FromSeconds(5)), laterAttempts: null);
+        var ns = session.Namespace;
+        await CreateRunAsync(ns, "world", "desktop", new FailureHandling { Policy = FailurePolicy.Retry, Retries = 3 }, "@world");
+        await WaitForAsync(ns, "world", r => r.Status.Phase == BuildRunPhase.Running, "the build to run");
+        var node = await session.Pods.LoseNodeOfAsync(DesiredBuildPod.PodName("world", 1));
+        await WaitForAsync(ns, "world", r => Conditions.Find(r.Status.Conditions, ConditionTypes.Reconciling)?.Reason == Reasons.NodeUnreachable,
+            "the run to say its node cannot be heard from");
+        await Task.Delay(TimeSpan.FromSeconds(5)); // the build ends meanwhile, unheard
+
+        await session.Pods.ReturnNodeAsync(node);
+        var done = await WaitForAsync(ns, "world", r => r.Status.Phase.IsFinished(), "the run to end once the node is back");
+        done.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
+        done.Status.AttemptCount.ShouldBe(1);
+        Conditions.Find(done.Status.Conditions, ConditionTypes.Reconciling).ShouldBeNull();
+    }
+
+    [PodDrivingFact]
     public async Task A_waiting_run_that_holds_the_volumes_gives_them_back_so_the_run_first_in_line_goes_on()
     {
         await using var session = await StartSessionAsync(new PodScript(0, SuccessReport), new PodScript(0, SuccessReport));

@@ -252,7 +252,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         await session.StartControllersAsync();
         await Task.Delay(500);
         outcome = new PodScript(0, Success);
-        await session.CompleteAsync(DesiredBootstrap.PodName("plasma", 1), 0, Success);
+        await session.Pods.CompleteAsync(DesiredBootstrap.PodName("plasma", 1), 0, Success);
 
         var ready = await WaitForAsync(ns, b => b.Status.Phase == BootstrapPhase.Ready, "the bootstrap to be ready after the restart");
         ready.Status.AttemptCount.ShouldBe(1);

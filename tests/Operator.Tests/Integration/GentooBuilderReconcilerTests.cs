@@ -156,7 +156,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
             r => r.Status.Conditions?.Any(c => c.Message?.Contains(podName, StringComparison.Ordinal) == true) == true, "the build to wait for the update");
         waiting.Status.AttemptCount.ShouldBeNull();
 
-        await session.CompleteAsync(podName, 0, Success);
+        await session.Pods.CompleteAsync(podName, 0, Success);
         var updated = await WaitForAsync(ns, b => b.Status.LastUpdateTime is not null, "the update to be recorded");
         updated.Status.CurrentMaintenance.ShouldBeNull();
         await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to run after the update");
@@ -212,7 +212,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         meanwhile.Status.CurrentMaintenance.ShouldBeNull("no shell beside a running build");
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Metadata.Name.Contains("-shell-", StringComparison.Ordinal));
 
-        await session.CompleteAsync("firefox-1", 10, Keyword);
+        await session.Pods.CompleteAsync("firefox-1", 10, Keyword);
         await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.AwaitingOperator, "the run to wait for a person");
         var shell = await WaitForAsync(ns, b => b.Status.Phase == BuilderPhase.Shell, "the shell to start while the run awaits a person");
         shell.Status.CurrentBuildRun.ShouldBeNull();
@@ -224,7 +224,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         Conditions.Find(queued.Status.Conditions, ConditionTypes.AwaitingOperator).ShouldBeNull("the person has answered");
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.ShouldNotContain(p => p.Metadata.Name == "firefox-2");
 
-        await session.CompleteAsync(shellPod, 0, Success);
+        await session.Pods.CompleteAsync(shellPod, 0, Success);
         var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the run to build on after the shell");
         done.Status.AttemptCount.ShouldBe(2);
         done.Status.LastHandledResume.ShouldBe("fixed");
@@ -247,14 +247,14 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
 
         await session.StopControllersAsync();
         await session.StartControllersAsync();
-        await session.CompleteAsync(DesiredBuilderPods.CopyPodName("desktop"), 0, null);
+        await session.Pods.CompleteAsync(DesiredBuilderPods.CopyPodName("desktop"), 0, null);
         await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready after the restart");
 
         await CreateFirefoxRunAsync(ns);
         await RunningAsync(ns, DesiredBuildPod.PodName("firefox", 1));
         await session.StopControllersAsync();
         await session.StartControllersAsync();
-        await session.CompleteAsync(DesiredBuildPod.PodName("firefox", 1), 0, Success);
+        await session.Pods.CompleteAsync(DesiredBuildPod.PodName("firefox", 1), 0, Success);
 
         var done = await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed after the restart");
         done.Status.AttemptCount.ShouldBe(1);

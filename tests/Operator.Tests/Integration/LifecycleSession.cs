@@ -29,21 +29,19 @@ public sealed class LifecycleSession : IAsyncDisposable
         ConfigPoll = TimeSpan.FromMilliseconds(200),
     };
 
-    private readonly TestCluster cluster;
     private readonly Action<IServiceProvider>[] controllers;
-    private readonly ApiKubelet? apiKubelet;
+    private readonly PodDriver pods;
     private readonly IKubernetes operatorKube;
     private ServiceProvider? services;
     private ControllerManager? manager;
     private CancellationTokenSource? stop;
 
-    private LifecycleSession(TestCluster cluster, string ns, Action<IServiceProvider>[] controllers, ApiKubelet? apiKubelet, IKubernetes operatorKube)
+    private LifecycleSession(string ns, Action<IServiceProvider>[] controllers, PodDriver pods, IKubernetes operatorKube)
     {
-        this.cluster = cluster;
         this.operatorKube = operatorKube;
         Namespace = ns;
         this.controllers = controllers;
-        this.apiKubelet = apiKubelet;
+        this.pods = pods;
     }
 
     public string Namespace { get; }
@@ -64,37 +62,14 @@ public sealed class LifecycleSession : IAsyncDisposable
         TestCluster cluster, Func<string, PodScript?> script, bool simulator, IKubernetes operatorKube, Action<IServiceProvider>[] controllers)
     {
         var ns = await cluster.CreateNamespaceAsync();
-        var labels = new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" };
-        ApiKubelet? apiKubelet = null;
-        if (cluster.Server is null || (TestCluster.DrivesPodsThroughApi && !simulator))
-        {
-            cluster.Server?.Kubelet.IgnoredNamespaces.TryAdd(ns, true);
-            apiKubelet = await ApiKubelet.StartAsync(cluster.Kube, ns, "6.6.30-gentoo", labels, script);
-        }
-        else
-        {
-            var kubelet = cluster.Server.Kubelet;
-            kubelet.AddNode("node-" + ns, "6.6.30-gentoo", labels);
-            kubelet.Script = pod => pod["metadata"]!["namespace"]!.GetValue<string>() != ns ? null : script(pod["metadata"]!["name"]!.GetValue<string>());
-        }
-
-        var session = new LifecycleSession(cluster, ns, controllers, apiKubelet, operatorKube);
+        var pods = await PodDriver.StartAsync(cluster, ns, new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" }, script, simulator);
+        var session = new LifecycleSession(ns, controllers, pods, operatorKube);
         await session.StartControllersAsync();
         return session;
     }
 
-    /// <summary>Ends a running pod now with the exit code and termination message the agent would leave.</summary>
-    public async Task CompleteAsync(string pod, int exitCode, string? message)
-    {
-        if (apiKubelet is not null)
-        {
-            await apiKubelet.CompleteAsync(pod, exitCode, message);
-        }
-        else
-        {
-            cluster.Server!.Kubelet.Complete(Namespace, pod, exitCode, message);
-        }
-    }
+    /// <summary>Scheduler and kubelet of this session's pods, and what nodes and people do to them.</summary>
+    public PodDriver Pods => pods;
 
     public async Task StartControllersAsync()
     {
@@ -132,13 +107,6 @@ public sealed class LifecycleSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopControllersAsync();
-        if (apiKubelet is not null)
-        {
-            await apiKubelet.DisposeAsync();
-        }
-        else
-        {
-            cluster.Server!.Kubelet.Script = null;
-        }
+        await pods.DisposeAsync();
     }
 }
