@@ -515,11 +515,7 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
         foreach (var volume in plan.ClaimVolumes)
         {
             // Docker would make a missing volume, empty, on mount: as a kubelet whose volume cannot be found, wait instead.
-            try
-            {
-                await docker.Volumes.InspectAsync(volume, ct);
-            }
-            catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+            if (await LocalVolumes.InspectOrNullAsync(docker, volume, ct) is null)
             {
                 throw new PodPlanException("ContainerCreating", $"Unable to attach or mount volumes: Docker volume {volume} is missing (removed by hand?)");
             }

@@ -182,7 +182,7 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
         string? source = null;
         foreach (var candidate in sources)
         {
-            if (await ExistsAsync(candidate, ct))
+            if (await LocalVolumes.InspectOrNullAsync(docker, candidate, ct) is not null)
             {
                 source = candidate;
                 break;
@@ -231,30 +231,16 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
         }
     }
 
-    private async Task<bool> ExistsAsync(string volume, CancellationToken ct)
-    {
-        try
-        {
-            await docker.Volumes.InspectAsync(volume, ct);
-            return true;
-        }
-        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            return false;
-        }
-    }
-
     /// <summary>Removes a snapshot's volume made by this instance; another instance's, sharing the engine, is left alone.</summary>
     private async Task RemoveVolumeAsync(string volume, string why, CancellationToken ct)
     {
+        if (!LocalVolumes.IsOf(await LocalVolumes.InspectOrNullAsync(docker, volume, ct), options.NodeName))
+        {
+            return;
+        }
+
         try
         {
-            var inspected = await docker.Volumes.InspectAsync(volume, ct);
-            if (inspected.Labels is null || !inspected.Labels.TryGetValue(LocalNames.NodeLabel, out var node) || node != options.NodeName)
-            {
-                return;
-            }
-
             await docker.Volumes.RemoveAsync(volume, force: false, ct);
             log.LogInformation("Docker volume {Volume} removed: {Why}", volume, why);
         }

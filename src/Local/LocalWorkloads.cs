@@ -163,38 +163,25 @@ public sealed class LocalWorkloads(IKubernetes kube, IDockerClient docker, Docke
     /// </summary>
     private async Task<string?> EarlierVolumeAsync(string ns, string claim, CancellationToken ct)
     {
-        var earlier = LocalNames.EarlierClaimVolume(ns, claim);
-        try
+        if (await LocalVolumes.InspectOrNullAsync(docker, LocalNames.ClaimVolume(options.NodeName, ns, claim), ct) is not null)
         {
-            await docker.Volumes.InspectAsync(LocalNames.ClaimVolume(options.NodeName, ns, claim), ct);
             return null;
-        }
-        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
         }
 
-        try
-        {
-            var inspected = await docker.Volumes.InspectAsync(earlier, ct);
-            return inspected.Labels?.TryGetValue(LocalNames.NodeLabel, out var node) == true && node == options.NodeName ? earlier : null;
-        }
-        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            return null;
-        }
+        var earlier = LocalNames.EarlierClaimVolume(ns, claim);
+        return LocalVolumes.IsOf(await LocalVolumes.InspectOrNullAsync(docker, earlier, ct), options.NodeName) ? earlier : null;
     }
 
     /// <summary>Removes a deleted claim's volume; false while a container still mounts it.</summary>
     private async Task<bool> ReclaimAsync(string ns, string claim, string volume, CancellationToken ct)
     {
+        if (!LocalVolumes.IsOf(await LocalVolumes.InspectOrNullAsync(docker, volume, ct), options.NodeName))
+        {
+            return true; // gone already, or another instance's
+        }
+
         try
         {
-            var inspected = await docker.Volumes.InspectAsync(volume, ct);
-            if (inspected.Labels is null || !inspected.Labels.TryGetValue(LocalNames.NodeLabel, out var node) || node != options.NodeName)
-            {
-                return true;
-            }
-
             await docker.Volumes.RemoveAsync(volume, force: false, ct);
             log.LogInformation("PersistentVolumeClaim {Namespace}/{Name} deleted: Docker volume {Volume} removed", ns, claim, volume);
             return true;
