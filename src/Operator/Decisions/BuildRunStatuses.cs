@@ -44,6 +44,7 @@ public static class BuildRunStatuses
         if (verdict.Result is AttemptOutcome.Pending or AttemptOutcome.Running)
         {
             status.Phase = verdict.Result == AttemptOutcome.Running ? BuildRunPhase.Running : BuildRunPhase.Pending;
+            status.WaitingFor = null;
             status.Conditions = Conditions.MarkProgressing(status.Conditions, verdict.Reason, verdict.Message, generation, now);
             status.Duration = Duration(status.StartTime.Value, now);
             return NextStep.Wait;

@@ -8,6 +8,10 @@ namespace Gentoo.Operator.Decisions;
 /// One build at a time per builder: the run that holds it is the one that started (and has not finished: a run
 /// awaiting a person keeps the build tree exactly as it was), else the oldest waiting run. The others are Queued.
 /// </summary>
+/// <remarks>
+/// Normally one open run at most has attempts. A cache that lagged behind an older run's status can have let a newer
+/// one start too; then the run whose attempt is under way holds, so its pod's end is judged before the other goes on.
+/// </remarks>
 public static class BuilderQueue
 {
     public static BuildRun? Holder(IEnumerable<BuildRun> runsOfBuilder)
@@ -17,7 +21,9 @@ public static class BuilderQueue
             .OrderBy(r => r.Metadata.CreationTimestamp ?? DateTime.MaxValue)
             .ThenBy(r => r.Metadata.Name, StringComparer.Ordinal)
             .ToList();
-        return open.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0) ?? open.FirstOrDefault();
+        return open.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0 && r.Status!.Phase is BuildRunPhase.Pending or BuildRunPhase.Running)
+            ?? open.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0)
+            ?? open.FirstOrDefault();
     }
 
     /// <summary>

@@ -104,6 +104,11 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.Done;
         }
 
+        if (await HasUnjudgedPodAsync(run, ct))
+        {
+            return await JudgeAttemptAsync(run, builder, run.Status.AttemptCount!.Value, changes, now, ct);
+        }
+
         var holder = BuilderQueue.Holder(runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder.Name()));
         if (BuilderQueue.WaitingFor(run, holder) is { } waiting)
         {
@@ -391,6 +396,25 @@ public sealed class BuildRunReconciler(
             : stored.Status.CurrentMaintenance is { } maintenance ? $"maintenance pod {maintenance}"
             : $"BuildRun {stored.Status.CurrentBuildRun}";
         return holder is null ? null : $"{holder} is using GentooBuilder {builderName}'s volumes";
+    }
+
+    /// <summary>
+    /// Whether the run shows Queued or Retrying while its newest attempt has no verdict and that attempt's pod is there:
+    /// a queue decided on a view that lagged behind an older run (as earlier versions of this reconciler did). The pod's end is
+    /// judged before anything else; another attempt now would be a second pod in one build tree.
+    /// </summary>
+    private async Task<bool> HasUnjudgedPodAsync(BuildRun run, CancellationToken ct)
+    {
+        var attempt = run.Status.AttemptCount ?? 0;
+        if (attempt == 0 || run.Status.Phase is not (BuildRunPhase.Queued or BuildRunPhase.Retrying)
+            || run.Status.Attempts?.FirstOrDefault(a => a.Number == attempt)?.Outcome is not (AttemptOutcome.Pending or AttemptOutcome.Running))
+        {
+            return false;
+        }
+
+        var name = DesiredBuildPod.PodName(run.Name(), attempt);
+        return pods.Get(new ObjectKey(run.Namespace(), name)) is not null
+            || await CoreWrites.ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPodAsync(name, run.Namespace(), cancellationToken: ct)) is not null;
     }
 
     /// <summary>

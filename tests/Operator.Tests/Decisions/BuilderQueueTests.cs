@@ -45,6 +45,16 @@ public sealed class BuilderQueueTests
         BuilderQueue.IsLeftoverClaim(claimedBy, runs.FirstOrDefault(r => r.Metadata.Name == claimedBy)).ShouldBe(leftover);
     }
 
+    [Theory]
+    [InlineData(BuildRunPhase.Running)]
+    [InlineData(BuildRunPhase.Pending)]
+    public void Of_two_started_runs_the_one_whose_attempt_is_under_way_holds_though_the_other_is_older(BuildRunPhase phase)
+    {
+        // Two open runs with attempts: what a newer run's start on a cache that lagged behind the older one leaves.
+        BuilderQueue.Holder([Run("older", 0, BuildRunPhase.Queued, 1), Run("building", 5, phase, 2)])!.Metadata.Name.ShouldBe("building");
+        BuilderQueue.Holder([Run("older", 0, BuildRunPhase.Queued, 1), Run("retrying", 5, BuildRunPhase.Retrying, 2)])!.Metadata.Name.ShouldBe("older");
+    }
+
     [Fact]
     public void A_run_awaiting_a_person_keeps_the_builder()
     {

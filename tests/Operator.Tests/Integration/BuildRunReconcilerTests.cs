@@ -198,6 +198,51 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public Task A_run_started_on_a_view_that_missed_an_older_runs_attempt_is_judged_before_the_older_one_goes_on() =>
+        NewerRunStartedOnALaggingViewAsync(queuedWhileBuilding: false);
+
+    [PodDrivingFact]
+    public Task A_run_shown_queued_while_its_pod_builds_is_judged_not_given_a_second_pod() =>
+        NewerRunStartedOnALaggingViewAsync(queuedWhileBuilding: true);
+
+    private async Task NewerRunStartedOnALaggingViewAsync(bool queuedWhileBuilding)
+    {
+        await using var session = await StartSessionAsync(new PodScript(0, SuccessReport), new PodScript(0, SuccessReport, Delay: TimeSpan.FromSeconds(4)));
+        var ns = session.Namespace;
+        await session.StopControllersAsync();
+        await CreateRunAsync(ns, "first", "desktop", "app-misc/first");
+        await Task.Delay(TimeSpan.FromMilliseconds(1100)); // creation timestamps are whole seconds
+        await CreateRunAsync(ns, "second", "desktop", "app-misc/second");
+        var decided = (await runs.GetAsync(ns, "second", CancellationToken.None))!;
+        decided.Status = new BuildRunStatus { Phase = BuildRunPhase.Queued, AttemptCount = 1 };
+        await runs.ReplaceStatusAsync(decided, CancellationToken.None);
+        await session.StartControllersAsync();
+        await WaitForAsync(ns, "second", r => r.Status is { Phase: BuildRunPhase.Running, AttemptCount: 2 }, "the newer run's attempt to run");
+
+        // Now the older run's attempt shows, as a cache that lagged behind it would have shown it all along; and, as an
+        // earlier version of this reconciler wrote, the newer run's status may say Queued while its pod builds.
+        await session.StopControllersAsync();
+        var older = (await runs.GetAsync(ns, "first", CancellationToken.None))!;
+        older.Status = new BuildRunStatus { Phase = BuildRunPhase.Queued, AttemptCount = 1 };
+        await runs.ReplaceStatusAsync(older, CancellationToken.None);
+        if (queuedWhileBuilding)
+        {
+            var building = (await runs.GetAsync(ns, "second", CancellationToken.None))!;
+            building.Status.Phase = BuildRunPhase.Queued;
+            await runs.ReplaceStatusAsync(building, CancellationToken.None);
+        }
+
+        await session.StartControllersAsync();
+
+        var second = await WaitForAsync(ns, "second", r => r.Status.Phase.IsFinished(), "the newer run's pod to be judged");
+        second.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
+        second.Status.AttemptCount.ShouldBe(2, "the attempt whose pod ran is the one judged, not followed by another");
+        (await WaitForAsync(ns, "first", r => r.Status.Phase == BuildRunPhase.Succeeded, "the older run after it")).Status.AttemptCount.ShouldBe(2);
+        (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Select(p => p.Name()).Order()
+            .ShouldBe([DesiredBuildPod.PodName("first", 2), DesiredBuildPod.PodName("second", 2)]);
+    }
+
+    [PodDrivingFact]
     public async Task A_run_that_needs_a_person_waits_and_a_resume_starts_the_next_attempt()
     {
         await using var session = await StartSessionAsync(new PodScript(10, KeywordReport), new PodScript(0, SuccessReport));
