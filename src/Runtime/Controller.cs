@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Net;
 using k8s;
+using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 using Serilog.Context;
@@ -190,6 +192,13 @@ public sealed class Controller<T> : IRunnable, IDisposable
             Queue.Forget(key);
             log.LogWarning("Reconcile of {Kind} {Object} stopped: {Reason}: {Message}", kind, key, e.Reason, e.Message);
             result = "terminal";
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && Cache.Get(key) is null)
+        {
+            // The object went while it was reconciled: nothing is left to do for it, and nothing to retry.
+            Queue.Forget(key);
+            log.LogDebug("Reconcile of {Kind} {Object} ended: the object is gone ({Message})", kind, key, e.Message);
+            result = "gone";
         }
         catch (Exception e)
         {

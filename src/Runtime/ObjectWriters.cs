@@ -143,7 +143,15 @@ public static class Finalizers
         }
 
         var finalizers = obj.Metadata.Finalizers!.Where(f => f != finalizer).ToList();
-        return await api.PatchAsync(obj.Metadata.NamespaceProperty, obj.Metadata.Name, Patch(obj, finalizers), ct);
+        try
+        {
+            return await api.PatchAsync(obj.Metadata.NamespaceProperty, obj.Metadata.Name, Patch(obj, finalizers), ct);
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            // Gone already (an earlier reconcile's patch landed, or another finalizer was the last): nothing holds it.
+            return obj;
+        }
     }
 
     private static V1Patch Patch(IKubernetesObject<V1ObjectMeta> obj, IList<string> finalizers) => new(

@@ -184,7 +184,7 @@ public sealed class FailureHandling
 /// <summary>What the operator observed of a build.</summary>
 public sealed class BuildRunStatus : CommonStatus<BuildRunPhase>
 {
-    /// <summary>Why a queued run waits, for example the BuildRun active on the same builder.</summary>
+    /// <summary>Why a queued run waits: its turn on the builder (whose status.currentBuildRun names the run building), or a maintenance pod on the volumes.</summary>
     public string? WaitingFor { get; set; }
 
     /// <summary>When the first attempt started.</summary>

@@ -30,6 +30,14 @@ public enum NextStep
 /// </summary>
 public static class BuildRunStatuses
 {
+    /// <summary>
+    /// Whether the run's newest attempt has started and has no verdict yet: its pod may be on the builder's volumes, so
+    /// that pod's end is what the run waits for, whatever a view of the queue says.
+    /// </summary>
+    public static bool AttemptUnderWay(BuildRun run) =>
+        run.Status?.AttemptCount is > 0 and var newest
+        && run.Status.Attempts?.FirstOrDefault(a => a.Number == newest)?.Outcome is AttemptOutcome.Pending or AttemptOutcome.Running;
+
     public static NextStep Apply(BuildRun run, AttemptVerdict verdict, AttemptPlacement placement, DateTime now)
     {
         var status = run.Status;

@@ -14,16 +14,27 @@ namespace Gentoo.Operator.Decisions;
 /// </remarks>
 public static class BuilderQueue
 {
-    public static BuildRun? Holder(IEnumerable<BuildRun> runsOfBuilder)
+    public static BuildRun? Holder(IEnumerable<BuildRun> runsOfBuilder) => Pick(runsOfBuilder.Where(IsOpen));
+
+    /// <summary>
+    /// Whether <paramref name="before"/>, as it was before a change, held the builder or was first in line for it: only
+    /// then can its change (an end, a deletion) let another run go on. The others' changes wake nobody.
+    /// </summary>
+    public static bool Held(BuildRun before, IEnumerable<BuildRun> runsOfBuilder) =>
+        !(before.Status?.Phase).IsFinished()
+        && Pick(runsOfBuilder.Where(r => r.Metadata.Name != before.Metadata.Name && IsOpen(r)).Append(before)) == before;
+
+    private static bool IsOpen(BuildRun run) => run.Metadata.DeletionTimestamp is null && !(run.Status?.Phase).IsFinished();
+
+    private static BuildRun? Pick(IEnumerable<BuildRun> open)
     {
-        var open = runsOfBuilder
-            .Where(r => r.Metadata.DeletionTimestamp is null && !(r.Status?.Phase).IsFinished())
+        var ordered = open
             .OrderBy(r => r.Metadata.CreationTimestamp ?? DateTime.MaxValue)
             .ThenBy(r => r.Metadata.Name, StringComparer.Ordinal)
             .ToList();
-        return open.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0 && r.Status!.Phase is BuildRunPhase.Pending or BuildRunPhase.Running)
-            ?? open.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0)
-            ?? open.FirstOrDefault();
+        return ordered.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0 && r.Status!.Phase is BuildRunPhase.Pending or BuildRunPhase.Running)
+            ?? ordered.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0)
+            ?? ordered.FirstOrDefault();
     }
 
     /// <summary>
@@ -34,9 +45,14 @@ public static class BuilderQueue
     public static bool IsLeftoverClaim(string? claimedBy, BuildRun? claimant) =>
         claimedBy is not null && (claimant is null || (claimant.Status?.Phase).IsFinished());
 
-    /// <summary>Why <paramref name="run"/> waits, or null when it holds the builder.</summary>
+    /// <summary>
+    /// Why <paramref name="run"/> waits, or null when it holds the builder. The words do not name the run ahead: a queued
+    /// run is not reconciled again each time the queue moves (only the next in line is), so a name would soon be stale;
+    /// the builder's status.currentBuildRun names it.
+    /// </summary>
     public static string? WaitingFor(BuildRun run, BuildRun? holder) =>
-        holder is null || holder.Metadata.Name == run.Metadata.Name ? null : $"BuildRun {holder.Metadata.Name} is using builder {run.Spec.BuilderRef.Name}";
+        holder is null || holder.Metadata.Name == run.Metadata.Name ? null
+            : $"queued: GentooBuilder {run.Spec.BuilderRef.Name} builds one BuildRun at a time, oldest first";
 }
 
 /// <summary>The kernel a run's node must have: the highest of the run's and builder's minKernel and, with kernelFromBinaries, what built binaries need.</summary>

@@ -1,4 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Decisions;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Reconcilers;
 using Gentoo.Runtime;
@@ -124,26 +125,64 @@ public static class Controllers
             .Owns(caches.Pods)
             .Owns(caches.Claims)
             .Watches(caches.Bootstraps, bootstrap => builders.List(bootstrap.Namespace()).Where(b => b.Spec.BootstrapRef?.Name == bootstrap.Name()).Select(ObjectKey.Of))
-            // A run's progress writes do not concern its builder; its phase changes (start, end) do.
-            .Watches(caches.Runs, run => [new ObjectKey(run.Namespace(), run.Spec.BuilderRef.Name)],
-                change => change.Type != CacheEventType.Updated || change.Old?.Status?.Phase != change.Object.Status?.Phase));
+            // A run's progress writes do not concern its builder, nor the comings and goings of runs queued behind
+            // another; a run's start, end or deletion, and any change of the run that holds the builder, do.
+            .Watches(caches.Runs, run => [new ObjectKey(run.Namespace(), run.Spec.BuilderRef.Name)], change => MovesItsBuilder(caches.Runs, change)));
+    }
+
+    private static bool MovesItsBuilder(ICache<BuildRun> runs, CacheEvent<BuildRun> change)
+    {
+        var run = change.Object;
+        if (change.Old is not { } old || change.Type == CacheEventType.Deleted)
+        {
+            return (run.Status?.AttemptCount ?? 0) > 0 || BuilderQueue.Held(run, OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name));
+        }
+
+        return (old.Status?.Phase).IsFinished() != (run.Status?.Phase).IsFinished()
+            || old.Status?.AttemptCount != run.Status?.AttemptCount
+            || (!Nullable.Equals(old.Status?.Phase, run.Status?.Phase) && BuilderQueue.Held(run, OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name)));
     }
 
     /// <summary>
-    /// BuildRuns, reconciled on their own changes, on their pods' changes, on their builder's changes, and when a
-    /// sibling on the same builder changes (it may have finished and freed the builder).
+    /// BuildRuns, reconciled on their own changes and their pods'. Of a builder's other changes and its runs', each wakes
+    /// only the runs it can move on: the next in line when the run that held the builder ends or goes, the holder (and
+    /// a run still claiming the volumes) when the builder's status moves, every run when the builder comes, goes or
+    /// changes readiness. A thousand queued runs are not reconciled a thousand times each.
     /// </summary>
     public static void AddBuildRuns(IServiceProvider services)
     {
         var caches = services.GetRequiredService<LifecycleCaches>();
         var runs = caches.Runs;
         var reconciler = services.GetRequiredService<BuildRunReconciler>();
+        IEnumerable<BuildRun> Siblings(BuildRun run) => OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name);
+        IEnumerable<ObjectKey> NextInLine(string ns, string builder) =>
+            BuilderQueue.Holder(OfBuilder(runs, ns, builder)) is { } holder ? [ObjectKey.Of(holder)] : [];
+
         Add(services, new Controller<BuildRun>(runs, () => reconciler, new ControllerOptions(), Metrics(services), Clock(services),
                 Logger(services, "Controller.BuildRun"), SpecMetadataOrPhase<BuildRun, BuildRunStatus, BuildRunPhase>)
             .Owns(caches.Pods)
-            .Watches(caches.Builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()))
-            .Watches(runs, run => RunsOf(runs, run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name())));
+            .Watches(caches.Builders, builder => RunsOf(runs, builder.Namespace(), builder.Name()), BuilderComesGoesOrTurns)
+            .Watches(caches.Builders,
+                builder => NextInLine(builder.Namespace(), builder.Name())
+                    .Concat(builder.Status?.CurrentBuildRun is { } claimant ? [new ObjectKey(builder.Namespace(), claimant)] : [])
+                    .Distinct(),
+                change => !BuilderComesGoesOrTurns(change))
+            .Watches(runs, run => NextInLine(run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name()),
+                change => change.Type switch
+                {
+                    CacheEventType.Deleted => BuilderQueue.Held(change.Object, Siblings(change.Object)),
+                    CacheEventType.Updated => change.Old is { } old
+                        && (!Nullable.Equals(old.Status?.Phase, change.Object.Status?.Phase) || (old.Metadata.DeletionTimestamp is null && change.Object.Metadata.DeletionTimestamp is not null))
+                        && BuilderQueue.Held(old, Siblings(old)),
+                    _ => false,
+                }));
     }
+
+    /// <summary>A builder made, deleted or about to be, or turning ready or not: what every run of it waits on.</summary>
+    private static bool BuilderComesGoesOrTurns(CacheEvent<GentooBuilder> change) =>
+        change.Type != CacheEventType.Updated || change.Old is not { } old
+        || (old.Metadata.DeletionTimestamp is null) != (change.Object.Metadata.DeletionTimestamp is null)
+        || Conditions.IsTrue(old.Status?.Conditions, ConditionTypes.Ready) != Conditions.IsTrue(change.Object.Status?.Conditions, ConditionTypes.Ready);
 
     private static void Add(IServiceProvider services, IRunnable controller) => services.GetRequiredService<ControllerManager>().AddRunnable(controller);
 
@@ -163,6 +202,8 @@ public static class Controllers
         where TPhase : struct, Enum =>
         ChangeFilters.SpecOrMetadataChanged(change) || !Nullable.Equals(change.Old?.Status?.Phase, change.Object.Status?.Phase);
 
-    private static IEnumerable<ObjectKey> RunsOf(ICache<BuildRun> runs, string ns, string builder) =>
-        runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder).Select(ObjectKey.Of);
+    private static IEnumerable<BuildRun> OfBuilder(ICache<BuildRun> runs, string ns, string builder) =>
+        runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder);
+
+    private static IEnumerable<ObjectKey> RunsOf(ICache<BuildRun> runs, string ns, string builder) => OfBuilder(runs, ns, builder).Select(ObjectKey.Of);
 }

@@ -51,11 +51,9 @@ public sealed class BuildRunReconciler(
             return await DeleteAsync(run, ct);
         }
 
-        if (!Finalizers.Has(run, Finalizer))
-        {
-            await Finalizers.AddAsync(api, run, Finalizer, ct);
-            return ReconcileResult.Done; // the update brings us back with the stored object
-        }
+        // Goes on with the stored object the patch returned: waiting for the update to come back would be one more
+        // reconcile of every new run.
+        run = await Finalizers.AddAsync(api, run, Finalizer, ct);
 
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
         var changes = new StatusChanges<BuildRun>(run);
@@ -98,13 +96,10 @@ public sealed class BuildRunReconciler(
             return ReconcileResult.Done;
         }
 
-        if (builder.Status?.CurrentMaintenance is { } maintenance && (run.Status.AttemptCount ?? 0) == 0)
-        {
-            Wait(changes, Reasons.Queued, $"waiting for GentooBuilder {builder.Name()}'s maintenance pod {maintenance} to finish", now);
-            return ReconcileResult.Done;
-        }
-
-        if (await HasUnjudgedPodAsync(run, ct))
+        // Before the queue: a run shown Queued while its attempt is under way (a queue decided on a view that lagged
+        // behind an older run, as earlier versions did) must see its pod's end judged; another attempt now would be a
+        // second pod in one build tree.
+        if (BuildRunStatuses.AttemptUnderWay(run))
         {
             return await JudgeAttemptAsync(run, builder, run.Status.AttemptCount!.Value, changes, now, ct);
         }
@@ -121,6 +116,12 @@ public sealed class BuildRunReconciler(
             }
 
             changes.Add(r => Queue(r, waiting, now));
+            return ReconcileResult.Done;
+        }
+
+        if (builder.Status?.CurrentMaintenance is { } maintenance && (run.Status.AttemptCount ?? 0) == 0)
+        {
+            Wait(changes, Reasons.Queued, $"waiting for GentooBuilder {builder.Name()}'s maintenance pod {maintenance} to finish", now);
             return ReconcileResult.Done;
         }
 
@@ -399,25 +400,6 @@ public sealed class BuildRunReconciler(
     }
 
     /// <summary>
-    /// Whether the run shows Queued or Retrying while its newest attempt has no verdict and that attempt's pod is there:
-    /// a queue decided on a view that lagged behind an older run (as earlier versions of this reconciler did). The pod's end is
-    /// judged before anything else; another attempt now would be a second pod in one build tree.
-    /// </summary>
-    private async Task<bool> HasUnjudgedPodAsync(BuildRun run, CancellationToken ct)
-    {
-        var attempt = run.Status.AttemptCount ?? 0;
-        if (attempt == 0 || run.Status.Phase is not (BuildRunPhase.Queued or BuildRunPhase.Retrying)
-            || run.Status.Attempts?.FirstOrDefault(a => a.Number == attempt)?.Outcome is not (AttemptOutcome.Pending or AttemptOutcome.Running))
-        {
-            return false;
-        }
-
-        var name = DesiredBuildPod.PodName(run.Name(), attempt);
-        return pods.Get(new ObjectKey(run.Namespace(), name)) is not null
-            || await CoreWrites.ReadOrNullAsync(() => kube.CoreV1.ReadNamespacedPodAsync(name, run.Namespace(), cancellationToken: ct)) is not null;
-    }
-
-    /// <summary>
     /// Whether a pod of the run's newest attempt, or of the one after (made by a reconcile whose status write this cache
     /// does not show yet), is there and not ended: read fresh when the cache does not have it.
     /// </summary>
@@ -508,6 +490,11 @@ public sealed class BuildRunReconciler(
 
     private static void Queue(BuildRun r, string waiting, DateTime now)
     {
+        if (BuildRunStatuses.AttemptUnderWay(r))
+        {
+            return; // the stored run started an attempt after the view this was decided on: it no longer waits
+        }
+
         r.Status.Phase = BuildRunPhase.Queued;
         r.Status.WaitingFor = waiting;
         r.Status.ObservedGeneration = r.Metadata.Generation;

@@ -31,6 +31,23 @@ public sealed class BuildRunStatusesTests
         });
 
     [Fact]
+    public void An_attempt_is_under_way_from_its_start_until_its_verdict_whatever_the_phase_says()
+    {
+        var run = Run();
+        BuildRunStatuses.AttemptUnderWay(run).ShouldBeFalse("no attempt yet");
+
+        BuildRunStatuses.Apply(run, new AttemptVerdict(AttemptOutcome.Pending, Reasons.Pending, "attempt 1 starting", null, null), Attempt(1), T0);
+        BuildRunStatuses.AttemptUnderWay(run).ShouldBeTrue();
+        run.Status.Phase = BuildRunPhase.Queued; // what a queue decided on a lagging view wrote
+        BuildRunStatuses.AttemptUnderWay(run).ShouldBeTrue("the pod, not the phase, says whether it builds");
+
+        BuildRunStatuses.Apply(run, Verdict(AttemptOutcome.Transient, "Interrupted"), Attempt(1), T0.AddMinutes(5));
+        BuildRunStatuses.AttemptUnderWay(run).ShouldBeFalse("judged");
+        run.Status.AttemptCount = 2; // a next attempt decided, its pod not started: nothing recorded for it yet
+        BuildRunStatuses.AttemptUnderWay(run).ShouldBeFalse();
+    }
+
+    [Fact]
     public void Success_makes_ready_with_counts_kernel_and_no_abnormal_conditions()
     {
         var run = Run();

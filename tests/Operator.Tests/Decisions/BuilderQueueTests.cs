@@ -21,7 +21,8 @@ public sealed class BuilderQueueTests
         var holder = BuilderQueue.Holder([Run("older", 0), Run("started", 5, BuildRunPhase.Running, 1), Run("newer", 9)]);
 
         holder!.Metadata.Name.ShouldBe("started");
-        BuilderQueue.WaitingFor(Run("older", 0), holder).ShouldBe("BuildRun started is using builder plasma");
+        BuilderQueue.WaitingFor(Run("older", 0), holder).ShouldBe("queued: GentooBuilder plasma builds one BuildRun at a time, oldest first");
+        BuilderQueue.WaitingFor(Run("started", 5), holder).ShouldBeNull();
     }
 
     [Fact]
@@ -53,6 +54,22 @@ public sealed class BuilderQueueTests
         // Two open runs with attempts: what a newer run's start on a cache that lagged behind the older one leaves.
         BuilderQueue.Holder([Run("older", 0, BuildRunPhase.Queued, 1), Run("building", 5, phase, 2)])!.Metadata.Name.ShouldBe("building");
         BuilderQueue.Holder([Run("older", 0, BuildRunPhase.Queued, 1), Run("retrying", 5, BuildRunPhase.Retrying, 2)])!.Metadata.Name.ShouldBe("older");
+    }
+
+    [Fact]
+    public void Only_the_run_that_held_the_builder_or_was_first_in_line_can_let_another_go_on()
+    {
+        BuildRun[] runs = [Run("building", 0, BuildRunPhase.Running, 1), Run("queued", 5, BuildRunPhase.Queued), Run("later", 9, BuildRunPhase.Queued)];
+
+        BuilderQueue.Held(runs[0], runs).ShouldBeTrue();
+        BuilderQueue.Held(runs[1], runs).ShouldBeFalse("a queued run's end or deletion frees nothing");
+        BuilderQueue.Held(Run("done", 0, BuildRunPhase.Succeeded, 1), runs).ShouldBeFalse("a finished run held nothing any more");
+        // Without a started run, the oldest waiting one is first in line: stopping it lets the next go on.
+        BuilderQueue.Held(runs[1], runs.Skip(1)).ShouldBeTrue();
+        // Its deletion is judged on the run as it was: the deletion timestamp it carries by then does not count.
+        var deleting = Run("building", 0, BuildRunPhase.Running, 1);
+        deleting.Metadata.DeletionTimestamp = T0.AddHours(1);
+        BuilderQueue.Held(deleting, runs).ShouldBeTrue();
     }
 
     [Fact]

@@ -160,6 +160,12 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
                 output.WriteLine($"{run.Name()}: created {run.Metadata.CreationTimestamp:HH:mm:ss}, started {run.Status.StartTime:HH:mm:ss}, ended {run.Status.CompletionTime:HH:mm:ss}, "
                     + $"{run.Status.AttemptCount} attempt(s): {string.Join(", ", (run.Status.Attempts ?? []).Select(a => $"{a.Outcome} {a.StartTime:HH:mm:ss}-{a.EndTime:HH:mm:ss}"))}");
             }
+            // What the builder made of the successes: its snapshots and why it took none where it did not.
+            var builderNow = (await builders.GetAsync(ns, Builder, CancellationToken.None))!;
+            var builderEvents = (await kube.CoreV1.ListNamespacedEventAsync(ns)).Items.Where(e => e.InvolvedObject.Kind == "GentooBuilder")
+                .GroupBy(e => e.Reason).Select(g => $"{g.Key} x{g.Sum(e => e.Count ?? 1)}");
+            var builderLine = $"builder: last success {builderNow.Status.LastSuccessfulBuildRun}, snapshots {string.Join(", ", (builderNow.Status.Snapshots ?? []).Select(s => s.Name))}; events {string.Join(", ", builderEvents)}";
+            output.WriteLine(builderLine);
             foreach (var reason in operatorProcess.ExitReasons.Distinct().Take(5))
             {
                 output.WriteLine(reason);
@@ -167,7 +173,7 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
 
             if (Environment.GetEnvironmentVariable("GENTOO_FAULT_REPORT") is { Length: > 0 } report)
             {
-                await File.WriteAllTextAsync(report, line + "\n" + string.Join("\n", figures.Details.Concat(operatorProcess.ExitReasons.Distinct().Take(5))) + "\n");
+                await File.WriteAllTextAsync(report, line + "\n" + string.Join("\n", figures.Details.Append(builderLine).Concat(operatorProcess.ExitReasons.Distinct().Take(5))) + "\n");
             }
 
             figures.Details.ShouldBeEmpty(line);

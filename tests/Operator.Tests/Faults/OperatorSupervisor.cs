@@ -1,3 +1,4 @@
+using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Tests.Hosting;
 
 namespace Gentoo.Operator.Tests.Faults;

@@ -1,3 +1,4 @@
+using Gentoo.Kubernetes.TestServer;
 using System.Text.Json.Nodes;
 
 namespace Gentoo.Operator.Tests.Hosting;

@@ -236,7 +236,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
 
         var second = await WaitForAsync(ns, "second", r => r.Status.Phase.IsFinished(), "the newer run's pod to be judged");
         second.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);
-        second.Status.AttemptCount.ShouldBe(2, "the attempt whose pod ran is the one judged, not followed by another");
+        second.Status.AttemptCount.ShouldBe(2, $"the attempt whose pod ran is the one judged, not followed by another: {string.Join(", ", second.Status.Attempts!.Select(a => $"{a.Number} {a.Outcome} {a.FailureClass} {a.StartTime:HH:mm:ss.fff}-{a.EndTime:HH:mm:ss.fff}"))}");
         (await WaitForAsync(ns, "first", r => r.Status.Phase == BuildRunPhase.Succeeded, "the older run after it")).Status.AttemptCount.ShouldBe(2);
         (await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Select(p => p.Name()).Order()
             .ShouldBe([DesiredBuildPod.PodName("first", 2), DesiredBuildPod.PodName("second", 2)]);
@@ -417,7 +417,8 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await WaitForAsync(ns, "first", r => r.Status.AttemptCount == 1, "the first run to start");
         await CreateRunAsync(ns, "second", "desktop", "kde-plasma/plasma-meta");
         var queued = await WaitForAsync(ns, "second", r => r.Status.Phase == BuildRunPhase.Queued, "the second run to queue");
-        queued.Status.WaitingFor.ShouldNotBeNull().ShouldContain("first");
+        queued.Status.WaitingFor.ShouldBe("queued: GentooBuilder desktop builds one BuildRun at a time, oldest first");
+        (await builders.GetAsync(ns, "desktop", CancellationToken.None))!.Status.CurrentBuildRun.ShouldBe("first", "the builder names the run ahead");
 
         // The running pod keeps running (no script): deleting the run stops it gracefully, then frees the builder.
         await runs.DeleteAsync(ns, "first", CancellationToken.None);

@@ -179,6 +179,44 @@ public sealed class RuntimeTests(TestCluster cluster)
     }
 
     [Fact]
+    public async Task A_reconcile_of_an_object_deleted_meanwhile_ends_quietly_without_a_retry()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var api = new ResourceApi<BuildRun>(cluster.Kube);
+        var stale = new TaskCompletionSource<BuildRun>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Informer<BuildRun>? cache = null;
+        var reconciler = new ScriptedReconciler
+        {
+            Behaviour = async (request, ct) =>
+            {
+                // The view the reconcile read; the object goes before its write, which the API server answers 404.
+                if (await api.GetAsync(request.Namespace, request.Name, ct) is not { } run || !stale.TrySetResult(run))
+                {
+                    return ReconcileResult.Done; // the deletion's own event: nothing there
+                }
+
+                await Eventually.GetAsync(() => api.GetAsync(request.Namespace, request.Name, ct), r => r is null, "the run to go");
+                await Eventually.TrueAsync(() => cache!.Get(request.Key) is null, "the cache to see it go");
+                run.Status = new BuildRunStatus { Phase = BuildRunPhase.Queued };
+                await api.ReplaceStatusAsync(run, ct);
+                return ReconcileResult.Done;
+            },
+        };
+        await using var runtime = new RuntimeHarness(cluster, ns, reconciler);
+        cache = runtime.Informer;
+        await api.CreateAsync(TestCluster.NewBuildRun(ns, "vanishing"), CancellationToken.None);
+        await runtime.StartAsync();
+        await stale.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await api.DeleteAsync(ns, "vanishing", CancellationToken.None);
+
+        await Eventually.TrueAsync(() => runtime.Metrics.Reconciles.WithLabels("BuildRun", "gone").Value == 1, "the reconcile to end as gone");
+        await Task.Delay(300);
+        runtime.Metrics.Reconciles.WithLabels("BuildRun", "error").Value.ShouldBe(0);
+        reconciler.CallsFor("vanishing").ShouldBeLessThanOrEqualTo(2, "the deletion's event may bring one more reconcile; nothing is retried");
+        runtime.Controller.Queue.Failures(new ObjectKey(ns, "vanishing")).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Finalizer_blocks_deletion_until_cleanup_ran()
     {
         const string finalizer = "gentoobuilder.io/test-cleanup";

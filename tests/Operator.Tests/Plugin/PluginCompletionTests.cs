@@ -1,3 +1,4 @@
+using Gentoo.Kubernetes.TestServer;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Tests.Hosting;
 using Gentoo.Operator.Tests.Integration;

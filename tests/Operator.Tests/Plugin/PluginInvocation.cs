@@ -1,3 +1,4 @@
+using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Tests.Hosting;
 using Gentoo.Operator.Tests.Integration;
 using Gentoo.Plugin;

@@ -1,9 +1,12 @@
 using System.Diagnostics;
 
-namespace Gentoo.Operator.Tests.Hosting;
+namespace Gentoo.Kubernetes.TestServer;
 
-/// <summary>Runs the built operator executable as a separate process, with a clean environment of our choosing.</summary>
-internal static class OperatorProcess
+/// <summary>
+/// Runs the built operator executable (gentoo-operator.dll beside the running program: a project referencing the
+/// operator has it) as a separate process, with a clean environment of our choosing.
+/// </summary>
+public static class OperatorProcess
 {
     public sealed record Outcome(int ExitCode, string StandardOutput, string StandardError)
     {

@@ -2,10 +2,10 @@ using Gentoo.ApiServer.Yaml;
 using k8s;
 using k8s.Models;
 
-namespace Gentoo.Operator.Tests;
+namespace Gentoo.Kubernetes.TestServer;
 
 /// <summary>What `kubectl apply -n NS -f FILE` does with the samples: creates each document in the namespace.</summary>
-internal static class SampleManifests
+public static class SampleManifests
 {
     public static async Task ApplyAsync(IKubernetes kube, string ns, string path)
     {

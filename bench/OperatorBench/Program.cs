@@ -1,0 +1,228 @@
+// The operator at scale: the real operator process (gentoo-operator, as shipped) with COUNT BuildRuns on the samples'
+// builder, one building and the rest queued behind it, then all of them deleted; beside a plain client that makes the
+// same writes in the same run (create, finalizer, status; delete, finalizer off), with as many requests at once as the
+// operator has BuildRun workers. The API server is the in-process one (its kubelet simulator plays the node); the
+// operator's memory and CPU are its own process's.
+// Run: dotnet run -c Release --project bench/OperatorBench [-- COUNT]
+using System.Diagnostics;
+using System.Globalization;
+using Gentoo.Crds;
+using Gentoo.Entities.V1Alpha1;
+using Gentoo.Kubernetes.TestServer;
+using Gentoo.Operator.Desired;
+using Gentoo.Operator.Reconcilers;
+using Gentoo.Runtime;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+
+if (args is ["--help"] or ["-h"] || args.Length > 1 || (args.Length == 1 && !int.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+{
+    Console.WriteLine("usage: dotnet run -c Release --project bench/OperatorBench [-- COUNT]");
+    Console.WriteLine("  COUNT  how many BuildRuns to queue on one builder and delete again (default 1000)");
+    return args is ["--help"] or ["-h"] ? 0 : 2;
+}
+
+var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
+const int Concurrency = 4; // the operator's BuildRun workers (ControllerOptions.Workers)
+const string Builder = "plasma-desktop";
+var checkout = FindCheckout();
+var timeout = TimeSpan.FromMinutes(10);
+
+await using var server = await KubeApiServer.StartAsync();
+using var kube = new Kubernetes(server.ClientConfiguration());
+await new CrdInstaller(kube, NullLogger<CrdInstaller>.Instance).InstallAsync(CancellationToken.None);
+var runs = new ResourceApi<BuildRun>(kube);
+
+Console.WriteLine($"anchor: {count + 1} BuildRuns queued and deleted by a plain client...");
+// The anchor: the writes the operator makes for a queued run and for a deleted one, by a client that decides nothing.
+await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "anchor" } });
+var anchorQueue = await TimeAsync(async ct =>
+{
+    await Parallel.ForAsync(0, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
+    {
+        var created = await runs.CreateAsync(Run("anchor", count, i), ct);
+        var held = await runs.PatchAsync("anchor", created.Name(), Finalizers(BuildRunReconciler.Finalizer), ct);
+        held.Status = new BuildRunStatus { Phase = BuildRunPhase.Queued, ObservedGeneration = 1, WaitingFor = $"BuildRun {RunName(count, 0)} is using builder {Builder}" };
+        await runs.ReplaceStatusAsync(held, ct);
+    });
+});
+var anchorDelete = await TimeAsync(ct => Parallel.ForAsync(0, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
+{
+    await runs.DeleteAsync("anchor", RunName(count, i), ct);
+    await runs.PatchAsync("anchor", RunName(count, i), Finalizers(), ct);
+}));
+if ((await runs.ListAsync("anchor", CancellationToken.None)).Items.Count is > 0 and var left)
+{
+    throw new InvalidOperationException($"the anchor left {left} BuildRuns behind");
+}
+
+
+Console.WriteLine("starting the operator, making the samples' bootstrap and builder ready...");
+// The operator: the samples' bootstrap and builder made ready through the simulator, then the runs.
+const string Ns = "bench";
+await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = Ns } });
+server.Kubelet.AddNode("bench-node", "6.6.30-gentoo", new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" });
+// Build pods build until they are stopped: the first run holds the builder and the others queue. Every other pod
+// (bootstrap, root copy) succeeds at once.
+server.Kubelet.Script = pod => pod["metadata"]?["labels"]?[DesiredBuildPod.BuildRunLabel] is not null ? null
+    : new PodScript(0, """{"step":"bootstrap","result":"succeeded","outcome":"success","emergeExitCode":0}""");
+foreach (var file in new[] { "configmap", "gentoobootstrap", "gentoobuilder" })
+{
+    await SampleManifests.ApplyAsync(kube, Ns, Path.Combine(checkout, "config", "samples", $"gentoobuilder_v1alpha1_{file}.yaml"));
+}
+
+var healthPort = OperatorProcess.FreePort();
+using var metricsClient = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{healthPort}/") };
+var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
+var started = Stopwatch.StartNew();
+using var operatorProcess = OperatorProcess.Start(["--kubeconfig", kubeconfig, "--leader-election-namespace", Ns, "--health-port",
+    healthPort.ToString(CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1", "--log-level", "Warning"]);
+await WaitAsync("the operator to be ready", async () => operatorProcess.HasExited
+    ? throw new InvalidOperationException($"the operator exited: {await operatorProcess.StandardError}")
+    : await IsReadyAsync(metricsClient));
+var startToReady = started.Elapsed;
+var builders = new ResourceApi<GentooBuilder>(kube);
+await WaitAsync("the builder to be ready", async () => Conditions.IsTrue((await builders.GetAsync(Ns, Builder, CancellationToken.None))?.Status?.Conditions, ConditionTypes.Ready));
+
+Console.WriteLine($"queueing {count + 1} BuildRuns on the operator's builder...");
+var before = await ReconcilesAsync(metricsClient);
+var cpuBeforeQueue = CpuSeconds(operatorProcess.Process.Id);
+var operatorQueue = await TimeAsync(async ct =>
+{
+    await runs.CreateAsync(Run(Ns, count, 0), ct);
+    await Parallel.ForAsync(1, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
+        await runs.CreateAsync(Run(Ns, count, i), ct));
+    await WaitAsync("every run to be reconciled", async () => (await runs.ListAsync(Ns, ct)).Items.All(r => r.Status?.Phase is not null));
+});
+var queued = await ReconcilesAsync(metricsClient);
+var queueCpu = CpuSeconds(operatorProcess.Process.Id) - cpuBeforeQueue;
+var watchRestarts = await ReconcilesAsync(metricsClient, "gentoo_operator_watch_restarts_total");
+await Task.Delay(TimeSpan.FromSeconds(2)); // what the operator holds once the burst is over
+var (rss, peak) = Memory(operatorProcess.Process.Id);
+var cpuBeforeDelete = CpuSeconds(operatorProcess.Process.Id);
+Console.WriteLine($"deleting them...");
+var beforeDelete = await ReconcilesAsync(metricsClient);
+var operatorDelete = await TimeAsync(async ct =>
+{
+    await Parallel.ForAsync(0, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
+        await runs.DeleteAsync(Ns, RunName(count, i), ct));
+    await WaitAsync("every run to be gone", async () => (await runs.ListAsync(Ns, ct)).Items.Count == 0);
+});
+var deleteCpu = CpuSeconds(operatorProcess.Process.Id) - cpuBeforeDelete;
+var deleted = await ReconcilesAsync(metricsClient);
+await operatorProcess.TerminateAsync();
+
+var total = count + 1;
+Console.WriteLine($"operator benchmark: {total} BuildRuns on one ready builder (one building, the rest queued), in-process API server, {Environment.ProcessorCount} cores");
+Console.WriteLine($"{"measure",-40} {"operator",12} {"anchor",12} {"ratio",7}  goal");
+Row($"queue {total} runs (create, reconcile once)", $"{operatorQueue.TotalSeconds:F2} s", $"{anchorQueue.TotalSeconds:F2} s", operatorQueue / anchorQueue, "<= 1.3x the plain client");
+Row("  BuildRun reconciles per run", $"{Per(queued, before, "BuildRun"):F2}", "", null, "<= 2");
+Row("  GentooBuilder reconciles", $"{queued.GetValueOrDefault("GentooBuilder") - before.GetValueOrDefault("GentooBuilder"):F0}", "", null, "");
+Row("  operator CPU while queueing", $"{queueCpu:F2} s", "", null, "");
+Row("  watch restarts (all kinds, since start)", $"{watchRestarts.Values.Sum():F0}", "", null, "");
+Row($"delete {total} runs", $"{operatorDelete.TotalSeconds:F2} s", $"{anchorDelete.TotalSeconds:F2} s", operatorDelete / anchorDelete, "");
+Row("  BuildRun reconciles per deleted run", $"{Per(deleted, beforeDelete, "BuildRun"):F2}", "", null, "<= 2");
+Row("  operator CPU while deleting", $"{deleteCpu:F2} s", "", null, "");
+Row($"operator memory with {total} runs (RSS)", $"{rss:F0} MB", "", null, "< 80 MB");
+Row("  operator peak memory (VmHWM)", $"{peak:F0} MB", "", null, "");
+Row("operator start -> ready", $"{startToReady.TotalSeconds:F2} s", "", null, "< 1 s");
+return 0;
+
+double Per(Dictionary<string, double> after, Dictionary<string, double> beforeThat, string kind) =>
+    (after.GetValueOrDefault(kind) - beforeThat.GetValueOrDefault(kind)) / total;
+
+static void Row(string measure, string measured, string anchor, double? ratio, string goal) =>
+    Console.WriteLine($"{measure,-40} {measured,12} {anchor,12} {(ratio is { } r ? $"{r:F2}x" : ""),7}  {goal}");
+
+static string RunName(int count, int i) => $"run-{i.ToString(CultureInfo.InvariantCulture).PadLeft(count.ToString(CultureInfo.InvariantCulture).Length, '0')}";
+
+static BuildRun Run(string ns, int count, int i) => new()
+{
+    ApiVersion = $"{GroupVersion.Group}/{GroupVersion.Version}",
+    Kind = "BuildRun",
+    Metadata = new V1ObjectMeta { Name = RunName(count, i), NamespaceProperty = ns },
+    Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = Builder }, Packages = ["www-client/firefox"] },
+};
+
+static V1Patch Finalizers(params string[] finalizers) =>
+    new(new { metadata = new { finalizers } }, V1Patch.PatchType.MergePatch);
+
+async Task<TimeSpan> TimeAsync(Func<CancellationToken, Task> work)
+{
+    using var deadline = new CancellationTokenSource(timeout);
+    var clock = Stopwatch.StartNew();
+    await work(deadline.Token);
+    return clock.Elapsed;
+}
+
+async Task WaitAsync(string what, Func<Task<bool>> done)
+{
+    var clock = Stopwatch.StartNew();
+    while (!await done())
+    {
+        if (clock.Elapsed > timeout)
+        {
+            throw new TimeoutException($"waited {timeout} for {what}");
+        }
+
+        await Task.Delay(TimeSpan.FromMilliseconds(100));
+    }
+}
+
+static async Task<bool> IsReadyAsync(HttpClient client)
+{
+    try
+    {
+        return (await client.GetAsync("readyz")).IsSuccessStatusCode;
+    }
+    catch (HttpRequestException)
+    {
+        return false;
+    }
+}
+
+// gentoo_operator_reconcile_total{kind="BuildRun",result="success"} 1001: summed over results (or reasons), by kind.
+static async Task<Dictionary<string, double>> ReconcilesAsync(HttpClient client, string counter = "gentoo_operator_reconcile_total")
+{
+    var byKind = new Dictionary<string, double>(StringComparer.Ordinal);
+    foreach (var line in (await client.GetStringAsync("metrics")).Split('\n'))
+    {
+        if (!line.StartsWith(counter + "{", StringComparison.Ordinal))
+        {
+            continue;
+        }
+
+        var kind = line.Split("kind=\"")[1].Split('"')[0];
+        byKind[kind] = byKind.GetValueOrDefault(kind) + double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    return byKind;
+}
+
+static (double RssMb, double PeakMb) Memory(int pid)
+{
+    var lines = File.ReadAllLines($"/proc/{pid}/status");
+    double Megabytes(string field) => double.Parse(lines.Single(l => l.StartsWith(field + ":", StringComparison.Ordinal))[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
+    return (Megabytes("VmRSS"), Megabytes("VmHWM"));
+}
+
+// utime and stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
+static double CpuSeconds(int pid)
+{
+    var afterName = File.ReadAllText($"/proc/{pid}/stat").Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    return (double.Parse(afterName[11], CultureInfo.InvariantCulture) + double.Parse(afterName[12], CultureInfo.InvariantCulture)) / 100;
+}
+
+static string FindCheckout()
+{
+    for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+    {
+        if (File.Exists(Path.Combine(directory.FullName, "GentooBuilder.sln")))
+        {
+            return directory.FullName;
+        }
+    }
+
+    throw new InvalidOperationException($"no GentooBuilder.sln above {AppContext.BaseDirectory}");
+}
