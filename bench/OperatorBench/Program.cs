@@ -26,7 +26,6 @@ if (args is ["--help"] or ["-h"] || args.Length > 1 || (args.Length == 1 && !int
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
 const int Concurrency = 4; // the operator's BuildRun workers (ControllerOptions.Workers)
 const string Builder = "plasma-desktop";
-var checkout = FindCheckout();
 var timeout = TimeSpan.FromMinutes(10);
 
 await using var server = await KubeApiServer.StartAsync();
@@ -69,7 +68,7 @@ server.Kubelet.Script = pod => pod["metadata"]?["labels"]?[DesiredBuildPod.Build
     : new PodScript(0, """{"step":"bootstrap","result":"succeeded","outcome":"success","emergeExitCode":0}""");
 foreach (var file in new[] { "configmap", "gentoobootstrap", "gentoobuilder" })
 {
-    await SampleManifests.ApplyAsync(kube, Ns, Path.Combine(checkout, "config", "samples", $"gentoobuilder_v1alpha1_{file}.yaml"));
+    await SampleManifests.ApplyAsync(kube, Ns, Checkout.PathOf("config", "samples", $"gentoobuilder_v1alpha1_{file}.yaml"));
 }
 
 var healthPort = OperatorProcess.FreePort();
@@ -212,17 +211,4 @@ static double CpuSeconds(int pid)
 {
     var afterName = File.ReadAllText($"/proc/{pid}/stat").Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
     return (double.Parse(afterName[11], CultureInfo.InvariantCulture) + double.Parse(afterName[12], CultureInfo.InvariantCulture)) / 100;
-}
-
-static string FindCheckout()
-{
-    for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-    {
-        if (File.Exists(Path.Combine(directory.FullName, "GentooBuilder.sln")))
-        {
-            return directory.FullName;
-        }
-    }
-
-    throw new InvalidOperationException($"no GentooBuilder.sln above {AppContext.BaseDirectory}");
 }

@@ -26,15 +26,35 @@ public static class BuilderQueue
 
     private static bool IsOpen(BuildRun run) => run.Metadata.DeletionTimestamp is null && !(run.Status?.Phase).IsFinished();
 
+    // One pass, no sort: the controllers ask this on every change of a run, with a thousand runs queued.
     private static BuildRun? Pick(IEnumerable<BuildRun> open)
     {
-        var ordered = open
-            .OrderBy(r => r.Metadata.CreationTimestamp ?? DateTime.MaxValue)
-            .ThenBy(r => r.Metadata.Name, StringComparer.Ordinal)
-            .ToList();
-        return ordered.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0 && r.Status!.Phase is BuildRunPhase.Pending or BuildRunPhase.Running)
-            ?? ordered.FirstOrDefault(r => (r.Status?.AttemptCount ?? 0) > 0)
-            ?? ordered.FirstOrDefault();
+        BuildRun? underWay = null, started = null, oldest = null;
+        foreach (var run in open)
+        {
+            oldest = Older(run, oldest);
+            if ((run.Status?.AttemptCount ?? 0) > 0)
+            {
+                started = Older(run, started);
+                if (run.Status!.Phase is BuildRunPhase.Pending or BuildRunPhase.Running)
+                {
+                    underWay = Older(run, underWay);
+                }
+            }
+        }
+
+        return underWay ?? started ?? oldest;
+    }
+
+    private static BuildRun Older(BuildRun run, BuildRun? than)
+    {
+        if (than is null)
+        {
+            return run;
+        }
+
+        var byTime = DateTime.Compare(run.Metadata.CreationTimestamp ?? DateTime.MaxValue, than.Metadata.CreationTimestamp ?? DateTime.MaxValue);
+        return byTime < 0 || (byTime == 0 && string.CompareOrdinal(run.Metadata.Name, than.Metadata.Name) < 0) ? run : than;
     }
 
     /// <summary>

@@ -30,6 +30,8 @@ public sealed class BuilderQueueTests
     {
         BuilderQueue.Holder([Run("done", 0, BuildRunPhase.Succeeded, 1), Run("b", 7), Run("a", 3)])!.Metadata.Name.ShouldBe("a");
         BuilderQueue.Holder([Run("done", 0, BuildRunPhase.Failed, 2)]).ShouldBeNull();
+        // Creation timestamps are whole seconds: runs made in one second go by name.
+        BuilderQueue.Holder([Run("run-b", 3), Run("run-c", 3), Run("run-a", 3), Run("later", 4)])!.Metadata.Name.ShouldBe("run-a");
     }
 
     [Theory]

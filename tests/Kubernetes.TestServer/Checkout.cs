@@ -1,7 +1,7 @@
-namespace Gentoo.Operator.Tests;
+namespace Gentoo.Kubernetes.TestServer;
 
-/// <summary>Files of this checkout (config/crd, config/samples) that the tests read.</summary>
-internal static class Checkout
+/// <summary>Files of this checkout (config/crd, config/samples, fixtures) that the tests and benchmarks read.</summary>
+public static class Checkout
 {
     public static string Root { get; } = FindRoot();
 
