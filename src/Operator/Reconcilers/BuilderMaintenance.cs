@@ -14,7 +14,8 @@ namespace Gentoo.Operator.Reconcilers;
 /// A builder's maintenance pods: update (on request or a configuration change), sync (interval or schedule), publishing
 /// a release a person chose, and a person's shell, one at a time and never beside a build pod; their end is recorded in status and an Event.
 /// </summary>
-public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, PodSettings settings, TimeSpan progressInterval, EventRecorder events, ILogger log)
+public sealed class BuilderMaintenance(
+    IKubernetes kube, ICache<V1Pod> pods, ICache<V1Node> nodes, PodSettings settings, TimeSpan progressInterval, EventRecorder events, ILogger log)
 {
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
 
@@ -31,9 +32,24 @@ public sealed class BuilderMaintenance(IKubernetes kube, ICache<V1Pod> pods, Pod
         if (builder.Status.CurrentMaintenance is { } current)
         {
             var pod = await AttemptPods.ReadOrGoneAsync(kube, pods, builder.Namespace(), current, ct);
-            var verdict = BuildAttempts.Judge(pod);
+            var verdict = BuildAttempts.Judge(pod, node => nodes.Get(new ObjectKey("", node)));
             var step = pod.Metadata.Labels?.TryGetValue(DesiredBuilderPods.MaintenanceLabel, out var label) == true && AgentSteps.TryParse(label, out var labelled) ? labelled
                 : current.Contains("-shell-", StringComparison.Ordinal) ? AgentStep.Shell : AgentStep.Update;
+            if (verdict.Reason == Reasons.NodeUnreachable)
+            {
+                // As for a build pod: the pod may still write the volumes, so nothing else starts on them; a person is told
+                // what to do, once. The pod's events (the node back, the pod gone) bring us back.
+                var unheard = $"{step.Name()} pod {current}: {verdict.Message}";
+                if (Conditions.Find(changes.Observed.Status?.Conditions, ConditionTypes.Reconciling)?.Reason != Reasons.NodeUnreachable)
+                {
+                    await events.RecordAsync(builder, "Warning", Reasons.NodeUnreachable, unheard, ct);
+                    log.LogWarning("GentooBuilder {Namespace}/{Name}: {Message}", builder.Namespace(), builder.Name(), unheard);
+                }
+
+                changes.Add(b => b.Status.Conditions = Conditions.MarkTrue(b.Status.Conditions, ConditionTypes.Reconciling, Reasons.NodeUnreachable, unheard, b.Metadata.Generation, now));
+                return null;
+            }
+
             if (verdict.Result is AttemptOutcome.Pending || (verdict.Result is AttemptOutcome.Running && step is AgentStep.Shell or AgentStep.Publish))
             {
                 return null; // the pod's events bring us back

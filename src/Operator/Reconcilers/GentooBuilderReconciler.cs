@@ -25,6 +25,7 @@ public sealed class GentooBuilderReconciler(
     ICache<BuildRun> runs,
     ICache<V1Pod> pods,
     ICache<V1PersistentVolumeClaim> claims,
+    ICache<V1Node> nodes,
     LifecycleSettings settings,
     EventRecorder events,
     TimeProvider clock,
@@ -33,7 +34,7 @@ public sealed class GentooBuilderReconciler(
     private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
     private readonly ResourceApi<BuildRun> runApi = new(kube);
-    private readonly BuilderMaintenance maintenance = new(kube, pods, settings.Pods, settings.ProgressInterval, events, log);
+    private readonly BuilderMaintenance maintenance = new(kube, pods, nodes, settings.Pods, settings.ProgressInterval, events, log);
     private readonly BuilderSchedule schedule = new(kube, events);
     private readonly BuilderSnapshots snapshotting = new(kube, claims, events, log, settings.SnapshotPoll);
     private readonly BuilderBinhost binhost = new(kube, settings.Pods, log);

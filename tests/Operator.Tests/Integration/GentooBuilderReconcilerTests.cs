@@ -163,6 +163,34 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
+    public async Task An_update_pod_whose_node_is_lost_is_reported_with_what_to_do_and_the_word_goes_when_the_node_is_back()
+    {
+        await using var session = await LifecycleSession.StartAsync(cluster,
+            pod => pod.Contains("-update-", StringComparison.Ordinal) ? null : new PodScript(0, Success),
+            Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
+        var ns = session.Namespace;
+        await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+        await builders.CreateAsync(Builder(ns), CancellationToken.None);
+        await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
+        await Requests.AnnotateAsync(builders, ns, "desktop", new Dictionary<string, string> { [RequestAnnotations.Update] = "now" });
+        var podName = (await WaitForAsync(ns, b => b.Status.CurrentMaintenance is not null, "the update to start")).Status.CurrentMaintenance!;
+        await Eventually.GetAsync(() => CoreWrites.ReadOrNullAsync(() => cluster.Kube.CoreV1.ReadNamespacedPodAsync(podName, ns)), p => p?.Status?.Phase == "Running", "the update pod to run");
+
+        var node = await session.Pods.LoseNodeOfAsync(podName);
+        var lost = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Reconciling)?.Reason == Reasons.NodeUnreachable, "the builder to say its update pod's node cannot be heard from");
+        var message = Conditions.Find(lost.Status.Conditions, ConditionTypes.Reconciling)!.Message;
+        message.ShouldStartWith($"update pod {podName}: node {node}");
+        message.ShouldContain($"kubectl delete pod {podName} --force --grace-period=0");
+        lost.Status.CurrentMaintenance.ShouldBe(podName, "the pod may still write the volumes: nothing else gets them");
+        (await Eventually.GetAsync(() => cluster.Kube.CoreV1.ListNamespacedEventAsync(ns), list => list.Items.Any(e => e.Reason == Reasons.NodeUnreachable), "a NodeUnreachable event"))
+            .Items.Where(e => e.Reason == Reasons.NodeUnreachable).ShouldHaveSingleItem().Type.ShouldBe("Warning");
+
+        await session.Pods.ReturnNodeAsync(node);
+        var back = await WaitForAsync(ns, b => Conditions.Find(b.Status.Conditions, ConditionTypes.Reconciling) is null, "the word to go once the node is back");
+        back.Status.CurrentMaintenance.ShouldBe(podName, "the update goes on");
+    }
+
+    [PodDrivingFact]
     public async Task A_reconcile_writes_each_kinds_status_at_most_once_from_bootstrap_to_update_and_build()
     {
         var counter = new StatusWriteCounter();
