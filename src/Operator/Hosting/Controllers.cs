@@ -135,12 +135,12 @@ public static class Controllers
         var run = change.Object;
         if (change.Old is not { } old || change.Type == CacheEventType.Deleted)
         {
-            return (run.Status?.AttemptCount ?? 0) > 0 || BuilderQueue.Held(run, OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name));
+            return (run.Status?.AttemptCount ?? 0) > 0 || BuilderQueue.Held(run, SiblingsOf(runs, run));
         }
 
         return (old.Status?.Phase).IsFinished() != (run.Status?.Phase).IsFinished()
             || old.Status?.AttemptCount != run.Status?.AttemptCount
-            || (!Nullable.Equals(old.Status?.Phase, run.Status?.Phase) && BuilderQueue.Held(run, OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name)));
+            || (!Nullable.Equals(old.Status?.Phase, run.Status?.Phase) && BuilderQueue.Held(run, SiblingsOf(runs, run)));
     }
 
     /// <summary>
@@ -154,7 +154,6 @@ public static class Controllers
         var caches = services.GetRequiredService<LifecycleCaches>();
         var runs = caches.Runs;
         var reconciler = services.GetRequiredService<BuildRunReconciler>();
-        IEnumerable<BuildRun> Siblings(BuildRun run) => OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name);
         IEnumerable<ObjectKey> NextInLine(string ns, string builder) =>
             BuilderQueue.Holder(OfBuilder(runs, ns, builder)) is { } holder ? [ObjectKey.Of(holder)] : [];
 
@@ -170,10 +169,10 @@ public static class Controllers
             .Watches(runs, run => NextInLine(run.Namespace(), run.Spec.BuilderRef.Name).Where(k => k.Name != run.Name()),
                 change => change.Type switch
                 {
-                    CacheEventType.Deleted => BuilderQueue.Held(change.Object, Siblings(change.Object)),
+                    CacheEventType.Deleted => BuilderQueue.Held(change.Object, SiblingsOf(runs, change.Object)),
                     CacheEventType.Updated => change.Old is { } old
                         && (!Nullable.Equals(old.Status?.Phase, change.Object.Status?.Phase) || (old.Metadata.DeletionTimestamp is null && change.Object.Metadata.DeletionTimestamp is not null))
-                        && BuilderQueue.Held(old, Siblings(old)),
+                        && BuilderQueue.Held(old, SiblingsOf(runs, old)),
                     _ => false,
                 }));
     }
@@ -204,6 +203,9 @@ public static class Controllers
 
     private static IEnumerable<BuildRun> OfBuilder(ICache<BuildRun> runs, string ns, string builder) =>
         runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder);
+
+    /// <summary>The runs of <paramref name="run"/>'s builder, itself among them when the cache still has it.</summary>
+    private static IEnumerable<BuildRun> SiblingsOf(ICache<BuildRun> runs, BuildRun run) => OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name);
 
     private static IEnumerable<ObjectKey> RunsOf(ICache<BuildRun> runs, string ns, string builder) => OfBuilder(runs, ns, builder).Select(ObjectKey.Of);
 }

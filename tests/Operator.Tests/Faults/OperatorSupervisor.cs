@@ -1,4 +1,3 @@
-using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Tests.Hosting;
 
 namespace Gentoo.Operator.Tests.Faults;

@@ -1,4 +1,3 @@
-using Gentoo.Kubernetes.TestServer;
 using System.Text.Json.Nodes;
 
 namespace Gentoo.Operator.Tests.Hosting;

@@ -1,4 +1,3 @@
-using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Tests.Hosting;
 using Gentoo.Operator.Tests.Integration;
 using Gentoo.Plugin;
