@@ -55,6 +55,18 @@ public sealed class KubeApiServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_object_a_finalizer_holds_shows_a_deletion_grace_period_of_0_as_kube_apiserver_gives_all_but_pods()
+    {
+        await kube.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "held", Finalizers = ["example.org/hold"] } }, "t");
+
+        await kube.CoreV1.DeleteNamespacedConfigMapAsync("held", "t", new V1DeleteOptions { GracePeriodSeconds = 300 });
+
+        var held = await kube.CoreV1.ReadNamespacedConfigMapAsync("held", "t");
+        held.Metadata.DeletionTimestamp.ShouldNotBeNull();
+        held.Metadata.DeletionGracePeriodSeconds.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Watch_from_a_compacted_resource_version_answers_410_gone()
     {
         var first = await CreateConfigMapAsync("a");

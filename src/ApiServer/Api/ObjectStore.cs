@@ -272,7 +272,11 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
 
                 var next = current.DeepClone().AsObject();
                 next["metadata"]!["deletionTimestamp"] = Timestamp();
-                next["metadata"]!["deletionGracePeriodSeconds"] = grace ?? 30;
+                // As kube-apiserver: only a pod on a node is deleted gracefully (the request's period, else its spec's);
+                // everything else a finalizer holds shows 0 (kubernetes/kubernetes#56567, #84310).
+                next["metadata"]!["deletionGracePeriodSeconds"] = graceful
+                    ? grace ?? JsonNumbers.Integer(current["spec"]?["terminationGracePeriodSeconds"]) ?? 30
+                    : 0;
                 return Commit(type, ns, name, current, next);
             }
 
