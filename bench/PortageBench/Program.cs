@@ -28,7 +28,7 @@ var before = Process.GetCurrentProcess();
 var baseline = before.WorkingSet64;
 var clock = Stopwatch.StartNew();
 EmergeOutcome outcome;
-await using (var input = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
+await using (var input = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan))
 {
     outcome = await EmergeClassifier.ClassifyAsync(input);
 }
@@ -40,7 +40,9 @@ var grep = await TimeAsync("grep", ["-E", "-c", "ERROR: .* failed|have been mask
 var classified = size / 1048576.0 / elapsed.TotalSeconds;
 var grepped = size / 1048576.0 / grep.TotalSeconds;
 Console.WriteLine($"Classifier throughput:  {classified:F0} MB/s ({elapsed.TotalSeconds:F2} s) vs grep -E of 7 failure patterns {grepped:F0} MB/s ({grep.TotalSeconds:F2} s): {classified / grepped:F2}x (goal >= 0.33x)");
-Console.WriteLine($"Peak working set:       {process.PeakWorkingSet64 / 1048576.0:F0} MB for the whole process, {baseline / 1048576.0:F0} MB before classifying (goal: the classifier under 32 MB)");
+// The runtime alone holds ~25 MB (CoreLib, the JIT, coreclr); what the classifier adds is its code, its bounded state and
+// the garbage of the lines it looked at.
+Console.WriteLine($"Classifier memory:      {(process.PeakWorkingSet64 - baseline) / 1048576.0:F0} MB added at the peak (goal < 32 MB); the whole process peaked at {process.PeakWorkingSet64 / 1048576.0:F0} MB, {baseline / 1048576.0:F0} MB before classifying");
 Console.WriteLine($"Allocated while classifying: {GC.GetTotalAllocatedBytes() / 1048576.0:F0} MB in total, collected as it went (heap now {GC.GetTotalMemory(false) / 1048576.0:F0} MB)");
 File.Delete(log);
 
@@ -57,7 +59,9 @@ if (Directory.Exists(elfRoot))
     // The anchor: binutils reading the notes of the same files, as a shell pipeline would (find | xargs readelf -n).
     var list = Path.GetTempFileName();
     await File.WriteAllLinesAsync(list, files);
-    var readelf = await TimeAsync("sh", ["-c", $"xargs -a '{list}' -d '\\n' readelf -n -W > /dev/null 2>&1; true"]);
+    string[] pipeline = ["-c", $"xargs -a '{list}' -d '\\n' readelf -n -W > /dev/null 2>&1; true"];
+    await TimeAsync("sh", pipeline); // untimed, like the scan's first run: readelf reads pages the scan does not
+    var readelf = await TimeAsync("sh", pipeline);
     File.Delete(list);
     Console.WriteLine($"readelf -n, same files: {files.Count / readelf.TotalSeconds:F0} files/s ({readelf.TotalSeconds:F2} s): ELF scan {readelf / scan:F2}x readelf (goal >= 1.0x)");
 }

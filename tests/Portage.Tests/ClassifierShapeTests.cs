@@ -190,4 +190,39 @@ public sealed class OtherReportShapeTests
         outcome.Class.ShouldBe(OutcomeClass.UnknownAtom);
         outcome.Atoms.ShouldBe(["dev-libs/nothere"]);
     }
+
+    [Fact]
+    public void A_build_inside_a_buildkit_log_is_read_as_emerge_wrote_it()
+    {
+        var outcome = EmergeClassifier.Classify("""
+            #12 31.07 >>> Emerging (1 of 2) dev-libs/libgreet-2.1::demo
+            #12 35.2 >>> Completed (1 of 2) dev-libs/libgreet-2.1::demo
+            #12 35.30 >>> Emerging binary (2 of 2) app-misc/hello-1.0::demo
+            #12 36.01 >>> Completed (2 of 2) app-misc/hello-1.0::demo
+            #12 nonsense >>> Completed (3 of 3) app-misc/not-read-1.0::demo
+
+            """, exitCode: 0);
+
+        outcome.Class.ShouldBe(OutcomeClass.Success);
+        outcome.Merged.ShouldBe(["dev-libs/libgreet-2.1", "app-misc/hello-1.0"]);
+        outcome.BinariesReused.ShouldBe(1);
+    }
+
+    [Fact]
+    public void Build_output_that_looks_like_a_merge_list_or_a_count_is_not_read_as_one()
+    {
+        var outcome = EmergeClassifier.Classify("""
+            [ 50%] Building C object src/CMakeFiles/greet.dir/greet.c.o
+            [100%] Linking C shared library libgreet.so
+            >>> Emerging (1 of 99999999999) dev-libs/huge-1.0::demo
+            >>> Emerging (١ of 2) dev-libs/arabic-1.0::demo
+            >>> Completed (1 of 1)  dev-libs/spaced-1.0::demo
+            >>> Completed (1 of 1) dev-libs/nbsp -1.0
+
+            """, exitCode: 0);
+
+        outcome.Class.ShouldBe(OutcomeClass.Success);
+        outcome.Merged.ShouldBe(["dev-libs/nbsp"]);
+        outcome.Atoms.ShouldBe(["dev-libs/nbsp"]);
+    }
 }

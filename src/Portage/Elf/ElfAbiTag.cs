@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using Gentoo.Portage.Kernels;
+using Microsoft.Win32.SafeHandles;
 
 namespace Gentoo.Portage.Elf;
 
@@ -13,7 +15,8 @@ public sealed record ElfNoteResult(string Path, bool IsElf, string? Os, KernelVe
 /// <summary>
 /// Reads the GNU ABI tag note (NT_GNU_ABI_TAG, what readelf -n shows as "OS: Linux, ABI: 3.17.0") from ELF files:
 /// 32 and 64 bit, little and big endian, through section headers or, when those are stripped, program headers.
-/// Truncated and corrupt files are reported, never thrown.
+/// Truncated and corrupt files are reported, never thrown. A file costs a handful of reads: the header, each header
+/// table in one piece (in 64 KiB pieces when larger), and the note areas.
 /// </summary>
 public static class ElfAbiTag
 {
@@ -21,14 +24,15 @@ public static class ElfAbiTag
     private const uint ShtNote = 7;
     private const uint PtNote = 4;
     private const int MaxNoteBytes = 1 << 20;
+    private const int TablePieceBytes = 64 * 1024;
     private static readonly string[] OsNames = ["Linux", "Hurd", "Solaris", "FreeBSD", "NetBSD", "Syllable"];
 
     public static ElfNoteResult Read(string path)
     {
         try
         {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, FileOptions.RandomAccess);
-            return Read(path, file);
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
+            return Read(path, new HandleSource(handle));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -36,10 +40,12 @@ public static class ElfAbiTag
         }
     }
 
-    public static ElfNoteResult Read(string path, Stream file)
+    public static ElfNoteResult Read(string path, Stream file) => Read(path, new StreamSource(file));
+
+    private static ElfNoteResult Read(string path, Source file)
     {
         Span<byte> ident = stackalloc byte[64];
-        var headerLength = ReadAt(file, 0, ident);
+        var headerLength = file.ReadAt(0, ident);
         if (headerLength < 4 || ident[0] != 0x7f || ident[1] != (byte)'E' || ident[2] != (byte)'L' || ident[3] != (byte)'F')
         {
             return new ElfNoteResult(path, false, null, null, null);
@@ -94,7 +100,7 @@ public static class ElfAbiTag
             shnum = reader.U16(ident[48..]);
         }
 
-        var notes = new List<(ulong Offset, ulong Size)>();
+        var notes = new List<(ulong Offset, ulong Size)>(4);
         string? structureError = null;
         if (shoff != 0 && shnum > 0)
         {
@@ -114,24 +120,32 @@ public static class ElfAbiTag
                 continue;
             }
 
-            var buffer = new byte[size];
-            if (ReadAt(file, (long)offset, buffer) < buffer.Length)
+            var rented = ArrayPool<byte>.Shared.Rent((int)size);
+            try
             {
-                structureError ??= "truncated note";
-                continue;
-            }
+                var area = rented.AsSpan(0, (int)size);
+                if (file.ReadAt((long)offset, area) < area.Length)
+                {
+                    structureError ??= "truncated note";
+                    continue;
+                }
 
-            if (FindAbiTag(buffer, reader) is { } tag)
+                if (FindAbiTag(area, reader) is { } tag)
+                {
+                    // A damaged file may still carry a readable tag: report both.
+                    return new ElfNoteResult(path, true, tag.Os, tag.Abi, structureError);
+                }
+            }
+            finally
             {
-                // A damaged file may still carry a readable tag: report both.
-                return new ElfNoteResult(path, true, tag.Os, tag.Abi, structureError);
+                ArrayPool<byte>.Shared.Return(rented);
             }
         }
 
         return new ElfNoteResult(path, true, null, null, structureError);
     }
 
-    private static string? CollectNotes(Stream file, Fields reader, bool is64, ulong tableOffset, int entrySize, int count, bool section, List<(ulong, ulong)> notes)
+    private static string? CollectNotes(Source file, Fields reader, bool is64, ulong tableOffset, int entrySize, int count, bool section, List<(ulong, ulong)> notes)
     {
         var minimum = section ? (is64 ? 64 : 40) : (is64 ? 56 : 32);
         if (entrySize < minimum)
@@ -144,21 +158,35 @@ public static class ElfAbiTag
             return $"{(section ? "section" : "program")} header table lies outside the file (truncated?)";
         }
 
-        var entry = new byte[entrySize];
-        for (var i = 0; i < count; i++)
+        var perPiece = Math.Max(1, TablePieceBytes / entrySize);
+        var rented = ArrayPool<byte>.Shared.Rent(Math.Min(count, perPiece) * entrySize);
+        try
         {
-            ReadAt(file, (long)tableOffset + ((long)i * entrySize), entry);
-            if (section)
+            for (var first = 0; first < count; first += perPiece)
             {
-                if (reader.U32(entry.AsSpan(4)) == ShtNote)
+                var entries = Math.Min(perPiece, count - first);
+                var piece = rented.AsSpan(0, entries * entrySize);
+                file.ReadAt((long)tableOffset + ((long)first * entrySize), piece);
+                for (var i = 0; i < entries; i++)
                 {
-                    notes.Add(is64 ? (reader.U64(entry.AsSpan(24)), reader.U64(entry.AsSpan(32))) : (reader.U32(entry.AsSpan(16)), reader.U32(entry.AsSpan(20))));
+                    var entry = piece.Slice(i * entrySize, entrySize);
+                    if (section)
+                    {
+                        if (reader.U32(entry[4..]) == ShtNote)
+                        {
+                            notes.Add(is64 ? (reader.U64(entry[24..]), reader.U64(entry[32..])) : (reader.U32(entry[16..]), reader.U32(entry[20..])));
+                        }
+                    }
+                    else if (reader.U32(entry) == PtNote)
+                    {
+                        notes.Add(is64 ? (reader.U64(entry[8..]), reader.U64(entry[32..])) : (reader.U32(entry[4..]), reader.U32(entry[16..])));
+                    }
                 }
             }
-            else if (reader.U32(entry) == PtNote)
-            {
-                notes.Add(is64 ? (reader.U64(entry.AsSpan(8)), reader.U64(entry.AsSpan(32))) : (reader.U32(entry.AsSpan(4)), reader.U32(entry.AsSpan(16))));
-            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
         }
 
         return null;
@@ -197,27 +225,53 @@ public static class ElfAbiTag
 
     private static uint Align4(uint value) => (value + 3u) & ~3u;
 
-    private static int ReadAt(Stream file, long offset, Span<byte> buffer)
+    /// <summary>The bytes of one file, read at offsets; the length is looked up once.</summary>
+    private abstract class Source
     {
-        if (offset < 0 || offset >= file.Length)
-        {
-            return 0;
-        }
+        public abstract long Length { get; }
 
-        file.Position = offset;
-        var total = 0;
-        while (total < buffer.Length)
+        /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; fewer bytes at the end of the file.</summary>
+        public int ReadAt(long offset, Span<byte> buffer)
         {
-            var read = file.Read(buffer[total..]);
-            if (read == 0)
+            if (offset < 0 || offset >= Length)
             {
-                break;
+                return 0;
             }
 
-            total += read;
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var read = Read(offset + total, buffer[total..]);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                total += read;
+            }
+
+            return total;
         }
 
-        return total;
+        protected abstract int Read(long offset, Span<byte> buffer);
+    }
+
+    private sealed class HandleSource(SafeFileHandle handle) : Source
+    {
+        public override long Length { get; } = RandomAccess.GetLength(handle);
+
+        protected override int Read(long offset, Span<byte> buffer) => RandomAccess.Read(handle, buffer, offset);
+    }
+
+    private sealed class StreamSource(Stream stream) : Source
+    {
+        public override long Length { get; } = stream.Length;
+
+        protected override int Read(long offset, Span<byte> buffer)
+        {
+            stream.Position = offset;
+            return stream.Read(buffer);
+        }
     }
 
     private static ElfNoteResult Corrupt(string path, string error) => new(path, true, null, null, error);

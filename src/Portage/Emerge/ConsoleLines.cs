@@ -1,15 +1,24 @@
-using System.Text;
+using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace Gentoo.Portage.Emerge;
+
+/// <summary>Receives one plain line of output as UTF-8 bytes; the span is valid only during the call.</summary>
+public delegate void LineHandler(ReadOnlySpan<byte> line);
 
 /// <summary>
 /// Turns terminal output into plain lines: line ends are LF, CRLF, a lone CR (a progress line redrawn in place)
 /// and ESC E (next line); ANSI CSI and OSC sequences, backspaces and other control characters are removed.
 /// Memory stays bounded: a line longer than <see cref="MaxLineBytes"/> is cut there.
 /// </summary>
-public sealed class ConsoleLines(Action<string> onLine)
+public sealed class ConsoleLines(LineHandler onLine)
 {
     public const int MaxLineBytes = 8192;
+
+    // The bytes that end a line, start an escape or are dropped. Everything else (printable ASCII, tab and the bytes of
+    // UTF-8 sequences) is text, copied as it is.
+    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 0x7f]);
 
     private readonly byte[] line = new byte[MaxLineBytes];
     private int length;
@@ -26,30 +35,37 @@ public sealed class ConsoleLines(Action<string> onLine)
     }
 
     /// <summary>Feeds a chunk of output; complete lines are reported as they end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Feed(ReadOnlySpan<byte> chunk)
     {
-        var i = 0;
-        while (i < chunk.Length)
+        while (!chunk.IsEmpty)
         {
             if (escape == EscapeState.None && !pendingCr)
             {
-                // Fast path: copy plain bytes up to the next control byte.
-                var plainEnd = i;
-                while (plainEnd < chunk.Length && chunk[plainEnd] >= 0x20 && chunk[plainEnd] != 0x7f)
+                var plain = chunk.IndexOfAny(ControlBytes);
+                if (plain < 0)
                 {
-                    plainEnd++;
+                    Append(chunk);
+                    return;
                 }
 
-                if (plainEnd > i)
+                if (plain > 0 || chunk[0] == (byte)'\n')
                 {
-                    Append(chunk[i..plainEnd]);
-                    i = plainEnd;
-                    continue;
+                    if (length == 0 && chunk[plain] == (byte)'\n')
+                    {
+                        // A whole plain line inside the chunk: report it where it is, without copying.
+                        onLine(chunk[..Math.Min(plain, MaxLineBytes)]);
+                        chunk = chunk[(plain + 1)..];
+                        continue;
+                    }
+
+                    Append(chunk[..plain]);
+                    chunk = chunk[plain..];
                 }
             }
 
-            Step(chunk[i]);
-            i++;
+            Step(chunk[0]);
+            chunk = chunk[1..];
         }
     }
 
@@ -153,7 +169,7 @@ public sealed class ConsoleLines(Action<string> onLine)
 
     private void Emit()
     {
-        onLine(Encoding.UTF8.GetString(line, 0, length));
+        onLine(line.AsSpan(0, length));
         length = 0;
     }
 }
