@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Binhost throughput and latency against nginx serving the same PKGDIR, both on loopback, measured with wrk.
-# Prints one table: requests/s, transfer/s and p50/p99 latency per server and request; then how long the binhost's
+# Prints one table: requests/s of each server per request and their ratio (each side warmed by an untimed run first),
+# transfer/s and p99 latency; then how long the binhost's
 # first /Packages takes after one new package arrives in a large PKGDIR (nginx has no index to compare with).
 #   bash bench/binhost/run.sh [seconds per run, default 10] [connections, default 32] [large PKGDIR packages, default 200]
 # Installs nginx and wrk from Debian's packages when missing (needs root then).
@@ -38,7 +39,8 @@ pid $work/nginx.pid;
 error_log $work/logs/error.log;
 events { worker_connections 1024; }
 http {
-  access_log off;
+  # Our binhost logs a line per request: nginx logs too, buffered as a busy server would.
+  access_log $work/logs/access.log combined buffer=64k flush=1s;
   sendfile on;
   server { listen 127.0.0.1:18082; root $work/pkgdir; }
 }
@@ -51,23 +53,23 @@ done
 # nginx has no generated index; give it the one our binhost serves, so both answer /Packages.
 curl -sf http://127.0.0.1:18081/Packages > "$work/pkgdir/Packages"
 
-measure() { # server port path
-  local out rps transfer p50 p99
-  out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$2$3")
+wrk_run() { # port path: prints "requests/s transfer/s p99" of one timed run after an untimed one
+  local out
+  wrk -t2 -c"$connections" -d1s "http://127.0.0.1:$1$2" >/dev/null # untimed: both servers warm (the JIT, the page cache)
+  out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$1$2")
   if grep -q 'Non-2xx' <<<"$out"; then
-    echo "$1 answered $3 with errors:" >&2; grep 'Non-2xx' <<<"$out" >&2; exit 1
+    echo "port $1 answered $2 with errors:" >&2; grep 'Non-2xx' <<<"$out" >&2; exit 1
   fi
-  rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
-  transfer=$(awk '/Transfer\/sec/ { print $2 }' <<<"$out")
-  p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
-  p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
-  printf '%-8s %-44s %12s %12s %10s %10s\n' "$1" "$3" "$rps" "$transfer" "$p50" "$p99"
+  echo "$(awk '/Requests\/sec/ { print $2 }' <<<"$out") $(awk '/Transfer\/sec/ { print $2 }' <<<"$out") $(awk '$1 == "99%" { print $2 }' <<<"$out")"
 }
 
-printf '%-8s %-44s %12s %12s %10s %10s\n' server request requests/s transfer/s p50 p99
-for path in /Packages /app-misc/greeter/greeter-1.0-1.gpkg.tar /app-misc/greeter/large-1.0-1.gpkg.tar; do
-  measure binhost 18081 "$path"
-  measure nginx 18082 "$path"
+printf '%-42s %12s %12s %7s %10s %10s %9s %9s %s\n' request binhost/s nginx/s ratio "binhost" "nginx" "p99" "p99" goal
+for row in "/Packages|>= 1.0x" "/app-misc/greeter/greeter-1.0-1.gpkg.tar|>= 1.0x" "/app-misc/greeter/large-1.0-1.gpkg.tar|>= 0.9x"; do
+  path=${row%%|*} goal=${row##*|}
+  read -r ours our_transfer our_p99 <<<"$(wrk_run 18081 "$path")"
+  read -r theirs their_transfer their_p99 <<<"$(wrk_run 18082 "$path")"
+  printf '%-42s %12s %12s %6.2fx %10s %10s %9s %9s %s\n' "$path" "$ours" "$theirs" "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { print a / b }')" \
+    "$our_transfer/s" "$their_transfer/s" "$our_p99" "$their_p99" "$goal"
 done
 echo "($seconds s per run, $connections connections, 2 threads, loopback, $(nproc) CPUs)"
 

@@ -16,9 +16,10 @@ public sealed record PackageKernelRequirement(string Cpv, string Path, string? R
 /// What a binhost serves from a PKGDIR: the Packages index, rebuilt whenever a package file was added, replaced or
 /// removed (never stale, never rebuilt for nothing, reading only the packages that changed), each package's kernel
 /// requirement from its ELF notes (kept per file identity), and files resolved so that nothing outside the PKGDIR is
-/// ever reachable. Concurrent requests share one look at the PKGDIR begun after they arrived.
+/// ever reachable. The served index is kept until the PKGDIR changes (<see cref="TreeChanges"/>); where changes cannot
+/// be watched, concurrent requests share one look at the PKGDIR begun after they arrived.
 /// </summary>
-public sealed class BinhostContent
+public sealed class BinhostContent : IDisposable
 {
     private readonly string root;
     private readonly TimeProvider clock;
@@ -27,7 +28,10 @@ public sealed class BinhostContent
     private readonly ConcurrentDictionary<PackageFile, PackageKernel> kernels = new();
     private readonly ConcurrentDictionary<string, byte> reported = new(StringComparer.Ordinal);
     private readonly Action<string> warn;
+    private readonly TreeChanges changes;
     private Snapshot? last;
+    private Served? served;
+    private Resolutions? resolutions;
 
     /// <param name="pkgdir">The PKGDIR served.</param>
     /// <param name="clock">The time the index carries.</param>
@@ -40,12 +44,25 @@ public sealed class BinhostContent
         packages = new IncrementalPackagesIndex(root);
         refresh = new SharedRefresh<Snapshot>(Refresh);
         Releases = new ServedReleases(root);
+        changes = new TreeChanges(root);
     }
+
+    /// <summary>Why every request looks at the PKGDIR again (null when changes are watched).</summary>
+    public string? Unwatched => changes.Reason;
 
     /// <summary>The releases recorded on the PKGDIR, which decide what /Packages serves once there is one.</summary>
     public ServedReleases Releases { get; }
 
     private sealed record Snapshot(IReadOnlyList<PackageFile> Files, ServedIndex Index);
+
+    /// <summary>The index served while the PKGDIR stays as it was at <see cref="Generation"/>.</summary>
+    private sealed record Served(long Generation, ServedIndex Index);
+
+    /// <summary>Request paths found to name a servable file while the PKGDIR stays as it was at <see cref="Generation"/>.</summary>
+    private sealed record Resolutions(long Generation, ConcurrentDictionary<string, FileInfo> Files);
+
+    // Only paths that name a package are kept, and only so many: made-up paths cannot grow the memory.
+    private const int MaxResolutions = 16384;
 
     public string Root => root;
 
@@ -56,7 +73,21 @@ public sealed class BinhostContent
     /// The index clients get at /Packages: the published release's once releases exist (a run's half-finished work is
     /// never in it), else the whole PKGDIR's, always current.
     /// </summary>
-    public async Task<ServedIndex> IndexAsync() => Releases.PublishedIndex() ?? (await refresh.GetAsync()).Index;
+    public async ValueTask<ServedIndex> IndexAsync()
+    {
+        // The number is taken before anything is read: a change while the index is made moves it again.
+        var generation = changes.Current();
+        if (served is { } kept && kept.Generation == generation)
+        {
+            return kept.Index;
+        }
+
+        var index = Releases.PublishedIndex() ?? (await refresh.GetAsync()).Index;
+        served = new Served(generation, index);
+        return index;
+    }
+
+    public void Dispose() => changes.Dispose();
 
     /// <summary>
     /// Every package with the kernel it needs, in CPV order; with <paramref name="notRunningOn"/>, only those whose
@@ -133,6 +164,35 @@ public sealed class BinhostContent
     /// </summary>
     public FileInfo? Resolve(string requestPath)
     {
+        if (!changes.Watching)
+        {
+            return ResolveNow(requestPath);
+        }
+
+        var generation = changes.Current();
+        var known = resolutions;
+        if (known is null || known.Generation != generation)
+        {
+            known = new Resolutions(generation, new ConcurrentDictionary<string, FileInfo>(StringComparer.Ordinal));
+            resolutions = known;
+        }
+
+        if (known.Files.TryGetValue(requestPath, out var file))
+        {
+            return file;
+        }
+
+        file = ResolveNow(requestPath);
+        if (file is not null && known.Files.Count < MaxResolutions)
+        {
+            known.Files.TryAdd(requestPath, file);
+        }
+
+        return file;
+    }
+
+    private FileInfo? ResolveNow(string requestPath)
+    {
         var relative = requestPath.TrimStart('/');
         if (relative.Length == 0 || relative.Contains('\\') || relative.Contains('\0'))
         {
@@ -155,7 +215,14 @@ public sealed class BinhostContent
         // Every component must stay inside once links are followed: a link out of the PKGDIR serves nothing.
         var real = RealPath(full);
         var realRoot = RealPath(root);
-        return real is not null && realRoot is not null && real.StartsWith(realRoot + "/", StringComparison.Ordinal) ? new FileInfo(real) : null;
+        if (real is null || realRoot is null || !real.StartsWith(realRoot + "/", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        // Its status is read now (Exists): a kept FileInfo is then only read, from any thread.
+        var file = new FileInfo(real);
+        return file.Exists ? file : null;
     }
 
     private static string? RealPath(string path)

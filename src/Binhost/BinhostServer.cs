@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
+using Microsoft.Win32.SafeHandles;
 
 namespace Gentoo.Binhost;
 
@@ -54,9 +55,13 @@ public static class BinhostServer
             logging(builder.Logging.ClearProviders());
         }
 
+        // The access log below is the binhost's line per request. ASP.NET Core's own request logging would add a log
+        // scope and an Activity to every request (and their six properties to every line) for nothing.
+        builder.Logging.AddFilter(HostingDiagnostics, LogLevel.None);
+
         var app = builder.Build();
         var metrics = new BinhostMetrics();
-        var requests = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Gentoo.Binhost.Requests");
+        var requests = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(AccessLog);
         app.Use(async (context, next) =>
         {
             var started = clock.GetTimestamp();
@@ -75,6 +80,11 @@ public static class BinhostServer
                 context.Request.Method, path, code, context.Response.ContentLength ?? 0, clock.GetElapsedTime(started).TotalMilliseconds, context.Connection.RemoteIpAddress);
         });
         var content = new BinhostContent(options.PackageDirectory, clock, message => app.Logger.LogWarning("{Message}", message));
+        app.Lifetime.ApplicationStopped.Register(content.Dispose);
+        if (content.Unwatched is { } why)
+        {
+            app.Logger.LogInformation("The PKGDIR is looked at again for each /Packages request: {Reason}", why);
+        }
         var releases = content.Releases;
         var signed = options.PublicKeyPath is not null;
         static string Url(HttpRequest request) => $"{request.Scheme}://{request.Host}/";
@@ -186,6 +196,12 @@ public static class BinhostServer
         return app;
     }
 
+    /// <summary>The log category of the access log: one line per request.</summary>
+    public const string AccessLog = "Gentoo.Binhost.Requests";
+
+    /// <summary>The log category of ASP.NET Core's request logging, which the access log replaces.</summary>
+    public const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
     private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web);
 
     private static object Summary(Release release) => new
@@ -214,8 +230,81 @@ public static class BinhostServer
             return Results.NotFound();
         }
 
-        var tag = new EntityTagHeaderValue("\"" + file.Length.ToString("x", CultureInfo.InvariantCulture) + "-" + file.LastWriteTimeUtc.Ticks.ToString("x", CultureInfo.InvariantCulture) + "\"");
-        return Results.File(file.FullName, ContentType(file.Name), lastModified: file.LastWriteTimeUtc, entityTag: tag, enableRangeProcessing: true);
+        return new PackageFileResult(file, ContentType(file.Name));
+    }
+
+    private static string EntityTag(long length, DateTime modified) =>
+        "\"" + length.ToString("x", CultureInfo.InvariantCulture) + "-" + modified.Ticks.ToString("x", CultureInfo.InvariantCulture) + "\"";
+
+    /// <summary>
+    /// A package file. What Portage asks for, the whole file with no conditions, is read straight into the response
+    /// (opened, stat'ed and read on the request's own thread: a page-cached package costs no hop to the thread pool
+    /// and back for each read); a Range or a condition goes to ASP.NET Core's file result, which knows them all.
+    /// </summary>
+    private sealed class PackageFileResult(FileInfo file, string contentType) : IResult
+    {
+        private const int Piece = 64 * 1024;
+
+        public async Task ExecuteAsync(HttpContext http)
+        {
+            var request = http.Request;
+            var headers = request.Headers;
+            if (headers.Range.Count > 0 || headers.IfNoneMatch.Count > 0 || headers.IfModifiedSince.Count > 0 || headers.IfMatch.Count > 0
+                || headers.IfUnmodifiedSince.Count > 0 || headers.IfRange.Count > 0)
+            {
+                var tag = new EntityTagHeaderValue(EntityTag(file.Length, file.LastWriteTimeUtc));
+                await Results.File(file.FullName, contentType, lastModified: file.LastWriteTimeUtc, entityTag: tag, enableRangeProcessing: true).ExecuteAsync(http);
+                return;
+            }
+
+            SafeFileHandle handle;
+            try
+            {
+                handle = File.OpenHandle(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                http.Response.StatusCode = StatusCodes.Status404NotFound; // removed since it was resolved
+                return;
+            }
+
+            using (handle)
+            {
+                // The file as opened: it may have been replaced since it was resolved.
+                var length = RandomAccess.GetLength(handle);
+                var modified = File.GetLastWriteTimeUtc(handle);
+                var response = http.Response;
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentType = contentType;
+                response.ContentLength = length;
+                response.Headers.ETag = EntityTag(length, modified);
+                response.Headers.LastModified = HeaderUtilities.FormatDate(new DateTimeOffset(modified, TimeSpan.Zero));
+                response.Headers.AcceptRanges = "bytes";
+                if (HttpMethods.IsHead(request.Method))
+                {
+                    return;
+                }
+
+                var body = response.BodyWriter;
+                for (long offset = 0; offset < length;)
+                {
+                    var memory = body.GetMemory((int)Math.Min(Piece, length - offset));
+                    var read = RandomAccess.Read(handle, memory.Span[..(int)Math.Min(memory.Length, length - offset)], offset);
+                    if (read == 0)
+                    {
+                        break; // cut short meanwhile: Kestrel ends the connection, the client sees a short body and retries
+                    }
+
+                    body.Advance(read);
+                    offset += read;
+                    var flushed = await body.FlushAsync(http.RequestAborted);
+                    if (flushed.IsCanceled || flushed.IsCompleted)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>The public key, read on each request so that a rotated key (an updated ConfigMap) is served at once.</summary>

@@ -2,7 +2,9 @@ using System.CommandLine;
 using Gentoo.Binhost;
 using Gentoo.Operator.Hosting;
 using k8s;
+using Microsoft.Extensions.Logging;
 using Serilog;
+using Serilog.Extensions.Logging;
 
 namespace Gentoo.Operator.Cli;
 
@@ -64,8 +66,10 @@ public static class BinhostCommand
             using var onDemand = kube is null || options.OnDemandTokenFile is null ? null : new OnDemandBuilds(kube, result.GetValue(ns)!, options.Name, result.GetValue(maxRuns), TimeProvider.System);
             Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = kube is null ? null : token => PageRuns.LatestAsync(kube, result.GetValue(ns)!, options.Name, 10, token);
             // The operator's log format, one line per event; ASP.NET Core's own chatter only from warnings up.
-            using var logger = OperatorHost.CreateLogger(new OperatorOptions());
-            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs, logging => logging.AddSerilog(logger));
+            using var logger = OperatorHost.CreateLogger(new OperatorOptions(), batchedSource: BinhostServer.AccessLog);
+            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs, logging => logging.AddSerilog(logger)
+                // Serilog's provider takes every level of every category (its own rule, which beats the binhost's).
+                .AddFilter<SerilogLoggerProvider>(BinhostServer.HostingDiagnostics, LogLevel.None));
             await app.RunAsync(ct);
             return 0;
         });

@@ -78,6 +78,18 @@ public sealed class BinhostServerTests : IAsyncLifetime
         head.StatusCode.ShouldBe(HttpStatusCode.OK);
         head.Content.Headers.ContentLength.ShouldBe(bytes.Length);
         (await head.Content.ReadAsByteArrayAsync()).ShouldBeEmpty();
+        head.Headers.ETag.ShouldBe(whole.Headers.ETag);
+        whole.Headers.AcceptRanges.ShouldContain("bytes");
+        bytes.ShouldBe(await File.ReadAllBytesAsync(System.IO.Path.Combine(pkgdir.FullName, "dev-libs", "libkver", "libkver-0.3-1.gpkg.tar")));
+
+        // Rebuilt to the same size (GPKGs are padded to whole tar blocks): the new bytes, under a new tag, at once.
+        var file = System.IO.Path.Combine(pkgdir.FullName, "dev-libs", "libkver", "libkver-0.3-1.gpkg.tar");
+        var rebuilt = bytes.Select(b => (byte)~b).ToArray();
+        await File.WriteAllBytesAsync(file, rebuilt);
+        File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(1));
+        var after = await http.GetAsync(Path);
+        (await after.Content.ReadAsByteArrayAsync()).ShouldBe(rebuilt);
+        after.Headers.ETag.ShouldNotBe(whole.Headers.ETag);
     }
 
     [Theory]

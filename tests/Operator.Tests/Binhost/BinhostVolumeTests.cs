@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Gentoo.Binhost;
 using Gentoo.Portage.Binhost;
 
 namespace Gentoo.Operator.Tests.Binhost;
@@ -59,14 +60,35 @@ public sealed class BinhostVolumeTests : IDisposable
         }
         finally
         {
-            binhost.Kill(entireProcessTree: true);
-            await binhost.WaitForExitAsync();
+            await StopAsync(binhost);
         }
 
         var log = await output + await errors;
+        log.ShouldContain($"{BinhostServer.AccessLog}: GET /Packages 200 ", customMessage: "the access log's lines, written in batches, are all out once the binhost stopped");
+        log.ShouldContain($"{BinhostServer.AccessLog}: GET /everything/etc/hostname 404 ");
         log.ShouldContain("lost+found in the PKGDIR is not served");
         log.ShouldContain("everything in the PKGDIR is not served: a symbolic link");
         log.Split("lost+found in the PKGDIR is not served").Length.ShouldBe(2, "said once, not on every request");
+    }
+
+    /// <summary>Stops the binhost as Kubernetes does (SIGTERM), and kills it only if it does not go.</summary>
+    private static async Task StopAsync(Process binhost)
+    {
+        using (var term = Process.Start("kill", ["-TERM", binhost.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await term.WaitForExitAsync();
+        }
+
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            await binhost.WaitForExitAsync(patience.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            binhost.Kill(entireProcessTree: true);
+            await binhost.WaitForExitAsync();
+        }
     }
 
     private static async Task<HttpResponseMessage> AnswerAsync(HttpClient http, Process binhost)
