@@ -3,7 +3,10 @@ using System.Text.Json;
 using Gentoo.Entities.V1Alpha1;
 using k8s;
 using k8s.Autorest;
+using k8s.KubeConfigModels;
 using k8s.Models;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
 
 namespace Gentoo.Plugin;
 
@@ -19,19 +22,30 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
 
     public static Cluster Connect(string? kubeconfig, string? context, string? ns)
     {
-        KubernetesClientConfiguration config;
-        try
-        {
-            var path = kubeconfig ?? Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(':', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
-            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(path, context);
-        }
-        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new PluginException($"no usable kubeconfig: {e.Message}");
-        }
-
+        var config = Configuration(kubeconfig, context);
         return new Cluster(new Kubernetes(config), ns ?? config.Namespace ?? "default");
     }
+
+    /// <summary>The client configuration of the kubeconfig kubectl would use (or <paramref name="kubeconfig"/>), at its current context or <paramref name="context"/>.</summary>
+    public static KubernetesClientConfiguration Configuration(string? kubeconfig, string? context)
+    {
+        var path = kubeconfig ?? Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(':', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config");
+        try
+        {
+            // Read here rather than by KubernetesClient's loader, which first builds its YAML reader for every Kubernetes
+            // type (a third of a second, most of a command's time); the kubeconfig's own types are all it needs.
+            var parsed = KubeconfigReader.Deserialize<K8SConfiguration>(File.ReadAllText(path));
+            parsed.FileName = Path.GetFullPath(path); // certificate and key paths are relative to it
+            return KubernetesClientConfiguration.BuildConfigFromConfigObject(parsed, context);
+        }
+        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or FileNotFoundException or DirectoryNotFoundException or YamlException)
+        {
+            throw new PluginException($"no usable kubeconfig: {path}: {e.Message}");
+        }
+    }
+
+    private static readonly IDeserializer KubeconfigReader = new DeserializerBuilder().IgnoreUnmatchedProperties().Build();
 
     public async Task<T?> GetAsync<T>(string name, CancellationToken ct)
         where T : class, IKubernetesObject<V1ObjectMeta>
