@@ -118,7 +118,22 @@ public sealed partial class TreeChanges : IDisposable
             return $"inotify_init1 failed (errno {Marshal.GetLastPInvokeError()})";
         }
 
-        return AddTree(root);
+        return WatchRoot();
+    }
+
+    private string? WatchRoot()
+    {
+        // The PKGDIR itself may be a symbolic link (to a bigger disk): watch where it leads, since inotify is told not to
+        // follow links (a link inside the tree is not the tree's).
+        var resolved = Directory.ResolveLinkTarget(root, returnFinalTarget: true)?.FullName ?? root;
+        var wd = AddWatch(descriptor!, resolved, Watched);
+        if (wd < 0)
+        {
+            return $"inotify_add_watch {resolved} failed (errno {Marshal.GetLastPInvokeError()})";
+        }
+
+        directories[wd] = resolved;
+        return AddChildren(resolved);
     }
 
     /// <summary>Watches a directory and every directory under it (symbolic links are not followed).</summary>
@@ -128,15 +143,21 @@ public sealed partial class TreeChanges : IDisposable
         if (wd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
-            // A directory gone or replaced meanwhile: its parent's event already moved the number.
-            return errno is 2 or 20 ? null : $"inotify_add_watch {directory} failed (errno {errno}; fs.inotify.max_user_watches?)";
+            // A directory gone or replaced meanwhile: its parent's event already moved the number. One this process may
+            // not read (a root-only lost+found): nothing in it is served; a change of its mode is its parent's event,
+            // and then it is tried again.
+            return errno is 2 or 13 or 20 ? null : $"inotify_add_watch {directory} failed (errno {errno}; fs.inotify.max_user_watches?)";
         }
 
         directories[wd] = directory;
-        IEnumerable<string> children;
+        return AddChildren(directory);
+    }
+
+    private string? AddChildren(string directory)
+    {
         try
         {
-            children = Directory.EnumerateDirectories(directory, "*", new EnumerationOptions { AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true });
+            var children = Directory.EnumerateDirectories(directory, "*", new EnumerationOptions { AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true });
             foreach (var child in children)
             {
                 if (AddTree(child) is { } failure)
@@ -176,7 +197,7 @@ public sealed partial class TreeChanges : IDisposable
             {
                 directories.Remove(wd);
             }
-            else if ((mask & IsDirectory) != 0 && (mask & (Created | MovedTo)) != 0 && directories.TryGetValue(wd, out var parent)
+            else if ((mask & IsDirectory) != 0 && (mask & (Created | MovedTo | Attributes)) != 0 && directories.TryGetValue(wd, out var parent)
                 && AddTree(Path.Combine(parent, entry)) is not null)
             {
                 GiveUp();
@@ -193,7 +214,7 @@ public sealed partial class TreeChanges : IDisposable
         }
 
         directories.Clear();
-        if (AddTree(root) is not null)
+        if (WatchRoot() is not null)
         {
             GiveUp();
         }

@@ -53,6 +53,28 @@ public sealed class TreeChangesTests : IDisposable
     }
 
     [Fact]
+    public void A_pkgdir_that_is_a_symbolic_link_is_watched_where_it_leads()
+    {
+        var link = Path.Combine(Path.GetTempPath(), $"tree-changes-link-{Guid.NewGuid():N}");
+        Directory.CreateSymbolicLink(link, root.FullName);
+        try
+        {
+            using var changes = new TreeChanges(link);
+            changes.Watching.ShouldBeTrue(changes.Reason);
+            var before = changes.Current();
+            Directory.CreateDirectory(Path.Combine(link, "app-misc"));
+            var after = changes.Current();
+            after.ShouldNotBe(before);
+            File.WriteAllBytes(Path.Combine(root.FullName, "app-misc", "greeter-1.0-1.gpkg.tar"), [1]);
+            changes.Current().ShouldNotBe(after, "a package written in a new directory of the linked PKGDIR");
+        }
+        finally
+        {
+            File.Delete(link);
+        }
+    }
+
+    [Fact]
     public void Changes_lost_to_a_full_event_queue_still_move_the_number_and_later_changes_are_seen()
     {
         using var changes = new TreeChanges(root.FullName);
