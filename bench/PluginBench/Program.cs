@@ -27,11 +27,11 @@ const string Ns = "bench";
 
 var published = Directory.CreateTempSubdirectory("plugin-bench-").FullName;
 Console.WriteLine($"publishing the plugin as README installs it, into {published}...");
-var publish = await RunAsync("dotnet", ["publish", Checkout.PathOf("src", "Plugin"), "-c", "Release", "-r", "linux-x64", "--self-contained",
+var publish = Executable.Run("dotnet", Checkout.Root, ["publish", Checkout.PathOf("src", "Plugin"), "-c", "Release", "-r", "linux-x64", "--self-contained",
     "-p:PublishSingleFile=true", "-o", published, "-v", "quiet", "-nologo"]);
 if (publish.ExitCode != 0)
 {
-    Console.Error.WriteLine(publish.Output);
+    Console.Error.WriteLine(publish.Output + publish.Error);
     return 1;
 }
 
@@ -65,8 +65,8 @@ await Parallel.ForAsync(0, count, async (i, ct) =>
 });
 
 var kubeconfig = OperatorProcess.WriteKubeconfig(server.BaseAddress.ToString().TrimEnd('/'));
-var gentoo = await MeasureAsync(plugin, ["status", "-A", "--kubeconfig", kubeconfig], count);
-var kubectl = await MeasureAsync("kubectl", ["get", "buildruns", "-A", "--kubeconfig", kubeconfig], count);
+var gentoo = Measure(plugin, ["status", "-A", "--kubeconfig", kubeconfig], count);
+var kubectl = Measure("kubectl", ["get", "buildruns", "-A", "--kubeconfig", kubeconfig], count);
 Console.WriteLine($"{"command",-40} {"median",9} {"peak RSS",9}");
 Console.WriteLine($"{"kubectl gentoo status -A",-40} {gentoo.Median.TotalSeconds,8:F3}s {gentoo.PeakMegabytes,7:F0}MB");
 Console.WriteLine($"{"kubectl get buildruns -A",-40} {kubectl.Median.TotalSeconds,8:F3}s {kubectl.PeakMegabytes,7:F0}MB");
@@ -76,20 +76,20 @@ return 0;
 
 // Runs the command once untimed (the page cache), then `repeats` times; the median wall time and the highest peak RSS
 // GNU time saw. Every run must list every BuildRun.
-async Task<(TimeSpan Median, double PeakMegabytes)> MeasureAsync(string program, string[] arguments, int expected)
+(TimeSpan Median, double PeakMegabytes) Measure(string program, string[] arguments, int expected)
 {
     var times = new List<TimeSpan>();
     double peak = 0;
     for (var i = 0; i <= repeats; i++)
     {
         var clock = Stopwatch.StartNew();
-        var run = await RunAsync("/usr/bin/time", ["-f", "gentoo-bench-peak-kb %M", program, .. arguments]);
+        var run = Executable.Run("/usr/bin/time", Checkout.Root, ["-f", "gentoo-bench-peak-kb %M", program, .. arguments]);
         var elapsed = clock.Elapsed;
-        var lines = run.Output.Split('\n');
+        var lines = (run.Output + run.Error).Split('\n');
         var listed = lines.Count(l => l.Contains("run-", StringComparison.Ordinal));
         if (run.ExitCode != 0 || listed < expected)
         {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {run.ExitCode} listing {listed} of {expected} BuildRuns:\n{run.Output}");
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {run.ExitCode} listing {listed} of {expected} BuildRuns:\n{run.Output}{run.Error}");
         }
 
         var kilobytes = lines.Single(l => l.StartsWith("gentoo-bench-peak-kb ", StringComparison.Ordinal)).Split(' ')[1];
@@ -102,19 +102,4 @@ async Task<(TimeSpan Median, double PeakMegabytes)> MeasureAsync(string program,
 
     times.Sort();
     return (times[times.Count / 2], peak);
-}
-
-static async Task<(int ExitCode, string Output)> RunAsync(string program, IEnumerable<string> arguments)
-{
-    var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-    foreach (var argument in arguments)
-    {
-        start.ArgumentList.Add(argument);
-    }
-
-    using var process = Process.Start(start)!;
-    var output = process.StandardOutput.ReadToEndAsync();
-    var errors = process.StandardError.ReadToEndAsync();
-    await process.WaitForExitAsync();
-    return (process.ExitCode, await output + await errors);
 }

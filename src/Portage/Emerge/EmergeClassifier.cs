@@ -38,8 +38,6 @@ public sealed partial class EmergeClassifier
     private const int RememberedBytes = 4 * ExcerptLineChars + 48;
     private const int MaxListed = 512;
     private static readonly SearchValues<byte> AsciiWhiteSpace = SearchValues.Create(" \t\n\v\f\r"u8);
-    private static readonly SearchValues<char> UnicodeWhiteSpace = SearchValues.Create(
-        Enumerable.Range(0, char.MaxValue + 1).Select(c => (char)c).Where(char.IsWhiteSpace).ToArray());
     private static readonly string[] Phases = ["setup", "unpack", "prepare", "configure", "compile", "test", "install", "preinst", "postinst"];
 
     private readonly ClassifierOptions options;
@@ -498,9 +496,14 @@ public sealed partial class EmergeClassifier
         var rest = of[(digits + 2)..];
         var end = rest.IndexOfAny(AsciiWhiteSpace);
         var word = Decode(end < 0 ? rest : rest[..end]);
-        var stop = word.AsSpan().IndexOfAny(UnicodeWhiteSpace);
-        atom = WithoutRepository(stop < 0 ? word : word[..stop]);
-        return stop != 0 && word.Length > 0;
+        var stop = 0;
+        while (stop < word.Length && !char.IsWhiteSpace(word[stop]))
+        {
+            stop++;
+        }
+
+        atom = WithoutRepository(word[..stop]);
+        return stop > 0;
     }
 
     private static string? PhaseOf(ReadOnlySpan<byte> line) =>

@@ -1,6 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
 using System.Runtime.CompilerServices;
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Gentoo.ApiServer.Yaml;
@@ -50,23 +49,7 @@ internal static class Tools
         return null;
     }
 
-    public static (int ExitCode, string Output, string Error) Run(string tool, params string[] args) => Exec(Find(tool)!, Checkout.Root, args);
-
-    /// <summary>Runs an executable in a directory and waits for it: its exit code, standard output and standard error.</summary>
-    public static (int ExitCode, string Output, string Error) Exec(string file, string directory, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, output.Result, error.Result);
-    }
+    public static (int ExitCode, string Output, string Error) Run(string tool, params string[] args) => Executable.Run(Find(tool)!, Checkout.Root, args);
 }
 
 public sealed class HelmChartTests

@@ -31,7 +31,7 @@ public sealed class KrewReleaseTests : IDisposable
 
         // What krew does: unpack, and run the bin the manifest names.
         Tools.Run("tar", "-xzf", archive, "-C", work.FullName).ExitCode.ShouldBe(0);
-        var help = Tools.Exec(Path.Combine(work.FullName, platform["bin"]!.GetValue<string>()), work.FullName, "--help");
+        var help = Executable.Run(Path.Combine(work.FullName, platform["bin"]!.GetValue<string>()), work.FullName, "--help");
         help.ExitCode.ShouldBe(0, help.Output);
         help.Output.ShouldContain("explain");
     }
