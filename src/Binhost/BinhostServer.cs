@@ -36,8 +36,10 @@ public static class BinhostServer
     /// <param name="onDemand">Builds on demand, when on.</param>
     /// <param name="runs">The builder's latest runs for the page, when the binhost talks to the cluster.</param>
     /// <param name="logging">How the binhost logs (the operator's format); unset: ASP.NET Core's console default.</param>
+    /// <param name="accessLines">Where the access log's lines go; unset: through the logging, category <see cref="AccessLog.Category"/>.</param>
     public static WebApplication Build(
-        BinhostOptions options, TimeProvider clock, OnDemandBuilds? onDemand = null, Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = null, Action<ILoggingBuilder>? logging = null)
+        BinhostOptions options, TimeProvider clock, OnDemandBuilds? onDemand = null, Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = null,
+        Action<ILoggingBuilder>? logging = null, IAccessLineWriter? accessLines = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
@@ -61,7 +63,7 @@ public static class BinhostServer
 
         var app = builder.Build();
         var metrics = new BinhostMetrics();
-        var requests = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(AccessLog);
+        var requests = new AccessLog(accessLines, app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(AccessLog.Category));
         app.Use(async (context, next) =>
         {
             var started = clock.GetTimestamp();
@@ -76,11 +78,11 @@ public static class BinhostServer
             }
 
             // One line per request, as an access log: what was asked, how it was answered, for whom.
-            requests.LogInformation("{Method} {Path} {Status} {Bytes} bytes in {Milliseconds:F1} ms for {Client}",
-                context.Request.Method, path, code, context.Response.ContentLength ?? 0, clock.GetElapsedTime(started).TotalMilliseconds, context.Connection.RemoteIpAddress);
+            requests.Record(new ServedRequest(clock.GetUtcNow(), context.Request.Method, path, code, context.Response.ContentLength ?? 0, clock.GetElapsedTime(started), context.Connection.RemoteIpAddress));
         });
         var content = new BinhostContent(options.PackageDirectory, clock, message => app.Logger.LogWarning("{Message}", message));
         app.Lifetime.ApplicationStopped.Register(content.Dispose);
+        app.Lifetime.ApplicationStopped.Register(requests.Dispose);
         if (content.Unwatched is { } why)
         {
             app.Logger.LogInformation("The PKGDIR is looked at again for each /Packages request: {Reason}", why);
@@ -196,9 +198,6 @@ public static class BinhostServer
         return app;
     }
 
-    /// <summary>The log category of the access log: one line per request.</summary>
-    public const string AccessLog = "Gentoo.Binhost.Requests";
-
     /// <summary>The log category of ASP.NET Core's request logging, which the access log replaces.</summary>
     public const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
 
@@ -285,6 +284,9 @@ public static class BinhostServer
                     return;
                 }
 
+                // Headers first, so the body is read straight into the connection's buffers (before them, Kestrel holds
+                // the body aside and copies it behind the headers).
+                await response.StartAsync(http.RequestAborted);
                 var body = response.BodyWriter;
                 for (long offset = 0; offset < length;)
                 {

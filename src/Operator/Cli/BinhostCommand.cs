@@ -66,10 +66,12 @@ public static class BinhostCommand
             using var onDemand = kube is null || options.OnDemandTokenFile is null ? null : new OnDemandBuilds(kube, result.GetValue(ns)!, options.Name, result.GetValue(maxRuns), TimeProvider.System);
             Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = kube is null ? null : token => PageRuns.LatestAsync(kube, result.GetValue(ns)!, options.Name, 10, token);
             // The operator's log format, one line per event; ASP.NET Core's own chatter only from warnings up.
-            using var logger = OperatorHost.CreateLogger(new OperatorOptions(), batchedSource: BinhostServer.AccessLog);
-            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs, logging => logging.AddSerilog(logger)
+            var logging = new OperatorOptions();
+            using var logger = OperatorHost.CreateLogger(logging);
+            using var accessLines = OperatorHost.AccessLines(logging, TimeProvider.System.LocalTimeZone);
+            await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs, builder => builder.AddSerilog(logger)
                 // Serilog's provider takes every level of every category (its own rule, which beats the binhost's).
-                .AddFilter<SerilogLoggerProvider>(BinhostServer.HostingDiagnostics, LogLevel.None));
+                .AddFilter<SerilogLoggerProvider>(BinhostServer.HostingDiagnostics, LogLevel.None), accessLines);
             await app.RunAsync(ct);
             return 0;
         });

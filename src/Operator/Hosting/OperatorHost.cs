@@ -1,4 +1,5 @@
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Binhost;
 using Gentoo.Crds;
 using Gentoo.Operator.Desired;
 using Gentoo.Operator.Reconcilers;
@@ -13,8 +14,8 @@ using Microsoft.Extensions.Logging;
 using Prometheus;
 using Serilog;
 using Serilog.Configuration;
-using Serilog.Filters;
 using Serilog.Core;
+using Serilog.Formatting;
 using Serilog.Formatting.Compact;
 using Serilog.Formatting.Display;
 
@@ -26,46 +27,35 @@ public static class OperatorHost
     private const string LineTemplate = "{Timestamp:HH:mm:ss} {Level:u3} {SourceContext}: {Message:lj} {Properties:j}{NewLine}{Exception}";
 
     /// <param name="options">The level and the format.</param>
-    /// <param name="batchedSource">
-    /// The log category whose lines are written in batches, at most 100 ms late (and all of them when the logger is
-    /// disposed): a binhost's access log, whose request threads otherwise take turns at the console for a write each.
-    /// Every other line is written at once, so that the last ones before a crash are never lost.
-    /// </param>
-    public static Logger CreateLogger(OperatorOptions options, string? batchedSource = null)
+    public static Logger CreateLogger(OperatorOptions options)
     {
         var configuration = new LoggerConfiguration()
             .MinimumLevel.Is(options.LogLevel)
             .MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", Serilog.Events.LogEventLevel.Information)
             .Enrich.FromLogContext();
-        if (batchedSource is null)
-        {
-            WriteToConsole(configuration.WriteTo, options);
-            return configuration.CreateLogger();
-        }
-
-        // Where the console sink writes the same format: JSON to standard output, lines to standard error.
-        var batched = options.JsonLogs
-            ? new BatchedConsoleSink(new RenderedCompactJsonFormatter(), Console.OpenStandardOutput())
-            : new BatchedConsoleSink(new MessageTemplateTextFormatter(LineTemplate), Console.OpenStandardError());
-        var source = Matching.FromSource(batchedSource);
-        return configuration
-            .WriteTo.Logger(lines => lines.Filter.ByIncludingOnly(source).WriteTo.Sink(batched, new BatchingOptions
-            {
-                BatchSizeLimit = 4096,
-                BufferingTimeLimit = TimeSpan.FromMilliseconds(100),
-                EagerlyEmitFirstEvent = true,
-                QueueLimit = BatchedConsoleSink.QueueLimit,
-            }))
-            .WriteTo.Logger(lines => WriteToConsole(lines.Filter.ByExcluding(source).WriteTo, options))
-            .CreateLogger();
+        WriteToConsole(configuration.WriteTo, options);
+        return configuration.CreateLogger();
     }
+
+    /// <summary>
+    /// A binhost's access lines in this log format, on the stream the console sink writes it to (JSON to standard
+    /// output, lines to standard error); none when the level leaves them out.
+    /// </summary>
+    public static ConsoleAccessLines? AccessLines(OperatorOptions options, TimeZoneInfo zone) =>
+        options.LogLevel > Serilog.Events.LogEventLevel.Information
+            ? null
+            : new ConsoleAccessLines(Formatter(options), options.JsonLogs ? Console.OpenStandardOutput() : Console.OpenStandardError(), zone);
+
+    /// <summary>A line in this log's format: compact JSON with the message rendered, or the text template.</summary>
+    internal static ITextFormatter Formatter(OperatorOptions options) =>
+        options.JsonLogs ? new RenderedCompactJsonFormatter() : new MessageTemplateTextFormatter(LineTemplate);
 
     private static void WriteToConsole(LoggerSinkConfiguration sink, OperatorOptions options)
     {
         if (options.JsonLogs)
         {
-            sink.Console(new RenderedCompactJsonFormatter());
+            sink.Console(Formatter(options));
         }
         else
         {

@@ -64,8 +64,8 @@ public sealed class BinhostVolumeTests : IDisposable
         }
 
         var log = await output + await errors;
-        log.ShouldContain($"{BinhostServer.AccessLog}: GET /Packages 200 ", customMessage: "the access log's lines, written in batches, are all out once the binhost stopped");
-        log.ShouldContain($"{BinhostServer.AccessLog}: GET /everything/etc/hostname 404 ");
+        log.ShouldContain($"{AccessLog.Category}: GET /Packages 200 ", customMessage: "the access log's lines, written in batches, are all out once the binhost stopped");
+        log.ShouldContain($"{AccessLog.Category}: GET /everything/etc/hostname 404 ");
         log.ShouldNotContain("looked at again for each /Packages request", customMessage: "a lost+found it may not read does not stop the binhost watching the PKGDIR");
         log.ShouldContain("lost+found in the PKGDIR is not served");
         log.ShouldContain("everything in the PKGDIR is not served: a symbolic link");

@@ -1,0 +1,95 @@
+using System.Net;
+using Gentoo.Binhost;
+using Gentoo.Operator.Hosting;
+using Microsoft.Extensions.Logging;
+using Serilog.Core;
+using Serilog.Events;
+using Serilog.Extensions.Logging;
+
+namespace Gentoo.Operator.Tests.Binhost;
+
+public sealed class AccessLogTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_access_line_reads_as_the_operators_logger_writes_it(bool json)
+    {
+        var options = new OperatorOptions { JsonLogs = json };
+        var captured = new Captured();
+        using (var serilog = new Serilog.LoggerConfiguration().WriteTo.Sink(captured).CreateLogger())
+        using (var factory = new SerilogLoggerFactory(serilog))
+        {
+#pragma warning disable CA2254 // the access log's own template
+            factory.CreateLogger(AccessLog.Category).LogInformation(AccessLog.Template, "GET", "/app-misc/greeter/greeter-1.0-1.gpkg.tar", 200, 20480L, 0.4242, IPAddress.IPv6Loopback);
+#pragma warning restore CA2254
+        }
+
+        var logged = captured.Events.ShouldHaveSingleItem();
+        var expected = new StringWriter();
+        OperatorHost.Formatter(options).Format(logged, expected);
+
+        var console = new MemoryStream();
+        using (var lines = new ConsoleAccessLines(OperatorHost.Formatter(options), console, TimeZoneInfo.Local))
+        {
+            lines.Write([new ServedRequest(logged.Timestamp.ToUniversalTime(), "GET", "/app-misc/greeter/greeter-1.0-1.gpkg.tar", 200, 20480, TimeSpan.FromMilliseconds(0.4242), IPAddress.IPv6Loopback)]);
+        }
+
+        var written = System.Text.Encoding.UTF8.GetString(console.ToArray());
+        written.ShouldBe(expected.ToString());
+        written.ShouldContain(json
+            ? "\"Method\":\"GET\",\"Path\":\"/app-misc/greeter/greeter-1.0-1.gpkg.tar\",\"Status\":200,\"Bytes\":20480,\"Milliseconds\":0.4242,\"Client\":\"::1\",\"SourceContext\":\"Gentoo.Binhost.Requests\""
+            : $"INF {AccessLog.Category}: GET /app-misc/greeter/greeter-1.0-1.gpkg.tar 200 20480 bytes in 0.4 ms for ::1 {{}}");
+    }
+
+    [Fact]
+    public async Task Requests_queued_before_the_binhost_stops_are_all_written_and_those_beyond_the_queue_are_counted()
+    {
+        var captured = new Captured();
+        using var serilog = new Serilog.LoggerConfiguration().WriteTo.Sink(captured).CreateLogger();
+        using var factory = new SerilogLoggerFactory(serilog);
+        var lines = new StuckConsole();
+        var log = new AccessLog(lines, factory.CreateLogger(AccessLog.Category));
+        ServedRequest Request(int i) => new(DateTimeOffset.UnixEpoch, "GET", $"/{i}", 200, i, TimeSpan.Zero, IPAddress.Loopback);
+
+        log.Record(Request(0));
+        await lines.Writing.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the writer holds request 0: the queue is empty
+        for (var i = 1; i <= AccessLog.Capacity + 10; i++)
+        {
+            log.Record(Request(i));
+        }
+
+        lines.Console.Release();
+        log.Dispose();
+
+        lines.Written.Select(r => r.Path).ShouldBe(Enumerable.Range(0, AccessLog.Capacity + 1).Select(i => $"/{i}"));
+        var warning = captured.Events.ShouldHaveSingleItem();
+        warning.Level.ShouldBe(LogEventLevel.Warning);
+        warning.RenderMessage().ShouldBe($"10 requests went unlogged: the access log fell {AccessLog.Capacity} lines behind");
+    }
+
+    /// <summary>A console that does not take the first batch until released.</summary>
+    private sealed class StuckConsole : IAccessLineWriter
+    {
+        public TaskCompletionSource Writing { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public SemaphoreSlim Console { get; } = new(0);
+
+        public List<ServedRequest> Written { get; } = [];
+
+        public void Write(IReadOnlyList<ServedRequest> requests)
+        {
+            Writing.TrySetResult();
+            Console.Wait();
+            Console.Release();
+            Written.AddRange(requests);
+        }
+    }
+
+    private sealed class Captured : ILogEventSink
+    {
+        public List<LogEvent> Events { get; } = [];
+
+        public void Emit(LogEvent logEvent) => Events.Add(logEvent);
+    }
+}
