@@ -1,12 +1,10 @@
 using System.Net;
 using System.Text.Json;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Kubeconfig;
 using k8s;
 using k8s.Autorest;
-using k8s.KubeConfigModels;
 using k8s.Models;
-using YamlDotNet.Core;
-using YamlDotNet.Serialization;
 
 namespace Gentoo.Plugin;
 
@@ -29,23 +27,17 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
     /// <summary>The client configuration of the kubeconfig kubectl would use (or <paramref name="kubeconfig"/>), at its current context or <paramref name="context"/>.</summary>
     public static KubernetesClientConfiguration Configuration(string? kubeconfig, string? context)
     {
-        var path = kubeconfig ?? Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(':', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config");
+        var candidates = KubeconfigFile.Candidates(kubeconfig);
+        var path = candidates.FirstOrDefault(File.Exists) ?? candidates[0];
         try
         {
-            // Read here rather than by KubernetesClient's loader, which first builds its YAML reader for every Kubernetes
-            // type (a third of a second, most of a command's time); the kubeconfig's own types are all it needs.
-            var parsed = KubeconfigReader.Deserialize<K8SConfiguration>(File.ReadAllText(path));
-            parsed.FileName = Path.GetFullPath(path); // certificate and key paths are relative to it
-            return KubernetesClientConfiguration.BuildConfigFromConfigObject(parsed, context);
+            return KubeconfigFile.Load(path, context);
         }
-        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or FileNotFoundException or DirectoryNotFoundException or YamlException)
+        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException)
         {
             throw new PluginException($"no usable kubeconfig: {path}: {e.Message}");
         }
     }
-
-    private static readonly IDeserializer KubeconfigReader = new DeserializerBuilder().IgnoreUnmatchedProperties().Build();
 
     public async Task<T?> GetAsync<T>(string name, CancellationToken ct)
         where T : class, IKubernetesObject<V1ObjectMeta>

@@ -80,15 +80,18 @@ public static class OperatorProcess
         }
     }
 
-    public static Running Start(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    /// <param name="args">The operator's command line.</param>
+    /// <param name="environment">Variables set for it.</param>
+    /// <param name="executable">A published operator to run; none: the built gentoo-operator.dll beside this program, through dotnet.</param>
+    public static Running Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? executable = null)
     {
-        var (start, home) = StartInfo(args, environment);
+        var (start, home) = StartInfo(args, environment, executable);
         return new Running(Process.Start(start)!, home);
     }
 
     public static async Task<Outcome> RunAsync(IEnumerable<string> args, IDictionary<string, string>? environment = null, TimeSpan? timeout = null)
     {
-        using var running = Start(args, environment);
+        using var running = Start(args, environment, null);
         using var deadline = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
         try
         {
@@ -103,15 +106,19 @@ public static class OperatorProcess
         return new Outcome(running.Process.ExitCode, await running.StandardOutput, await running.StandardError);
     }
 
-    private static (ProcessStartInfo Start, DirectoryInfo Home) StartInfo(IEnumerable<string> args, IDictionary<string, string>? environment)
+    private static (ProcessStartInfo Start, DirectoryInfo Home) StartInfo(IEnumerable<string> args, IDictionary<string, string>? environment, string? executable)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(executable ?? "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gentoo-operator.dll"));
+        if (executable is null)
+        {
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "gentoo-operator.dll"));
+        }
+
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);

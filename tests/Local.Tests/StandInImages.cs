@@ -101,7 +101,7 @@ internal static class StandInImages
             foreach (var (project, output) in new[] { ("src/Agent/Agent.csproj", "agent"), ("src/Operator/Operator.csproj", "operator") })
             {
                 Run("dotnet", "publish", Path.Combine(tree, project), "-c", "Release", "-r", "linux-x64", "--self-contained", "-p:PublishSingleFile=true",
-                    "-o", Path.Combine(context, output));
+                    "-p:PublishReadyToRun=false", "-o", Path.Combine(context, output)); // compiled ahead of time or not, it behaves the same
             }
 
             File.WriteAllText(Path.Combine(context, "Dockerfile"), $"""

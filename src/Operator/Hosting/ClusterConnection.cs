@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using k8s;
 using k8s.Autorest;
+using Gentoo.Kubeconfig;
 using k8s.Exceptions;
 
 namespace Gentoo.Operator.Hosting;
@@ -23,9 +24,7 @@ public static class ClusterConnection
             }
         }
 
-        var paths = string.IsNullOrWhiteSpace(explicitPaths)
-            ? [Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".kube", "config")]
-            : explicitPaths.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
+        var paths = KubeconfigFile.Candidates(explicitPaths);
         var existing = paths.Where(File.Exists).Select(p => new FileInfo(p)).ToArray();
         if (existing.Length == 0)
         {
@@ -36,7 +35,7 @@ public static class ClusterConnection
         try
         {
             // As kubectl does for a KUBECONFIG list, the first file that exists holds the context.
-            return KubernetesClientConfiguration.BuildConfigFromConfigFile(existing[0], options.Context);
+            return KubeconfigFile.Load(existing[0].FullName, options.Context);
         }
         catch (Exception e) when (e is KubeConfigException or IOException or ArgumentException or InvalidOperationException)
         {
