@@ -74,8 +74,9 @@ public sealed class AccessLog : IDisposable
             {
                 lines.Write(batch);
             }
-            catch (IOException e)
+            catch (Exception e)
             {
+                // The writer goes on: a line it could not write must not stop every later one.
                 logger.LogWarning("{Count} requests went unlogged: the access log cannot be written: {Message}", batch.Count, e.Message);
             }
 

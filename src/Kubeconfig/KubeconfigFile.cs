@@ -39,6 +39,10 @@ public static class KubeconfigFile
         {
             throw new KubeConfigException($"not a kubeconfig: {e.Message}");
         }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new IOException(e.Message, e); // a file this account may not read is as unusable as a missing one
+        }
 
         parsed.FileName = Path.GetFullPath(path); // certificate and key paths are relative to it
         return KubernetesClientConfiguration.BuildConfigFromConfigObject(parsed, context);

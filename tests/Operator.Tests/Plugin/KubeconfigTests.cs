@@ -59,6 +59,7 @@ public sealed class KubeconfigTests : IDisposable
 
     [Theory]
     [InlineData("clusters: [unclosed")]
+    [InlineData("")]
     [InlineData("current-context: nowhere\ncontexts: []\nclusters: []\nusers: []\n")]
     public void A_kubeconfig_that_cannot_be_used_is_one_line_naming_the_file(string text)
     {
