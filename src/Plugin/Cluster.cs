@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Gentoo.Entities.V1Alpha1;
-using Gentoo.Kubeconfig;
+using Gentoo.Connection;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using k8s;
 using k8s.Autorest;
-using Gentoo.Kubeconfig;
+using Gentoo.Connection;
 using k8s.Exceptions;
 
 namespace Gentoo.Operator.Hosting;

@@ -4,7 +4,7 @@ using k8s.KubeConfigModels;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 
-namespace Gentoo.Kubeconfig;
+namespace Gentoo.Connection;
 
 /// <summary>The kubeconfig kubectl would use, read into a client configuration.</summary>
 public static class KubeconfigFile

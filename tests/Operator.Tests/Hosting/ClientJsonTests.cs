@@ -1,0 +1,21 @@
+using Gentoo.Connection;
+using k8s;
+using k8s.Models;
+
+namespace Gentoo.Operator.Tests.Hosting;
+
+public sealed class ClientJsonTests
+{
+    [Fact]
+    public void Locked_client_options_refuse_changes_and_still_read_and_write_kubernetes_objects()
+    {
+        ClientJson.Lock();
+        ClientJson.Lock(); // a second lock (another entry point in the same process) is harmless
+
+        Should.Throw<InvalidOperationException>(() => KubernetesJson.AddJsonOptions(options => options.WriteIndented = true));
+        var pod = new V1Pod { Metadata = new V1ObjectMeta { Name = "build-1", CreationTimestamp = new DateTime(2026, 12, 2, 20, 0, 0, DateTimeKind.Utc) } };
+        var json = KubernetesJson.Serialize(pod);
+        json.ShouldContain("\"creationTimestamp\":\"2026-12-02T20:00:00Z\"");
+        KubernetesJson.Deserialize<V1Pod>(json).Metadata.Name.ShouldBe("build-1");
+    }
+}
