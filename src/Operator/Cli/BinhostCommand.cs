@@ -68,7 +68,7 @@ public static class BinhostCommand
             // The operator's log format, one line per event; ASP.NET Core's own chatter only from warnings up.
             var logging = new OperatorOptions();
             using var logger = OperatorHost.CreateLogger(logging);
-            using var accessLines = OperatorHost.AccessLines(logging, TimeProvider.System.LocalTimeZone);
+            var accessLines = OperatorHost.AccessLines(logging, TimeProvider.System.LocalTimeZone);
             await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs, builder => builder.AddSerilog(logger)
                 // Serilog's provider takes every level of every category (its own rule, which beats the binhost's).
                 .AddFilter<SerilogLoggerProvider>(BinhostServer.HostingDiagnostics, LogLevel.None), accessLines);

@@ -7,17 +7,29 @@ using Serilog.Parsing;
 namespace Gentoo.Operator.Hosting;
 
 /// <summary>
-/// The binhost's access lines, rendered by the formatter of every other line and written to the same console stream,
-/// a batch at a time through one buffer and one flush (so nothing waits in the buffer between batches). Going around the logger pipeline (no capture of the message's
-/// values, no filters, no second queue) is what lets the binhost log every request and still keep up with nginx.
+/// The binhost's access lines, rendered by the formatter of every other line and written to the same console stream
+/// a batch at a time. Going around the logger pipeline (no capture of the message's values, no filters, no second
+/// queue) is what lets the binhost log every request and still keep up with nginx.
 /// </summary>
-public sealed class ConsoleAccessLines(ITextFormatter formatter, Stream console, TimeZoneInfo zone) : IAccessLineWriter, IDisposable
+/// <remarks>
+/// Other threads write their lines to the same descriptor, which in a container is a pipe: the kernel keeps a write
+/// whole only up to <see cref="Atomic"/> bytes, so lines go out in writes of whole lines no larger than that (a line
+/// longer than it on its own), and never a piece of a line with another one landing in it.
+/// </remarks>
+public sealed class ConsoleAccessLines(ITextFormatter formatter, Stream console, TimeZoneInfo zone) : IAccessLineWriter
 {
+    /// <summary>PIPE_BUF on Linux: the largest write to a pipe no other writer's bytes can land in.</summary>
+    public const int Atomic = 4096;
+
     private static readonly MessageTemplate Template = new MessageTemplateParser().Parse(AccessLog.Template);
 
     private static readonly LogEventProperty Source = new("SourceContext", new ScalarValue(AccessLog.Category));
 
-    private readonly StreamWriter output = new(console, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 64 * 1024);
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    private readonly StringBuilder line = new();
+    private readonly byte[] pending = new byte[Atomic];
+    private int filled;
 
     public void Write(IReadOnlyList<ServedRequest> requests)
     {
@@ -34,12 +46,41 @@ public sealed class ConsoleAccessLines(ITextFormatter formatter, Stream console,
                 new("Client", new ScalarValue(r.Client?.ToString())),
                 Source,
             ];
-            formatter.Format(new LogEvent(TimeZoneInfo.ConvertTime(r.At, zone), LogEventLevel.Information, null, Template, properties), output);
+            line.Clear();
+            using (var rendering = new StringWriter(line, System.Globalization.CultureInfo.InvariantCulture))
+            {
+                formatter.Format(new LogEvent(TimeZoneInfo.ConvertTime(r.At, zone), LogEventLevel.Information, null, Template, properties), rendering);
+            }
+
+            Append(line.ToString());
         }
 
-        output.Flush();
+        WritePending();
     }
 
-    // The console stream stays open for whatever else writes to it.
-    public void Dispose() => output.Flush();
+    private void Append(string rendered)
+    {
+        var length = Utf8.GetByteCount(rendered);
+        if (filled + length > Atomic)
+        {
+            WritePending();
+        }
+
+        if (length > Atomic)
+        {
+            console.Write(Utf8.GetBytes(rendered)); // too long to keep whole anyway
+            return;
+        }
+
+        filled += Utf8.GetBytes(rendered, pending.AsSpan(filled));
+    }
+
+    private void WritePending()
+    {
+        if (filled > 0)
+        {
+            console.Write(pending, 0, filled);
+            filled = 0;
+        }
+    }
 }

@@ -30,10 +30,8 @@ public sealed class AccessLogTests
         OperatorHost.Formatter(options).Format(logged, expected);
 
         var console = new MemoryStream();
-        using (var lines = new ConsoleAccessLines(OperatorHost.Formatter(options), console, TimeZoneInfo.Local))
-        {
-            lines.Write([new ServedRequest(logged.Timestamp.ToUniversalTime(), "GET", "/app-misc/greeter/greeter-1.0-1.gpkg.tar", 200, 20480, TimeSpan.FromMilliseconds(0.4242), IPAddress.IPv6Loopback)]);
-        }
+        new ConsoleAccessLines(OperatorHost.Formatter(options), console, TimeZoneInfo.Local)
+            .Write([new ServedRequest(logged.Timestamp.ToUniversalTime(), "GET", "/app-misc/greeter/greeter-1.0-1.gpkg.tar", 200, 20480, TimeSpan.FromMilliseconds(0.4242), IPAddress.IPv6Loopback)]);
 
         var written = System.Text.Encoding.UTF8.GetString(console.ToArray());
         written.ShouldBe(expected.ToString());
@@ -66,6 +64,35 @@ public sealed class AccessLogTests
         var warning = captured.Events.ShouldHaveSingleItem();
         warning.Level.ShouldBe(LogEventLevel.Warning);
         warning.RenderMessage().ShouldBe($"10 requests went unlogged: the access log fell {AccessLog.Capacity} lines behind");
+    }
+
+    [Fact]
+    public void Access_lines_reach_the_console_in_writes_of_whole_lines_a_pipe_keeps_whole()
+    {
+        var console = new RecordingStream();
+        var lines = new ConsoleAccessLines(OperatorHost.Formatter(new OperatorOptions()), console, TimeZoneInfo.Utc);
+        var requests = Enumerable.Range(0, 500).Select(i => new ServedRequest(DateTimeOffset.UnixEpoch, "GET", $"/app-misc/greeter/greeter-{i}-1.gpkg.tar", 200, i, TimeSpan.Zero, IPAddress.Loopback)).ToList();
+        var huge = new ServedRequest(DateTimeOffset.UnixEpoch, "GET", "/" + new string('x', 2 * ConsoleAccessLines.Atomic), 404, 0, TimeSpan.Zero, IPAddress.Loopback);
+
+        lines.Write([.. requests.Take(250), huge, .. requests.Skip(250)]);
+
+        console.Writes.Count.ShouldBeGreaterThan(10);
+        console.Writes.Select(write => write.Last()).ShouldAllBe(last => last == (byte)'\n');
+        console.Writes.Where(write => write.Length > ConsoleAccessLines.Atomic).ShouldHaveSingleItem().Length.ShouldBeGreaterThan(2 * ConsoleAccessLines.Atomic);
+        var text = System.Text.Encoding.UTF8.GetString([.. console.Writes.SelectMany(write => write)]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        text.Length.ShouldBe(501);
+        text[0].ShouldBe("00:00:00 INF Gentoo.Binhost.Requests: GET /app-misc/greeter/greeter-0-1.gpkg.tar 200 0 bytes in 0.0 ms for 127.0.0.1 {}");
+        text[250].ShouldContain(" 404 0 bytes");
+        text[^1].ShouldContain("greeter-499-1.gpkg.tar");
+    }
+
+    private sealed class RecordingStream : MemoryStream
+    {
+        public List<byte[]> Writes { get; } = [];
+
+        public override void Write(byte[] buffer, int offset, int count) => Writes.Add(buffer[offset..(offset + count)]);
+
+        public override void Write(ReadOnlySpan<byte> buffer) => Writes.Add(buffer.ToArray());
     }
 
     /// <summary>A console that does not take the first batch until released.</summary>
