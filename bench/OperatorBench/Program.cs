@@ -31,13 +31,7 @@ var timeout = TimeSpan.FromMinutes(10);
 // The operator as the image ships it: published by the Dockerfile's command, one self-contained file.
 var published = Directory.CreateTempSubdirectory("operator-bench-").FullName;
 Console.WriteLine($"publishing the operator as the image's Dockerfile does, into {published}...");
-var publish = Executable.Run("dotnet", Checkout.Root, ["publish", Checkout.PathOf("src", "Operator", "Operator.csproj"), "-c", "Release",
-    "-r", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier, "--self-contained", "-p:PublishSingleFile=true", "-o", published, "-v", "quiet", "-nologo"]);
-if (publish.ExitCode != 0)
-{
-    Console.Error.WriteLine(publish.Output + publish.Error);
-    return 1;
-}
+Executable.PublishSingleFile("src/Operator/Operator.csproj", published);
 
 await using var server = await KubeApiServer.StartAsync();
 using var kube = new Kubernetes(server.ClientConfiguration());

@@ -27,14 +27,7 @@ const string Ns = "bench";
 
 var published = Directory.CreateTempSubdirectory("plugin-bench-").FullName;
 Console.WriteLine($"publishing the plugin as README installs it, into {published}...");
-var publish = Executable.Run("dotnet", Checkout.Root, ["publish", Checkout.PathOf("src", "Plugin"), "-c", "Release", "-r", "linux-x64", "--self-contained",
-    "-p:PublishSingleFile=true", "-o", published, "-v", "quiet", "-nologo"]);
-if (publish.ExitCode != 0)
-{
-    Console.Error.WriteLine(publish.Output + publish.Error);
-    return 1;
-}
-
+Executable.PublishSingleFile("src/Plugin/Plugin.csproj", published);
 var plugin = Path.Combine(published, "kubectl-gentoo");
 await using var server = await KubeApiServer.StartAsync();
 using var kube = new Kubernetes(server.ClientConfiguration());

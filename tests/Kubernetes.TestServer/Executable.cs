@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 
 namespace Gentoo.Kubernetes.TestServer;
 
@@ -19,5 +20,22 @@ public static class Executable
         var error = process.StandardError.ReadToEndAsync();
         process.WaitForExit();
         return (process.ExitCode, output.Result, error.Result);
+    }
+
+    /// <summary>
+    /// Publishes a project of this checkout as its releases are built (the Dockerfile, the plugin's install command): one
+    /// self-contained file for this machine's platform, into <paramref name="output"/>; throws with dotnet's words when it fails.
+    /// </summary>
+    /// <param name="project">The project, relative to the checkout: src/Operator/Operator.csproj.</param>
+    /// <param name="output">Where the file goes.</param>
+    /// <param name="properties">More MSBuild properties, as -p:NAME=VALUE.</param>
+    public static void PublishSingleFile(string project, string output, params string[] properties)
+    {
+        var (exitCode, said, error) = Run("dotnet", Checkout.Root, ["publish", Checkout.PathOf(project), "-c", "Release", "-r", RuntimeInformation.RuntimeIdentifier,
+            "--self-contained", "-p:PublishSingleFile=true", .. properties, "-o", output, "-v", "quiet", "-nologo"]);
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"dotnet publish {project} failed: {said}{error}");
+        }
     }
 }

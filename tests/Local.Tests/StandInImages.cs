@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using Gentoo.Kubernetes.TestServer;
 using Gentoo.Portage.Tests;
 
 namespace Gentoo.Local.Tests;
@@ -97,11 +97,10 @@ internal static class StandInImages
         var context = Directory.CreateTempSubdirectory("this-tree-").FullName;
         try
         {
-            var tree = Path.GetFullPath(Path.Combine(Fixtures.Root, "..", ".."));
             foreach (var (project, output) in new[] { ("src/Agent/Agent.csproj", "agent"), ("src/Operator/Operator.csproj", "operator") })
             {
-                Run("dotnet", "publish", Path.Combine(tree, project), "-c", "Release", "-r", "linux-x64", "--self-contained", "-p:PublishSingleFile=true",
-                    "-p:PublishReadyToRun=false", "-o", Path.Combine(context, output)); // compiled ahead of time or not, it behaves the same
+                // Compiled ahead of time or not, it behaves the same.
+                Executable.PublishSingleFile(project, Path.Combine(context, output), "-p:PublishReadyToRun=false");
             }
 
             File.WriteAllText(Path.Combine(context, "Dockerfile"), $"""
@@ -121,7 +120,7 @@ internal static class StandInImages
             }
 
             File.WriteAllText(Path.Combine(stage3, "emerge"), ReplayingEmerge.ReplaceLineEndings("\n") + "\n");
-            File.SetUnixFileMode(Path.Combine(stage3, "emerge"), Executable);
+            File.SetUnixFileMode(Path.Combine(stage3, "emerge"), Runnable);
             File.WriteAllText(Path.Combine(stage3, "Dockerfile"), $"""
                 FROM {DockerFactAttribute.Image}
                 COPY *.log *.gpkg.tar *.so Packages /var/tmp/replay/
@@ -137,16 +136,13 @@ internal static class StandInImages
         }
     }
 
-    private const UnixFileMode Executable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
+    private const UnixFileMode Runnable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead
         | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
     private static void Run(string file, params string[] args)
     {
-        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        process.ExitCode.ShouldBe(0, $"{file} {string.Join(' ', args)}: {output.Result}{error.Result}");
+        var (exitCode, output, error) = Executable.Run(file, Environment.CurrentDirectory, args);
+        exitCode.ShouldBe(0, $"{file} {string.Join(' ', args)}: {output}{error}");
     }
 
     public static void BuildOperator()
@@ -154,20 +150,15 @@ internal static class StandInImages
         var context = Directory.CreateTempSubdirectory("stand-in-agent-").FullName;
         try
         {
-            var executable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
-                | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
             foreach (var (file, script) in new[] { ("gentoo-agent", Agent), ("gentoo-operator", Binhost) })
             {
                 File.WriteAllText(Path.Combine(context, file), script.ReplaceLineEndings("\n") + "\n");
-                File.SetUnixFileMode(Path.Combine(context, file), executable);
+                File.SetUnixFileMode(Path.Combine(context, file), Runnable);
             }
 
             File.WriteAllText(Path.Combine(context, "Dockerfile"),
                 $"FROM {DockerFactAttribute.Image}\nCOPY gentoo-agent {Protocol.AgentPod.AgentInImage}\nCOPY gentoo-operator /usr/local/bin/gentoo-operator\nENTRYPOINT [\"/usr/local/bin/gentoo-operator\"]\nCMD []\n");
-            using var build = Process.Start(new ProcessStartInfo("docker", ["build", "-q", "-t", Operator, context]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            var error = build.StandardError.ReadToEndAsync();
-            build.WaitForExit();
-            build.ExitCode.ShouldBe(0, error.Result);
+            Run("docker", "build", "-q", "-t", Operator, context);
         }
         finally
         {

@@ -11,8 +11,7 @@ public static class ClusterConnection
 {
     public static KubernetesClientConfiguration LoadConfiguration(OperatorOptions options)
     {
-        var explicitPaths = options.Kubeconfig ?? Environment.GetEnvironmentVariable("KUBECONFIG");
-        if (string.IsNullOrWhiteSpace(explicitPaths) && KubernetesClientConfiguration.IsInCluster())
+        if (string.IsNullOrWhiteSpace(options.Kubeconfig ?? Environment.GetEnvironmentVariable("KUBECONFIG")) && KubernetesClientConfiguration.IsInCluster())
         {
             try
             {
@@ -24,7 +23,7 @@ public static class ClusterConnection
             }
         }
 
-        var paths = KubeconfigFile.Candidates(explicitPaths);
+        var paths = KubeconfigFile.Candidates(options.Kubeconfig);
         var existing = paths.Where(File.Exists).Select(p => new FileInfo(p)).ToArray();
         if (existing.Length == 0)
         {
