@@ -3,7 +3,7 @@
 # times at random moments, 30% of its API requests fail (500/429) or are delayed, its watches are cut or answered
 # 410 Gone, build pods are deleted or evicted and their node is lost, desktops ask the binhost for builds, and the
 # root is snapshotted. Prints one line of figures; exits non-zero if any is broken.
-#   bash hack/faults.sh [kills] [runs] [seed]
+#   bash hack/faults.sh [kills] [runs] [seed]      (GENTOO_FAULT_LOG=FILE keeps every operator process's log)
 # On the in-process API server by default; against a real kube-apiserver with KUBEBUILDER_ASSETS (envtest binaries),
 # pods then driven through the API. A cluster with kubelets of its own (GENTOO_TEST_KUBECONFIG) is not used: its
 # kubelets would really run the Gentoo pods.

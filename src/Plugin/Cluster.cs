@@ -21,7 +21,7 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
     public static Cluster Connect(string? kubeconfig, string? context, string? ns)
     {
         var config = Configuration(kubeconfig, context);
-        return new Cluster(new Kubernetes(config), ns ?? config.Namespace ?? "default");
+        return new Cluster(ApiClients.Create(config, TimeProvider.System), ns ?? config.Namespace ?? "default");
     }
 
     /// <summary>The client configuration of the kubeconfig kubectl would use (or <paramref name="kubeconfig"/>), at its current context or <paramref name="context"/>.</summary>

@@ -1,3 +1,4 @@
+using Gentoo.Connection;
 using System.CommandLine;
 using Gentoo.Binhost;
 using Gentoo.Operator.Hosting;
@@ -62,7 +63,7 @@ public static class BinhostCommand
                 }
             }
 
-            using var kube = cluster is null ? null : new Kubernetes(cluster);
+            using var kube = cluster is null ? null : ApiClients.Create(cluster, TimeProvider.System);
             using var onDemand = kube is null || options.OnDemandTokenFile is null ? null : new OnDemandBuilds(kube, result.GetValue(ns)!, options.Name, result.GetValue(maxRuns), TimeProvider.System);
             Func<CancellationToken, Task<IReadOnlyList<PageRun>>>? runs = kube is null ? null : token => PageRuns.LatestAsync(kube, result.GetValue(ns)!, options.Name, 10, token);
             // The operator's log format, one line per event; ASP.NET Core's own chatter only from warnings up.

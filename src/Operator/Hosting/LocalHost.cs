@@ -1,3 +1,4 @@
+using Gentoo.Connection;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -53,7 +54,7 @@ public static class LocalHost
         await using var server = await StartServerAsync(options, credentials, docker, ct);
         options.State.WriteKubeconfig(server.BaseAddress, credentials);
         var clientConfiguration = server.ClientConfiguration();
-        using var kube = new Kubernetes(clientConfiguration);
+        using var kube = ApiClients.Create(clientConfiguration, TimeProvider.System);
         await new CrdInstaller(kube, loggers.CreateLogger<CrdInstaller>()).InstallAsync(ct);
         if (options.Apply is { } manifests)
         {

@@ -1,3 +1,4 @@
+using Gentoo.Connection;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Binhost;
 using Gentoo.Crds;
@@ -70,7 +71,7 @@ public static class OperatorHost
     /// <summary>Runs against the API server <paramref name="clientConfiguration"/> names (a cluster's, or local mode's embedded one).</summary>
     public static async Task RunAsync(OperatorOptions options, Logger logger, KubernetesClientConfiguration clientConfiguration, CancellationToken ct)
     {
-        using var kube = new Kubernetes(clientConfiguration);
+        using var kube = ApiClients.Create(clientConfiguration, TimeProvider.System);
         var version = await StartupRetry.RunAsync(() => ClusterConnection.ProbeAsync(kube, clientConfiguration.Host, TimeSpan.FromSeconds(10), ct), logger, ct);
         logger.Information("Connected to Kubernetes {Version} at {Host}", version, clientConfiguration.Host);
 
@@ -105,7 +106,7 @@ public static class OperatorHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
         builder.WebHost.UseUrls($"http://{options.BindAddress}:{options.HealthPort}");
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton<IKubernetes>(_ => new Kubernetes(clientConfiguration));
+        builder.Services.AddSingleton<IKubernetes>(services => ApiClients.Create(clientConfiguration, services.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<CrdInstaller>();
         builder.Services.AddSingleton<ApiServerHealthCheck>();
         builder.Services.AddControllerRuntime(new LeaderElectionSettings

@@ -152,8 +152,9 @@ public sealed class FaultSuiteTests(ITestOutputHelper output)
             var finished = converged.Count(r => r.Status.Phase == BuildRunPhase.Succeeded);
             var total = runCount + onDemandRuns.Count;
             var line = $"{operatorProcess.Kills} operator kills ({operatorProcess.Exits} exits of its own, restarted), {proxy.Injected} API faults, {podFaults.Count(f => f != PodFault.None)} pod faults ({podFaults.Count(f => f == PodFault.NodeLost)} lost nodes); {finished}/{total} runs succeeded ({onDemandRuns.Count} asked for on demand); "
-                + $"duplicate pods for one attempt {figures.DuplicatePods}, status regressions {figures.Regressions}, lost attempts {figures.LostAttempts}, "
-                + $"volumes deleted unasked {figures.VolumesDeleted}, snapshots taken {figures.SnapshotsTaken} and deleted unasked {figures.SnapshotsDeleted}; converged {convergence.TotalSeconds:F1} s after the last fault";
+                + $"duplicate pods for one attempt {figures.DuplicatePods} (pods made again before any run recorded them {figures.PodsMadeAgain}), status regressions {figures.Regressions}, lost attempts {figures.LostAttempts}, "
+                + $"volumes deleted unasked {figures.VolumesDeleted}, snapshots taken {figures.SnapshotsTaken} and deleted unasked {figures.SnapshotsDeleted}; "
+                + $"packages built {figures.Packages.Built}, re-used {figures.Packages.Reused} of {figures.Packages.BuiltBefore} an attempt needed that an earlier one had built, lost {figures.Packages.Lost}; converged {convergence.TotalSeconds:F1} s after the last fault";
             output.WriteLine(line);
             foreach (var run in converged.OrderBy(r => r.Metadata.CreationTimestamp))
             {

@@ -5,7 +5,8 @@ namespace Gentoo.Operator.Tests.Faults;
 /// <summary>
 /// Keeps one operator process running as a kubelet keeps a container: one that exits by itself (it lost its Lease to
 /// an API fault, say) is started again after a second, and <see cref="KillAsync"/> kills it with SIGKILL and starts it
-/// again after a delay, as a crash and a restart would.
+/// again after a delay, as a crash and a restart would. With GENTOO_FAULT_LOG set, everything each process wrote is
+/// appended to that file when it ends, to trace a run afterwards.
 /// </summary>
 public sealed class OperatorSupervisor : IAsyncDisposable
 {
@@ -15,6 +16,7 @@ public sealed class OperatorSupervisor : IAsyncDisposable
     private readonly Task watching;
     private OperatorProcess.Running current;
     private bool restarting;
+    private readonly string? logFile = Environment.GetEnvironmentVariable("GENTOO_FAULT_LOG") is { Length: > 0 } path ? path : null;
 
     public OperatorSupervisor(string[] arguments)
     {
@@ -64,6 +66,7 @@ public sealed class OperatorSupervisor : IAsyncDisposable
         killed.Process.Kill(); // SIGKILL: no shutdown, the Lease left held
         await killed.Process.WaitForExitAsync();
         Kills++;
+        await KeepLogAsync(killed, "killed");
         killed.Dispose();
         await Task.Delay(restartAfter);
         lock (gate)
@@ -103,7 +106,16 @@ public sealed class OperatorSupervisor : IAsyncDisposable
             var first = Array.FindIndex(lines, l => l.StartsWith("gentoo-operator:", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal));
             var said = first < 0 ? [] : lines.Skip(first).Take(1).Concat(lines.Skip(first + 1).TakeWhile(l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal)).Take(12)).ToList();
             ExitReasons.Add($"exit {exited.Process.ExitCode}: {string.Join(" | ", said.Count > 0 ? said : lines.TakeLast(4))}");
+            await KeepLogAsync(exited, $"exited {exited.Process.ExitCode}");
             exited.Dispose();
+        }
+    }
+
+    private async Task KeepLogAsync(OperatorProcess.Running ended, string how)
+    {
+        if (logFile is not null)
+        {
+            await File.AppendAllTextAsync(logFile, $"--- operator process {ended.Process.Id} {how} ---\n{await ended.StandardOutput}{await ended.StandardError}");
         }
     }
 
@@ -112,6 +124,7 @@ public sealed class OperatorSupervisor : IAsyncDisposable
         await stopping.CancelAsync();
         await watching;
         await current.TerminateAsync();
+        await KeepLogAsync(current, "stopped");
         current.Dispose();
         stopping.Dispose();
     }
