@@ -15,7 +15,7 @@ public static class KubeconfigFile
 
     /// <summary>
     /// The files a kubeconfig is looked for in, in kubectl's order: those <paramref name="explicitPaths"/> (a flag, or
-    /// else KUBECONFIG) lists, else ~/.kube/config. The first of them that exists holds the context.
+    /// else KUBECONFIG) lists, else ~/.kube/config. Those that exist are merged (<see cref="Load(IReadOnlyList{string}, string?)"/>).
     /// </summary>
     public static string[] Candidates(string? explicitPaths)
     {
@@ -25,10 +25,50 @@ public static class KubeconfigFile
             : paths.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
     }
 
+    /// <summary>
+    /// The client configuration of the kubeconfig files at <paramref name="paths"/> (those that exist, in order) merged as
+    /// kubectl merges a KUBECONFIG list: the first file to name a cluster, user or context, or to set current-context,
+    /// wins, and paths inside each file (certificates, keys) are relative to that file. At the current context, or
+    /// <paramref name="context"/>.
+    /// </summary>
+    /// <exception cref="KubeConfigException">A file is not a kubeconfig, or the merge has no usable context, cluster or user.</exception>
+    /// <exception cref="IOException">A file cannot be read.</exception>
+    public static KubernetesClientConfiguration Load(IReadOnlyList<string> paths, string? context)
+    {
+        if (paths.Count == 0)
+        {
+            throw new ArgumentException("no kubeconfig file to read", nameof(paths));
+        }
+
+        var files = paths.Select(path =>
+        {
+            try
+            {
+                return Read(path);
+            }
+            catch (KubeConfigException e) when (paths.Count > 1)
+            {
+                throw new KubeConfigException($"{path}: {e.Message}"); // which of the merged files
+            }
+        }).ToList();
+        var merged = new K8SConfiguration
+        {
+            // Where KubernetesClient resolves what is still relative; every file's own paths are made absolute below.
+            FileName = files[0].FileName,
+            CurrentContext = files.Select(f => f.CurrentContext).FirstOrDefault(c => !string.IsNullOrEmpty(c)),
+            Clusters = FirstOfEachName(files.SelectMany(f => (f.Clusters ?? []).Select(c => WithAbsolutePaths(c, f.FileName))), c => c.Name),
+            Users = FirstOfEachName(files.SelectMany(f => (f.Users ?? []).Select(u => WithAbsolutePaths(u, f.FileName))), u => u.Name),
+            Contexts = FirstOfEachName(files.SelectMany(f => f.Contexts ?? []), c => c.Name),
+        };
+        return KubernetesClientConfiguration.BuildConfigFromConfigObject(merged, context);
+    }
+
     /// <summary>The client configuration of the kubeconfig at <paramref name="path"/>, at its current context or <paramref name="context"/>.</summary>
     /// <exception cref="KubeConfigException">The file is not a usable kubeconfig (its YAML, the context, the cluster or user it names).</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static KubernetesClientConfiguration Load(string path, string? context)
+    public static KubernetesClientConfiguration Load(string path, string? context) => Load([path], context);
+
+    private static K8SConfiguration Read(string path)
     {
         K8SConfiguration parsed;
         try
@@ -44,7 +84,37 @@ public static class KubeconfigFile
             throw new IOException(e.Message, e); // a file this account may not read is as unusable as a missing one
         }
 
-        parsed.FileName = Path.GetFullPath(path); // certificate and key paths are relative to it
-        return KubernetesClientConfiguration.BuildConfigFromConfigObject(parsed, context);
+        parsed.FileName = Path.GetFullPath(path);
+        return parsed;
     }
+
+    private static List<T> FirstOfEachName<T>(IEnumerable<T> items, Func<T, string?> name)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        return items.Where(i => name(i) is { } n && seen.Add(n)).ToList();
+    }
+
+    private static Cluster WithAbsolutePaths(Cluster cluster, string file)
+    {
+        if (cluster.ClusterEndpoint is { } endpoint)
+        {
+            endpoint.CertificateAuthority = Absolute(endpoint.CertificateAuthority, file);
+        }
+
+        return cluster;
+    }
+
+    private static User WithAbsolutePaths(User user, string file)
+    {
+        if (user.UserCredentials is { } credentials)
+        {
+            credentials.ClientCertificate = Absolute(credentials.ClientCertificate, file);
+            credentials.ClientKey = Absolute(credentials.ClientKey, file);
+        }
+
+        return user;
+    }
+
+    private static string? Absolute(string? path, string file) =>
+        string.IsNullOrEmpty(path) || Path.IsPathRooted(path) ? path : Path.GetFullPath(path, Path.GetDirectoryName(file)!);
 }

@@ -28,14 +28,15 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
     public static KubernetesClientConfiguration Configuration(string? kubeconfig, string? context)
     {
         var candidates = KubeconfigFile.Candidates(kubeconfig);
-        var path = candidates.FirstOrDefault(File.Exists) ?? candidates[0];
+        // kubectl merges the files of a KUBECONFIG list that exist; with none, the first is the one it names.
+        var paths = candidates.Where(File.Exists).DefaultIfEmpty(candidates[0]).ToList();
         try
         {
-            return KubeconfigFile.Load(path, context);
+            return KubeconfigFile.Load(paths, context);
         }
         catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException)
         {
-            throw new PluginException($"no usable kubeconfig: {path}: {e.Message}");
+            throw new PluginException($"no usable kubeconfig: {string.Join(", ", paths)}: {e.Message}");
         }
     }
 

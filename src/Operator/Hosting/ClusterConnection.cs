@@ -33,12 +33,12 @@ public static class ClusterConnection
 
         try
         {
-            // As kubectl does for a KUBECONFIG list, the first file that exists holds the context.
-            return KubeconfigFile.Load(existing[0].FullName, options.Context);
+            // As kubectl does for a KUBECONFIG list: the files that exist, merged.
+            return KubeconfigFile.Load(existing.Select(f => f.FullName).ToList(), options.Context);
         }
         catch (Exception e) when (e is KubeConfigException or IOException or ArgumentException or InvalidOperationException)
         {
-            throw new StartupException($"kubeconfig {existing[0].FullName} is not usable: {OneLine(e.Message)}", e);
+            throw new StartupException($"kubeconfig {string.Join(", ", existing.Select(f => f.FullName))} is not usable: {OneLine(e.Message)}", e);
         }
     }
 

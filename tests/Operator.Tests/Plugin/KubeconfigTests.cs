@@ -68,4 +68,63 @@ public sealed class KubeconfigTests : IDisposable
         Should.Throw<PluginException>(() => Cluster.Connect(path, null, null)).Message.ShouldStartWith($"no usable kubeconfig: {path}: ");
         Should.Throw<PluginException>(() => Cluster.Connect(Path.Combine(directory.FullName, "missing"), null, null)).Message.ShouldContain("missing");
     }
+
+    [Fact]
+    public void A_kubeconfig_list_is_merged_as_kubectl_merges_it_the_first_file_to_name_a_thing_winning()
+    {
+        using var key = ECDsa.Create();
+        using var authority = new CertificateRequest("CN=work-ca", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var workDirectory = Directory.CreateDirectory(Path.Combine(directory.FullName, "work"));
+        File.WriteAllText(Path.Combine(workDirectory.FullName, "ca.crt"), authority.ExportCertificatePem());
+        var home = Path.Combine(directory.FullName, "home.yaml");
+        File.WriteAllText(home, """
+            clusters:
+            - name: home
+              cluster: {server: "https://k3s.home.arpa:6443", insecure-skip-tls-verify: true}
+            contexts:
+            - name: home
+              context: {cluster: home, user: me, namespace: gentoo}
+            current-context: home
+            users:
+            - name: me
+              user: {token: home-token}
+            """);
+        var work = Path.Combine(workDirectory.FullName, "config");
+        File.WriteAllText(work, """
+            clusters:
+            - name: home
+              cluster: {server: "https://not-the-first.example:6443"}
+            - name: office
+              cluster: {server: "https://10.0.0.1:6443", certificate-authority: ca.crt}
+            contexts:
+            - name: office
+              context: {cluster: office, user: me, namespace: builds}
+            current-context: office
+            users:
+            - name: me
+              user: {token: work-token}
+            """);
+        var list = string.Join(Path.PathSeparator, home, Path.Combine(directory.FullName, "absent"), work);
+
+        // The first file sets current-context and defines cluster "home" and user "me"; the second adds "office".
+        var current = Cluster.Configuration(list, context: null);
+        current.Host.ShouldBe("https://k3s.home.arpa:6443");
+        current.AccessToken.ShouldBe("home-token");
+        current.Namespace.ShouldBe("gentoo");
+        var office = Cluster.Configuration(list, context: "office");
+        office.Host.ShouldBe("https://10.0.0.1:6443");
+        office.AccessToken.ShouldBe("home-token");
+        office.Namespace.ShouldBe("builds");
+        // ca.crt is relative to the second file, not to the first or to where the command runs.
+        office.SslCaCerts.ShouldHaveSingleItem().Subject.ShouldBe("CN=work-ca");
+
+        // The operator reads the same list the same way.
+        var operatorView = Gentoo.Operator.Hosting.ClusterConnection.LoadConfiguration(new Gentoo.Operator.Hosting.OperatorOptions { Kubeconfig = list, Context = "office" });
+        operatorView.Host.ShouldBe("https://10.0.0.1:6443");
+        operatorView.SslCaCerts.ShouldHaveSingleItem().Subject.ShouldBe("CN=work-ca");
+
+        // A broken file in the list is named.
+        File.WriteAllText(work, "clusters: [unclosed");
+        Should.Throw<PluginException>(() => Cluster.Configuration(list, context: null)).Message.ShouldContain($"{work}: not a kubeconfig");
+    }
 }
