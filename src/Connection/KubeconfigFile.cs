@@ -15,7 +15,7 @@ public static class KubeconfigFile
 
     /// <summary>
     /// The files a kubeconfig is looked for in, in kubectl's order: those <paramref name="explicitPaths"/> (a flag, or
-    /// else KUBECONFIG) lists, else ~/.kube/config. Those that exist are merged (<see cref="Load(IReadOnlyList{string}, string?)"/>).
+    /// else KUBECONFIG) lists, else ~/.kube/config. Those that exist are merged (<see cref="Load"/>).
     /// </summary>
     public static string[] Candidates(string? explicitPaths)
     {
@@ -62,11 +62,6 @@ public static class KubeconfigFile
         };
         return KubernetesClientConfiguration.BuildConfigFromConfigObject(merged, context);
     }
-
-    /// <summary>The client configuration of the kubeconfig at <paramref name="path"/>, at its current context or <paramref name="context"/>.</summary>
-    /// <exception cref="KubeConfigException">The file is not a usable kubeconfig (its YAML, the context, the cluster or user it names).</exception>
-    /// <exception cref="IOException">The file cannot be read.</exception>
-    public static KubernetesClientConfiguration Load(string path, string? context) => Load([path], context);
 
     private static K8SConfiguration Read(string path)
     {
