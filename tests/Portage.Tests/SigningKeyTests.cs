@@ -1,6 +1,11 @@
 using System.Text;
 using Gentoo.Portage.Signing;
+using Org.BouncyCastle.Bcpg;
 using Org.BouncyCastle.Bcpg.OpenPgp;
+using Org.BouncyCastle.Bcpg.Sig;
+using Org.BouncyCastle.Crypto.Generators;
+using Org.BouncyCastle.Crypto.Parameters;
+using Org.BouncyCastle.Security;
 
 namespace Gentoo.Portage.Tests;
 
@@ -111,6 +116,65 @@ public sealed class SigningKeyTests
             key.Fingerprint.ShouldBe(fingerprint);
             key.Expires.ShouldBe(DateTimeOffset.FromUnixTimeSeconds(later.ToUnixTimeSeconds()) + SigningKeyGenerator.Lifetime);
             SigningKeyGenerator.ExtendIfDue(extended, later).ShouldBeNull();
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_signing_subkey_signs_only_when_it_has_signed_its_primary_back_as_gpg_requires(bool crossCertified)
+    {
+        var random = new SecureRandom();
+        var created = Now.UtcDateTime.AddDays(-30);
+        PgpKeyPair NewPair()
+        {
+            var generator = new Ed25519KeyPairGenerator();
+            generator.Init(new Ed25519KeyGenerationParameters(random));
+            return new PgpKeyPair(PublicKeyAlgorithmTag.EdDsa_Legacy, generator.GenerateKeyPair(), created);
+        }
+
+        PgpSignatureSubpacketVector Flags(int flags, PgpSignature? embedded = null)
+        {
+            var packets = new PgpSignatureSubpacketGenerator();
+            packets.SetKeyFlags(false, flags);
+            packets.SetSignatureCreationTime(false, created);
+            if (embedded is not null)
+            {
+                packets.AddEmbeddedSignature(false, embedded);
+            }
+
+            return packets.Generate();
+        }
+
+        // A primary that only certifies, and a subkey for signing, as people who keep their primary offline make them.
+        var primary = NewPair();
+        var subkey = NewPair();
+        var rings = new PgpKeyRingGenerator(PgpSignature.PositiveCertification, primary, "Builder <builder@example.org>", SymmetricKeyAlgorithmTag.Null,
+            HashAlgorithmTag.Sha256, Array.Empty<char>(), false, Flags(KeyFlags.CertifyOther), null, random);
+        PgpSignature? backSignature = null;
+        if (crossCertified)
+        {
+            var signer = new PgpSignatureGenerator(PublicKeyAlgorithmTag.EdDsa_Legacy, HashAlgorithmTag.Sha256);
+            signer.InitSign(PgpSignature.PrimaryKeyBinding, subkey.PrivateKey);
+            var hashed = new PgpSignatureSubpacketGenerator();
+            hashed.SetSignatureCreationTime(false, created);
+            signer.SetHashedSubpackets(hashed.Generate());
+            backSignature = signer.GenerateCertification(primary.PublicKey, subkey.PublicKey);
+        }
+
+        rings.AddSubKey(subkey, Flags(KeyFlags.SignData, backSignature), null);
+        var export = rings.GenerateSecretKeyRing().GetEncoded();
+
+        if (crossCertified)
+        {
+            SigningKey.Parse(export, Now).Fingerprint.ShouldBe(Convert.ToHexString(primary.PublicKey.GetFingerprint()));
+        }
+        else
+        {
+            Should.Throw<SigningKeyException>(() => SigningKey.Parse(export, Now)).Message.ShouldBe(
+                $"key {Convert.ToHexString(primary.PublicKey.GetFingerprint())} has a signing subkey {Convert.ToHexString(subkey.PublicKey.GetFingerprint())} that is not "
+                + "cross-certified (no valid back-signature by the subkey), and gpg rejects what such a subkey signs: add the back-signature with gpg --edit-key "
+                + $"{Convert.ToHexString(primary.PublicKey.GetFingerprint())} cross-certify (or remove the subkey), then export it again");
         }
     }
 }

@@ -43,6 +43,15 @@ public sealed record SigningKey(string Fingerprint, string PublicKeyArmored, IRe
         }
 
         var signing = ring.GetSecretKeys().Select(k => (Key: k, Validity: KeyValidity.Of(primary, k.PublicKey))).Where(k => k.Validity.CanSign).ToList();
+        // gpg (require-cross-certification, its default) rejects every signature of a signing subkey that has not signed
+        // its primary back, and it may well pick that subkey to sign with: such a key is refused, not worked around.
+        if (signing.Where(k => k.Validity.Problem(now) is null && !k.Validity.CrossCertified).Select(k => k.Key).FirstOrDefault() is { } uncertified)
+        {
+            var subkey = KeyValidity.FingerprintOf(uncertified.PublicKey);
+            throw new SigningKeyException($"key {fingerprint} has a signing subkey {subkey} that is not cross-certified (no valid back-signature by the subkey), "
+                + $"and gpg rejects what such a subkey signs: add the back-signature with gpg --edit-key {fingerprint} cross-certify (or remove the subkey), then export it again");
+        }
+
         var usable = signing.Where(k => k.Validity.Problem(now) is null).ToList();
         if (usable.Count == 0)
         {
@@ -83,7 +92,7 @@ public sealed record SigningKey(string Fingerprint, string PublicKeyArmored, IRe
 }
 
 /// <summary>What a key's own signatures say about it: revoked when, expires when, whether it may sign.</summary>
-internal sealed record KeyValidity(DateTimeOffset? Revoked, string? RevocationReason, DateTimeOffset? Expires, bool CanSign, bool Bound)
+internal sealed record KeyValidity(DateTimeOffset? Revoked, string? RevocationReason, DateTimeOffset? Expires, bool CanSign, bool Bound, bool CrossCertified)
 {
     private static readonly PublicKeyAlgorithmTag[] SigningAlgorithms =
     [
@@ -120,7 +129,35 @@ internal sealed record KeyValidity(DateTimeOffset? Revoked, string? RevocationRe
             revocation?.GetHashedSubPackets()?.GetRevocationReason()?.GetRevocationDescription() is { Length: > 0 } reason ? reason : null,
             lifetime == 0 ? null : new DateTimeOffset(key.CreationTime, TimeSpan.Zero).AddSeconds(lifetime),
             canSign,
-            isPrimary || newest is not null);
+            isPrimary || newest is not null,
+            isPrimary || (newest is not null && CrossCertifies(newest, primary, key)));
+    }
+
+    /// <summary>
+    /// Whether the subkey's binding carries a primary key binding signature (0x19) made by the subkey that verifies: as
+    /// gpg reads it, the newest such embedded signature, hashed or not (it is there for convenience, not security).
+    /// </summary>
+    private static bool CrossCertifies(PgpSignature binding, PgpPublicKey primary, PgpPublicKey subkey)
+    {
+        var backSignature = new[] { binding.GetHashedSubPackets(), binding.GetUnhashedSubPackets() }
+            .Where(packets => packets is not null)
+            .SelectMany(packets => EmbeddedSignatures(packets))
+            .Where(s => s.SignatureType == PgpSignature.PrimaryKeyBinding)
+            .MaxBy(s => s.CreationTime);
+        return backSignature is not null && Verifies(backSignature, subkey, sig => sig.VerifyCertification(primary, subkey));
+    }
+
+    private static IEnumerable<PgpSignature> EmbeddedSignatures(PgpSignatureSubpacketVector packets)
+    {
+        try
+        {
+            var list = packets.GetEmbeddedSignatures();
+            return Enumerable.Range(0, list.Count).Select(i => list[i]).ToArray();
+        }
+        catch (Exception e) when (e is PgpException or IOException)
+        {
+            return []; // an embedded signature that does not parse certifies nothing
+        }
     }
 
     /// <summary>Why the key does not sign at <paramref name="now"/>, or null when it does.</summary>
