@@ -53,6 +53,9 @@ public sealed record EmbeddedApiServerOptions
 
     /// <summary>Serves pods/NAME/exec; without one the server answers that it runs no commands.</summary>
     public IPodExec? PodExec { get; init; }
+
+    /// <summary>How long an Event is kept after its last write: kube-apiserver's --event-ttl, whose default this is.</summary>
+    public TimeSpan EventTtl { get; init; } = TimeSpan.FromHours(1);
 }
 
 /// <summary>Looks at a request first: may delay it or answer it with an error, as a proxy or an overloaded server does.</summary>
@@ -84,6 +87,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
     private readonly ConcurrentDictionary<Guid, string> openWatches = new();
     private readonly Lock watchGate = new();
     private CancellationTokenSource watches = new();
+    private readonly CancellationTokenSource stopping = new();
+    private Task expiringEvents = Task.CompletedTask;
 
     private EmbeddedApiServer(WebApplication app, ObjectStore store, EmbeddedApiServerOptions options)
     {
@@ -132,6 +137,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         app.UseWebSockets();
         app.Run(server.HandleAsync);
         await app.StartAsync(ct);
+        store.ExpireEvents(options.EventTtl); // what outlived its time while the server was down (a restored state directory)
+        server.expiringEvents = server.ExpireEventsAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         server.BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
         var namespaces = store.FindType("", "v1", "namespaces")!;
@@ -154,8 +161,27 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         SslCaCerts = options.Credentials is { } credentials ? [X509CertificateLoader.LoadCertificate(credentials.Authority.RawData)] : null,
     };
 
+    /// <summary>Looks for expired Events once a minute (or each TTL, when shorter), as etcd expires leases as they run out.</summary>
+    private async Task ExpireEventsAsync()
+    {
+        using var timer = new PeriodicTimer(options.EventTtl < TimeSpan.FromMinutes(1) ? options.EventTtl : TimeSpan.FromMinutes(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping.Token))
+            {
+                Store.ExpireEvents(options.EventTtl);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await stopping.CancelAsync();
+        await expiringEvents;
+        stopping.Dispose();
         EndWatches();
         await app.StopAsync();
         await app.DisposeAsync();

@@ -134,4 +134,79 @@ public sealed class EmbeddedApiServerTests : IDisposable
             (File.GetUnixFileMode(file) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)).ShouldBe((UnixFileMode)0, file);
         }
     }
+
+    /// <summary>A clock a test moves by hand.</summary>
+    private sealed class ManualClock(DateTimeOffset start) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = start;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    [Fact]
+    public void Events_go_once_their_last_write_is_older_than_the_event_ttl_and_a_repeated_one_counts_from_its_repeat()
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 12, 3, 0, 0, 0, TimeSpan.Zero));
+        var store = new Gentoo.ApiServer.Api.ObjectStore(clock);
+        foreach (var type in Gentoo.ApiServer.Api.ResourceType.BuiltIn(volumeSnapshots: false))
+        {
+            store.Register(type);
+        }
+
+        store.Create(store.FindType("", "v1", "namespaces")!, "", new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "default" } });
+        var events = store.FindType("", "v1", "events")!;
+        var configMaps = store.FindType("", "v1", "configmaps")!;
+        System.Text.Json.Nodes.JsonObject Event(string name) => new()
+        {
+            ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = name, ["namespace"] = "default" },
+            ["involvedObject"] = new System.Text.Json.Nodes.JsonObject { ["kind"] = "GentooBuilder", ["name"] = "plasma-desktop", ["namespace"] = "default" },
+            ["reason"] = "SnapshotTaken",
+        };
+        store.Create(events, "default", Event("once"));
+        var repeated = store.Create(events, "default", Event("repeated"));
+        store.Create(configMaps, "default", new System.Text.Json.Nodes.JsonObject { ["metadata"] = new System.Text.Json.Nodes.JsonObject { ["name"] = "portage" } });
+
+        clock.Now += TimeSpan.FromMinutes(40);
+        repeated["lastTimestamp"] = "2026-12-03T00:40:00Z"; // the event happened again: its lastTimestamp moved, as a recorder aggregating it writes
+        store.Update(events, "default", "repeated", repeated, null);
+        store.ExpireEvents(TimeSpan.FromHours(1)).ShouldBe(0);
+
+        clock.Now += TimeSpan.FromMinutes(21);
+        store.ExpireEvents(TimeSpan.FromHours(1)).ShouldBe(1);
+        store.List(events, "default", Gentoo.ApiServer.Api.LabelSelector.Everything, Gentoo.ApiServer.Api.FieldSelector.Parse(null)).Items
+            .Select(e => e["metadata"]!["name"]!.GetValue<string>()).ShouldBe(["repeated"]);
+
+        clock.Now += TimeSpan.FromMinutes(40);
+        store.ExpireEvents(TimeSpan.FromHours(1)).ShouldBe(1);
+        store.List(events, null, Gentoo.ApiServer.Api.LabelSelector.Everything, Gentoo.ApiServer.Api.FieldSelector.Parse(null)).Items.ShouldBeEmpty();
+        store.Get(configMaps, "default", "portage").ShouldNotBeNull(); // only Events expire
+    }
+
+    [Fact]
+    public async Task The_server_deletes_expired_events_by_itself_and_watches_see_them_go()
+    {
+        await using var server = await EmbeddedApiServer.StartAsync(new EmbeddedApiServerOptions { EventTtl = TimeSpan.FromSeconds(1) });
+        using var kube = new k8s.Kubernetes(server.ClientConfiguration());
+        var created = await kube.CoreV1.CreateNamespacedEventAsync(new Corev1Event
+        {
+            Metadata = new V1ObjectMeta { GenerateName = "plasma-desktop.", NamespaceProperty = "default" },
+            InvolvedObject = new V1ObjectReference { Kind = "GentooBuilder", Name = "plasma-desktop", NamespaceProperty = "default" },
+            Reason = "SnapshotTaken", Message = "snapshot plasma-desktop-root-3 taken", Type = "Normal",
+        }, "default");
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+#pragma warning disable CS0618 // the list-call watch is the one KubernetesClient 21 offers for a namespaced list
+        var watch = kube.CoreV1.ListNamespacedEventWithHttpMessagesAsync("default", watch: true, resourceVersion: created.Metadata.ResourceVersion, cancellationToken: stop.Token)
+            .WatchAsync<Corev1Event, Corev1EventList>(cancellationToken: stop.Token);
+#pragma warning restore CS0618
+        await foreach (var (type, seen) in watch)
+        {
+            if (type == WatchEventType.Deleted)
+            {
+                seen.Metadata.Name.ShouldBe(created.Metadata.Name);
+                break;
+            }
+        }
+
+        (await kube.CoreV1.ListNamespacedEventAsync("default")).Items.ShouldBeEmpty();
+    }
 }

@@ -334,6 +334,34 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
         }
     }
 
+    /// <summary>
+    /// Removes the Events (core and events.k8s.io) last written more than <paramref name="ttl"/> ago, as kube-apiserver's
+    /// --event-ttl lease does in etcd: watches see them deleted. An Event's last write is read from the newest of its
+    /// timestamps (an aggregated Event's lastTimestamp or series moves with each repeat). How many went.
+    /// </summary>
+    public int ExpireEvents(TimeSpan ttl)
+    {
+        var cutoff = clock.GetUtcNow() - ttl;
+        lock (gate)
+        {
+            var expired = types.Values.Where(t => t.Kind == "Event" && objects.ContainsKey(t.Key))
+                .SelectMany(t => objects[t.Key].Where(o => LastWritten(o.Value) is { } written && written < cutoff).Select(o => (Type: t, o.Key.Namespace, o.Key.Name)))
+                .ToList();
+            foreach (var (type, ns, name) in expired)
+            {
+                Remove(type, ns, name);
+            }
+
+            return expired.Count;
+        }
+    }
+
+    private static DateTimeOffset? LastWritten(JsonObject evt) =>
+        new[] { evt["metadata"]?["creationTimestamp"], evt["lastTimestamp"], evt["deprecatedLastTimestamp"], evt["eventTime"], evt["series"]?["lastObservedTime"] }
+            .Select(t => t is JsonValue value && value.TryGetValue<string>(out var text)
+                && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time) ? time : (DateTimeOffset?)null)
+            .Max();
+
     /// <summary>Forgets history: watches from any earlier resourceVersion now get 410 Gone (etcd compaction).</summary>
     public void Compact()
     {
