@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Gentoo.Protocol;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
@@ -6,6 +7,7 @@ using Gentoo.Runtime;
 using Gentoo.Operator.Storage;
 using Gentoo.Portage.Kernels;
 using k8s;
+using k8s.Autorest;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 
@@ -51,10 +53,11 @@ public sealed class GentooBuilderReconciler(
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile (a
         // maintenance pod's claim on the volumes is the one write that cannot wait: it takes them along, see BuilderMaintenance).
         var changes = new StatusChanges<GentooBuilder>(builder);
+        var deferred = new List<ExceptionDispatchInfo>();
         ReconcileResult result;
         try
         {
-            result = await ReconcileBuilderAsync(request, builder, changes, ct);
+            result = await ReconcileBuilderAsync(request, builder, changes, deferred, ct);
         }
         catch (OwnershipConflictException e)
         {
@@ -69,10 +72,13 @@ public sealed class GentooBuilderReconciler(
             ? Conditions.MarkTrue(b.Status.Conditions, ConditionTypes.Stalled, Reasons.InvalidSpec, specProblem, b.Metadata.Generation, clock.GetUtcNow().UtcDateTime)
             : Conditions.Find(b.Status.Conditions, ConditionTypes.Stalled)?.Reason == Reasons.InvalidSpec ? Conditions.Remove(b.Status.Conditions, ConditionTypes.Stalled) : b.Status.Conditions);
         await status.WriteAsync(changes, ct);
+        // What failed without stopping the rest is raised now that the status holds the rest: the builder backs off and tries again.
+        deferred.FirstOrDefault()?.Throw();
         return result;
     }
 
-    private async Task<ReconcileResult> ReconcileBuilderAsync(ReconcileRequest request, GentooBuilder builder, StatusChanges<GentooBuilder> changes, CancellationToken ct)
+    private async Task<ReconcileResult> ReconcileBuilderAsync(
+        ReconcileRequest request, GentooBuilder builder, StatusChanges<GentooBuilder> changes, List<ExceptionDispatchInfo> deferred, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(request.Namespace, reference.Name)) : null;
@@ -161,7 +167,17 @@ public sealed class GentooBuilderReconciler(
 
         // The parts below decide on the builder as it will be stored; maintenance goes last, since its claim is written at once.
         builder = changes.Preview();
-        await binhost.RunAsync(builder, ofBuilder, claims.Get(new ObjectKey(request.Namespace, DesiredVolumes.BinpkgsName(builder.Name()))), changes, ct);
+        try
+        {
+            await binhost.RunAsync(builder, ofBuilder, claims.Get(new ObjectKey(request.Namespace, DesiredVolumes.BinpkgsName(builder.Name()))), changes, ct);
+        }
+        catch (HttpOperationException e) when (!ct.IsCancellationRequested)
+        {
+            // Builds do not need the binhost: one the API server will not make (a quota on Services, an error) must not keep
+            // the builder from being Ready, nor its runs from building.
+            deferred.Add(ExceptionDispatchInfo.Capture(e));
+        }
+
         var next = new List<TimeSpan?>
         {
             await schedule.RunAsync(builder, ofBuilder, holder, changes, now, ct),

@@ -465,6 +465,33 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         (await cluster.Kube.AppsV1.ListNamespacedDeploymentAsync(ns)).Items.ShouldBeEmpty();
     }
 
+    [TestServerFact]
+    public async Task A_binhost_the_api_server_refuses_keeps_no_build_from_running_and_comes_once_it_is_allowed()
+    {
+        await using var session = await StartAsync();
+        var ns = session.Namespace;
+        // As a ResourceQuota on Services would answer, for this namespace's binhost only.
+        cluster.Server!.Faults.FailNext(int.MaxValue, 403, (method, path) => method == "POST" && path == $"/api/v1/namespaces/{ns}/services");
+        try
+        {
+            await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
+            await builders.CreateAsync(Builder(ns), CancellationToken.None);
+            var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready without its binhost");
+            ready.Status.BinhostUrl.ShouldBeNull();
+
+            await CreateFirefoxRunAsync(ns);
+            await Eventually.GetAsync(async () => (await runs.GetAsync(ns, "firefox", CancellationToken.None))!, r => r.Status.Phase == BuildRunPhase.Succeeded, "the build to succeed without a binhost");
+            (await cluster.Kube.CoreV1.ListNamespacedServiceAsync(ns)).Items.ShouldBeEmpty();
+        }
+        finally
+        {
+            cluster.Server!.Faults.FailNext(0);
+        }
+
+        var served = await WaitForAsync(ns, b => b.Status.BinhostUrl is not null, "the binhost once its Service is allowed");
+        served.Status.BinhostUrl.ShouldBe($"http://desktop-binhost.{ns}.svc:80/");
+    }
+
     /// <summary>What a build or publish pod reports of the releases on the volume.</summary>
     private static string ReleaseReport(AgentStep step, string? made, string published, params string[] kept) => new AgentReport
     {
