@@ -20,12 +20,14 @@ public sealed class RetryAfterHandler(TimeProvider clock) : DelegatingHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        // Buffered once: a request message is sent once, so each retry sends a copy with the same bytes.
-        var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
         var response = await base.SendAsync(request, cancellationToken);
+        byte[]? body = null;
         for (var retries = 0; retries < MaxRetries && WaitAskedFor(response) is { } wait; retries++)
         {
             response.Dispose();
+            // A request message is sent once, so a retry sends a copy with the same bytes; read only when one is needed
+            // (the client's bodies are buffered strings, readable again after they were sent).
+            body ??= request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken);
             await Task.Delay(wait, clock, cancellationToken);
             response = await base.SendAsync(Copy(request, body), cancellationToken);
         }
