@@ -73,6 +73,9 @@ public static class BinhostCommand
             await using var app = BinhostServer.Build(options, TimeProvider.System, onDemand, runs, builder => builder.AddSerilog(logger)
                 // Serilog's provider takes every level of every category (its own rule, which beats the binhost's).
                 .AddFilter<SerilogLoggerProvider>(BinhostServer.HostingDiagnostics, LogLevel.None), accessLines);
+            app.Lifetime.ApplicationStarted.Register(() => logger.ForContext(Serilog.Core.Constants.SourceContextPropertyName, "Gentoo.Binhost").Information(
+                "Serving {PkgDir} as {Name} on {Urls} ({Signing}, builds on demand {OnDemand})", options.PackageDirectory, options.Name, string.Join(", ", app.Urls),
+                options.PublicKeyPath is null ? "unsigned" : "signed", onDemand is null ? "off" : "on"));
             await app.RunAsync(ct);
             return 0;
         });

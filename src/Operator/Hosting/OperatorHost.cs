@@ -32,8 +32,9 @@ public static class OperatorHost
     {
         var configuration = new LoggerConfiguration()
             .MinimumLevel.Is(options.LogLevel)
+            // ASP.NET Core's own start-up lines (listening, content root, "Press Ctrl+C") only from warnings up:
+            // each process says once, in this format, what it serves where.
             .MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
-            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", Serilog.Events.LogEventLevel.Information)
             .Enrich.FromLogContext();
         WriteToConsole(configuration.WriteTo, options);
         return configuration.CreateLogger();
@@ -127,6 +128,7 @@ public static class OperatorHost
         app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains("ready") });
         app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());
+        app.Lifetime.ApplicationStarted.Register(() => logger.Information("Serving /healthz, /readyz and /metrics on {Urls}", string.Join(", ", app.Urls)));
         app.Lifetime.ApplicationStopping.Register(() => logger.Information("Shutting down: draining in-flight work"));
         return app;
     }

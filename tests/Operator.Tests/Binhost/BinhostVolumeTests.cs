@@ -64,6 +64,8 @@ public sealed class BinhostVolumeTests : IDisposable
         }
 
         var log = await output + await errors;
+        log.ShouldContain($"INF Gentoo.Binhost: Serving {pkgdir.FullName} as gentoo-builder on http://127.0.0.1:{port} (unsigned, builds on demand off)");
+        log.ShouldNotContain("Microsoft.", customMessage: "ASP.NET Core's start-up lines stay out: the binhost says once what it serves where");
         log.ShouldContain($"{AccessLog.Category}: GET /Packages 200 ", customMessage: "the access log's lines, written in batches, are all out once the binhost stopped");
         log.ShouldContain($"{AccessLog.Category}: GET /everything/etc/hostname 404 ");
         log.ShouldNotContain("looked at again for each /Packages request", customMessage: "a lost+found it may not read does not stop the binhost watching the PKGDIR");
