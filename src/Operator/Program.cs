@@ -1,5 +1,6 @@
 using Gentoo.Connection;
+using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Cli;
 
-ClientJson.Lock();
+ClientJson.Lock(EntityJson.Default);
 return await OperatorCommand.Create().Parse(args).InvokeAsync();

@@ -47,7 +47,7 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
         try
         {
             var body = await Kube.CustomObjects.GetNamespacedCustomObjectAsync<JsonElement>(group, version, Namespace, plural, name, ct);
-            return KubernetesJson.Deserialize<T>(body.GetRawText());
+            return KubernetesJson.Deserialize<T>(body);
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
@@ -66,7 +66,7 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
         var body = allNamespaces
             ? await Kube.CustomObjects.ListClusterCustomObjectAsync<JsonElement>(group, version, plural, cancellationToken: ct)
             : await Kube.CustomObjects.ListNamespacedCustomObjectAsync<JsonElement>(group, version, Namespace, plural, cancellationToken: ct);
-        return [.. body.GetProperty("items").EnumerateArray().Select(item => KubernetesJson.Deserialize<T>(item.GetRawText()))];
+        return [.. body.GetProperty("items").EnumerateArray().Select(item => KubernetesJson.Deserialize<T>(item))];
     }
 
     /// <summary>What kubectl annotate does: a merge patch of the annotations.</summary>
@@ -93,7 +93,7 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
     {
         var (group, version, plural) = Kind<T>();
         var body = await Kube.CustomObjects.CreateNamespacedCustomObjectAsync<JsonElement>(obj, group, version, Namespace, plural, cancellationToken: ct);
-        return KubernetesJson.Deserialize<T>(body.GetRawText());
+        return KubernetesJson.Deserialize<T>(body);
     }
 
     private static (string Group, string Version, string Plural) Kind<T>()

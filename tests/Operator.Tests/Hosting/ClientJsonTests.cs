@@ -1,4 +1,6 @@
+using System.Text.Json.Serialization.Metadata;
 using Gentoo.Connection;
+using Gentoo.Entities.V1Alpha1;
 using k8s;
 using k8s.Models;
 
@@ -9,13 +11,16 @@ public sealed class ClientJsonTests
     [Fact]
     public void Locked_client_options_refuse_changes_and_still_read_and_write_kubernetes_objects()
     {
-        ClientJson.Lock();
-        ClientJson.Lock(); // a second lock (another entry point in the same process) is harmless
+        ClientJson.Lock(EntityJson.Default);
+        ClientJson.Lock(EntityJson.Default); // a second lock (another entry point in the same process) is harmless
+        Should.Throw<InvalidOperationException>(() => ClientJson.Lock(new DefaultJsonTypeInfoResolver()));
 
         Should.Throw<InvalidOperationException>(() => KubernetesJson.AddJsonOptions(options => options.WriteIndented = true));
         var pod = new V1Pod { Metadata = new V1ObjectMeta { Name = "build-1", CreationTimestamp = new DateTime(2026, 12, 2, 20, 0, 0, DateTimeKind.Utc) } };
         var json = KubernetesJson.Serialize(pod);
         json.ShouldContain("\"creationTimestamp\":\"2026-12-02T20:00:00Z\"");
         KubernetesJson.Deserialize<V1Pod>(json).Metadata.Name.ShouldBe("build-1");
+        KubernetesJson.AddJsonOptions(options => options.GetTypeInfo(typeof(BuildRun)).OriginatingResolver.ShouldBe(EntityJson.Default, "the kinds' generated contracts come first"));
+        KubernetesJson.Deserialize<BuildRun>("{\"status\":{\"phase\":\"Queued\"}}").Status!.Phase.ShouldBe(BuildRunPhase.Queued);
     }
 }
