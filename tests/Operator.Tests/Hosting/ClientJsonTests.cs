@@ -11,7 +11,7 @@ public sealed class ClientJsonTests
     [Fact]
     public void Locked_client_options_refuse_changes_and_still_read_and_write_kubernetes_objects()
     {
-        ClientJson.Lock(EntityJson.Default);
+        ClientJson.Lock(EntityJson.Default); // locked already at the start of this process (ClientJsonSetup), as Main does
         ClientJson.Lock(EntityJson.Default); // a second lock (another entry point in the same process) is harmless
         Should.Throw<InvalidOperationException>(() => ClientJson.Lock(new DefaultJsonTypeInfoResolver()));
 
