@@ -1,6 +1,6 @@
 // The operator at scale: the real operator process (gentoo-operator, as shipped) with COUNT BuildRuns on the samples'
 // builder, one building and the rest queued behind it, then all of them deleted; beside a plain client that makes the
-// same writes in the same run (create, finalizer, status; delete, finalizer off), with as many requests at once as the
+// same writes in the same run (create, status; delete: a queued run has no finalizer), with as many requests at once as the
 // operator has BuildRun workers. The API server is the in-process one (its kubelet simulator plays the node); the
 // operator's memory and CPU are its own process's.
 // Run: dotnet run -c Release --project bench/OperatorBench [-- COUNT]
@@ -46,16 +46,12 @@ var anchorQueue = await TimeAsync(async ct =>
     await Parallel.ForAsync(0, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
     {
         var created = await runs.CreateAsync(Run("anchor", count, i), ct);
-        var held = await runs.PatchAsync("anchor", created.Name(), Finalizers(BuildRunReconciler.Finalizer), ct);
-        held.Status = new BuildRunStatus { Phase = BuildRunPhase.Queued, ObservedGeneration = 1, WaitingFor = $"BuildRun {RunName(count, 0)} is using builder {Builder}" };
-        await runs.ReplaceStatusAsync(held, ct);
+        created.Status = new BuildRunStatus { Phase = BuildRunPhase.Queued, ObservedGeneration = 1, WaitingFor = $"BuildRun {RunName(count, 0)} is using builder {Builder}" };
+        await runs.ReplaceStatusAsync(created, ct);
     });
 });
 var anchorDelete = await TimeAsync(ct => Parallel.ForAsync(0, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
-{
-    await runs.DeleteAsync("anchor", RunName(count, i), ct);
-    await runs.PatchAsync("anchor", RunName(count, i), Finalizers(), ct);
-}));
+    await runs.DeleteAsync("anchor", RunName(count, i), ct)));
 if ((await runs.ListAsync("anchor", CancellationToken.None)).Items.Count is > 0 and var left)
 {
     throw new InvalidOperationException($"the anchor left {left} BuildRuns behind");
@@ -177,9 +173,6 @@ static BuildRun Run(string ns, int count, int i) => new()
     Metadata = new V1ObjectMeta { Name = RunName(count, i), NamespaceProperty = ns },
     Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = Builder }, Packages = ["www-client/firefox"] },
 };
-
-static V1Patch Finalizers(params string[] finalizers) =>
-    new(new { metadata = new { finalizers } }, V1Patch.PatchType.MergePatch);
 
 async Task<TimeSpan> TimeAsync(Func<CancellationToken, Task> work)
 {

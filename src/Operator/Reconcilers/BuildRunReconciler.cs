@@ -51,10 +51,6 @@ public sealed class BuildRunReconciler(
             return await DeleteAsync(run, ct);
         }
 
-        // Goes on with the stored object the patch returned: waiting for the update to come back would be one more
-        // reconcile of every new run.
-        run = await Finalizers.AddAsync(api, run, Finalizer, ct);
-
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
         var changes = new StatusChanges<BuildRun>(run);
         var result = await ReconcileRunAsync(run, changes, ct);
@@ -260,6 +256,20 @@ public sealed class BuildRunReconciler(
         BuildRun run, GentooBuilder builder, int attempt, string? resumeToken, IReadOnlyList<ProposedFix> fixes, StatusChanges<BuildRun> changes, DateTime now,
         CancellationToken ct)
     {
+        // The finalizer comes with the first claim on the builder's volumes: from then on a deleted run has a pod to stop
+        // and volumes to give back first. A run that only ever queued has neither, and goes at once when deleted; a
+        // thousand queued runs cost a thousand writes and watch events less. Goes on with the stored object the patch
+        // returned, onto which this reconcile's status changes are written (changes decided on the older read are written
+        // onto a fresh one, as after any conflict).
+        if (!Finalizers.Has(run, Finalizer))
+        {
+            run = await Finalizers.AddAsync(api, run, Finalizer, ct);
+            if (changes.IsEmpty)
+            {
+                changes.Refresh(run);
+            }
+        }
+
         if (await ClaimVolumesAsync(run, builder.Name(), ct) is { } waiting)
         {
             changes.Add(r =>

@@ -87,12 +87,13 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await CreateRunAsync(ns, "firefox", "desktop", "www-client/firefox");
         var waiting = await WaitForAsync(ns, "firefox", r => r.Status.Phase == BuildRunPhase.Pending && r.Status.Conditions?.Any(c => c.Reason == Reasons.BuilderNotFound) == true,
             "the run to wait for its missing builder");
-        waiting.Metadata.Finalizers.ShouldContain(BuildRunReconciler.Finalizer);
+        (waiting.Metadata.Finalizers ?? []).ShouldNotContain(BuildRunReconciler.Finalizer, "a run that never claimed the volumes has nothing to do when deleted");
 
         await CreateReadyBuilderAsync(ns, "desktop");
 
         var done = await WaitForAsync(ns, "firefox", r => r.Status.Phase == BuildRunPhase.Succeeded, "the run to succeed");
         done.Status.AttemptCount.ShouldBe(1);
+        done.Metadata.Finalizers.ShouldContain(BuildRunReconciler.Finalizer, "a run that built has its volumes to give back when deleted");
         Conditions.IsTrue(done.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
         var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBuildPod.PodName("firefox", 1), ns);
         pod.Metadata.OwnerReferences.Single().Uid.ShouldBe(done.Metadata.Uid);
