@@ -28,6 +28,23 @@ public interface ICache<T>
 
     /// <summary>Objects that name the given uid among their ownerReferences.</summary>
     IReadOnlyList<T> OwnedBy(string ownerUid);
+
+    /// <summary>Objects <paramref name="index"/> files under <paramref name="value"/>, without looking at the others.</summary>
+    /// <exception cref="InvalidOperationException">The cache keeps no such index.</exception>
+    IReadOnlyList<T> ByIndex(CacheIndex<T> index, string value);
+}
+
+/// <summary>
+/// A secondary key of a cache, as client-go's indexers are: the values an object is filed under (none, one or more),
+/// kept up to date with every change, so a controller asking "the runs of this builder" does not go through them all.
+/// </summary>
+public sealed class CacheIndex<T>(string name, Func<T, IEnumerable<string>> valuesOf)
+{
+    public string Name { get; } = name;
+
+    public IEnumerable<string> ValuesOf(T obj) => valuesOf(obj);
+
+    public override string ToString() => Name;
 }
 
 /// <summary>
@@ -39,7 +56,8 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
     private readonly ConcurrentDictionary<ObjectKey, T> items = new();
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<ObjectKey, byte>> byOwner = new();
+    private static readonly CacheIndex<T> Owners = new("owner", obj => (obj.Metadata.OwnerReferences ?? []).Select(owner => owner.Uid));
+    private readonly Dictionary<CacheIndex<T>, Filing> indexes = new() { [Owners] = new Filing(Owners) };
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly InformerOptions settings = options ?? new InformerOptions();
     private readonly List<Action<CacheEvent<T>>> handlers = [];
@@ -53,6 +71,9 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
 
     public void AddHandler(Action<CacheEvent<T>> handler) => handlers.Add(handler);
 
+    /// <summary>Keeps <paramref name="index"/> from now on; added before the informer runs, as handlers are.</summary>
+    public void AddIndex(CacheIndex<T> index) => indexes.Add(index, new Filing(index));
+
     public Task WaitForSyncAsync(CancellationToken ct) => synced.Task.WaitAsync(ct);
 
     public T? Get(ObjectKey key) => items.GetValueOrDefault(key);
@@ -60,8 +81,12 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
     public IReadOnlyList<T> List(string? ns = null) =>
         items.Values.Where(o => ns is null || o.Metadata.NamespaceProperty == ns).ToList();
 
-    public IReadOnlyList<T> OwnedBy(string ownerUid) =>
-        byOwner.TryGetValue(ownerUid, out var keys) ? keys.Keys.Select(Get).OfType<T>().ToList() : [];
+    public IReadOnlyList<T> OwnedBy(string ownerUid) => ByIndex(Owners, ownerUid);
+
+    public IReadOnlyList<T> ByIndex(CacheIndex<T> index, string value) =>
+        indexes.TryGetValue(index, out var filing)
+            ? filing.Under(value)
+            : throw new InvalidOperationException($"the {source.Kind.Kind} cache keeps no index {index}");
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -169,14 +194,9 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
         }
 
         items[key] = obj;
-        if (old is not null)
+        foreach (var filing in indexes.Values)
         {
-            Unindex(key, old);
-        }
-
-        foreach (var owner in obj.Metadata.OwnerReferences ?? [])
-        {
-            byOwner.GetOrAdd(owner.Uid, _ => new ConcurrentDictionary<ObjectKey, byte>())[key] = 0;
+            filing.Replace(key, old, obj);
         }
 
         Notify(new CacheEvent<T>(old is null ? CacheEventType.Added : CacheEventType.Updated, obj, old));
@@ -184,13 +204,50 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
 
     private void Unindex(ObjectKey key, T old)
     {
-        foreach (var owner in old.Metadata.OwnerReferences ?? [])
+        foreach (var filing in indexes.Values)
         {
-            if (byOwner.TryGetValue(owner.Uid, out var keys))
+            filing.Remove(key, old);
+        }
+    }
+
+    /// <summary>
+    /// One index's objects by value. Written only by the informer's own loop, one change at a time; read by any reconcile.
+    /// A value no object is filed under any more goes, so owners and builders long deleted leave nothing behind.
+    /// </summary>
+    private sealed class Filing(CacheIndex<T> index)
+    {
+        private readonly ConcurrentDictionary<string, ConcurrentDictionary<ObjectKey, T>> byValue = new(StringComparer.Ordinal);
+
+        /// <summary>Files <paramref name="obj"/> under its values before taking <paramref name="old"/> from those it left: a reader never misses an object that stayed.</summary>
+        public void Replace(ObjectKey key, T? old, T obj)
+        {
+            var values = index.ValuesOf(obj).ToList();
+            foreach (var value in values)
             {
-                keys.TryRemove(key, out _);
+                byValue.GetOrAdd(value, _ => new ConcurrentDictionary<ObjectKey, T>())[key] = obj;
+            }
+
+            if (old is not null)
+            {
+                Remove(key, index.ValuesOf(old).Except(values, StringComparer.Ordinal));
             }
         }
+
+        public void Remove(ObjectKey key, T obj) => Remove(key, index.ValuesOf(obj));
+
+        private void Remove(ObjectKey key, IEnumerable<string> values)
+        {
+            foreach (var value in values)
+            {
+                if (byValue.TryGetValue(value, out var filed) && filed.TryRemove(key, out _) && filed.IsEmpty)
+                {
+                    byValue.TryRemove(KeyValuePair.Create(value, filed));
+                }
+            }
+        }
+
+        /// <summary>A copy of the objects filed under <paramref name="value"/>, as they are now.</summary>
+        public IReadOnlyList<T> Under(string value) => byValue.TryGetValue(value, out var filed) ? [.. filed.Values] : [];
     }
 
     private void Notify(CacheEvent<T> change)

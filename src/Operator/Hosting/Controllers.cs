@@ -28,6 +28,7 @@ public sealed class LifecycleCaches
         Bootstraps = Add(new ResourceApi<GentooBootstrap>(kube));
         Builders = Add(new ResourceApi<GentooBuilder>(kube));
         Runs = Add(new ResourceApi<BuildRun>(kube));
+        Runs.AddIndex(RunsByBuilder);
         Pods = Add(CoreKinds.Pods(kube, ours));
         Claims = Add(CoreKinds.PersistentVolumeClaims(kube, ours));
         // Nodes are cluster-scoped: watched whatever namespace the operator serves.
@@ -39,6 +40,14 @@ public sealed class LifecycleCaches
     public Informer<GentooBuilder> Builders { get; }
 
     public Informer<BuildRun> Runs { get; }
+
+    /// <summary>
+    /// The runs of each builder: the queue asks for them on every change of a run, and with a thousand runs queued
+    /// going through every run of the namespace each time made queueing them cost the square of their number.
+    /// </summary>
+    public static CacheIndex<BuildRun> RunsByBuilder { get; } = new("builder", run => [BuilderKey(run.Namespace(), run.Spec.BuilderRef.Name)]);
+
+    public static string BuilderKey(string ns, string builder) => ns + "/" + builder;
 
     public Informer<V1Pod> Pods { get; }
 
@@ -202,7 +211,7 @@ public static class Controllers
         ChangeFilters.SpecOrMetadataChanged(change) || !Nullable.Equals(change.Old?.Status?.Phase, change.Object.Status?.Phase);
 
     private static IEnumerable<BuildRun> OfBuilder(ICache<BuildRun> runs, string ns, string builder) =>
-        runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder);
+        runs.ByIndex(LifecycleCaches.RunsByBuilder, LifecycleCaches.BuilderKey(ns, builder));
 
     /// <summary>The runs of <paramref name="run"/>'s builder, itself among them when the cache still has it.</summary>
     private static IEnumerable<BuildRun> SiblingsOf(ICache<BuildRun> runs, BuildRun run) => OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name);

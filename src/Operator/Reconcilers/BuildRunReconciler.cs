@@ -100,7 +100,7 @@ public sealed class BuildRunReconciler(
             return await JudgeAttemptAsync(run, builder, run.Status.AttemptCount!.Value, changes, now, ct);
         }
 
-        var holder = BuilderQueue.Holder(runs.List(ns).Where(r => r.Spec.BuilderRef.Name == builder.Name()));
+        var holder = BuilderQueue.Holder(runs.ByIndex(LifecycleCaches.RunsByBuilder, LifecycleCaches.BuilderKey(ns, builder.Name())));
         if (BuilderQueue.WaitingFor(run, holder) is { } waiting)
         {
             // A claim this run made when it looked first in line (a cache that did not show an older run's attempt yet)

@@ -20,6 +20,8 @@ public sealed class DomainMetricsTests
         public IReadOnlyList<BuildRun> List(string? ns = null) => items;
 
         public IReadOnlyList<BuildRun> OwnedBy(string ownerUid) => [];
+
+        public IReadOnlyList<BuildRun> ByIndex(CacheIndex<BuildRun> index, string value) => [.. items.Where(r => index.ValuesOf(r).Contains(value))];
     }
 
     private static BuildRun Run(string name, BuildRunPhase phase, string? reason = null) => new()

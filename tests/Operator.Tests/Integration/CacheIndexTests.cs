@@ -1,0 +1,82 @@
+using Gentoo.Runtime;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging.Abstractions;
+using Prometheus;
+
+namespace Gentoo.Operator.Tests.Integration;
+
+[Collection(ClusterCollection.Name)]
+public sealed class CacheIndexTests(TestCluster cluster)
+{
+    private static readonly CacheIndex<V1Pod> ByTeam = new("team", pod => pod.Metadata.Labels?.TryGetValue("team", out var team) == true ? [team] : []);
+
+    private static V1Pod Pod(string name, string? team) => new()
+    {
+        Metadata = new V1ObjectMeta { Name = name, Labels = team is null ? null : new Dictionary<string, string> { ["team"] = team } },
+        Spec = new V1PodSpec { RestartPolicy = "Never", Containers = [new V1Container { Name = "main", Image = "busybox" }] },
+    };
+
+    [Fact]
+    public async Task An_index_follows_each_object_as_it_is_created_moved_and_deleted()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        await cluster.Kube.CoreV1.CreateNamespacedPodAsync(Pod("a", "blue"), ns);
+        await cluster.Kube.CoreV1.CreateNamespacedPodAsync(Pod("b", "blue"), ns);
+        await cluster.Kube.CoreV1.CreateNamespacedPodAsync(Pod("c", "green"), ns);
+        await cluster.Kube.CoreV1.CreateNamespacedPodAsync(Pod("d", null), ns);
+        var cache = new Informer<V1Pod>(CoreKinds.Pods(cluster.Kube), ns, new OperatorMetrics(Metrics.NewCustomRegistry()), NullLogger.Instance);
+        cache.AddIndex(ByTeam);
+        var seenByHandler = new List<string>();
+        cache.AddHandler(change =>
+        {
+            // A handler runs after the index has the change: what it wakes finds the object where it now belongs.
+            if (change.Type == CacheEventType.Updated && change.Object.Name() == "b")
+            {
+                lock (seenByHandler)
+                {
+                    seenByHandler.AddRange(cache.ByIndex(ByTeam, "green").Select(p => p.Name()));
+                }
+            }
+        });
+        using var stop = new CancellationTokenSource();
+        var running = cache.RunAsync(stop.Token);
+        try
+        {
+            await cache.WaitForSyncAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+            Names(cache, "blue").ShouldBe(["a", "b"]);
+            Names(cache, "green").ShouldBe(["c"]);
+            Names(cache, "red").ShouldBeEmpty();
+
+            await cluster.Kube.CoreV1.PatchNamespacedPodAsync(
+                new V1Patch("{\"metadata\":{\"labels\":{\"team\":\"green\"}}}", V1Patch.PatchType.MergePatch), "b", ns);
+            // For a moment b is under both (filed under green before it leaves blue): a reader never misses it.
+            await Eventually.TrueAsync(() => Names(cache, "green").Count == 2 && Names(cache, "blue").Count == 1, "b to move from blue to green");
+            Names(cache, "green").ShouldBe(["b", "c"]);
+            Names(cache, "blue").ShouldBe(["a"]);
+            lock (seenByHandler)
+            {
+                seenByHandler.ShouldContain("b");
+            }
+
+            await cluster.Kube.CoreV1.DeleteNamespacedPodAsync("a", ns);
+            await Eventually.TrueAsync(() => cache.Get(new ObjectKey(ns, "a")) is null, "a to leave the cache");
+            Names(cache, "blue").ShouldBeEmpty();
+            Should.Throw<InvalidOperationException>(() => cache.ByIndex(new CacheIndex<V1Pod>("team", _ => []), "blue"))
+                .Message.ShouldContain("keeps no index team", customMessage: "an index is found by its own object, not by a name");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await running;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    private static List<string> Names(Informer<V1Pod> cache, string team) => [.. cache.ByIndex(ByTeam, team).Select(p => p.Name()).Order(StringComparer.Ordinal)];
+}
