@@ -55,8 +55,8 @@ public sealed class CacheIndex<T>(string name, Func<T, IEnumerable<string>> valu
 public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetrics metrics, ILogger log, InformerOptions? options = null) : ICache<T>
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
-    private readonly ConcurrentDictionary<ObjectKey, T> items = new();
     private static readonly CacheIndex<T> Owners = new("owner", obj => (obj.Metadata.OwnerReferences ?? []).Select(owner => owner.Uid));
+    private readonly ConcurrentDictionary<ObjectKey, T> items = new();
     private readonly Dictionary<CacheIndex<T>, Filing> indexes = new() { [Owners] = new Filing(Owners) };
     private readonly TaskCompletionSource synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly InformerOptions settings = options ?? new InformerOptions();
