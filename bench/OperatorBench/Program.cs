@@ -89,22 +89,6 @@ await WaitAsync("the builder to be ready", async () => Conditions.IsTrue((await 
 // cost the shared API server and this process more CPU than the operator's own work between two looks, and was
 // charged to the operator's time alone (the anchor waits for nothing).
 var watched = new Informer<BuildRun>(runs, Ns, new OperatorMetrics(new Prometheus.CollectorRegistry()), NullLogger.Instance);
-var reconciledRuns = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
-var presentRuns = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
-watched.AddHandler(change =>
-{
-    if (change.Type == CacheEventType.Deleted)
-    {
-        presentRuns.TryRemove(change.Object.Name(), out _);
-        return;
-    }
-
-    presentRuns.TryAdd(change.Object.Name(), true);
-    if (change.Object.Status?.Phase is not null)
-    {
-        reconciledRuns.TryAdd(change.Object.Name(), true);
-    }
-});
 using var stopWatching = new CancellationTokenSource();
 var watching = watched.RunAsync(stopWatching.Token);
 await watched.WaitForSyncAsync(CancellationToken.None);
@@ -117,7 +101,7 @@ var operatorQueue = await TimeAsync(async ct =>
     await runs.CreateAsync(Run(Ns, count, 0), ct);
     await Parallel.ForAsync(1, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
         await runs.CreateAsync(Run(Ns, count, i), ct));
-    await WaitAsync("every run to be reconciled", () => Task.FromResult(reconciledRuns.Count == count + 1), pollMilliseconds: 5);
+    await WaitAsync("every run to be reconciled", () => Task.FromResult(watched.List(Ns).Count(r => r.Status?.Phase is not null) == count + 1), pollMilliseconds: 5);
 });
 var queued = await ReconcilesAsync(metricsClient);
 var queueCpu = CpuSeconds(operatorProcess.Process.Id) - cpuBeforeQueue;
@@ -131,7 +115,7 @@ var operatorDelete = await TimeAsync(async ct =>
 {
     await Parallel.ForAsync(0, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
         await runs.DeleteAsync(Ns, RunName(count, i), ct));
-    await WaitAsync("every run to be gone", () => Task.FromResult(presentRuns.IsEmpty), pollMilliseconds: 5);
+    await WaitAsync("every run to be gone", () => Task.FromResult(watched.List(Ns).Count == 0), pollMilliseconds: 5);
 });
 await stopWatching.CancelAsync();
 await watching;

@@ -344,8 +344,8 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
         var cutoff = clock.GetUtcNow() - ttl;
         lock (gate)
         {
-            var expired = types.Values.Where(t => t.Kind == "Event" && objects.ContainsKey(t.Key))
-                .SelectMany(t => objects[t.Key].Where(o => LastWritten(o.Value) is { } written && written < cutoff).Select(o => (Type: t, o.Key.Namespace, o.Key.Name)))
+            var expired = types.Values.Where(t => t.Kind == "Event")
+                .SelectMany(t => objects.GetValueOrDefault(t.Key, []).Where(o => LastWritten(o.Value) is { } written && written < cutoff).Select(o => (Type: t, o.Key.Namespace, o.Key.Name)))
                 .ToList();
             foreach (var (type, ns, name) in expired)
             {

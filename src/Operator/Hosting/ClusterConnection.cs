@@ -24,8 +24,8 @@ public static class ClusterConnection
         }
 
         var paths = KubeconfigFile.Candidates(options.Kubeconfig);
-        var existing = paths.Where(File.Exists).Select(p => new FileInfo(p)).ToArray();
-        if (existing.Length == 0)
+        var existing = paths.Where(File.Exists).Select(Path.GetFullPath).ToList();
+        if (existing.Count == 0)
         {
             throw new StartupException(
                 $"no cluster configuration: not running inside a cluster and no kubeconfig at {string.Join(", ", paths)} (set KUBECONFIG or --kubeconfig)");
@@ -34,11 +34,11 @@ public static class ClusterConnection
         try
         {
             // As kubectl does for a KUBECONFIG list: the files that exist, merged.
-            return KubeconfigFile.Load(existing.Select(f => f.FullName).ToList(), options.Context);
+            return KubeconfigFile.Load(existing, options.Context);
         }
         catch (Exception e) when (e is KubeConfigException or IOException or ArgumentException or InvalidOperationException)
         {
-            throw new StartupException($"kubeconfig {string.Join(", ", existing.Select(f => f.FullName))} is not usable: {OneLine(e.Message)}", e);
+            throw new StartupException($"kubeconfig {string.Join(", ", existing)} is not usable: {OneLine(e.Message)}", e);
         }
     }
 

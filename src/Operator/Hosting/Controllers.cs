@@ -42,8 +42,8 @@ public sealed class LifecycleCaches
     public Informer<BuildRun> Runs { get; }
 
     /// <summary>
-    /// The runs of each builder: the queue asks for them on every change of a run, and with a thousand runs queued
-    /// going through every run of the namespace each time made queueing them cost the square of their number.
+    /// The runs of each builder: the queue asks for them on every change of a run, and reads only that builder's, not a
+    /// copy of every run of the namespace (or of every namespace) filtered each time.
     /// </summary>
     public static CacheIndex<BuildRun> RunsByBuilder { get; } = new("builder", run => [BuilderKey(run.Namespace(), run.Spec.BuilderRef.Name)]);
 
