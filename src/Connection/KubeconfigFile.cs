@@ -1,18 +1,15 @@
+using System.Text;
 using k8s;
 using k8s.Exceptions;
 using k8s.KubeConfigModels;
 using YamlDotNet.Core;
-using YamlDotNet.Serialization;
+using YamlDotNet.RepresentationModel;
 
 namespace Gentoo.Connection;
 
 /// <summary>The kubeconfig kubectl would use, read into a client configuration.</summary>
 public static class KubeconfigFile
 {
-    // Only the kubeconfig's own types: KubernetesClient's loader first builds its YAML reader for every Kubernetes type,
-    // a third of a second of every start that reads a kubeconfig.
-    private static readonly IDeserializer Reader = new DeserializerBuilder().IgnoreUnmatchedProperties().Build();
-
     /// <summary>
     /// The files a kubeconfig is looked for in, in kubectl's order: those <paramref name="explicitPaths"/> (a flag, or
     /// else KUBECONFIG) lists, else ~/.kube/config. Those that exist are merged (<see cref="Load"/>).
@@ -31,9 +28,10 @@ public static class KubeconfigFile
     /// wins, and paths inside each file (certificates, keys) are relative to that file. At the current context, or
     /// <paramref name="context"/>.
     /// </summary>
-    /// <exception cref="KubeConfigException">A file is not a kubeconfig, or the merge has no usable context, cluster or user.</exception>
+    /// <remarks>A user with an exec credential plugin runs it now (<see cref="ExecCredentialPlugin"/>), and again whenever its token expires.</remarks>
+    /// <exception cref="KubeConfigException">A file is not a kubeconfig, the merge has no usable context, cluster or user, or the user's credential plugin fails.</exception>
     /// <exception cref="IOException">A file cannot be read.</exception>
-    public static KubernetesClientConfiguration Load(IReadOnlyList<string> paths, string? context)
+    public static KubernetesClientConfiguration Load(IReadOnlyList<string> paths, string? context, TimeProvider clock)
     {
         if (paths.Count == 0)
         {
@@ -60,7 +58,35 @@ public static class KubeconfigFile
             Users = FirstOfEachName(files.SelectMany(f => (f.Users ?? []).Select(u => WithAbsolutePaths(u, f.FileName))), u => u.Name),
             Contexts = FirstOfEachName(files.SelectMany(f => f.Contexts ?? []), c => c.Name),
         };
-        return KubernetesClientConfiguration.BuildConfigFromConfigObject(merged, context);
+        var plugin = RunExecPlugin(merged, context, clock);
+        var configuration = KubernetesClientConfiguration.BuildConfigFromConfigObject(merged, context);
+        if (plugin is not null)
+        {
+            configuration.TokenProvider = plugin;
+        }
+
+        return configuration;
+    }
+
+    // The chosen user's exec plugin, run before the client sees the user (the client would run it its own way): its
+    // answer becomes the user's token or client certificate, and the plugin the token's provider from then on.
+    private static ExecCredentialPlugin? RunExecPlugin(K8SConfiguration config, string? context, TimeProvider clock)
+    {
+        var chosen = config.Contexts.FirstOrDefault(c => c.Name == (context ?? config.CurrentContext))?.ContextDetails;
+        var user = config.Users.FirstOrDefault(u => u.Name == chosen?.User)?.UserCredentials;
+        if (user?.ExternalExecution is not { } exec)
+        {
+            return null;
+        }
+
+        var plugin = new ExecCredentialPlugin(exec, config.Clusters.FirstOrDefault(c => c.Name == chosen?.Cluster)?.ClusterEndpoint, clock);
+        var credential = plugin.Run();
+        user.ExternalExecution = null;
+        user.Token = credential.Token;
+        // The client reads certificate data as the base64 a kubeconfig holds; a plugin answers PEM text.
+        user.ClientCertificateData = credential.ClientCertificateData is { } certificate ? Convert.ToBase64String(Encoding.ASCII.GetBytes(certificate)) : user.ClientCertificateData;
+        user.ClientKeyData = credential.ClientKeyData is { } key ? Convert.ToBase64String(Encoding.ASCII.GetBytes(key)) : user.ClientKeyData;
+        return credential.Token is null ? null : plugin;
     }
 
     private static K8SConfiguration Read(string path)
@@ -68,7 +94,14 @@ public static class KubeconfigFile
         K8SConfiguration parsed;
         try
         {
-            parsed = Reader.Deserialize<K8SConfiguration>(File.ReadAllText(path)) ?? throw new KubeConfigException("the file is empty");
+            // The YAML's node tree, read into the kubeconfig's types by hand: KubernetesClient's loader first builds a
+            // reflecting YAML reader for every Kubernetes type (a third of a second of every start), and a reflecting
+            // reader of any kind cannot be compiled ahead of time (the plugin is, with Native AOT).
+            var stream = new YamlStream();
+            stream.Load(new StringReader(File.ReadAllText(path)));
+            parsed = stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" or "~" or "null" }
+                ? throw new KubeConfigException("the file is empty")
+                : KubeconfigYaml.Configuration(stream.Documents[0].RootNode);
         }
         catch (YamlException e)
         {

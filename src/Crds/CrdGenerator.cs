@@ -165,20 +165,15 @@ public sealed class CrdGenerator(XmlDocumentation docs)
             "object" => ("minProperties", "maxProperties"),
             _ => ("minLength", "maxLength"),
         };
-        if (property.GetCustomAttribute<LengthAttribute>() is { } length)
+        if (property.GetCustomAttribute<SizeAttribute>() is { } size)
         {
-            SetBound(schema, minName, length.MinimumLength, 0);
-            SetBound(schema, maxName, length.MaximumLength, int.MaxValue);
+            SetBound(schema, minName, size.Min, 0);
+            SetBound(schema, maxName, size.Max, int.MaxValue);
         }
 
-        if (property.GetCustomAttribute<MinLengthAttribute>() is { } minLength)
+        if (property.GetCustomAttribute<MaxSizeAttribute>() is { } maxSize)
         {
-            SetBound(schema, minName, minLength.Length, 0);
-        }
-
-        if (property.GetCustomAttribute<MaxLengthAttribute>() is { } maxLength)
-        {
-            SetBound(schema, maxName, maxLength.Length, int.MaxValue);
+            SetBound(schema, maxName, maxSize.Max, int.MaxValue);
         }
 
         var items = schema["items"] as JsonObject ?? schema["additionalProperties"] as JsonObject;

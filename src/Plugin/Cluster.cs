@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Connection;
 using k8s;
@@ -32,7 +33,7 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
         var paths = candidates.Where(File.Exists).DefaultIfEmpty(candidates[0]).ToList();
         try
         {
-            return KubeconfigFile.Load(paths, context);
+            return KubeconfigFile.Load(paths, context, TimeProvider.System);
         }
         catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException)
         {
@@ -75,7 +76,7 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
     {
         var (group, version, plural) = Kind<T>();
         await Kube.CustomObjects.PatchNamespacedCustomObjectAsync(
-            new V1Patch(new { metadata = new { annotations } }, V1Patch.PatchType.MergePatch), group, version, Namespace, plural, name, cancellationToken: ct);
+            AnnotationPatch(annotations.Select(a => KeyValuePair.Create(a.Key, (string?)a.Value))), group, version, Namespace, plural, name, cancellationToken: ct);
     }
 
     /// <summary>One annotation set, or removed when <paramref name="value"/> is null (kubectl annotate KEY-).</summary>
@@ -83,9 +84,15 @@ public sealed class Cluster(IKubernetes kube, string ns) : IDisposable
         where T : class, IKubernetesObject<V1ObjectMeta>
     {
         var (group, version, plural) = Kind<T>();
-        var annotations = new Dictionary<string, string?> { [key] = value };
         await Kube.CustomObjects.PatchNamespacedCustomObjectAsync(
-            new V1Patch(new { metadata = new { annotations } }, V1Patch.PatchType.MergePatch), group, version, Namespace, plural, name, cancellationToken: ct);
+            AnnotationPatch([KeyValuePair.Create(key, value)]), group, version, Namespace, plural, name, cancellationToken: ct);
+    }
+
+    // A merge patch's text (the client sends a string as it is): built as JSON nodes, nothing reflected over.
+    private static V1Patch AnnotationPatch(IEnumerable<KeyValuePair<string, string?>> annotations)
+    {
+        var values = new JsonObject(annotations.Select(a => KeyValuePair.Create(a.Key, a.Value is null ? null : (JsonNode)JsonValue.Create(a.Value))));
+        return new V1Patch(new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = values } }.ToJsonString(), V1Patch.PatchType.MergePatch);
     }
 
     public async Task<T> CreateAsync<T>(T obj, CancellationToken ct)

@@ -1,6 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 
@@ -27,6 +30,9 @@ public static class Output
         ["name"] = OutputFormat.Name,
     };
 
+    // As kubectl -o json prints: indented by four, and only what JSON must escape escaped.
+    private static readonly JsonSerializerOptions Printed = new() { WriteIndented = true, IndentSize = 4, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>-o/--output, refused at parse time unless one of the formats (the message names them).</summary>
     public static Option<OutputFormat> Option()
     {
@@ -52,11 +58,9 @@ public static class Output
     }
 
     /// <summary>Objects as kubectl prints several of them: a List in JSON or YAML.</summary>
-    public static string Objects(IEnumerable<object> items, OutputFormat format)
-    {
-        var list = new { apiVersion = "v1", kind = "List", metadata = new { resourceVersion = "" }, items = items.ToList() };
-        return format == OutputFormat.Yaml ? KubernetesYaml.Serialize(list) : KubernetesJson.Serialize(list) + "\n";
-    }
+    public static string Objects(IEnumerable<object> items, OutputFormat format) => Structured(
+        Fields(("apiVersion", "v1"), ("kind", "List"), ("metadata", Fields(("resourceVersion", ""))), ("items", new JsonArray([.. items.Select(Node)]))),
+        format) ?? throw new ArgumentOutOfRangeException(nameof(format), format, "JSON or YAML");
 
     /// <summary>
     /// One answer of a get-like verb in the asked format: JSON or YAML of <paramref name="value"/>, else null (the verb
@@ -64,9 +68,22 @@ public static class Output
     /// </summary>
     public static string? Structured(object value, OutputFormat format) => format switch
     {
-        OutputFormat.Json => KubernetesJson.Serialize(value) + "\n",
-        OutputFormat.Yaml => KubernetesYaml.Serialize(value),
+        OutputFormat.Json => Node(value)!.ToJsonString(Printed) + "\n",
+        OutputFormat.Yaml => YamlText.Of(Node(value)),
         _ => null,
+    };
+
+    /// <summary>An object of the named values that are not null, each as the client's JSON writes it (an answer of several parts).</summary>
+    public static JsonObject Fields(params (string Name, object? Value)[] fields) =>
+        new(fields.Where(f => f.Value is not null).Select(f => KeyValuePair.Create(f.Name, Node(f.Value))));
+
+    // Through the client's JSON contracts (the kinds' generated ones among them), never reflection: the plugin is compiled ahead of time.
+    private static JsonNode? Node(object? value) => value switch
+    {
+        null => null,
+        JsonNode node => node,
+        string text => JsonValue.Create(text),
+        _ => JsonNode.Parse(KubernetesJson.Serialize(value)),
     };
 
     /// <summary>kind.group/name per object, as kubectl get -o name prints it.</summary>

@@ -21,11 +21,8 @@ public static partial class PluginCommand
             var releases = gb.Status?.Releases;
             switch (result.GetValue(format))
             {
-                case OutputFormat.Json:
-                    await output.WriteLineAsync(KubernetesJson.Serialize(releases ?? new BuilderReleases()));
-                    return;
-                case OutputFormat.Yaml:
-                    await output.WriteAsync(KubernetesYaml.Serialize(releases ?? new BuilderReleases()));
+                case OutputFormat.Json or OutputFormat.Yaml:
+                    await output.WriteAsync(Output.Structured(releases ?? new BuilderReleases(), result.GetValue(format))!);
                     return;
                 case OutputFormat.Name:
                     await output.WriteAsync(string.Concat((releases?.Kept ?? []).Select(r => $"release/{r.Id}\n")));

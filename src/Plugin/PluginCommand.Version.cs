@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using System.Text;
+using System.Text.Json.Nodes;
 using Gentoo.Entities.V1Alpha1;
 using k8s;
 using k8s.Autorest;
@@ -23,13 +24,13 @@ public static partial class PluginCommand
         {
             if (result.GetValue(format) is OutputFormat.Json or OutputFormat.Yaml)
             {
-                var crds = new Dictionary<string, string>();
+                var crds = new JsonObject();
                 foreach (var plural in new[] { GentooBootstrap.KubePlural, GentooBuilder.KubePlural, BuildRun.KubePlural })
                 {
                     crds[$"{plural}.{GroupVersion.Group}"] = await CrdVersionsAsync(cluster, plural, ct);
                 }
 
-                await output.WriteAsync(Output.Structured(new { plugin = PluginVersion, @operator = await OperatorVersionAsync(cluster, ct), crds }, result.GetValue(format))!);
+                await output.WriteAsync(Output.Structured(Output.Fields(("plugin", PluginVersion), ("operator", await OperatorVersionAsync(cluster, ct)), ("crds", crds)), result.GetValue(format))!);
                 return;
             }
 

@@ -191,15 +191,13 @@ public static partial class PluginCommand
             var url = found.Status?.BinhostUrl ?? throw new PluginException(found.Spec.Binhost?.Enabled == false
                 ? $"GentooBuilder {name} runs no binhost (spec.binhost.enabled: false)"
                 : $"GentooBuilder {name} has no binhost yet (phase {found.Status?.Phase?.ToString() ?? "none yet"}); see kubectl gentoo status");
-            if (Output.Structured(new
-            {
-                binhostUrl = url,
-                signingKeyFingerprint = found.Status?.SigningKeyFingerprint,
-                signingKeyExpires = found.Status?.SigningKeyExpires,
-                clientSetup = url + "client-setup.sh",
-                buildRequestTokenSecret = found.Status?.BuildRequestTokenSecret,
-                published = found.Status?.Releases?.Published,
-            }, result.GetValue(format)) is { } structured)
+            if (Output.Structured(Output.Fields(
+                ("binhostUrl", url),
+                ("signingKeyFingerprint", found.Status?.SigningKeyFingerprint),
+                ("signingKeyExpires", found.Status?.SigningKeyExpires),
+                ("clientSetup", url + "client-setup.sh"),
+                ("buildRequestTokenSecret", found.Status?.BuildRequestTokenSecret),
+                ("published", found.Status?.Releases?.Published)), result.GetValue(format)) is { } structured)
             {
                 await output.WriteAsync(structured);
                 return;
@@ -404,7 +402,7 @@ public static partial class PluginCommand
                 throw new PluginException($"BuildRun {name} has no failure to explain (phase {status?.Phase?.ToString() ?? "none yet"})");
             }
 
-            if (Output.Structured(new { name, phase = status.Phase, failure, proposedFixes = status.ProposedFixes }, result.GetValue(format)) is { } structured)
+            if (Output.Structured(Output.Fields(("name", name), ("phase", status.Phase), ("failure", failure), ("proposedFixes", status.ProposedFixes)), result.GetValue(format)) is { } structured)
             {
                 await output.WriteAsync(structured);
                 return;

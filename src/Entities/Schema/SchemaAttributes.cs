@@ -76,3 +76,23 @@ public sealed class ResourceNamesAttribute(string[] shortNames, string[] categor
 
     public IReadOnlyList<string> Categories { get; } = categories;
 }
+
+/// <summary>
+/// Bounds on a string's length, a list's items or a map's entries (minLength/maxLength, minItems/maxItems,
+/// minProperties/maxProperties by the property's schema type). Ours rather than DataAnnotations' Length: that one asks
+/// for reflection over a Count property (it validates objects), which the plugin, compiled ahead of time, may not have.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class SizeAttribute(int min, int max) : Attribute
+{
+    public int Min { get; } = min;
+
+    public int Max { get; } = max;
+}
+
+/// <summary>An upper bound alone (<see cref="SizeAttribute"/> with no lower one).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class MaxSizeAttribute(int max) : Attribute
+{
+    public int Max { get; } = max;
+}

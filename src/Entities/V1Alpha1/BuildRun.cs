@@ -130,7 +130,7 @@ public sealed class BuildRunSpec
 
     /// <summary>Atoms and sets to build.</summary>
     [DefaultJson("""["@world"]""")]
-    [Length(1, 256)]
+    [Size(1, 256)]
     [ItemSize(1, 512)]
     [ItemPattern(Patterns.AtomOrSet)]
     [CelRule(Patterns.VersionWithoutOperator, Patterns.VersionWithoutOperatorMessage)]
@@ -145,7 +145,7 @@ public sealed class BuildRunSpec
     /// package volume and a restarted build re-uses what was already built. Interactive options are refused.
     /// </summary>
     [DefaultJson("""["--update","--deep","--newuse","--with-bdeps=y"]""")]
-    [Length(0, 64)]
+    [Size(0, 64)]
     [ItemSize(1, 256)]
     [ItemPattern(Patterns.EmergeArgument)]
     [CelRule("self.all(a, a != '--ask' && a != '-a' && !a.startsWith('--ask=') && a != '--pretend' && a != '-p')", "emergeArgs must not contain --ask or --pretend: builds run unattended")]

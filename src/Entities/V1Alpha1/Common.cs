@@ -89,7 +89,7 @@ public sealed class LocalReference
 {
     /// <summary>Name of the referenced object, in the same namespace as the referring one.</summary>
     [Required]
-    [MaxLength(253)]
+    [MaxSize(253)]
     [RegularExpression(Patterns.ObjectName)]
     public string Name { get; set; } = "";
 }
@@ -138,7 +138,7 @@ public sealed class VolumeSpec
     public string? Size { get; set; }
 
     /// <summary>StorageClass of the PersistentVolumeClaim; empty uses the cluster's default class.</summary>
-    [MaxLength(253)]
+    [MaxSize(253)]
     public string? StorageClassName { get; set; }
 }
 
@@ -152,7 +152,7 @@ public sealed class PortageConfig
     public IDictionary<string, string>? MakeConf { get; set; }
 
     /// <summary>Lines of package.use: an atom followed by USE flags, for example "media-libs/mesa vulkan".</summary>
-    [Length(0, 4096)]
+    [Size(0, 4096)]
     [ItemSize(1, 1024)]
     public IList<string>? PackageUse { get; set; }
 
@@ -160,27 +160,27 @@ public sealed class PortageConfig
     /// Lines of package.accept_keywords, for example "www-client/firefox ~amd64". Prefer slot or package atoms
     /// (":=", no version) over "=cat/pkg-1.2" so that an accepted keyword survives version bumps.
     /// </summary>
-    [Length(0, 4096)]
+    [Size(0, 4096)]
     [ItemSize(1, 1024)]
     public IList<string>? PackageAcceptKeywords { get; set; }
 
     /// <summary>Lines of package.mask: atoms that must not be installed.</summary>
-    [Length(0, 4096)]
+    [Size(0, 4096)]
     [ItemSize(1, 1024)]
     public IList<string>? PackageMask { get; set; }
 
     /// <summary>Lines of package.unmask: atoms exempted from a profile or repository mask.</summary>
-    [Length(0, 4096)]
+    [Size(0, 4096)]
     [ItemSize(1, 1024)]
     public IList<string>? PackageUnmask { get; set; }
 
     /// <summary>Lines of package.license: an atom followed by accepted licenses, for example "www-client/google-chrome google-chrome".</summary>
-    [Length(0, 4096)]
+    [Size(0, 4096)]
     [ItemSize(1, 1024)]
     public IList<string>? PackageLicense { get; set; }
 
     /// <summary>The world set: atoms and sets the system should have, written to /var/lib/portage/world.</summary>
-    [Length(0, 4096)]
+    [Size(0, 4096)]
     [ListSet]
     [ItemSize(1, 512)]
     [ItemPattern(Patterns.AtomOrSet)]
@@ -251,18 +251,18 @@ public sealed class FailureInfo
     public string? Phase { get; set; }
 
     /// <summary>One-paragraph explanation for a person.</summary>
-    [MaxLength(4096)]
+    [MaxSize(4096)]
     public string? Message { get; set; }
 
     /// <summary>Portage configuration lines that would fix the failure, as emerge proposed them.</summary>
-    [Length(0, 64)]
+    [Size(0, 64)]
     public IList<string>? SuggestedFix { get; set; }
 
     /// <summary>Path of the full build log on the builder's root volume.</summary>
     public string? BuildLog { get; set; }
 
     /// <summary>The lines of emerge's output that matter, bounded in size.</summary>
-    [Length(0, 200)]
+    [Size(0, 200)]
     public IList<string>? LogExcerpt { get; set; }
 }
 
@@ -276,7 +276,7 @@ public sealed class KernelRequirement
     public string? Source { get; set; }
 
     /// <summary>Some of the files whose ELF note demands this kernel, when it comes from binaries.</summary>
-    [Length(0, 20)]
+    [Size(0, 20)]
     public IList<string>? Files { get; set; }
 }
 

@@ -51,20 +51,20 @@ public sealed class GentooBootstrapSpec
 
     /// <summary>The Portage profile, relative to the profiles directory, for example "default/linux/amd64/23.0/desktop/plasma".</summary>
     [Required]
-    [MaxLength(256)]
+    [MaxSize(256)]
     [RegularExpression(Patterns.Profile)]
     public string Profile { get; set; } = "";
 
     /// <summary>Ebuild repositories to sync. Empty means the gentoo repository synced with emerge-webrsync.</summary>
     [ListMap("name")]
-    [Length(0, 32)]
+    [Size(0, 32)]
     public IList<RepositorySpec>? Repositories { get; set; }
 
     /// <summary>Inline Portage configuration, applied first.</summary>
     public PortageConfig? Portage { get; set; }
 
     /// <summary>More configuration from ConfigMaps or a git repository, merged in order after the inline configuration.</summary>
-    [Length(0, 16)]
+    [Size(0, 16)]
     public IList<ConfigSource>? ConfigFrom { get; set; }
 
     /// <summary>
@@ -72,7 +72,7 @@ public sealed class GentooBootstrapSpec
     /// the classic move is to build a package once with a USE flag turned off, then rebuild it normally.
     /// </summary>
     [ListMap("name")]
-    [Length(0, 64)]
+    [Size(0, 64)]
     public IList<BootstrapStep>? BootstrapSteps { get; set; }
 
     /// <summary>The consistency check run after the steps; by default an emerge --pretend of the full world update.</summary>
@@ -109,7 +109,7 @@ public sealed class Stage3Source
 {
     /// <summary>A container image holding a Gentoo stage3 filesystem, for example "docker.io/gentoo/stage3:amd64-desktop-openrc".</summary>
     [Required]
-    [Length(1, 512)]
+    [Size(1, 512)]
     public string Image { get; set; } = "";
 
     /// <summary>When the image is pulled.</summary>
@@ -146,7 +146,7 @@ public sealed class RepositorySpec
 {
     /// <summary>The repository name, as in its profiles/repo_name, for example "gentoo" or "guru".</summary>
     [Required]
-    [Length(1, 64)]
+    [Size(1, 64)]
     [RegularExpression("^[A-Za-z0-9_][A-Za-z0-9_-]*$")]
     public string Name { get; set; } = "";
 
@@ -155,19 +155,19 @@ public sealed class RepositorySpec
     public SyncType SyncType { get; set; }
 
     /// <summary>Where it is synced from (git URL or rsync URI).</summary>
-    [MaxLength(1024)]
+    [MaxSize(1024)]
     public string? Uri { get; set; }
 
     /// <summary>
     /// Where the repository lives in the root, an absolute path such as /var/db/repos/local (the default:
     /// /var/db/repos/NAME). With syncType none it must already hold the repository (profiles/repo_name, metadata/layout.conf).
     /// </summary>
-    [MaxLength(512)]
+    [MaxSize(512)]
     [RegularExpression("^(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+$")]
     public string? Location { get; set; }
 
     /// <summary>The git branch, for syncType Git.</summary>
-    [MaxLength(256)]
+    [MaxSize(256)]
     public string? Branch { get; set; }
 
     /// <summary>Repository priority in repos.conf; higher wins over lower for the same package.</summary>
@@ -194,16 +194,16 @@ public sealed class GitConfigSource
 {
     /// <summary>The repository URL (https or ssh).</summary>
     [Required]
-    [Length(1, 1024)]
+    [Size(1, 1024)]
     public string Url { get; set; } = "";
 
     /// <summary>Branch, tag or commit.</summary>
     [DefaultJson("\"main\"")]
-    [MaxLength(256)]
+    [MaxSize(256)]
     public string? Ref { get; set; }
 
     /// <summary>Directory inside the repository; empty means its top.</summary>
-    [MaxLength(1024)]
+    [MaxSize(1024)]
     public string? Path { get; set; }
 
     /// <summary>
@@ -219,20 +219,20 @@ public sealed class BootstrapStep
 {
     /// <summary>A unique name for the step, shown in status.</summary>
     [Required]
-    [Length(1, 63)]
+    [Size(1, 63)]
     [RegularExpression("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     public string Name { get; set; } = "";
 
     /// <summary>The atoms to emerge in this step.</summary>
     [Required]
-    [Length(1, 64)]
+    [Size(1, 64)]
     [ItemSize(1, 512)]
     [ItemPattern(Patterns.AtomOrSet)]
     [CelRule(Patterns.VersionWithoutOperator, Patterns.VersionWithoutOperatorMessage)]
     public IList<string> Atoms { get; set; } = [];
 
     /// <summary>USE flags set only for this step (for example "-harfbuzz"); the normal configuration applies again afterwards.</summary>
-    [Length(0, 64)]
+    [Size(0, 64)]
     [ItemPattern(Patterns.UseFlag)]
     public IList<string>? Use { get; set; }
 
@@ -241,7 +241,7 @@ public sealed class BootstrapStep
     public bool? Oneshot { get; set; }
 
     /// <summary>Extra emerge arguments for this step.</summary>
-    [Length(0, 64)]
+    [Size(0, 64)]
     [ItemPattern(Patterns.EmergeArgument)]
     public IList<string>? EmergeArgs { get; set; }
 }
@@ -255,7 +255,7 @@ public sealed class BootstrapCheck
 
     /// <summary>The emerge arguments of the check.</summary>
     [DefaultJson("""["--pretend","--update","--deep","--newuse","@world"]""")]
-    [Length(1, 64)]
+    [Size(1, 64)]
     [ItemPattern(Patterns.EmergeArgument)]
     public IList<string>? EmergeArgs { get; set; }
 }
@@ -269,11 +269,11 @@ public sealed class BootstrapStorage
     public string? Size { get; set; }
 
     /// <summary>StorageClass of the root volume; empty uses the cluster's default class.</summary>
-    [MaxLength(253)]
+    [MaxSize(253)]
     public string? StorageClassName { get; set; }
 
     /// <summary>VolumeSnapshotClass for the snapshot taken after a successful bootstrap; empty uses the default class.</summary>
-    [MaxLength(253)]
+    [MaxSize(253)]
     public string? VolumeSnapshotClassName { get; set; }
 }
 

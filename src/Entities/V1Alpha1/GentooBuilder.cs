@@ -171,12 +171,12 @@ public sealed class SecretKeyReference
 {
     /// <summary>Name of the Secret.</summary>
     [Required]
-    [MaxLength(253)]
+    [MaxSize(253)]
     [RegularExpression(Patterns.ObjectName)]
     public string Name { get; set; } = "";
 
     /// <summary>The key within the Secret's data; empty means signing.asc for a signing key, token for a token.</summary>
-    [MaxLength(253)]
+    [MaxSize(253)]
     [RegularExpression("^[-._a-zA-Z0-9]+$")]
     public string? Key { get; set; }
 }
@@ -230,7 +230,7 @@ public sealed class SnapshotReference
 {
     /// <summary>Name of the VolumeSnapshot (snapshot.storage.k8s.io) in the same namespace.</summary>
     [Required]
-    [MaxLength(253)]
+    [MaxSize(253)]
     [RegularExpression(Patterns.ObjectName)]
     public string Name { get; set; } = "";
 }
@@ -251,7 +251,7 @@ public sealed class BuilderStorage
     public DistfilesVolumeSpec? Distfiles { get; set; }
 
     /// <summary>VolumeSnapshotClass for snapshots of the root volume; empty uses the default class.</summary>
-    [MaxLength(253)]
+    [MaxSize(253)]
     public string? VolumeSnapshotClassName { get; set; }
 }
 
@@ -264,7 +264,7 @@ public sealed class RootVolumeSpec
     public string? Size { get; set; }
 
     /// <summary>StorageClass of the volume; empty uses the cluster's default class.</summary>
-    [MaxLength(253)]
+    [MaxSize(253)]
     public string? StorageClassName { get; set; }
 }
 
@@ -277,7 +277,7 @@ public sealed class BinpkgsVolumeSpec
     public string? Size { get; set; }
 
     /// <summary>StorageClass of the volume; empty uses the cluster's default class.</summary>
-    [MaxLength(253)]
+    [MaxSize(253)]
     public string? StorageClassName { get; set; }
 
     /// <summary>Whether the binary packages survive deletion of the GentooBuilder (Retain, the default) or are deleted with it.</summary>
@@ -303,7 +303,7 @@ public sealed class DistfilesVolumeSpec
     public string? Size { get; set; }
 
     /// <summary>StorageClass of the volume; empty uses the cluster's default class.</summary>
-    [MaxLength(253)]
+    [MaxSize(253)]
     public string? StorageClassName { get; set; }
 }
 
@@ -329,19 +329,19 @@ public sealed class AutoBuild
     public string Schedule { get; set; } = "";
 
     /// <summary>Time zone of the schedule (an IANA name such as "Europe/Berlin"); empty means UTC.</summary>
-    [MaxLength(64)]
+    [MaxSize(64)]
     public string? TimeZone { get; set; }
 
     /// <summary>The packages each scheduled BuildRun builds.</summary>
     [DefaultJson("""["@world"]""")]
-    [Length(1, 256)]
+    [Size(1, 256)]
     [ItemSize(1, 512)]
     [ItemPattern(Patterns.AtomOrSet)]
     [CelRule(Patterns.VersionWithoutOperator, Patterns.VersionWithoutOperatorMessage)]
     public IList<string>? Packages { get; set; }
 
     /// <summary>Emerge arguments of each scheduled BuildRun; empty uses the BuildRun default.</summary>
-    [Length(0, 64)]
+    [Size(0, 64)]
     [ItemPattern(Patterns.EmergeArgument)]
     public IList<string>? EmergeArgs { get; set; }
 
@@ -481,7 +481,7 @@ public sealed class GentooBuilderStatus : CommonStatus<BuilderPhase>
     public BuildProgress? MaintenanceProgress { get; set; }
 
     /// <summary>What the last update pod found: the outcome of the world update preview.</summary>
-    [MaxLength(4096)]
+    [MaxSize(4096)]
     public string? LastUpdateResult { get; set; }
 
     /// <summary>A digest of the Portage configuration the builder last ran an update for; a change runs another.</summary>

@@ -50,7 +50,7 @@ public static class BinhostCommand
             {
                 try
                 {
-                    cluster = ClusterConnection.LoadConfiguration(new OperatorOptions { Kubeconfig = result.GetValue(kubeconfig) });
+                    cluster = ClusterConnection.LoadConfiguration(new OperatorOptions { Kubeconfig = result.GetValue(kubeconfig) }, TimeProvider.System);
                 }
                 catch (StartupException e) when (options.OnDemandTokenFile is not null)
                 {

@@ -9,7 +9,7 @@ namespace Gentoo.Operator.Hosting;
 /// <summary>Finds the cluster the way kubectl does and proves it answers, failing with one clear line.</summary>
 public static class ClusterConnection
 {
-    public static KubernetesClientConfiguration LoadConfiguration(OperatorOptions options)
+    public static KubernetesClientConfiguration LoadConfiguration(OperatorOptions options, TimeProvider clock)
     {
         if (string.IsNullOrWhiteSpace(options.Kubeconfig ?? Environment.GetEnvironmentVariable("KUBECONFIG")) && KubernetesClientConfiguration.IsInCluster())
         {
@@ -34,7 +34,7 @@ public static class ClusterConnection
         try
         {
             // As kubectl does for a KUBECONFIG list: the files that exist, merged.
-            return KubeconfigFile.Load(existing, options.Context);
+            return KubeconfigFile.Load(existing, options.Context, clock);
         }
         catch (Exception e) when (e is KubeConfigException or IOException or ArgumentException or InvalidOperationException)
         {

@@ -67,7 +67,7 @@ public static class OperatorHost
 
     /// <summary>Runs until SIGTERM/SIGINT; throws <see cref="StartupException"/> when the cluster is not usable.</summary>
     public static Task RunAsync(OperatorOptions options, Logger logger, CancellationToken ct) =>
-        RunAsync(options, logger, ClusterConnection.LoadConfiguration(options), ct);
+        RunAsync(options, logger, ClusterConnection.LoadConfiguration(options, TimeProvider.System), ct);
 
     /// <summary>Runs against the API server <paramref name="clientConfiguration"/> names (a cluster's, or local mode's embedded one).</summary>
     public static async Task RunAsync(OperatorOptions options, Logger logger, KubernetesClientConfiguration clientConfiguration, CancellationToken ct)

@@ -119,12 +119,102 @@ public sealed class KubeconfigTests : IDisposable
         office.SslCaCerts.ShouldHaveSingleItem().Subject.ShouldBe("CN=work-ca");
 
         // The operator reads the same list the same way.
-        var operatorView = Gentoo.Operator.Hosting.ClusterConnection.LoadConfiguration(new Gentoo.Operator.Hosting.OperatorOptions { Kubeconfig = list, Context = "office" });
+        var operatorView = Gentoo.Operator.Hosting.ClusterConnection.LoadConfiguration(new Gentoo.Operator.Hosting.OperatorOptions { Kubeconfig = list, Context = "office" }, TimeProvider.System);
         operatorView.Host.ShouldBe("https://10.0.0.1:6443");
         operatorView.SslCaCerts.ShouldHaveSingleItem().Subject.ShouldBe("CN=work-ca");
 
         // A broken file in the list is named.
         File.WriteAllText(work, "clusters: [unclosed");
         Should.Throw<PluginException>(() => Cluster.Configuration(list, context: null)).Message.ShouldContain($"{work}: not a kubeconfig");
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")] // shell-script credential plugins
+    public async Task An_exec_user_gets_its_token_from_the_plugin_with_the_request_and_cluster_described_and_again_once_it_expires()
+    {
+        var asked = Path.Combine(directory.FullName, "asked");
+        var runs = Path.Combine(directory.FullName, "runs");
+        // A plugin whose tokens are already expired: each request asks it again. Arguments arrive as given, spaces kept.
+        var plugin = Script("plugin", $$$"""
+            echo x >> {{{runs}}}
+            printf '%s|%s|%s' "$1" "$GREETING" "$KUBERNETES_EXEC_INFO" > {{{asked}}}
+            echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"token-'$(wc -l < {{{runs}}})'","expirationTimestamp":"2020-01-01T00:00:00Z"}}'
+            """);
+        var path = Kubeconfig($$$"""
+            users:
+            - name: me
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1
+                  command: {{{plugin}}}
+                  args: ["two words"]
+                  env: [{name: GREETING, value: hello}]
+                  provideClusterInfo: true
+            """);
+
+        var config = Cluster.Configuration(path, context: null);
+        config.AccessToken.ShouldBe("token-1");
+        var (argument, greeting, info) = File.ReadAllText(asked).Split('|') is [var a, var g, var i] ? (a, g, i) : default;
+        argument.ShouldBe("two words");
+        greeting.ShouldBe("hello");
+        using (var request = System.Text.Json.JsonDocument.Parse(info))
+        {
+            request.RootElement.GetProperty("kind").GetString().ShouldBe("ExecCredential");
+            request.RootElement.GetProperty("apiVersion").GetString().ShouldBe("client.authentication.k8s.io/v1");
+            request.RootElement.GetProperty("spec").GetProperty("cluster").GetProperty("server").GetString().ShouldBe("https://k3s.home.arpa:6443");
+        }
+
+        (await config.TokenProvider.GetAuthenticationHeaderAsync(CancellationToken.None)).Parameter.ShouldBe("token-2");
+        (await config.TokenProvider.GetAuthenticationHeaderAsync(CancellationToken.None)).Parameter.ShouldBe("token-3");
+    }
+
+    [Theory]
+    [InlineData("exit 3", "exited with code 3")]
+    [InlineData("echo not json", "did not answer an ExecCredential")]
+    [InlineData("echo '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'", "not an ExecCredential of client.authentication.k8s.io/v1")]
+    [InlineData("echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{}}'", "neither status.token")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void A_failing_exec_plugin_is_one_line_saying_what_it_did(string body, string expected)
+    {
+        var plugin = Script("failing", body);
+        var path = Kubeconfig($"""
+            users:
+            - name: me
+              user:
+                exec: {"{"}apiVersion: client.authentication.k8s.io/v1, command: {plugin}, installHint: "emerge app-misc/credential-plugin"{"}"}
+            """);
+
+        var message = Should.Throw<PluginException>(() => Cluster.Configuration(path, context: null)).Message;
+        message.ShouldStartWith($"no usable kubeconfig: {path}: user.exec: ");
+        message.ShouldContain(expected);
+        File.Delete(plugin);
+        Should.Throw<PluginException>(() => Cluster.Configuration(path, context: null)).Message.ShouldEndWith("\nemerge app-misc/credential-plugin");
+    }
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private string Script(string name, string body)
+    {
+        var path = Path.Combine(directory.FullName, name);
+        File.WriteAllText(path, "#!/bin/sh\n" + body + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+
+    private string Kubeconfig(string users)
+    {
+        var path = Path.Combine(directory.FullName, "exec-config");
+        File.WriteAllText(path, """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: home
+              cluster: {server: "https://k3s.home.arpa:6443", insecure-skip-tls-verify: true}
+            contexts:
+            - name: home
+              context: {cluster: home, user: me}
+            current-context: home
+
+            """ + users);
+        return path;
     }
 }
