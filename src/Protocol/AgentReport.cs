@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 
 namespace Gentoo.Protocol;
 
@@ -49,12 +48,7 @@ public sealed record AgentReport
             new JsonStringEnumConverter<AgentResult>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false),
             new JsonStringEnumConverter<Outcome>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false),
         },
-        TypeInfoResolver = AgentReportJson.Default,
     };
-
-    // Generated at compile time (AgentReportJson) and shaped by the options above: the plugin, compiled ahead of time,
-    // reads reports too and has no reflection to build the contract with.
-    private static readonly JsonTypeInfo<AgentReport> Contract = (JsonTypeInfo<AgentReport>)Json.GetTypeInfo(typeof(AgentReport));
 
     public required AgentStep Step { get; init; }
 
@@ -103,7 +97,7 @@ public sealed record AgentReport
 
     public DateTimeOffset Finished { get; init; }
 
-    public string ToJson() => JsonSerializer.Serialize(this, Contract);
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>A termination message as a report; null when it is not the agent's (the log tail, with FallbackToLogsOnError).</summary>
     public static AgentReport? Parse(string? message)
@@ -115,7 +109,7 @@ public sealed record AgentReport
 
         try
         {
-            return JsonSerializer.Deserialize(message, Contract);
+            return JsonSerializer.Deserialize<AgentReport>(message, Json);
         }
         catch (JsonException)
         {
@@ -180,6 +174,3 @@ public sealed record AgentReport
 
     private static string? Clip(string? text, int length) => text is null || text.Length <= length ? text : text[..length];
 }
-
-[JsonSerializable(typeof(AgentReport))]
-internal sealed partial class AgentReportJson : JsonSerializerContext;
