@@ -1,10 +1,20 @@
 using Gentoo.Runtime;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text;
 using Gentoo.Portage.Binhost;
 using Gentoo.Portage.Kernels;
 
 namespace Gentoo.Binhost;
+
+/// <summary>
+/// A file a request path names. A small one is kept whole (<paramref name="Content"/>, with its entity tag and time)
+/// while the PKGDIR stays unchanged, so that serving it again touches no file; null otherwise.
+/// </summary>
+public sealed record ServedFile(FileInfo File, KeptFile? Content);
+
+/// <summary>A small package file's bytes and the headers that describe them, as read together.</summary>
+public sealed record KeptFile(byte[] Bytes, string ETag, string LastModified);
 
 /// <summary>The Packages index as served: its bytes, the index itself, an entity tag and when it last changed.</summary>
 public sealed record ServedIndex(byte[] Content, PackagesIndex Parsed, string ETag, DateTimeOffset LastModified);
@@ -59,10 +69,17 @@ public sealed class BinhostContent : IDisposable
     private sealed record Served(long Generation, ServedIndex Index);
 
     /// <summary>Request paths found to name a servable file while the PKGDIR stays as it was at <see cref="Generation"/>.</summary>
-    private sealed record Resolutions(long Generation, ConcurrentDictionary<string, FileInfo> Files);
+    private sealed record Resolutions(long Generation, ConcurrentDictionary<string, ServedFile> Files)
+    {
+        public long KeptBytes;
+    }
 
     // Only paths that name a package are kept, and only so many: made-up paths cannot grow the memory.
     private const int MaxResolutions = 16384;
+
+    // Files up to this size are kept whole (Portage's small packages: metadata, fonts, scripts), up to KeptBytesLimit in all.
+    private const int KeptFileLimit = 64 * 1024;
+    private const long KeptBytesLimit = 32L * 1024 * 1024;
 
     public string Root => root;
 
@@ -162,34 +179,86 @@ public sealed class BinhostContent : IDisposable
     /// entry, "." or ".." segments, anything whose real location (after symlinks) lies outside the PKGDIR, or a
     /// Packages file on disk (the generated, current index is served in its place).
     /// </summary>
-    public FileInfo? Resolve(string requestPath)
+    /// <remarks>
+    /// Only while the PKGDIR is watched are resolutions and small files kept: inotify's events are queued before the
+    /// writer's system call returns, so a request that comes after a package changed never gets the one from before.
+    /// </remarks>
+    public ServedFile? Resolve(string requestPath)
     {
         if (!changes.Watching)
         {
-            return ResolveNow(requestPath);
+            return ResolveNow(requestPath) is { } unwatched ? new ServedFile(unwatched, null) : null;
         }
 
         var generation = changes.Current();
         var known = resolutions;
         if (known is null || known.Generation != generation)
         {
-            known = new Resolutions(generation, new ConcurrentDictionary<string, FileInfo>(StringComparer.Ordinal));
+            known = new Resolutions(generation, new ConcurrentDictionary<string, ServedFile>(StringComparer.Ordinal));
             resolutions = known;
         }
 
-        if (known.Files.TryGetValue(requestPath, out var file))
+        if (known.Files.TryGetValue(requestPath, out var served))
         {
-            return file;
+            return served;
         }
 
-        file = ResolveNow(requestPath);
-        if (file is not null && known.Files.Count < MaxResolutions)
+        if (ResolveNow(requestPath) is not { } file)
         {
-            known.Files.TryAdd(requestPath, file);
+            return null;
         }
 
-        return file;
+        served = new ServedFile(file, file.Length <= KeptFileLimit && Interlocked.Add(ref known.KeptBytes, file.Length) <= KeptBytesLimit ? Keep(file) : null);
+        if (known.Files.Count < MaxResolutions)
+        {
+            known.Files.TryAdd(requestPath, served);
+        }
+
+        return served;
     }
+
+    /// <summary>The entity tag of a file of this length and modification time, for every file the binhost serves.</summary>
+    public static string EntityTag(long length, DateTime modified) =>
+        "\"" + length.ToString("x", CultureInfo.InvariantCulture) + "-" + modified.Ticks.ToString("x", CultureInfo.InvariantCulture) + "\"";
+
+    // The file's bytes with the headers of what was read (it may have been replaced since it was resolved); null when it
+    // cannot be read now or changed length while it was.
+    private static KeptFile? Keep(FileInfo file)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var length = RandomAccess.GetLength(handle);
+            if (length > KeptFileLimit)
+            {
+                return null;
+            }
+
+            var modified = File.GetLastWriteTimeUtc(handle);
+            var bytes = new byte[length];
+            var read = 0;
+            for (int n; read < bytes.Length && (n = RandomAccess.Read(handle, bytes.AsSpan(read), read)) > 0;)
+            {
+                read += n;
+            }
+
+            return read == length && RandomAccess.Read(handle, stackalloc byte[1], read) == 0
+                ? new KeptFile(bytes, EntityTag(length, modified), HeaderDate(modified))
+                : null;
+        }
+        catch (IOException)
+        {
+            return null; // gone or unreadable since it was resolved: served from disk, which answers for itself
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>An HTTP date (RFC 9110's IMF-fixdate) of a file's modification time.</summary>
+    public static string HeaderDate(DateTime modifiedUtc) =>
+        new DateTimeOffset(DateTime.SpecifyKind(modifiedUtc, DateTimeKind.Utc)).ToString("r", CultureInfo.InvariantCulture);
 
     private FileInfo? ResolveNow(string requestPath)
     {

@@ -224,24 +224,24 @@ public static class BinhostServer
 
     private static IResult PackageFile(BinhostContent content, string path)
     {
-        if (content.Resolve(path) is not { } file)
+        if (content.Resolve(path) is not { } served)
         {
             return Results.NotFound();
         }
 
-        return new PackageFileResult(file, ContentType(file.Name));
+        return new PackageFileResult(served, ContentType(served.File.Name));
     }
 
-    private static string EntityTag(long length, DateTime modified) =>
-        "\"" + length.ToString("x", CultureInfo.InvariantCulture) + "-" + modified.Ticks.ToString("x", CultureInfo.InvariantCulture) + "\"";
-
     /// <summary>
-    /// A package file. What Portage asks for, the whole file with no conditions, is read straight into the response
-    /// (opened, stat'ed and read on the request's own thread: a page-cached package costs no hop to the thread pool
-    /// and back for each read); a Range or a condition goes to ASP.NET Core's file result, which knows them all.
+    /// A package file. What Portage asks for, the whole file with no conditions, is written from the bytes kept of a
+    /// small one, or read straight into the response (opened, stat'ed and read on the request's own thread: a
+    /// page-cached package costs no hop to the thread pool and back for each read); a Range or a condition goes to
+    /// ASP.NET Core's file result, which knows them all.
     /// </summary>
-    private sealed class PackageFileResult(FileInfo file, string contentType) : IResult
+    private sealed class PackageFileResult(ServedFile served, string contentType) : IResult
     {
+        private readonly FileInfo file = served.File;
+
         private const int Piece = 64 * 1024;
 
         public async Task ExecuteAsync(HttpContext http)
@@ -251,8 +251,25 @@ public static class BinhostServer
             if (headers.Range.Count > 0 || headers.IfNoneMatch.Count > 0 || headers.IfModifiedSince.Count > 0 || headers.IfMatch.Count > 0
                 || headers.IfUnmodifiedSince.Count > 0 || headers.IfRange.Count > 0)
             {
-                var tag = new EntityTagHeaderValue(EntityTag(file.Length, file.LastWriteTimeUtc));
+                var tag = new EntityTagHeaderValue(BinhostContent.EntityTag(file.Length, file.LastWriteTimeUtc));
                 await Results.File(file.FullName, contentType, lastModified: file.LastWriteTimeUtc, entityTag: tag, enableRangeProcessing: true).ExecuteAsync(http);
+                return;
+            }
+
+            if (served.Content is { } kept)
+            {
+                var answer = http.Response;
+                answer.StatusCode = StatusCodes.Status200OK;
+                answer.ContentType = contentType;
+                answer.ContentLength = kept.Bytes.Length;
+                answer.Headers.ETag = kept.ETag;
+                answer.Headers.LastModified = kept.LastModified;
+                answer.Headers.AcceptRanges = "bytes";
+                if (!HttpMethods.IsHead(request.Method))
+                {
+                    await answer.BodyWriter.WriteAsync(kept.Bytes, http.RequestAborted);
+                }
+
                 return;
             }
 
@@ -276,8 +293,8 @@ public static class BinhostServer
                 response.StatusCode = StatusCodes.Status200OK;
                 response.ContentType = contentType;
                 response.ContentLength = length;
-                response.Headers.ETag = EntityTag(length, modified);
-                response.Headers.LastModified = HeaderUtilities.FormatDate(new DateTimeOffset(modified, TimeSpan.Zero));
+                response.Headers.ETag = BinhostContent.EntityTag(length, modified);
+                response.Headers.LastModified = BinhostContent.HeaderDate(modified);
                 response.Headers.AcceptRanges = "bytes";
                 if (HttpMethods.IsHead(request.Method))
                 {

@@ -90,6 +90,32 @@ public sealed class BinhostServerTests : IAsyncLifetime
         var after = await http.GetAsync(Path);
         (await after.Content.ReadAsByteArrayAsync()).ShouldBe(rebuilt);
         after.Headers.ETag.ShouldNotBe(whole.Headers.ETag);
+
+        // Written over once more, same size and time: a small package is kept whole, and only the PKGDIR's watch tells.
+        var time = File.GetLastWriteTimeUtc(file);
+        var rewritten = rebuilt.Select(b => (byte)(b ^ 0x55)).ToArray();
+        await File.WriteAllBytesAsync(file, rewritten);
+        File.SetLastWriteTimeUtc(file, time);
+        (await (await http.GetAsync(Path)).Content.ReadAsByteArrayAsync()).ShouldBe(rewritten);
+    }
+
+    [Fact]
+    public async Task A_package_too_large_to_keep_whole_is_read_from_disk_with_the_same_headers()
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(pkgdir.FullName, "media-fonts", "noto"));
+        var file = Path.Combine(directory.FullName, "noto-1-1.gpkg.tar");
+        var bytes = new byte[300 * 1024];
+        new Random(7).NextBytes(bytes);
+        await File.WriteAllBytesAsync(file, bytes);
+
+        var whole = await http.GetAsync("/media-fonts/noto/noto-1-1.gpkg.tar");
+        whole.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await whole.Content.ReadAsByteArrayAsync()).ShouldBe(bytes);
+        whole.Headers.ETag!.Tag.ShouldBe(BinhostContent.EntityTag(bytes.Length, File.GetLastWriteTimeUtc(file)));
+        whole.Content.Headers.LastModified.ShouldBe(new DateTimeOffset(File.GetLastWriteTimeUtc(file).AddTicks(-(File.GetLastWriteTimeUtc(file).Ticks % TimeSpan.TicksPerSecond)), TimeSpan.Zero));
+        var small = await http.GetAsync("/dev-libs/libkver/libkver-0.3-1.gpkg.tar");
+        small.Headers.ETag!.Tag.ShouldBe(BinhostContent.EntityTag(10240, File.GetLastWriteTimeUtc(Path.Combine(pkgdir.FullName, "dev-libs", "libkver", "libkver-0.3-1.gpkg.tar"))));
+        small.Content.Headers.ContentType!.MediaType.ShouldBe(whole.Content.Headers.ContentType!.MediaType);
     }
 
     [Theory]
