@@ -240,9 +240,9 @@ public static class BinhostServer
     /// </summary>
     private sealed class PackageFileResult(ServedFile served, string contentType) : IResult
     {
-        private readonly FileInfo file = served.File;
-
         private const int Piece = 64 * 1024;
+
+        private readonly FileInfo file = served.File;
 
         public async Task ExecuteAsync(HttpContext http)
         {
@@ -258,16 +258,10 @@ public static class BinhostServer
 
             if (served.Content is { } kept)
             {
-                var answer = http.Response;
-                answer.StatusCode = StatusCodes.Status200OK;
-                answer.ContentType = contentType;
-                answer.ContentLength = kept.Bytes.Length;
-                answer.Headers.ETag = kept.ETag;
-                answer.Headers.LastModified = kept.LastModified;
-                answer.Headers.AcceptRanges = "bytes";
+                Describe(http.Response, kept.Bytes.Length, kept.ETag, kept.LastModified);
                 if (!HttpMethods.IsHead(request.Method))
                 {
-                    await answer.BodyWriter.WriteAsync(kept.Bytes, http.RequestAborted);
+                    await http.Response.BodyWriter.WriteAsync(kept.Bytes, http.RequestAborted);
                 }
 
                 return;
@@ -290,12 +284,7 @@ public static class BinhostServer
                 var length = RandomAccess.GetLength(handle);
                 var modified = File.GetLastWriteTimeUtc(handle);
                 var response = http.Response;
-                response.StatusCode = StatusCodes.Status200OK;
-                response.ContentType = contentType;
-                response.ContentLength = length;
-                response.Headers.ETag = BinhostContent.EntityTag(length, modified);
-                response.Headers.LastModified = BinhostContent.HeaderDate(modified);
-                response.Headers.AcceptRanges = "bytes";
+                Describe(response, length, BinhostContent.EntityTag(length, modified), BinhostContent.HeaderDate(modified));
                 if (HttpMethods.IsHead(request.Method))
                 {
                     return;
@@ -323,6 +312,17 @@ public static class BinhostServer
                     }
                 }
             }
+        }
+
+        // What a whole file's answer says before its bytes, kept or read.
+        private void Describe(HttpResponse response, long length, string entityTag, string lastModified)
+        {
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = contentType;
+            response.ContentLength = length;
+            response.Headers.ETag = entityTag;
+            response.Headers.LastModified = lastModified;
+            response.Headers.AcceptRanges = "bytes";
         }
     }
 
