@@ -98,7 +98,11 @@ public static class KubeconfigFile
             // reflecting YAML reader for every Kubernetes type (a third of a second of every start), and a reflecting
             // reader of any kind cannot be compiled ahead of time (the plugin is, with Native AOT).
             var stream = new YamlStream();
-            stream.Load(new StringReader(File.ReadAllText(path)));
+            using (var reader = File.OpenText(path))
+            {
+                stream.Load(reader);
+            }
+
             parsed = stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" or "~" or "null" }
                 ? throw new KubeConfigException("the file is empty")
                 : KubeconfigYaml.Configuration(stream.Documents[0].RootNode);

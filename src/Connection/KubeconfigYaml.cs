@@ -14,167 +14,126 @@ namespace Gentoo.Connection;
 /// </summary>
 internal static class KubeconfigYaml
 {
-    public static K8SConfiguration Configuration(YamlNode root)
+    private const string Root = "the kubeconfig";
+
+    public static K8SConfiguration Configuration(YamlNode root) => Object<K8SConfiguration>(root, Root, (config, key, value, at) =>
     {
-        var config = new K8SConfiguration();
-        foreach (var (key, value) in Fields(root, "the kubeconfig"))
+        switch (key)
         {
-            switch (key)
-            {
-                case "apiVersion": config.ApiVersion = Text(value, key); break;
-                case "kind": config.Kind = Text(value, key); break;
-                case "current-context": config.CurrentContext = Text(value, key); break;
-                case "clusters": config.Clusters = Items(value, key, Cluster); break;
-                case "contexts": config.Contexts = Items(value, key, Context); break;
-                case "users": config.Users = Items(value, key, User); break;
-            }
+            case "apiVersion": config.ApiVersion = Text(value, at); break;
+            case "kind": config.Kind = Text(value, at); break;
+            case "current-context": config.CurrentContext = Text(value, at); break;
+            case "clusters": config.Clusters = Items(value, at, Cluster); break;
+            case "contexts": config.Contexts = Items(value, at, Context); break;
+            case "users": config.Users = Items(value, at, User); break;
         }
+    });
 
-        return config;
-    }
-
-    private static Cluster Cluster(YamlNode node, string at)
+    private static Cluster Cluster(YamlNode node, string at) => Object<Cluster>(node, at, (cluster, key, value, field) =>
     {
-        var cluster = new Cluster();
+        switch (key)
+        {
+            case "name": cluster.Name = Text(value, field); break;
+            case "cluster": cluster.ClusterEndpoint = Endpoint(value, field); break;
+        }
+    });
+
+    private static ClusterEndpoint Endpoint(YamlNode node, string at) => Object<ClusterEndpoint>(node, at, (endpoint, key, value, field) =>
+    {
+        switch (key)
+        {
+            case "server": endpoint.Server = Text(value, field); break;
+            case "certificate-authority": endpoint.CertificateAuthority = Text(value, field); break;
+            case "certificate-authority-data": endpoint.CertificateAuthorityData = Text(value, field); break;
+            case "tls-server-name": endpoint.TlsServerName = Text(value, field); break;
+            case "insecure-skip-tls-verify": endpoint.SkipTlsVerify = Flag(value, field); break;
+        }
+    });
+
+    private static Context Context(YamlNode node, string at) => Object<Context>(node, at, (context, key, value, field) =>
+    {
+        switch (key)
+        {
+            case "name": context.Name = Text(value, field); break;
+            case "context": context.ContextDetails = ContextDetails(value, field); break;
+        }
+    });
+
+    private static ContextDetails ContextDetails(YamlNode node, string at) => Object<ContextDetails>(node, at, (details, key, value, field) =>
+    {
+        switch (key)
+        {
+            case "cluster": details.Cluster = Text(value, field); break;
+            case "user": details.User = Text(value, field); break;
+            case "namespace": details.Namespace = Text(value, field); break;
+        }
+    });
+
+    private static User User(YamlNode node, string at) => Object<User>(node, at, (user, key, value, field) =>
+    {
+        switch (key)
+        {
+            case "name": user.Name = Text(value, field); break;
+            case "user": user.UserCredentials = Credentials(value, field); break;
+        }
+    });
+
+    private static UserCredentials Credentials(YamlNode node, string at) => Object<UserCredentials>(node, at, (credentials, key, value, field) =>
+    {
+        switch (key)
+        {
+            case "client-certificate": credentials.ClientCertificate = Text(value, field); break;
+            case "client-certificate-data": credentials.ClientCertificateData = Text(value, field); break;
+            case "client-key": credentials.ClientKey = Text(value, field); break;
+            case "client-key-data": credentials.ClientKeyData = Text(value, field); break;
+            case "token": credentials.Token = Text(value, field); break;
+            case "username": credentials.UserName = Text(value, field); break;
+            case "password": credentials.Password = Text(value, field); break;
+            case "as": credentials.Impersonate = Text(value, field); break;
+            case "as-groups": credentials.ImpersonateGroups = Items(value, field, Text); break;
+            case "auth-provider": credentials.AuthProvider = AuthProvider(value, field); break;
+            case "exec": credentials.ExternalExecution = Exec(value, field); break;
+        }
+    });
+
+    private static AuthProvider AuthProvider(YamlNode node, string at) => Object<AuthProvider>(node, at, (provider, key, value, field) =>
+    {
+        switch (key)
+        {
+            case "name": provider.Name = Text(value, field); break;
+            case "config": provider.Config = Texts(value, field); break;
+        }
+    });
+
+    private static ExternalExecution Exec(YamlNode node, string at) => Object<ExternalExecution>(node, at, (exec, key, value, field) =>
+    {
+        switch (key)
+        {
+            case "apiVersion": exec.ApiVersion = Text(value, field); break;
+            case "command": exec.Command = Text(value, field); break;
+            case "args": exec.Arguments = Items(value, field, Text); break;
+            case "env": exec.EnvironmentVariables = Items(value, field, Texts); break;
+            case "installHint": exec.InstallHint = Text(value, field); break;
+            case "provideClusterInfo": exec.ProvideClusterInfo = Flag(value, field); break;
+        }
+    });
+
+    /// <summary>A mapping read into a new <typeparamref name="T"/>: <paramref name="set"/> takes each key it knows, with the value and its place.</summary>
+    private static T Object<T>(YamlNode node, string at, Action<T, string, YamlNode, string> set)
+        where T : new()
+    {
+        var item = new T();
         foreach (var (key, value) in Fields(node, at))
         {
-            switch (key)
-            {
-                case "name": cluster.Name = Text(value, $"{at}.name"); break;
-                case "cluster": cluster.ClusterEndpoint = Endpoint(value, $"{at}.cluster"); break;
-            }
+            set(item, key, value, at == Root ? key : $"{at}.{key}");
         }
 
-        return cluster;
+        return item;
     }
 
-    private static ClusterEndpoint Endpoint(YamlNode node, string at)
-    {
-        var endpoint = new ClusterEndpoint();
-        foreach (var (key, value) in Fields(node, at))
-        {
-            var field = $"{at}.{key}";
-            switch (key)
-            {
-                case "server": endpoint.Server = Text(value, field); break;
-                case "certificate-authority": endpoint.CertificateAuthority = Text(value, field); break;
-                case "certificate-authority-data": endpoint.CertificateAuthorityData = Text(value, field); break;
-                case "tls-server-name": endpoint.TlsServerName = Text(value, field); break;
-                case "insecure-skip-tls-verify": endpoint.SkipTlsVerify = Flag(value, field); break;
-            }
-        }
-
-        return endpoint;
-    }
-
-    private static Context Context(YamlNode node, string at)
-    {
-        var context = new Context();
-        foreach (var (key, value) in Fields(node, at))
-        {
-            switch (key)
-            {
-                case "name": context.Name = Text(value, $"{at}.name"); break;
-                case "context": context.ContextDetails = ContextDetails(value, $"{at}.context"); break;
-            }
-        }
-
-        return context;
-    }
-
-    private static ContextDetails ContextDetails(YamlNode node, string at)
-    {
-        var details = new ContextDetails();
-        foreach (var (key, value) in Fields(node, at))
-        {
-            switch (key)
-            {
-                case "cluster": details.Cluster = Text(value, $"{at}.cluster"); break;
-                case "user": details.User = Text(value, $"{at}.user"); break;
-                case "namespace": details.Namespace = Text(value, $"{at}.namespace"); break;
-            }
-        }
-
-        return details;
-    }
-
-    private static User User(YamlNode node, string at)
-    {
-        var user = new User();
-        foreach (var (key, value) in Fields(node, at))
-        {
-            switch (key)
-            {
-                case "name": user.Name = Text(value, $"{at}.name"); break;
-                case "user": user.UserCredentials = Credentials(value, $"{at}.user"); break;
-            }
-        }
-
-        return user;
-    }
-
-    private static UserCredentials Credentials(YamlNode node, string at)
-    {
-        var credentials = new UserCredentials();
-        foreach (var (key, value) in Fields(node, at))
-        {
-            var field = $"{at}.{key}";
-            switch (key)
-            {
-                case "client-certificate": credentials.ClientCertificate = Text(value, field); break;
-                case "client-certificate-data": credentials.ClientCertificateData = Text(value, field); break;
-                case "client-key": credentials.ClientKey = Text(value, field); break;
-                case "client-key-data": credentials.ClientKeyData = Text(value, field); break;
-                case "token": credentials.Token = Text(value, field); break;
-                case "username": credentials.UserName = Text(value, field); break;
-                case "password": credentials.Password = Text(value, field); break;
-                case "as": credentials.Impersonate = Text(value, field); break;
-                case "as-groups": credentials.ImpersonateGroups = Items(value, field, Text); break;
-                case "auth-provider": credentials.AuthProvider = AuthProvider(value, field); break;
-                case "exec": credentials.ExternalExecution = Exec(value, field); break;
-            }
-        }
-
-        return credentials;
-    }
-
-    private static AuthProvider AuthProvider(YamlNode node, string at)
-    {
-        var provider = new AuthProvider();
-        foreach (var (key, value) in Fields(node, at))
-        {
-            switch (key)
-            {
-                case "name": provider.Name = Text(value, $"{at}.name"); break;
-                case "config": provider.Config = Fields(value, $"{at}.config").ToDictionary(c => c.Key, c => Text(c.Value, $"{at}.config.{c.Key}")); break;
-            }
-        }
-
-        return provider;
-    }
-
-    private static ExternalExecution Exec(YamlNode node, string at)
-    {
-        var exec = new ExternalExecution();
-        foreach (var (key, value) in Fields(node, at))
-        {
-            var field = $"{at}.{key}";
-            switch (key)
-            {
-                case "apiVersion": exec.ApiVersion = Text(value, field); break;
-                case "command": exec.Command = Text(value, field); break;
-                case "args": exec.Arguments = Items(value, field, Text); break;
-                case "env":
-                    exec.EnvironmentVariables = Items(value, field, (variable, place) =>
-                        Fields(variable, place).ToDictionary(v => v.Key, v => Text(v.Value, $"{place}.{v.Key}")));
-                    break;
-                case "installHint": exec.InstallHint = Text(value, field); break;
-                case "provideClusterInfo": exec.ProvideClusterInfo = Flag(value, field); break;
-            }
-        }
-
-        return exec;
-    }
+    // A mapping of text values (an auth provider's config, an exec plugin's env entry).
+    private static Dictionary<string, string> Texts(YamlNode node, string at) =>
+        Fields(node, at).ToDictionary(entry => entry.Key, entry => Text(entry.Value, $"{at}.{entry.Key}"));
 
     /// <summary>A mapping's keys and values; null (an empty value) is an empty mapping.</summary>
     private static IEnumerable<KeyValuePair<string, YamlNode>> Fields(YamlNode node, string at) => node switch

@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text;
 using System.Text.Json;
 
 namespace Gentoo.Protocol;
@@ -16,33 +14,8 @@ public static class ProgressLines
 {
     public const string Prefix = "gentoo-builder-progress ";
 
-    public static string Format(AgentProgress progress)
-    {
-        var line = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(line))
-        {
-            json.WriteStartObject();
-            json.WriteString("package", progress.Package);
-            json.WriteString("phase", progress.Phase);
-            WriteNumber(json, "done", progress.Done);
-            WriteNumber(json, "total", progress.Total);
-            json.WriteEndObject();
-        }
-
-        return Prefix + Encoding.UTF8.GetString(line.WrittenSpan);
-    }
-
-    private static void WriteNumber(Utf8JsonWriter json, string name, int? value)
-    {
-        if (value is { } number)
-        {
-            json.WriteNumber(name, number);
-        }
-        else
-        {
-            json.WriteNull(name);
-        }
-    }
+    public static string Format(AgentProgress progress) =>
+        Prefix + JsonSerializer.Serialize(new { package = progress.Package, phase = progress.Phase, done = progress.Done, total = progress.Total });
 
     /// <summary>The newest well-formed progress line in <paramref name="log"/>, or null when there is none.</summary>
     public static AgentProgress? Last(string? log)

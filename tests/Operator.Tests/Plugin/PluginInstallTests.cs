@@ -150,33 +150,15 @@ public sealed class PluginInstallTests(TestCluster cluster, InstalledPlugin plug
         return Executable.Run(plugin.Program, plugin.Target.FullName, [.. args, "--kubeconfig", kubeconfig, "-n", ns]);
     }
 
-    // A builder with a binhost and two releases, and three runs: one that waits for a person after a failure, one that
+    // A builder with a binhost, a signing key and two releases, and three runs: one that waits for a person after a failure, one that
     // succeeded, one running.
     private async Task<string> NamespaceWithHistoryAsync()
     {
-        var ns = await cluster.CreateNamespaceAsync();
-        var builder = await builders.CreateAsync(new GentooBuilder
+        var ns = await PluginInvocation.BuilderWithReleasesAsync(cluster, "http://desktop-binhost.builds.svc:80/", status =>
         {
-            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
-            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
-        }, CancellationToken.None);
-        builder.Status = new GentooBuilderStatus
-        {
-            Phase = BuilderPhase.Ready,
-            BinhostUrl = "http://desktop-binhost.builds.svc:80/",
-            SigningKeyFingerprint = "0123456789ABCDEF0123456789ABCDEF01234567",
-            SigningKeyExpires = new DateTime(2028, 1, 2, 3, 4, 5, DateTimeKind.Utc),
-            Releases = new BuilderReleases
-            {
-                Published = "2",
-                Kept =
-                [
-                    new ReleaseSummary { Id = "1", Created = new DateTime(2026, 11, 1, 2, 0, 0, DateTimeKind.Utc), Run = ns + "/emacs", Packages = 1210, Added = 1210 },
-                    new ReleaseSummary { Id = "2", Created = new DateTime(2026, 11, 2, 2, 0, 0, DateTimeKind.Utc), Run = ns + "/nano", Packages = 1212, Added = 3, Removed = 1 },
-                ],
-            },
-        };
-        await builders.ReplaceStatusAsync(builder, CancellationToken.None);
+            status.SigningKeyFingerprint = "0123456789ABCDEF0123456789ABCDEF01234567";
+            status.SigningKeyExpires = new DateTime(2028, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        });
         foreach (var (name, phase) in new[] { ("emacs", BuildRunPhase.Succeeded), ("nano", BuildRunPhase.Running), ("vim", BuildRunPhase.AwaitingOperator) })
         {
             var run = await runs.CreateAsync(new BuildRun

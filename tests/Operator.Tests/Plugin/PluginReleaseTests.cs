@@ -19,36 +19,10 @@ public sealed class PluginReleaseTests(TestCluster cluster)
 
     private Task<(int ExitCode, string Output, string Error)> RunAsync(string ns, params string[] args) => PluginInvocation.RunAsync(cluster, ns, args);
 
-    private async Task<string> BuilderWithReleasesAsync(string binhostUrl)
-    {
-        var ns = await cluster.CreateNamespaceAsync();
-        var builder = await builders.CreateAsync(new GentooBuilder
-        {
-            Metadata = new V1ObjectMeta { Name = "desktop", NamespaceProperty = ns },
-            Spec = new GentooBuilderSpec { BootstrapRef = new LocalReference { Name = "stage3" } },
-        }, CancellationToken.None);
-        builder.Status = new GentooBuilderStatus
-        {
-            Phase = BuilderPhase.Ready,
-            BinhostUrl = binhostUrl,
-            Releases = new BuilderReleases
-            {
-                Published = "2",
-                Kept =
-                [
-                    new ReleaseSummary { Id = "1", Created = new DateTime(2026, 12, 1, 2, 0, 0, DateTimeKind.Utc), Run = $"{ns}/world-1", Packages = 4, Added = 4, Removed = 0, Changed = 0 },
-                    new ReleaseSummary { Id = "2", Created = new DateTime(2026, 12, 2, 2, 0, 0, DateTimeKind.Utc), Run = $"{ns}/world-2", Packages = 3, Added = 0, Removed = 1, Changed = 0 },
-                ],
-            },
-        };
-        await builders.ReplaceStatusAsync(builder, CancellationToken.None);
-        return ns;
-    }
-
     [TestServerFact]
     public async Task Releases_lists_what_each_run_left_and_publish_and_keep_annotate_the_builder()
     {
-        var ns = await BuilderWithReleasesAsync("http://127.0.0.1:9/");
+        var ns = await PluginInvocation.BuilderWithReleasesAsync(cluster, "http://127.0.0.1:9/");
 
         var (exit, output, error) = await RunAsync(ns, "releases", "desktop");
         exit.ShouldBe(0, error);
@@ -82,7 +56,7 @@ public sealed class PluginReleaseTests(TestCluster cluster)
         await using var binhost = BinhostServer.Build(new BinhostOptions(volumes.PkgDir, "desktop", "127.0.0.1", 0), TimeProvider.System);
         await binhost.StartAsync();
         var url = ListeningAddress.Of(binhost).ToString().TrimEnd('/') + "/";
-        var ns = await BuilderWithReleasesAsync(url);
+        var ns = await PluginInvocation.BuilderWithReleasesAsync(cluster, url);
 
         (await RunAsync(ns, "diff", "desktop", "1", "2")).Output.ShouldBe("- dev-libs/libkver-0.3 (build 1)\n");
         (await RunAsync(ns, "diff", "desktop", "2", "2")).Output.ShouldBe("no difference\n");
