@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using Prometheus;
 
 namespace Gentoo.Binhost;
@@ -18,11 +20,29 @@ public sealed class BinhostMetrics
 
     public CollectorRegistry Registry { get; } = Metrics.NewCustomRegistry();
 
-    public Counter Requests { get; }
+    // The children of each kind and status code seen, so that counting a request looks one up by value instead of
+    // formatting the code and matching label strings (a few dozen at most: kinds are constants, codes are HTTP's).
+    private readonly ConcurrentDictionary<(string Kind, int Code), (Counter.Child Requests, Counter.Child Bytes)> children = new();
 
-    public Counter Bytes { get; }
+    private Counter Requests { get; }
 
-    public Counter BuildRequests { get; }
+    private Counter Bytes { get; }
+
+    private Counter BuildRequests { get; }
+
+    /// <summary>Counts an answered request: its kind of path, status code and declared length.</summary>
+    public void Count(string path, int code, long bytes)
+    {
+        var kind = KindOf(path);
+        var (requests, sent) = children.GetOrAdd((kind, code), key =>
+            (Requests.WithLabels(key.Kind, key.Code.ToString(CultureInfo.InvariantCulture)), Bytes.WithLabels(key.Kind)));
+        requests.Inc();
+        sent.Inc(bytes);
+        if (kind == "build")
+        {
+            BuildRequests.WithLabels(AnswerOf(code)).Inc();
+        }
+    }
 
     /// <summary>What a request path asks for, as the metrics count it.</summary>
     public static string KindOf(string path) => path switch

@@ -26,6 +26,7 @@ public static class BinhostCommand
         var command = new Command("binhost", "Serve binary packages over HTTP with a current Packages index") { pkgdir, name, port, bind, key, token, ns, maxRuns, kubeconfig };
         command.SetAction(async (result, ct) =>
         {
+            BinhostServer.RunSocketCompletionsInline(); // before any socket of this process
             var directory = result.GetValue(pkgdir)!;
             if (!directory.Exists)
             {

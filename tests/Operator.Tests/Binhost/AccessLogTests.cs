@@ -1,4 +1,5 @@
 using System.Net;
+using System.Threading.Channels;
 using Gentoo.Binhost;
 using Gentoo.Operator.Hosting;
 using Microsoft.Extensions.Logging;
@@ -47,7 +48,7 @@ public sealed class AccessLogTests
         using var serilog = new Serilog.LoggerConfiguration().WriteTo.Sink(captured).CreateLogger();
         using var factory = new SerilogLoggerFactory(serilog);
         var lines = new StuckConsole();
-        var log = new AccessLog(lines, factory.CreateLogger(AccessLog.Category));
+        var log = new AccessLog(lines, factory.CreateLogger(AccessLog.Category), TimeProvider.System);
         ServedRequest Request(int i) => new(DateTimeOffset.UnixEpoch, "GET", $"/{i}", 200, i, TimeSpan.Zero, IPAddress.Loopback);
 
         log.Record(Request(0));
@@ -64,6 +65,36 @@ public sealed class AccessLogTests
         var warning = captured.Events.ShouldHaveSingleItem();
         warning.Level.ShouldBe(LogEventLevel.Warning);
         warning.RenderMessage().ShouldBe($"10 requests went unlogged: the access log fell {AccessLog.Capacity} lines behind");
+    }
+
+    [Fact]
+    public async Task Under_load_the_writer_takes_the_lines_of_its_rest_as_one_batch_and_after_a_quiet_spell_a_line_at_once()
+    {
+        using var factory = new SerilogLoggerFactory(new Serilog.LoggerConfiguration().CreateLogger(), dispose: true);
+        var clock = new HeldTimers();
+        var lines = new Batches();
+        var log = new AccessLog(lines, factory.CreateLogger(AccessLog.Category), clock);
+        ServedRequest Request(int i) => new(DateTimeOffset.UnixEpoch, "GET", $"/{i}", 200, i, TimeSpan.Zero, IPAddress.Loopback);
+
+        log.Record(Request(0));
+        (await lines.NextAsync()).ShouldBe(["/0"], "the first line after a quiet spell is written at once");
+        var rest = await clock.NextTimerAsync();
+        rest.Due.ShouldBe(AccessLog.Pause);
+        for (var i = 1; i <= 100; i++)
+        {
+            log.Record(Request(i)); // while the writer rests: queued, nobody woken
+        }
+
+        rest.Fire();
+        (await lines.NextAsync()).ShouldBe(Enumerable.Range(1, 100).Select(i => $"/{i}"), "the lines of a rest are one batch");
+        (await clock.NextTimerAsync()).Fire();
+
+        log.Record(Request(101));
+        (await lines.NextAsync()).ShouldBe(["/101"]);
+        await clock.NextTimerAsync(); // resting, never fired: stopping cuts the rest short
+        log.Record(Request(102));
+        log.Dispose();
+        (await lines.NextAsync()).ShouldBe(["/102"], "what is queued when the binhost stops is written");
     }
 
     [Fact]
@@ -111,6 +142,46 @@ public sealed class AccessLogTests
             Console.Release();
             Written.AddRange(requests);
         }
+    }
+
+    /// <summary>The batches the writer hands over, one at a time.</summary>
+    private sealed class Batches : IAccessLineWriter
+    {
+        private readonly Channel<string[]> written = Channel.CreateUnbounded<string[]>();
+
+        public void Write(IReadOnlyList<ServedRequest> requests) => written.Writer.TryWrite([.. requests.Select(r => r.Path)]);
+
+        public async Task<string[]> NextAsync() => await written.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>A clock whose timers fire only when the test fires them.</summary>
+    private sealed class HeldTimers : TimeProvider
+    {
+        private readonly Channel<HeldTimer> created = Channel.CreateUnbounded<HeldTimer>();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = new HeldTimer(() => callback(state), dueTime);
+            created.Writer.TryWrite(timer);
+            return timer;
+        }
+
+        public async Task<HeldTimer> NextTimerAsync() => await created.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private sealed class HeldTimer(Action fire, TimeSpan due) : ITimer
+    {
+        public TimeSpan Due => due;
+
+        public void Fire() => fire();
+
+        public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+
+        public void Dispose()
+        {
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     private sealed class Captured : ILogEventSink
