@@ -19,7 +19,12 @@ public sealed class BinhostVolumeTests : IDisposable
 
     public void Dispose()
     {
-        File.SetUnixFileMode(Path.Combine(pkgdir.FullName, "lost+found"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var lostFound = Path.Combine(pkgdir.FullName, "lost+found");
+        if (Directory.Exists(lostFound))
+        {
+            File.SetUnixFileMode(lostFound, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         pkgdir.Delete(recursive: true);
     }
 
@@ -34,8 +39,63 @@ public sealed class BinhostVolumeTests : IDisposable
         File.SetUnixFileMode(lostFound.FullName, asRoot ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute : UnixFileMode.None);
         Directory.CreateSymbolicLink(Path.Combine(pkgdir.FullName, "everything"), "/");
         var expected = PackageFile.Scan(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir")).Count;
-        var port = FreePort();
+        var (log, port) = await ServeAsync(async (http, binhost) =>
+        {
+            var response = await AnswerAsync(http, binhost);
 
+            response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+            var index = PackagesIndex.Parse(await response.Content.ReadAsStringAsync());
+            index.Packages.Count.ShouldBe(expected);
+            index.Packages.ShouldAllBe(p => !p["PATH"]!.StartsWith("everything/", StringComparison.Ordinal) && !p["PATH"]!.StartsWith("lost+found/", StringComparison.Ordinal));
+            (await http.GetAsync(new Uri("everything/etc/hostname", UriKind.Relative))).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        });
+
+        log.ShouldContain($"INF Gentoo.Binhost: Serving {pkgdir.FullName} as gentoo-builder on http://127.0.0.1:{port} (unsigned, builds on demand off)");
+        log.ShouldNotContain("Microsoft.", customMessage: "ASP.NET Core's start-up lines stay out: the binhost says once what it serves where");
+        log.ShouldContain($"{AccessLog.Category}: GET /Packages 200 ", customMessage: "the access log's lines, written in batches, are all out once the binhost stopped");
+        log.ShouldContain($"{AccessLog.Category}: GET /everything/etc/hostname 404 ");
+        log.ShouldNotContain("looked at again for each /Packages request", customMessage: "a lost+found it may not read does not stop the binhost watching the PKGDIR");
+        log.ShouldContain("lost+found in the PKGDIR is not served");
+        log.ShouldContain("everything in the PKGDIR is not served: a symbolic link");
+        log.Split("lost+found in the PKGDIR is not served").Length.ShouldBe(2, "said once, not on every request");
+    }
+
+    [Fact]
+    public async Task The_binhost_process_answers_many_requests_at_once_for_packages_kept_and_read_on_the_thread_pool_byte_for_byte()
+    {
+        // The process as its pod runs it: requests answered on the polling threads, a package above 64 KB read on the pool.
+        Checkout.CopyDirectory(Checkout.PathOf("tests", "Fixtures", "portage", "pkgdir"), pkgdir);
+        File.SetUnixFileMode(pkgdir.FullName, (UnixFileMode)0b111_101_101);
+        var large = new byte[3 * 1024 * 1024 + 17];
+        new Random(18).NextBytes(large);
+        var largePath = Path.Combine(pkgdir.FullName, "app-misc", "greeter", "large-1.0-1.gpkg.tar");
+        File.WriteAllBytes(largePath, large);
+        File.SetUnixFileMode(largePath, (UnixFileMode)0b110_100_100);
+        var small = File.ReadAllBytes(Path.Combine(pkgdir.FullName, "app-misc", "greeter", "greeter-1.0-1.gpkg.tar"));
+        var (log, _) = await ServeAsync(async (http, binhost) =>
+        {
+            (await AnswerAsync(http, binhost)).StatusCode.ShouldBe(HttpStatusCode.OK);
+            var answers = await Task.WhenAll(Enumerable.Range(0, 48).Select(async i =>
+            {
+                var path = i % 3 == 0 ? "app-misc/greeter/large-1.0-1.gpkg.tar" : "app-misc/greeter/greeter-1.0-1.gpkg.tar";
+                return (Path: path, Bytes: await http.GetByteArrayAsync(new Uri(path, UriKind.Relative)));
+            }));
+
+            answers.Where(a => a.Path.Contains("large", StringComparison.Ordinal)).ShouldAllBe(a => a.Bytes.SequenceEqual(large));
+            answers.Where(a => !a.Path.Contains("large", StringComparison.Ordinal)).ShouldAllBe(a => a.Bytes.SequenceEqual(small));
+        });
+
+        log.Split($"{AccessLog.Category}: GET /app-misc/greeter/").Length.ShouldBe(49, "a line for each request, all out once the binhost stopped");
+    }
+
+    /// <summary>
+    /// Runs the binhost on the PKGDIR as its own process, as its pod runs it (as the binhost's account when the tests
+    /// run as root, as CI does, else as the tester), for <paramref name="requests"/>; stops it and returns what it logged.
+    /// </summary>
+    private async Task<(string Log, int Port)> ServeAsync(Func<HttpClient, Process, Task> requests)
+    {
+        var port = FreePort();
+        var asRoot = Environment.UserName == "root";
         var start = new ProcessStartInfo(asRoot ? "setpriv" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in (string[])[.. asRoot ? ["--reuid", $"{BinhostUser}", "--regid", $"{BinhostUser}", "--clear-groups", "dotnet"] : Array.Empty<string>(),
                      Path.Combine(AppContext.BaseDirectory, "gentoo-operator.dll"), "binhost", "--pkgdir", pkgdir.FullName, "--bind-address", "127.0.0.1", "--port", $"{port}"])
@@ -50,28 +110,14 @@ public sealed class BinhostVolumeTests : IDisposable
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
-            var response = await AnswerAsync(http, binhost);
-
-            response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
-            var index = PackagesIndex.Parse(await response.Content.ReadAsStringAsync());
-            index.Packages.Count.ShouldBe(expected);
-            index.Packages.ShouldAllBe(p => !p["PATH"]!.StartsWith("everything/", StringComparison.Ordinal) && !p["PATH"]!.StartsWith("lost+found/", StringComparison.Ordinal));
-            (await http.GetAsync(new Uri("everything/etc/hostname", UriKind.Relative))).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+            await requests(http, binhost);
         }
         finally
         {
             await StopAsync(binhost);
         }
 
-        var log = await output + await errors;
-        log.ShouldContain($"INF Gentoo.Binhost: Serving {pkgdir.FullName} as gentoo-builder on http://127.0.0.1:{port} (unsigned, builds on demand off)");
-        log.ShouldNotContain("Microsoft.", customMessage: "ASP.NET Core's start-up lines stay out: the binhost says once what it serves where");
-        log.ShouldContain($"{AccessLog.Category}: GET /Packages 200 ", customMessage: "the access log's lines, written in batches, are all out once the binhost stopped");
-        log.ShouldContain($"{AccessLog.Category}: GET /everything/etc/hostname 404 ");
-        log.ShouldNotContain("looked at again for each /Packages request", customMessage: "a lost+found it may not read does not stop the binhost watching the PKGDIR");
-        log.ShouldContain("lost+found in the PKGDIR is not served");
-        log.ShouldContain("everything in the PKGDIR is not served: a symbolic link");
-        log.Split("lost+found in the PKGDIR is not served").Length.ShouldBe(2, "said once, not on every request");
+        return (await output + await errors, port);
     }
 
     /// <summary>Stops the binhost as Kubernetes does (SIGTERM), and kills it only if it does not go.</summary>
