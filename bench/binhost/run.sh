@@ -50,6 +50,10 @@ nginx -p "$work" -c nginx.conf
 for port in 18081 18082; do
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/app-misc/greeter/greeter-1.0-1.gpkg.tar" >/dev/null && break; sleep 0.1; done
 done
+# A server left over on the port would answer in our binhost's place: it must be ours that listens.
+if ! kill -0 "$binhost_pid" 2>/dev/null; then
+  echo "the binhost exited:" >&2; cat "$work/binhost.log" >&2; exit 1
+fi
 # nginx has no generated index; give it the one our binhost serves, so both answer /Packages.
 curl -sf http://127.0.0.1:18081/Packages > "$work/pkgdir/Packages"
 
