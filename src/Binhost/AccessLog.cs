@@ -17,8 +17,8 @@ public interface IAccessLineWriter
 /// The binhost's access log: one line per request. A request only queues what it has to say (no rendering, no lock
 /// on the console); one writer drains the queue in batches, and all of it when the binhost stops. After a batch the
 /// writer rests for <see cref="Pause"/> (as nginx's buffered access log flushes once a second): under load a request
-/// then only queues its line, where waking a waiting writer for each one cost a third of the binhost's time per
-/// request (bench/binhost). A line after a quiet spell is written at once.
+/// then only queues its line, where waking a waiting writer for each one cost a fifth of the binhost's throughput
+/// (bench/binhost). A line after a quiet spell is written at once.
 /// </summary>
 public sealed class AccessLog : IDisposable
 {

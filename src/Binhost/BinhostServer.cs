@@ -206,7 +206,7 @@ public static class BinhostServer
     public static void RunSocketCompletionsInline() => Environment.SetEnvironmentVariable(InlineSocketCompletions, "1");
 
     /// <summary>The variable .NET's sockets read for inline completions.</summary>
-    public const string InlineSocketCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+    private const string InlineSocketCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
 
     /// <summary>The log category of ASP.NET Core's request logging, which the access log replaces.</summary>
     public const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
