@@ -74,11 +74,11 @@ public static class BinhostServer
         {
             var started = clock.GetTimestamp();
             await next(context);
-            var (path, code) = (context.Request.Path.Value ?? "/", context.Response.StatusCode);
-            metrics.Count(path, code, context.Response.ContentLength ?? 0);
+            var (path, code, bytes) = (context.Request.Path.Value ?? "/", context.Response.StatusCode, context.Response.ContentLength ?? 0);
+            metrics.Count(path, code, bytes);
 
             // One line per request, as an access log: what was asked, how it was answered, for whom.
-            requests.Record(new ServedRequest(clock.GetUtcNow(), context.Request.Method, path, code, context.Response.ContentLength ?? 0, clock.GetElapsedTime(started), context.Connection.RemoteIpAddress));
+            requests.Record(new ServedRequest(clock.GetUtcNow(), context.Request.Method, path, code, bytes, clock.GetElapsedTime(started), context.Connection.RemoteIpAddress));
         });
         var content = new BinhostContent(options.PackageDirectory, clock, message => app.Logger.LogWarning("{Message}", message));
         app.Lifetime.ApplicationStopped.Register(content.Dispose);

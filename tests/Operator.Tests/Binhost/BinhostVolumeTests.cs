@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Gentoo.Binhost;
 using Gentoo.Portage.Binhost;
 
@@ -94,7 +93,7 @@ public sealed class BinhostVolumeTests : IDisposable
     /// </summary>
     private async Task<(string Log, int Port)> ServeAsync(Func<HttpClient, Process, Task> requests)
     {
-        var port = FreePort();
+        var port = OperatorProcess.FreePort();
         var asRoot = Environment.UserName == "root";
         var start = new ProcessStartInfo(asRoot ? "setpriv" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in (string[])[.. asRoot ? ["--reuid", $"{BinhostUser}", "--regid", $"{BinhostUser}", "--clear-groups", "dotnet"] : Array.Empty<string>(),
@@ -155,12 +154,5 @@ public sealed class BinhostVolumeTests : IDisposable
                 await Task.Delay(100);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }
