@@ -7,11 +7,15 @@ ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0
 ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/runtime-deps:10.0
 
 FROM ${SDK_IMAGE} AS build
+# The operator is compiled to native code, which the SDK links with clang (or gcc); the .NET SDK images have neither.
+RUN (command -v clang || command -v gcc) >/dev/null \
+ || (apt-get update && apt-get install -y --no-install-recommends clang zlib1g-dev && rm -rf /var/lib/apt/lists/*)
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props ./
 COPY config/crd/ config/crd/
 COPY src/ src/
-# Both are self-contained single files: the agent runs inside Gentoo images that hold no .NET runtime.
+# Both are self-contained single files: the agent runs inside Gentoo images that hold no .NET runtime. The operator is
+# native code (Native AOT, see src/Operator/Operator.csproj); the agent is not, it is copied into build pods.
 RUN dotnet publish src/Operator/Operator.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/operator \
  && dotnet publish src/Agent/Agent.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/agent
 

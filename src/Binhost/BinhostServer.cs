@@ -107,10 +107,8 @@ public static class BinhostServer
         ClientTarget Following(HttpRequest request) =>
             new(options.Name, Url(request), null, [.. (releases.Published()?.Commits.Keys ?? []).Order(StringComparer.Ordinal)]);
 
-        IResult NoRelease(HttpRequest request) => Results.NotFound(new
-        {
-            error = $"release {request.Query["release"]} is not kept here; kept releases: {string.Join(", ", releases.Store.List().Select(r => r.Id))}",
-        });
+        IResult NoRelease(HttpRequest request) => BinhostJson.Error(
+            $"release {request.Query["release"]} is not kept here; kept releases: {string.Join(", ", releases.Store.List().Select(r => r.Id))}", 404);
 
         static IResult Index(ServedIndex index) =>
             Results.Bytes(index.Content, "text/plain; charset=utf-8", lastModified: index.LastModified, entityTag: new EntityTagHeaderValue(index.ETag));
@@ -137,29 +135,29 @@ public static class BinhostServer
         {
             if (notRunningOn is null)
             {
-                return Results.Json(new { packages = await content.KernelRequirementsAsync() });
+                return Results.Json(new KernelAnswer(null, await content.KernelRequirementsAsync()), BinhostJson.Default.KernelAnswer);
             }
 
             if (!KernelVersion.TryParse(notRunningOn, out var kernel))
             {
-                return Results.BadRequest(new { error = $"query parameter notRunningOn '{notRunningOn}': expected a kernel release such as 6.1 or 6.6.30" });
+                return BinhostJson.Error($"query parameter notRunningOn '{notRunningOn}': expected a kernel release such as 6.1 or 6.6.30", 400);
             }
 
-            return Results.Json(new { kernel = kernel.ToString(), packages = await content.KernelRequirementsAsync(kernel) });
+            return Results.Json(new KernelAnswer(kernel.ToString(), await content.KernelRequirementsAsync(kernel)), BinhostJson.Default.KernelAnswer);
         });
 
         // Releases: the list, one with its changes, what changed between two, each one's index and files.
-        app.MapGet("/releases", () => Results.Json(new { published = releases.Published()?.Release, releases = releases.Store.List().Select(Summary) }, Json));
+        app.MapGet("/releases", () => Results.Json(new ReleasesAnswer(releases.Published()?.Release, releases.Store.List().Select(ReleaseSummary.Of)), BinhostJson.Default.ReleasesAnswer));
         app.MapGet("/releases/{id}", (string id) => releases.Store.Get(id) is { } release
-            ? Results.Json(new { release = Summary(release), release.Repositories, changes = release.Changes.Select(ServedReleases.Describe) }, Json)
-            : Results.NotFound(new { error = $"release {id} is not kept here" }));
+            ? Results.Json(new ReleaseAnswer(ReleaseSummary.Of(release), release.Repositories, release.Changes.Select(ServedReleases.Describe)), BinhostJson.Default.ReleaseAnswer)
+            : BinhostJson.Error($"release {id} is not kept here", 404));
         app.MapGet("/releases/{from}/diff/{to}", (string from, string to) => (releases.Index(from), releases.Index(to)) switch
         {
-            ({ } a, { } b) => Results.Json(new { from, to, changes = ReleaseContents.Diff(a.Parsed, b.Parsed).Select(ServedReleases.Describe) }, Json),
-            _ => Results.NotFound(new { error = $"release {(releases.Index(from) is null ? from : to)} is not kept here" }),
+            ({ } a, { } b) => Results.Json(new DiffAnswer(from, to, ReleaseContents.Diff(a.Parsed, b.Parsed).Select(ServedReleases.Describe)), BinhostJson.Default.DiffAnswer),
+            _ => BinhostJson.Error($"release {(releases.Index(from) is null ? from : to)} is not kept here", 404),
         });
         app.MapMethods("/releases/{id}/Packages", ["GET", "HEAD"], (string id) =>
-            releases.Index(id) is { } index ? Index(index) : Results.NotFound(new { error = $"release {id} is not kept here" }));
+            releases.Index(id) is { } index ? Index(index) : BinhostJson.Error($"release {id} is not kept here", 404));
 
         // Repository snapshots over git's dumb HTTP protocol: the published release's, or a pinned one's.
         app.MapMethods("/repos/{repository}.git/{**path}", ["GET", "HEAD"], (string repository, string path) => Git(releases.Git(repository, path, pinned: null)));
@@ -210,20 +208,6 @@ public static class BinhostServer
 
     /// <summary>The log category of ASP.NET Core's request logging, which the access log replaces.</summary>
     public const string HostingDiagnostics = "Microsoft.AspNetCore.Hosting.Diagnostics";
-
-    private static readonly System.Text.Json.JsonSerializerOptions Json = new(System.Text.Json.JsonSerializerDefaults.Web);
-
-    private static object Summary(Release release) => new
-    {
-        id = release.Id,
-        created = release.Created,
-        run = release.Run,
-        packages = release.Packages,
-        added = release.Added,
-        removed = release.Removed,
-        changed = release.Changed,
-        partial = release.Partial,
-    };
 
     private static IResult Git(GitAnswer? answer) => answer switch
     {
@@ -341,7 +325,7 @@ public static class BinhostServer
     {
         if (options.PublicKeyPath is null)
         {
-            return (null, null, Results.NotFound(new { error = "this binhost serves unsigned packages (spec.signing.unsigned: true); clients use verify-signature = false" }));
+            return (null, null, BinhostJson.Error("this binhost serves unsigned packages (spec.signing.unsigned: true); clients use verify-signature = false", 404));
         }
 
         try

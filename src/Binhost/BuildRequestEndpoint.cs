@@ -21,7 +21,7 @@ public static class BuildRequestEndpoint
     {
         if (onDemand is null || options.OnDemandTokenFile is null)
         {
-            return Results.NotFound(new { error = "builds on demand are off for this binhost (spec.binhost.onDemand.enabled)" });
+            return BinhostJson.Error("builds on demand are off for this binhost (spec.binhost.onDemand.enabled)", 404);
         }
 
         string token;
@@ -38,7 +38,7 @@ public static class BuildRequestEndpoint
         if (failures.RefusedFor(client) is { } refused)
         {
             http.Response.Headers.RetryAfter = ((int)Math.Ceiling(refused.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-            return Results.Json(new { error = $"too many wrong build-request tokens from {client}; try again in {(int)Math.Ceiling(refused.TotalSeconds)} s" }, statusCode: 429);
+            return BinhostJson.Error($"too many wrong build-request tokens from {client}; try again in {(int)Math.Ceiling(refused.TotalSeconds)} s", 429);
         }
 
         var sent = http.Request.Headers.Authorization.ToString();
@@ -46,14 +46,14 @@ public static class BuildRequestEndpoint
         {
             failures.Failed(client);
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"gentoo-builder\"";
-            return Results.Json(new { error = "send the builder's build-request token as Authorization: Bearer TOKEN" }, statusCode: 401);
+            return BinhostJson.Error("send the builder's build-request token as Authorization: Bearer TOKEN", 401);
         }
 
         var (packages, bodyError) = await RequestedPackagesAsync(http.Request);
         var (atoms, error) = bodyError is null ? OnDemandRequests.Parse(packages!) : (null, bodyError);
         if (atoms is null)
         {
-            return Results.BadRequest(new { error });
+            return BinhostJson.Error(error!, 400);
         }
 
         var index = (await content.IndexAsync()).Parsed;
@@ -61,7 +61,7 @@ public static class BuildRequestEndpoint
         var available = atoms.Select(a => a.ToString()).Where(a => !missing.Contains(a)).Distinct(StringComparer.Ordinal).ToList();
         if (missing.Count == 0)
         {
-            return Results.Ok(new { buildRun = (string?)null, created = false, packages = missing, available });
+            return Results.Json(new BuildAnswer(null, false, missing, available), BinhostJson.Default.BuildAnswer);
         }
 
         var answer = await onDemand.RequestAsync(missing, client, http.RequestAborted);
@@ -69,10 +69,10 @@ public static class BuildRequestEndpoint
         {
             var seconds = (int)Math.Ceiling(wait.TotalSeconds);
             http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            return Results.Json(new { error = $"this builder's allowance of BuildRuns on demand for the past hour is spent; try again in {seconds} s (spec.binhost.onDemand.maxRunsPerHour)" }, statusCode: 429);
+            return BinhostJson.Error($"this builder's allowance of BuildRuns on demand for the past hour is spent; try again in {seconds} s (spec.binhost.onDemand.maxRunsPerHour)", 429);
         }
 
-        return Results.Json(new { buildRun = answer.BuildRun, answer.Created, packages = missing, available }, statusCode: answer.Created ? 202 : 200);
+        return Results.Json(new BuildAnswer(answer.BuildRun, answer.Created, missing, available), BinhostJson.Default.BuildAnswer, statusCode: answer.Created ? 202 : 200);
     }
 
     /// <summary>

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using k8s;
 
@@ -7,15 +10,18 @@ namespace Gentoo.Connection;
 public static class ClientJson
 {
     /// <summary>
-    /// Puts <paramref name="generated"/> (contracts generated at compile time) ahead of the client's own resolvers, then
-    /// locks its serializer options. The client asks them for each type's metadata and never locks them, and options
-    /// open to change answer with metadata built anew (reflection, emitted accessors) on every call: every request and
-    /// every watch event paid it. Locked, the metadata is built once per type and kept.
+    /// Puts <paramref name="generated"/> (contracts generated at compile time) ahead of the client's own generated ones,
+    /// drops its reflection fallback, then locks its serializer options. The client asks them for each type's metadata
+    /// and never locks them, and options open to change answer with metadata built anew on every call: every request
+    /// and every watch event paid it. Locked, the metadata is built once per type and kept. Without the fallback, a type
+    /// nobody generated a contract for fails the same way everywhere, at its first use in a test, instead of only in
+    /// the natively compiled executables (which cannot reflect over types they were not compiled to reflect over).
     /// </summary>
     /// <exception cref="InvalidOperationException">The options were locked before without one of <paramref name="generated"/>.</exception>
     public static void Lock(params IJsonTypeInfoResolver[] generated) => KubernetesJson.AddJsonOptions(options =>
     {
-        var missing = generated.Where(resolver => !options.TypeInfoResolverChain.Contains(resolver)).ToList();
+        IJsonTypeInfoResolver[] contracts = [.. generated, UntypedJson.Default];
+        var missing = contracts.Where(resolver => !options.TypeInfoResolverChain.Contains(resolver)).ToList();
         if (options.IsReadOnly)
         {
             // Another entry point of the same process locked them first: harmless when it put the same contracts in.
@@ -32,6 +38,19 @@ public static class ClientJson
             options.TypeInfoResolverChain.Insert(0, missing[i]);
         }
 
+        foreach (var reflection in options.TypeInfoResolverChain.OfType<DefaultJsonTypeInfoResolver>().ToList())
+        {
+            options.TypeInfoResolverChain.Remove(reflection);
+        }
+
         options.MakeReadOnly();
     });
 }
+
+/// <summary>Untyped bodies (a list read as a JsonElement, a patch built as a JsonObject): contracts of their own, as any type.</summary>
+[JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(JsonDocument))]
+[JsonSerializable(typeof(JsonNode))]
+[JsonSerializable(typeof(JsonObject))]
+[JsonSerializable(typeof(JsonArray))]
+internal sealed partial class UntypedJson : JsonSerializerContext;

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -15,6 +16,8 @@ namespace Gentoo.Crds;
 /// Builds CustomResourceDefinitions from the entity types: a structural OpenAPI v3 schema whose descriptions
 /// come from the XML docs, whose constraints come from attributes, and whose cross-field rules are CEL.
 /// </summary>
+[UnconditionalSuppressMessage("Trimming", "IL2070", Justification =
+    "Reads the API types' properties by reflection; the natively compiled operator refuses generate-crds (GenerateCrdsCommand), and nothing else generates.")]
 public sealed class CrdGenerator(XmlDocumentation docs)
 {
     public static IReadOnlyList<Type> EntityTypes { get; } = [typeof(GentooBootstrap), typeof(GentooBuilder), typeof(BuildRun)];
@@ -77,7 +80,7 @@ public sealed class CrdGenerator(XmlDocumentation docs)
                 node["priority"] = column.Priority;
             }
 
-            columns.Add(node);
+            columns.Add((JsonNode)node);
         }
 
         var spec = new JsonObject
@@ -127,7 +130,7 @@ public sealed class CrdGenerator(XmlDocumentation docs)
                 : PropertySchema(property, name, 0);
             if (name != "status" && property.GetCustomAttribute<RequiredAttribute>() is not null)
             {
-                required.Add(name);
+                required.Add((JsonNode)name);
             }
         }
 
@@ -225,7 +228,7 @@ public sealed class CrdGenerator(XmlDocumentation docs)
         var list = schema["x-kubernetes-validations"] as JsonArray ?? [];
         foreach (var (rule, message) in rules)
         {
-            list.Add(new JsonObject { ["rule"] = rule, ["message"] = message });
+            list.Add((JsonNode)new JsonObject { ["rule"] = rule, ["message"] = message });
         }
 
         if (list.Count > 0)

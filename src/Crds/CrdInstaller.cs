@@ -1,5 +1,6 @@
 using System.Net;
 using System.Reflection;
+using Gentoo.ApiServer.Yaml;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -46,8 +47,9 @@ public sealed class CrdInstaller(IKubernetes kube, ILogger<CrdInstaller> log)
             var name = CrdName(entityType);
             var yaml = manifests.GetValueOrDefault(CrdGenerator.FileName(entityType))
                 ?? throw new InvalidOperationException($"the operator was built without config/crd/{CrdGenerator.FileName(entityType)}");
-            // Apply patches travel as JSON (valid YAML); the typed model keeps every schema field we generate.
-            var crd = KubernetesYaml.Deserialize<V1CustomResourceDefinition>(yaml);
+            // Apply patches travel as JSON (valid YAML), read from the manifest's nodes as kubectl reads them: no reflecting
+            // YAML reader, which the natively compiled operator could not run.
+            var crd = YamlJson.ReadSingle(yaml).ToJsonString();
             await kube.ApiextensionsV1.PatchCustomResourceDefinitionAsync(
                 new V1Patch(crd, V1Patch.PatchType.ApplyPatch), name, fieldManager: FieldManager, force: true, cancellationToken: ct);
             log.LogInformation("Applied CustomResourceDefinition {Crd}", name);

@@ -80,7 +80,7 @@ public static partial class YamlWriter
     };
 
     private static string Scalar(string text) =>
-        IsPlainSafe(text) ? text : JsonSerializer.Serialize(text, QuotedString);
+        IsPlainSafe(text) ? text : JsonValue.Create(text).ToJsonString(QuotedString);
 
     /// <summary>A string YAML 1.1 and 1.2 both read back unchanged as a string when written plain.</summary>
     private static bool IsPlainSafe(string text) =>

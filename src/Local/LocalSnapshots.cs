@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Gentoo.Runtime;
@@ -114,7 +116,16 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
             }, async copyCt =>
             {
                 var size = claim.Spec.Resources?.Requests?["storage"]?.ToString();
-                var patch = new { status = new { readyToUse = true, boundVolumeSnapshotContentName = "snapcontent-" + uid, creationTime = DateTime.UtcNow, restoreSize = size } };
+                var patch = new JsonObject
+                {
+                    ["status"] = new JsonObject
+                    {
+                        ["readyToUse"] = true,
+                        ["boundVolumeSnapshotContentName"] = "snapcontent-" + uid,
+                        ["creationTime"] = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+                        ["restoreSize"] = size,
+                    },
+                }.ToJsonString();
                 await kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), Group, "v1", ns, "volumesnapshots", name, cancellationToken: copyCt);
                 log.LogInformation("VolumeSnapshot {Namespace}/{Name}: claim {Claim} copied into Docker volume {Volume}", ns, name, claimName.GetString(), target);
             }, ct);

@@ -1,6 +1,6 @@
 using Gentoo.Connection;
-using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Cli;
+using Gentoo.Operator.Hosting;
 
-ClientJson.Lock(EntityJson.Default);
+ClientJson.Lock(OperatorJson.Contracts);
 return await OperatorCommand.Create().Parse(args).InvokeAsync();

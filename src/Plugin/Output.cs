@@ -83,6 +83,8 @@ public static class Output
         null => null,
         JsonNode node => node,
         string text => JsonValue.Create(text),
+        // A list is known by its items' types: its own (List<T> of a declared IList<T>) has no contract of its own.
+        IEnumerable<object> items => new JsonArray([.. items.Select(Node)]),
         _ => JsonNode.Parse(KubernetesJson.Serialize(value)),
     };
 

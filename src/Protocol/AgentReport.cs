@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Gentoo.Protocol;
 
@@ -48,7 +49,13 @@ public sealed record AgentReport
             new JsonStringEnumConverter<AgentResult>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false),
             new JsonStringEnumConverter<Outcome>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false),
         },
+        TypeInfoResolver = ProtocolJson.Default,
     };
+
+    // Generated at compile time (ProtocolJson) and shaped by the options above: the operator is compiled to native code,
+    // which cannot build a contract by reflection. A generated contract sets every init-only property in one
+    // initializer, absent ones to null: the lists below turn a null into empty themselves.
+    private static readonly JsonTypeInfo<AgentReport> Contract = (JsonTypeInfo<AgentReport>)Json.GetTypeInfo(typeof(AgentReport));
 
     public required AgentStep Step { get; init; }
 
@@ -60,7 +67,7 @@ public sealed record AgentReport
 
     public int? EmergeExitCode { get; init; }
 
-    public IReadOnlyList<string> Atoms { get; init; } = [];
+    public IReadOnlyList<string> Atoms { get; init => field = value ?? []; } = [];
 
     public string? Phase { get; init; }
 
@@ -75,11 +82,11 @@ public sealed record AgentReport
 
     public string? RequiredKernel { get; init; }
 
-    public IReadOnlyList<string> KernelFiles { get; init; } = [];
+    public IReadOnlyList<string> KernelFiles { get; init => field = value ?? []; } = [];
 
-    public IReadOnlyList<ReportFix> Fixes { get; init; } = [];
+    public IReadOnlyList<ReportFix> Fixes { get; init => field = value ?? []; } = [];
 
-    public IReadOnlyList<string> Excerpt { get; init; } = [];
+    public IReadOnlyList<string> Excerpt { get; init => field = value ?? []; } = [];
 
     /// <summary>For bootstrap runs: the step that failed ("check" for the consistency check).</summary>
     public string? BootstrapStep { get; init; }
@@ -97,7 +104,7 @@ public sealed record AgentReport
 
     public DateTimeOffset Finished { get; init; }
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, Contract);
 
     /// <summary>A termination message as a report; null when it is not the agent's (the log tail, with FallbackToLogsOnError).</summary>
     public static AgentReport? Parse(string? message)
@@ -109,7 +116,7 @@ public sealed record AgentReport
 
         try
         {
-            return JsonSerializer.Deserialize<AgentReport>(message, Json);
+            return JsonSerializer.Deserialize(message, Contract);
         }
         catch (JsonException)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Gentoo.Protocol;
 
@@ -15,7 +16,13 @@ public static class ProgressLines
     public const string Prefix = "gentoo-builder-progress ";
 
     public static string Format(AgentProgress progress) =>
-        Prefix + JsonSerializer.Serialize(new { package = progress.Package, phase = progress.Phase, done = progress.Done, total = progress.Total });
+        Prefix + new JsonObject
+        {
+            ["package"] = progress.Package,
+            ["phase"] = progress.Phase,
+            ["done"] = progress.Done,
+            ["total"] = progress.Total,
+        }.ToJsonString();
 
     /// <summary>The newest well-formed progress line in <paramref name="log"/>, or null when there is none.</summary>
     public static AgentProgress? Last(string? log)

@@ -129,12 +129,22 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
                 metrics.WatchRestarts.WithLabels(Kind.Kind, "gone").Inc();
                 needList = true;
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or HttpOperationException or KubernetesException or OperationCanceledException)
+            catch (Exception e)
             {
                 failures++;
                 metrics.WatchRestarts.WithLabels(Kind.Kind, "error").Inc();
                 var delay = Backoff.Exponential(failures, settings.InitialBackoff, settings.MaxBackoff);
-                log.LogWarning("Watch of {Kind} failed ({Error}); retrying in {Delay}", Kind, e.Message, delay);
+                if (e is HttpRequestException or IOException or HttpOperationException or KubernetesException or OperationCanceledException)
+                {
+                    log.LogWarning("Watch of {Kind} failed ({Error}); retrying in {Delay}", Kind, e.Message, delay);
+                }
+                else
+                {
+                    // A defect, not the network (an object the client cannot read, say): said loudly and retried, so the
+                    // cache is not left unsynced, and the operator unready, with nothing in the log to say why.
+                    log.LogError(e, "List or watch of {Kind} failed unexpectedly; retrying in {Delay}", Kind, delay);
+                }
+
                 await Task.Delay(delay, ct).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }

@@ -1,5 +1,5 @@
 using System.Net;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -155,7 +155,14 @@ public static class Finalizers
     }
 
     private static V1Patch Patch(IKubernetesObject<V1ObjectMeta> obj, IList<string> finalizers) => new(
-        JsonSerializer.Serialize(new { metadata = new { finalizers, resourceVersion = obj.Metadata.ResourceVersion } }),
+        new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["finalizers"] = new JsonArray([.. finalizers.Select(f => (JsonNode)JsonValue.Create(f))]),
+                ["resourceVersion"] = obj.Metadata.ResourceVersion,
+            },
+        }.ToJsonString(),
         V1Patch.PatchType.MergePatch);
 }
 

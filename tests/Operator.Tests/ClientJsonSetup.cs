@@ -12,6 +12,6 @@ internal static class ClientJsonSetup
 {
 #pragma warning disable CA2255 // a test assembly is the process's entry as far as its tests go
     [ModuleInitializer]
-    internal static void AsTheProcessesDo() => ClientJson.Lock(EntityJson.Default);
+    internal static void AsTheProcessesDo() => ClientJson.Lock(Gentoo.Operator.Hosting.OperatorJson.Contracts);
 #pragma warning restore CA2255
 }

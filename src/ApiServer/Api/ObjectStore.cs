@@ -550,7 +550,7 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
                 var finalizers = body["metadata"]!["finalizers"] as JsonArray ?? [];
                 if (!finalizers.Any(f => f?.GetValue<string>() == PvcProtection))
                 {
-                    finalizers.Add(PvcProtection);
+                    finalizers.Add((JsonNode)PvcProtection);
                 }
 
                 body["metadata"]!["finalizers"] = finalizers;

@@ -611,6 +611,6 @@ public sealed class StructuralSchema
             _ => "null",
         };
 
-        private static string Quote(string text) => JsonSerializer.Serialize(text);
+        private static string Quote(string text) => JsonValue.Create(text).ToJsonString();
     }
 }

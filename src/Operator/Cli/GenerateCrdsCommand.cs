@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.CompilerServices;
 using Gentoo.Crds;
 
 namespace Gentoo.Operator.Cli;
@@ -15,6 +16,13 @@ public static class GenerateCrdsCommand
         var command = new Command("generate-crds", "Generate the CustomResourceDefinition YAML from the API types") { output };
         command.SetAction(result =>
         {
+            if (!RuntimeFeature.IsDynamicCodeSupported)
+            {
+                // The generator reads the API types' properties and their XML docs, which only the source tree's build has.
+                Console.Error.WriteLine("gentoo-operator: generate-crds reads the API types and their documentation: run it from the source tree (dotnet run --project src/Operator -- generate-crds)");
+                return 2;
+            }
+
             var root = CheckoutRoot(Environment.CurrentDirectory);
             var directories = result.GetValue(output) is { } chosen
                 ? [chosen]

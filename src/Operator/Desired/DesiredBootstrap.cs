@@ -68,7 +68,15 @@ public static class DesiredBootstrap
     /// <summary>A step's identity for "has this run already": its definition and the profile it ran under.</summary>
     public static string Digest(GentooBootstrapSpec spec, PlannedStep step)
     {
-        var text = JsonSerializer.Serialize(new { spec.Profile, step.Atoms, step.Use, step.Oneshot, step.EmergeArgs });
+        // The field names and order are those of the anonymous object earlier versions serialised: stored digests stay valid.
+        var text = new JsonObject
+        {
+            ["Profile"] = spec.Profile,
+            ["Atoms"] = Strings(step.Atoms),
+            ["Use"] = Strings(step.Use),
+            ["Oneshot"] = step.Oneshot,
+            ["EmergeArgs"] = Strings(step.EmergeArgs),
+        }.ToJsonString();
         return Gentoo.Runtime.Digest.Of(text, 16);
     }
 
@@ -88,19 +96,21 @@ public static class DesiredBootstrap
             ["steps"] = new JsonArray([.. steps.Select(s => (JsonNode)new JsonObject
             {
                 ["name"] = s.Name,
-                ["atoms"] = new JsonArray([.. s.Atoms.Select(a => (JsonNode)JsonValue.Create(a))]),
-                ["use"] = s.Use is { Count: > 0 } use ? new JsonArray([.. use.Select(u => (JsonNode)JsonValue.Create(u))]) : null,
+                ["atoms"] = Strings(s.Atoms),
+                ["use"] = s.Use is { Count: > 0 } use ? Strings(use) : null,
                 ["oneshot"] = s.Oneshot,
-                ["emergeArgs"] = s.EmergeArgs is { Count: > 0 } args ? new JsonArray([.. args.Select(a => (JsonNode)JsonValue.Create(a))]) : null,
+                ["emergeArgs"] = s.EmergeArgs is { Count: > 0 } args ? Strings(args) : null,
             })]),
             ["check"] = new JsonObject
             {
                 ["enabled"] = check?.Enabled ?? true,
-                ["emergeArgs"] = check?.EmergeArgs is { Count: > 0 } checkArgs ? new JsonArray([.. checkArgs.Select(a => (JsonNode)JsonValue.Create(a))]) : null,
+                ["emergeArgs"] = check?.EmergeArgs is { Count: > 0 } checkArgs ? Strings(checkArgs) : null,
             },
         };
         return plan.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
+
+    private static JsonArray? Strings(IEnumerable<string>? values) => values is null ? null : new([.. values.Select(v => (JsonNode)JsonValue.Create(v))]);
 
     public static V1Pod Pod(GentooBootstrap bootstrap, int attempt, PodSettings settings)
     {

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using Gentoo.Operator.Desired;
 using Gentoo.Runtime;
 using Gentoo.Portage.Kernels;
@@ -31,7 +31,10 @@ public sealed class NodeKernelLabeller(IKubernetes kube, ICache<V1Node> nodes, I
             return ReconcileResult.Done;
         }
 
-        var patch = JsonSerializer.Serialize(new { metadata = new { labels = desired } });
+        var patch = new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["labels"] = new JsonObject(desired.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))) },
+        }.ToJsonString();
         await kube.CoreV1.PatchNodeAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), node.Name(), cancellationToken: ct);
         log.LogInformation("Labelled node {Node} with kernel {Kernel} (code {Code})", node.Name(), kernel, kernel.Code);
         return ReconcileResult.Done;

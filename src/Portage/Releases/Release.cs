@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Gentoo.Portage.Releases;
 
@@ -37,9 +38,9 @@ public sealed record Release
 
     public string? Previous { get; init; }
 
-    public IReadOnlyList<ReleaseRepository> Repositories { get; init; } = [];
+    public IReadOnlyList<ReleaseRepository> Repositories { get; init => field = value ?? []; } = [];
 
-    public IReadOnlyList<PackageChange> Changes { get; init; } = [];
+    public IReadOnlyList<PackageChange> Changes { get; init => field = value ?? []; } = [];
 
     public int Added => Changes.Count(c => c.Before is null);
 
@@ -52,11 +53,18 @@ public sealed record Release
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = true,
+        TypeInfoResolver = ReleaseJson.Default,
     };
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    // Generated at compile time (ReleaseJson), shaped by the options above: the operator's binhost is native code, which
+    // cannot build contracts by reflection. A generated contract sets absent init-only lists to null: they turn it into empty.
+    private static readonly JsonTypeInfo<Release> Contract = (JsonTypeInfo<Release>)Json.GetTypeInfo(typeof(Release));
 
-    public static Release Parse(string json) => JsonSerializer.Deserialize<Release>(json, Json) ?? throw new InvalidDataException("release.json is null");
+    internal static readonly JsonTypeInfo<Publication> PublicationContract = (JsonTypeInfo<Publication>)Json.GetTypeInfo(typeof(Publication));
+
+    public string ToJson() => JsonSerializer.Serialize(this, Contract);
+
+    public static Release Parse(string json) => JsonSerializer.Deserialize(json, Contract) ?? throw new InvalidDataException("release.json is null");
 
     /// <summary>Release ids are numbers counting up; this orders them so.</summary>
     public static int CompareIds(string a, string b) =>
@@ -68,3 +76,8 @@ public sealed record Publication(string Release, DateTimeOffset Time, IReadOnlyD
 
 /// <summary>What a purge removed: releases no longer kept, the package files only they referenced, and the bytes freed.</summary>
 public sealed record PurgeResult(IReadOnlyList<string> Releases, IReadOnlyList<string> Files, long Bytes);
+
+/// <summary>The release record's and the publication's JSON contracts, generated at compile time.</summary>
+[JsonSerializable(typeof(Release))]
+[JsonSerializable(typeof(Publication))]
+internal sealed partial class ReleaseJson : JsonSerializerContext;

@@ -58,7 +58,7 @@ public sealed class ReleaseStore(string pkgdir)
     public PackagesIndex ReadIndex(string id) => PackagesIndex.Parse(File.ReadAllText(IndexPath(id)));
 
     public Publication? Published() =>
-        File.Exists(PublishedPath) ? JsonSerializer.Deserialize<Publication>(File.ReadAllText(PublishedPath), Release.Json) : null;
+        File.Exists(PublishedPath) ? JsonSerializer.Deserialize(File.ReadAllText(PublishedPath), Release.PublicationContract) : null;
 
     /// <summary>Release ids are decimal numbers: nothing else under .releases is one, and no path can be smuggled in as one.</summary>
     public static bool IsId(string? value) => value is { Length: > 0 and <= 18 } && value.All(char.IsAsciiDigit);
@@ -141,7 +141,7 @@ public sealed class ReleaseStore(string pkgdir)
         }
 
         var publication = new Publication(id, now, commits);
-        WriteAtomically(PublishedPath, JsonSerializer.Serialize(publication, Release.Json));
+        WriteAtomically(PublishedPath, JsonSerializer.Serialize(publication, Release.PublicationContract));
         return publication;
     }
 

@@ -57,6 +57,17 @@ public sealed class BootstrapDecisionsTests
     }
 
     [Fact]
+    public void A_steps_digest_is_the_one_earlier_versions_stored_so_completed_steps_are_not_run_again()
+    {
+        // Status.completedStepDigests outlives upgrades of the operator: the same definition must give the same digest.
+        var bootstrap = Bootstrap();
+        DesiredBootstrap.Digest(bootstrap.Spec, new PlannedStep("harfbuzz", ["media-libs/harfbuzz"], null, Oneshot: false, EmergeArgs: null))
+            .ShouldBe("ab1e804910a6642c");
+        DesiredBootstrap.Digest(bootstrap.Spec, new PlannedStep("cycle", [">=dev-libs/libmarkup-3.0", "<x11-libs/cairo-1.18"], ["-doc", "+icu"], Oneshot: true, EmergeArgs: ["--nodeps", "--jobs=2"]))
+            .ShouldBe("52d3a9b3faa67a58");
+    }
+
+    [Fact]
     public void A_cycle_break_runs_just_before_the_step_that_met_the_cycle_with_its_use_change()
     {
         var bootstrap = Bootstrap();

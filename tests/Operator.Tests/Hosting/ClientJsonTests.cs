@@ -1,6 +1,8 @@
 using System.Text.Json.Serialization.Metadata;
 using Gentoo.Connection;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Operator.Hosting;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 
@@ -11,8 +13,8 @@ public sealed class ClientJsonTests
     [Fact]
     public void Locked_client_options_refuse_changes_and_still_read_and_write_kubernetes_objects()
     {
-        ClientJson.Lock(EntityJson.Default); // locked already at the start of this process (ClientJsonSetup), as Main does
-        ClientJson.Lock(EntityJson.Default); // a second lock (another entry point in the same process) is harmless
+        ClientJson.Lock(OperatorJson.Contracts); // locked already at the start of this process (ClientJsonSetup), as Main does
+        ClientJson.Lock(OperatorJson.Contracts); // a second lock (another entry point in the same process) is harmless
         Should.Throw<InvalidOperationException>(() => ClientJson.Lock(new DefaultJsonTypeInfoResolver()));
 
         Should.Throw<InvalidOperationException>(() => KubernetesJson.AddJsonOptions(options => options.WriteIndented = true));
@@ -22,5 +24,11 @@ public sealed class ClientJsonTests
         KubernetesJson.Deserialize<V1Pod>(json).Metadata.Name.ShouldBe("build-1");
         KubernetesJson.AddJsonOptions(options => options.GetTypeInfo(typeof(BuildRun)).OriginatingResolver.ShouldBe(EntityJson.Default, "the kinds' generated contracts come first"));
         KubernetesJson.Deserialize<BuildRun>("{\"status\":{\"phase\":\"Queued\"}}").Status!.Phase.ShouldBe(BuildRunPhase.Queued);
+
+        // No reflection behind the generated contracts: a type without one fails here as it would in the native executables.
+        Should.Throw<NotSupportedException>(() => KubernetesJson.Serialize(new WithoutContract("x")));
+        KubernetesJson.Deserialize<ResourceList<BuildRun>>("{\"items\":[{\"metadata\":{\"name\":\"a\"}}]}").Items.Single().Metadata.Name.ShouldBe("a");
     }
+
+    private sealed record WithoutContract(string Name);
 }

@@ -107,7 +107,7 @@ public sealed class BuildRunReconcilerTests(TestCluster cluster)
         await CreateRunAsync(ns, "world", "desktop", "@world");
         await WaitForAsync(ns, "world", r => r.Status.Phase == BuildRunPhase.Running, "the build to run");
 
-        await runs.PatchAsync(ns, "world", new V1Patch(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Stop] = "now" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await runs.PatchAsync(ns, "world", TestPatches.Merge(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Stop] = "now" } } }), CancellationToken.None);
 
         var stopped = await WaitForAsync(ns, "world", r => r.Status.Phase == BuildRunPhase.Failed, "the run to end stopped");
         stopped.Status.Conditions!.Single(c => c.Type == ConditionTypes.Ready).Reason.ShouldBe(Reasons.Stopped);

@@ -189,7 +189,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         var steps = ready.Spec.BootstrapSteps!;
         steps.Add(new BootstrapStep { Name = "qt", Atoms = ["dev-qt/qtbase"] });
         steps[1].Use = ["-icu"];
-        var changed = await bootstraps.PatchAsync(ns, "plasma", new V1Patch(new { spec = new { bootstrapSteps = steps } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        var changed = await bootstraps.PatchAsync(ns, "plasma", TestPatches.Merge(new { spec = new { bootstrapSteps = steps } }), CancellationToken.None);
 
         var again = await WaitForAsync(ns, b => b.Status.ObservedGeneration == changed.Metadata.Generation && b.Status.Phase == BootstrapPhase.Ready, "the changed bootstrap to be ready");
         again.Status.AttemptCount.ShouldBe(2);

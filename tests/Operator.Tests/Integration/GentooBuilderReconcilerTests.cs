@@ -379,14 +379,14 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         var ready = await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
         ready.Status.LastUpdateTime.ShouldBeNull("the bootstrap's own configuration needs no update");
 
-        await bootstraps.PatchAsync(ns, "stage3", new V1Patch(new { spec = new { portage = new { packageUse = new[] { "app-editors/vim -X", "media-libs/mesa vulkan" } } } },
-            V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await bootstraps.PatchAsync(ns, "stage3", TestPatches.Merge(new { spec = new { portage = new { packageUse = new[] { "app-editors/vim -X", "media-libs/mesa vulkan" } } } }),
+            CancellationToken.None);
         var updated = await WaitForAsync(ns, b => b.Status.LastUpdateTime is not null, "the configuration change to run an update");
         updated.Status.LastUpdateResult.ShouldNotBeNull();
         var config = await cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync(DesiredBuilderPods.ConfigMapName("desktop"), ns);
         config.Data["package.use"].ShouldContain("media-libs/mesa vulkan");
 
-        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { sync = new { interval = "1s" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await builders.PatchAsync(ns, "desktop", TestPatches.Merge(new { spec = new { sync = new { interval = "1s" } } }), CancellationToken.None);
         var synced = await WaitForAsync(ns, b => b.Status.LastSyncTime > updated.Status.LastUpdateTime && b.Status.CurrentMaintenance is null, "the sync interval to run a sync");
         // A sync pod ran and ended (with a 1s interval the next one may already have replaced it, so its Event says so).
         await Eventually.GetAsync(() => cluster.Kube.CoreV1.ListNamespacedEventAsync(ns),
@@ -429,7 +429,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await Task.Delay(1000);
         (await runs.ListAsync(ns, CancellationToken.None)).Items.ShouldBeEmpty("a suspended schedule creates no runs");
 
-        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { autoBuild = new { suspend = false } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await builders.PatchAsync(ns, "desktop", TestPatches.Merge(new { spec = new { autoBuild = new { suspend = false } } }), CancellationToken.None);
 
         await WaitForAsync(ns, b => b.Status.LastScheduleTime > since.AddMinutes(3), "the schedule to catch up");
         (await runs.ListAsync(ns, CancellationToken.None)).Items.Count.ShouldBe(1, "only the newest missed occurrence runs");
@@ -460,7 +460,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await Eventually.GetAsync(() => cluster.Kube.AppsV1.ReadNamespacedDeploymentAsync("desktop-binhost", ns),
             d => d.Spec.Template.Spec.NodeSelector?.TryGetValue("kubernetes.io/hostname", out var on) == true && on == node, "the binhost to follow the build's node");
 
-        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { binhost = new { enabled = false } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await builders.PatchAsync(ns, "desktop", TestPatches.Merge(new { spec = new { binhost = new { enabled = false } } }), CancellationToken.None);
         await WaitForAsync(ns, b => b.Status.BinhostUrl is null, "the binhost to be turned off");
         (await cluster.Kube.AppsV1.ListNamespacedDeploymentAsync(ns)).Items.ShouldBeEmpty();
     }
@@ -535,7 +535,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         second.Status.Releases!.LastPurge!.Files.ShouldBe(2);
 
         // A person rolls back: a publish pod on the builder's volumes, and the status follows its report.
-        await builders.PatchAsync(ns, "desktop", new V1Patch(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Publish] = "1" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await builders.PatchAsync(ns, "desktop", TestPatches.Merge(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Publish] = "1" } } }), CancellationToken.None);
         var rolledBack = await WaitForAsync(ns, b => b.Status.Releases?.Published == "1" && b.Status.CurrentMaintenance is null, "the rollback to be published");
         rolledBack.Status.Releases!.LastHandledPublish.ShouldBe("1");
         var publish = await cluster.Kube.CoreV1.ReadNamespacedPodAsync("desktop-publish-1", ns);
@@ -749,7 +749,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         condition.Message.ShouldStartWith("spec.autoBuild.timeZone 'Mars/Olympus' is not a known time zone");
         Conditions.Find(stalled.Status.Conditions, ConditionTypes.Ready)!.Reason.ShouldBe(Reasons.BootstrapNotFound);
 
-        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { autoBuild = new { timeZone = "Europe/Berlin" } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await builders.PatchAsync(ns, "desktop", TestPatches.Merge(new { spec = new { autoBuild = new { timeZone = "Europe/Berlin" } } }), CancellationToken.None);
         await WaitForAsync(ns, b => b.Status.Conditions?.Any(c => c.Type == ConditionTypes.Stalled) == false && b.Status.ObservedGeneration == b.Metadata.Generation, "the mended builder not to be stalled");
     }
 

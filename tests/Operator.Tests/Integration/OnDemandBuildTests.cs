@@ -145,7 +145,7 @@ public sealed class OnDemandBuildTests(TestCluster cluster) : IDisposable
             limited.Body.GetProperty("error").GetString()!.ShouldContain("maxRunsPerHour");
         }
 
-        await builders.PatchAsync(ns, "desktop", new V1Patch(new { spec = new { binhost = new { onDemand = new { enabled = false } } } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        await builders.PatchAsync(ns, "desktop", TestPatches.Merge(new { spec = new { binhost = new { onDemand = new { enabled = false } } } }), CancellationToken.None);
         // The account stays (the binhost reads runs for its page) but may no longer create them.
         await Eventually.GetAsync(async () => (await cluster.Kube.RbacAuthorizationV1.ReadNamespacedRoleAsync("desktop-binhost", ns)).Rules.Single().Verbs.ToList(),
             verbs => !verbs.Contains("create"), "the binhost's grant to create runs to be taken away");

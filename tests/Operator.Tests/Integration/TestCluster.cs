@@ -141,5 +141,5 @@ public static class Requests
 {
     public static Task AnnotateAsync<T>(ResourceApi<T> api, string ns, string name, IDictionary<string, string> annotations)
         where T : class, k8s.IKubernetesObject<V1ObjectMeta> =>
-        api.PatchAsync(ns, name, new V1Patch(new { metadata = new { annotations } }, V1Patch.PatchType.MergePatch), CancellationToken.None);
+        api.PatchAsync(ns, name, TestPatches.Merge(new { metadata = new { annotations } }), CancellationToken.None);
 }

@@ -184,7 +184,7 @@ public sealed class PluginCheckTests(TestCluster cluster)
         lines[^1].ShouldBe(failed == 0 ? "all checks passed" : $"{failed} of 9 checks failed");
         exit.ShouldBe(failed == 0 ? 0 : 1, error);
 
-        await cluster.Kube.CoreV1.PatchNamespaceAsync(new k8s.Models.V1Patch(new { metadata = new { labels = new Dictionary<string, string> { ["pod-security.kubernetes.io/enforce"] = "baseline" } } }, k8s.Models.V1Patch.PatchType.MergePatch), ns);
+        await cluster.Kube.CoreV1.PatchNamespaceAsync(TestPatches.Merge(new { metadata = new { labels = new Dictionary<string, string> { ["pod-security.kubernetes.io/enforce"] = "baseline" } } }), ns);
         (await PluginInvocation.RunAsync(cluster, ns, "check")).Output.ShouldContain($"✗ Pod Security: namespace {ns} enforces baseline, which refuses build pods (privileged): kubectl label namespace {ns} pod-security.kubernetes.io/enforce=privileged --overwrite");
     }
 }
