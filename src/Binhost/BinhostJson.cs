@@ -6,28 +6,28 @@ using Microsoft.AspNetCore.Http;
 namespace Gentoo.Binhost;
 
 /// <summary>What went wrong, for a person: <c>{"error": "..."}</c>.</summary>
-public sealed record ErrorAnswer(string Error);
+internal sealed record ErrorAnswer(string Error);
 
 /// <summary>The kernel packages and what they need; the kernel asked about, when one was.</summary>
-public sealed record KernelAnswer(
+internal sealed record KernelAnswer(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Kernel,
     IReadOnlyList<PackageKernelRequirement> Packages);
 
 /// <summary>A release in the list: its id, when and by which run it was made, and how it differs from the one before.</summary>
-public sealed record ReleaseSummary(string Id, DateTimeOffset Created, string? Run, int Packages, int Added, int Removed, int Changed, bool Partial)
+internal sealed record ReleaseEntry(string Id, DateTimeOffset Created, string? Run, int Packages, int Added, int Removed, int Changed, bool Partial)
 {
-    public static ReleaseSummary Of(Release release) =>
+    public static ReleaseEntry Of(Release release) =>
         new(release.Id, release.Created, release.Run, release.Packages, release.Added, release.Removed, release.Changed, release.Partial);
 }
 
-public sealed record ReleasesAnswer(string? Published, IEnumerable<ReleaseSummary> Releases);
+internal sealed record ReleasesAnswer(string? Published, IEnumerable<ReleaseEntry> Releases);
 
-public sealed record ReleaseAnswer(ReleaseSummary Release, IReadOnlyList<ReleaseRepository> Repositories, IEnumerable<string> Changes);
+internal sealed record ReleaseAnswer(ReleaseEntry Release, IReadOnlyList<ReleaseRepository> Repositories, IEnumerable<string> Changes);
 
-public sealed record DiffAnswer(string From, string To, IEnumerable<string> Changes);
+internal sealed record DiffAnswer(string From, string To, IEnumerable<string> Changes);
 
 /// <summary>The answer to a build request: the BuildRun made or joined (none when everything is built), and the packages.</summary>
-public sealed record BuildAnswer(string? BuildRun, bool Created, IReadOnlyList<string> Packages, IReadOnlyList<string> Available);
+internal sealed record BuildAnswer(string? BuildRun, bool Created, IReadOnlyList<string> Packages, IReadOnlyList<string> Available);
 
 /// <summary>
 /// The binhost's JSON answers, their contracts generated at compile time (the binhost runs as native code, which cannot

@@ -147,9 +147,9 @@ public static class BinhostServer
         });
 
         // Releases: the list, one with its changes, what changed between two, each one's index and files.
-        app.MapGet("/releases", () => Results.Json(new ReleasesAnswer(releases.Published()?.Release, releases.Store.List().Select(ReleaseSummary.Of)), BinhostJson.Default.ReleasesAnswer));
+        app.MapGet("/releases", () => Results.Json(new ReleasesAnswer(releases.Published()?.Release, releases.Store.List().Select(ReleaseEntry.Of)), BinhostJson.Default.ReleasesAnswer));
         app.MapGet("/releases/{id}", (string id) => releases.Store.Get(id) is { } release
-            ? Results.Json(new ReleaseAnswer(ReleaseSummary.Of(release), release.Repositories, release.Changes.Select(ServedReleases.Describe)), BinhostJson.Default.ReleaseAnswer)
+            ? Results.Json(new ReleaseAnswer(ReleaseEntry.Of(release), release.Repositories, release.Changes.Select(ServedReleases.Describe)), BinhostJson.Default.ReleaseAnswer)
             : BinhostJson.Error($"release {id} is not kept here", 404));
         app.MapGet("/releases/{from}/diff/{to}", (string from, string to) => (releases.Index(from), releases.Index(to)) switch
         {

@@ -81,5 +81,5 @@ public sealed class ChartInstallTests(TestCluster cluster)
         [.. rules.Select(r => $"{string.Join(',', r.ApiGroups ?? [])}|{string.Join(',', r.Resources ?? [])}|{string.Join(',', r.ResourceNames ?? [])}|{string.Join(',', r.Verbs)}")];
 
     private static List<string> Rules(JsonObject document) =>
-        Rules(KubernetesJson.Deserialize<List<V1PolicyRule>>(document["rules"]!.ToJsonString()));
+        Rules(document["rules"]!.AsArray().Select(rule => KubernetesJson.Deserialize<V1PolicyRule>(rule!.ToJsonString())));
 }

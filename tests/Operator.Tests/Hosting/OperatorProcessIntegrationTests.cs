@@ -87,8 +87,8 @@ public sealed class OperatorProcessIntegrationTests
                 var bootstraps = await new ResourceApi<GentooBootstrap>(kube).ListAsync(ns, CancellationToken.None);
                 var builders = await new ResourceApi<GentooBuilder>(kube).ListAsync(ns, CancellationToken.None);
                 var pods = await kube.CoreV1.ListNamespacedPodAsync(ns);
-                throw new TimeoutException(string.Join("\n", e.Message, KubernetesJson.Serialize(bootstraps.Items.Select(b => b.Status)),
-                    KubernetesJson.Serialize(builders.Items.Select(b => b.Status)), KubernetesJson.Serialize(pods.Items.Select(p => new { p.Metadata.Name, p.Status?.Phase })),
+                throw new TimeoutException(string.Join("\n", e.Message, string.Join("\n", bootstraps.Items.Select(b => KubernetesJson.Serialize(b.Status))),
+                    string.Join("\n", builders.Items.Select(b => KubernetesJson.Serialize(b.Status))), string.Join(", ", pods.Items.Select(p => $"{p.Metadata.Name}: {p.Status?.Phase}")),
                     await process.DescribeAsync()));
             }
 

@@ -52,7 +52,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         catch (TimeoutException e)
         {
             var pods = await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns);
-            throw new TimeoutException(e.Message + " PODS: " + KubernetesJson.Serialize(pods.Items.Select(p => new { p.Metadata.Name, p.Status })));
+            throw new TimeoutException(e.Message + " PODS: " + string.Join(", ", pods.Items.Select(p => $"{p.Metadata.Name}: {KubernetesJson.Serialize(p.Status)}")));
         }
     }
 

@@ -57,7 +57,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         catch (TimeoutException e)
         {
             var pods = await cluster.Kube.CoreV1.ListNamespacedPodAsync(ns);
-            throw new TimeoutException(e.Message + " PODS: " + KubernetesJson.Serialize(pods.Items.Select(p => new { p.Metadata.Name, p.Status?.Phase })));
+            throw new TimeoutException(e.Message + " PODS: " + string.Join(", ", pods.Items.Select(p => $"{p.Metadata.Name}: {p.Status?.Phase}")));
         }
     }
 
