@@ -52,11 +52,11 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
             ReclaimPolicy = "Delete",
             VolumeBindingMode = "Immediate",
         }, cancellationToken: ct));
-        await CoreWrites.CreateIfMissingAsync(() => kube.CustomObjects.CreateClusterCustomObjectAsync(new Dictionary<string, object>
+        await CoreWrites.CreateIfMissingAsync(() => kube.CustomObjects.CreateClusterCustomObjectAsync(new JsonObject
         {
             ["apiVersion"] = Group + "/v1",
             ["kind"] = "VolumeSnapshotClass",
-            ["metadata"] = new Dictionary<string, object> { ["name"] = ClassName, ["annotations"] = new Dictionary<string, string> { [SnapshotDefaultClassAnnotation] = "true" } },
+            ["metadata"] = new JsonObject { ["name"] = ClassName, ["annotations"] = new JsonObject { [SnapshotDefaultClassAnnotation] = "true" } },
             ["driver"] = Driver,
             ["deletionPolicy"] = "Delete",
         }, Group, "v1", "volumesnapshotclasses", cancellationToken: ct));

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Gentoo.Kubernetes.TestServer;
@@ -193,12 +194,12 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
 
         var storage = await kube.StorageV1.ReadStorageClassAsync(LocalSnapshots.ClassName);
         storage.Provisioner.ShouldBe(LocalSnapshots.Driver);
-        await kube.CustomObjects.CreateNamespacedCustomObjectAsync(new Dictionary<string, object>
+        await kube.CustomObjects.CreateNamespacedCustomObjectAsync(new JsonObject
         {
             ["apiVersion"] = "snapshot.storage.k8s.io/v1",
             ["kind"] = "VolumeSnapshot",
-            ["metadata"] = new Dictionary<string, object> { ["name"] = "after-bootstrap" },
-            ["spec"] = new Dictionary<string, object> { ["volumeSnapshotClassName"] = LocalSnapshots.ClassName, ["source"] = new Dictionary<string, object> { ["persistentVolumeClaimName"] = "root" } },
+            ["metadata"] = new JsonObject { ["name"] = "after-bootstrap" },
+            ["spec"] = new JsonObject { ["volumeSnapshotClassName"] = LocalSnapshots.ClassName, ["source"] = new JsonObject { ["persistentVolumeClaimName"] = "root" } },
         }, "snapshot.storage.k8s.io", "v1", ns, "volumesnapshots");
         var snapshot = await Eventually.GetAsync(
             async () => (System.Text.Json.JsonElement)await kube.CustomObjects.GetNamespacedCustomObjectAsync("snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", "after-bootstrap"),
@@ -254,14 +255,14 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
     /// <summary>A VolumeSnapshot as an earlier run of local mode left it: taken, ready to use.</summary>
     private async Task CreateReadySnapshotAsync(string name)
     {
-        await kube.CustomObjects.CreateNamespacedCustomObjectAsync(new Dictionary<string, object>
+        await kube.CustomObjects.CreateNamespacedCustomObjectAsync(new JsonObject
         {
             ["apiVersion"] = "snapshot.storage.k8s.io/v1",
             ["kind"] = "VolumeSnapshot",
-            ["metadata"] = new Dictionary<string, object> { ["name"] = name },
-            ["spec"] = new Dictionary<string, object> { ["volumeSnapshotClassName"] = LocalSnapshots.ClassName, ["source"] = new Dictionary<string, object> { ["persistentVolumeClaimName"] = "root" } },
+            ["metadata"] = new JsonObject { ["name"] = name },
+            ["spec"] = new JsonObject { ["volumeSnapshotClassName"] = LocalSnapshots.ClassName, ["source"] = new JsonObject { ["persistentVolumeClaimName"] = "root" } },
         }, "snapshot.storage.k8s.io", "v1", ns, "volumesnapshots");
-        await kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch(new { status = new { readyToUse = true } }, V1Patch.PatchType.MergePatch),
+        await kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch("""{"status":{"readyToUse":true}}""", V1Patch.PatchType.MergePatch),
             "snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", name);
     }
 
