@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Docker.DotNet;
@@ -17,7 +16,7 @@ namespace Gentoo.Local;
 /// and a claim whose dataSource is a snapshot filled from that copy before it is bound. Copies run in a helper
 /// container, one per volume, in the background.
 /// </summary>
-public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, DockerKubeletOptions options, string helperImage, ILogger log)
+public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, DockerKubeletOptions options, string helperImage, TimeProvider clock, ILogger log)
 {
     public const string Driver = "docker.gentoo-builder.io";
     public const string ClassName = "local-docker";
@@ -122,7 +121,8 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
                     {
                         ["readyToUse"] = true,
                         ["boundVolumeSnapshotContentName"] = "snapcontent-" + uid,
-                        ["creationTime"] = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+                        // The client's own date spelling (RFC 3339), as for every other time it writes.
+                        ["creationTime"] = JsonNode.Parse(KubernetesJson.Serialize(clock.GetUtcNow().UtcDateTime)),
                         ["restoreSize"] = size,
                     },
                 }.ToJsonString();

@@ -159,7 +159,7 @@ public static class Finalizers
         {
             ["metadata"] = new JsonObject
             {
-                ["finalizers"] = new JsonArray([.. finalizers.Select(f => (JsonNode)JsonValue.Create(f))]),
+                ["finalizers"] = JsonNodes.Strings(finalizers),
                 ["resourceVersion"] = obj.Metadata.ResourceVersion,
             },
         }.ToJsonString(),

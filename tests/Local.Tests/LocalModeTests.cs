@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Gentoo.Entities.V1Alpha1;
@@ -166,7 +165,7 @@ public sealed class LocalModeTests : IAsyncLifetime
         waiting.Status.Phase.ShouldBe(BuildRunPhase.AwaitingOperator);
         waiting.Status.Conditions!.ShouldContain(c => c.Type == "Ready" && c.Reason == "KeywordChangeRequired");
         await kube.CustomObjects.PatchNamespacedCustomObjectAsync(
-            new V1Patch(new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = new JsonObject { [RequestAnnotations.Resume] = "first", [RequestAnnotations.AcceptFixes] = "1" } } }.ToJsonString(), V1Patch.PatchType.MergePatch),
+            TestPatches.Merge(new { metadata = new { annotations = new Dictionary<string, string> { [RequestAnnotations.Resume] = "first", [RequestAnnotations.AcceptFixes] = "1" } } }),
             GroupVersion.Group, GroupVersion.Version, "default", "buildruns", "nightly");
         var resumed = await RunToAsync(runs, "nightly", BuildRunPhase.Succeeded);
         resumed.Status.Phase.ShouldBe(BuildRunPhase.Succeeded);

@@ -31,7 +31,7 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
     private void Start()
     {
         var options = new DockerKubeletOptions(Node, state) { Resync = TimeSpan.FromMilliseconds(200) };
-        var snapshots = new LocalSnapshots(kube, docker, options, DockerFactAttribute.Image, new TestOutputLogger<LocalSnapshots>(output));
+        var snapshots = new LocalSnapshots(kube, docker, options, DockerFactAttribute.Image, TimeProvider.System, new TestOutputLogger<LocalSnapshots>(output));
         running = Task.WhenAll(
             Task.Run(() => new DockerKubelet(kube, docker, options, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token)),
             Task.Run(() => new LocalWorkloads(kube, docker, options, new TestOutputLogger<LocalWorkloads>(output), snapshots).RunAsync(stop.Token)));
@@ -262,7 +262,7 @@ public sealed class LocalWorkloadsTests(Xunit.Abstractions.ITestOutputHelper out
             ["metadata"] = new JsonObject { ["name"] = name },
             ["spec"] = new JsonObject { ["volumeSnapshotClassName"] = LocalSnapshots.ClassName, ["source"] = new JsonObject { ["persistentVolumeClaimName"] = "root" } },
         }, "snapshot.storage.k8s.io", "v1", ns, "volumesnapshots");
-        await kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(new V1Patch("""{"status":{"readyToUse":true}}""", V1Patch.PatchType.MergePatch),
+        await kube.CustomObjects.PatchNamespacedCustomObjectStatusAsync(TestPatches.Merge(new { status = new { readyToUse = true } }),
             "snapshot.storage.k8s.io", "v1", ns, "volumesnapshots", name);
     }
 

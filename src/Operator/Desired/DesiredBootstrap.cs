@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Protocol;
 using Gentoo.Portage.Kernels;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Models;
 
@@ -72,10 +73,10 @@ public static class DesiredBootstrap
         var text = new JsonObject
         {
             ["Profile"] = spec.Profile,
-            ["Atoms"] = Strings(step.Atoms),
-            ["Use"] = Strings(step.Use),
+            ["Atoms"] = JsonNodes.Strings(step.Atoms),
+            ["Use"] = JsonNodes.Strings(step.Use),
             ["Oneshot"] = step.Oneshot,
-            ["EmergeArgs"] = Strings(step.EmergeArgs),
+            ["EmergeArgs"] = JsonNodes.Strings(step.EmergeArgs),
         }.ToJsonString();
         return Gentoo.Runtime.Digest.Of(text, 16);
     }
@@ -96,21 +97,19 @@ public static class DesiredBootstrap
             ["steps"] = new JsonArray([.. steps.Select(s => (JsonNode)new JsonObject
             {
                 ["name"] = s.Name,
-                ["atoms"] = Strings(s.Atoms),
-                ["use"] = s.Use is { Count: > 0 } use ? Strings(use) : null,
+                ["atoms"] = JsonNodes.Strings(s.Atoms),
+                ["use"] = s.Use is { Count: > 0 } use ? JsonNodes.Strings(use) : null,
                 ["oneshot"] = s.Oneshot,
-                ["emergeArgs"] = s.EmergeArgs is { Count: > 0 } args ? Strings(args) : null,
+                ["emergeArgs"] = s.EmergeArgs is { Count: > 0 } args ? JsonNodes.Strings(args) : null,
             })]),
             ["check"] = new JsonObject
             {
                 ["enabled"] = check?.Enabled ?? true,
-                ["emergeArgs"] = check?.EmergeArgs is { Count: > 0 } checkArgs ? Strings(checkArgs) : null,
+                ["emergeArgs"] = check?.EmergeArgs is { Count: > 0 } checkArgs ? JsonNodes.Strings(checkArgs) : null,
             },
         };
         return plan.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
-
-    private static JsonArray? Strings(IEnumerable<string>? values) => values is null ? null : new([.. values.Select(v => (JsonNode)JsonValue.Create(v))]);
 
     public static V1Pod Pod(GentooBootstrap bootstrap, int attempt, PodSettings settings)
     {

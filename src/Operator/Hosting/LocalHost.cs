@@ -65,7 +65,7 @@ public static class LocalHost
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var kubelet = Task.Run(() => new DockerKubelet(kube, docker, kubeletOptions, TimeProvider.System, loggers.CreateLogger<DockerKubelet>()).RunAsync(stop.Token), CancellationToken.None);
         var workloads = Task.Run(() => new LocalWorkloads(kube, docker, kubeletOptions, loggers.CreateLogger<LocalWorkloads>(),
-            new LocalSnapshots(kube, docker, kubeletOptions, options.Operator.OperatorImage, loggers.CreateLogger<LocalSnapshots>())).RunAsync(stop.Token), CancellationToken.None);
+            new LocalSnapshots(kube, docker, kubeletOptions, options.Operator.OperatorImage, TimeProvider.System, loggers.CreateLogger<LocalSnapshots>())).RunAsync(stop.Token), CancellationToken.None);
 
         logger.Information("Local mode is up: API server {Server}, state in {State}", server.BaseAddress, options.State.Root);
         await Console.Out.WriteLineAsync($"""

@@ -48,7 +48,7 @@ public sealed record Release
 
     public int Changed => Changes.Count(c => c.Before is not null && c.After is not null);
 
-    internal static readonly JsonSerializerOptions Json = new()
+    private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

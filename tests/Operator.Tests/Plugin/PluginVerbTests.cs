@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Gentoo.Entities.V1Alpha1;
+using Gentoo.Kubernetes.TestServer;
 using Gentoo.Operator.Tests.Integration;
 using Gentoo.Plugin;
 using Gentoo.Runtime;

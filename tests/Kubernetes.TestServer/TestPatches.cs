@@ -2,14 +2,14 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using k8s.Models;
 
-namespace Gentoo.Operator.Tests;
+namespace Gentoo.Kubernetes.TestServer;
 
 /// <summary>
 /// Merge patches the tests write as anonymous objects. The client's JSON has no reflection in any of our processes
 /// (ClientJson), so a test serialises its own patch body, as the client would (camelCase, nulls left out, enums as
 /// names), and hands the client the text.
 /// </summary>
-internal static class TestPatches
+public static class TestPatches
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
