@@ -689,27 +689,34 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                 await SendChange(context, type, change, labels, fields, lifetime.Token);
             }
 
-            var lastBookmark = DateTime.UtcNow;
             while (!lifetime.IsCancellationRequested)
             {
+                // One timer per bookmark interval, not one per change: the changes of the interval go out as they come
+                // (the store hands this watch only its own resource's), then a bookmark.
                 using var tick = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Token);
                 tick.CancelAfter(options.BookmarkInterval);
                 try
                 {
-                    var change = await live.ReadAsync(tick.Token);
-                    if (change.TypeKey == type.Key && (ns is null || ObjectStore.Namespace(change.New) == ns))
+                    while (true)
                     {
-                        await SendChange(context, type, change, labels, fields, lifetime.Token);
+                        await SendChange(context, type, await live.ReadAsync(tick.Token), labels, fields, lifetime.Token);
                     }
                 }
                 catch (OperationCanceledException) when (!lifetime.IsCancellationRequested)
                 {
-                    // No change within the bookmark interval.
+                    // The bookmark interval is over.
                 }
 
-                if (bookmarks && DateTime.UtcNow - lastBookmark >= options.BookmarkInterval)
+                if (bookmarks)
                 {
-                    lastBookmark = DateTime.UtcNow;
+                    // A bookmark says every change up to its resourceVersion was sent (a client re-watches from it): the
+                    // changes already published up to it go first.
+                    var revision = Store.Revision;
+                    while (live.TryPeek(out var pending) && pending.Revision <= revision && live.TryRead(out pending))
+                    {
+                        await SendChange(context, type, pending, labels, fields, lifetime.Token);
+                    }
+
                     await WriteLine(context, new JsonObject
                     {
                         ["type"] = "BOOKMARK",
@@ -717,7 +724,7 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
                         {
                             ["kind"] = type.Kind,
                             ["apiVersion"] = type.ApiVersion,
-                            ["metadata"] = new JsonObject { ["resourceVersion"] = Store.Revision.ToString(CultureInfo.InvariantCulture) },
+                            ["metadata"] = new JsonObject { ["resourceVersion"] = revision.ToString(CultureInfo.InvariantCulture) },
                         },
                     }, lifetime.Token);
                 }

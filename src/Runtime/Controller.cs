@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -193,9 +195,10 @@ public sealed class Controller<T> : IRunnable, IDisposable
             log.LogWarning("Reconcile of {Kind} {Object} stopped: {Reason}: {Message}", kind, key, e.Reason, e.Message);
             result = "terminal";
         }
-        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && Cache.Get(key) is null)
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound && (Cache.Get(key) is null || NotFoundIsOf(e, kind, key)))
         {
-            // The object went while it was reconciled: nothing is left to do for it, and nothing to retry.
+            // The object went while it was reconciled (the cache may not have seen it go yet, but the API server's answer
+            // names it): nothing is left to do for it, and nothing to retry.
             Queue.Forget(key);
             log.LogDebug("Reconcile of {Kind} {Object} ended: the object is gone ({Message})", kind, key, e.Message);
             result = "gone";
@@ -209,6 +212,26 @@ public sealed class Controller<T> : IRunnable, IDisposable
 
         metrics.Reconciles.WithLabels(kind.Kind, result).Inc();
         metrics.ReconcileDuration.WithLabels(kind.Kind).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>
+    /// Whether a 404 is about the reconciled object itself: the API server's Status names what it did not find
+    /// (details.name, details.kind as the resource's plural, details.group). A 404 about anything else is an error.
+    /// </summary>
+    internal static bool NotFoundIsOf(HttpOperationException e, KindInfo kind, ObjectKey key)
+    {
+        try
+        {
+            var details = JsonNode.Parse(e.Response.Content ?? "")?["details"];
+            return details is JsonObject
+                && details["name"]?.GetValue<string>() == key.Name
+                && details["kind"]?.GetValue<string>() == kind.Plural
+                && (details["group"]?.GetValue<string>() ?? "") == kind.Group;
+        }
+        catch (Exception parse) when (parse is JsonException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     public void Dispose() => Queue.Dispose();

@@ -226,7 +226,7 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
     /// </summary>
     private sealed class Filing(CacheIndex<T> index)
     {
-        private readonly ConcurrentDictionary<string, ConcurrentDictionary<ObjectKey, T>> byValue = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, Shelf> byValue = new(StringComparer.Ordinal);
 
         /// <summary>Files <paramref name="obj"/> under its values before taking <paramref name="old"/> from those it left: a reader never misses an object that stayed.</summary>
         public void Replace(ObjectKey key, T? old, T obj)
@@ -234,7 +234,7 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
             var values = index.ValuesOf(obj).ToList();
             foreach (var value in values)
             {
-                byValue.GetOrAdd(value, _ => new ConcurrentDictionary<ObjectKey, T>())[key] = obj;
+                byValue.GetOrAdd(value, _ => new Shelf()).Put(key, obj);
             }
 
             if (old is not null)
@@ -249,15 +249,70 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
         {
             foreach (var value in values)
             {
-                if (byValue.TryGetValue(value, out var filed) && filed.TryRemove(key, out _) && filed.IsEmpty)
+                if (byValue.TryGetValue(value, out var shelf) && shelf.Take(key) && shelf.Objects.Length == 0)
                 {
-                    byValue.TryRemove(KeyValuePair.Create(value, filed));
+                    byValue.TryRemove(KeyValuePair.Create(value, shelf));
                 }
             }
         }
 
-        /// <summary>A copy of the objects filed under <paramref name="value"/>, as they are now.</summary>
-        public IReadOnlyList<T> Under(string value) => byValue.TryGetValue(value, out var filed) ? [.. filed.Values] : [];
+        /// <summary>The objects filed under <paramref name="value"/>, as they are now; later changes do not alter it.</summary>
+        public IReadOnlyList<T> Under(string value) => byValue.TryGetValue(value, out var shelf) ? shelf.Objects : [];
+    }
+
+    /// <summary>
+    /// The objects filed under one value, copied on write: the queue reads a builder's runs on every change of one of them,
+    /// a thousand when a thousand are queued, and a reader takes the array as it is (no lock, no copy) while the
+    /// informer's loop, the only writer, publishes a new one per change.
+    /// </summary>
+    private sealed class Shelf
+    {
+        private readonly Dictionary<ObjectKey, int> positions = [];
+        private volatile T[] objects = [];
+
+        public T[] Objects => objects;
+
+        public void Put(ObjectKey key, T obj)
+        {
+            var current = objects;
+            T[] next;
+            if (positions.TryGetValue(key, out var at))
+            {
+                next = (T[])current.Clone();
+                next[at] = obj;
+            }
+            else
+            {
+                next = new T[current.Length + 1];
+                current.CopyTo(next, 0);
+                next[current.Length] = obj;
+                positions[key] = current.Length;
+            }
+
+            objects = next;
+        }
+
+        /// <summary>Takes the object filed as <paramref name="key"/> out, the last one moving into its place.</summary>
+        public bool Take(ObjectKey key)
+        {
+            if (!positions.Remove(key, out var at))
+            {
+                return false;
+            }
+
+            var current = objects;
+            var next = new T[current.Length - 1];
+            Array.Copy(current, next, next.Length);
+            if (at < next.Length)
+            {
+                var last = current[^1];
+                next[at] = last;
+                positions[ObjectKey.Of(last)] = at;
+            }
+
+            objects = next;
+            return true;
+        }
     }
 
     private void Notify(CacheEvent<T> change)

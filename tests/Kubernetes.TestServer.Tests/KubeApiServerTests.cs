@@ -55,6 +55,54 @@ public sealed class KubeApiServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_bookmark_follows_every_change_up_to_its_resource_version_and_a_watch_hears_only_its_own_resource_and_namespace()
+    {
+        // A client re-watches from a bookmark's resourceVersion: a change before it that was not sent yet would be lost.
+        await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { Name = "elsewhere" } });
+        var start = await CreateConfigMapAsync("start");
+        var events = new List<(WatchEventType Type, string Kind, string Namespace, string Name, long Version)>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+#pragma warning disable CS0618
+        var watch = kube.CoreV1.ListNamespacedConfigMapWithHttpMessagesAsync("t", allowWatchBookmarks: true, resourceVersion: start.Metadata.ResourceVersion, watch: true, cancellationToken: timeout.Token)
+            .WatchAsync<V1ConfigMap, V1ConfigMapList>(cancellationToken: timeout.Token);
+#pragma warning restore CS0618
+        var writing = Task.Run(async () =>
+        {
+            // Writes for more than two bookmark intervals, eight at once (so changes queue up for the watch), with other
+            // kinds and namespaces in between.
+            await Parallel.ForAsync(0, 400, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
+            {
+                await CreateConfigMapAsync($"cm-{i}");
+                await kube.CoreV1.CreateNamespacedSecretAsync(new V1Secret { Metadata = new V1ObjectMeta { Name = $"s-{i}" } }, "t", cancellationToken: ct);
+                await kube.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = $"cm-{i}" } }, "elsewhere", cancellationToken: ct);
+            });
+        });
+        var bookmarksAfterWriting = 0;
+        await foreach (var (type, item) in watch)
+        {
+            events.Add((type, item.Kind ?? "", item.Metadata.NamespaceProperty ?? "", item.Metadata.Name ?? "", long.Parse(item.Metadata.ResourceVersion, System.Globalization.CultureInfo.InvariantCulture)));
+            if (type == WatchEventType.Bookmark && writing.IsCompleted && ++bookmarksAfterWriting == 2)
+            {
+                break;
+            }
+        }
+
+        await writing;
+        var changes = events.Where(e => e.Type != WatchEventType.Bookmark).ToList();
+        changes.Select(e => e.Name).Order(StringComparer.Ordinal).ShouldBe(Enumerable.Range(0, 400).Select(i => $"cm-{i}").Order(StringComparer.Ordinal));
+        changes.ShouldAllBe(e => e.Type == WatchEventType.Added && e.Kind == "ConfigMap" && e.Namespace == "t");
+        events.Count(e => e.Type == WatchEventType.Bookmark).ShouldBeGreaterThan(2, "the writes spanned several bookmark intervals");
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i].Type == WatchEventType.Bookmark)
+            {
+                events.Skip(i + 1).Where(e => e.Type != WatchEventType.Bookmark)
+                    .ShouldAllBe(e => e.Version > events[i].Version, $"a change came after the bookmark of version {events[i].Version} that covered it");
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_object_a_finalizer_holds_shows_a_deletion_grace_period_of_0_as_kube_apiserver_gives_all_but_pods()
     {
         await kube.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap { Metadata = new V1ObjectMeta { Name = "held", Finalizers = ["example.org/hold"] } }, "t");

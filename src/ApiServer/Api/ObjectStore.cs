@@ -26,7 +26,9 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
     private readonly Dictionary<string, ResourceType> types = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SortedDictionary<(string Namespace, string Name), JsonObject>> objects = new(StringComparer.Ordinal);
     private readonly LinkedList<ChangeEvent> history = new();
-    private readonly List<Channel<ChangeEvent>> subscribers = [];
+    // A watch hears only its own resource (and namespace), as kube-apiserver's watch cache dispatches per resource: a
+    // thousand status writes of one kind do not wake the watches of every other kind.
+    private readonly List<(Channel<ChangeEvent> Channel, Func<ChangeEvent, bool> Wants)> subscribers = [];
     // After a restart from a journal, a watch cannot resume from before it (the history is gone): it gets 410 Gone and re-lists.
     private long revision = Math.Max(1, journal?.Revision ?? 1);
     private long compactedRevision = journal is null ? 0 : Math.Max(1, journal.Revision) + 1;
@@ -90,7 +92,7 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
         var channel = Channel.CreateUnbounded<ChangeEvent>();
         lock (gate)
         {
-            subscribers.Add(channel);
+            subscribers.Add((channel, _ => true));
         }
 
         return channel.Reader;
@@ -321,12 +323,14 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
                 replay = history.Where(e => e.Revision > fromRevision && e.TypeKey == type.Key && (ns is null || Namespace(e.New) == ns)).ToList();
             }
 
-            subscribers.Add(channel);
+            var typeKey = type.Key;
+            var subscriber = (channel, (Func<ChangeEvent, bool>)(e => e.TypeKey == typeKey && (ns is null || Namespace(e.New) == ns)));
+            subscribers.Add(subscriber);
             return (replay, channel.Reader, () =>
             {
                 lock (gate)
                 {
-                    subscribers.Remove(channel);
+                    subscribers.Remove(subscriber);
                 }
 
                 channel.Writer.TryComplete();
@@ -641,9 +645,12 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
             history.RemoveFirst();
         }
 
-        foreach (var subscriber in subscribers)
+        foreach (var (channel, wants) in subscribers)
         {
-            subscriber.Writer.TryWrite(change);
+            if (wants(change))
+            {
+                channel.Writer.TryWrite(change);
+            }
         }
     }
 

@@ -14,23 +14,39 @@ namespace Gentoo.Operator.Decisions;
 /// </remarks>
 public static class BuilderQueue
 {
-    public static BuildRun? Holder(IEnumerable<BuildRun> runsOfBuilder) => Pick(runsOfBuilder.Where(IsOpen));
+    public static BuildRun? Holder(IReadOnlyList<BuildRun> runsOfBuilder) => Pick(runsOfBuilder, standIn: null);
 
     /// <summary>
     /// Whether <paramref name="before"/>, as it was before a change, held the builder or was first in line for it: only
     /// then can its change (an end, a deletion) let another run go on. The others' changes wake nobody.
     /// </summary>
-    public static bool Held(BuildRun before, IEnumerable<BuildRun> runsOfBuilder) =>
-        !(before.Status?.Phase).IsFinished()
-        && Pick(runsOfBuilder.Where(r => r.Metadata.Name != before.Metadata.Name && IsOpen(r)).Append(before)) == before;
+    public static bool Held(BuildRun before, IReadOnlyList<BuildRun> runsOfBuilder) =>
+        !(before.Status?.Phase).IsFinished() && Pick(runsOfBuilder, standIn: before) == before;
 
     private static bool IsOpen(BuildRun run) => run.Metadata.DeletionTimestamp is null && !(run.Status?.Phase).IsFinished();
 
-    // One pass, no sort: the controllers ask this on every change of a run, with a thousand runs queued.
-    private static BuildRun? Pick(IEnumerable<BuildRun> open)
+    // One pass over the list, no sort, no copy: the controllers ask this on every change of a run, with a thousand runs
+    // queued. A stand-in takes the place of the run of its name, whatever its state.
+    private static BuildRun? Pick(IReadOnlyList<BuildRun> runsOfBuilder, BuildRun? standIn)
     {
         BuildRun? underWay = null, started = null, oldest = null;
-        foreach (var run in open)
+        if (standIn is not null)
+        {
+            Consider(standIn);
+        }
+
+        for (var i = 0; i < runsOfBuilder.Count; i++)
+        {
+            var run = runsOfBuilder[i];
+            if (IsOpen(run) && (standIn is null || run.Metadata.Name != standIn.Metadata.Name))
+            {
+                Consider(run);
+            }
+        }
+
+        return underWay ?? started ?? oldest;
+
+        void Consider(BuildRun run)
         {
             oldest = Older(run, oldest);
             if ((run.Status?.AttemptCount ?? 0) > 0)
@@ -42,8 +58,6 @@ public static class BuilderQueue
                 }
             }
         }
-
-        return underWay ?? started ?? oldest;
     }
 
     private static BuildRun Older(BuildRun run, BuildRun? than)

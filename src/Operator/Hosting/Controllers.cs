@@ -210,11 +210,11 @@ public static class Controllers
         where TPhase : struct, Enum =>
         ChangeFilters.SpecOrMetadataChanged(change) || !Nullable.Equals(change.Old?.Status?.Phase, change.Object.Status?.Phase);
 
-    private static IEnumerable<BuildRun> OfBuilder(ICache<BuildRun> runs, string ns, string builder) =>
+    private static IReadOnlyList<BuildRun> OfBuilder(ICache<BuildRun> runs, string ns, string builder) =>
         runs.ByIndex(LifecycleCaches.RunsByBuilder, LifecycleCaches.BuilderKey(ns, builder));
 
     /// <summary>The runs of <paramref name="run"/>'s builder, itself among them when the cache still has it.</summary>
-    private static IEnumerable<BuildRun> SiblingsOf(ICache<BuildRun> runs, BuildRun run) => OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name);
+    private static IReadOnlyList<BuildRun> SiblingsOf(ICache<BuildRun> runs, BuildRun run) => OfBuilder(runs, run.Namespace(), run.Spec.BuilderRef.Name);
 
     private static IEnumerable<ObjectKey> RunsOf(ICache<BuildRun> runs, string ns, string builder) => OfBuilder(runs, ns, builder).Select(ObjectKey.Of);
 }

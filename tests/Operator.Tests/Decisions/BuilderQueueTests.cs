@@ -67,7 +67,7 @@ public sealed class BuilderQueueTests
         BuilderQueue.Held(runs[1], runs).ShouldBeFalse("a queued run's end or deletion frees nothing");
         BuilderQueue.Held(Run("done", 0, BuildRunPhase.Succeeded, 1), runs).ShouldBeFalse("a finished run held nothing any more");
         // Without a started run, the oldest waiting one is first in line: stopping it lets the next go on.
-        BuilderQueue.Held(runs[1], runs.Skip(1)).ShouldBeTrue();
+        BuilderQueue.Held(runs[1], runs[1..]).ShouldBeTrue();
         // Its deletion is judged on the run as it was: the deletion timestamp it carries by then does not count.
         var deleting = Run("building", 0, BuildRunPhase.Running, 1);
         deleting.Metadata.DeletionTimestamp = T0.AddHours(1);

@@ -47,6 +47,7 @@ public sealed class CacheIndexTests(TestCluster cluster)
             Names(cache, "blue").ShouldBe(["a", "b"]);
             Names(cache, "green").ShouldBe(["c"]);
             Names(cache, "red").ShouldBeEmpty();
+            var blueBefore = cache.ByIndex(ByTeam, "blue");
 
             await cluster.Kube.CoreV1.PatchNamespacedPodAsync(
                 new V1Patch("{\"metadata\":{\"labels\":{\"team\":\"green\"}}}", V1Patch.PatchType.MergePatch), "b", ns);
@@ -54,6 +55,7 @@ public sealed class CacheIndexTests(TestCluster cluster)
             await Eventually.TrueAsync(() => Names(cache, "green").Count == 2 && Names(cache, "blue").Count == 1, "b to move from blue to green");
             Names(cache, "green").ShouldBe(["b", "c"]);
             Names(cache, "blue").ShouldBe(["a"]);
+            blueBefore.Select(p => p.Name()).Order(StringComparer.Ordinal).ToList().ShouldBe(["a", "b"], customMessage: "what a reader was given stays as it was");
             lock (seenByHandler)
             {
                 seenByHandler.ShouldContain("b");
@@ -64,6 +66,55 @@ public sealed class CacheIndexTests(TestCluster cluster)
             Names(cache, "blue").ShouldBeEmpty();
             Should.Throw<InvalidOperationException>(() => cache.ByIndex(new CacheIndex<V1Pod>("team", _ => []), "blue"))
                 .Message.ShouldContain("keeps no index team", customMessage: "an index is found by its own object, not by a name");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await running;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Objects_that_leave_from_the_middle_of_an_index_leave_each_other_in_place()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        foreach (var name in new[] { "p1", "p2", "p3", "p4", "p5" })
+        {
+            await cluster.Kube.CoreV1.CreateNamespacedPodAsync(Pod(name, "blue"), ns);
+        }
+
+        var cache = new Informer<V1Pod>(CoreKinds.Pods(cluster.Kube), ns, new OperatorMetrics(Metrics.NewCustomRegistry()), NullLogger.Instance);
+        cache.AddIndex(ByTeam);
+        using var stop = new CancellationTokenSource();
+        var running = cache.RunAsync(stop.Token);
+        try
+        {
+            await cache.WaitForSyncAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+            await cluster.Kube.CoreV1.DeleteNamespacedPodAsync("p2", ns);
+            await Eventually.TrueAsync(() => Names(cache, "blue").Count == 4, "p2 to leave the index");
+            Names(cache, "blue").ShouldBe(["p1", "p3", "p4", "p5"]);
+
+            // Every one that is left is found where it is now: each changes once more and leaves once more.
+            foreach (var name in new[] { "p5", "p1", "p4", "p3" })
+            {
+                await cluster.Kube.CoreV1.PatchNamespacedPodAsync(
+                    new V1Patch("{\"metadata\":{\"labels\":{\"team\":\"blue\",\"seen\":\"yes\"}}}", V1Patch.PatchType.MergePatch), name, ns);
+            }
+
+            await Eventually.TrueAsync(() => cache.ByIndex(ByTeam, "blue").All(p => p.Metadata.Labels.ContainsKey("seen")), "every change to be filed");
+            Names(cache, "blue").ShouldBe(["p1", "p3", "p4", "p5"]);
+            foreach (var (name, left) in new[] { ("p4", 3), ("p1", 2), ("p5", 1), ("p3", 0) })
+            {
+                await cluster.Kube.CoreV1.DeleteNamespacedPodAsync(name, ns);
+                await Eventually.TrueAsync(() => Names(cache, "blue").Count == left, $"{name} to leave the index");
+                Names(cache, "blue").ShouldNotContain(name);
+            }
         }
         finally
         {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Runtime;
 using k8s;
+using k8s.Autorest;
 using k8s.Models;
 
 namespace Gentoo.Operator.Tests.Integration;
@@ -214,6 +215,25 @@ public sealed class RuntimeTests(TestCluster cluster)
         runtime.Metrics.Reconciles.WithLabels("BuildRun", "error").Value.ShouldBe(0);
         reconciler.CallsFor("vanishing").ShouldBeLessThanOrEqualTo(2, "the deletion's event may bring one more reconcile; nothing is retried");
         runtime.Controller.Queue.Failures(new ObjectKey(ns, "vanishing")).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_404_about_the_reconciled_object_itself_counts_as_gone_and_one_about_anything_else_does_not()
+    {
+        // What the API server answers names what it did not find, so a write to a run deleted before the cache saw it
+        // go ends the reconcile quietly, while a missing Secret or ConfigMap of the same name stays an error.
+        var ns = await cluster.CreateNamespaceAsync();
+        var missingRun = await Should.ThrowAsync<HttpOperationException>(() =>
+            new ResourceApi<BuildRun>(cluster.Kube).ReplaceStatusAsync(TestCluster.NewBuildRun(ns, "never-made"), CancellationToken.None));
+        var missingConfigMap = await Should.ThrowAsync<HttpOperationException>(() => cluster.Kube.CoreV1.ReadNamespacedConfigMapAsync("never-made", ns));
+        var runs = KindInfo.Of<BuildRun>();
+        var key = new ObjectKey(ns, "never-made");
+
+        Controller<BuildRun>.NotFoundIsOf(missingRun, runs, key).ShouldBeTrue();
+        Controller<BuildRun>.NotFoundIsOf(missingRun, runs, new ObjectKey(ns, "another")).ShouldBeFalse();
+        Controller<BuildRun>.NotFoundIsOf(missingRun, KindInfo.Of<GentooBuilder>(), key).ShouldBeFalse();
+        Controller<BuildRun>.NotFoundIsOf(missingConfigMap, runs, key).ShouldBeFalse();
+        Controller<V1ConfigMap>.NotFoundIsOf(missingConfigMap, KindInfo.Of<V1ConfigMap>(), key).ShouldBeTrue();
     }
 
     [Fact]
