@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
@@ -44,6 +45,10 @@ public sealed class Controller<T> : IRunnable, IDisposable
     private readonly ILogger log;
     private readonly KindInfo kind = KindInfo.Of<T>();
 
+    // Per key, the resourceVersion its last reconcile ended by writing its status at (ReconcileResult.WroteStatusAt),
+    // until that write's watch event comes back or another reconcile of the key starts.
+    private readonly ConcurrentDictionary<ObjectKey, string> ownStatusWrites = new();
+
     /// <param name="interesting">Which cache events of the primary kind need a reconcile; by default a new object, a
     /// deletion, or a change of generation or of labels, annotations, finalizers and deletion (not status writes).</param>
     public Controller(
@@ -59,7 +64,7 @@ public sealed class Controller<T> : IRunnable, IDisposable
         interesting ??= ChangeFilters.SpecOrMetadataChanged;
         primary.AddHandler(change =>
         {
-            if (interesting(change))
+            if (!IsEcho(change) && interesting(change))
             {
                 Enqueue(ObjectKey.Of(change.Object));
             }
@@ -170,9 +175,15 @@ public sealed class Controller<T> : IRunnable, IDisposable
         using var idScope = LogContext.PushProperty(ReconcileRequest.ReconcileIdProperty, request.ReconcileId);
         var started = Stopwatch.GetTimestamp();
         string result;
+        ownStatusWrites.TryRemove(key, out _);
         try
         {
             var outcome = await reconcilerFactory().ReconcileAsync(request, ct);
+            if (outcome.WroteStatusAt is { } version)
+            {
+                ownStatusWrites[key] = version;
+            }
+
             Queue.Forget(key);
             if (outcome.RequeueAfter is { } delay)
             {
@@ -212,6 +223,28 @@ public sealed class Controller<T> : IRunnable, IDisposable
 
         metrics.Reconciles.WithLabels(kind.Kind, result).Inc();
         metrics.ReconcileDuration.WithLabels(kind.Kind).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>
+    /// Whether a change is the status write a reconcile ended with, coming back through the watch and nothing else: the
+    /// state it shows is what that reconcile decided. A reconcile started since (it may have decided on a cache that had
+    /// not seen the write yet), a change of spec or metadata, or the echo arriving before the reconcile ended all make it
+    /// an ordinary change.
+    /// </summary>
+    private bool IsEcho(CacheEvent<T> change)
+    {
+        var key = ObjectKey.Of(change.Object);
+        if (change.Type == CacheEventType.Deleted)
+        {
+            ownStatusWrites.TryRemove(key, out _);
+            return false;
+        }
+
+        return change.Type == CacheEventType.Updated
+            && ownStatusWrites.TryGetValue(key, out var version)
+            && version == change.Object.Metadata.ResourceVersion
+            && !ChangeFilters.SpecOrMetadataChanged(change)
+            && ownStatusWrites.TryRemove(KeyValuePair.Create(key, version));
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -38,9 +39,15 @@ public interface ICache<T>
 /// A secondary key of a cache, as client-go's indexers are: the values an object is filed under (none, one or more),
 /// kept up to date with every change, so a controller asking "the runs of this builder" does not go through them all.
 /// </summary>
-public sealed class CacheIndex<T>(string name, Func<T, IEnumerable<string>> valuesOf)
+public sealed class CacheIndex<T>(string name, Func<T, IEnumerable<string>> valuesOf, IComparer<T>? order = null)
 {
     public string Name { get; } = name;
+
+    /// <summary>
+    /// The order the objects of one value come in, kept as they change (each change costs a logarithm of their number,
+    /// not a sort); null keeps none. It must tell apart any two objects filed under one value.
+    /// </summary>
+    public IComparer<T>? Order { get; } = order;
 
     public IEnumerable<string> ValuesOf(T obj) => valuesOf(obj);
 
@@ -203,6 +210,10 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
             return;
         }
 
+        // Which client wrote which field (kube-apiserver keeps it on every object, a few kilobytes each) is read by no
+        // controller: the cache does not keep it, as controller-runtime's TransformStripManagedFields. A status write of
+        // a cached object leaves the server's record as it is (an update without managedFields keeps the stored ones).
+        obj.Metadata.ManagedFields = null;
         items[key] = obj;
         foreach (var filing in indexes.Values)
         {
@@ -234,7 +245,7 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
             var values = index.ValuesOf(obj).ToList();
             foreach (var value in values)
             {
-                byValue.GetOrAdd(value, _ => new Shelf()).Put(key, obj);
+                byValue.GetOrAdd(value, _ => index.Order is { } order ? new OrderedShelf(order) : new ArrayShelf()).Put(key, obj);
             }
 
             if (old is not null)
@@ -249,30 +260,40 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
         {
             foreach (var value in values)
             {
-                if (byValue.TryGetValue(value, out var shelf) && shelf.Take(key) && shelf.Objects.Length == 0)
+                if (byValue.TryGetValue(value, out var shelf) && shelf.Take(key) && shelf.Objects.Count == 0)
                 {
                     byValue.TryRemove(KeyValuePair.Create(value, shelf));
                 }
             }
         }
 
-        /// <summary>The objects filed under <paramref name="value"/>, as they are now; later changes do not alter it.</summary>
+        /// <summary>The objects filed under <paramref name="value"/>, as they are now (in the index's order, if it has one); later changes do not alter it.</summary>
         public IReadOnlyList<T> Under(string value) => byValue.TryGetValue(value, out var shelf) ? shelf.Objects : [];
     }
 
     /// <summary>
-    /// The objects filed under one value, copied on write: the queue reads a builder's runs on every change of one of them,
-    /// a thousand when a thousand are queued, and a reader takes the array as it is (no lock, no copy) while the
-    /// informer's loop, the only writer, publishes a new one per change.
+    /// The objects filed under one value, as an immutable collection the informer's loop (the only writer) replaces on
+    /// each change: the queue reads a builder's runs on every change of one of them, a thousand when a thousand are
+    /// queued, and a reader takes the collection as it is, without a lock or a copy.
     /// </summary>
-    private sealed class Shelf
+    private abstract class Shelf
+    {
+        public abstract IReadOnlyList<T> Objects { get; }
+
+        public abstract void Put(ObjectKey key, T obj);
+
+        public abstract bool Take(ObjectKey key);
+    }
+
+    /// <summary>Unordered: an array copied on each change (a copy is one memory move), the last object moving into a gap.</summary>
+    private sealed class ArrayShelf : Shelf
     {
         private readonly Dictionary<ObjectKey, int> positions = [];
         private volatile T[] objects = [];
 
-        public T[] Objects => objects;
+        public override IReadOnlyList<T> Objects => objects;
 
-        public void Put(ObjectKey key, T obj)
+        public override void Put(ObjectKey key, T obj)
         {
             var current = objects;
             T[] next;
@@ -292,8 +313,7 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
             objects = next;
         }
 
-        /// <summary>Takes the object filed as <paramref name="key"/> out, the last one moving into its place.</summary>
-        public bool Take(ObjectKey key)
+        public override bool Take(ObjectKey key)
         {
             if (!positions.Remove(key, out var at))
             {
@@ -311,6 +331,42 @@ public sealed class Informer<T>(IListWatch<T> source, string? ns, OperatorMetric
             }
 
             objects = next;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Ordered: an immutable sorted set, each change a removal and an insertion that share the rest of the tree. Cached
+    /// objects are never changed in place, so the version filed is found again by its own order.
+    /// </summary>
+    private sealed class OrderedShelf(IComparer<T> order) : Shelf
+    {
+        private readonly Dictionary<ObjectKey, T> filed = [];
+        private volatile ImmutableSortedSet<T> objects = ImmutableSortedSet.Create(order);
+
+        public override IReadOnlyList<T> Objects => objects;
+
+        public override void Put(ObjectKey key, T obj)
+        {
+            var others = filed.TryGetValue(key, out var old) ? objects.Remove(old) : objects;
+            var next = others.Add(obj);
+            if (next.Count == others.Count)
+            {
+                throw new InvalidOperationException($"the index's order does not tell {key} apart from another object filed under the same value");
+            }
+
+            filed[key] = obj;
+            objects = next;
+        }
+
+        public override bool Take(ObjectKey key)
+        {
+            if (!filed.Remove(key, out var old))
+            {
+                return false;
+            }
+
+            objects = objects.Remove(old);
             return true;
         }
     }

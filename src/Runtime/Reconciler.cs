@@ -17,6 +17,12 @@ public readonly record struct ReconcileRequest(string Namespace, string Name, st
 /// <summary>The outcome of a reconcile: done, or come back after a delay. An exception means: retry with backoff.</summary>
 public readonly record struct ReconcileResult(TimeSpan? RequeueAfter)
 {
+    /// <summary>
+    /// The resourceVersion the reconcile's last write, of the object's own status, stored: the watch event that write
+    /// comes back as carries only what the reconcile decided, and does not wake it again.
+    /// </summary>
+    public string? WroteStatusAt { get; init; }
+
     public static ReconcileResult Done { get; } = new(null);
 
     public static ReconcileResult After(TimeSpan delay) => new(delay);

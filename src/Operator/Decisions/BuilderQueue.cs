@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Portage.Kernels;
 using k8s.Models;
@@ -14,6 +15,13 @@ namespace Gentoo.Operator.Decisions;
 /// </remarks>
 public static class BuilderQueue
 {
+    /// <summary>
+    /// The queue's order, in which the cache files a builder's runs: open runs first (the one under way, then one started,
+    /// then the rest), oldest first within each, then the finished and deleting ones. The holder is the first open run.
+    /// </summary>
+    public static IComparer<BuildRun> Order { get; } = Comparer<BuildRun>.Create((a, b) =>
+        IsOpen(a) != IsOpen(b) ? (IsOpen(a) ? -1 : 1) : Compare(a, b));
+
     public static BuildRun? Holder(IReadOnlyList<BuildRun> runsOfBuilder) => Pick(runsOfBuilder, standIn: null);
 
     /// <summary>
@@ -25,51 +33,50 @@ public static class BuilderQueue
 
     private static bool IsOpen(BuildRun run) => run.Metadata.DeletionTimestamp is null && !(run.Status?.Phase).IsFinished();
 
-    // One pass over the list, no sort, no copy: the controllers ask this on every change of a run, with a thousand runs
-    // queued. A stand-in takes the place of the run of its name, whatever its state.
+    /// <summary>
+    /// The first of the open runs (and the stand-in, which takes the place of the run of its name whatever its state).
+    /// The cache gives a builder's runs in <see cref="Order"/>, where the first other run decides: the controllers ask this
+    /// on every change of a run, with a thousand runs queued. Any other list is gone through once.
+    /// </summary>
     private static BuildRun? Pick(IReadOnlyList<BuildRun> runsOfBuilder, BuildRun? standIn)
     {
-        BuildRun? underWay = null, started = null, oldest = null;
-        if (standIn is not null)
+        var inOrder = runsOfBuilder is ImmutableSortedSet<BuildRun> sorted && sorted.KeyComparer == Order;
+        var first = standIn;
+        foreach (var run in runsOfBuilder)
         {
-            Consider(standIn);
-        }
-
-        for (var i = 0; i < runsOfBuilder.Count; i++)
-        {
-            var run = runsOfBuilder[i];
-            if (IsOpen(run) && (standIn is null || run.Metadata.Name != standIn.Metadata.Name))
+            if (standIn is not null && run.Metadata.Name == standIn.Metadata.Name)
             {
-                Consider(run);
+                continue;
+            }
+
+            if (IsOpen(run) && (first is null || Compare(run, first) < 0))
+            {
+                first = run;
+            }
+
+            if (inOrder)
+            {
+                break;
             }
         }
 
-        return underWay ?? started ?? oldest;
-
-        void Consider(BuildRun run)
-        {
-            oldest = Older(run, oldest);
-            if ((run.Status?.AttemptCount ?? 0) > 0)
-            {
-                started = Older(run, started);
-                if (run.Status!.Phase is BuildRunPhase.Pending or BuildRunPhase.Running)
-                {
-                    underWay = Older(run, underWay);
-                }
-            }
-        }
+        return first;
     }
 
-    private static BuildRun Older(BuildRun run, BuildRun? than)
+    // The one under way, then one started (an attempt behind it), then the rest; oldest first, then by name.
+    private static int Compare(BuildRun a, BuildRun b)
     {
-        if (than is null)
+        var byStage = Stage(a).CompareTo(Stage(b));
+        if (byStage != 0)
         {
-            return run;
+            return byStage;
         }
 
-        var byTime = DateTime.Compare(run.Metadata.CreationTimestamp ?? DateTime.MaxValue, than.Metadata.CreationTimestamp ?? DateTime.MaxValue);
-        return byTime < 0 || (byTime == 0 && string.CompareOrdinal(run.Metadata.Name, than.Metadata.Name) < 0) ? run : than;
+        var byTime = DateTime.Compare(a.Metadata.CreationTimestamp ?? DateTime.MaxValue, b.Metadata.CreationTimestamp ?? DateTime.MaxValue);
+        return byTime != 0 ? byTime : string.CompareOrdinal(a.Metadata.Name, b.Metadata.Name);
     }
+
+    private static int Stage(BuildRun run) => (run.Status?.AttemptCount ?? 0) == 0 ? 2 : run.Status!.Phase is BuildRunPhase.Pending or BuildRunPhase.Running ? 0 : 1;
 
     /// <summary>
     /// Whether a claim on the builder's volumes is a leftover to clear: its run is gone or finished (a run releases its

@@ -45,7 +45,7 @@ public sealed class LifecycleCaches
     /// The runs of each builder: the queue asks for them on every change of a run, and reads only that builder's, not a
     /// copy of every run of the namespace (or of every namespace) filtered each time.
     /// </summary>
-    public static CacheIndex<BuildRun> RunsByBuilder { get; } = new("builder", run => [BuilderKey(run.Namespace(), run.Spec.BuilderRef.Name)]);
+    public static CacheIndex<BuildRun> RunsByBuilder { get; } = new("builder", run => [BuilderKey(run.Namespace(), run.Spec.BuilderRef.Name)], BuilderQueue.Order);
 
     public static string BuilderKey(string ns, string builder) => ns + "/" + builder;
 

@@ -54,9 +54,11 @@ public sealed class BuildRunReconciler(
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
         var changes = new StatusChanges<BuildRun>(run);
         var result = await ReconcileRunAsync(run, changes, ct);
-        var before = changes.Observed.Status?.Phase;
-        metrics.Observe(await status.WriteAsync(changes, ct), before);
-        return result;
+        var observed = changes.Observed;
+        var stored = await status.WriteAsync(changes, ct);
+        metrics.Observe(stored, observed.Status?.Phase);
+        // A status write here is the reconcile's last: its echo through the watch need not wake the run again.
+        return stored.Metadata.ResourceVersion != observed.Metadata.ResourceVersion ? result with { WroteStatusAt = stored.Metadata.ResourceVersion } : result;
     }
 
     private async Task<ReconcileResult> ReconcileRunAsync(BuildRun run, StatusChanges<BuildRun> changes, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Operator.Decisions;
 using k8s.Models;
@@ -78,6 +79,62 @@ public sealed class BuilderQueueTests
     public void A_run_awaiting_a_person_keeps_the_builder()
     {
         BuilderQueue.Holder([Run("stuck", 0, BuildRunPhase.AwaitingOperator, 1), Run("next", 5)])!.Metadata.Name.ShouldBe("stuck");
+    }
+
+    [Fact]
+    public void The_cache_s_queue_order_gives_the_same_holder_as_going_through_every_run()
+    {
+        // The cache files a builder's runs in BuilderQueue.Order and the queue then looks only at the first other run:
+        // for any mix of runs, that must answer as going through all of them (in any order) does, and as the rule says.
+        var random = new Random(18);
+        BuildRunPhase?[] phases = [null, .. Enum.GetValues<BuildRunPhase>()];
+        for (var round = 0; round < 400; round++)
+        {
+            var runs = Enumerable.Range(0, random.Next(0, 9)).Select(i =>
+            {
+                var run = Run($"run-{i}", random.Next(0, 4), phases[random.Next(phases.Length)], random.Next(0, 3));
+                if (random.Next(5) == 0)
+                {
+                    run.Metadata.DeletionTimestamp = T0.AddHours(1);
+                }
+
+                return run;
+            }).ToList();
+            var shuffled = runs.OrderBy(_ => random.Next()).ToArray();
+            var inOrder = ImmutableSortedSet.CreateRange(BuilderQueue.Order, runs);
+            var expected = ByTheRule(runs);
+
+            BuilderQueue.Holder(shuffled).ShouldBe(expected, $"round {round}");
+            BuilderQueue.Holder(inOrder).ShouldBe(expected, $"round {round}");
+            foreach (var run in runs)
+            {
+                // As the run was before a change: another state, a deletion under way, or just as it is.
+                var before = Run(run.Metadata.Name, random.Next(0, 4), phases[random.Next(phases.Length)], random.Next(0, 3));
+                if (random.Next(3) == 0)
+                {
+                    before.Metadata.DeletionTimestamp = T0.AddHours(2);
+                }
+
+                foreach (var candidate in new[] { run, before })
+                {
+                    var held = !(candidate.Status?.Phase).IsFinished()
+                        && ByTheRule([.. runs.Where(r => r.Metadata.Name != candidate.Metadata.Name && IsOpen(r)), candidate], standIn: candidate) == candidate;
+                    BuilderQueue.Held(candidate, shuffled).ShouldBe(held, $"round {round}, {candidate.Metadata.Name}");
+                    BuilderQueue.Held(candidate, inOrder).ShouldBe(held, $"round {round}, {candidate.Metadata.Name} in the cache's order");
+                }
+            }
+        }
+    }
+
+    private static bool IsOpen(BuildRun run) => run.Metadata.DeletionTimestamp is null && !(run.Status?.Phase).IsFinished();
+
+    // The rule as the class documents it: the run under way, else one started, else the oldest waiting (ties by name).
+    private static BuildRun? ByTheRule(IEnumerable<BuildRun> runs, BuildRun? standIn = null)
+    {
+        var open = runs.Where(r => r == standIn || IsOpen(r)).OrderBy(r => r.Metadata.CreationTimestamp).ThenBy(r => r.Metadata.Name, StringComparer.Ordinal).ToList();
+        return open.FirstOrDefault(r => r.Status.AttemptCount > 0 && r.Status.Phase is BuildRunPhase.Pending or BuildRunPhase.Running)
+            ?? open.FirstOrDefault(r => r.Status.AttemptCount > 0)
+            ?? open.FirstOrDefault();
     }
 
     [Fact]

@@ -11,6 +11,12 @@ public sealed class CacheIndexTests(TestCluster cluster)
 {
     private static readonly CacheIndex<V1Pod> ByTeam = new("team", pod => pod.Metadata.Labels?.TryGetValue("team", out var team) == true ? [team] : []);
 
+    // Ordered by a label each change may move, last name first among equals.
+    private static readonly CacheIndex<V1Pod> ByTeamInRank = new("team-in-rank", pod => pod.Metadata.Labels?.TryGetValue("team", out var team) == true ? [team] : [],
+        Comparer<V1Pod>.Create((a, b) => string.CompareOrdinal(Rank(a), Rank(b)) is var byRank and not 0 ? byRank : string.CompareOrdinal(b.Name(), a.Name())));
+
+    private static string Rank(V1Pod pod) => pod.Metadata.Labels?.TryGetValue("rank", out var rank) == true ? rank : "";
+
     private static V1Pod Pod(string name, string? team) => new()
     {
         Metadata = new V1ObjectMeta { Name = name, Labels = team is null ? null : new Dictionary<string, string> { ["team"] = team } },
@@ -91,29 +97,35 @@ public sealed class CacheIndexTests(TestCluster cluster)
 
         var cache = new Informer<V1Pod>(CoreKinds.Pods(cluster.Kube), ns, new OperatorMetrics(Metrics.NewCustomRegistry()), NullLogger.Instance);
         cache.AddIndex(ByTeam);
+        cache.AddIndex(ByTeamInRank);
         using var stop = new CancellationTokenSource();
         var running = cache.RunAsync(stop.Token);
         try
         {
             await cache.WaitForSyncAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+            InRank(cache).ShouldBe(["p5", "p4", "p3", "p2", "p1"]);
             await cluster.Kube.CoreV1.DeleteNamespacedPodAsync("p2", ns);
             await Eventually.TrueAsync(() => Names(cache, "blue").Count == 4, "p2 to leave the index");
             Names(cache, "blue").ShouldBe(["p1", "p3", "p4", "p5"]);
+            await Eventually.TrueAsync(() => InRank(cache).Count == 4, "p2 to leave the ordered index");
+            InRank(cache).ShouldBe(["p5", "p4", "p3", "p1"]);
 
             // Every one that is left is found where it is now: each changes once more and leaves once more.
             foreach (var name in new[] { "p5", "p1", "p4", "p3" })
             {
                 await cluster.Kube.CoreV1.PatchNamespacedPodAsync(
-                    new V1Patch("{\"metadata\":{\"labels\":{\"team\":\"blue\",\"seen\":\"yes\"}}}", V1Patch.PatchType.MergePatch), name, ns);
+                    new V1Patch("{\"metadata\":{\"labels\":{\"team\":\"blue\",\"seen\":\"yes\",\"rank\":\"" + name + "\"}}}", V1Patch.PatchType.MergePatch), name, ns);
             }
 
-            await Eventually.TrueAsync(() => cache.ByIndex(ByTeam, "blue").All(p => p.Metadata.Labels.ContainsKey("seen")), "every change to be filed");
+            await Eventually.TrueAsync(() => cache.ByIndex(ByTeam, "blue").Concat(cache.ByIndex(ByTeamInRank, "blue")).All(p => p.Metadata.Labels.ContainsKey("seen")), "every change to be filed");
             Names(cache, "blue").ShouldBe(["p1", "p3", "p4", "p5"]);
+            InRank(cache).ShouldBe(["p1", "p3", "p4", "p5"], "each change moved its pod to its new place in the order");
             foreach (var (name, left) in new[] { ("p4", 3), ("p1", 2), ("p5", 1), ("p3", 0) })
             {
                 await cluster.Kube.CoreV1.DeleteNamespacedPodAsync(name, ns);
-                await Eventually.TrueAsync(() => Names(cache, "blue").Count == left, $"{name} to leave the index");
+                await Eventually.TrueAsync(() => Names(cache, "blue").Count == left && InRank(cache).Count == left, $"{name} to leave the indexes");
                 Names(cache, "blue").ShouldNotContain(name);
+                InRank(cache).ShouldBe(Names(cache, "blue"));
             }
         }
         finally
@@ -128,6 +140,8 @@ public sealed class CacheIndexTests(TestCluster cluster)
             }
         }
     }
+
+    private static List<string> InRank(Informer<V1Pod> cache) => [.. cache.ByIndex(ByTeamInRank, "blue").Select(p => p.Name())];
 
     private static List<string> Names(Informer<V1Pod> cache, string team) => [.. cache.ByIndex(ByTeam, team).Select(p => p.Name()).Order(StringComparer.Ordinal)];
 }
