@@ -121,9 +121,7 @@ public sealed class LocalSnapshots(IKubernetes kube, IDockerClient docker, Docke
                     {
                         ["readyToUse"] = true,
                         ["boundVolumeSnapshotContentName"] = "snapcontent-" + uid,
-                        // The client's own date spelling (RFC 3339), as for every other time it writes; boxed, since a DateTime would
-                        // become a JsonNode and take the client's JsonNode overload, which has no contract for what it wraps.
-                        ["creationTime"] = JsonNode.Parse(KubernetesJson.Serialize((object)clock.GetUtcNow().UtcDateTime)),
+                        ["creationTime"] = JsonNodes.Time(clock.GetUtcNow().UtcDateTime),
                         ["restoreSize"] = size,
                     },
                 }.ToJsonString();

@@ -166,42 +166,38 @@ public static class Finalizers
         V1Patch.PatchType.MergePatch);
 }
 
-/// <summary>Records Kubernetes Events (core/v1) about an object, as kubectl describe shows them.</summary>
+/// <summary>
+/// Records Kubernetes Events (core/v1) about an object, as kubectl describe shows them. The same event about the same
+/// object again (type, reason and message alike) raises the count of the one recorded, as client-go's event correlator
+/// does ("x3 over 2m" in kubectl describe), instead of a new Event each time: two reconciles that both saw the same state
+/// (the second before the cache had the first's status write) tell it once.
+/// </summary>
 public sealed class EventRecorder(IKubernetes kube, TimeProvider clock, ILogger<EventRecorder> log)
 {
     public const string Component = "gentoo-operator";
+
+    // As many kinds of event as client-go's correlator remembers; the oldest is forgotten first.
+    private const int Remembered = 4096;
+
+    private readonly Lock gate = new();
+    private readonly Dictionary<EventKey, LinkedListNode<Recorded>> recorded = [];
+    private readonly LinkedList<Recorded> byAge = [];
 
     public async Task RecordAsync(IKubernetesObject<V1ObjectMeta> obj, string type, string reason, string message, CancellationToken ct)
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var ns = obj.Metadata.NamespaceProperty ?? "default";
-        var @event = new Corev1Event
-        {
-            Metadata = new V1ObjectMeta { GenerateName = obj.Metadata.Name + ".", NamespaceProperty = ns },
-            InvolvedObject = new V1ObjectReference
-            {
-                ApiVersion = obj.ApiVersion,
-                Kind = obj.Kind,
-                Name = obj.Metadata.Name,
-                NamespaceProperty = obj.Metadata.NamespaceProperty,
-                Uid = obj.Metadata.Uid,
-                ResourceVersion = obj.Metadata.ResourceVersion,
-            },
-            Type = type,
-            Reason = reason,
-            Message = message.Length > 1024 ? message[..1024] : message,
-            Source = new V1EventSource { Component = Component },
-            ReportingComponent = Component,
-            ReportingInstance = Environment.MachineName,
-            FirstTimestamp = now,
-            LastTimestamp = now,
-            EventTime = now,
-            Action = reason,
-            Count = 1,
-        };
+        message = message.Length > 1024 ? message[..1024] : message;
+        var key = new EventKey(ns, obj.Kind, obj.Metadata.Name, obj.Metadata.Uid, type, reason, message);
         try
         {
-            await kube.CoreV1.CreateNamespacedEventAsync(@event, ns, cancellationToken: ct);
+            if (Again(key) is { } earlier && await CountAgainAsync(earlier, now, ct))
+            {
+                return;
+            }
+
+            var created = await kube.CoreV1.CreateNamespacedEventAsync(NewEvent(obj, ns, type, reason, message, now), ns, cancellationToken: ct);
+            Remember(key, created.Metadata.Name);
         }
         catch (HttpOperationException e)
         {
@@ -209,4 +205,91 @@ public sealed class EventRecorder(IKubernetes kube, TimeProvider clock, ILogger<
             log.LogWarning("Could not record event {Reason} for {Kind} {Object}: {Status}", reason, obj.Kind, ObjectKey.Of(obj), e.Response.StatusCode);
         }
     }
+
+    /// <summary>The event recorded before with this key, its count raised by one; null if there is none.</summary>
+    private Recorded? Again(EventKey key)
+    {
+        lock (gate)
+        {
+            if (!recorded.TryGetValue(key, out var node))
+            {
+                return null;
+            }
+
+            byAge.Remove(node);
+            byAge.AddFirst(node);
+            node.Value = node.Value with { Count = node.Value.Count + 1 };
+            return node.Value;
+        }
+    }
+
+    /// <summary>Raises the recorded Event's count; false if it is gone (Events expire, an hour by default), to record anew.</summary>
+    private async Task<bool> CountAgainAsync(Recorded earlier, DateTime now, CancellationToken ct)
+    {
+        var patch = new JsonObject { ["count"] = earlier.Count, ["lastTimestamp"] = JsonNodes.Time(now) }.ToJsonString();
+        try
+        {
+            await kube.CoreV1.PatchNamespacedEventAsync(new V1Patch(patch, V1Patch.PatchType.MergePatch), earlier.Name, earlier.Key.Namespace, cancellationToken: ct);
+            return true;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            lock (gate)
+            {
+                if (recorded.Remove(earlier.Key, out var node))
+                {
+                    byAge.Remove(node);
+                }
+            }
+
+            return false;
+        }
+    }
+
+    private void Remember(EventKey key, string name)
+    {
+        lock (gate)
+        {
+            if (recorded.Remove(key, out var old))
+            {
+                byAge.Remove(old);
+            }
+
+            recorded[key] = byAge.AddFirst(new Recorded(key, name, 1));
+            if (byAge.Count > Remembered)
+            {
+                recorded.Remove(byAge.Last!.Value.Key);
+                byAge.RemoveLast();
+            }
+        }
+    }
+
+    private static Corev1Event NewEvent(IKubernetesObject<V1ObjectMeta> obj, string ns, string type, string reason, string message, DateTime now) => new()
+    {
+        Metadata = new V1ObjectMeta { GenerateName = obj.Metadata.Name + ".", NamespaceProperty = ns },
+        InvolvedObject = new V1ObjectReference
+        {
+            ApiVersion = obj.ApiVersion,
+            Kind = obj.Kind,
+            Name = obj.Metadata.Name,
+            NamespaceProperty = obj.Metadata.NamespaceProperty,
+            Uid = obj.Metadata.Uid,
+            ResourceVersion = obj.Metadata.ResourceVersion,
+        },
+        Type = type,
+        Reason = reason,
+        Message = message,
+        Source = new V1EventSource { Component = Component },
+        ReportingComponent = Component,
+        ReportingInstance = Environment.MachineName,
+        FirstTimestamp = now,
+        LastTimestamp = now,
+        EventTime = now,
+        Action = reason,
+        Count = 1,
+    };
+
+    private sealed record EventKey(string Namespace, string Kind, string Name, string? Uid, string Type, string Reason, string Message);
+
+    private sealed record Recorded(EventKey Key, string Name, int Count);
 }

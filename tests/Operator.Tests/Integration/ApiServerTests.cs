@@ -161,4 +161,42 @@ public sealed class ApiServerTests(TestCluster cluster)
         recorded.Type.ShouldBe("Warning");
         recorded.Message.ShouldBe("accept dev-libs/nss:0 ~amd64");
     }
+
+    [Fact]
+    public async Task The_same_event_again_raises_the_count_of_the_one_recorded_and_one_gone_is_recorded_anew()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var run = await new ResourceApi<BuildRun>(cluster.Kube).CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+        var clock = new SteppingClock(new DateTimeOffset(2026, 12, 3, 12, 0, 0, TimeSpan.Zero));
+        var recorder = new EventRecorder(cluster.Kube, clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<EventRecorder>.Instance);
+
+        await recorder.RecordAsync(run, "Warning", "NodeUnreachable", "node-a has not been heard from", CancellationToken.None);
+        clock.Step(TimeSpan.FromMinutes(2));
+        await recorder.RecordAsync(run, "Warning", "NodeUnreachable", "node-a has not been heard from", CancellationToken.None);
+        await recorder.RecordAsync(run, "Warning", "NodeUnreachable", "node-b has not been heard from", CancellationToken.None);
+
+        var events = (await cluster.Kube.CoreV1.ListNamespacedEventAsync(ns)).Items;
+        events.Count.ShouldBe(2);
+        var again = events.Single(e => e.Message.Contains("node-a", StringComparison.Ordinal));
+        again.Count.ShouldBe(2);
+        again.FirstTimestamp.ShouldBe(new DateTime(2026, 12, 3, 12, 0, 0, DateTimeKind.Utc));
+        again.LastTimestamp.ShouldBe(new DateTime(2026, 12, 3, 12, 2, 0, DateTimeKind.Utc));
+        events.Single(e => e.Message.Contains("node-b", StringComparison.Ordinal)).Count.ShouldBe(1);
+
+        // Events expire (kube-apiserver's --event-ttl): the next one like it is a new Event.
+        await cluster.Kube.CoreV1.DeleteNamespacedEventAsync(again.Metadata.Name, ns);
+        await recorder.RecordAsync(run, "Warning", "NodeUnreachable", "node-a has not been heard from", CancellationToken.None);
+        var anew = (await cluster.Kube.CoreV1.ListNamespacedEventAsync(ns)).Items.Single(e => e.Message.Contains("node-a", StringComparison.Ordinal));
+        anew.Count.ShouldBe(1);
+        anew.Metadata.Name.ShouldNotBe(again.Metadata.Name);
+    }
+
+    private sealed class SteppingClock(DateTimeOffset start) : TimeProvider
+    {
+        private DateTimeOffset now = start;
+
+        public override DateTimeOffset GetUtcNow() => now;
+
+        public void Step(TimeSpan by) => now += by;
+    }
 }
