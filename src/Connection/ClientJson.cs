@@ -10,17 +10,18 @@ namespace Gentoo.Connection;
 public static class ClientJson
 {
     /// <summary>
-    /// Puts <paramref name="generated"/> (contracts generated at compile time) ahead of the client's own generated ones,
-    /// drops its reflection fallback, then locks its serializer options. The client asks them for each type's metadata
-    /// and never locks them, and options open to change answer with metadata built anew on every call: every request
-    /// and every watch event paid it. Locked, the metadata is built once per type and kept. Without the fallback, a type
-    /// nobody generated a contract for fails the same way everywhere, at its first use in a test, instead of only in
-    /// the natively compiled executables (which cannot reflect over types they were not compiled to reflect over).
+    /// Puts <paramref name="generated"/> (contracts generated at compile time) and <see cref="ClientModelJson"/> in place of
+    /// the client's own contracts for all of its models and of its reflection fallback, then locks its serializer
+    /// options. The client asks them for each type's metadata and never locks them, and options open to change answer
+    /// with metadata built anew on every call: every request and every watch event paid it. Locked, the metadata is
+    /// built once per type and kept. Without the client's contracts and fallback, a type nobody generated a contract for
+    /// fails the same way everywhere, at its first use in a test, instead of only in the natively compiled executables
+    /// (which have neither).
     /// </summary>
     /// <exception cref="InvalidOperationException">The options were locked before without one of <paramref name="generated"/>.</exception>
     public static void Lock(params IJsonTypeInfoResolver[] generated) => KubernetesJson.AddJsonOptions(options =>
     {
-        IJsonTypeInfoResolver[] contracts = [.. generated, UntypedJson.Default];
+        IJsonTypeInfoResolver[] contracts = [.. generated, ClientModelJson.Default, UntypedJson.Default];
         var missing = contracts.Where(resolver => !options.TypeInfoResolverChain.Contains(resolver)).ToList();
         if (options.IsReadOnly)
         {
@@ -38,9 +39,11 @@ public static class ClientJson
             options.TypeInfoResolverChain.Insert(0, missing[i]);
         }
 
-        foreach (var reflection in options.TypeInfoResolverChain.OfType<DefaultJsonTypeInfoResolver>().ToList())
+        // The client's reflection, and its contracts for every model (natively compiled executables have none: see
+        // KubernetesClient.Substitutions.xml), go in every process alike.
+        foreach (var theClients in options.TypeInfoResolverChain.Where(r => r is DefaultJsonTypeInfoResolver or SourceGenerationContext).ToList())
         {
-            options.TypeInfoResolverChain.Remove(reflection);
+            options.TypeInfoResolverChain.Remove(theClients);
         }
 
         options.MakeReadOnly();

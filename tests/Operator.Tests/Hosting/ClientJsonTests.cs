@@ -28,6 +28,15 @@ public sealed class ClientJsonTests
         // No reflection behind the generated contracts: a type without one fails here as it would in the native executables.
         Should.Throw<NotSupportedException>(() => KubernetesJson.Serialize(new WithoutContract("x")));
         KubernetesJson.Deserialize<ResourceList<BuildRun>>("{\"items\":[{\"metadata\":{\"name\":\"a\"}}]}").Items.Single().Metadata.Name.ShouldBe("a");
+
+        // Nor the client's contracts for all of its models, which the native executables do not have (a Kubernetes kind
+        // missing from ClientModelJson fails here too), and a secret's come from ours.
+        KubernetesJson.AddJsonOptions(options =>
+        {
+            options.TypeInfoResolverChain.OfType<SourceGenerationContext>().ShouldBeEmpty();
+            options.GetTypeInfo(typeof(V1Secret)).OriginatingResolver.ShouldBe(ClientModelJson.Default);
+        });
+        Should.Throw<NotSupportedException>(() => KubernetesJson.Serialize(new V1CSIDriver()));
     }
 
     private sealed record WithoutContract(string Name);
