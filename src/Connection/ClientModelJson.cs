@@ -6,9 +6,9 @@ namespace Gentoo.Connection;
 /// <summary>
 /// The Kubernetes kinds our processes and tests read and write, with their lists, generated at compile time. They take
 /// the place of KubernetesClient's own contracts for all of its 878 models: those root every model, and the code and type
-/// data of each, into a natively compiled executable (in the operator's, a third of the file and of the type data
-/// unpacked at start). <see cref="ClientJson.Lock"/> puts these in and the client's out in every process, the tests'
-/// too, so a kind missing here fails wherever it is first used. The options match KubernetesClient's (camelCase, nulls
+/// data of each, into a natively compiled executable (in the operator's, a fifth of the file and two fifths of the type
+/// data unpacked at start). <see cref="ClientJson.Lock"/> puts these in and the client's out in every process, the
+/// tests' too, so a kind missing here fails wherever it is first used. The options match KubernetesClient's (camelCase, nulls
 /// left out, enums as names); its converters still apply.
 /// </summary>
 [JsonSourceGenerationOptions(
