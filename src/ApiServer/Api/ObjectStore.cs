@@ -305,6 +305,8 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
         var channel = Channel.CreateUnbounded<ChangeEvent>();
         lock (gate)
         {
+            var typeKey = type.Key;
+            Func<ChangeEvent, bool> watched = e => e.TypeKey == typeKey && (ns is null || Namespace(e.New) == ns);
             List<ChangeEvent> replay;
             if (fromRevision is null)
             {
@@ -320,11 +322,10 @@ public sealed partial class ObjectStore(TimeProvider clock, ObjectJournal? journ
                     throw ApiException.Gone($"too old resource version: {fromRevision} ({compactedRevision})");
                 }
 
-                replay = history.Where(e => e.Revision > fromRevision && e.TypeKey == type.Key && (ns is null || Namespace(e.New) == ns)).ToList();
+                replay = history.Where(e => e.Revision > fromRevision && watched(e)).ToList();
             }
 
-            var typeKey = type.Key;
-            var subscriber = (channel, (Func<ChangeEvent, bool>)(e => e.TypeKey == typeKey && (ns is null || Namespace(e.New) == ns)));
+            var subscriber = (channel, watched);
             subscribers.Add(subscriber);
             return (replay, channel.Reader, () =>
             {
