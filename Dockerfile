@@ -15,8 +15,9 @@ COPY Directory.Build.props Directory.Packages.props ./
 COPY config/crd/ config/crd/
 COPY src/ src/
 # Both are self-contained single files: the agent runs inside Gentoo images that hold no .NET runtime. The operator is
-# native code (Native AOT, see src/Operator/Operator.csproj); the agent is not, it is copied into build pods.
-RUN dotnet publish src/Operator/Operator.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/operator \
+# native code (Native AOT, see src/Operator/Operator.csproj) without local mode, which only runs outside a cluster; the
+# agent is not native code, it is copied into build pods.
+RUN dotnet publish src/Operator/Operator.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -p:LocalMode=false -o /out/operator \
  && dotnet publish src/Agent/Agent.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/agent
 
 FROM ${RUNTIME_IMAGE}

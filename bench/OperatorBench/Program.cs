@@ -33,7 +33,7 @@ var timeout = TimeSpan.FromMinutes(10);
 // The operator as the image ships it: published by the Dockerfile's command, one self-contained file.
 var published = Directory.CreateTempSubdirectory("operator-bench-").FullName;
 Console.WriteLine($"publishing the operator as the image's Dockerfile does, into {published}...");
-Executable.PublishSingleFile("src/Operator/Operator.csproj", published);
+Executable.PublishSingleFile("src/Operator/Operator.csproj", published, Executable.WithoutLocalMode);
 
 await using var server = await KubeApiServer.StartAsync();
 using var kube = new Kubernetes(server.ClientConfiguration());
@@ -114,7 +114,7 @@ var following = Task.Run(async () =>
 });
 
 Console.WriteLine($"queueing {count + 1} BuildRuns on the operator's builder...");
-var before = await ReconcilesAsync(metricsClient);
+var before = await SamplesAsync(metricsClient);
 var requestsBefore = server.RequestCounts.Values.Sum();
 var cpuBeforeQueue = CpuSeconds(operatorProcess.Process.Id);
 var operatorQueue = await TimeAsync(async ct =>
@@ -124,16 +124,17 @@ var operatorQueue = await TimeAsync(async ct =>
         await runs.CreateAsync(Run(Ns, count, i), ct));
     await WaitAsync("every run to be reconciled", () => Task.FromResult(phased.Count(r => r.Value) == count + 1), pollMilliseconds: 5);
 });
-var queued = await ReconcilesAsync(metricsClient);
+var queued = await SamplesAsync(metricsClient);
 // The API server answers the runs' creation too: what is left is the operator's (and its leader lease's).
 var operatorRequests = server.RequestCounts.Values.Sum() - requestsBefore - (count + 1);
 var queueCpu = CpuSeconds(operatorProcess.Process.Id) - cpuBeforeQueue;
-var watchRestarts = await ReconcilesAsync(metricsClient, "gentoo_operator_watch_restarts_total");
+var watchRestarts = await SamplesAsync(metricsClient, "gentoo_operator_watch_restarts_total");
 await Task.Delay(TimeSpan.FromSeconds(2)); // what the operator holds once the burst is over
 var (rss, peak, anonymous, files) = Memory(operatorProcess.Process.Id);
+var heap = (await SamplesAsync(metricsClient, "dotnet_total_memory_bytes")).Values.Sum() / (1024 * 1024);
 var cpuBeforeDelete = CpuSeconds(operatorProcess.Process.Id);
 Console.WriteLine($"deleting them...");
-var beforeDelete = await ReconcilesAsync(metricsClient);
+var beforeDelete = await SamplesAsync(metricsClient);
 var operatorDelete = await TimeAsync(async ct =>
 {
     await Parallel.ForAsync(0, count + 1, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct }, async (i, ct) =>
@@ -149,7 +150,7 @@ catch (OperationCanceledException)
 {
 }
 var deleteCpu = CpuSeconds(operatorProcess.Process.Id) - cpuBeforeDelete;
-var deleted = await ReconcilesAsync(metricsClient);
+var deleted = await SamplesAsync(metricsClient);
 await operatorProcess.TerminateAsync();
 Directory.Delete(published, recursive: true);
 
@@ -167,6 +168,7 @@ Row("  BuildRun reconciles per deleted run", $"{Per(deleted, beforeDelete, "Buil
 Row("  operator CPU while deleting", $"{deleteCpu:F2} s", "", null, "");
 Row($"operator memory with {total} runs (RSS)", $"{rss:F0} MB", "", null, "< 80 MB");
 Row("  of it the heap, stacks, code (RssAnon)", $"{anonymous:F0} MB", "", null, "");
+Row("    of that the GC heap, garbage included", $"{heap:F0} MB", "", null, "");
 Row("  of it mapped files (RssFile)", $"{files:F0} MB", "", null, "");
 Row("  operator peak memory (VmHWM)", $"{peak:F0} MB", "", null, "");
 Row("operator start -> ready", $"{startToReady.TotalSeconds:F2} s", "", null, "< 1 s");
@@ -222,18 +224,18 @@ static async Task<bool> IsReadyAsync(HttpClient client)
     }
 }
 
-// gentoo_operator_reconcile_total{kind="BuildRun",result="success"} 1001: summed over results (or reasons), by kind.
-static async Task<Dictionary<string, double>> ReconcilesAsync(HttpClient client, string counter = "gentoo_operator_reconcile_total")
+// A metric's samples summed by kind over their other labels (results, reasons), e.g. gentoo_operator_reconcile_total{kind="BuildRun",result="success"} 1001; "" for a metric without kinds.
+static async Task<Dictionary<string, double>> SamplesAsync(HttpClient client, string metric = "gentoo_operator_reconcile_total")
 {
     var byKind = new Dictionary<string, double>(StringComparer.Ordinal);
     foreach (var line in (await client.GetStringAsync("metrics")).Split('\n'))
     {
-        if (!line.StartsWith(counter + "{", StringComparison.Ordinal))
+        if (!line.StartsWith(metric + "{", StringComparison.Ordinal) && !line.StartsWith(metric + " ", StringComparison.Ordinal))
         {
             continue;
         }
 
-        var kind = line.Split("kind=\"")[1].Split('"')[0];
+        var kind = line.Contains("kind=\"", StringComparison.Ordinal) ? line.Split("kind=\"")[1].Split('"')[0] : "";
         byKind[kind] = byKind.GetValueOrDefault(kind) + double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
     }
 

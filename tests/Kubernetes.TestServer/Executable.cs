@@ -22,6 +22,9 @@ public static class Executable
         return (process.ExitCode, output.Result, error.Result);
     }
 
+    /// <summary>The property the Dockerfile publishes the cluster image's operator with: without local mode.</summary>
+    public const string WithoutLocalMode = "-p:LocalMode=false";
+
     /// <summary>
     /// Publishes a project of this checkout as its releases are built (the Dockerfile, the plugin's install command): one
     /// self-contained file for this machine's platform, into <paramref name="output"/>; throws with dotnet's words when it fails.

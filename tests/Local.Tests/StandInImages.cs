@@ -97,11 +97,9 @@ internal static class StandInImages
         var context = Directory.CreateTempSubdirectory("this-tree-").FullName;
         try
         {
-            foreach (var (project, output) in new[] { ("src/Agent/Agent.csproj", "agent"), ("src/Operator/Operator.csproj", "operator") })
-            {
-                // Compiled ahead of time or not, it behaves the same.
-                Executable.PublishSingleFile(project, Path.Combine(context, output), "-p:PublishReadyToRun=false");
-            }
+            // Compiled ahead of time or not, they behave the same; the operator, as the Dockerfile's, without local mode.
+            Executable.PublishSingleFile("src/Agent/Agent.csproj", Path.Combine(context, "agent"), "-p:PublishReadyToRun=false");
+            Executable.PublishSingleFile("src/Operator/Operator.csproj", Path.Combine(context, "operator"), "-p:PublishReadyToRun=false", Executable.WithoutLocalMode);
 
             File.WriteAllText(Path.Combine(context, "Dockerfile"), $"""
                 FROM {DockerFactAttribute.Image}

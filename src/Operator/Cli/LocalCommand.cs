@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using Gentoo.Local;
 using Gentoo.Operator.Hosting;
@@ -9,7 +10,32 @@ namespace Gentoo.Operator.Cli;
 /// <summary>local up / local down: gentoo-builder on one machine with Docker, no cluster.</summary>
 public static class LocalCommand
 {
-    public static Command Create()
+    internal const string Feature = "Gentoo.Operator.LocalMode";
+
+    /// <summary>
+    /// Whether this executable has local mode. The cluster image's is published without it (<c>-p:LocalMode=false</c>, see
+    /// the Dockerfile and Operator.csproj): nothing on a cluster runs local mode, and Docker's client, the embedded API
+    /// server and its TLS were a seventh of the native executable and of the type data it unpacks into memory.
+    /// </summary>
+    [FeatureSwitchDefinition(Feature)]
+    public static bool IsAvailable => !AppContext.TryGetSwitch(Feature, out var available) || available;
+
+    /// <summary>The <c>local</c> command: local mode where this executable has it, else one that says where to get it.</summary>
+    public static Command Create() => IsAvailable ? LocalMode() : Unavailable();
+
+    private static Command Unavailable()
+    {
+        var local = new Command("local", "Not in this executable (published for a cluster): run local mode from a checkout") { TreatUnmatchedTokensAsErrors = false };
+        local.SetAction(async (_, _) =>
+        {
+            await Console.Error.WriteLineAsync("gentoo-operator local: this executable was published for a cluster, without local mode; " +
+                "run local mode from a checkout (dotnet run --project src/Operator -- local up) or publish it without -p:LocalMode=false");
+            return 2;
+        });
+        return local;
+    }
+
+    private static Command LocalMode()
     {
         var stateDir = new Option<string?>("--state-dir") { Description = "Where objects, credentials and the kubeconfig live (default $XDG_DATA_HOME/gentoo-builder, else ~/.local/share/gentoo-builder)" };
         var apiPort = new Option<int>("--api-port") { Description = "The embedded API server's port on 127.0.0.1", DefaultValueFactory = _ => 16443 };

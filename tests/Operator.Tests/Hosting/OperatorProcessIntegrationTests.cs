@@ -43,7 +43,12 @@ public sealed class OperatorProcessIntegrationTests
             }
 
             (await http.GetAsync("/healthz")).StatusCode.ShouldBe(HttpStatusCode.OK);
-            (await http.GetStringAsync("/metrics")).ShouldContain("gentoo_operator_leader 1");
+            var metrics = await http.GetStringAsync("/metrics");
+            metrics.ShouldContain("gentoo_operator_leader 1");
+            // The process's own figures beside ours, as a Go operator serves Go's: its memory, the GC heap, CPU.
+            metrics.Split('\n').ShouldContain(line => line.StartsWith("process_working_set_bytes ", StringComparison.Ordinal));
+            metrics.Split('\n').ShouldContain(line => line.StartsWith("dotnet_total_memory_bytes ", StringComparison.Ordinal));
+            metrics.Split('\n').ShouldContain(line => line.StartsWith("process_cpu_seconds_total ", StringComparison.Ordinal));
         }
         finally
         {
