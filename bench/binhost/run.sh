@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Binhost throughput and latency against nginx serving the same PKGDIR, both on loopback, measured with wrk.
+# Binhost throughput and latency against nginx serving the same PKGDIR, both on loopback, measured with wrk; the binhost
+# is the image's (the operator published as the Dockerfile does).
 # Prints one table: requests/s of each server per request and their ratio (each side warmed by an untimed run first),
 # transfer/s and p99 latency; then how long the binhost's
 # first /Packages takes after one new package arrives in a large PKGDIR (nginx has no index to compare with).
@@ -8,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 case "${1:-}" in
-  -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
 esac
 seconds=${1:-10}
 connections=${2:-32}
@@ -28,8 +29,12 @@ rm -f "$work/pkgdir/Packages" "$work/pkgdir/Packages.gz"
 head -c $((32 * 1024 * 1024)) /dev/urandom > "$work/pkgdir/app-misc/greeter/large-1.0-1.gpkg.tar"
 chmod -R a+rX "$work"   # nginx's workers run unprivileged
 
-dotnet build -c Release src/Operator >/dev/null
-dotnet src/Operator/bin/Release/net10.0/gentoo-operator.dll binhost --pkgdir "$work/pkgdir" --port 18081 --bind-address 127.0.0.1 >"$work/binhost.log" 2>&1 &
+# The binhost as the image runs it: the operator executable, published as the Dockerfile does (native code, no local mode).
+rid=$(dotnet --info | awk '$1 == "RID:" { print $2; exit }')
+dotnet publish src/Operator/Operator.csproj -c Release -r "$rid" --self-contained -p:PublishSingleFile=true -p:LocalMode=false \
+  -o "$work/operator" -v quiet -nologo >/dev/null
+operator="$work/operator/gentoo-operator"
+"$operator" binhost --pkgdir "$work/pkgdir" --port 18081 --bind-address 127.0.0.1 >"$work/binhost.log" 2>&1 &
 binhost_pid=$!
 
 mkdir -p "$work/logs"
@@ -59,7 +64,7 @@ curl -sf http://127.0.0.1:18081/Packages > "$work/pkgdir/Packages"
 
 wrk_run() { # port path: prints "requests/s transfer/s p99" of one timed run after an untimed one
   local out
-  wrk -t2 -c"$connections" -d1s "http://127.0.0.1:$1$2" >/dev/null # untimed: both servers warm (the JIT, the page cache)
+  wrk -t2 -c"$connections" -d1s "http://127.0.0.1:$1$2" >/dev/null # untimed: both servers warm (the page cache, pools)
   out=$(wrk -t2 -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$1$2")
   if grep -q 'Non-2xx' <<<"$out"; then
     echo "port $1 answered $2 with errors:" >&2; grep 'Non-2xx' <<<"$out" >&2; exit 1
@@ -92,7 +97,7 @@ gpkg() { # PATH CATEGORY PF MEGABYTES: a GPKG as Portage lays it out (gpkg-1, me
 }
 mkdir -p "$work/large/app-misc/bulk"
 for i in $(seq 1 "$large_count"); do gpkg "$work/large/app-misc/bulk/bulk-$i-1.gpkg.tar" app-misc "bulk-$i" 8; done
-dotnet src/Operator/bin/Release/net10.0/gentoo-operator.dll binhost --pkgdir "$work/large" --port 18083 --bind-address 127.0.0.1 >"$work/large.log" 2>&1 &
+"$operator" binhost --pkgdir "$work/large" --port 18083 --bind-address 127.0.0.1 >"$work/large.log" 2>&1 &
 large_pid=$!
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:18083/binrepos.conf" && break; sleep 0.1; done
 seconds_for() { curl -sf -o /dev/null -w '%{time_total}' "http://127.0.0.1:18083/Packages"; }
