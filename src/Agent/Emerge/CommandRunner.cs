@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Gentoo.Portage.Emerge;
+using Gentoo.Protocol;
 
 namespace Gentoo.Agent.Emerge;
 
@@ -32,6 +33,11 @@ public sealed partial class CommandRunner(Stream console, string logPath, TimeSp
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach (var name in AgentPod.RuntimeEnvironment.Keys)
+        {
+            start.Environment.Remove(name); // the agent's GC settings, not for .NET programs emerge builds
         }
 
         foreach (var (name, value) in environment)

@@ -124,6 +124,7 @@ public static class DesiredAgentPod
                         ImagePullPolicy = placement.PullPolicy,
                         Command = [AgentPod.AgentDirectory + "/gentoo-agent"],
                         Args = [.. args],
+                        Env = [.. AgentPod.RuntimeEnvironment.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => new V1EnvVar { Name = v.Key, Value = v.Value })],
                         Resources = placement.Resources,
                         // Chroot with bind mounts needs these; a cluster that grants them otherwise may narrow it.
                         SecurityContext = placement.SecurityContext ?? new V1SecurityContext { Privileged = true, RunAsUser = 0 },

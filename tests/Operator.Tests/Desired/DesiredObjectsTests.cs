@@ -95,6 +95,7 @@ public sealed class DesiredObjectsTests
         key.DefaultMode.ShouldBe(256, "readable by root only (0400)");
         build.SecurityContext.Privileged.ShouldBe(true);
         build.TerminationMessagePolicy.ShouldBe("FallbackToLogsOnError");
+        build.Env.Select(v => $"{v.Name}={v.Value}").ShouldBe(["DOTNET_GCGen0MaxBudget=0x600000", "DOTNET_GCgen0size=0x400000"], "the agent's GC settings");
         pod.Spec.Volumes.Where(v => v.PersistentVolumeClaim is not null).Select(v => v.PersistentVolumeClaim.ClaimName)
             .ShouldBe(["plasma-desktop-root", "plasma-desktop-binpkgs", "plasma-desktop-distfiles"]);
         pod.Spec.Volumes.Single(v => v.Name == "config").Projected.Sources.Select(p => p.ConfigMap.Name).ShouldBe(["plasma-desktop-portage", "plasma-desktop-fixes"]);
