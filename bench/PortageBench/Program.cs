@@ -54,7 +54,7 @@ GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
 File.WriteAllText("/proc/self/clear_refs", "5");
 var before = Process.GetCurrentProcess();
 var baseline = before.WorkingSet64;
-var allocatedBefore = GC.GetTotalAllocatedBytes();
+var (allocatedBefore, collectionsBefore) = (GC.GetTotalAllocatedBytes(), GC.CollectionCount(0));
 var clock = Stopwatch.StartNew();
 EmergeOutcome outcome;
 await using (var input = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan))
@@ -64,7 +64,7 @@ await using (var input = new FileStream(log, FileMode.Open, FileAccess.Read, Fil
 
 var elapsed = clock.Elapsed;
 var allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
-var collections = GC.CollectionCount(0);
+var collections = GC.CollectionCount(0) - collectionsBefore;
 var process = Process.GetCurrentProcess();
 Console.WriteLine($"Classifier: {OutcomeClasses.Name(outcome.Class)} of {string.Join(", ", outcome.Atoms)}, {outcome.PackagesMerged} packages merged");
 var grep = await TimeAsync("grep", ["-E", "-c", "ERROR: .* failed|have been masked|USE changes are necessary|license changes are necessary|keyword changes are necessary|slot conflict|no ebuilds to satisfy", log]);
