@@ -45,9 +45,16 @@ public sealed class Controller<T> : IRunnable, IDisposable
     private readonly ILogger log;
     private readonly KindInfo kind = KindInfo.Of<T>();
 
-    // Per key, the resourceVersion its last reconcile ended by writing its status at (ReconcileResult.WroteStatusAt),
-    // until that write's watch event comes back or another reconcile of the key starts.
-    private readonly ConcurrentDictionary<ObjectKey, string> ownStatusWrites = new();
+    // What tells a reconcile's own last status write coming back through the watch from every other change, all kept
+    // under echoGate: per key, the resourceVersion its last reconcile ended by writing its status at
+    // (ReconcileResult.WroteStatusAt), until that write's watch event comes back or another reconcile of the key starts;
+    // the keys being reconciled; and per key being reconciled, the one status-only change that came meanwhile, which is
+    // that reconcile's own write if it ends by saying it wrote at that resourceVersion (the watch often delivers the
+    // write before the reconcile has returned).
+    private readonly Lock echoGate = new();
+    private readonly Dictionary<ObjectKey, string> ownStatusWrites = [];
+    private readonly HashSet<ObjectKey> reconciling = [];
+    private readonly Dictionary<ObjectKey, string> changedWhileReconciling = [];
 
     /// <param name="interesting">Which cache events of the primary kind need a reconcile; by default a new object, a
     /// deletion, or a change of generation or of labels, annotations, finalizers and deletion (not status writes).</param>
@@ -64,7 +71,7 @@ public sealed class Controller<T> : IRunnable, IDisposable
         interesting ??= ChangeFilters.SpecOrMetadataChanged;
         primary.AddHandler(change =>
         {
-            if (!IsEcho(change) && interesting(change))
+            if (!IsEcho(change) && interesting(change) && !HeldUntilReconcileEnds(change))
             {
                 Enqueue(ObjectKey.Of(change.Object));
             }
@@ -175,15 +182,17 @@ public sealed class Controller<T> : IRunnable, IDisposable
         using var idScope = LogContext.PushProperty(ReconcileRequest.ReconcileIdProperty, request.ReconcileId);
         var started = Stopwatch.GetTimestamp();
         string result;
-        ownStatusWrites.TryRemove(key, out _);
+        lock (echoGate)
+        {
+            ownStatusWrites.Remove(key);
+            reconciling.Add(key);
+        }
+
+        string? wroteStatusAt = null;
         try
         {
             var outcome = await reconcilerFactory().ReconcileAsync(request, ct);
-            if (outcome.WroteStatusAt is { } version)
-            {
-                ownStatusWrites[key] = version;
-            }
-
+            wroteStatusAt = outcome.WroteStatusAt;
             Queue.Forget(key);
             if (outcome.RequeueAfter is { } delay)
             {
@@ -214,11 +223,24 @@ public sealed class Controller<T> : IRunnable, IDisposable
             log.LogDebug("Reconcile of {Kind} {Object} ended: the object is gone ({Message})", kind, key, e.Message);
             result = "gone";
         }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // A write made on a view something else has changed since (optimistic locking did its job): the next
+            // reconcile decides on the newer object, which the watch brings. Not a failure worth a stack trace.
+            var delay = Queue.AddRateLimited(key);
+            log.LogDebug("Reconcile of {Kind} {Object} wrote on a changed object; again in {Delay} on the newer one", kind, key, delay);
+            result = "conflict";
+        }
         catch (Exception e)
         {
             var delay = Queue.AddRateLimited(key);
             log.LogWarning(e, "Reconcile of {Kind} {Object} failed; retrying in {Delay}", kind, key, delay);
             result = "error";
+        }
+
+        finally
+        {
+            Ended(key, wroteStatusAt);
         }
 
         metrics.Reconciles.WithLabels(kind.Kind, result).Inc();
@@ -234,17 +256,57 @@ public sealed class Controller<T> : IRunnable, IDisposable
     private bool IsEcho(CacheEvent<T> change)
     {
         var key = ObjectKey.Of(change.Object);
-        if (change.Type == CacheEventType.Deleted)
+        lock (echoGate)
         {
-            ownStatusWrites.TryRemove(key, out _);
-            return false;
+            if (change.Type == CacheEventType.Deleted)
+            {
+                ownStatusWrites.Remove(key);
+                return false;
+            }
+
+            return change.Type == CacheEventType.Updated
+                && ownStatusWrites.TryGetValue(key, out var version)
+                && version == change.Object.Metadata.ResourceVersion
+                && !ChangeFilters.SpecOrMetadataChanged(change)
+                && ownStatusWrites.Remove(key);
+        }
+    }
+
+    /// <summary>
+    /// Whether a status-only change that came while its object is being reconciled is held until the reconcile ends, as
+    /// maybe its own write's echo; a second such change, or any other, is not held (one of two is someone else's).
+    /// </summary>
+    private bool HeldUntilReconcileEnds(CacheEvent<T> change)
+    {
+        var key = ObjectKey.Of(change.Object);
+        lock (echoGate)
+        {
+            return change.Type == CacheEventType.Updated
+                && reconciling.Contains(key)
+                && !ChangeFilters.SpecOrMetadataChanged(change)
+                && change.Object.Metadata.ResourceVersion is { } version
+                && changedWhileReconciling.TryAdd(key, version);
+        }
+    }
+
+    /// <summary>The reconcile of <paramref name="key"/> ended, having written its status last at <paramref name="wroteStatusAt"/> (or not).</summary>
+    private void Ended(ObjectKey key, string? wroteStatusAt)
+    {
+        bool again;
+        lock (echoGate)
+        {
+            reconciling.Remove(key);
+            again = changedWhileReconciling.Remove(key, out var held) && held != wroteStatusAt;
+            if (wroteStatusAt is not null && !again && held is null)
+            {
+                ownStatusWrites[key] = wroteStatusAt;
+            }
         }
 
-        return change.Type == CacheEventType.Updated
-            && ownStatusWrites.TryGetValue(key, out var version)
-            && version == change.Object.Metadata.ResourceVersion
-            && !ChangeFilters.SpecOrMetadataChanged(change)
-            && ownStatusWrites.TryRemove(KeyValuePair.Create(key, version));
+        if (again)
+        {
+            Enqueue(key); // someone else's change came while it ran: it decides again on the newer object
+        }
     }
 
     /// <summary>

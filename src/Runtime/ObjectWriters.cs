@@ -8,23 +8,29 @@ using Microsoft.Extensions.Logging;
 namespace Gentoo.Runtime;
 
 /// <summary>Status writes with conflict retry, for any kind with a status subresource.</summary>
-public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)
-    where T : class, IKubernetesObject<V1ObjectMeta>, IStatus<TStatus>
+public sealed class StatusWriter<T, TSpec, TStatus>(ResourceApi<T> api)
+    where T : class, IKubernetesObject<V1ObjectMeta>, ISpec<TSpec>, IStatus<TStatus>, new()
     where TStatus : class
 {
     private const int MaxAttempts = 8;
 
+    /// <summary>The status changes of one reconcile of <paramref name="observed"/>, written with <see cref="WriteAsync"/>.</summary>
+    public StatusChanges<T> Changes(T observed) => new(observed, obj => WithStatus(obj, CopyOf(obj.Status)));
+
     /// <summary>
-    /// Applies <paramref name="mutate"/> to a copy's status and writes it when it changed. On 409 Conflict the object is read
-    /// fresh and the mutation applied again, so the write wins without losing others' changes. Returns the stored object.
+    /// Applies <paramref name="mutate"/>, which changes status only, to a copy's status and writes it when it changed. On
+    /// 409 Conflict the object is read fresh and the mutation applied again, so the write wins without losing others'
+    /// changes. Returns the stored object.
     /// </summary>
     public async Task<T> UpdateAsync(T current, Action<T> mutate, CancellationToken ct)
     {
-        // Objects come from the informers' caches, which others read too: mutate a copy.
-        current = KubernetesJson.Deserialize<T>(KubernetesJson.Serialize(current));
+        // Objects come from the informers' caches, which others read too: the mutation gets a status of its own. The
+        // rest is shared, not copied: a status write changes nothing else, and a whole copy cost more than the write's
+        // own request (metadata carries the managed fields).
+        var before = KubernetesJson.Serialize(current.Status);
+        current = WithStatus(current, KubernetesJson.Deserialize<TStatus>(before));
         for (var attempt = 1; ; attempt++)
         {
-            var before = KubernetesJson.Serialize(current.Status);
             mutate(current);
             if (KubernetesJson.Serialize(current.Status) == before)
             {
@@ -39,6 +45,7 @@ public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)
             {
                 current = await api.GetAsync(current.Metadata.NamespaceProperty, current.Metadata.Name, ct)
                     ?? throw new InvalidOperationException($"{api.Kind} {ObjectKey.Of(current)} was deleted during a status update");
+                before = KubernetesJson.Serialize(current.Status);
             }
         }
     }
@@ -62,14 +69,25 @@ public sealed class StatusWriter<T, TStatus>(ResourceApi<T> api)
         changes.Written(stored);
         return stored;
     }
+
+    private static TStatus CopyOf(TStatus status) => KubernetesJson.Deserialize<TStatus>(KubernetesJson.Serialize(status));
+
+    private static T WithStatus(T obj, TStatus status) => new()
+    {
+        ApiVersion = obj.ApiVersion,
+        Kind = obj.Kind,
+        Metadata = obj.Metadata,
+        Spec = obj.Spec,
+        Status = status,
+    };
 }
 
 /// <summary>
 /// The status changes one reconcile decides, written together once at its end (Flux's deferred summarize-and-patch):
 /// the reconcile's steps add changes instead of writing, so it costs one status write at most, still only when something
-/// changed and conflict-retried on a fresh read (each change is applied again to it, in order).
+/// changed and conflict-retried on a fresh read (each change is applied again to it, in order). Changes touch status only.
 /// </summary>
-public sealed class StatusChanges<T>(T observed)
+public sealed class StatusChanges<T>(T observed, Func<T, T> statusCopy)
     where T : class
 {
     private readonly List<Action<T>> changes = [];
@@ -92,7 +110,7 @@ public sealed class StatusChanges<T>(T observed)
     /// <summary>The object as it will be once the changes so far are written: what later steps decide on.</summary>
     public T Preview()
     {
-        var copy = KubernetesJson.Deserialize<T>(KubernetesJson.Serialize(Observed));
+        var copy = statusCopy(Observed);
         ApplyTo(copy);
         return copy;
     }

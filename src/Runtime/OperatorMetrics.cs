@@ -9,7 +9,7 @@ public sealed class OperatorMetrics
     {
         Registry = registry;
         var factory = Metrics.WithCustomRegistry(registry);
-        Reconciles = factory.CreateCounter("gentoo_operator_reconcile_total", "Reconciles by kind and result (success, requeue, error, terminal, gone, canceled)", "kind", "result");
+        Reconciles = factory.CreateCounter("gentoo_operator_reconcile_total", "Reconciles by kind and result (success, requeue, conflict, error, terminal, gone, canceled)", "kind", "result");
         ReconcileDuration = factory.CreateHistogram("gentoo_operator_reconcile_duration_seconds", "Duration of reconciles by kind", new HistogramConfiguration
         {
             LabelNames = ["kind"],

@@ -47,23 +47,8 @@ public sealed class ResourceApi<T>(IKubernetes kube) : IListWatch<T>
         return response.Body;
     }
 
-    public async IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync(
-        string? ns, string resourceVersion, TimeSpan timeout, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
-    {
-        var seconds = (int)timeout.TotalSeconds;
-        var request = ns is null
-            ? kube.CustomObjects.ListClusterCustomObjectWithHttpMessagesAsync<object>(
-                Kind.Group, Kind.Version, Kind.Plural, allowWatchBookmarks: true, resourceVersion: resourceVersion, timeoutSeconds: seconds, watch: true, cancellationToken: ct)
-            : kube.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync<object>(
-                Kind.Group, Kind.Version, ns, Kind.Plural, allowWatchBookmarks: true, resourceVersion: resourceVersion, timeoutSeconds: seconds, watch: true, cancellationToken: ct);
-        // The replacement WatchList* methods yield untyped objects for custom resources; this one deserializes to T.
-#pragma warning disable CS0618
-        await foreach (var item in request.WatchAsync<T, object>(onError, ct))
-#pragma warning restore CS0618
-        {
-            yield return item;
-        }
-    }
+    public IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync(string? ns, string resourceVersion, TimeSpan timeout, Action<Exception> onError, CancellationToken ct) =>
+        WatchStream.WatchAsync<T>(kube, Kind, ns, resourceVersion, timeout, labelSelector: null, onError, ct);
 
     public async Task<T?> GetAsync(string ns, string name, CancellationToken ct)
     {
@@ -124,9 +109,12 @@ public sealed class ResourceApi<T>(IKubernetes kube) : IListWatch<T>
     }
 }
 
-/// <summary>List and watch of a core (group "") kind through KubernetesClient's typed operations.</summary>
+/// <summary>
+/// List and watch of a core (group "") kind, the list through KubernetesClient's typed operations; a cluster-scoped
+/// kind's ignore the namespace.
+/// </summary>
 public sealed class CoreListWatch<T, TList>(
-    Func<string?, bool, string?, int?, CancellationToken, Task<HttpOperationResponse<TList>>> call) : IListWatch<T>
+    IKubernetes kube, string? labelSelector, Func<string?, CancellationToken, Task<HttpOperationResponse<TList>>> list, bool clusterScoped = false) : IListWatch<T>
     where T : class, IKubernetesObject<V1ObjectMeta>
     where TList : IKubernetesObject<V1ListMeta>, IItems<T>
 {
@@ -134,35 +122,27 @@ public sealed class CoreListWatch<T, TList>(
 
     public async Task<ResourceList<T>> ListAsync(string? ns, CancellationToken ct)
     {
-        using var response = await call(ns, false, null, null, ct);
+        using var response = await list(ns, ct);
         return new ResourceList<T> { Metadata = response.Body.Metadata, Items = response.Body.Items };
     }
 
-    public async IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync(
-        string? ns, string resourceVersion, TimeSpan timeout, Action<Exception> onError, [EnumeratorCancellation] CancellationToken ct)
-    {
-#pragma warning disable CS0618 // see ResourceApi.WatchAsync
-        await foreach (var item in call(ns, true, resourceVersion, (int)timeout.TotalSeconds, ct).WatchAsync<T, TList>(onError, ct))
-#pragma warning restore CS0618
-        {
-            yield return item;
-        }
-    }
+    public IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync(string? ns, string resourceVersion, TimeSpan timeout, Action<Exception> onError, CancellationToken ct) =>
+        WatchStream.WatchAsync<T>(kube, Kind, clusterScoped ? null : ns, resourceVersion, timeout, labelSelector, onError, ct);
 }
 
 /// <summary>The core kinds the operator watches.</summary>
 public static class CoreKinds
 {
     /// <summary>Pods, optionally only those matching a label selector (so a cache need not hold every pod of the cluster).</summary>
-    public static IListWatch<V1Pod> Pods(IKubernetes kube, string? labelSelector = null) => new CoreListWatch<V1Pod, V1PodList>((ns, watch, rv, timeout, ct) => ns is null
-        ? kube.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
-        : kube.CoreV1.ListNamespacedPodWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+    public static IListWatch<V1Pod> Pods(IKubernetes kube, string? labelSelector = null) => new CoreListWatch<V1Pod, V1PodList>(kube, labelSelector, (ns, ct) => ns is null
+        ? kube.CoreV1.ListPodForAllNamespacesWithHttpMessagesAsync(labelSelector: labelSelector, cancellationToken: ct)
+        : kube.CoreV1.ListNamespacedPodWithHttpMessagesAsync(ns, labelSelector: labelSelector, cancellationToken: ct));
 
-    public static IListWatch<V1PersistentVolumeClaim> PersistentVolumeClaims(IKubernetes kube, string? labelSelector = null) => new CoreListWatch<V1PersistentVolumeClaim, V1PersistentVolumeClaimList>((ns, watch, rv, timeout, ct) => ns is null
-        ? kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct)
-        : kube.CoreV1.ListNamespacedPersistentVolumeClaimWithHttpMessagesAsync(ns, allowWatchBookmarks: watch ? true : null, labelSelector: labelSelector, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+    public static IListWatch<V1PersistentVolumeClaim> PersistentVolumeClaims(IKubernetes kube, string? labelSelector = null) => new CoreListWatch<V1PersistentVolumeClaim, V1PersistentVolumeClaimList>(kube, labelSelector, (ns, ct) => ns is null
+        ? kube.CoreV1.ListPersistentVolumeClaimForAllNamespacesWithHttpMessagesAsync(labelSelector: labelSelector, cancellationToken: ct)
+        : kube.CoreV1.ListNamespacedPersistentVolumeClaimWithHttpMessagesAsync(ns, labelSelector: labelSelector, cancellationToken: ct));
 
     /// <summary>Nodes are cluster-scoped: the namespace argument is ignored.</summary>
-    public static IListWatch<V1Node> Nodes(IKubernetes kube) => new CoreListWatch<V1Node, V1NodeList>((_, watch, rv, timeout, ct) =>
-        kube.CoreV1.ListNodeWithHttpMessagesAsync(allowWatchBookmarks: watch ? true : null, resourceVersion: rv, timeoutSeconds: timeout, watch: watch, cancellationToken: ct));
+    public static IListWatch<V1Node> Nodes(IKubernetes kube) => new CoreListWatch<V1Node, V1NodeList>(kube, null, (_, ct) =>
+        kube.CoreV1.ListNodeWithHttpMessagesAsync(cancellationToken: ct), clusterScoped: true);
 }

@@ -36,8 +36,8 @@ public sealed class BuildRunReconciler(
 
     private readonly ResourceApi<BuildRun> api = new(kube);
     private readonly ResourceApi<GentooBuilder> builderApi = new(kube);
-    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> builderStatus = new(new ResourceApi<GentooBuilder>(kube));
-    private readonly StatusWriter<BuildRun, BuildRunStatus> status = new(new ResourceApi<BuildRun>(kube));
+    private readonly StatusWriter<GentooBuilder, GentooBuilderSpec, GentooBuilderStatus> builderStatus = new(new ResourceApi<GentooBuilder>(kube));
+    private readonly StatusWriter<BuildRun, BuildRunSpec, BuildRunStatus> status = new(new ResourceApi<BuildRun>(kube));
 
     public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
     {
@@ -52,7 +52,7 @@ public sealed class BuildRunReconciler(
         }
 
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
-        var changes = new StatusChanges<BuildRun>(run);
+        var changes = status.Changes(run);
         var result = await ReconcileRunAsync(run, changes, ct);
         var observed = changes.Observed;
         var stored = await status.WriteAsync(changes, ct);
@@ -332,7 +332,7 @@ public sealed class BuildRunReconciler(
         foreach (var pod in owned.Where(p => p.Metadata.DeletionTimestamp is null))
         {
             // Graceful: the agent forwards SIGTERM to emerge and the binary packages built so far stay.
-            await kube.CoreV1.DeleteNamespacedPodAsync(pod.Name(), pod.Namespace(), cancellationToken: ct);
+            await CoreWrites.DeleteIfPresentAsync(() => kube.CoreV1.DeleteNamespacedPodAsync(pod.Name(), pod.Namespace(), cancellationToken: ct));
         }
 
         if (owned.Count > 0)

@@ -17,7 +17,7 @@ namespace Gentoo.Operator.Reconcilers;
 public sealed class BuilderMaintenance(
     IKubernetes kube, ICache<V1Pod> pods, ICache<V1Node> nodes, PodSettings settings, TimeSpan progressInterval, EventRecorder events, ILogger log)
 {
-    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
+    private readonly StatusWriter<GentooBuilder, GentooBuilderSpec, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
 
     /// <summary>
     /// Update, sync and shell pods: follows the running one, else starts one when asked (annotation), when the

@@ -27,7 +27,7 @@ public sealed class GentooBootstrapReconciler(
     ILogger<GentooBootstrapReconciler> log) : IReconciler<GentooBootstrap>
 {
     private readonly ResourceApi<GentooBootstrap> bootstrapApi = new(kube);
-    private readonly StatusWriter<GentooBootstrap, GentooBootstrapStatus> status = new(new ResourceApi<GentooBootstrap>(kube));
+    private readonly StatusWriter<GentooBootstrap, GentooBootstrapSpec, GentooBootstrapStatus> status = new(new ResourceApi<GentooBootstrap>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
 
     public async Task<ReconcileResult> ReconcileAsync(ReconcileRequest request, CancellationToken ct)
@@ -39,7 +39,7 @@ public sealed class GentooBootstrapReconciler(
 
         var now = clock.GetUtcNow().UtcDateTime;
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile.
-        var changes = new StatusChanges<GentooBootstrap>(bootstrap);
+        var changes = status.Changes(bootstrap);
         ReconcileResult result;
         try
         {

@@ -33,7 +33,7 @@ public sealed class GentooBuilderReconciler(
     TimeProvider clock,
     ILogger<GentooBuilderReconciler> log) : IReconciler<GentooBuilder>
 {
-    private readonly StatusWriter<GentooBuilder, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
+    private readonly StatusWriter<GentooBuilder, GentooBuilderSpec, GentooBuilderStatus> status = new(new ResourceApi<GentooBuilder>(kube));
     private readonly ResourceApi<VolumeSnapshot> snapshots = new(kube);
     private readonly ResourceApi<BuildRun> runApi = new(kube);
     private readonly BuilderMaintenance maintenance = new(kube, pods, nodes, settings.Pods, settings.ProgressInterval, events, log);
@@ -52,7 +52,7 @@ public sealed class GentooBuilderReconciler(
 
         // The steps below decide status changes; they are written once, here, whichever step ends the reconcile (a
         // maintenance pod's claim on the volumes is the one write that cannot wait: it takes them along, see BuilderMaintenance).
-        var changes = new StatusChanges<GentooBuilder>(builder);
+        var changes = status.Changes(builder);
         var deferred = new List<ExceptionDispatchInfo>();
         ReconcileResult result;
         try

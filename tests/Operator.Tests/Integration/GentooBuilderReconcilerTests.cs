@@ -331,7 +331,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
             SuccessfulRunsHistoryLimit = 1,
         }), CancellationToken.None);
         // As if the builder had last scheduled two minutes ago: the occurrence of the last minute is due now.
-        await new StatusWriter<GentooBuilder, GentooBuilderStatus>(builders).UpdateAsync(builder, b => b.Status.LastScheduleTime = DateTime.UtcNow.AddMinutes(-2), CancellationToken.None);
+        await new StatusWriter<GentooBuilder, GentooBuilderSpec, GentooBuilderStatus>(builders).UpdateAsync(builder, b => b.Status.LastScheduleTime = DateTime.UtcNow.AddMinutes(-2), CancellationToken.None);
 
         var scheduled = await WaitForAsync(ns, b => b.Status.LastScheduleTime > DateTime.UtcNow.AddMinutes(-1.5), "the schedule to fire");
         var name = AutoBuilds.RunName("desktop", scheduled.Status.LastScheduleTime!.Value);
@@ -408,7 +408,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await runs.ReplaceStatusAsync(open, CancellationToken.None);
         await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
         var builder = await builders.CreateAsync(Builder(ns, s => s.AutoBuild = new AutoBuild { Schedule = "* * * * *" }), CancellationToken.None);
-        await new StatusWriter<GentooBuilder, GentooBuilderStatus>(builders).UpdateAsync(builder, b => b.Status.LastScheduleTime = DateTime.UtcNow.AddMinutes(-2), CancellationToken.None);
+        await new StatusWriter<GentooBuilder, GentooBuilderSpec, GentooBuilderStatus>(builders).UpdateAsync(builder, b => b.Status.LastScheduleTime = DateTime.UtcNow.AddMinutes(-2), CancellationToken.None);
 
         await WaitForAsync(ns, b => b.Status.LastScheduleTime > DateTime.UtcNow.AddMinutes(-1.5), "the schedule to come due");
         (await runs.ListAsync(ns, CancellationToken.None)).Items.Select(r => r.Name()).ShouldBe(["by-hand"]);
@@ -424,7 +424,7 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
         await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
         var builder = await builders.CreateAsync(Builder(ns, s => s.AutoBuild = new AutoBuild { Schedule = "* * * * *", Suspend = true }), CancellationToken.None);
         var since = DateTime.UtcNow.AddMinutes(-5);
-        await new StatusWriter<GentooBuilder, GentooBuilderStatus>(builders).UpdateAsync(builder, b => b.Status.LastScheduleTime = since, CancellationToken.None);
+        await new StatusWriter<GentooBuilder, GentooBuilderSpec, GentooBuilderStatus>(builders).UpdateAsync(builder, b => b.Status.LastScheduleTime = since, CancellationToken.None);
         await WaitForAsync(ns, b => Conditions.IsTrue(b.Status.Conditions, ConditionTypes.Ready), "the builder to be ready");
         await Task.Delay(1000);
         (await runs.ListAsync(ns, CancellationToken.None)).Items.ShouldBeEmpty("a suspended schedule creates no runs");

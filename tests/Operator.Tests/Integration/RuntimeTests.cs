@@ -90,7 +90,7 @@ public sealed class RuntimeTests(TestCluster cluster)
         other.Status.WaitingFor = "BuildRun chromium";
         await api.ReplaceStatusAsync(other, CancellationToken.None);
 
-        var writer = new StatusWriter<BuildRun, BuildRunStatus>(api);
+        var writer = new StatusWriter<BuildRun, BuildRunSpec, BuildRunStatus>(api);
         var attempts = 0;
         var stored = await writer.UpdateAsync(stale, run =>
         {
@@ -105,12 +105,36 @@ public sealed class RuntimeTests(TestCluster cluster)
     }
 
     [Fact]
+    public async Task Status_writes_and_previews_leave_the_object_they_were_given_as_it_was()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var api = new ResourceApi<BuildRun>(cluster.Kube);
+        var cached = await api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
+        var asCached = KubernetesJson.Serialize(cached);
+        var writer = new StatusWriter<BuildRun, BuildRunSpec, BuildRunStatus>(api);
+
+        var changes = writer.Changes(cached);
+        changes.Add(r => r.Status.Conditions = Conditions.MarkTrue(r.Status.Conditions, ConditionTypes.Ready, "Queued", "behind chromium", 1, DateTime.UtcNow));
+        changes.Add(r => r.Status.Phase = BuildRunPhase.Queued);
+        var preview = changes.Preview();
+        var stored = await writer.WriteAsync(changes, CancellationToken.None);
+        var unchanged = await writer.UpdateAsync(cached, r => r.Status.WaitingFor = null, CancellationToken.None);
+
+        KubernetesJson.Serialize(cached).ShouldBe(asCached);
+        preview.Status.Phase.ShouldBe(BuildRunPhase.Queued);
+        preview.Spec.Packages.ShouldBe(cached.Spec.Packages);
+        stored.Status.Phase.ShouldBe(BuildRunPhase.Queued);
+        Conditions.IsTrue(stored.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
+        unchanged.Status.ShouldNotBeSameAs(cached.Status);
+    }
+
+    [Fact]
     public async Task Status_write_that_changes_nothing_sends_no_request()
     {
         var ns = await cluster.CreateNamespaceAsync();
         var api = new ResourceApi<BuildRun>(cluster.Kube);
         var run = await api.CreateAsync(TestCluster.NewBuildRun(ns, "firefox"), CancellationToken.None);
-        var writer = new StatusWriter<BuildRun, BuildRunStatus>(api);
+        var writer = new StatusWriter<BuildRun, BuildRunSpec, BuildRunStatus>(api);
         run = await writer.UpdateAsync(run, r => r.Status.Phase = BuildRunPhase.Queued, CancellationToken.None);
         var version = run.Metadata.ResourceVersion;
 
@@ -215,6 +239,41 @@ public sealed class RuntimeTests(TestCluster cluster)
         runtime.Metrics.Reconciles.WithLabels("BuildRun", "error").Value.ShouldBe(0);
         reconciler.CallsFor("vanishing").ShouldBeLessThanOrEqualTo(2, "the deletion's event may bring one more reconcile; nothing is retried");
         runtime.Controller.Queue.Failures(new ObjectKey(ns, "vanishing")).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_write_on_a_changed_object_counts_as_a_conflict_and_is_reconciled_again_not_as_an_error()
+    {
+        var ns = await cluster.CreateNamespaceAsync();
+        var api = new ResourceApi<BuildRun>(cluster.Kube);
+        var first = true;
+        var reconciler = new ScriptedReconciler
+        {
+            Behaviour = async (request, ct) =>
+            {
+                var run = (await api.GetAsync(request.Namespace, request.Name, ct))!;
+                if (first)
+                {
+                    // Someone else writes between this reconcile's read and its write: the API server answers 409.
+                    first = false;
+                    var other = (await api.GetAsync(request.Namespace, request.Name, ct))!;
+                    other.Status = new BuildRunStatus { WaitingFor = "someone else" };
+                    await api.ReplaceStatusAsync(other, ct);
+                }
+
+                run.Status = new BuildRunStatus { Phase = BuildRunPhase.Queued };
+                await api.ReplaceStatusAsync(run, ct);
+                return ReconcileResult.Done;
+            },
+        };
+        await using var runtime = new RuntimeHarness(cluster, ns, reconciler);
+        await api.CreateAsync(TestCluster.NewBuildRun(ns, "contended"), CancellationToken.None);
+        await runtime.StartAsync();
+
+        await Eventually.GetAsync(() => api.GetAsync(ns, "contended", CancellationToken.None), r => r?.Status.Phase == BuildRunPhase.Queued,
+            "the reconcile after the conflict to write");
+        runtime.Metrics.Reconciles.WithLabels("BuildRun", "conflict").Value.ShouldBe(1);
+        runtime.Metrics.Reconciles.WithLabels("BuildRun", "error").Value.ShouldBe(0);
     }
 
     [Fact]

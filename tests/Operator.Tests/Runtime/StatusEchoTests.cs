@@ -70,6 +70,44 @@ public sealed class StatusEchoTests
         await Eventually.TrueAsync(() => reconciler.CallsFor("run") == 3, "the echo to wake the run once more: the second reconcile may not have seen it");
     }
 
+    [Theory]
+    [InlineData(new[] { "2" }, "2", 1)] // its own write, delivered before the reconcile returned: not again
+    [InlineData(new[] { "2" }, "3", 2)] // someone else's write meanwhile: again, on the newer object
+    [InlineData(new[] { "2" }, null, 2)] // the reconcile wrote nothing: the change is someone else's
+    [InlineData(new[] { "2", "3" }, "3", 2)] // its own write and someone else's: again
+    public async Task A_status_change_that_comes_while_the_run_is_reconciled_wakes_it_once_that_ends_unless_it_was_its_own_write(
+        string[] changesMeanwhile, string? wroteAt, int reconciles)
+    {
+        var source = new ScriptedWatch();
+        var reconciler = new ScriptedReconciler();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        reconciler.Behaviour = async (_, ct) =>
+        {
+            if (reconciler.CallsFor("run") > 1)
+            {
+                return ReconcileResult.Done;
+            }
+
+            await release.Task.WaitAsync(ct);
+            return ReconcileResult.Done with { WroteStatusAt = wroteAt };
+        };
+        await using var running = await RunningAsync(source, reconciler);
+        source.Send(WatchEventType.Added, Run("1", null));
+        await Eventually.TrueAsync(() => reconciler.CallsFor("run") == 1, "the reconcile to begin");
+
+        var phases = new[] { BuildRunPhase.Queued, BuildRunPhase.Pending };
+        for (var i = 0; i < changesMeanwhile.Length; i++)
+        {
+            source.Send(WatchEventType.Modified, Run(changesMeanwhile[i], phases[i]));
+        }
+
+        await Eventually.TrueAsync(() => running.Controller.Cache.Get(new ObjectKey("ns", "run"))?.Metadata.ResourceVersion == changesMeanwhile[^1], "the cache to have the changes");
+        release.SetResult();
+        await Eventually.TrueAsync(() => reconciler.CallsFor("run") == reconciles, $"{reconciles} reconciles");
+        await Task.Delay(300);
+        reconciler.CallsFor("run").ShouldBe(reconciles);
+    }
+
     private static async Task<Running> RunningAsync(ScriptedWatch source, ScriptedReconciler reconciler)
     {
         var metrics = new OperatorMetrics(new CollectorRegistry());
