@@ -13,13 +13,6 @@ public sealed record CheckPlan(bool Enabled = true, IReadOnlyList<string>? Emerg
 /// <summary>What the bootstrap step runs, as the operator writes it from the GentooBootstrap spec (bootstrap.json).</summary>
 public sealed record BootstrapPlan(IReadOnlyList<BootstrapStepPlan> Steps, CheckPlan? Check)
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        AllowTrailingCommas = true,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
-
     public static BootstrapPlan Load(string path)
     {
         if (!File.Exists(path))
@@ -30,7 +23,7 @@ public sealed record BootstrapPlan(IReadOnlyList<BootstrapStepPlan> Steps, Check
         BootstrapPlan? plan;
         try
         {
-            plan = JsonSerializer.Deserialize<BootstrapPlan>(File.ReadAllText(path), Json);
+            plan = JsonSerializer.Deserialize(File.ReadAllText(path), BootstrapPlanJson.Default.BootstrapPlan);
         }
         catch (JsonException e)
         {
@@ -62,3 +55,11 @@ public sealed record BootstrapPlan(IReadOnlyList<BootstrapStepPlan> Steps, Check
         return plan;
     }
 }
+
+/// <summary>The plan's JSON contract, generated at compile time: the published agent is trimmed, without reflection's metadata.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    AllowTrailingCommas = true,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(BootstrapPlan))]
+internal sealed partial class BootstrapPlanJson : JsonSerializerContext;
