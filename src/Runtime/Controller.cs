@@ -237,7 +237,6 @@ public sealed class Controller<T> : IRunnable, IDisposable
             log.LogWarning(e, "Reconcile of {Kind} {Object} failed; retrying in {Delay}", kind, key, delay);
             result = "error";
         }
-
         finally
         {
             Ended(key, wroteStatusAt);
