@@ -222,10 +222,13 @@ static TimeSpan Median(IEnumerable<TimeSpan> times) => times.Order().ElementAt(R
 // as the benchmark's own API server warms up, so the median time of one side may be of an earlier, slower round than the
 // other's, and their quotient moved by a quarter between runs where the rounds' ratios did not.
 static double MedianRatio(IEnumerable<TimeSpan> operatorTimes, IEnumerable<TimeSpan> anchorTimes) =>
-    operatorTimes.Zip(anchorTimes, (ours, theirs) => ours / theirs).Order().ElementAt(Rounds / 2);
+    RoundRatios(operatorTimes, anchorTimes).Order().ElementAt(Rounds / 2);
+
+static IEnumerable<double> RoundRatios(IEnumerable<TimeSpan> operatorTimes, IEnumerable<TimeSpan> anchorTimes) =>
+    operatorTimes.Zip(anchorTimes, (ours, theirs) => ours / theirs);
 
 static string Ratios(IEnumerable<TimeSpan> operatorTimes, IEnumerable<TimeSpan> anchorTimes) =>
-    string.Join(" ", operatorTimes.Zip(anchorTimes, (ours, theirs) => (ours / theirs).ToString("F2", CultureInfo.InvariantCulture) + "x"));
+    string.Join(" ", RoundRatios(operatorTimes, anchorTimes).Select(ratio => ratio.ToString("F2", CultureInfo.InvariantCulture) + "x"));
 
 static void Row(string measure, string measured, string anchor, double? ratio, string goal) =>
     Console.WriteLine($"{measure,-40} {measured,12} {anchor,12} {(ratio is { } r ? $"{r:F2}x" : ""),7}  {goal}");

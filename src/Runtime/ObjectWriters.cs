@@ -25,8 +25,8 @@ public sealed class StatusWriter<T, TSpec, TStatus>(ResourceApi<T> api)
     public async Task<T> UpdateAsync(T current, Action<T> mutate, CancellationToken ct)
     {
         // Objects come from the informers' caches, which others read too: the mutation gets a status of its own. The
-        // rest is shared, not copied: a status write changes nothing else, and a whole copy cost more than the write's
-        // own request (metadata carries the managed fields).
+        // rest is shared, not copied: a status write changes nothing else, and with whole copies (JSON there and back) this
+        // writer was a seventh of the operator's CPU samples with a thousand runs queued.
         var before = KubernetesJson.Serialize(current.Status);
         current = WithStatus(current, KubernetesJson.Deserialize<TStatus>(before));
         for (var attempt = 1; ; attempt++)
