@@ -16,7 +16,7 @@ COPY config/crd/ config/crd/
 COPY src/ src/
 # Both are self-contained single files: the agent runs inside Gentoo images that hold no .NET runtime. The operator is
 # native code (Native AOT, see src/Operator/Operator.csproj) without local mode, which only runs outside a cluster; the
-# agent is not native code, it is copied into build pods.
+# agent is not native code; the bootstrap copies it into the stage3 image's container.
 RUN dotnet publish src/Operator/Operator.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -p:LocalMode=false -o /out/operator \
  && dotnet publish src/Agent/Agent.csproj -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -o /out/agent
 
@@ -26,7 +26,8 @@ FROM ${RUNTIME_IMAGE}
 RUN (command -v git && command -v ssh && test -e /usr/share/zoneinfo/Europe/Berlin) >/dev/null \
  || (apt-get update && apt-get install -y --no-install-recommends git openssh-client tzdata && rm -rf /var/lib/apt/lists/*)
 COPY --from=build /out/operator/gentoo-operator /usr/local/bin/gentoo-operator
-# Build pods copy the agent from here into a shared volume with an init container (as Tekton and Argo do).
+# Builder pods run the agent from here; the bootstrap pod, which runs in the stage3 image, copies it into a shared
+# volume with an init container (as Tekton and Argo do).
 COPY --from=build /out/agent/gentoo-agent /opt/gentoo-builder/gentoo-agent
 USER 65532:65532
 EXPOSE 8080

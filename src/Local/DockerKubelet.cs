@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading.Channels;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Gentoo.Protocol;
@@ -41,17 +42,25 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
     private IDictionary<string, string> nodeLabels = new Dictionary<string, string>();
     /// <summary>Set once the engine refused a privileged container: later ones go straight to <see cref="PrivilegeFallback"/>.</summary>
     private volatile bool privilegeReduced;
+    /// <summary>A pod of this machine (or one not yet placed) changed: the next pass starts now, not after the resync interval.</summary>
+    private readonly Channel<bool> podChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    /// <summary>The resourceVersion of the last pass's list of pods, where the watch resumes.</summary>
+    private volatile string podsVersion = "";
 
     /// <summary>Registers the Node, then keeps the pods of the API server in step with the containers of this machine until canceled.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
         await RegisterNodeAsync(ct);
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var watch = Task.Run(() => WakeOnPodEventsAsync(watching.Token), CancellationToken.None);
         while (!ct.IsCancellationRequested)
         {
             try
             {
                 nodeLabels = (await kube.CoreV1.ReadNodeAsync(options.NodeName, cancellationToken: ct)).Metadata.Labels ?? nodeLabels;
-                var all = (await kube.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: ct)).Items;
+                var list = await kube.CoreV1.ListPodForAllNamespacesAsync(cancellationToken: ct);
+                podsVersion = list.Metadata?.ResourceVersion ?? "";
+                var all = list.Items;
                 await CollectOrphansAsync(all.Select(p => p.Metadata.Uid).ToHashSet(StringComparer.Ordinal), ct);
                 foreach (var pod in all)
                 {
@@ -70,10 +79,54 @@ public sealed class DockerKubelet(IKubernetes kube, IDockerClient docker, Docker
                 log.LogWarning("Pods could not be read from the API server ({Status}); trying again", e.Response.StatusCode);
             }
 
-            await Task.Delay(options.Resync, clock, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+            await NextPassAsync(ct);
         }
 
+        await watching.CancelAsync();
+        await watch.ContinueWith(_ => { }, TaskScheduler.Default);
         await Task.WhenAll(pods.Values.Select(p => p.Run).Concat(stopping.Values)).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>Waits for the resync interval, or less when a pod changed: a kubelet acts on its watch, not on a timer.</summary>
+    private async Task NextPassAsync(CancellationToken ct)
+    {
+        using var resync = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var changed = podChanged.Reader.WaitToReadAsync(resync.Token).AsTask();
+        await Task.WhenAny(Task.Delay(options.Resync, clock, resync.Token), changed).ContinueWith(_ => { }, TaskScheduler.Default);
+        await resync.CancelAsync();
+        podChanged.Reader.TryRead(out _);
+    }
+
+    /// <summary>
+    /// Watches all pods from the last pass's list and wakes the next pass for those it may have to act on: unplaced ones
+    /// and this machine's. The passes stay the source of truth; a broken watch only costs the resync interval.
+    /// </summary>
+    private async Task WakeOnPodEventsAsync(CancellationToken ct)
+    {
+        var watchable = CoreKinds.Pods(kube);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var (_, pod) in watchable.WatchAsync(null, podsVersion, TimeSpan.FromMinutes(5), e => log.LogDebug("Pod watch: {Message}", e.Message), ct))
+                {
+                    if (pod.Spec?.NodeName is null || pod.Spec.NodeName == options.NodeName)
+                    {
+                        podChanged.Writer.TryWrite(true);
+                    }
+                }
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException && !ct.IsCancellationRequested)
+            {
+                log.LogDebug("Pod watch ended ({Message}); passes every {Resync} until it is back", e.Message, options.Resync);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+
+            await Task.Delay(options.Resync, clock, ct).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
     }
 
     private async Task HandleAsync(V1Pod pod, CancellationToken ct)

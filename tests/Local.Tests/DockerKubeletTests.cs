@@ -29,10 +29,10 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         await StartKubeletAsync();
     }
 
-    private async Task StartKubeletAsync()
+    private async Task StartKubeletAsync(TimeSpan? resync = null)
     {
         stop = new CancellationTokenSource();
-        var options = new DockerKubeletOptions(Node, state) { Resync = TimeSpan.FromMilliseconds(200) };
+        var options = new DockerKubeletOptions(Node, state) { Resync = resync ?? TimeSpan.FromMilliseconds(200) };
         // The kubelet runs pods whose claims are bound; LocalWorkloads binds them, as local mode runs the two together.
         kubelet = Task.WhenAll(
             Task.Run(() => new DockerKubelet(kube, docker, options, TimeProvider.System, new TestOutputLogger<DockerKubelet>(output)).RunAsync(stop.Token)),
@@ -228,6 +228,20 @@ public sealed class DockerKubeletTests(Xunit.Abstractions.ITestOutputHelper outp
         // Not pulled again at once: the kubelet backs off, and says so with the last error.
         var backingOff = await PodAsync("unpullable", p => p.Status?.ContainerStatuses?.Any(c => c.State?.Waiting?.Reason == "ImagePullBackOff") == true, "the pull to back off");
         backingOff.Status.ContainerStatuses[0].State.Waiting.Message.ShouldContain("could not be pulled");
+    }
+
+    [DockerFact]
+    public async Task A_pod_created_between_passes_runs_on_its_watch_event_not_at_the_next_pass()
+    {
+        await StopKubeletAsync();
+        await StartKubeletAsync(resync: TimeSpan.FromMinutes(5));
+        await Task.Delay(TimeSpan.FromSeconds(1)); // its first pass is over: the next is minutes away
+
+        await CreateBarePodAsync("prompt", Shell("main", "echo started > /dev/termination-log"));
+        var ended = await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("prompt", ns), p => p.Status?.Phase is "Succeeded" or "Failed",
+            "the pod to run before the next pass", TimeSpan.FromSeconds(30));
+        ended.Status.Phase.ShouldBe("Succeeded");
+        ended.Status.ContainerStatuses.ShouldHaveSingleItem().State.Terminated.Message.ShouldBe("started\n");
     }
 
     [DockerFact]

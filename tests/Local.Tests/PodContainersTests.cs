@@ -30,10 +30,29 @@ public sealed class PodContainersTests
             Metadata = new V1ObjectMeta { Name = "firefox", NamespaceProperty = "builds", Uid = "u-run" },
             Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" }, Packages = ["www-client/firefox"] },
         };
-        var pod = DesiredBuildPod.Build(run, Builder(), "gentoo/stage3:local", 1, KernelVersion.Parse("6.1"), new PodSettings("gentoo-builder:local"));
+        var pod = DesiredBuildPod.Build(run, Builder(), 1, KernelVersion.Parse("6.1"), new PodSettings("gentoo-builder:local"));
         pod.Metadata.Uid = uid;
         return pod;
     }
+
+    /// <summary>A bootstrap's pod: the one that runs in the stage3 image, with the agent copied in.</summary>
+    private static V1Pod BootstrapPod(string uid = "u-pod-1")
+    {
+        var bootstrap = new GentooBootstrap
+        {
+            Metadata = new V1ObjectMeta { Name = "stage3", NamespaceProperty = "builds", Uid = "u-bootstrap" },
+            Spec = new GentooBootstrapSpec { Stage3 = new Stage3Source { Image = "gentoo/stage3:local" }, Profile = "default/linux/amd64/23.0" },
+        };
+        var pod = DesiredBootstrap.Pod(bootstrap, 1, new PodSettings("gentoo-builder:local"));
+        pod.Metadata.Uid = uid;
+        return pod;
+    }
+
+    private static Dictionary<string, V1Secret> NoSecrets() => [];
+
+    private static Dictionary<string, V1ConfigMap> BootstrapConfigMaps() =>
+        new[] { DesiredBootstrap.ConfigMapName("stage3"), DesiredBootstrap.PlanConfigMapName("stage3") }
+            .ToDictionary(n => n, n => new V1ConfigMap { Metadata = new V1ObjectMeta { Name = n }, Data = new Dictionary<string, string> { ["make.conf"] = "USE=\"-X\"\n" } });
 
     /// <summary>The builder's configuration, as its ConfigMap holds it (its fixes ConfigMap, which is optional, not made yet).</summary>
     private static Dictionary<string, V1ConfigMap> ConfigMaps(V1Pod pod) =>
@@ -53,17 +72,17 @@ public sealed class PodContainersTests
             });
 
     [Fact]
-    public void A_build_pod_runs_its_agent_copy_first_then_the_build_on_the_claims_docker_volumes()
+    public void A_build_pod_is_one_container_of_the_operator_image_running_its_agent_on_the_claims_docker_volumes()
     {
         var pod = BuildPod();
         var plan = PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod), Bound(pod));
 
-        plan.InitContainers.Select(c => c.PodContainer).ShouldBe(["agent"]);
-        plan.InitContainers[0].Image.ShouldBe("gentoo-builder:local");
+        plan.InitContainers.ShouldBeEmpty("the root volume holds the system: nothing to copy the agent into");
         var build = plan.Containers.ShouldHaveSingleItem();
         build.PodContainer.ShouldBe(AgentPod.Container);
-        build.Image.ShouldBe("gentoo/stage3:local");
-        build.Entrypoint.ShouldBe([AgentPod.AgentDirectory + "/gentoo-agent"]);
+        build.Image.ShouldBe("gentoo-builder:local");
+        build.Entrypoint.ShouldBe([AgentPod.AgentInImage]);
+        build.User.ShouldBe("0", "the operator image's own user is not root; the pod's securityContext makes the agent root");
         build.Command!.ShouldContain("www-client/firefox");
 
         // Each claim mounts the named volume it is bound to (by machine, namespace and claim), so the binary packages outlive pods and builders.
@@ -73,10 +92,25 @@ public sealed class PodContainersTests
         // A claim not bound to a volume is not mounted as an empty one: the pod waits, as a kubelet's does.
         Should.Throw<PodPlanException>(() => PodContainers.Plan(pod, "this-machine", PodDirectory, ConfigMaps(pod), Secrets(pod), new Dictionary<string, string>()))
             .Message.ShouldBe("persistentvolumeclaim \"desktop-root\" is not bound to a volume");
+        plan.ScratchDirectories.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void A_bootstrap_pod_copies_the_agent_into_the_stage3_container_through_a_scratch_volume_first()
+    {
+        var pod = BootstrapPod();
+        var plan = PodContainers.Plan(pod, "this-machine", PodDirectory, BootstrapConfigMaps(), NoSecrets(), Bound(pod));
+
+        plan.InitContainers.Select(c => c.PodContainer).ShouldBe(["agent"]);
+        plan.InitContainers[0].Image.ShouldBe("gentoo-builder:local");
+        var bootstrap = plan.Containers.ShouldHaveSingleItem();
+        bootstrap.Image.ShouldBe("gentoo/stage3:local");
+        bootstrap.Entrypoint.ShouldBe([AgentPod.AgentDirectory + "/gentoo-agent"]);
+        bootstrap.User.ShouldBe("0");
         // The agent travels in the pod's scratch volume, shared by the two containers and gone with the pod.
         plan.ScratchDirectories.ShouldBe([PodDirectory + "/volumes/agent"]);
         plan.InitContainers[0].Mounts.ShouldContain(m => m.Kind == MountKind.Bind && m.Source == PodDirectory + "/volumes/agent" && m.Target == AgentPod.AgentDirectory && !m.ReadOnly);
-        build.Mounts.ShouldContain(m => m.Kind == MountKind.Bind && m.Source == PodDirectory + "/volumes/agent" && m.Target == AgentPod.AgentDirectory && m.ReadOnly);
+        bootstrap.Mounts.ShouldContain(m => m.Kind == MountKind.Bind && m.Source == PodDirectory + "/volumes/agent" && m.Target == AgentPod.AgentDirectory && m.ReadOnly);
     }
 
     [Fact]
@@ -132,8 +166,8 @@ public sealed class PodContainersTests
     public void A_pod_re_created_under_its_name_gets_new_containers_but_the_same_claim_volumes()
     {
         // The kubelet keeps each pod's files by its uid.
-        var first = PodContainers.Plan(BuildPod("11111111-aaaa"), "n", "/var/lib/gentoo-builder/pods/11111111-aaaa", ConfigMaps(BuildPod()), Secrets(BuildPod()), Bound(BuildPod("11111111-aaaa")));
-        var second = PodContainers.Plan(BuildPod("22222222-bbbb"), "n", "/var/lib/gentoo-builder/pods/22222222-bbbb", ConfigMaps(BuildPod()), Secrets(BuildPod()), Bound(BuildPod("22222222-bbbb")));
+        var first = PodContainers.Plan(BootstrapPod("11111111-aaaa"), "n", "/var/lib/gentoo-builder/pods/11111111-aaaa", BootstrapConfigMaps(), NoSecrets(), Bound(BootstrapPod("11111111-aaaa")));
+        var second = PodContainers.Plan(BootstrapPod("22222222-bbbb"), "n", "/var/lib/gentoo-builder/pods/22222222-bbbb", BootstrapConfigMaps(), NoSecrets(), Bound(BootstrapPod("22222222-bbbb")));
 
         second.Containers[0].Name.ShouldNotBe(first.Containers[0].Name);
         second.ClaimVolumes.ShouldBe(first.ClaimVolumes);

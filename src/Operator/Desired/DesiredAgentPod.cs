@@ -30,9 +30,13 @@ public sealed record PodVolume(string Name, string MountPath, V1Volume Source, b
         new(name, mountPath, new V1Volume { Name = name, ConfigMap = new V1ConfigMapVolumeSource { Name = configMap } }, ReadOnly: true);
 }
 
-/// <summary>Where and with what an agent pod runs: the Gentoo image, its resources and its nodes.</summary>
+/// <summary>Where and with what an agent pod runs: the image the agent starts in, its resources and its nodes.</summary>
+/// <param name="GentooImage">
+/// The Gentoo image (a stage3) whose own filesystem the step fills an empty root from: the agent is copied into it. Null
+/// for steps on a root volume that already holds the system: the agent runs from the operator image, nothing copied.
+/// </param>
 public sealed record AgentPlacement(
-    string Image,
+    string? GentooImage,
     V1ResourceRequirements? Resources = null,
     IDictionary<string, string>? NodeSelector = null,
     IList<V1Toleration>? Tolerations = null,
@@ -42,12 +46,17 @@ public sealed record AgentPlacement(
     IReadOnlyList<GitConfigSource>? ConfigGit = null);
 
 /// <summary>
-/// A pod running one agent step in a Gentoo root (build, bootstrap, update, sync). An init container copies the agent
-/// from the operator image into a shared volume (the Gentoo image holds nothing of ours); the agent container runs it
-/// with the given volumes. Names are deterministic, so an operator restart finds the pod it started.
+/// A pod running one agent step in a Gentoo root (build, bootstrap, update, sync). The agent works in the root volume
+/// through chroot, so where that volume already holds the system, the container is the operator image, which carries
+/// the agent: one container to start, one image on the node. Only a step that fills an empty root from a Gentoo
+/// image's own filesystem runs in that image, which holds nothing of ours: an init container copies the agent into a
+/// shared volume first. Names are deterministic, so an operator restart finds the pod it started.
 /// </summary>
 public static class DesiredAgentPod
 {
+    private const string AgentVolume = "agent";
+    private const string CopiedAgent = AgentPod.AgentDirectory + "/gentoo-agent";
+
     /// <summary>PREFIX-SUFFIX, shortened with a hash of the prefix when long, so that it is always a valid object name.</summary>
     public static string Name(string prefix, string suffix)
     {
@@ -88,6 +97,7 @@ public static class DesiredAgentPod
             volumes = [.. volumes, new PodVolume(DesiredGitConfig.Volume, DesiredGitConfig.Mount, new V1Volume { Name = DesiredGitConfig.Volume, EmptyDir = new V1EmptyDirVolumeSource() }, ReadOnly: true)];
         }
 
+        var copied = placement.GentooImage is not null;
         return new V1Pod
         {
             ApiVersion = "v1",
@@ -104,15 +114,12 @@ public static class DesiredAgentPod
                 Affinity = placement.RequiredKernel is { } kernel
                     ? new V1Affinity { NodeAffinity = new V1NodeAffinity { RequiredDuringSchedulingIgnoredDuringExecution = NodeKernel.AtLeast(kernel) } }
                     : null,
+                // The agent runs as root whatever the image's user (the operator image's is not); a securityContext that
+                // names a user takes precedence, as Kubernetes gives the container's own context.
+                SecurityContext = new V1PodSecurityContext { RunAsUser = 0 },
                 InitContainers =
                 [
-                    new V1Container
-                    {
-                        Name = "agent",
-                        Image = settings.OperatorImage,
-                        Command = ["cp", AgentPod.AgentInImage, AgentPod.AgentDirectory + "/gentoo-agent"],
-                        VolumeMounts = [new V1VolumeMount { Name = "agent", MountPath = AgentPod.AgentDirectory }],
-                    },
+                    .. copied ? [CopyAgent(settings.OperatorImage)] : Array.Empty<V1Container>(),
                     .. git.Count > 0 ? [DesiredGitConfig.CheckoutContainer(git, settings.OperatorImage)] : Array.Empty<V1Container>(),
                 ],
                 Containers =
@@ -120,9 +127,9 @@ public static class DesiredAgentPod
                     new V1Container
                     {
                         Name = AgentPod.Container,
-                        Image = placement.Image,
-                        ImagePullPolicy = placement.PullPolicy,
-                        Command = [AgentPod.AgentDirectory + "/gentoo-agent"],
+                        Image = placement.GentooImage ?? settings.OperatorImage,
+                        ImagePullPolicy = placement.GentooImage is null ? null : placement.PullPolicy,
+                        Command = [copied ? CopiedAgent : AgentPod.AgentInImage],
                         Args = [.. args],
                         Env = [.. AgentPod.RuntimeEnvironment.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => new V1EnvVar { Name = v.Key, Value = v.Value })],
                         Resources = placement.Resources,
@@ -132,15 +139,29 @@ public static class DesiredAgentPod
                         TerminationMessagePolicy = "FallbackToLogsOnError",
                         VolumeMounts =
                         [
-                            new V1VolumeMount { Name = "agent", MountPath = AgentPod.AgentDirectory, ReadOnlyProperty = true },
+                            .. copied ? [new V1VolumeMount { Name = AgentVolume, MountPath = AgentPod.AgentDirectory, ReadOnlyProperty = true }] : Array.Empty<V1VolumeMount>(),
                             .. volumes.Select(v => new V1VolumeMount { Name = v.Name, MountPath = v.MountPath, ReadOnlyProperty = v.ReadOnly ? true : null }),
                         ],
                     },
                 ],
-                Volumes = [new V1Volume { Name = "agent", EmptyDir = new V1EmptyDirVolumeSource() }, .. volumes.Select(v => v.Source), .. DesiredGitConfig.AuthVolumes(git)],
+                Volumes =
+                [
+                    .. copied ? [new V1Volume { Name = AgentVolume, EmptyDir = new V1EmptyDirVolumeSource() }] : Array.Empty<V1Volume>(),
+                    .. volumes.Select(v => v.Source),
+                    .. DesiredGitConfig.AuthVolumes(git),
+                ],
             },
         };
     }
+
+    /// <summary>The init container that copies the agent from the operator image into a Gentoo image's pod.</summary>
+    private static V1Container CopyAgent(string operatorImage) => new()
+    {
+        Name = AgentVolume,
+        Image = operatorImage,
+        Command = ["cp", AgentPod.AgentInImage, CopiedAgent],
+        VolumeMounts = [new V1VolumeMount { Name = AgentVolume, MountPath = AgentPod.AgentDirectory }],
+    };
 
     /// <summary>Whole CPUs for MAKEOPTS: the CPU limit, else the request, rounded up; null when neither is set.</summary>
     public static int? Cpus(V1ResourceRequirements? resources)

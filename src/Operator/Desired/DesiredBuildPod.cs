@@ -22,7 +22,7 @@ public static class DesiredBuildPod
     public static string PodName(string run, int attempt) => DesiredAgentPod.Name(run, attempt.ToString(CultureInfo.InvariantCulture));
 
     public static V1Pod Build(
-        BuildRun run, GentooBuilder builder, string image, int attempt, KernelVersion? requiredKernel, PodSettings settings, IList<ConfigSource>? configFrom = null)
+        BuildRun run, GentooBuilder builder, int attempt, KernelVersion? requiredKernel, PodSettings settings, IList<ConfigSource>? configFrom = null)
     {
         var spec = run.Spec;
         var more = new List<string>();
@@ -57,7 +57,7 @@ public static class DesiredBuildPod
         };
         more.AddRange(DesiredSigning.KeyArguments(builder));
         more.AddRange(Releases.BuildArguments(run, builder));
-        var pod = DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, image, requiredKernel, configFrom),
+        var pod = DesiredAgentPod.Build(PodName(run.Name(), attempt), run, labels, DesiredBuilderPods.Placement(builder, requiredKernel, configFrom),
             DesiredBuilderPods.Arguments(AgentStep.Build, builder, settings, [.. more]), DesiredSigning.WithKey(builder, DesiredBuilderPods.Volumes(builder)), settings);
 
         // spec.timeout bounds one attempt: the kubelet stops the pod gracefully (emerge gets SIGTERM, what it built stays)

@@ -34,12 +34,12 @@ public static class DesiredBuilderPods
 
     public static string CopyPodName(string builder) => DesiredAgentPod.Name(builder, "copy-root");
 
+    /// <summary>Where a builder's agent pods run: the root volume holds the system, so the agent runs from the operator image.</summary>
     /// <param name="builder">The builder.</param>
-    /// <param name="image">The Gentoo image (the bootstrap's stage3).</param>
     /// <param name="requiredKernel">The kernel the node must have at least, if any.</param>
     /// <param name="configFrom">The bootstrap's configFrom: its git sources are checked out for the pod.</param>
-    public static AgentPlacement Placement(GentooBuilder builder, string image, KernelVersion? requiredKernel, IList<ConfigSource>? configFrom) =>
-        new(image, builder.Spec.Resources, builder.Spec.NodeSelector, builder.Spec.Tolerations, requiredKernel, builder.Spec.SecurityContext,
+    public static AgentPlacement Placement(GentooBuilder builder, KernelVersion? requiredKernel, IList<ConfigSource>? configFrom) =>
+        new(GentooImage: null, builder.Spec.Resources, builder.Spec.NodeSelector, builder.Spec.Tolerations, requiredKernel, builder.Spec.SecurityContext,
             ConfigGit: DesiredGitConfig.Sources(configFrom));
 
     public static List<string> Arguments(AgentStep step, GentooBuilder builder, PodSettings settings, params string[] more) =>
@@ -70,11 +70,10 @@ public static class DesiredBuilderPods
     /// <param name="builder">The builder.</param>
     /// <param name="step">Update, sync, a person's shell, or publishing a release.</param>
     /// <param name="id">What asked for it (see <see cref="MaintenancePodName"/>).</param>
-    /// <param name="image">The Gentoo image.</param>
     /// <param name="configFrom">The bootstrap's configFrom.</param>
     /// <param name="settings">The operator's pod settings.</param>
     /// <param name="publish">For the publish step: the release to publish.</param>
-    public static V1Pod Maintenance(GentooBuilder builder, AgentStep step, string id, string image, IList<ConfigSource>? configFrom, PodSettings settings, string? publish = null)
+    public static V1Pod Maintenance(GentooBuilder builder, AgentStep step, string id, IList<ConfigSource>? configFrom, PodSettings settings, string? publish = null)
     {
         var labels = new Dictionary<string, string> { [ObjectLabels.Builder] = builder.Name(), [MaintenanceLabel] = step.Name() };
         // A person in a shell may emerge into the PKGDIR clients verify: the shell signs as builds do; updates and syncs build nothing.
@@ -82,15 +81,16 @@ public static class DesiredBuilderPods
         string[] more = shell ? [.. DesiredSigning.KeyArguments(builder)]
             : step == AgentStep.Publish ? ["--publish", publish ?? throw new ArgumentNullException(nameof(publish)), .. Decisions.Releases.RetentionArguments(builder)]
             : [];
-        return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, image, null, configFrom),
+        return DesiredAgentPod.Build(MaintenancePodName(builder.Name(), step, id), builder, labels, Placement(builder, null, configFrom),
             Arguments(step, builder, settings, more), shell ? DesiredSigning.WithKey(builder, Volumes(builder)) : Volumes(builder), settings);
     }
 
     /// <summary>
     /// Copies a bootstrap's root volume into a builder's new, empty one, preserving ownership, modes, links and
-    /// extended attributes. The marker written last makes it idempotent: a rerun after completion copies nothing.
+    /// extended attributes. The marker written last makes it idempotent: a rerun after completion copies nothing. It
+    /// runs in the operator image (a shell and GNU cp), as the builder's other pods do.
     /// </summary>
-    public static V1Pod CopyRoot(GentooBuilder builder, string sourceClaim, string image)
+    public static V1Pod CopyRoot(GentooBuilder builder, string sourceClaim, string operatorImage)
     {
         var script = $"set -eu; if [ -e {AgentPod.RootMount}/{CopyMarker} ]; then echo 'root already copied'; exit 0; fi; "
             + $"cp -a {CopySourceMount}/. {AgentPod.RootMount}/ && touch {AgentPod.RootMount}/{CopyMarker} && echo 'root copied from {sourceClaim}'";
@@ -122,7 +122,7 @@ public static class DesiredBuilderPods
                     new V1Container
                     {
                         Name = AgentPod.Container,
-                        Image = image,
+                        Image = operatorImage,
                         Command = ["/bin/sh", "-c", script],
                         SecurityContext = new V1SecurityContext { RunAsUser = 0 },
                         VolumeMounts =

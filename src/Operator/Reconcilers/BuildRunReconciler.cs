@@ -291,9 +291,8 @@ public sealed class BuildRunReconciler(
         }
 
         var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(run.Namespace(), reference.Name)) : null;
-        var image = bootstrap?.Spec.Stage3.Image ?? settings.Pods.OperatorImage;
         var kernel = RequiredKernels.For(run, builder);
-        var pod = DesiredBuildPod.Build(run, builder, image, attempt, KernelVersion.TryParse(kernel?.Version, out var k) ? k : null, settings.Pods, bootstrap?.Spec.ConfigFrom);
+        var pod = DesiredBuildPod.Build(run, builder, attempt, KernelVersion.TryParse(kernel?.Version, out var k) ? k : null, settings.Pods, bootstrap?.Spec.ConfigFrom);
         // When the pod exists, an earlier reconcile created it: either it did not get to write status (an operator
         // restart), or it did and our cache is behind. The status write below settles both without going backwards.
         var created = await CoreWrites.CreateIfMissingAsync(kube, pod, ct);

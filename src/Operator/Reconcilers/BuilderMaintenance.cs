@@ -26,7 +26,7 @@ public sealed class BuilderMaintenance(
     /// that a failed build can be looked into before it is resumed. Returns when to look again.
     /// </summary>
     public async Task<TimeSpan?> RunAsync(
-        GentooBuilder builder, GentooBootstrap? bootstrap, BuildRun? holder, string configDigest, string image, StatusChanges<GentooBuilder> changes, DateTime now,
+        GentooBuilder builder, GentooBootstrap? bootstrap, BuildRun? holder, string configDigest, StatusChanges<GentooBuilder> changes, DateTime now,
         CancellationToken ct)
     {
         if (builder.Status.CurrentMaintenance is { } current)
@@ -174,7 +174,7 @@ public sealed class BuilderMaintenance(
         {
             return null; // a build pod has the volumes: its release of them brings us back
         }
-        await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, image, bootstrap?.Spec.ConfigFrom, settings, publish), ct);
+        await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.Maintenance(builder, what, id, bootstrap?.Spec.ConfigFrom, settings, publish), ct);
         log.LogInformation("GentooBuilder {Namespace}/{Name}: {Step} pod {Pod} started ({Why})", builder.Namespace(), builder.Name(), what, name,
             what == AgentStep.Publish ? $"release {publish}" : shell is not null || token is not null ? "requested" : configChanged ? "configuration changed" : "sync interval");
         return null;

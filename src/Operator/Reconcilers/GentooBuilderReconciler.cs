@@ -82,7 +82,6 @@ public sealed class GentooBuilderReconciler(
     {
         var now = clock.GetUtcNow().UtcDateTime;
         var bootstrap = builder.Spec.BootstrapRef is { } reference ? bootstraps.Get(new ObjectKey(request.Namespace, reference.Name)) : null;
-        var image = bootstrap?.Spec.Stage3.Image ?? settings.Pods.OperatorImage;
 
         // The build tree: volumes, then (where the root is copied) the copy.
         var populated = builder.Status.Volumes?.Root is not null;
@@ -102,7 +101,7 @@ public sealed class GentooBuilderReconciler(
                 return ReconcileResult.After(settings.SnapshotPoll);
             }
 
-            if (source.Kind == "PersistentVolumeClaim" && await CopyRootAsync(builder, source.Name, image, changes, now, ct) is { } waiting)
+            if (source.Kind == "PersistentVolumeClaim" && await CopyRootAsync(builder, source.Name, changes, now, ct) is { } waiting)
             {
                 return waiting;
             }
@@ -182,7 +181,7 @@ public sealed class GentooBuilderReconciler(
         {
             await schedule.RunAsync(builder, ofBuilder, holder, changes, now, ct),
             await snapshotting.RunAsync(builder, lastSuccess is not null && lastSuccess.Name() != previousSuccess ? lastSuccess : null, changes, now, ct),
-            await maintenance.RunAsync(builder, bootstrap, holder, config.Digest, image, changes, now, ct),
+            await maintenance.RunAsync(builder, bootstrap, holder, config.Digest, changes, now, ct),
             signing.Recheck,
         };
         return next.Where(t => t is not null).Select(t => t!.Value).DefaultIfEmpty(TimeSpan.Zero).Min() is var soonest && soonest > TimeSpan.Zero
@@ -244,12 +243,12 @@ public sealed class GentooBuilderReconciler(
 
     /// <summary>Runs the copy pod until it succeeded; null once the root is filled, else when to look again.</summary>
     private async Task<ReconcileResult?> CopyRootAsync(
-        GentooBuilder builder, string sourceClaim, string image, StatusChanges<GentooBuilder> changes, DateTime now, CancellationToken ct)
+        GentooBuilder builder, string sourceClaim, StatusChanges<GentooBuilder> changes, DateTime now, CancellationToken ct)
     {
         var name = DesiredBuilderPods.CopyPodName(builder.Name());
         if (pods.Get(new ObjectKey(builder.Namespace(), name)) is not { } pod)
         {
-            await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.CopyRoot(builder, sourceClaim, image), ct);
+            await CoreWrites.CreateIfMissingAsync(kube, DesiredBuilderPods.CopyRoot(builder, sourceClaim, settings.Pods.OperatorImage), ct);
             NotReady(changes, "CopyingRoot", $"copying the root from PersistentVolumeClaim {sourceClaim} (pod {name})", now);
             return ReconcileResult.Done;
         }

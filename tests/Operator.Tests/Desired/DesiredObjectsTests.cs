@@ -54,7 +54,7 @@ public sealed class DesiredObjectsTests
         var root = DesiredVolumes.Builder(Builder(), RootSource.CopyOf("plasma-desktop-root"))[0];
         root.Spec.DataSource.ShouldBeNull("storage that cannot snapshot cannot clone either");
 
-        var copy = DesiredBuilderPods.CopyRoot(Builder(), "plasma-desktop-root", "docker.io/gentoo/stage3:amd64-openrc");
+        var copy = DesiredBuilderPods.CopyRoot(Builder(), "plasma-desktop-root", "registry.local/gentoo-builder:1.0");
         copy.Spec.Volumes.Single(v => v.Name == "source").PersistentVolumeClaim.ClaimName.ShouldBe("plasma-desktop-root");
         copy.Spec.Volumes.Single(v => v.Name == "source").PersistentVolumeClaim.ReadOnlyProperty.ShouldBe(true);
         copy.Spec.Volumes.Single(v => v.Name == "root").PersistentVolumeClaim.ClaimName.ShouldBe(root.Metadata.Name);
@@ -65,20 +65,20 @@ public sealed class DesiredObjectsTests
     }
 
     [Fact]
-    public void Build_pod_runs_the_agent_from_the_operator_image_in_the_gentoo_image_with_the_builders_volumes()
+    public void Build_pod_is_one_container_running_the_agent_of_the_operator_image_as_root_on_the_builders_volumes()
     {
-        var pod = DesiredBuildPod.Build(Run(), Builder(), "docker.io/gentoo/stage3:amd64-desktop-systemd", 2, KernelVersion.Parse("6.1"), new PodSettings("registry.local/gentoo-builder:1.0"));
+        var pod = DesiredBuildPod.Build(Run(), Builder(), 2, KernelVersion.Parse("6.1"), new PodSettings("registry.local/gentoo-builder:1.0"));
 
         pod.Metadata.Name.ShouldBe("firefox-2");
         pod.Metadata.OwnerReferences.ShouldHaveSingleItem().Uid.ShouldBe("u-run");
         pod.Spec.RestartPolicy.ShouldBe("Never");
         pod.Spec.TerminationGracePeriodSeconds.ShouldBe(330);
-        var init = pod.Spec.InitContainers.ShouldHaveSingleItem();
-        init.Image.ShouldBe("registry.local/gentoo-builder:1.0");
-        init.Command.ShouldBe(["cp", "/opt/gentoo-builder/gentoo-agent", "/gentoo-builder/bin/gentoo-agent"]);
+        pod.Spec.InitContainers.ShouldBeEmpty("the root volume holds the system: the agent needs no Gentoo image to run in");
         var build = pod.Spec.Containers.ShouldHaveSingleItem();
-        build.Image.ShouldBe("docker.io/gentoo/stage3:amd64-desktop-systemd");
-        build.Command.ShouldBe(["/gentoo-builder/bin/gentoo-agent"]);
+        build.Image.ShouldBe("registry.local/gentoo-builder:1.0");
+        build.Command.ShouldBe(["/opt/gentoo-builder/gentoo-agent"]);
+        pod.Spec.SecurityContext.RunAsUser.ShouldBe(0, "the operator image's user is not root");
+        pod.Spec.Volumes.ShouldNotContain(v => v.Name == "agent");
         build.Args.ShouldBe([
             "build", "--root", "/mnt/gentoo", "--config", "/etc/gentoo-builder/config", "--binpkgs", "/mnt/binpkgs", "--distfiles", "/mnt/distfiles",
             "--package", "www-client/firefox", "--emerge-arg", "--update", "--emerge-arg", "--deep", "--keep-going", "--keyword-scope", "Slot",
@@ -87,7 +87,7 @@ public sealed class DesiredObjectsTests
         ]);
         var exact = Builder();
         exact.Spec.KeywordScope = KeywordScope.Version;
-        DesiredBuildPod.Build(Run(), exact, "stage3", 1, null, new PodSettings("registry.local/gentoo-builder:1.0")).Spec.Containers[0].Args
+        DesiredBuildPod.Build(Run(), exact, 1, null, new PodSettings("registry.local/gentoo-builder:1.0")).Spec.Containers[0].Args
             .ShouldContain("Version", "the agent proposes keyword changes at the builder's keywordScope");
         var key = pod.Spec.Volumes.Single(v => v.Name == "signing").Secret;
         key.SecretName.ShouldBe("plasma-desktop-signing-key", "no keySecretRef: the key the operator makes");
@@ -112,13 +112,13 @@ public sealed class DesiredObjectsTests
         unsigned.Spec.Signing = new SigningSpec { Unsigned = true };
         var settings = new PodSettings("registry.local/gentoo-builder:1.0");
 
-        var pod = DesiredBuildPod.Build(Run(), own, "stage3", 1, null, settings);
+        var pod = DesiredBuildPod.Build(Run(), own, 1, null, settings);
         pod.Spec.Volumes.Single(v => v.Name == "signing").Secret.ShouldSatisfyAllConditions(
             s => s.SecretName.ShouldBe("desktops-key"),
             s => s.Items.Single().Key.ShouldBe("key.asc"),
             s => s.Items.Single().Path.ShouldBe("signing.asc"));
-        DesiredBuilderPods.Maintenance(own, AgentStep.Update, "1", "stage3", null, settings).Spec.Volumes.ShouldNotContain(v => v.Secret != null, "update pods do not build packages");
-        var shell = DesiredBuilderPods.Maintenance(own, AgentStep.Shell, "1", "stage3", null, settings);
+        DesiredBuilderPods.Maintenance(own, AgentStep.Update, "1", null, settings).Spec.Volumes.ShouldNotContain(v => v.Secret != null, "update pods do not build packages");
+        var shell = DesiredBuilderPods.Maintenance(own, AgentStep.Shell, "1", null, settings);
         shell.Spec.Volumes.Single(v => v.Name == "signing").Secret.SecretName.ShouldBe("desktops-key", "what a person emerges in a shell is signed too");
         shell.Spec.Containers[0].Args.ShouldContain("--signing-key");
         var binhost = DesiredBinhost.Deployment(own, "registry.local/gentoo-builder:1.0", true, null).Spec.Template.Spec;
@@ -126,7 +126,7 @@ public sealed class DesiredObjectsTests
         binhost.Volumes.Single(v => v.Name == "signing").ConfigMap.Name.ShouldBe("plasma-desktop-signing-public");
         binhost.Containers[0].Args.ShouldContain("/etc/gentoo-binhost/signing/public.asc");
 
-        var plain = DesiredBuildPod.Build(Run(), unsigned, "stage3", 1, null, settings);
+        var plain = DesiredBuildPod.Build(Run(), unsigned, 1, null, settings);
         plain.Spec.Volumes.ShouldNotContain(v => v.Name == "signing");
         plain.Spec.Containers[0].Args.ShouldNotContain("--signing-key");
         DesiredBinhost.Deployment(unsigned, "registry.local/gentoo-builder:1.0", true, null).Spec.Template.Spec.Containers[0].Args.ShouldNotContain("--signing-key");

@@ -103,7 +103,9 @@ public sealed class OperatorProcessIntegrationTests
             var builder = (await new ResourceApi<GentooBuilder>(kube).GetAsync(ns, "plasma-desktop", CancellationToken.None))!;
             Conditions.IsTrue(builder.Status.Conditions, ConditionTypes.Ready).ShouldBeTrue();
             var pod = await kube.CoreV1.ReadNamespacedPodAsync(run!.Status.Attempts![0].Pod, ns);
-            pod.Spec.Containers[0].Image.ShouldBe(bootstrap.Spec.Stage3.Image);
+            // The builder's root volume holds the system: its build pod is the operator image's agent alone, no stage3 on the node.
+            pod.Spec.Containers.Single().Image.ShouldBe(new Gentoo.Operator.Hosting.OperatorOptions().OperatorImage);
+            pod.Spec.InitContainers.ShouldBeEmpty();
         }
         finally
         {

@@ -28,7 +28,7 @@ public sealed class DesiredObjectsApiTests(TestCluster cluster)
             created.Spec.Resources.Requests["storage"].ShouldBe(claim.Spec.Resources.Requests["storage"]);
         }
 
-        var pod = DesiredBuildPod.Build(run, builder, "docker.io/gentoo/stage3:amd64-openrc", 1, KernelVersion.Parse("6.1"), new PodSettings("gentoo-builder:test"));
+        var pod = DesiredBuildPod.Build(run, builder, 1, KernelVersion.Parse("6.1"), new PodSettings("gentoo-builder:test"));
         var stored = await cluster.Kube.CoreV1.CreateNamespacedPodAsync(pod, ns);
 
         stored.Metadata.Name.ShouldBe("firefox-1");

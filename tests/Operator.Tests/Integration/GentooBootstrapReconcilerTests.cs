@@ -87,6 +87,7 @@ public sealed class GentooBootstrapReconcilerTests(TestCluster cluster)
         var pod = await cluster.Kube.CoreV1.ReadNamespacedPodAsync(DesiredBootstrap.PodName("plasma", 1), ns);
         pod.Spec.Containers[0].Image.ShouldBe("docker.io/gentoo/stage3:amd64-desktop-openrc");
         pod.Spec.Containers[0].Args.ShouldContain("bootstrap");
+        pod.Spec.InitContainers.Single().Command[0].ShouldBe("cp", "the stage3 holds nothing of ours: the agent is copied in from the operator image");
         (await PlanStepsAsync(ns)).ShouldBe(["freetype-without-harfbuzz", "harfbuzz"]);
     }
 
