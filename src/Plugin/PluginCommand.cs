@@ -369,7 +369,9 @@ public static partial class PluginCommand
                     }
                 }
 
-                foreach (var arg in new[] { "exec", "-it", "-n", cluster.Namespace, pod, "-c", AgentPod.Container, "--", "chroot", AgentPod.RootMount, "/bin/bash", "--login" })
+                // The person's shell gets the root's environment, not the agent's GC settings (emerge in it may build .NET programs).
+                string[] withoutAgentSettings = ["env", .. AgentPod.RuntimeEnvironment.Keys.Order(StringComparer.Ordinal).SelectMany(key => new[] { "-u", key })];
+                foreach (var arg in (string[])["exec", "-it", "-n", cluster.Namespace, pod, "-c", AgentPod.Container, "--", .. withoutAgentSettings, "chroot", AgentPod.RootMount, "/bin/bash", "--login"])
                 {
                     start.ArgumentList.Add(arg);
                 }

@@ -187,7 +187,8 @@ public sealed class PluginTests(TestCluster cluster)
             exit.ShouldBe(0, error);
             var args = File.ReadAllText(Path.Combine(work.FullName, "args")).Trim();
             args.ShouldContain($"exec -it -n {ns} desktop-shell-");
-            args.ShouldEndWith("-c build -- chroot /mnt/gentoo /bin/bash --login");
+            args.ShouldEndWith("-c build -- env -u DOTNET_GCGen0MaxBudget -u DOTNET_GCgen0size chroot /mnt/gentoo /bin/bash --login",
+                customMessage: "the agent's GC settings stay out of the person's shell");
             var pod = args.Split(' ').Single(a => a.StartsWith("desktop-shell-", StringComparison.Ordinal));
             output.ShouldContain($"shell pod {pod} stopped");
             var after = await Eventually.GetAsync(async () => (await builders.GetAsync(ns, "desktop", CancellationToken.None))!,
