@@ -9,6 +9,13 @@ public sealed record KindInfo(string Group, string Version, string Plural, strin
 {
     public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
 
+    /// <summary>The kind's collection, relative to the API server's base URI: in <paramref name="ns"/>, or in all namespaces when null.</summary>
+    public string CollectionPath(string? ns) =>
+        (Group.Length == 0 ? $"api/{Version}/" : $"apis/{Group}/{Version}/") + (ns is null ? "" : $"namespaces/{Uri.EscapeDataString(ns)}/") + Plural;
+
+    /// <summary>One object of the kind, relative to the API server's base URI.</summary>
+    public string ObjectPath(string? ns, string name) => $"{CollectionPath(ns)}/{Uri.EscapeDataString(name)}";
+
     /// <summary>A short name for logs and metrics: "BuildRun", "Pod".</summary>
     public override string ToString() => Kind;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Text.Json.Serialization.Metadata;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -37,6 +38,8 @@ public interface IListWatch<T>
 public sealed class ResourceApi<T>(IKubernetes kube) : IListWatch<T>
     where T : class, IKubernetesObject<V1ObjectMeta>
 {
+    private JsonTypeInfo<T>? contract;
+
     public KindInfo Kind { get; } = KindInfo.Of<T>();
 
     public async Task<ResourceList<T>> ListAsync(string? ns, CancellationToken ct)
@@ -78,13 +81,13 @@ public sealed class ResourceApi<T>(IKubernetes kube) : IListWatch<T>
         return response.Body;
     }
 
-    /// <summary>PUT of the status subresource; spec and metadata changes in <paramref name="obj"/> are ignored by the server.</summary>
-    public async Task<T> ReplaceStatusAsync(T obj, CancellationToken ct)
-    {
-        using var response = await kube.CustomObjects.ReplaceNamespacedCustomObjectStatusWithHttpMessagesAsync<T>(
-            obj, Kind.Group, Kind.Version, obj.Metadata.NamespaceProperty, Kind.Plural, obj.Metadata.Name, cancellationToken: ct);
-        return response.Body;
-    }
+    /// <summary>
+    /// PUT of the status subresource; spec and metadata changes in <paramref name="obj"/> are ignored by the server. The
+    /// write reconcilers make most, so it is our own request (see <see cref="ApiRequest"/>).
+    /// </summary>
+    public Task<T> ReplaceStatusAsync(T obj, CancellationToken ct) =>
+        ApiRequest.SendAsync(kube, HttpMethod.Put, Kind.ObjectPath(obj.Metadata.NamespaceProperty, obj.Metadata.Name) + "/status", obj,
+            contract ??= ApiRequest.ContractOf<T>(), ct);
 
     public async Task<T> PatchAsync(string ns, string name, V1Patch patch, CancellationToken ct)
     {

@@ -34,27 +34,12 @@ public static class WatchStream
         [EnumeratorCancellation] CancellationToken ct)
         where T : class
     {
-        var client = kube as Kubernetes ?? throw new ArgumentException($"watches need KubernetesClient's {nameof(Kubernetes)}, not {kube.GetType().Name}", nameof(kube));
+        var client = ApiRequest.Client(kube);
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(client.BaseUri, RelativeUri(kind, ns, resourceVersion, timeout, labelSelector)))
         {
             Version = System.Net.HttpVersion.Version20, // as the client's requests: HTTP/2 where the server offers it
         };
-        if (client.Credentials is { } credentials)
-        {
-            await credentials.ProcessHttpRequestAsync(request, ct);
-        }
-
-        using var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-        if (!response.IsSuccessStatusCode)
-        {
-            var body = await response.Content.ReadAsStringAsync(ct);
-            throw new HttpOperationException($"Operation returned an invalid status code '{response.StatusCode}', response body {body}")
-            {
-                Request = new HttpRequestMessageWrapper(request, ""),
-                Response = new HttpResponseMessageWrapper(response, body),
-            };
-        }
-
+        using var response = await ApiRequest.SendAsync(client, request, ct);
         JsonSerializerOptions options = null!;
         KubernetesJson.AddJsonOptions(o => options = o);
         var events = (JsonTypeInfo<Watcher<T>.WatchEvent>)options.GetTypeInfo(typeof(Watcher<T>.WatchEvent));
@@ -99,13 +84,7 @@ public static class WatchStream
     /// <summary>The request's path and query, relative to the API server's base URI.</summary>
     public static string RelativeUri(KindInfo kind, string? ns, string resourceVersion, TimeSpan timeout, string? labelSelector)
     {
-        var path = new StringBuilder(kind.Group.Length == 0 ? $"api/{kind.Version}/" : $"apis/{kind.Group}/{kind.Version}/");
-        if (ns is not null)
-        {
-            path.Append("namespaces/").Append(Uri.EscapeDataString(ns)).Append('/');
-        }
-
-        path.Append(kind.Plural).Append("?watch=true&allowWatchBookmarks=true");
+        var path = new StringBuilder(kind.CollectionPath(ns)).Append("?watch=true&allowWatchBookmarks=true");
         path.Append("&resourceVersion=").Append(Uri.EscapeDataString(resourceVersion));
         path.Append("&timeoutSeconds=").Append(((int)timeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (labelSelector is not null)
