@@ -34,9 +34,12 @@ public static class ApiRequest
             Version = System.Net.HttpVersion.Version20, // as the client's requests: HTTP/2 where the server offers it
             Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, contract)) { Headers = { ContentType = new MediaTypeHeaderValue("application/json", "utf-8") } },
         };
-        using var response = await SendAsync(client, request, ct);
-        await using var answer = await response.Content.ReadAsStreamAsync(ct);
-        return await JsonSerializer.DeserializeAsync(answer, contract, ct)
+        // Bounded as the client bounds its own requests (its HttpClientTimeout, 100 s unless configured).
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(client.HttpClientTimeout);
+        using var response = await SendAsync(client, request, deadline.Token);
+        await using var answer = await response.Content.ReadAsStreamAsync(deadline.Token);
+        return await JsonSerializer.DeserializeAsync(answer, contract, deadline.Token)
             ?? throw new JsonException($"{method} {relativeUri} was answered with null");
     }
 
