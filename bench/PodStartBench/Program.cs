@@ -206,14 +206,24 @@ async Task<TimeSpan> ContainerStartAsync(IList<string> agentArgs)
 async Task RemoveOursAsync()
 {
     var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [LocalNames.NodeLabel + "=" + node] = true } };
+    // What the stopped kubelet was removing may be gone, or still hold a volume: what is left is named, not fatal.
     foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
     {
-        await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+        await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true })
+            .ContinueWith(removed => Report(removed, $"container {container.ID[..12]}"), TaskScheduler.Default);
     }
 
     foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = ours })).Volumes ?? [])
     {
-        await docker.Volumes.RemoveAsync(volume.Name, force: true);
+        await docker.Volumes.RemoveAsync(volume.Name, force: true).ContinueWith(removed => Report(removed, $"volume {volume.Name}"), TaskScheduler.Default);
+    }
+
+    static void Report(Task removed, string what)
+    {
+        if (removed.Exception?.InnerException is { } e && e is not DockerApiException { StatusCode: System.Net.HttpStatusCode.NotFound })
+        {
+            Console.Error.WriteLine($"left behind: {what} ({e.Message}); docker rm / docker volume rm removes it");
+        }
     }
 }
 

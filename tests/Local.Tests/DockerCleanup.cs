@@ -20,12 +20,35 @@ internal static class DockerCleanup
         var ours = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labels };
         foreach (var container in await docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = ours }))
         {
-            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+            try
+            {
+                await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+            }
+            catch (DockerContainerNotFoundException)
+            {
+                // A removal the stopped kubelet had asked for finished meanwhile (the engine goes on when its client stops waiting).
+            }
         }
 
         foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = ours })).Volumes ?? [])
         {
-            await docker.Volumes.RemoveAsync(volume.Name, force: true);
+            // Such a container may still hold the volume for a moment.
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await docker.Volumes.RemoveAsync(volume.Name, force: true);
+                    break;
+                }
+                catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+                {
+                    break;
+                }
+                catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict && attempt < 50)
+                {
+                    await Task.Delay(200);
+                }
+            }
         }
     }
 }
