@@ -133,7 +133,8 @@ public sealed class GentooBuilderSpec
 
     /// <summary>
     /// Replaces the build container's security context. The default grants what a chroot with bind mounts
-    /// needs (privileged); narrow it only when the cluster provides those capabilities otherwise.
+    /// needs (privileged); narrow it only when the cluster provides those capabilities otherwise. The agent runs
+    /// as root (the pod's runAsUser 0) unless this names another user.
     /// </summary>
     public V1SecurityContext? SecurityContext { get; set; }
 
