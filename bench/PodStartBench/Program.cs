@@ -95,8 +95,8 @@ await kube.CoreV1.CreateNamespacedConfigMapAsync(new V1ConfigMap
     Metadata = new V1ObjectMeta { Name = DesiredBuilderPods.ConfigMapName("desktop") },
     Data = new Dictionary<string, string> { ["make.conf"] = "FEATURES=\"buildpkg\"\n" },
 }, Ns);
-await WaitAsync("the builder's claims to be bound", async () =>
-    (await kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(Ns)).Items.All(c => c.Status?.Phase == "Bound"));
+await Eventually.GetAsync(() => kube.CoreV1.ListNamespacedPersistentVolumeClaimAsync(Ns), claims => claims.Items.All(c => c.Status?.Phase == "Bound"),
+    "the builder's claims to be bound", timeout);
 
 var settings = new PodSettings(Image);
 var buildPods = new List<TimeSpan>();
@@ -180,8 +180,8 @@ async Task<TimeSpan> PodStartAsync(V1Pod pod)
     }
 
     await kube.CoreV1.DeleteNamespacedPodAsync(pod.Metadata.Name, Ns, cancellationToken: deadline.Token);
-    await WaitAsync($"pod {pod.Metadata.Name} to be gone", async () =>
-        (await kube.CoreV1.ListNamespacedPodAsync(Ns, cancellationToken: deadline.Token)).Items.Count == 0);
+    await Eventually.GetAsync(() => kube.CoreV1.ListNamespacedPodAsync(Ns, cancellationToken: deadline.Token), pods => pods.Items.Count == 0,
+        $"pod {pod.Metadata.Name} to be gone", timeout);
     return started;
 }
 
@@ -224,19 +224,5 @@ async Task RemoveOursAsync()
         {
             Console.Error.WriteLine($"left behind: {what} ({e.Message}); docker rm / docker volume rm removes it");
         }
-    }
-}
-
-async Task WaitAsync(string what, Func<Task<bool>> done)
-{
-    var clock = Stopwatch.StartNew();
-    while (!await done())
-    {
-        if (clock.Elapsed > timeout)
-        {
-            throw new TimeoutException($"waited {timeout} for {what}");
-        }
-
-        await Task.Delay(TimeSpan.FromMilliseconds(20));
     }
 }

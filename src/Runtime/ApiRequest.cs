@@ -13,13 +13,16 @@ namespace Gentoo.Runtime;
 /// </summary>
 public static class ApiRequest
 {
-    /// <summary>KubernetesClient's JSON contract for <typeparamref name="T"/> (its options, with the kinds registered at start).</summary>
-    public static JsonTypeInfo<T> ContractOf<T>()
+    /// <summary>KubernetesClient's JSON options, with the contracts registered at start (Gentoo.Connection.ClientJson).</summary>
+    public static JsonSerializerOptions ClientOptions()
     {
         JsonSerializerOptions options = null!;
         KubernetesJson.AddJsonOptions(o => options = o);
-        return (JsonTypeInfo<T>)options.GetTypeInfo(typeof(T));
+        return options;
     }
+
+    /// <summary>KubernetesClient's JSON contract for <typeparamref name="T"/>.</summary>
+    public static JsonTypeInfo<T> ContractOf<T>() => (JsonTypeInfo<T>)ClientOptions().GetTypeInfo(typeof(T));
 
     /// <summary>
     /// Sends <paramref name="body"/> and decodes the answer as a <typeparamref name="T"/>; an answer other than 2xx throws

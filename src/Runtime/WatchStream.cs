@@ -40,8 +40,7 @@ public static class WatchStream
             Version = System.Net.HttpVersion.Version20, // as the client's requests: HTTP/2 where the server offers it
         };
         using var response = await ApiRequest.SendAsync(client, request, ct);
-        JsonSerializerOptions options = null!;
-        KubernetesJson.AddJsonOptions(o => options = o);
+        var options = ApiRequest.ClientOptions();
         var events = (JsonTypeInfo<Watcher<T>.WatchEvent>)options.GetTypeInfo(typeof(Watcher<T>.WatchEvent));
         // Segments larger than an event: a line seldom straddles two, and one that does is copied.
         var reader = PipeReader.Create(await response.Content.ReadAsStreamAsync(ct), new StreamPipeReaderOptions(bufferSize: 64 * 1024));

@@ -16,7 +16,7 @@ namespace Gentoo.Operator.Tests.Runtime;
 /// <summary>The informers' watch stream: the events as the API server sends them, read once each, over the real client.</summary>
 public sealed class WatchStreamTests
 {
-    private static readonly JsonSerializerOptions Options = OptionsOfTheClient();
+    private static readonly JsonSerializerOptions Options = ApiRequest.ClientOptions();
 
     [Fact]
     public void An_event_line_decodes_to_its_type_and_object_whether_type_or_object_comes_first()
@@ -123,13 +123,6 @@ public sealed class WatchStreamTests
 
     private static Watcher<BuildRun>.WatchEvent? Decode(string line, List<Exception> errors) =>
         WatchStream.Decode(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(line)), Events, Options, errors.Add);
-
-    private static JsonSerializerOptions OptionsOfTheClient()
-    {
-        JsonSerializerOptions options = null!;
-        KubernetesJson.AddJsonOptions(o => options = o);
-        return options;
-    }
 
     private sealed class Segment : ReadOnlySequenceSegment<byte>
     {
