@@ -142,7 +142,8 @@ public sealed class EmbeddedApiServer : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         server.BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
         var namespaces = store.FindType("", "v1", "namespaces")!;
-        foreach (var ns in new[] { "default", "kube-system" })
+        // The namespaces a kube-apiserver makes for itself at start (its system namespaces controller).
+        foreach (var ns in new[] { "default", "kube-system", "kube-public", "kube-node-lease" })
         {
             if (store.List(namespaces, null, LabelSelector.Everything, FieldSelector.Parse($"metadata.name={ns}")).Items.Count == 0)
             {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Gentoo.Kubernetes.TestServer;
+using Gentoo.Runtime;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -269,5 +270,28 @@ public sealed class KubeApiServerTests : IAsyncLifetime
         await kube.CoreV1.DeleteNamespacedPodAsync("p", "t");
 
         await Eventually.GetAsync(async () => (await kube.CoreV1.ListNamespacedPodAsync("t")).Items.Count, n => n == 0, "the pod to be removed");
+    }
+
+    [Fact]
+    public async Task ApiKubelet_registers_a_node_as_a_kubelet_does_and_keeps_its_lease_in_kube_node_lease()
+    {
+        await using var kubelet = await ApiKubelet.StartAsync(kube, "t", "6.6.30-gentoo", new Dictionary<string, string> { ["pool"] = "builds" }, _ => null,
+            taints: [new V1Taint { Key = "dedicated", Value = "builds", Effect = "NoSchedule" }]);
+        var name = ApiKubelet.NodeName("t");
+
+        var node = await kube.CoreV1.ReadNodeAsync(name);
+        node.Metadata.Labels.ShouldContainKeyAndValue(ApiKubelet.HostnameLabel, name);
+        node.Metadata.Labels.ShouldContainKeyAndValue("kubernetes.io/os", "linux");
+        node.Metadata.Labels.ShouldContainKeyAndValue("pool", "builds");
+        node.Spec.Taints.ShouldHaveSingleItem().Key.ShouldBe("dedicated");
+        node.Status.Allocatable.ShouldContainKey("cpu", "a scheduler fits pods to what a node can take");
+        node.Status.NodeInfo.KernelVersion.ShouldBe("6.6.30-gentoo");
+
+        // A node lifecycle controller marks a node whose lease is not renewed NotReady within 40 seconds.
+        var lease = await Eventually.GetAsync(
+            () => CoreWrites.ReadOrNullAsync(() => kube.CoordinationV1.ReadNamespacedLeaseAsync(name, "kube-node-lease")), l => l is not null, "the node's lease");
+        lease!.Spec.HolderIdentity.ShouldBe(name);
+        lease.Spec.RenewTime.ShouldNotBeNull();
+        lease.Metadata.OwnerReferences.ShouldHaveSingleItem().Uid.ShouldBe(node.Uid());
     }
 }

@@ -20,6 +20,8 @@ public sealed class ControlPlane : IAsyncDisposable
 
     private ControlPlane(DirectoryInfo workDir) => this.workDir = workDir;
 
+    private string kubeconfig = "";
+
     public KubernetesClientConfiguration ClientConfiguration { get; private set; } = null!;
 
     public static string? AssetsFolder => Environment.GetEnvironmentVariable("KUBEBUILDER_ASSETS") is { Length: > 0 } folder ? folder : null;
@@ -96,6 +98,7 @@ public sealed class ControlPlane : IAsyncDisposable
             "--disable-admission-plugins", "ServiceAccount",
             "--allow-privileged=true");
 
+        kubeconfig = Kubeconfig($"https://127.0.0.1:{apiPort}", ca.ExportCertificatePem(), clientCert, clientKey);
         ClientConfiguration = new KubernetesClientConfiguration
         {
             Host = $"https://127.0.0.1:{apiPort}",
@@ -105,6 +108,39 @@ public sealed class ControlPlane : IAsyncDisposable
         };
         await WaitReadyAsync(ct);
     }
+
+    /// <summary>
+    /// A kubeconfig file for another process (the operator as shipped): the control plane's address, certificate
+    /// authority and admin client certificate; it lives in the control plane's folder and goes with it.
+    /// </summary>
+    public string WriteKubeconfig()
+    {
+        var path = Path.Combine(workDir.FullName, "kubeconfig");
+        File.WriteAllText(path, kubeconfig);
+        return path;
+    }
+
+    /// <summary>A kubeconfig of one cluster and user: the server, its certificate authority, a client certificate and key (PEM).</summary>
+    public static string Kubeconfig(string server, string certificateAuthorityPem, string clientCertificatePem, string clientKeyPem) => $"""
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: envtest
+          cluster:
+            server: {server}
+            certificate-authority-data: {Base64(certificateAuthorityPem)}
+        contexts:
+        - name: envtest
+          context: {"{"}cluster: envtest, user: admin{"}"}
+        current-context: envtest
+        users:
+        - name: admin
+          user:
+            client-certificate-data: {Base64(clientCertificatePem)}
+            client-key-data: {Base64(clientKeyPem)}
+        """;
+
+    private static string Base64(string pem) => Convert.ToBase64String(Encoding.UTF8.GetBytes(pem));
 
     private async Task WaitReadyAsync(CancellationToken ct)
     {

@@ -163,11 +163,19 @@ public sealed class GentooBuilderReconcilerTests(TestCluster cluster)
     }
 
     [PodDrivingFact]
-    public async Task An_update_pod_whose_node_is_lost_is_reported_with_what_to_do_and_the_word_goes_when_the_node_is_back()
+    public Task An_update_pod_whose_node_is_lost_is_reported_with_what_to_do_and_the_word_goes_when_the_node_is_back() =>
+        UpdatePodOnLostNodeAsync(LifecycleSession.StartAsync(cluster, UpdatePodRuns, Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns));
+
+    /// <summary>ApiKubelet (what envtest runs) loses and returns a node as the simulator does: a kubelet back posts its pods ready again.</summary>
+    [PodDrivingFact]
+    public Task A_node_lost_and_back_reads_the_same_when_pods_are_played_through_the_API() =>
+        UpdatePodOnLostNodeAsync(LifecycleSession.StartThroughApiAsync(cluster, UpdatePodRuns, Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns));
+
+    private static PodScript? UpdatePodRuns(string pod) => pod.Contains("-update-", StringComparison.Ordinal) ? null : new PodScript(0, Success);
+
+    private async Task UpdatePodOnLostNodeAsync(Task<LifecycleSession> starting)
     {
-        await using var session = await LifecycleSession.StartAsync(cluster,
-            pod => pod.Contains("-update-", StringComparison.Ordinal) ? null : new PodScript(0, Success),
-            Controllers.AddBootstraps, Controllers.AddBuilders, Controllers.AddBuildRuns);
+        await using var session = await starting;
         var ns = session.Namespace;
         await bootstraps.CreateAsync(Bootstrap(ns), CancellationToken.None);
         await builders.CreateAsync(Builder(ns), CancellationToken.None);

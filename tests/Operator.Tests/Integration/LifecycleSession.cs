@@ -58,11 +58,18 @@ public sealed class LifecycleSession : IAsyncDisposable
     public static Task<LifecycleSession> StartSimulatedAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<IServiceProvider>[] controllers) =>
         StartAsync(cluster, script, simulator: true, cluster.Kube, controllers);
 
+    /// <summary>
+    /// The same, with pods driven through the API (<see cref="ApiKubelet"/>) on any API server: what envtest runs, kept
+    /// in step with the simulator on every run of the suite.
+    /// </summary>
+    public static Task<LifecycleSession> StartThroughApiAsync(TestCluster cluster, Func<string, PodScript?> script, params Action<IServiceProvider>[] controllers) =>
+        StartAsync(cluster, script, simulator: false, cluster.Kube, controllers, throughApi: true);
+
     private static async Task<LifecycleSession> StartAsync(
-        TestCluster cluster, Func<string, PodScript?> script, bool simulator, IKubernetes operatorKube, Action<IServiceProvider>[] controllers)
+        TestCluster cluster, Func<string, PodScript?> script, bool simulator, IKubernetes operatorKube, Action<IServiceProvider>[] controllers, bool throughApi = false)
     {
         var ns = await cluster.CreateNamespaceAsync();
-        var pods = await PodDriver.StartAsync(cluster, ns, new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" }, script, simulator);
+        var pods = await PodDriver.StartAsync(cluster, ns, new Dictionary<string, string> { ["kubernetes.io/arch"] = "amd64" }, script, simulator, throughApi);
         var session = new LifecycleSession(ns, controllers, pods, operatorKube);
         await session.StartControllersAsync();
         return session;

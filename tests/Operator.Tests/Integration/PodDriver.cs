@@ -23,16 +23,18 @@ public sealed class PodDriver : IAsyncDisposable
 
     /// <summary>Registers a node of <paramref name="labels"/> reporting Linux 6.6.30 and drives <paramref name="ns"/>'s pods.</summary>
     /// <param name="simulator">Prefer the in-process simulator where there is one, even when pods are otherwise driven through the API.</param>
-    public static async Task<PodDriver> StartAsync(TestCluster cluster, string ns, IDictionary<string, string> labels, Func<string, PodScript?> script, bool simulator = false)
+    /// <param name="throughApi">Drive them through the API (<see cref="ApiKubelet"/>) on the in-process server too, whatever the environment says.</param>
+    public static async Task<PodDriver> StartAsync(
+        TestCluster cluster, string ns, IDictionary<string, string> labels, Func<string, PodScript?> script, bool simulator = false, bool throughApi = false)
     {
-        if (cluster.Server is null || (TestCluster.DrivesPodsThroughApi && !simulator))
+        if (cluster.Server is null || throughApi || (TestCluster.DrivesPodsThroughApi && !simulator))
         {
             cluster.Server?.Kubelet.IgnoredNamespaces.TryAdd(ns, true);
             return new PodDriver(cluster, ns, await ApiKubelet.StartAsync(cluster.Kube, ns, "6.6.30-gentoo", labels, script));
         }
 
         var kubelet = cluster.Server.Kubelet;
-        kubelet.AddNode("node-" + ns, "6.6.30-gentoo", labels);
+        kubelet.AddNode(ApiKubelet.NodeName(ns), "6.6.30-gentoo", labels);
         kubelet.Script = pod => pod["metadata"]!["namespace"]!.GetValue<string>() != ns ? null : script(pod["metadata"]!["name"]!.GetValue<string>());
         return new PodDriver(cluster, ns, null);
     }

@@ -1,18 +1,18 @@
 using System.Net;
-using Gentoo.Kubernetes.TestServer;
 using Gentoo.Runtime;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
-namespace Gentoo.Operator.Tests.Integration;
+namespace Gentoo.Kubernetes.TestServer;
 
 /// <summary>
 /// Stands in for the scheduler, a kubelet and the pvc-protection controller through the API alone, so lifecycle tests
 /// run on any API server, envtest included (it has none of them): binds the namespace's pods to one node (pods/binding)
 /// once their claims exist and are not being deleted, reports them running unless they mount one claim twice (which a
 /// kubelet cannot attach), ends them as the script says with an exit code and termination message, finishes graceful
-/// deletions, and lets a claim being deleted go once no pod names it, as Kubernetes 1.26 does.
+/// deletions, and lets a claim being deleted go once no pod names it, as Kubernetes 1.26 does. Its node renews its Lease
+/// in kube-node-lease as a kubelet does, so on a cluster the node lifecycle controller keeps it Ready.
 /// </summary>
 public sealed class ApiKubelet : IAsyncDisposable
 {
@@ -22,6 +22,7 @@ public sealed class ApiKubelet : IAsyncDisposable
     private readonly Func<string, PodScript?> script;
     private readonly CancellationTokenSource stop = new();
     private readonly Task loop;
+    private readonly Task heartbeat;
 
     /// <summary>While true the node is lost: nothing on it is started, ended or stopped, as when its kubelet is gone.</summary>
     private volatile bool lost;
@@ -33,15 +34,41 @@ public sealed class ApiKubelet : IAsyncDisposable
         this.node = node;
         this.script = script;
         loop = Task.Run(RunAsync);
+        heartbeat = Task.Run(RenewLeaseAsync);
     }
 
-    /// <summary>Registers a Ready node reporting <paramref name="kernel"/> and starts driving the namespace's pods.</summary>
-    public static async Task<ApiKubelet> StartAsync(IKubernetes kube, string ns, string kernel, IDictionary<string, string>? labels, Func<string, PodScript?> script)
+    /// <summary>
+    /// Registers a Ready node reporting <paramref name="kernel"/>, labelled as a kubelet labels its node (hostname, os,
+    /// arch) and with <paramref name="labels"/>, tainted with <paramref name="taints"/>, and starts driving the namespace's pods.
+    /// </summary>
+    public static async Task<ApiKubelet> StartAsync(
+        IKubernetes kube, string ns, string kernel, IDictionary<string, string>? labels, Func<string, PodScript?> script, IList<V1Taint>? taints = null)
     {
-        var name = "node-" + ns;
-        var created = await kube.CoreV1.CreateNodeAsync(new V1Node { Metadata = new V1ObjectMeta { Name = name, Labels = labels } });
+        var name = NodeName(ns);
+        var nodeLabels = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [HostnameLabel] = name,
+            ["kubernetes.io/os"] = "linux",
+            ["kubernetes.io/arch"] = "amd64",
+        };
+        foreach (var (key, value) in labels ?? new Dictionary<string, string>())
+        {
+            nodeLabels[key] = value;
+        }
+
+        var created = await kube.CoreV1.CreateNodeAsync(new V1Node
+        {
+            Metadata = new V1ObjectMeta { Name = name, Labels = nodeLabels },
+            Spec = taints is null ? null : new V1NodeSpec { Taints = taints },
+        });
+        var resources = new Dictionary<string, ResourceQuantity>
+        {
+            ["cpu"] = new("16"), ["memory"] = new("64Gi"), ["pods"] = new("110"), ["ephemeral-storage"] = new("500Gi"),
+        };
         created.Status = new V1NodeStatus
         {
+            Capacity = resources,
+            Allocatable = resources,
             Conditions = [new V1NodeCondition { Type = "Ready", Status = "True", Reason = "KubeletReady", LastHeartbeatTime = DateTime.UtcNow, LastTransitionTime = DateTime.UtcNow }],
             NodeInfo = new V1NodeSystemInfo
             {
@@ -52,6 +79,12 @@ public sealed class ApiKubelet : IAsyncDisposable
         await kube.CoreV1.ReplaceNodeStatusAsync(created, name);
         return new ApiKubelet(kube, ns, name, script);
     }
+
+    /// <summary>The well-known label a kubelet gives its node, its name: what a nodeSelector pins pods to one node with.</summary>
+    public const string HostnameLabel = "kubernetes.io/hostname";
+
+    /// <summary>The node <see cref="StartAsync"/> registers for a namespace.</summary>
+    public static string NodeName(string ns) => "node-" + ns;
 
     /// <summary>Ends a running pod now, whatever the script says; a conflicting write is tried again on a fresh read, as a kubelet does.</summary>
     public Task CompleteAsync(string pod, int exitCode, string? message) => EndAsync(pod, _ => { }, exitCode, message);
@@ -110,6 +143,13 @@ public sealed class ApiKubelet : IAsyncDisposable
         current = await kube.CoreV1.ReplaceNodeAsync(current, node);
         SetReady(current, "True", "KubeletReady", "kubelet is posting ready status");
         await kube.CoreV1.ReplaceNodeStatusAsync(current, node);
+        // The kubelet posts its pods' status again: the running ones ready, as before the node was lost.
+        foreach (var pod in (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Where(p => p.Spec.NodeName == node && p.Status?.Phase == "Running" && p.Metadata.DeletionTimestamp is null))
+        {
+            pod.Status.Conditions = [.. (pod.Status.Conditions ?? []).Where(c => c.Type != "Ready"), new V1PodCondition { Type = "Ready", Status = "True", LastTransitionTime = DateTime.UtcNow }];
+            await kube.CoreV1.ReplaceNamespacedPodStatusAsync(pod, pod.Name(), ns);
+        }
+
         lost = false;
     }
 
@@ -118,6 +158,58 @@ public sealed class ApiKubelet : IAsyncDisposable
     private static void SetReady(V1Node node, string status, string reason, string message) =>
         node.Status.Conditions = [.. (node.Status.Conditions ?? []).Where(c => c.Type != "Ready"),
             new V1NodeCondition { Type = "Ready", Status = status, Reason = reason, Message = message, LastHeartbeatTime = DateTime.UtcNow, LastTransitionTime = DateTime.UtcNow }];
+
+    /// <summary>
+    /// A kubelet's heartbeat: the node's Lease in kube-node-lease, renewed every 10 seconds of its 40, owned by the node
+    /// (so it goes with it); none while the node is lost, which is what a node lifecycle controller notices.
+    /// </summary>
+    private async Task RenewLeaseAsync()
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                if (!lost)
+                {
+                    await RenewLeaseOnceAsync(stop.Token);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(10), stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (HttpOperationException e) when (e.Response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
+            {
+                // Renewed or removed meanwhile (the node deleted by a test): the next beat, a second on, sees it as it is.
+                await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+            }
+        }
+    }
+
+    private async Task RenewLeaseOnceAsync(CancellationToken ct)
+    {
+        const string LeaseNamespace = "kube-node-lease";
+        var now = DateTime.UtcNow;
+        if (await CoreWrites.ReadOrNullAsync(() => kube.CoordinationV1.ReadNamespacedLeaseAsync(node, LeaseNamespace, cancellationToken: ct)) is { } lease)
+        {
+            lease.Spec.RenewTime = now;
+            await kube.CoordinationV1.ReplaceNamespacedLeaseAsync(lease, node, LeaseNamespace, cancellationToken: ct);
+            return;
+        }
+
+        var owner = await kube.CoreV1.ReadNodeAsync(node, cancellationToken: ct);
+        await kube.CoordinationV1.CreateNamespacedLeaseAsync(new V1Lease
+        {
+            Metadata = new V1ObjectMeta
+            {
+                Name = node,
+                OwnerReferences = [new V1OwnerReference { ApiVersion = "v1", Kind = "Node", Name = node, Uid = owner.Uid() }],
+            },
+            Spec = new V1LeaseSpec { HolderIdentity = node, LeaseDurationSeconds = 40, RenewTime = now },
+        }, LeaseNamespace, cancellationToken: ct);
+    }
 
     private async Task RunAsync()
     {
@@ -261,6 +353,7 @@ public sealed class ApiKubelet : IAsyncDisposable
     {
         await stop.CancelAsync();
         await loop;
+        await heartbeat;
         stop.Dispose();
         try
         {
