@@ -40,6 +40,9 @@ public sealed class BenchCluster : IAsyncDisposable
     /// </summary>
     public bool DrivesPodsThroughApi => Server is null || Environment.GetEnvironmentVariable("GENTOO_TEST_API_KUBELET") == "1";
 
+    /// <summary>Whether a controller manager (garbage collector, namespace controller) runs: not on bare envtest.</summary>
+    public bool HasControllerManager => controlPlane is null;
+
     public static async Task<BenchCluster> StartAsync()
     {
         if (Environment.GetEnvironmentVariable("GENTOO_TEST_KUBECONFIG") is { Length: > 0 } kubeconfig)

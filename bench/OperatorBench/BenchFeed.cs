@@ -67,10 +67,15 @@ public sealed class BenchFeed : IAsyncDisposable
         return feed;
     }
 
-    /// <summary>A list and then a watch of the namespace's BuildRuns and build pods, over HTTP as any client's.</summary>
-    public static BenchFeed Watch(IKubernetes kube, string ns)
+    /// <summary>
+    /// A list and then a watch of the namespace's BuildRuns and build pods, over HTTP as any client's; and of the
+    /// anchor's runs, read and dropped, so that the watch costs the shared cores as much while the anchor writes as
+    /// while the operator does (1.22x and 1.36x in two runs on the in-process server when only the operator's were watched).
+    /// </summary>
+    public static BenchFeed Watch(IKubernetes kube, string ns, string anchorNs)
     {
         var feed = new BenchFeed();
+        feed.followers.Add(feed.FollowAsync(new ResourceApi<BuildRun>(kube), anchorNs, _ => { }, (_, _) => { }));
         feed.followers.Add(feed.FollowAsync(new ResourceApi<BuildRun>(kube), ns,
             runs =>
             {

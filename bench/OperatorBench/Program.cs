@@ -129,6 +129,13 @@ if (apiKubelet is not null)
     {
         placement.nodeSelector, placement.tolerations, storage = new { root = unprovisioned, binpkgs = unprovisioned, distfiles = unprovisioned },
     } }), CancellationToken.None);
+    // Read back: a field the API server dropped (pruned by the schema) would send the pods to a cluster's own kubelets.
+    var pinned = await new ResourceApi<GentooBuilder>(kube).GetAsync(ns, Builder, CancellationToken.None);
+    if (pinned?.Spec.NodeSelector?.TryGetValue(ApiKubelet.HostnameLabel, out var pinnedTo) != true || pinnedTo != ApiKubelet.NodeName(ns) || pinned.Spec.Tolerations?.Any(t => t.Key == BenchTaint) != true
+        || pinned.Spec.Storage?.Binpkgs?.StorageClassName != unprovisioned.storageClassName)
+    {
+        throw new InvalidOperationException("the API server did not keep the builder's node selector, toleration or storage class");
+    }
 }
 
 var healthPort = OperatorProcess.FreePort();
@@ -144,7 +151,7 @@ var startToReady = started.Elapsed;
 var builders = new ResourceApi<GentooBuilder>(kube);
 await WaitAsync("the builder to be ready", async () => Conditions.IsTrue((await builders.GetAsync(ns, Builder, CancellationToken.None))?.Status?.Conditions, ConditionTypes.Ready));
 
-await using var feed = server is not null && apiKubelet is null ? BenchFeed.FromStore(server, ns) : BenchFeed.Watch(kube, ns);
+await using var feed = server is not null && apiKubelet is null ? BenchFeed.FromStore(server, ns) : BenchFeed.Watch(kube, ns, anchorNs);
 var (phased, podCreated) = (feed.Phased, feed.PodCreated);
 
 // One run at a time on the idle builder: from its creation to its build pod's, the operator's part of a build's start.
@@ -229,6 +236,11 @@ if (apiKubelet is not null)
 {
     await kube.CoreV1.DeleteNamespaceAsync(ns);
     await kube.CoreV1.DeleteNamespaceAsync(anchorNs);
+    if (cluster.HasControllerManager)
+    {
+        // ApiKubelet finishes the graceful deletion of the pods left on its node (the binhost's) before the node goes.
+        await WaitAsync("the benchmark's pods to be gone", async () => (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Count == 0);
+    }
 }
 
 Directory.Delete(published, recursive: true);

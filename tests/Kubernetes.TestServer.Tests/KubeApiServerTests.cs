@@ -294,4 +294,29 @@ public sealed class KubeApiServerTests : IAsyncLifetime
         lease.Spec.RenewTime.ShouldNotBeNull();
         lease.Metadata.OwnerReferences.ShouldHaveSingleItem().Uid.ShouldBe(node.Uid());
     }
+
+    [Fact]
+    public async Task ApiKubelet_ends_a_pod_as_its_script_says_only_when_the_pod_does_not_restart_always()
+    {
+        await using var kubelet = await ApiKubelet.StartAsync(kube, "t", "6.6.30-gentoo", null, _ => new PodScript(0, "done"));
+        V1Pod Pod(string name, string? restartPolicy) => new()
+        {
+            Metadata = new V1ObjectMeta { Name = name },
+            Spec = new V1PodSpec { RestartPolicy = restartPolicy, Containers = [new V1Container { Name = "c", Image = "busybox" }] },
+        };
+        await kube.CoreV1.CreateNamespacedPodAsync(Pod("server", "Always"), "t");
+        await kube.CoreV1.CreateNamespacedPodAsync(Pod("defaulted", null), "t");
+        foreach (var name in new[] { "server", "defaulted" })
+        {
+            await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync(name, "t"), p => p.Status?.Phase == "Running", $"{name} to run");
+        }
+
+        // Bound, started and ended in rounds after the others were running: rounds in which the script had them end too.
+        await kube.CoreV1.CreateNamespacedPodAsync(Pod("job", "Never"), "t");
+        await Eventually.GetAsync(() => kube.CoreV1.ReadNamespacedPodAsync("job", "t"), p => p.Status?.Phase == "Succeeded", "the job pod to end");
+        foreach (var name in new[] { "server", "defaulted" })
+        {
+            (await kube.CoreV1.ReadNamespacedPodAsync(name, "t")).Status.Phase.ShouldBe("Running", $"{name}: a kubelet restarts its containers instead");
+        }
+    }
 }

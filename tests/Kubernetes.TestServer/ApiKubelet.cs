@@ -10,7 +10,7 @@ namespace Gentoo.Kubernetes.TestServer;
 /// Stands in for the scheduler, a kubelet and the pvc-protection controller through the API alone, so lifecycle tests
 /// run on any API server, envtest included (it has none of them): binds the namespace's pods to one node (pods/binding)
 /// once their claims exist and are not being deleted, reports them running unless they mount one claim twice (which a
-/// kubelet cannot attach), ends them as the script says with an exit code and termination message, finishes graceful
+/// kubelet cannot attach), ends those that do not restart always as the script says with an exit code and termination message, finishes graceful
 /// deletions, and lets a claim being deleted go once no pod names it, as Kubernetes 1.26 does. Its node renews its Lease
 /// in kube-node-lease as a kubelet does, so on a cluster the node lifecycle controller keeps it Ready.
 /// </summary>
@@ -306,7 +306,8 @@ public sealed class ApiKubelet : IAsyncDisposable
             pod.Status ??= new V1PodStatus();
             pod.Status.Phase = "Running";
             pod.Status.StartTime = now;
-            pod.Status.Conditions = [new V1PodCondition { Type = "PodScheduled", Status = "True", LastTransitionTime = now }];
+            // Ready as a kubelet reports a pod without readiness probes once its containers run (a Deployment counts it available).
+            pod.Status.Conditions = [.. new[] { "PodScheduled", "Initialized", "ContainersReady", "Ready" }.Select(type => new V1PodCondition { Type = type, Status = "True", LastTransitionTime = now })];
             pod.Status.ContainerStatuses = pod.Spec.Containers.Select(c => new V1ContainerStatus
             {
                 Name = c.Name, Image = c.Image, ImageID = "", Ready = true, RestartCount = 0, Started = true,
@@ -325,11 +326,20 @@ public sealed class ApiKubelet : IAsyncDisposable
             return;
         }
 
-        if (phase == "Running" && script(pod.Name()) is { } outcome && pod.Status!.StartTime + outcome.Delay <= DateTime.UtcNow)
+        // A kubelet restarts the containers of a pod that restarts always (a Deployment's: the binhost) whatever they exit
+        // with; the pod never ends, or its ReplicaSet would make another at once.
+        if (phase == "Running" && script(pod.Name()) is { } outcome && Ends(pod, outcome) && pod.Status!.StartTime + outcome.Delay <= DateTime.UtcNow)
         {
             await TerminateAsync(pod, outcome.ExitCode, outcome.TerminationMessage);
         }
     }
+
+    private static bool Ends(V1Pod pod, PodScript outcome) => pod.Spec.RestartPolicy switch
+    {
+        "Never" => true,
+        "OnFailure" => outcome.ExitCode == 0,
+        _ => false, // Always, which the API server fills in where a pod names none
+    };
 
     private async Task TerminateAsync(V1Pod pod, int exitCode, string? message)
     {
