@@ -28,6 +28,10 @@ internal static class DockerCleanup
             {
                 // A removal the stopped kubelet had asked for finished meanwhile (the engine goes on when its client stops waiting).
             }
+            catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict && e.ResponseBody?.Contains("already in progress", StringComparison.Ordinal) == true)
+            {
+                // Or is still under way: the engine finishes it; the volumes below wait for it to let go of them.
+            }
         }
 
         foreach (var volume in (await docker.Volumes.ListAsync(new VolumesListParameters { Filters = ours })).Volumes ?? [])
