@@ -88,8 +88,12 @@ async Task<(TimeSpan Queue, TimeSpan Delete)> AnchorRoundAsync()
 }
 
 Console.WriteLine("starting the operator, making the samples' bootstrap and builder ready...");
-// The operator: the samples' bootstrap and builder made ready through the simulator, then the runs.
-var ns = (await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta { GenerateName = "gentoo-bench-" } })).Name();
+// The operator: the samples' bootstrap and builder made ready through the simulator (or ApiKubelet), then the runs.
+// Labelled as README tells a cluster's builds namespace to be: the agent's pods are privileged.
+var ns = (await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = new V1ObjectMeta
+{
+    GenerateName = "gentoo-bench-", Labels = new Dictionary<string, string> { ["pod-security.kubernetes.io/enforce"] = "privileged" },
+} })).Name();
 // Build pods build until they are stopped: the first run holds the builder and the others queue. Every other pod
 // (bootstrap, root copy) succeeds at once.
 var succeeded = new PodScript(0, """{"step":"bootstrap","result":"succeeded","outcome":"success","emergeExitCode":0}""");
@@ -204,7 +208,6 @@ for (var round = 2; round <= Rounds; round++)
     anchorRounds.Add(await AnchorRoundAsync());
     operatorRounds.Add((await OperatorQueueAsync(), await OperatorDeleteAsync()));
 }
-
 
 async Task<TimeSpan> OperatorQueueAsync() => await TimeAsync(async ct =>
 {

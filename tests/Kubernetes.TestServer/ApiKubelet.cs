@@ -9,10 +9,11 @@ namespace Gentoo.Kubernetes.TestServer;
 /// <summary>
 /// Stands in for the scheduler, a kubelet and the pvc-protection controller through the API alone, so lifecycle tests
 /// run on any API server, envtest included (it has none of them): binds the namespace's pods to one node (pods/binding)
-/// once their claims exist and are not being deleted, reports them running unless they mount one claim twice (which a
-/// kubelet cannot attach), ends those that do not restart always as the script says with an exit code and termination message, finishes graceful
-/// deletions, and lets a claim being deleted go once no pod names it, as Kubernetes 1.26 does. Its node renews its Lease
-/// in kube-node-lease as a kubelet does, so on a cluster the node lifecycle controller keeps it Ready.
+/// once their claims exist and are not being deleted, reports them running and ready unless they mount one claim twice
+/// (which a kubelet cannot attach), ends those that do not restart always as the script says with an exit code and
+/// termination message, finishes graceful deletions, and lets a claim being deleted go once no pod names it, as
+/// Kubernetes 1.26 does. Its node renews its Lease in kube-node-lease as a kubelet does, so on a cluster the node
+/// lifecycle controller keeps it Ready.
 /// </summary>
 public sealed class ApiKubelet : IAsyncDisposable
 {
