@@ -128,11 +128,7 @@ public sealed class ApiKubelet : IAsyncDisposable
         current = await kube.CoreV1.ReplaceNodeAsync(current, node);
         SetReady(current, "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.");
         await kube.CoreV1.ReplaceNodeStatusAsync(current, node);
-        foreach (var pod in (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Where(p => p.Spec.NodeName == node && p.Status?.Phase is "Pending" or "Running"))
-        {
-            pod.Status.Conditions = [.. (pod.Status.Conditions ?? []).Where(c => c.Type != "Ready"), new V1PodCondition { Type = "Ready", Status = "False", LastTransitionTime = DateTime.UtcNow }];
-            await kube.CoreV1.ReplaceNamespacedPodStatusAsync(pod, pod.Name(), ns);
-        }
+        await SetPodsReadyAsync("False", p => p.Status?.Phase is "Pending" or "Running");
     }
 
     /// <summary>The node's kubelet is back: the node Ready and untainted, and its pods moving again (deleted ones stopped and removed).</summary>
@@ -145,13 +141,18 @@ public sealed class ApiKubelet : IAsyncDisposable
         SetReady(current, "True", "KubeletReady", "kubelet is posting ready status");
         await kube.CoreV1.ReplaceNodeStatusAsync(current, node);
         // The kubelet posts its pods' status again: the running ones ready, as before the node was lost.
-        foreach (var pod in (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Where(p => p.Spec.NodeName == node && p.Status?.Phase == "Running" && p.Metadata.DeletionTimestamp is null))
+        await SetPodsReadyAsync("True", p => p.Status?.Phase == "Running" && p.Metadata.DeletionTimestamp is null);
+        lost = false;
+    }
+
+    /// <summary>The Ready condition of the pods on this node that <paramref name="which"/> picks.</summary>
+    private async Task SetPodsReadyAsync(string status, Func<V1Pod, bool> which)
+    {
+        foreach (var pod in (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Where(p => p.Spec.NodeName == node && which(p)))
         {
-            pod.Status.Conditions = [.. (pod.Status.Conditions ?? []).Where(c => c.Type != "Ready"), new V1PodCondition { Type = "Ready", Status = "True", LastTransitionTime = DateTime.UtcNow }];
+            pod.Status.Conditions = [.. (pod.Status.Conditions ?? []).Where(c => c.Type != "Ready"), new V1PodCondition { Type = "Ready", Status = status, LastTransitionTime = DateTime.UtcNow }];
             await kube.CoreV1.ReplaceNamespacedPodStatusAsync(pod, pod.Name(), ns);
         }
-
-        lost = false;
     }
 
     private const string Unreachable = "node.kubernetes.io/unreachable";
