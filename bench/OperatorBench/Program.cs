@@ -45,7 +45,7 @@ var published = Directory.CreateTempSubdirectory("operator-bench-").FullName;
 Console.WriteLine($"publishing the operator as the image's Dockerfile does, into {published}...");
 Executable.PublishSingleFile("src/Operator/Operator.csproj", published, Executable.WithoutLocalMode);
 
-await using var cluster = await BenchCluster.StartAsync();
+await using var cluster = await ApiServerUnderTest.StartAsync();
 var server = cluster.Server;
 using var kube = new Kubernetes(cluster.Configuration);
 await new CrdInstaller(kube, NullLogger<CrdInstaller>.Instance).InstallAsync(CancellationToken.None);
@@ -97,7 +97,9 @@ var ns = (await kube.CoreV1.CreateNamespaceAsync(new V1Namespace { Metadata = ne
 // Build pods build until they are stopped: the first run holds the builder and the others queue. Every other pod
 // (bootstrap, root copy) succeeds at once.
 var succeeded = new PodScript(0, """{"step":"bootstrap","result":"succeeded","outcome":"success","emergeExitCode":0}""");
-await using var apiKubelet = cluster.DrivesPodsThroughApi ? await ApiKubelet.StartAsync(kube, ns, "6.6.30-gentoo", labels: null,
+// Pods are played through the API on a real API server (envtest has no scheduler or kubelet; a cluster's own must not
+// run the benchmark's pods), and on the in-process one on request (GENTOO_TEST_API_KUBELET=1).
+await using var apiKubelet = server is null || ApiServerUnderTest.ApiKubeletRequested ? await ApiKubelet.StartAsync(kube, ns, "6.6.30-gentoo", labels: null,
     script: pod => pod.StartsWith("run-", StringComparison.Ordinal) || pod.StartsWith("single-", StringComparison.Ordinal) ? null : succeeded,
     taints: [new V1Taint { Key = BenchTaint, Effect = "NoSchedule" }]) : null;
 if (apiKubelet is null)
@@ -146,7 +148,7 @@ var healthPort = OperatorProcess.FreePort();
 using var metricsClient = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{healthPort}/") };
 var started = Stopwatch.StartNew();
 // It reconciles its namespace only: the anchor's rounds after the first, in a namespace of their own, are not its work.
-using var operatorProcess = OperatorProcess.Start(["--kubeconfig", cluster.OperatorKubeconfig, "--namespace", ns, "--leader-election-namespace", ns, "--health-port",
+using var operatorProcess = OperatorProcess.Start(["--kubeconfig", cluster.Kubeconfig, "--namespace", ns, "--leader-election-namespace", ns, "--health-port",
     healthPort.ToString(CultureInfo.InvariantCulture), "--bind-address", "127.0.0.1", "--log-level", "Warning"], executable: Path.Combine(published, "gentoo-operator"));
 await WaitAsync("the operator to be ready", async () => operatorProcess.HasExited
     ? throw new InvalidOperationException($"the operator exited: {await operatorProcess.StandardError}")
@@ -239,7 +241,7 @@ if (apiKubelet is not null)
 {
     await kube.CoreV1.DeleteNamespaceAsync(ns);
     await kube.CoreV1.DeleteNamespaceAsync(anchorNs);
-    if (cluster.HasControllerManager)
+    if (ApiServerUnderTest.HasControllerManager)
     {
         // ApiKubelet finishes the graceful deletion of the pods left on its node (the binhost's) before the node goes.
         await WaitAsync("the benchmark's pods to be gone", async () => (await kube.CoreV1.ListNamespacedPodAsync(ns)).Items.Count == 0);
@@ -249,7 +251,7 @@ if (apiKubelet is not null)
 Directory.Delete(published, recursive: true);
 
 var total = count + 1;
-Console.WriteLine($"operator benchmark: {total} BuildRuns on one ready builder (one building, the rest queued), {cluster.Description}{(apiKubelet is null ? "" : ", pods played through the API (ApiKubelet)")}, {Environment.ProcessorCount} cores");
+Console.WriteLine($"operator benchmark: {total} BuildRuns on one ready builder (one building, the rest queued), {ApiServerUnderTest.Description}{(apiKubelet is null ? "" : ", pods played through the API (ApiKubelet)")}, {Environment.ProcessorCount} cores");
 Console.WriteLine($"{"measure",-40} {"operator",12} {"anchor",12} {"ratio",7}  goal");
 var (queueMedian, anchorQueueMedian) = (Median(operatorRounds.Select(r => r.Queue)), Median(anchorRounds.Select(r => r.Queue)));
 var (deleteMedian, anchorDeleteMedian) = (Median(operatorRounds.Select(r => r.Delete)), Median(anchorRounds.Select(r => r.Delete)));

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using Gentoo.Entities.V1Alpha1;
 using Gentoo.Kubernetes.TestServer;
-using Gentoo.Kubernetes.TestServer.EnvTest;
 using Gentoo.Crds;
 using Gentoo.Runtime;
 using k8s;
@@ -12,51 +11,38 @@ using Gentoo.Tests;
 namespace Gentoo.Operator.Tests.Integration;
 
 /// <summary>
-/// The API server integration tests talk to: a real cluster when GENTOO_TEST_KUBECONFIG names one, else the
-/// in-process test server. The generated CRDs are installed through the operator's own installer either way.
+/// The API server integration tests talk to, picked by <see cref="ApiServerUnderTest"/> (a cluster, envtest or the
+/// in-process server). The generated CRDs are installed through the operator's own installer either way.
 /// </summary>
 public sealed class TestCluster : IAsyncLifetime
 {
-    private ControlPlane? controlPlane;
-
-    private static string? Kubeconfig => Environment.GetEnvironmentVariable("GENTOO_TEST_KUBECONFIG") is { Length: > 0 } path ? path : null;
+    private ApiServerUnderTest apiServer = null!;
 
     /// <summary>True against a real kube-apiserver: a cluster (GENTOO_TEST_KUBECONFIG) or envtest binaries (KUBEBUILDER_ASSETS).</summary>
-    public static bool IsReal => Kubeconfig is not null || ControlPlane.AssetsFolder is not null;
+    public static bool IsReal => ApiServerUnderTest.Kind != ApiServerKind.InProcess;
 
     /// <summary>True when a controller manager runs (a real cluster, not bare envtest): garbage collection and namespace deletion happen.</summary>
-    public static bool HasControllerManager => Kubeconfig is not null || ControlPlane.AssetsFolder is null;
+    public static bool HasControllerManager => ApiServerUnderTest.HasControllerManager;
 
     /// <summary>True against a cluster (GENTOO_TEST_KUBECONFIG): its kubelets run pods; envtest and the test server have none.</summary>
-    public static bool HasKubelets => Kubeconfig is not null;
+    public static bool HasKubelets => ApiServerUnderTest.Kind == ApiServerKind.Cluster;
 
     /// <summary>Pods are driven through the API (<see cref="ApiKubelet"/>) rather than the in-process simulator: always on envtest, on request otherwise.</summary>
-    public static bool DrivesPodsThroughApi => ControlPlane.AssetsFolder is not null || Environment.GetEnvironmentVariable("GENTOO_TEST_API_KUBELET") == "1";
+    public static bool DrivesPodsThroughApi => ApiServerUnderTest.Kind == ApiServerKind.EnvTest || ApiServerUnderTest.ApiKubeletRequested;
 
     /// <summary>The in-process server, for fault hooks and the kubelet simulator; null against a real cluster.</summary>
-    public KubeApiServer? Server { get; private set; }
+    public KubeApiServer? Server => apiServer.Server;
 
-    public KubernetesClientConfiguration Configuration { get; private set; } = null!;
+    public KubernetesClientConfiguration Configuration => apiServer.Configuration;
+
+    /// <summary>A kubeconfig file for the server, for what runs as its own program (the plugin, the operator as shipped).</summary>
+    public string Kubeconfig => apiServer.Kubeconfig;
 
     public IKubernetes Kube { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        if (Kubeconfig is not null)
-        {
-            Configuration = KubernetesClientConfiguration.BuildConfigFromConfigFile(Kubeconfig);
-        }
-        else if (ControlPlane.AssetsFolder is { } assets)
-        {
-            controlPlane = await ControlPlane.StartAsync(assets);
-            Configuration = controlPlane.ClientConfiguration;
-        }
-        else
-        {
-            Server = await KubeApiServer.StartAsync();
-            Configuration = Server.ClientConfiguration();
-        }
-
+        apiServer = await ApiServerUnderTest.StartAsync();
         Kube = NewClient();
         await new CrdInstaller(Kube, NullLogger<CrdInstaller>.Instance).InstallAsync(CancellationToken.None);
     }
@@ -79,15 +65,7 @@ public sealed class TestCluster : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Kube.Dispose();
-        if (Server is not null)
-        {
-            await Server.DisposeAsync();
-        }
-
-        if (controlPlane is not null)
-        {
-            await controlPlane.DisposeAsync();
-        }
+        await apiServer.DisposeAsync();
     }
 }
 

@@ -31,7 +31,7 @@ public sealed class PluginCompletionTests(TestCluster cluster)
         (await CompleteAsync("completion", "")).Output.ShouldBe("bash\nfish\nkubectl\npowershell\nzsh\n:4\n");
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Builder_and_run_arguments_complete_with_the_names_in_the_namespace_the_words_give()
     {
         var ns = await cluster.CreateNamespaceAsync();
@@ -45,7 +45,7 @@ public sealed class PluginCompletionTests(TestCluster cluster)
             Metadata = new V1ObjectMeta { Name = "vim", NamespaceProperty = ns },
             Spec = new BuildRunSpec { BuilderRef = new LocalReference { Name = "desktop" } },
         }, CancellationToken.None);
-        var kubeconfig = OperatorProcess.WriteKubeconfig(cluster.Server!.BaseAddress.ToString().TrimEnd('/'));
+        var kubeconfig = cluster.Kubeconfig;
 
         (await CompleteAsync("--kubeconfig", kubeconfig, "-n", ns, "logs", "")).Output.ShouldBe("desktop@latest\nvim\n:4\n");
         (await CompleteAsync("--kubeconfig", kubeconfig, "-n", ns, "releases", "d")).Output.ShouldBe("desktop\n:4\n");

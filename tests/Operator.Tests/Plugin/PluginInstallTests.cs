@@ -52,7 +52,7 @@ public sealed class PluginInstallTests(TestCluster cluster, InstalledPlugin plug
         plugin.Target.GetFiles().Select(f => f.Name).ShouldBe(["kubectl-gentoo"], "a .pdb, .dbg or .xml beside it makes kubectl plugin list warn");
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task The_installed_executable_answers_every_verb_as_the_tested_plugin_does()
     {
         plugin.Publish.ExitCode.ShouldBe(0, plugin.Publish.Output);
@@ -146,8 +146,7 @@ public sealed class PluginInstallTests(TestCluster cluster, InstalledPlugin plug
 
     private (int ExitCode, string Output, string Error) Installed(string ns, params string[] args)
     {
-        var kubeconfig = OperatorProcess.WriteKubeconfig(cluster.Server!.BaseAddress.ToString().TrimEnd('/'));
-        return Executable.Run(plugin.Program, plugin.Target.FullName, [.. args, "--kubeconfig", kubeconfig, "-n", ns]);
+        return Executable.Run(plugin.Program, plugin.Target.FullName, [.. args, "--kubeconfig", cluster.Kubeconfig, "-n", ns]);
     }
 
     // A builder with a binhost, a signing key and two releases, and three runs: one that waits for a person after a failure, one that

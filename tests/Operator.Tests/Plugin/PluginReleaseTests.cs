@@ -11,7 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Gentoo.Operator.Tests.Plugin;
 
-/// <summary>kubectl gentoo releases, publish, keep and diff against the API test server and a real binhost on 127.0.0.1.</summary>
+/// <summary>kubectl gentoo releases, publish, keep and diff against the test cluster and a real binhost on 127.0.0.1.</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class PluginReleaseTests(TestCluster cluster)
 {
@@ -19,7 +19,7 @@ public sealed class PluginReleaseTests(TestCluster cluster)
 
     private Task<(int ExitCode, string Output, string Error)> RunAsync(string ns, params string[] args) => PluginInvocation.RunAsync(cluster, ns, args);
 
-    [TestServerFact]
+    [Fact]
     public async Task Releases_lists_what_each_run_left_and_publish_and_keep_annotate_the_builder()
     {
         var ns = await PluginInvocation.BuilderWithReleasesAsync(cluster, "http://127.0.0.1:9/");
@@ -44,7 +44,7 @@ public sealed class PluginReleaseTests(TestCluster cluster)
         (await RunAsync(ns, "keep", "desktop", "1", "--remove")).Output.ShouldEndWith("releases kept by a person: none\n");
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Diff_asks_the_binhost_what_changed_between_two_releases()
     {
         using var volumes = new ReleaseFixture();

@@ -9,7 +9,7 @@ using k8s.Models;
 
 namespace Gentoo.Operator.Tests.Plugin;
 
-/// <summary>kubectl gentoo against the API test server, through a kubeconfig as kubectl would use it.</summary>
+/// <summary>kubectl gentoo against the test cluster (any API server the tests run on), through a kubeconfig as kubectl would use it.</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class PluginTests(TestCluster cluster)
 {
@@ -51,7 +51,7 @@ public sealed class PluginTests(TestCluster cluster)
         Attempts = [new BuildAttempt { Number = 1, Pod = "nightly-1" }],
     };
 
-    [TestServerFact]
+    [Fact]
     public async Task Status_shows_every_resource_with_phase_readiness_and_why_it_waits()
     {
         var ns = await cluster.CreateNamespaceAsync();
@@ -65,7 +65,7 @@ public sealed class PluginTests(TestCluster cluster)
         lines.ShouldContain(l => l.Contains("BuildRun") && l.Contains("nightly") && l.Contains("AwaitingOperator") && l.Contains("KeywordChangeRequired"));
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Resume_with_accepted_fixes_annotates_the_run_and_refuses_runs_not_awaiting_anyone()
     {
         var ns = await cluster.CreateNamespaceAsync();
@@ -85,7 +85,7 @@ public sealed class PluginTests(TestCluster cluster)
         annotations.ShouldContainKey(RequestAnnotations.Resume);
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Build_update_and_snapshot_act_on_an_existing_builder_and_name_a_missing_one()
     {
         var ns = await cluster.CreateNamespaceAsync();
@@ -132,7 +132,7 @@ public sealed class PluginTests(TestCluster cluster)
         output.ShouldEndWith("\nrepositories synced; a world update would merge 2 package(s): dev-libs/nss-3.46, www-client/firefox-128.1.0\n");
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Binhost_shows_where_clients_go_the_key_they_trust_and_how_to_ask_for_builds()
     {
         var ns = await cluster.CreateNamespaceAsync();

@@ -42,7 +42,7 @@ public sealed class PluginVerbTests(TestCluster cluster)
         return ns;
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Status_prints_json_yaml_names_and_a_wide_table_and_refuses_an_unknown_format()
     {
         var ns = await NamespaceWithBuilderAsync();
@@ -66,7 +66,7 @@ public sealed class PluginVerbTests(TestCluster cluster)
         error.ShouldContain("--output xml: expected one of wide, json, yaml, name");
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Latest_names_a_builders_newest_run_and_delete_and_retry_act_on_it()
     {
         var ns = await NamespaceWithBuilderAsync();
@@ -89,7 +89,7 @@ public sealed class PluginVerbTests(TestCluster cluster)
         (await RunAsync(ns, "delete", "nobody@latest")).Error.ShouldBe($"error: gentoobuilders.gentoobuilder.io \"nobody\" not found in namespace {ns}\n");
     }
 
-    [TestServerFact]
+    [PodDrivingFact]
     public async Task Build_wait_prints_progress_until_the_run_ends_and_its_exit_code_says_how()
     {
         await using var session = await LifecycleSession.StartSimulatedAsync(cluster,
@@ -116,7 +116,7 @@ public sealed class PluginVerbTests(TestCluster cluster)
         (await RunAsync(ns, "build", "desktop", "--wait", "--timeout", "soon")).Error.ShouldContain("--timeout soon: expected a duration such as 90s, 5m or 1h30m");
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Version_names_the_plugin_the_operators_image_and_the_served_crd_versions()
     {
         var ns = await cluster.CreateNamespaceAsync();
@@ -129,7 +129,7 @@ public sealed class PluginVerbTests(TestCluster cluster)
         output.ShouldContain("operator:  ");
     }
 
-    [TestServerFact]
+    [Fact]
     public async Task Get_like_verbs_answer_json_and_yaml_too()
     {
         var ns = await NamespaceWithBuilderAsync();
@@ -161,11 +161,11 @@ public sealed class PluginVerbTests(TestCluster cluster)
     }
 }
 
-/// <summary>kubectl gentoo check against the API test server, which serves everything but an operator and a StorageClass.</summary>
+/// <summary>kubectl gentoo check against the test cluster: on the in-process server everything but an operator and a StorageClass holds.</summary>
 [Collection(ClusterCollection.Name)]
 public sealed class PluginCheckTests(TestCluster cluster)
 {
-    [TestServerFact]
+    [Fact]
     public async Task Check_says_what_holds_and_what_to_do_where_not_and_fails_when_something_does_not_hold()
     {
         var ns = await cluster.CreateNamespaceAsync();
