@@ -37,6 +37,10 @@ public sealed partial class EmergeClassifier
     // Enough bytes for the characters an excerpt line keeps: UTF-8 gives at least one UTF-16 char per 4 bytes.
     private const int RememberedBytes = 4 * ExcerptLineChars + 48;
     private const int MaxListed = 512;
+
+    // An atom with its repository is a few dozen characters; a "word" longer than this on a merge line is not one.
+    private const int AtomChars = 512;
+    private const int MaxAtomNames = 4096;
     private static readonly SearchValues<byte> AsciiWhiteSpace = SearchValues.Create(" \t\n\v\f\r"u8);
     private static readonly string[] Phases = ["setup", "unpack", "prepare", "configure", "compile", "test", "install", "preinst", "postinst"];
 
@@ -50,6 +54,7 @@ public sealed partial class EmergeClassifier
     private readonly List<string> startOrder = [];
     private readonly List<string> completed = [];
     private readonly HashSet<string> completedSet = new(StringComparer.Ordinal);
+    private readonly HashSet<string> atomNames = new(StringComparer.Ordinal);
     private readonly List<(string Atom, string? Phase)> failures = [];
     private readonly HashSet<string> fetchFailed = new(StringComparer.Ordinal);
     private readonly List<string> suggested = [];
@@ -100,12 +105,15 @@ public sealed partial class EmergeClassifier
     /// <summary>Raised when <see cref="Progress"/> changes.</summary>
     public event Action<EmergeProgress>? ProgressChanged;
 
-    private void Report(EmergeProgress progress)
+    /// <summary>Sets <see cref="Progress"/> when something in it changed; most merge lines change nothing, and make nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Report(string? package, string? phase, int done, int total)
     {
-        if (progress != Progress)
+        var now = Progress;
+        if (now.Package != package || now.Phase != phase || now.Done != done || now.Total != total)
         {
-            Progress = progress;
-            ProgressChanged?.Invoke(progress);
+            Progress = new EmergeProgress(package, phase, done, total);
+            ProgressChanged?.Invoke(Progress);
         }
     }
 
@@ -290,7 +298,7 @@ public sealed partial class EmergeClassifier
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Dispatch(ReadOnlySpan<byte> line)
     {
-        if ((line.IndexOf("GPG"u8) >= 0 || line.IndexOf("GnuPG"u8) >= 0) && SigningProblem(Decode(line)))
+        if (NamesGnuPg(line) && SigningProblem(Decode(line)))
         {
             return;
         }
@@ -374,8 +382,26 @@ public sealed partial class EmergeClassifier
         if (line.StartsWith("*** Resuming merge"u8))
         {
             // --keep-going starts a new, shorter list: its counts start again.
-            Report(Progress with { Done = 0 });
+            Report(Progress.Package, Progress.Phase, 0, Progress.Total);
         }
+    }
+
+    /// <summary>Whether the line says "GPG" or "GnuPG": one search for their first letter, rare in build output.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool NamesGnuPg(ReadOnlySpan<byte> line)
+    {
+        for (var at = line.IndexOf((byte)'G'); at >= 0; at = line.IndexOf((byte)'G'))
+        {
+            line = line[at..];
+            if (line.StartsWith("GPG"u8) || line.StartsWith("GnuPG"u8))
+            {
+                return true;
+            }
+
+            line = line[1..];
+        }
+
+        return false;
     }
 
     private void TheFollowing(string line)
@@ -412,7 +438,7 @@ public sealed partial class EmergeClassifier
 
             started[atom] = (binary, null);
             current = atom;
-            Report(Progress with { Package = atom, Phase = binary ? "binary" : null, Total = total });
+            Report(atom, binary ? "binary" : null, Progress.Done, total);
             return;
         }
 
@@ -431,14 +457,8 @@ public sealed partial class EmergeClassifier
                 }
             }
 
-            Report(Progress with
-            {
-                // With --jobs, "x of y" is the package's place in the list, not how many are done: count completions.
-                Done = Progress.Done + 1,
-                Total = total,
-                Package = current == atom ? null : Progress.Package,
-                Phase = current == atom ? null : Progress.Phase,
-            });
+            // With --jobs, "x of y" is the package's place in the list, not how many are done: count completions.
+            Report(current == atom ? null : Progress.Package, current == atom ? null : Progress.Phase, Progress.Done + 1, total);
             return;
         }
 
@@ -460,7 +480,7 @@ public sealed partial class EmergeClassifier
         if (current is not null && PhaseOf(line) is { } phase)
         {
             started[current] = (started[current].Binary, phase);
-            Report(Progress with { Package = current, Phase = phase });
+            Report(current, phase, Progress.Done, Progress.Total);
         }
     }
 
@@ -468,7 +488,8 @@ public sealed partial class EmergeClassifier
     /// Reads "(N of TOTAL) ATOM", as emerge writes it after "Emerging" and "Completed", giving the atom without its
     /// repository; false for anything else.
     /// </summary>
-    private static bool TryCounted(ReadOnlySpan<byte> text, out int total, out string atom)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool TryCounted(ReadOnlySpan<byte> text, out int total, out string atom)
     {
         total = 0;
         atom = "";
@@ -495,17 +516,47 @@ public sealed partial class EmergeClassifier
         // The atom runs to the first white space, Unicode's included.
         var rest = of[(digits + 2)..];
         var end = rest.IndexOfAny(AsciiWhiteSpace);
-        var word = Decode(end < 0 ? rest : rest[..end]);
+        var bytes = end < 0 ? rest : rest[..end];
+        Span<char> word = stackalloc char[AtomChars];
+        if (bytes.Length > word.Length)
+        {
+            return false; // no package atom is that long
+        }
+
+        word = word[..Encoding.UTF8.GetChars(bytes, word)];
         var stop = 0;
         while (stop < word.Length && !char.IsWhiteSpace(word[stop]))
         {
             stop++;
         }
 
-        atom = WithoutRepository(word[..stop]);
+        word = word[..stop];
+        var repository = word.IndexOf("::", StringComparison.Ordinal);
+        atom = AtomName(repository >= 0 ? word[..repository] : word);
         return stop > 0;
     }
 
+    /// <summary>
+    /// The string for an atom named on a merge line, made once per atom (a package is named when it starts and when it
+    /// completes, and logs of --keep-going and resumed merges name it again).
+    /// </summary>
+    private string AtomName(ReadOnlySpan<char> atom)
+    {
+        if (atomNames.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(atom, out var known))
+        {
+            return known;
+        }
+
+        var made = new string(atom);
+        if (atomNames.Count < MaxAtomNames)
+        {
+            atomNames.Add(made);
+        }
+
+        return made;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static string? PhaseOf(ReadOnlySpan<byte> line) =>
         line.StartsWith(">>> Unpacking source"u8) ? "unpack"
         : line.StartsWith(">>> Preparing source"u8) ? "prepare"
@@ -529,10 +580,19 @@ public sealed partial class EmergeClassifier
             return;
         }
 
-        if (line.IndexOf("The complete build log is located at '"u8) >= 0 && BuildLogLocation().Match(Decode(line)) is { Success: true } log)
+        if (line.IndexOf("The complete build log is located at '"u8) >= 0)
         {
-            buildLog ??= log.Groups[1].Value;
-            return;
+            // The first location named is the build log's: later ones are not even read.
+            if (buildLog is not null)
+            {
+                return;
+            }
+
+            if (BuildLogLocation().Match(Decode(line)) is { Success: true } log)
+            {
+                buildLog = log.Groups[1].Value;
+                return;
+            }
         }
 
         if (line.IndexOf("Error: circular dependencies"u8) >= 0)
@@ -906,8 +966,13 @@ public sealed partial class EmergeClassifier
 
     private void AddFailure(string atom, string? phase)
     {
-        var index = failures.FindIndex(f => f.Atom == atom);
-        if (index < 0)
+        var index = 0;
+        while (index < failures.Count && failures[index].Atom != atom)
+        {
+            index++;
+        }
+
+        if (index == failures.Count)
         {
             if (failures.Count < MaxListed)
             {
