@@ -85,6 +85,7 @@ public sealed class ApiServerUnderTest : IAsyncDisposable
         if (Server is not null)
         {
             await Server.DisposeAsync();
+            Directory.Delete(Path.GetDirectoryName(Kubeconfig)!, recursive: true); // written for it in a folder of its own
         }
 
         if (controlPlane is not null)
