@@ -75,14 +75,17 @@ public sealed class ClusterCollection : ICollectionFixture<TestCluster>
     public const string Name = "cluster";
 }
 
-/// <summary>A test that needs the in-process server's fault hooks; skipped, saying why, against a real cluster.</summary>
+/// <summary>
+/// A test that needs what only the in-process server offers; skipped against a real API server, saying what it needs
+/// (<paramref name="needs"/>: by default its fault hooks, snapshot API or kubelet simulator).
+/// </summary>
 public sealed class TestServerFactAttribute : SkippableFactAttribute
 {
-    public TestServerFactAttribute([CallerMemberName] string test = "") : base(test)
+    public TestServerFactAttribute(string? needs = null, [CallerMemberName] string test = "") : base(test)
     {
         if (TestCluster.IsReal)
         {
-            SkipBecause("injects faults (dropped watches, compaction, failing requests) that only the in-process API server offers");
+            SkipBecause($"needs {needs ?? "the in-process API server's fault hooks (dropped watches, compaction, failing requests), snapshot API or kubelet simulator (scheduling by affinity, logs, exec, slow stops)"}, which a real API server does not offer");
         }
     }
 }

@@ -89,7 +89,7 @@ public sealed class PluginInstallTests(TestCluster cluster, InstalledPlugin plug
         (await runs.GetAsync(ns, "emacs", CancellationToken.None)).ShouldBeNull();
     }
 
-    [TestServerFact]
+    [TestServerFact("a server that takes any bearer token, as the exec credential here gives one")]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")] // a shell-script credential command
     public async Task The_installed_executable_signs_in_through_a_kubeconfig_exec_plugin()
     {

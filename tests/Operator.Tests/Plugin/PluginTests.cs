@@ -109,7 +109,7 @@ public sealed class PluginTests(TestCluster cluster)
         annotations.Keys.ShouldBe([RequestAnnotations.Update, RequestAnnotations.Snapshot], ignoreOrder: true);
     }
 
-    [TestServerFact]
+    [TestServerFact("the kubelet simulator to show a running pod's log")]
     public async Task Update_with_wait_prints_its_stages_then_what_a_world_update_would_merge()
     {
         const string Success = """{"step":"build","result":"success","outcome":"success","emergeExitCode":0}""";
@@ -163,7 +163,7 @@ public sealed class PluginTests(TestCluster cluster)
             + $"--data-binary 'CATEGORY/PACKAGE ...' http://desktop-binhost.{ns}.svc:80/build\n");
     }
 
-    [TestServerFact]
+    [TestServerFact("the kubelet simulator to exec into a pod")]
     public async Task Shell_gets_a_chroot_pod_on_the_builders_volumes_execs_into_it_and_stops_it_after()
     {
         const string Success = """{"step":"build","result":"success","outcome":"success","emergeExitCode":0}""";
@@ -202,7 +202,7 @@ public sealed class PluginTests(TestCluster cluster)
         }
     }
 
-    [TestServerFact]
+    [TestServerFact("a pod log written into the in-process server")]
     public async Task Explain_shows_the_failure_the_numbered_fixes_and_the_excerpt_and_logs_show_the_attempts_log()
     {
         var ns = await cluster.CreateNamespaceAsync();
