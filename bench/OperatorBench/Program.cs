@@ -313,19 +313,8 @@ async Task<TimeSpan> TimeAsync(Func<CancellationToken, Task> work)
     return clock.Elapsed;
 }
 
-async Task WaitAsync(string what, Func<Task<bool>> done, int pollMilliseconds = 100)
-{
-    var clock = Stopwatch.StartNew();
-    while (!await done())
-    {
-        if (clock.Elapsed > timeout)
-        {
-            throw new TimeoutException($"waited {timeout} for {what}");
-        }
-
-        await Task.Delay(TimeSpan.FromMilliseconds(pollMilliseconds));
-    }
-}
+Task WaitAsync(string what, Func<Task<bool>> done, int pollMilliseconds = 100) =>
+    Eventually.GetAsync(done, holds => holds, what, timeout, TimeSpan.FromMilliseconds(pollMilliseconds));
 
 static async Task<bool> IsReadyAsync(HttpClient client)
 {
